@@ -1,0 +1,15 @@
+//! Plain types and rules about findings and memories. No I/O.
+
+mod enums;
+mod finding;
+mod index;
+mod memory;
+mod query;
+mod scan;
+
+pub use enums::*;
+pub use finding::*;
+pub use index::*;
+pub use memory::*;
+pub use query::*;
+pub use scan::*;

@@ -1,0 +1,483 @@
+//! Backlog views and filters over the index: what the console lists and what
+//! `sift findings` prints are the same selection.
+
+use super::enums::{Severity, Status, TriageState, Verdict};
+use super::finding::Lifecycle;
+use super::index::{FindingIndex, Row, StringTable};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BacklogView {
+    /// Undecided findings on pull/merge-request refs.
+    #[default]
+    PreProduction,
+    /// A verdict from Assistant and no human decision yet.
+    NeedsReview,
+    /// Undecided findings on the primary branch.
+    Production,
+    ToFix,
+    Reviewing,
+    Ignored,
+    Fixed,
+    All,
+}
+
+impl BacklogView {
+    pub const ALL: [BacklogView; 8] = [
+        BacklogView::PreProduction,
+        BacklogView::NeedsReview,
+        BacklogView::Production,
+        BacklogView::ToFix,
+        BacklogView::Reviewing,
+        BacklogView::Ignored,
+        BacklogView::Fixed,
+        BacklogView::All,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BacklogView::PreProduction => "Pre-production",
+            BacklogView::NeedsReview => "Needs review",
+            BacklogView::Production => "Production",
+            BacklogView::ToFix => "To fix",
+            BacklogView::Reviewing => "Reviewing",
+            BacklogView::Ignored => "Ignored",
+            BacklogView::Fixed => "Fixed",
+            BacklogView::All => "All",
+        }
+    }
+
+    /// The name used on the command line and in the filter line.
+    pub fn slug(self) -> &'static str {
+        match self {
+            BacklogView::PreProduction => "pre-production",
+            BacklogView::NeedsReview => "needs-review",
+            BacklogView::Production => "production",
+            BacklogView::ToFix => "to-fix",
+            BacklogView::Reviewing => "reviewing",
+            BacklogView::Ignored => "ignored",
+            BacklogView::Fixed => "fixed",
+            BacklogView::All => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.to_ascii_lowercase().replace('_', "-");
+        Self::ALL.into_iter().find(|v| v.slug() == t)
+    }
+
+    pub fn contains(self, row: &Row) -> bool {
+        match self {
+            BacklogView::PreProduction => {
+                row.lifecycle == Lifecycle::PreProduction && row.status.is_undecided()
+            }
+            BacklogView::NeedsReview => {
+                row.verdict.is_some()
+                    && row.status.is_undecided()
+                    && matches!(
+                        row.triage_state,
+                        TriageState::Untriaged | TriageState::ProvisionallyIgnored
+                    )
+            }
+            BacklogView::Production => {
+                row.lifecycle == Lifecycle::Production && row.status.is_undecided()
+            }
+            BacklogView::ToFix => row.status == Status::Fixing,
+            BacklogView::Reviewing => row.status == Status::Reviewing,
+            BacklogView::Ignored => row.status == Status::Ignored,
+            BacklogView::Fixed => row.status == Status::Fixed,
+            BacklogView::All => true,
+        }
+    }
+}
+
+/// Filter on Assistant's verdict, including "no verdict".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictFilter {
+    TruePositive,
+    FalsePositive,
+    NoVerdict,
+}
+
+impl VerdictFilter {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().replace('-', "_").as_str() {
+            "tp" | "true_positive" => Some(Self::TruePositive),
+            "fp" | "false_positive" => Some(Self::FalsePositive),
+            "none" | "no_verdict" => Some(Self::NoVerdict),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TruePositive => "true_positive",
+            Self::FalsePositive => "false_positive",
+            Self::NoVerdict => "none",
+        }
+    }
+
+    fn matches(self, verdict: Option<Verdict>) -> bool {
+        match self {
+            Self::TruePositive => verdict == Some(Verdict::TruePositive),
+            Self::FalsePositive => verdict == Some(Verdict::FalsePositive),
+            Self::NoVerdict => verdict.is_none(),
+        }
+    }
+}
+
+/// A view plus narrowing filters. Empty lists mean "any".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    pub view: BacklogView,
+    pub severities: Vec<Severity>,
+    pub statuses: Vec<Status>,
+    pub verdicts: Vec<VerdictFilter>,
+    pub projects: Vec<String>,
+    pub rules: Vec<String>,
+    /// Words that must each appear in the rule id, the path or the message
+    /// (case-insensitive).
+    pub words: Vec<String>,
+}
+
+impl Filter {
+    /// True when only the view is set.
+    pub fn is_plain(&self) -> bool {
+        *self
+            == Filter {
+                view: self.view,
+                ..Filter::default()
+            }
+    }
+
+    /// The filter as filter-line text (without the view), the inverse of
+    /// [`Filter::apply_line`].
+    pub fn to_line(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let join = |items: Vec<&str>| items.join(",");
+        if !self.severities.is_empty() {
+            parts.push(format!(
+                "severity:{}",
+                join(self.severities.iter().map(|s| s.as_str()).collect())
+            ));
+        }
+        if !self.statuses.is_empty() {
+            parts.push(format!(
+                "status:{}",
+                join(self.statuses.iter().map(|s| s.as_str()).collect())
+            ));
+        }
+        if !self.verdicts.is_empty() {
+            parts.push(format!(
+                "verdict:{}",
+                join(self.verdicts.iter().map(|s| s.as_str()).collect())
+            ));
+        }
+        for p in &self.projects {
+            parts.push(format!("project:{p}"));
+        }
+        for r in &self.rules {
+            parts.push(format!("rule:{r}"));
+        }
+        parts.extend(self.words.iter().cloned());
+        parts.join(" ")
+    }
+
+    /// Replaces everything but the view with what a filter line says:
+    /// `key:value[,value]` tokens (severity, status, verdict, project, rule,
+    /// view) and free words.
+    pub fn apply_line(&mut self, line: &str) -> Result<(), String> {
+        let mut next = Filter {
+            view: self.view,
+            ..Filter::default()
+        };
+        for token in line.split_whitespace() {
+            let Some((key, value)) = token.split_once(':').filter(|(k, _)| is_filter_key(k))
+            else {
+                next.words.push(token.to_string());
+                continue;
+            };
+            let values = value.split(',').filter(|v| !v.is_empty());
+            match key.to_ascii_lowercase().as_str() {
+                "severity" | "sev" => {
+                    for v in values {
+                        next.severities.push(
+                            Severity::parse_loose(v)
+                                .ok_or_else(|| format!("unknown severity '{v}'"))?,
+                        );
+                    }
+                }
+                "status" => {
+                    for v in values {
+                        next.statuses.push(
+                            Status::parse_loose(v).ok_or_else(|| format!("unknown status '{v}'"))?,
+                        );
+                    }
+                }
+                "verdict" => {
+                    for v in values {
+                        next.verdicts.push(
+                            VerdictFilter::parse(v)
+                                .ok_or_else(|| format!("unknown verdict '{v}' (tp, fp, none)"))?,
+                        );
+                    }
+                }
+                "project" => next.projects.extend(values.map(str::to_string)),
+                "rule" => next.rules.extend(values.map(str::to_string)),
+                "view" => {
+                    next.view =
+                        BacklogView::parse(value).ok_or_else(|| format!("unknown view '{value}'"))?
+                }
+                _ => unreachable!("is_filter_key admits only the keys above"),
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
+fn is_filter_key(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "severity" | "sev" | "status" | "verdict" | "project" | "rule" | "view"
+    )
+}
+
+/// Which dimensions a count ignores, so that each facet shows what choosing
+/// one of its entries would give.
+#[derive(Clone, Copy)]
+enum Skip {
+    Nothing,
+    View,
+    Project,
+    Rule,
+}
+
+/// A filter resolved against one index: names become table ids and words
+/// become per-string match tables, so each row costs a few lookups.
+struct Compiled<'a> {
+    filter: &'a Filter,
+    projects: Option<Vec<u32>>,
+    rules: Option<Vec<u32>>,
+    /// For each word: which rules, paths and messages contain it.
+    words: Vec<[Vec<bool>; 3]>,
+}
+
+impl<'a> Compiled<'a> {
+    fn new(index: &FindingIndex, filter: &'a Filter) -> Self {
+        let ids = |table: &StringTable, names: &[String]| {
+            (!names.is_empty()).then(|| names.iter().filter_map(|n| table.find(n)).collect())
+        };
+        let words = filter
+            .words
+            .iter()
+            .map(|w| {
+                [
+                    match_table(&index.rules, w),
+                    match_table(&index.paths, w),
+                    match_table(&index.messages, w),
+                ]
+            })
+            .collect();
+        Compiled {
+            filter,
+            projects: ids(&index.projects, &filter.projects),
+            rules: ids(&index.rules, &filter.rules),
+            words,
+        }
+    }
+
+    fn matches(&self, row: &Row, skip: Skip) -> bool {
+        let f = self.filter;
+        (matches!(skip, Skip::View) || f.view.contains(row))
+            && (f.severities.is_empty() || f.severities.contains(&row.severity))
+            && (f.statuses.is_empty() || f.statuses.contains(&row.status))
+            && (f.verdicts.is_empty() || f.verdicts.iter().any(|v| v.matches(row.verdict)))
+            && (matches!(skip, Skip::Project)
+                || self.projects.as_ref().is_none_or(|p| p.contains(&row.project)))
+            && (matches!(skip, Skip::Rule)
+                || self.rules.as_ref().is_none_or(|r| r.contains(&row.rule)))
+            && self.words.iter().all(|[rules, paths, messages]| {
+                rules[row.rule as usize] || paths[row.path as usize] || messages[row.message as usize]
+            })
+    }
+}
+
+fn match_table(table: &StringTable, word: &str) -> Vec<bool> {
+    let needle = word.to_lowercase();
+    table
+        .iter()
+        .map(|(_, s)| contains_ignore_case(s, &needle))
+        .collect()
+}
+
+/// `needle` must already be lowercase.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    if needle.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        haystack.to_lowercase().contains(needle)
+    }
+}
+
+/// Counts for the left pane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facets {
+    /// Per view, in `BacklogView::ALL` order, with the other filters applied.
+    pub views: [usize; 8],
+    /// (project id, count) for projects with findings in the current view.
+    pub projects: Vec<(u32, usize)>,
+    /// (rule id, count), most findings first.
+    pub rules: Vec<(u32, usize)>,
+}
+
+impl FindingIndex {
+    /// Positions (into `rows`) of the findings the filter selects, in list order.
+    pub fn select(&self, filter: &Filter) -> Vec<u32> {
+        let compiled = Compiled::new(self, filter);
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| compiled.matches(r, Skip::Nothing))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Counts per view, project and rule, each ignoring its own dimension.
+    pub fn facets(&self, filter: &Filter) -> Facets {
+        let compiled = Compiled::new(self, filter);
+        let mut views = [0usize; 8];
+        let mut projects = vec![0usize; self.projects.len()];
+        let mut rules = vec![0usize; self.rules.len()];
+        for row in &self.rows {
+            if compiled.matches(row, Skip::View) {
+                for (n, view) in views.iter_mut().zip(BacklogView::ALL) {
+                    *n += usize::from(view.contains(row));
+                }
+            }
+            if compiled.matches(row, Skip::Project) {
+                projects[row.project as usize] += 1;
+            }
+            if compiled.matches(row, Skip::Rule) {
+                rules[row.rule as usize] += 1;
+            }
+        }
+        let nonzero = |counts: Vec<usize>| -> Vec<(u32, usize)> {
+            counts
+                .into_iter()
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
+                .map(|(i, n)| (i as u32, n))
+                .collect()
+        };
+        let mut projects = nonzero(projects);
+        projects.sort_by(|a, b| self.projects.get(a.0).cmp(self.projects.get(b.0)));
+        let mut rules = nonzero(rules);
+        rules.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| self.rules.get(a.0).cmp(self.rules.get(b.0)))
+        });
+        Facets {
+            views,
+            projects,
+            rules,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::index::{IndexBuilder, IndexEntry};
+
+    fn entry<'a>(
+        id: i64,
+        project: &'a str,
+        rule: &'a str,
+        git_ref: &'a str,
+        status: Status,
+        verdict: Option<Verdict>,
+    ) -> IndexEntry<'a> {
+        IndexEntry {
+            id,
+            relevant_since: id,
+            project,
+            rule,
+            path: "src/app.py",
+            message: "Possible SQL injection",
+            git_ref,
+            line: 1,
+            severity: Severity::High,
+            status,
+            triage_state: TriageState::Untriaged,
+            verdict,
+            lifecycle: Lifecycle::of(git_ref, "main"),
+        }
+    }
+
+    fn index() -> FindingIndex {
+        let mut b = IndexBuilder::default();
+        b.push(entry(1, "acme/web", "sqli", "refs/pull/1/merge", Status::Open, Some(Verdict::TruePositive)));
+        b.push(entry(2, "acme/web", "xss", "refs/pull/1/merge", Status::Open, None));
+        b.push(entry(3, "acme/api", "sqli", "main", Status::Open, Some(Verdict::FalsePositive)));
+        b.push(entry(4, "acme/api", "sqli", "main", Status::Ignored, None));
+        b.finish()
+    }
+
+    fn ids(index: &FindingIndex, filter: &Filter) -> Vec<i64> {
+        index
+            .select(filter)
+            .into_iter()
+            .map(|i| index.rows[i as usize].id)
+            .collect()
+    }
+
+    #[test]
+    fn views_select_by_lifecycle_and_status() {
+        let index = index();
+        let mut f = Filter::default();
+        assert_eq!(ids(&index, &f), vec![2, 1]);
+        f.view = BacklogView::Production;
+        assert_eq!(ids(&index, &f), vec![3]);
+        f.view = BacklogView::NeedsReview;
+        assert_eq!(ids(&index, &f), vec![3, 1]);
+        f.view = BacklogView::Ignored;
+        assert_eq!(ids(&index, &f), vec![4]);
+        f.view = BacklogView::All;
+        assert_eq!(ids(&index, &f).len(), 4);
+    }
+
+    #[test]
+    fn filter_line_sets_structured_filters_and_words() {
+        let index = index();
+        let mut f = Filter {
+            view: BacklogView::All,
+            ..Filter::default()
+        };
+        f.apply_line("project:acme/api verdict:fp").unwrap();
+        assert_eq!(ids(&index, &f), vec![3]);
+        f.apply_line("XSS").unwrap();
+        assert_eq!(ids(&index, &f), vec![2]);
+        assert!(f.apply_line("severity:urgent").is_err());
+        assert_eq!(f.to_line(), "XSS", "a failed line leaves the filter as it was");
+        f.apply_line("sev:high,critical rule:sqli").unwrap();
+        assert_eq!(f.to_line(), "severity:high,critical rule:sqli");
+    }
+
+    #[test]
+    fn facets_ignore_their_own_dimension() {
+        let index = index();
+        let mut f = Filter::default();
+        f.projects = vec!["acme/web".into()];
+        let facets = index.facets(&f);
+        assert_eq!(facets.views[0], 2, "pre-production in acme/web");
+        assert_eq!(facets.views[2], 0, "production in acme/web");
+        // Projects are counted as if no project were chosen.
+        let names: Vec<_> = facets
+            .projects
+            .iter()
+            .map(|(p, n)| (index.projects.get(*p), *n))
+            .collect();
+        assert_eq!(names, vec![("acme/web", 2)]);
+    }
+}

@@ -1,0 +1,5 @@
+//! sift: a terminal triage console for Semgrep findings.
+
+pub mod domain;
+pub mod store;
+pub mod wire;

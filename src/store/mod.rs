@@ -1,0 +1,83 @@
+//! The local SQLite store: the embedded backend's data, and later the cache
+//! of a remote backend.
+
+mod findings;
+mod memories;
+
+pub use findings::ImportSummary;
+
+use anyhow::{Context, Result, bail};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// Each entry upgrades the schema by one version (`PRAGMA user_version`).
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+pub const DB_FILE: &str = "sift.db";
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A store that lives in memory only, for tests.
+    pub fn in_memory() -> Result<Store> {
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+            path: PathBuf::from(":memory:"),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(5))?;
+        // WAL lets a console read while an import or `sift serve` writes.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .context("cannot switch the store to WAL mode")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: usize = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() {
+            bail!(
+                "the store {} was written by a newer sift (schema {version}); upgrade sift",
+                self.path.display()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("store migration {} failed", i + 1))?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,4 @@
+//! The Semgrep API's wire format, shared by imports, output, client and server.
+
+pub mod timestamp;
+pub mod v1;
