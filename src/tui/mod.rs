@@ -1,0 +1,12 @@
+//! The console: the Elm architecture (model, update, view) and a small
+//! runtime that owns the terminal, the channels and the background work.
+
+pub mod action;
+pub mod keymap;
+pub mod layout;
+pub mod model;
+pub mod runtime;
+pub mod text;
+pub mod theme;
+pub mod update;
+pub mod view;

@@ -1,0 +1,121 @@
+//! The Model: plain data that the views read and `update` changes.
+
+use super::keymap::Keymap;
+use super::theme::Theme;
+use crate::domain::{BacklogView, Facets, Filter, Finding, FindingIndex, Row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Sidebar,
+    List,
+    Detail,
+}
+
+/// A selectable line of the left pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SidebarEntry {
+    View(BacklogView),
+    /// A project id in the index.
+    Project(u32),
+    /// A rule id in the index.
+    Rule(u32),
+    /// A section title; the cursor steps over it.
+    Heading(&'static str),
+}
+
+/// A selection in a scrolling list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    pub selected: usize,
+    /// The first row on screen.
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FilterInput {
+    pub text: String,
+    /// Byte position of the cursor in `text`.
+    pub cursor: usize,
+    /// The filter before editing, restored by Esc.
+    pub before: Filter,
+    /// Why the current text is not applied.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Filter(FilterInput),
+    Help { scroll: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detail {
+    pub finding: Option<Box<Finding>>,
+    /// The finding asked for; a late answer for another one is dropped.
+    pub requested: Option<i64>,
+    pub error: Option<String>,
+    pub scroll: usize,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub index: FindingIndex,
+    pub filter: Filter,
+    /// Positions in `index.rows` of the findings listed, in order.
+    pub visible: Vec<u32>,
+    pub facets: Facets,
+    pub sidebar_entries: Vec<SidebarEntry>,
+    pub list: Cursor,
+    pub sidebar: Cursor,
+    pub focus: Pane,
+    pub mode: Mode,
+    pub detail: Detail,
+    pub width: u16,
+    pub height: u16,
+    /// What the status bar names as the backend, e.g. "embedded ~/.local/share/sift".
+    pub backend: String,
+    /// Unix seconds, for ages.
+    pub now: i64,
+    /// A one-line notice in the status bar until the next key.
+    pub notice: Option<String>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub quit: bool,
+}
+
+impl Model {
+    pub fn new(index: FindingIndex, backend: String, keymap: Keymap, now: i64) -> Model {
+        Model {
+            index,
+            filter: Filter::default(),
+            visible: Vec::new(),
+            facets: Facets::default(),
+            sidebar_entries: Vec::new(),
+            list: Cursor::default(),
+            sidebar: Cursor::default(),
+            focus: Pane::List,
+            mode: Mode::Normal,
+            detail: Detail::default(),
+            width: 80,
+            height: 24,
+            backend,
+            now,
+            notice: None,
+            keymap,
+            theme: Theme::color(),
+            quit: false,
+        }
+    }
+
+    /// The finding under the list cursor.
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.visible
+            .get(self.list.selected)
+            .map(|&i| &self.index.rows[i as usize])
+    }
+
+    pub fn selected_id(&self) -> Option<i64> {
+        self.selected_row().map(|r| r.id)
+    }
+}

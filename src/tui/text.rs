@@ -1,0 +1,94 @@
+//! Untrusted text (findings, files, the backend) made inert for the terminal.
+//!
+//! Every string from outside goes through [`inert`] before it becomes a
+//! span: control characters become visible control pictures, and invisible
+//! characters that can reorder or hide text (bidi overrides, zero-width
+//! characters) become visible `<U+XXXX>` markers, so no escape sequence ever
+//! reaches the terminal and no Trojan-Source trick goes unseen.
+
+use std::borrow::Cow;
+
+const TAB_WIDTH: usize = 4;
+
+/// One display line: no control character, escape, or invisible reordering
+/// survives. Tabs become spaces; newlines become a visible ␤.
+pub fn inert(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_plain) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_inert(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// Several display lines: splits on newlines, then makes each line inert.
+pub fn inert_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    text.split('\n')
+        .map(|l| inert(l.strip_suffix('\r').unwrap_or(l)))
+}
+
+fn is_plain(c: char) -> bool {
+    !(c.is_control() || is_invisible(c))
+}
+
+/// Format characters that change how text around them is shown.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}'   // zero-width space/joiners, LRM, RLM
+        | '\u{2028}' | '\u{2029}' // line and paragraph separators
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidi isolates
+        | '\u{FEFF}'              // zero-width no-break space
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+        | '\u{061C}'              // Arabic letter mark
+    )
+}
+
+fn push_inert(out: &mut String, c: char) {
+    match c {
+        '\t' => out.extend(std::iter::repeat_n(' ', TAB_WIDTH)),
+        '\n' => out.push('␤'),
+        // C0 controls and DEL have Unicode "control pictures": ␛ for ESC.
+        '\0'..='\u{1F}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('�')),
+        '\u{7F}' => out.push('␡'),
+        c if c.is_control() || is_invisible(c) => {
+            out.push_str(&format!("<U+{:04X}>", c as u32));
+        }
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed() {
+        assert!(matches!(inert("cursor.execute(q)"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escape_sequences_become_visible() {
+        let osc = "ok\u{1b}]0;pwned\u{7}done";
+        assert_eq!(inert(osc), "ok␛]0;pwned␇done");
+        let csi = "\u{9b}2J";
+        assert_eq!(inert(csi), "<U+009B>2J");
+        assert!(!inert("a\u{1b}[31mred").contains('\u{1b}'));
+    }
+
+    #[test]
+    fn bidi_and_zero_width_are_marked() {
+        assert_eq!(inert("admin\u{202E}gpj.exe"), "admin<U+202E>gpj.exe");
+        assert_eq!(inert("a\u{200B}b"), "a<U+200B>b");
+    }
+
+    #[test]
+    fn tabs_and_newlines() {
+        assert_eq!(inert("\tx"), "    x");
+        let lines: Vec<_> = inert_lines("a\r\nb\u{1b}").collect();
+        assert_eq!(lines, vec!["a", "b␛"]);
+    }
+}

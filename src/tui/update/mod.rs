@@ -1,0 +1,197 @@
+//! `update(&mut Model, Action) -> Vec<Effect>`: every change to the model,
+//! with no I/O. One file per area.
+
+mod filter;
+mod nav;
+mod sidebar;
+
+use super::action::{Action, Effect};
+use super::layout;
+use super::model::{Mode, Model, Pane};
+
+/// Prepares a fresh model: selects the default view and asks for the first
+/// finding's details.
+pub fn init(model: &mut Model) -> Vec<Effect> {
+    refilter(model)
+}
+
+pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Resize(w, h) => {
+            model.width = w;
+            model.height = h;
+            nav::clamp_all(model);
+            return Vec::new();
+        }
+        Action::DetailLoaded(finding) => {
+            if model.detail.requested == Some(finding.id) {
+                model.detail.finding = Some(finding);
+                model.detail.error = None;
+            }
+            return Vec::new();
+        }
+        Action::DetailFailed(id, error) => {
+            if model.detail.requested == Some(id) {
+                model.detail.finding = None;
+                model.detail.error = Some(error);
+            }
+            return Vec::new();
+        }
+        _ => {}
+    }
+    model.notice = None;
+    match &model.mode {
+        Mode::Filter(_) => filter::update(model, action),
+        Mode::Help { .. } => help(model, action),
+        Mode::Normal => normal(model, action),
+    }
+}
+
+fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => {
+            model.quit = true;
+            Vec::new()
+        }
+        Action::Help => {
+            model.mode = Mode::Help { scroll: 0 };
+            Vec::new()
+        }
+        Action::Suspend => vec![Effect::Suspend],
+        Action::Filter => filter::start(model),
+        Action::ClearFilter => {
+            let view = model.filter.view;
+            model.filter = Default::default();
+            model.filter.view = view;
+            refilter(model)
+        }
+        Action::NextView | Action::PrevView => {
+            let views = crate::domain::BacklogView::ALL;
+            let i = views.iter().position(|v| *v == model.filter.view).unwrap_or(0);
+            let step = if action == Action::NextView { 1 } else { views.len() - 1 };
+            model.filter.view = views[(i + step) % views.len()];
+            refilter(model)
+        }
+        Action::ShowView(v) => {
+            model.filter.view = v.0;
+            refilter(model)
+        }
+        Action::FocusNext => focus(model, cycle(model.focus, 1)),
+        Action::FocusPrev => focus(model, cycle(model.focus, 2)),
+        Action::FocusLeft => match model.focus {
+            Pane::Detail => focus(model, Pane::List),
+            _ => focus(model, Pane::Sidebar),
+        },
+        Action::FocusRight => match model.focus {
+            Pane::Sidebar => focus(model, Pane::List),
+            _ => focus(model, Pane::Detail),
+        },
+        Action::Back => {
+            if model.focus == Pane::Detail {
+                focus(model, Pane::List)
+            } else {
+                Vec::new()
+            }
+        }
+        Action::Open => match model.focus {
+            Pane::Sidebar => sidebar::open(model),
+            Pane::List if model.selected_row().is_some() => focus(model, Pane::Detail),
+            _ => Vec::new(),
+        },
+        Action::Down
+        | Action::Up
+        | Action::PageDown
+        | Action::PageUp
+        | Action::HalfPageDown
+        | Action::HalfPageUp
+        | Action::Top
+        | Action::Bottom => nav::move_focused(model, &action),
+        Action::Resize(..)
+        | Action::TextInput(_)
+        | Action::DetailLoaded(_)
+        | Action::DetailFailed(..) => Vec::new(),
+    }
+}
+
+fn help(model: &mut Model, action: Action) -> Vec<Effect> {
+    let Mode::Help { scroll } = &mut model.mode else {
+        return Vec::new();
+    };
+    match action {
+        Action::Down => *scroll += 1,
+        Action::Up => *scroll = scroll.saturating_sub(1),
+        Action::PageDown | Action::HalfPageDown => *scroll += 10,
+        Action::PageUp | Action::HalfPageUp => *scroll = scroll.saturating_sub(10),
+        Action::Top => *scroll = 0,
+        Action::Help | Action::Back | Action::Quit => model.mode = Mode::Normal,
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn cycle(pane: Pane, step: usize) -> Pane {
+    let order = [Pane::Sidebar, Pane::List, Pane::Detail];
+    let i = order.iter().position(|p| *p == pane).unwrap_or(1);
+    order[(i + step) % order.len()]
+}
+
+fn focus(model: &mut Model, pane: Pane) -> Vec<Effect> {
+    if pane == Pane::Detail && model.selected_row().is_none() {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    }
+    model.focus = pane;
+    nav::clamp_all(model);
+    Vec::new()
+}
+
+/// Re-runs the filter, keeping the selected finding when it is still listed,
+/// and asks for the details of whatever is selected afterwards.
+pub(super) fn refilter(model: &mut Model) -> Vec<Effect> {
+    let before = model.selected_id();
+    model.visible = model.index.select(&model.filter);
+    model.facets = model.index.facets(&model.filter);
+    sidebar::rebuild(model);
+    let kept = before.and_then(|id| {
+        model
+            .visible
+            .iter()
+            .position(|&i| model.index.rows[i as usize].id == id)
+    });
+    model.list.selected = kept.unwrap_or(0);
+    if kept.is_none() {
+        model.list.offset = 0;
+    }
+    nav::clamp_all(model);
+    selection_changed(model, before)
+}
+
+/// Asks for the details of the selected finding if it is not the one shown.
+pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
+    let now = model.selected_id();
+    if now == before && model.detail.requested == now && now.is_some() {
+        return Vec::new();
+    }
+    model.detail.scroll = 0;
+    model.detail.requested = now;
+    model.detail.error = None;
+    if model.detail.finding.as_ref().map(|f| f.id) != now {
+        // Keep the previous finding on screen until the new one arrives only
+        // when it is the same one; otherwise show that it is loading.
+        model.detail.finding = None;
+    }
+    match now {
+        Some(id) => vec![Effect::LoadDetail(id)],
+        None => {
+            if model.focus == Pane::Detail {
+                model.focus = Pane::List;
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The panes for the model's size and focus.
+pub(super) fn panes(model: &Model) -> layout::Panes {
+    layout::panes(model.width, model.height, model.focus)
+}

@@ -1,0 +1,61 @@
+//! The `?` overlay, generated from the live keymap.
+
+use super::{centered, fit};
+use crate::tui::model::Model;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+
+const FILTER_HELP: &[&str] = &[
+    "words           match rule id, path or message (all words must match)",
+    "sev:high,crit   severity: low, medium, high, critical",
+    "status:open     open, reviewing, to-fix, ignored, fixed, provisionally_ignored",
+    "verdict:fp      tp, fp or none",
+    "project:NAME    rule:RULE-ID    view:production",
+];
+
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, scroll: usize) {
+    let theme = &model.theme;
+    let rect = centered(area, 76, area.height.saturating_sub(2).max(3));
+    let mut lines: Vec<Line> = Vec::new();
+    for (context, rows) in model.keymap.help(model.focus) {
+        if rows.is_empty() {
+            continue;
+        }
+        lines.push(Line::from(Span::styled(context.title(), theme.heading)));
+        for (keys, what) in rows {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<18}"), theme.key),
+                Span::styled(what, theme.text),
+            ]));
+        }
+        lines.push(Line::from(""));
+    }
+    lines.push(Line::from(Span::styled("Filter line (/)", theme.heading)));
+    for row in FILTER_HELP {
+        lines.push(Line::from(Span::styled(format!("  {row}"), theme.text)));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Thick)
+        .border_style(theme.border_focused)
+        .title(" Keys — ? or Esc to close, j/k to scroll ");
+    let inner = block.inner(rect);
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .skip(scroll.min(max_scroll))
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            if text.chars().count() > inner.width as usize {
+                Line::from(Span::styled(fit(&text, inner.width as usize), theme.text))
+            } else {
+                l
+            }
+        })
+        .collect();
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    frame.render_widget(Paragraph::new(lines), inner);
+}

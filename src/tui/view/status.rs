@@ -1,0 +1,67 @@
+//! The bottom line: backend, view and counts, hints; or the filter prompt.
+
+use super::{fit, pad};
+use crate::tui::action::Action;
+use crate::tui::model::{Mode, Model};
+use crate::tui::text::inert;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
+    let theme = &model.theme;
+    let width = area.width as usize;
+    if let Mode::Filter(input) = &model.mode {
+        let prompt = format!("/{}", inert(&input.text));
+        let note = input
+            .error
+            .as_deref()
+            .map(|e| format!("  {e}"))
+            .unwrap_or_else(|| "  Enter keep · Esc cancel".into());
+        let line = Line::from(vec![
+            Span::styled(prompt, theme.text),
+            Span::styled(note, if input.error.is_some() { theme.error } else { theme.dim }),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        let before_cursor = inert(&input.text[..input.cursor]).width() as u16;
+        let x = (area.x + 1 + before_cursor).min(area.right().saturating_sub(1));
+        frame.set_cursor_position(Position::new(x, area.y));
+        return;
+    }
+    let left = format!(
+        " {} {}/{} · {} ",
+        model.filter.view.label(),
+        model.visible.len(),
+        model.index.len(),
+        model.backend,
+    );
+    let right = match &model.notice {
+        Some(notice) => format!(" {} ", inert(notice)),
+        None => hints(model),
+    };
+    let right_w = right.width().min(width);
+    let left = pad(&left, width.saturating_sub(right_w));
+    let line = Line::from(vec![
+        Span::styled(left, theme.status_bar),
+        Span::styled(fit(&right, right_w), theme.status_bar),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Key hints from the live keymap, so they cannot drift from it.
+fn hints(model: &Model) -> String {
+    let mut out = String::from(" ");
+    for (action, what) in [
+        (Action::Help, "help"),
+        (Action::Filter, "filter"),
+        (Action::FocusNext, "pane"),
+        (Action::Quit, "quit"),
+    ] {
+        if let Some(key) = model.keymap.key_for(&action) {
+            out += &format!("{key} {what}  ");
+        }
+    }
+    out
+}
