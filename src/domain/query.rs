@@ -191,8 +191,7 @@ impl Filter {
             ..Filter::default()
         };
         for token in line.split_whitespace() {
-            let Some((key, value)) = token.split_once(':').filter(|(k, _)| is_filter_key(k))
-            else {
+            let Some((key, value)) = token.split_once(':').filter(|(k, _)| is_filter_key(k)) else {
                 next.words.push(token.to_string());
                 continue;
             };
@@ -209,7 +208,8 @@ impl Filter {
                 "status" => {
                     for v in values {
                         next.statuses.push(
-                            Status::parse_loose(v).ok_or_else(|| format!("unknown status '{v}'"))?,
+                            Status::parse_loose(v)
+                                .ok_or_else(|| format!("unknown status '{v}'"))?,
                         );
                     }
                 }
@@ -224,8 +224,8 @@ impl Filter {
                 "project" => next.projects.extend(values.map(str::to_string)),
                 "rule" => next.rules.extend(values.map(str::to_string)),
                 "view" => {
-                    next.view =
-                        BacklogView::parse(value).ok_or_else(|| format!("unknown view '{value}'"))?
+                    next.view = BacklogView::parse(value)
+                        .ok_or_else(|| format!("unknown view '{value}'"))?
                 }
                 _ => unreachable!("is_filter_key admits only the keys above"),
             }
@@ -240,16 +240,6 @@ fn is_filter_key(key: &str) -> bool {
         key.to_ascii_lowercase().as_str(),
         "severity" | "sev" | "status" | "verdict" | "project" | "rule" | "view"
     )
-}
-
-/// Which dimensions a count ignores, so that each facet shows what choosing
-/// one of its entries would give.
-#[derive(Clone, Copy)]
-enum Skip {
-    Nothing,
-    View,
-    Project,
-    Rule,
 }
 
 /// A filter resolved against one index: names become table ids and words
@@ -286,20 +276,37 @@ impl<'a> Compiled<'a> {
         }
     }
 
-    fn matches(&self, row: &Row, skip: Skip) -> bool {
+    /// Each dimension's verdict on a row, computed once.
+    fn parts(&self, row: &Row) -> Parts {
         let f = self.filter;
-        (matches!(skip, Skip::View) || f.view.contains(row))
-            && (f.severities.is_empty() || f.severities.contains(&row.severity))
-            && (f.statuses.is_empty() || f.statuses.contains(&row.status))
-            && (f.verdicts.is_empty() || f.verdicts.iter().any(|v| v.matches(row.verdict)))
-            && (matches!(skip, Skip::Project)
-                || self.projects.as_ref().is_none_or(|p| p.contains(&row.project)))
-            && (matches!(skip, Skip::Rule)
-                || self.rules.as_ref().is_none_or(|r| r.contains(&row.rule)))
-            && self.words.iter().all(|[rules, paths, messages]| {
-                rules[row.rule as usize] || paths[row.path as usize] || messages[row.message as usize]
-            })
+        Parts {
+            rest: (f.severities.is_empty() || f.severities.contains(&row.severity))
+                && (f.statuses.is_empty() || f.statuses.contains(&row.status))
+                && (f.verdicts.is_empty() || f.verdicts.iter().any(|v| v.matches(row.verdict)))
+                && self.words.iter().all(|[rules, paths, messages]| {
+                    rules[row.rule as usize]
+                        || paths[row.path as usize]
+                        || messages[row.message as usize]
+                }),
+            project: self
+                .projects
+                .as_ref()
+                .is_none_or(|p| p.contains(&row.project)),
+            rule: self.rules.as_ref().is_none_or(|r| r.contains(&row.rule)),
+        }
     }
+
+    fn matches(&self, row: &Row) -> bool {
+        let p = self.parts(row);
+        p.rest && p.project && p.rule && self.filter.view.contains(row)
+    }
+}
+
+struct Parts {
+    /// Severity, status, verdict and words.
+    rest: bool,
+    project: bool,
+    rule: bool,
 }
 
 fn match_table(table: &StringTable, word: &str) -> Vec<bool> {
@@ -338,7 +345,7 @@ impl FindingIndex {
         self.rows
             .iter()
             .enumerate()
-            .filter(|(_, r)| compiled.matches(r, Skip::Nothing))
+            .filter(|(_, r)| compiled.matches(r))
             .map(|(i, _)| i as u32)
             .collect()
     }
@@ -350,15 +357,20 @@ impl FindingIndex {
         let mut projects = vec![0usize; self.projects.len()];
         let mut rules = vec![0usize; self.rules.len()];
         for row in &self.rows {
-            if compiled.matches(row, Skip::View) {
+            let p = compiled.parts(row);
+            if !p.rest {
+                continue;
+            }
+            let in_view = compiled.filter.view.contains(row);
+            if p.project && p.rule {
                 for (n, view) in views.iter_mut().zip(BacklogView::ALL) {
                     *n += usize::from(view.contains(row));
                 }
             }
-            if compiled.matches(row, Skip::Project) {
+            if in_view && p.rule {
                 projects[row.project as usize] += 1;
             }
-            if compiled.matches(row, Skip::Rule) {
+            if in_view && p.project {
                 rules[row.rule as usize] += 1;
             }
         }
@@ -417,9 +429,30 @@ mod tests {
 
     fn index() -> FindingIndex {
         let mut b = IndexBuilder::default();
-        b.push(entry(1, "acme/web", "sqli", "refs/pull/1/merge", Status::Open, Some(Verdict::TruePositive)));
-        b.push(entry(2, "acme/web", "xss", "refs/pull/1/merge", Status::Open, None));
-        b.push(entry(3, "acme/api", "sqli", "main", Status::Open, Some(Verdict::FalsePositive)));
+        b.push(entry(
+            1,
+            "acme/web",
+            "sqli",
+            "refs/pull/1/merge",
+            Status::Open,
+            Some(Verdict::TruePositive),
+        ));
+        b.push(entry(
+            2,
+            "acme/web",
+            "xss",
+            "refs/pull/1/merge",
+            Status::Open,
+            None,
+        ));
+        b.push(entry(
+            3,
+            "acme/api",
+            "sqli",
+            "main",
+            Status::Open,
+            Some(Verdict::FalsePositive),
+        ));
         b.push(entry(4, "acme/api", "sqli", "main", Status::Ignored, None));
         b.finish()
     }
@@ -459,7 +492,11 @@ mod tests {
         f.apply_line("XSS").unwrap();
         assert_eq!(ids(&index, &f), vec![2]);
         assert!(f.apply_line("severity:urgent").is_err());
-        assert_eq!(f.to_line(), "XSS", "a failed line leaves the filter as it was");
+        assert_eq!(
+            f.to_line(),
+            "XSS",
+            "a failed line leaves the filter as it was"
+        );
         f.apply_line("sev:high,critical rule:sqli").unwrap();
         assert_eq!(f.to_line(), "severity:high,critical rule:sqli");
     }

@@ -1,0 +1,236 @@
+//! End to end in a real terminal: tmux runs the built binary, send-keys
+//! types, capture-pane reads the screen. Each test uses its own tmux server
+//! socket, so they run in parallel without seeing each other.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const SIFT: &str = env!("CARGO_BIN_EXE_sift");
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` in a detached session of the given size.
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let socket = format!("sift-e2e-{name}-{}", std::process::id());
+        let t = Tmux { socket };
+        let out = t.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Keep the pane after the program exits, to read what it left.
+        t.tmux(&["set-option", "-g", "remain-on-exit", "on"]);
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux is installed (.ci/run installs it)")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", k]);
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen contains `text`, or fails showing the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {text:?}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn title(&self) -> String {
+        let out = self.tmux(&["display-message", "-p", "#{pane_title}"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn shell_command(data_dir: &Path, args: &str) -> String {
+    // After sift exits, print a marker so the test sees the shell's view of
+    // the terminal again.
+    format!(
+        "TERM=xterm-256color {SIFT} --data-dir '{}' {args}; echo \"sift exited $?\"; sleep 30",
+        data_dir.display()
+    )
+}
+
+#[test]
+fn demo_navigate_help_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let t = Tmux::start("demo", 100, 30, &shell_command(&data, "demo"));
+    let first = t.wait_for("Pre-production");
+    assert!(
+        first.contains("Needs review") && first.contains("Projects"),
+        "{first}"
+    );
+
+    // Moving down changes the finding shown in the detail pane.
+    t.keys(&["l"]);
+    let detail_before = t.wait_for("Finding ");
+    t.keys(&["h", "j", "j", "j"]);
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["l"]);
+    let detail_after = t.wait_for("Finding ");
+    let id = |s: &str| {
+        s.lines().find_map(|l| {
+            l.split("Finding ")
+                .nth(1)
+                .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        })
+    };
+    assert_ne!(
+        id(&detail_before),
+        id(&detail_after),
+        "j moved to another finding"
+    );
+    t.keys(&["Escape"]);
+
+    // Help, generated from the keymap, opens and closes.
+    t.keys(&["?"]);
+    t.wait_for("move down");
+    t.keys(&["?"]);
+
+    // The filter narrows the list.
+    t.keys(&[
+        "/", "v", "e", "r", "d", "i", "c", "t", ":", "f", "p", "Enter",
+    ]);
+    t.wait_for("/verdict:false_positive");
+
+    // Quit restores the terminal: the shell's output is visible again.
+    t.keys(&["q"]);
+    let after = t.wait_for("sift exited 0");
+    assert!(
+        !after.contains("Pre-production"),
+        "left the alternate screen:\n{after}"
+    );
+}
+
+#[test]
+fn resize_and_a_tiny_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let t = Tmux::start("resize", 160, 48, &shell_command(&data, "demo"));
+    t.wait_for("Pre-production");
+    t.tmux(&["resize-window", "-x", "15", "-y", "4"]);
+    t.wait_for("too small");
+    t.tmux(&["resize-window", "-x", "80", "-y", "24"]);
+    t.wait_for("Pre-production");
+    t.keys(&["q"]);
+    t.wait_for("sift exited 0");
+}
+
+#[test]
+fn sighup_and_sigterm_restore_the_terminal() {
+    for signal in ["HUP", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let t = Tmux::start(
+            &format!("sig{signal}"),
+            100,
+            30,
+            &shell_command(&data, "demo"),
+        );
+        t.wait_for("Pre-production");
+        let pid = Command::new("pgrep")
+            .args(["-f", &format!("{SIFT} --data-dir {}", data.display())])
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&pid.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        assert!(!pid.is_empty(), "sift is running");
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        let after = t.wait_for("sift exited");
+        assert!(
+            !after.contains("Needs review"),
+            "SIG{signal} left the alternate screen:\n{after}"
+        );
+    }
+}
+
+#[test]
+fn hostile_finding_text_does_not_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let scan = dir.path().join("scan.json");
+    std::fs::write(
+        &scan,
+        r#"{"results": [{"check_id": "demo.rule", "path": "app.py",
+            "start": {"line": 1, "col": 1, "offset": 0}, "end": {"line": 1, "col": 5, "offset": 4},
+            "extra": {"message": "pwn \u001b]0;HACKED\u0007 \u001b[2J here", "severity": "ERROR",
+                      "metadata": {}, "lines": "x = 1", "fingerprint": "f_0"}}],
+            "errors": [], "paths": {"scanned": ["app.py"]}}"#,
+    )
+    .unwrap();
+    let status = Command::new(SIFT)
+        .args(["--data-dir"])
+        .arg(&data)
+        .args([
+            "import",
+            "--ref",
+            "refs/pull/1/merge",
+            "--project",
+            "acme/app",
+        ])
+        .arg(&scan)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = Tmux::start("hostile", 120, 30, &shell_command(&data, ""));
+    t.wait_for("Pre-production");
+    let title_before = t.title();
+    t.keys(&["l"]);
+    let screen = t.wait_for("␛]0;HACKED␇");
+    assert!(!title_before.contains("HACKED"));
+    assert!(
+        !t.title().contains("HACKED"),
+        "the OSC title sequence changed the title"
+    );
+    assert!(
+        screen.contains("Pre-production"),
+        "the screen was not cleared by CSI 2J"
+    );
+    t.keys(&["q"]);
+}
