@@ -1,0 +1,212 @@
+//! `semgrep scan --json` output (reference/semgrep-api.md §5.1, §5.2, §5.4).
+
+use super::{
+    Context, ImportError, Span, context_from_text, identity_key, lenient_offset, lenient_u32,
+    meta_string, meta_strings, null_default, number_keys, real,
+};
+use crate::domain::{
+    Confidence, Finding, Location, Rule, ScanError, ScanResults, ScanSource, ScanState, Severity,
+    TriageState,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+struct Output {
+    /// Required: an output without it is not a scan result.
+    results: Vec<Match>,
+    #[serde(default, deserialize_with = "null_default")]
+    errors: Vec<CliError>,
+}
+
+#[derive(Deserialize)]
+struct Match {
+    check_id: String,
+    path: String,
+    #[serde(default, deserialize_with = "null_default")]
+    start: Position,
+    #[serde(default, deserialize_with = "null_default")]
+    end: Position,
+    #[serde(default, deserialize_with = "null_default")]
+    extra: Extra,
+}
+
+#[derive(Deserialize, Default)]
+struct Position {
+    #[serde(default, deserialize_with = "lenient_u32")]
+    line: u32,
+    #[serde(default, deserialize_with = "lenient_u32")]
+    col: u32,
+    #[serde(default, deserialize_with = "lenient_offset")]
+    offset: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct Extra {
+    #[serde(default, deserialize_with = "null_default")]
+    message: String,
+    #[serde(default)]
+    severity: Option<String>,
+    /// Free-form: whatever the rule's author wrote.
+    #[serde(default)]
+    metadata: Value,
+    #[serde(default)]
+    lines: Option<String>,
+    #[serde(default)]
+    fingerprint: Option<String>,
+    #[serde(default)]
+    is_ignored: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct CliError {
+    #[serde(default)]
+    level: Option<String>,
+    /// A string, or `["PartialParsing", [...]]` for variants with arguments.
+    #[serde(rename = "type", default)]
+    kind: Value,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    short_msg: Option<String>,
+    #[serde(default)]
+    long_msg: Option<String>,
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    spans: Value,
+}
+
+pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportError> {
+    let out: Output = ctx.parse(text)?;
+    let mut findings = Vec::with_capacity(out.results.len());
+    // Identities to derive, for results whose fingerprint is hidden.
+    let mut derived: Vec<(usize, (String, u32, u32))> = Vec::new();
+    for m in out.results {
+        let span = Span {
+            line: m.start.line,
+            col: m.start.col,
+            offset: m.start.offset,
+            end_line: m.end.line.max(m.start.line),
+            end_col: m.end.col,
+            end_offset: m.end.offset,
+        };
+        let code = ctx
+            .code_from_tree(&m.path, span.line, span.end_line)
+            .or_else(|| {
+                real(m.extra.lines.as_deref()).and_then(|l| context_from_text(l, span.line))
+            });
+        let match_based_id = match real(m.extra.fingerprint.as_deref()) {
+            Some(fp) => fp.to_string(),
+            None => {
+                let matched = ctx.matched_text(&m.path, &span);
+                let key = identity_key(&m.check_id, &m.path, matched.as_deref(), &m.extra.message);
+                derived.push((findings.len(), (key, span.line, span.col)));
+                String::new()
+            }
+        };
+        let rule = rule_of(&m.check_id, &m.extra);
+        findings.push(Finding {
+            id: 0,
+            project: ctx.project.clone(),
+            repository_url: None,
+            git_ref: ctx.git_ref.clone(),
+            match_based_id,
+            syntactic_id: None,
+            message: m.extra.message,
+            severity: m
+                .extra
+                .severity
+                .as_deref()
+                .and_then(Severity::parse_loose)
+                .unwrap_or(Severity::Medium),
+            confidence: rule.confidence.unwrap_or(Confidence::Medium),
+            rule,
+            location: Location {
+                path: m.path,
+                line: span.line,
+                column: span.col,
+                end_line: span.end_line,
+                end_column: m.end.col,
+            },
+            line_of_code_url: None,
+            state: if m.extra.is_ignored == Some(true) {
+                ScanState::Muted
+            } else {
+                ScanState::Unresolved
+            },
+            triage_state: TriageState::Untriaged,
+            triage_reason: None,
+            triage_comment: None,
+            triaged_at: None,
+            created_at: ctx.now,
+            relevant_since: ctx.now,
+            // Scanner output carries no Assistant data; a rule's `fix` is not one.
+            assistant: None,
+            code,
+            activity: Vec::new(),
+        });
+    }
+    let keys: Vec<_> = derived.iter().map(|(_, k)| k.clone()).collect();
+    for ((i, _), id) in derived.iter().zip(number_keys(&keys)) {
+        findings[*i].match_based_id = id;
+    }
+    Ok(ScanResults {
+        origin: ctx.origin.clone(),
+        source: ScanSource::Scanner,
+        project: ctx.project.clone(),
+        repository_url: None,
+        git_ref: ctx.git_ref.clone(),
+        findings,
+        errors: out.errors.into_iter().map(scan_error).collect(),
+    })
+}
+
+fn rule_of(check_id: &str, extra: &Extra) -> Rule {
+    let meta = |key: &str| extra.metadata.get(key);
+    Rule {
+        name: check_id.to_string(),
+        message: extra.message.clone(),
+        category: meta_string(meta("category")),
+        confidence: meta_string(meta("confidence")).and_then(|c| Confidence::parse_loose(c.trim())),
+        subcategories: meta_strings(meta("subcategory")),
+        vulnerability_classes: meta_strings(meta("vulnerability_class")),
+        cwe_names: meta_strings(meta("cwe")),
+        owasp_names: meta_strings(meta("owasp")),
+        references: meta_strings(meta("references")),
+        technologies: meta_strings(meta("technology")),
+    }
+}
+
+fn scan_error(e: CliError) -> ScanError {
+    let kind = match &e.kind {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string(),
+        _ => "unknown".to_string(),
+    };
+    let mut message = e
+        .message
+        .or(e.short_msg)
+        .or(e.long_msg)
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| kind.clone());
+    if let Some(rule) = e.rule_id.filter(|r| !r.is_empty()) {
+        message = format!("{message} (rule {rule})");
+    }
+    let path = e.path.filter(|p| !p.is_empty()).or_else(|| {
+        let span = e.spans.as_array()?.first()?;
+        span.get("file").and_then(Value::as_str).map(str::to_string)
+    });
+    ScanError {
+        level: e.level.unwrap_or_else(|| "error".into()),
+        kind,
+        message,
+        path,
+    }
+}
