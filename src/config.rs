@@ -42,7 +42,8 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
         }
         Err(e) => bail!("cannot read the config file {}: {e}", path.display()),
     };
-    toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+    toml::from_str(&text)
+        .with_context(|| format!("the config file {} is not valid", path.display()))
 }
 
 /// The data directory: `--data-dir` / `SIFT_DATA_DIR`, then the config
@@ -65,10 +66,10 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 
 /// A path as a person would write it: `~/…` under the home directory.
 pub fn display_path(path: &Path) -> String {
-    if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
-        if let Ok(rest) = path.strip_prefix(&home) {
-            return format!("~/{}", rest.display());
-        }
+    if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf())
+        && let Ok(rest) = path.strip_prefix(&home)
+    {
+        return format!("~/{}", rest.display());
     }
     path.display().to_string()
 }

@@ -504,8 +504,10 @@ mod tests {
     #[test]
     fn facets_ignore_their_own_dimension() {
         let index = index();
-        let mut f = Filter::default();
-        f.projects = vec!["acme/web".into()];
+        let f = Filter {
+            projects: vec!["acme/web".into()],
+            ..Filter::default()
+        };
         let facets = index.facets(&f);
         assert_eq!(facets.views[0], 2, "pre-production in acme/web");
         assert_eq!(facets.views[2], 0, "production in acme/web");

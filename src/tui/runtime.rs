@@ -17,6 +17,7 @@ use ratatui::backend::CrosstermBackend;
 use std::io::{Stdout, Write, stdout};
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -43,6 +44,7 @@ async fn event_loop(mut model: Model, data_dir: PathBuf) -> Result<()> {
     effects.extend(update::init(&mut model));
     let mut events = EventStream::new();
     let mut dirty = true;
+    let mut deadline: Option<Instant> = None;
 
     loop {
         for effect in effects.drain(..) {
@@ -58,10 +60,19 @@ async fn event_loop(mut model: Model, data_dir: PathBuf) -> Result<()> {
             break;
         }
         if dirty {
-            draw(&mut terminal, &model)?;
-            dirty = false;
+            // A detail load usually answers within a millisecond: hold the
+            // frame briefly so a key costs one frame, not "Loading…" and then
+            // the finding.
+            let hold = awaiting_detail(&model)
+                && *deadline.get_or_insert_with(|| Instant::now() + DETAIL_WAIT) > Instant::now();
+            if !hold {
+                draw(&mut terminal, &model)?;
+                dirty = false;
+                deadline = None;
+            }
         }
         tokio::select! {
+            _ = sleep_until(deadline), if deadline.is_some() && dirty => {}
             event = events.next() => {
                 let Some(event) = event else { break };
                 let mut batch = vec![event?];
@@ -86,6 +97,21 @@ async fn event_loop(mut model: Model, data_dir: PathBuf) -> Result<()> {
     }
     leave(&mut terminal);
     Ok(())
+}
+
+/// How long a frame may wait for the selected finding's details.
+const DETAIL_WAIT: Duration = Duration::from_millis(25);
+
+fn awaiting_detail(model: &Model) -> bool {
+    model.detail.requested.is_some()
+        && model.detail.finding.is_none()
+        && model.detail.error.is_none()
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(d) = deadline {
+        tokio::time::sleep_until(d.into()).await;
+    }
 }
 
 fn action_for(model: &Model, event: Event) -> Option<Action> {
@@ -125,7 +151,12 @@ fn enter() -> Result<Term> {
 fn restore() {
     let _ = crossterm::terminal::disable_raw_mode();
     let mut out = stdout();
-    let _ = execute!(out, EndSynchronizedUpdate, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        out,
+        EndSynchronizedUpdate,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = out.flush();
 }
 
