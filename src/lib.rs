@@ -1,5 +1,6 @@
 //! sift: a terminal triage console for Semgrep findings.
 
+pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod store;
