@@ -1,5 +1,6 @@
 //! Plain types and rules about findings and memories. No I/O.
 
+mod decision;
 mod enums;
 mod finding;
 mod index;
@@ -7,6 +8,7 @@ mod memory;
 mod query;
 mod scan;
 
+pub use decision::*;
 pub use enums::*;
 pub use finding::*;
 pub use index::*;
