@@ -1,7 +1,9 @@
 //! sift: a terminal triage console for Semgrep findings.
 
+pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod store;
+pub mod tui;
 pub mod wire;

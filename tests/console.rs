@@ -167,7 +167,11 @@ fn number_keys_and_brackets_switch_views() {
     c.keys("8");
     assert_eq!(c.listed().len(), 7);
     c.keys("]");
-    assert_eq!(c.model.filter.view, BacklogView::PreProduction, "wraps around");
+    assert_eq!(
+        c.model.filter.view,
+        BacklogView::PreProduction,
+        "wraps around"
+    );
     c.keys("[");
     assert_eq!(c.model.filter.view, BacklogView::All);
     c.keys("4");
@@ -188,11 +192,20 @@ fn filter_is_live_and_esc_restores_the_previous_one() {
     assert_eq!(c.listed(), vec![102]);
     assert_eq!(c.model.mode, Mode::Normal, "Enter keeps the filter");
     c.keys("/<cu>sev:urgent");
-    let Mode::Filter(input) = &c.model.mode else { panic!("still filtering") };
+    let Mode::Filter(input) = &c.model.mode else {
+        panic!("still filtering")
+    };
     assert!(input.error.as_deref().unwrap().contains("urgent"));
-    assert_eq!(c.listed(), vec![103, 101, 102], "an invalid line is not applied");
+    assert_eq!(
+        c.listed(),
+        vec![103, 101, 102],
+        "an invalid line is not applied"
+    );
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Filter(_)), "Enter refuses an invalid filter");
+    assert!(
+        matches!(c.model.mode, Mode::Filter(_)),
+        "Enter refuses an invalid filter"
+    );
     c.keys("<esc>");
 }
 
@@ -215,7 +228,10 @@ fn sidebar_chooses_projects_and_rules() {
     c.keys("jjjjjjjj");
     assert_eq!(c.model.sidebar.selected, 9);
     c.keys("<enter>");
-    assert_eq!(c.model.filter.projects, vec!["acme/payments-api".to_string()]);
+    assert_eq!(
+        c.model.filter.projects,
+        vec!["acme/payments-api".to_string()]
+    );
     assert_eq!(c.listed(), vec![101, 102]);
     c.keys("<enter>");
     assert!(c.model.filter.projects.is_empty(), "Enter again unchooses");
@@ -233,7 +249,10 @@ fn focus_moves_between_panes_and_detail_scrolls() {
     c.keys("G");
     let bottom = c.model.detail.scroll;
     c.keys("j");
-    assert_eq!(c.model.detail.scroll, bottom, "does not scroll past the end");
+    assert_eq!(
+        c.model.detail.scroll, bottom,
+        "does not scroll past the end"
+    );
     c.keys("<esc>");
     assert_eq!(c.model.focus, Pane::List);
     c.keys("<tab><tab>");
@@ -276,7 +295,10 @@ fn hostile_text_is_shown_inert() {
     c.keys("<enter>"); // the finding with escape sequences in its message
     let screen = c.render();
     assert!(!screen.contains('\u{1b}'), "no ESC reaches the screen");
-    assert!(!screen.contains('\u{202e}'), "no bidi override reaches the screen");
+    assert!(
+        !screen.contains('\u{202e}'),
+        "no bidi override reaches the screen"
+    );
     assert!(screen.contains("␛]0;pwned␇"), "{screen}");
     assert!(screen.contains("<U+202E>"));
 }
@@ -305,7 +327,15 @@ fn snapshot_detail_at_80x24() {
 fn tiny_terminals_degrade_and_never_panic() {
     let mut c = Console::new(30, 8);
     insta::assert_snapshot!("one_pane_30x8", c.render());
-    for (w, h) in [(1, 1), (2, 2), (19, 4), (20, 5), (59, 7), (61, 9), (119, 30)] {
+    for (w, h) in [
+        (1, 1),
+        (2, 2),
+        (19, 4),
+        (20, 5),
+        (59, 7),
+        (61, 9),
+        (119, 30),
+    ] {
         c.send(Action::Resize(w, h));
         for keys in ["j", "<enter>", "jjG", "<esc>h", "jj<enter>", "?", "?"] {
             c.keys(keys);

@@ -166,8 +166,14 @@ mod tests {
             Lifecycle::of("refs/merge-requests/7/head", "main"),
             Lifecycle::PreProduction
         );
-        assert_eq!(Lifecycle::of("main", "refs/heads/main"), Lifecycle::Production);
-        assert_eq!(Lifecycle::of("refs/heads/main", "main"), Lifecycle::Production);
+        assert_eq!(
+            Lifecycle::of("main", "refs/heads/main"),
+            Lifecycle::Production
+        );
+        assert_eq!(
+            Lifecycle::of("refs/heads/main", "main"),
+            Lifecycle::Production
+        );
         assert_eq!(Lifecycle::of("feature/x", "main"), Lifecycle::Other);
     }
 }

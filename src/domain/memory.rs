@@ -52,7 +52,10 @@ impl Scope {
             RuleScope::Class(class) => classes.iter().any(|c| c.eq_ignore_ascii_case(class)),
         };
         let path_ok = self.path_prefixes.is_empty()
-            || self.path_prefixes.iter().any(|p| path.starts_with(p.as_str()));
+            || self
+                .path_prefixes
+                .iter()
+                .any(|p| path.starts_with(p.as_str()));
         project_ok && rule_ok && path_ok
     }
 }

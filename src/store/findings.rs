@@ -149,8 +149,20 @@ impl Store {
                     ))
                 })
                 .optional()?;
-            let Some((doc, git_ref, state, triage, reason, comment, triaged_at, code_start, code, extra, project, url)) =
-                row
+            let Some((
+                doc,
+                git_ref,
+                state,
+                triage,
+                reason,
+                comment,
+                triaged_at,
+                code_start,
+                code,
+                extra,
+                project,
+                url,
+            )) = row
             else {
                 continue;
             };
@@ -163,7 +175,9 @@ impl Store {
             f.git_ref = git_ref;
             f.state = ScanState::parse(&state).unwrap_or(f.state);
             f.triage_state = TriageState::parse(&triage).unwrap_or(f.triage_state);
-            f.triage_reason = reason.as_deref().and_then(crate::domain::TriageReason::parse);
+            f.triage_reason = reason
+                .as_deref()
+                .and_then(crate::domain::TriageReason::parse);
             f.triage_comment = comment;
             f.triaged_at = triaged_at.as_deref().and_then(timestamp::parse);
             f.code = match (code_start, code) {
@@ -223,7 +237,9 @@ fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
     let primary = if is_review_ref(&scan.git_ref) {
         "main"
     } else {
-        scan.git_ref.strip_prefix("refs/heads/").unwrap_or(&scan.git_ref)
+        scan.git_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&scan.git_ref)
     };
     tx.execute(
         "INSERT INTO projects (name, url, primary_branch) VALUES (?1, ?2, ?3)",
@@ -252,7 +268,11 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
     )?;
     let mut id_taken = tx.prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?;
     for f in &scan.findings {
-        let git_ref = if f.git_ref.is_empty() { &scan.git_ref } else { &f.git_ref };
+        let git_ref = if f.git_ref.is_empty() {
+            &scan.git_ref
+        } else {
+            &f.git_ref
+        };
         if !seen.insert((git_ref.clone(), f.match_based_id.clone())) {
             continue; // the same match twice in one file is one finding
         }

@@ -50,8 +50,7 @@ impl Store {
     }
 
     fn configure(&self) -> Result<()> {
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(5))?;
+        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL lets a console read while an import or `sift serve` writes.
         self.conn
             .pragma_update(None, "journal_mode", "WAL")

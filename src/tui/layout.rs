@@ -28,7 +28,8 @@ impl Panes {
 
     /// Rows of findings the list shows (inside its border, under its header).
     pub fn list_rows(&self) -> usize {
-        self.list.map_or(1, |r| inner_height(r).saturating_sub(1).max(1))
+        self.list
+            .map_or(1, |r| inner_height(r).saturating_sub(1).max(1))
     }
 
     pub fn sidebar_rows(&self) -> usize {

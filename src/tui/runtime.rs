@@ -11,7 +11,7 @@ use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use crossterm::{cursor, execute};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{Stdout, Write, stdout};
@@ -76,8 +76,10 @@ async fn event_loop(mut model: Model, data_dir: PathBuf) -> Result<()> {
             event = events.next() => {
                 let Some(event) = event else { break };
                 let mut batch = vec![event?];
-                // Coalesce a burst (key repeat, paste) into one frame.
-                while let Some(Some(Ok(e))) = events.next().now_or_never() {
+                // Coalesce a burst (key repeat, paste) into one frame. The
+                // zero timeout polls with this task's waker: a no-op waker
+                // (now_or_never) would leave the stream unable to wake us.
+                while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::ZERO, events.next()).await {
                     batch.push(e);
                 }
                 for event in batch {

@@ -26,7 +26,11 @@ pub struct Theme {
 impl Theme {
     pub fn for_env() -> Theme {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if no_color { Theme::mono() } else { Theme::color() }
+        if no_color {
+            Theme::mono()
+        } else {
+            Theme::color()
+        }
     }
 
     /// Sixteen ANSI colours only, so it survives tmux and old terminals.
@@ -92,6 +96,10 @@ impl Theme {
     }
 
     pub fn status(&self, s: Status) -> Style {
-        if s.is_undecided() { self.text } else { self.done }
+        if s.is_undecided() {
+            self.text
+        } else {
+            self.done
+        }
     }
 }

@@ -28,10 +28,10 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always UTC.
 pub fn format(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
-    t.format(&fmt).unwrap_or_else(|_| "1970-01-01T00:00:00.000000Z".into())
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    t.format(&fmt)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000000Z".into())
 }
 
 #[cfg(test)]

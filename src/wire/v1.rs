@@ -5,7 +5,9 @@
 //! Writing follows the spec's shape.
 
 use super::timestamp;
-use crate::domain::{self, ComponentRisk, Confidence, ScanState, Severity, TriageReason, TriageState, Verdict};
+use crate::domain::{
+    self, ComponentRisk, Confidence, ScanState, Severity, TriageReason, TriageState, Verdict,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -227,16 +229,20 @@ impl Finding {
                 .and_then(Verdict::parse),
             verdict_reason: a.autotriage.map(|t| t.reason).unwrap_or_default(),
             autofix_code: a.autofix.and_then(|f| non_empty(f.fix_code)),
-            guidance: a.guidance.filter(|g| !(g.summary.is_empty() && g.instructions.is_empty())).map(|g| {
-                domain::Guidance {
+            guidance: a
+                .guidance
+                .filter(|g| !(g.summary.is_empty() && g.instructions.is_empty()))
+                .map(|g| domain::Guidance {
                     summary: g.summary,
                     instructions: g.instructions,
-                }
-            }),
-            component: a.component.filter(|c| !c.tag.is_empty()).map(|c| domain::Component {
-                tag: c.tag,
-                risk: c.risk.as_deref().and_then(ComponentRisk::parse),
-            }),
+                }),
+            component: a
+                .component
+                .filter(|c| !c.tag.is_empty())
+                .map(|c| domain::Component {
+                    tag: c.tag,
+                    risk: c.risk.as_deref().and_then(ComponentRisk::parse),
+                }),
             rule_explanation: a
                 .rule_explanation
                 .filter(|e| !(e.summary.is_empty() && e.explanation.is_empty()))
@@ -398,7 +404,11 @@ mod tests {
         assert_eq!(d.severity, Severity::Critical);
         let a = d.assistant.unwrap();
         assert_eq!(a.verdict, None);
-        assert_eq!(a.component.unwrap().risk, None, "unknown risk is dropped, not fatal");
+        assert_eq!(
+            a.component.unwrap().risk,
+            None,
+            "unknown risk is dropped, not fatal"
+        );
     }
 
     #[test]

@@ -67,8 +67,15 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::NextView | Action::PrevView => {
             let views = crate::domain::BacklogView::ALL;
-            let i = views.iter().position(|v| *v == model.filter.view).unwrap_or(0);
-            let step = if action == Action::NextView { 1 } else { views.len() - 1 };
+            let i = views
+                .iter()
+                .position(|v| *v == model.filter.view)
+                .unwrap_or(0);
+            let step = if action == Action::NextView {
+                1
+            } else {
+                views.len() - 1
+            };
             model.filter.view = views[(i + step) % views.len()];
             refilter(model)
         }

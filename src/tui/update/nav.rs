@@ -50,7 +50,8 @@ pub fn move_focused(model: &mut Model, action: &Action) -> Vec<Effect> {
 /// back off at the ends.
 fn step_over_heading(model: &mut Model, before: usize, rows: usize) {
     let len = model.sidebar_entries.len();
-    let is_heading = |i: usize| matches!(model.sidebar_entries.get(i), Some(SidebarEntry::Heading(_)));
+    let is_heading =
+        |i: usize| matches!(model.sidebar_entries.get(i), Some(SidebarEntry::Heading(_)));
     let c = &mut model.sidebar;
     if !is_heading(c.selected) {
         return;
@@ -110,7 +111,11 @@ pub fn clamp_all(model: &mut Model) {
     let p = panes(model);
     for (cursor, len, rows) in [
         (&mut model.list, model.visible.len(), p.list_rows()),
-        (&mut model.sidebar, model.sidebar_entries.len(), p.sidebar_rows()),
+        (
+            &mut model.sidebar,
+            model.sidebar_entries.len(),
+            p.sidebar_rows(),
+        ),
     ] {
         cursor.selected = cursor.selected.min(len.saturating_sub(1));
         scroll_into_view(cursor, len, rows);
@@ -129,7 +134,11 @@ mod tests {
         for _ in 0..7 {
             move_cursor(&mut c, 100, 10, &Action::Down);
         }
-        assert_eq!((c.selected, c.offset), (7, 1), "keeps 3 rows below the cursor");
+        assert_eq!(
+            (c.selected, c.offset),
+            (7, 1),
+            "keeps 3 rows below the cursor"
+        );
         move_cursor(&mut c, 100, 10, &Action::Bottom);
         assert_eq!((c.selected, c.offset), (99, 90));
         move_cursor(&mut c, 100, 10, &Action::Top);

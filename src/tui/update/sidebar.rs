@@ -9,18 +9,30 @@ use crate::tui::model::{Model, Pane, SidebarEntry};
 /// same entry when it is still there.
 pub fn rebuild(model: &mut Model) {
     let current = model.sidebar_entries.get(model.sidebar.selected).copied();
-    let mut entries: Vec<SidebarEntry> =
-        BacklogView::ALL.iter().map(|v| SidebarEntry::View(*v)).collect();
+    let mut entries: Vec<SidebarEntry> = BacklogView::ALL
+        .iter()
+        .map(|v| SidebarEntry::View(*v))
+        .collect();
     // A chosen project or rule stays listed even when nothing is left in it,
     // so that it can be unchosen.
     let mut projects: Vec<u32> = model.facets.projects.iter().map(|(p, _)| *p).collect();
-    for id in model.filter.projects.iter().filter_map(|n| model.index.projects.find(n)) {
+    for id in model
+        .filter
+        .projects
+        .iter()
+        .filter_map(|n| model.index.projects.find(n))
+    {
         if !projects.contains(&id) {
             projects.push(id);
         }
     }
     let mut rules: Vec<u32> = model.facets.rules.iter().map(|(r, _)| *r).collect();
-    for id in model.filter.rules.iter().filter_map(|n| model.index.rules.find(n)) {
+    for id in model
+        .filter
+        .rules
+        .iter()
+        .filter_map(|n| model.index.rules.find(n))
+    {
         if !rules.contains(&id) {
             rules.push(id);
         }

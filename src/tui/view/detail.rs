@@ -133,7 +133,10 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
 
     w.lines.push(Line::from(vec![
         Span::styled(format!("{:<11}", "Severity"), theme.dim),
-        Span::styled(f.severity.as_str().to_uppercase(), theme.severity(f.severity)),
+        Span::styled(
+            f.severity.as_str().to_uppercase(),
+            theme.severity(f.severity),
+        ),
         Span::styled("  confidence ", theme.dim),
         Span::styled(f.confidence.as_str(), theme.text),
     ]));
@@ -153,7 +156,10 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
     w.field("Project", &f.project);
     w.field("Ref", &f.git_ref);
     let loc = &f.location;
-    w.field("Location", &format!("{}:{}:{}", loc.path, loc.line, loc.column));
+    w.field(
+        "Location",
+        &format!("{}:{}:{}", loc.path, loc.line, loc.column),
+    );
     w.field(
         "First seen",
         &format!(
@@ -172,7 +178,10 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
                     w.styled("Verdict: true positive — fix it", theme.verdict(a.verdict))
                 }
                 Some(Verdict::FalsePositive) => {
-                    w.styled("Verdict: false positive — safe to ignore", theme.verdict(a.verdict));
+                    w.styled(
+                        "Verdict: false positive — safe to ignore",
+                        theme.verdict(a.verdict),
+                    );
                     if !a.verdict_reason.is_empty() {
                         w.wrapped(&a.verdict_reason, theme.text);
                     }
@@ -180,7 +189,10 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
                 None => w.styled("No verdict.", theme.dim),
             }
             if let Some(c) = &a.component {
-                let risk = c.risk.map(|r| format!(" ({} risk)", r.as_str())).unwrap_or_default();
+                let risk = c
+                    .risk
+                    .map(|r| format!(" ({} risk)", r.as_str()))
+                    .unwrap_or_default();
                 w.field("Component", &format!("{}{risk}", c.tag));
             }
         }
@@ -189,7 +201,10 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
     w.section("Code");
     match &f.code {
         Some(code) => code_lines(&mut w, f, code),
-        None => w.styled("No code context (import with --repo-root to add it).", theme.dim),
+        None => w.styled(
+            "No code context (import with --repo-root to add it).",
+            theme.dim,
+        ),
     }
 
     if let Some(a) = &f.assistant {
@@ -225,16 +240,16 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
     }
 
     w.section("Activity");
-    w.field(
-        &timestamp::format(f.created_at)[..10],
-        "first detected",
-    );
+    w.field(&timestamp::format(f.created_at)[..10], "first detected");
     for a in &f.activity {
         let when = &timestamp::format(a.at)[..10];
         w.field(when, &format!("{}: {}", a.actor, a.action));
         if let Some(note) = a.note.as_deref().filter(|n| !n.is_empty()) {
             for line in inert_lines(note).flat_map(|l| wrap(&l, width.saturating_sub(13).max(1))) {
-                w.lines.push(Line::from(Span::styled(format!("{:13}{line}", ""), theme.dim)));
+                w.lines.push(Line::from(Span::styled(
+                    format!("{:13}{line}", ""),
+                    theme.dim,
+                )));
             }
         }
     }
@@ -264,7 +279,11 @@ fn code_lines(w: &mut Writer, f: &Finding, code: &crate::domain::CodeContext) {
         let marker = if matched { "▶" } else { " " };
         let text = inert(text);
         let body = fit(&format!("{marker}{no:>num_w$} │ {text}"), w.width);
-        let style = if matched { w.theme.matched_line } else { w.theme.text };
+        let style = if matched {
+            w.theme.matched_line
+        } else {
+            w.theme.text
+        };
         w.lines.push(Line::from(Span::styled(body, style)));
     }
 }
@@ -311,7 +330,10 @@ mod tests {
 
     #[test]
     fn wraps_words_and_breaks_long_ones() {
-        assert_eq!(wrap("the quick brown fox", 9), vec!["the quick", "brown fox"]);
+        assert_eq!(
+            wrap("the quick brown fox", 9),
+            vec!["the quick", "brown fox"]
+        );
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
         assert_eq!(wrap("", 4), vec![""]);
     }

@@ -58,7 +58,11 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         let row = &model.index.rows[pos as usize];
         let mut line = cols.line(model, row, width);
         if n == model.list.selected {
-            let sel = if focused { theme.selected } else { theme.selected_unfocused };
+            let sel = if focused {
+                theme.selected
+            } else {
+                theme.selected_unfocused
+            };
             line = line.patch_style(sel);
         }
         lines.push(line);
@@ -74,7 +78,10 @@ fn empty_backlog(model: &Model) -> Vec<Line<'static>> {
         Line::from(""),
         Line::from("Import scanner output:"),
         Line::from(Span::styled("  semgrep scan --json -o results.json", t.key)),
-        Line::from(Span::styled("  sift import results.json --project NAME", t.key)),
+        Line::from(Span::styled(
+            "  sift import results.json --project NAME",
+            t.key,
+        )),
         Line::from(""),
         Line::from("Or look around in the demo backlog:"),
         Line::from(Span::styled("  sift demo", t.key)),
@@ -133,7 +140,10 @@ impl Columns {
     fn line(&self, model: &Model, row: &Row, width: usize) -> Line<'static> {
         let t = &model.theme;
         let mut spans = vec![
-            Span::styled(pad(severity_label(row.severity), Self::SEV), t.severity(row.severity)),
+            Span::styled(
+                pad(severity_label(row.severity), Self::SEV),
+                t.severity(row.severity),
+            ),
             Span::raw(" "),
             Span::styled(
                 pad(row.verdict.map_or("--", |v| v.short()), Self::VERDICT),
@@ -142,14 +152,20 @@ impl Columns {
             Span::raw(" "),
         ];
         if self.status {
-            spans.push(Span::styled(pad(status_label(row.status), Self::STATUS), t.status(row.status)));
+            spans.push(Span::styled(
+                pad(status_label(row.status), Self::STATUS),
+                t.status(row.status),
+            ));
             spans.push(Span::raw(" "));
         }
         let rule = inert(short_rule(model.index.rules.get(row.rule))).into_owned();
         spans.push(Span::styled(pad(&rule, self.rule), t.text));
         spans.push(Span::raw(" "));
         let location = format!("{}:{}", inert(model.index.paths.get(row.path)), row.line);
-        spans.push(Span::styled(pad(&fit_start(&location, self.location), self.location), t.text));
+        spans.push(Span::styled(
+            pad(&fit_start(&location, self.location), self.location),
+            t.text,
+        ));
         if self.age {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(

@@ -19,8 +19,16 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();
     if layout::too_small(area.width, area.height) {
-        let msg = format!("sift: terminal too small ({}x{})", area.width, area.height);
-        frame.render_widget(Paragraph::new(fit(&msg, area.width as usize)), area);
+        let w = area.width as usize;
+        let lines = vec![
+            Line::from(fit("too small", w)),
+            Line::from(fit(&format!("{}x{}", area.width, area.height), w)),
+            Line::from(fit(
+                &format!("need {}x{}", layout::MIN_WIDTH, layout::MIN_HEIGHT),
+                w,
+            )),
+        ];
+        frame.render_widget(Paragraph::new(lines), area);
         return;
     }
     let panes = layout::panes(area.width, area.height, model.focus);
@@ -43,8 +51,16 @@ pub fn draw(frame: &mut Frame, model: &Model) {
 fn pane_block<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
-        .border_style(if focused { theme.border_focused } else { theme.border })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
         .title(title)
 }
 

@@ -24,10 +24,20 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
                 Some(model.facets.views[i])
             }
             SidebarEntry::Project(p) => Some(
-                model.facets.projects.iter().find(|(id, _)| id == p).map_or(0, |(_, n)| *n),
+                model
+                    .facets
+                    .projects
+                    .iter()
+                    .find(|(id, _)| id == p)
+                    .map_or(0, |(_, n)| *n),
             ),
             SidebarEntry::Rule(r) => Some(
-                model.facets.rules.iter().find(|(id, _)| id == r).map_or(0, |(_, n)| *n),
+                model
+                    .facets
+                    .rules
+                    .iter()
+                    .find(|(id, _)| id == r)
+                    .map_or(0, |(_, n)| *n),
             ),
             SidebarEntry::Heading(_) => None,
         }
@@ -46,7 +56,10 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
                 SidebarEntry::View(v) => (v.label().to_string(), model.filter.view == *v),
                 SidebarEntry::Project(p) => {
                     let name = model.index.projects.get(*p);
-                    (inert(name).into_owned(), model.filter.projects.iter().any(|n| n == name))
+                    (
+                        inert(name).into_owned(),
+                        model.filter.projects.iter().any(|n| n == name),
+                    )
                 }
                 SidebarEntry::Rule(r) => {
                     let name = model.index.rules.get(*r);
@@ -61,12 +74,20 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             let marker = if chosen { "● " } else { "  " };
             let name_w = width.saturating_sub(count.len() + 3);
             let text = format!("{marker}{} {count}", pad(&name, name_w));
-            let mut style = if chosen { theme.heading.patch(theme.text) } else { theme.text };
+            let mut style = if chosen {
+                theme.heading.patch(theme.text)
+            } else {
+                theme.text
+            };
             if chosen {
                 style = style.add_modifier(ratatui::style::Modifier::BOLD);
             }
             if i == model.sidebar.selected {
-                style = style.patch(if focused { theme.selected } else { theme.selected_unfocused });
+                style = style.patch(if focused {
+                    theme.selected
+                } else {
+                    theme.selected_unfocused
+                });
             }
             Line::from(Span::styled(pad(&text, width), style))
         })

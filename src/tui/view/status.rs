@@ -22,7 +22,14 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             .unwrap_or_else(|| "  Enter keep · Esc cancel".into());
         let line = Line::from(vec![
             Span::styled(prompt, theme.text),
-            Span::styled(note, if input.error.is_some() { theme.error } else { theme.dim }),
+            Span::styled(
+                note,
+                if input.error.is_some() {
+                    theme.error
+                } else {
+                    theme.dim
+                },
+            ),
         ]);
         frame.render_widget(Paragraph::new(line), area);
         let before_cursor = inert(&input.text[..input.cursor]).width() as u16;
