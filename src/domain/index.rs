@@ -3,7 +3,8 @@
 
 use super::enums::{Severity, Status, TriageState, Verdict};
 use super::finding::Lifecycle;
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
 
 /// One finding in the index. Strings are ids into the index's tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,55 +25,90 @@ pub struct Row {
     pub lifecycle: Lifecycle,
 }
 
-/// An append-only table of distinct strings.
+/// An append-only table of distinct strings, kept in one buffer so a large
+/// backlog costs no allocation per string.
 #[derive(Debug, Default, Clone)]
 pub struct StringTable {
-    strings: Vec<Box<str>>,
+    text: String,
+    /// End offset in `text` of each string.
+    ends: Vec<u32>,
 }
 
 impl StringTable {
     pub fn get(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", |s| s)
+        let i = id as usize;
+        let Some(&end) = self.ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start as usize..end as usize]
     }
 
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.ends.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.strings
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i as u32, s.as_ref()))
+        (0..self.ends.len() as u32).map(|id| (id, self.get(id)))
     }
 
     pub fn find(&self, text: &str) -> Option<u32> {
-        self.strings
-            .iter()
-            .position(|s| s.as_ref() == text)
-            .map(|i| i as u32)
+        self.iter().find(|(_, s)| *s == text).map(|(id, _)| id)
+    }
+
+    fn push(&mut self, text: &str) -> u32 {
+        self.text.push_str(text);
+        self.ends.push(self.text.len() as u32);
+        (self.ends.len() - 1) as u32
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 }
 
+/// Interns while the index is built; dropped when it is finished.
 #[derive(Debug, Default)]
 struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    /// String hash -> the first id with that hash.
+    ids: FxHashMap<u64, u32>,
+    /// The rare further ids whose strings share a hash.
+    collisions: FxHashMap<u64, Vec<u32>>,
     table: StringTable,
 }
 
 impl Interner {
     fn intern(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text) {
-            return id;
+        let mut h = FxHasher::default();
+        text.hash(&mut h);
+        let hash = h.finish();
+        match self.ids.get(&hash) {
+            None => {
+                let id = self.table.push(text);
+                self.ids.insert(hash, id);
+                id
+            }
+            Some(&id) if self.table.get(id) == text => id,
+            Some(_) => {
+                let others = self.collisions.entry(hash).or_default();
+                if let Some(&id) = others.iter().find(|&&id| self.table.get(id) == text) {
+                    return id;
+                }
+                let id = self.table.push(text);
+                others.push(id);
+                id
+            }
         }
-        let id = self.table.strings.len() as u32;
-        self.table.strings.push(text.into());
-        self.ids.insert(text.into(), id);
-        id
+    }
+
+    fn finish(mut self) -> StringTable {
+        self.table.shrink_to_fit();
+        self.table
     }
 }
 
@@ -141,11 +177,11 @@ impl IndexBuilder {
         self.rows.shrink_to_fit();
         FindingIndex {
             rows: self.rows,
-            projects: self.projects.table,
-            rules: self.rules.table,
-            paths: self.paths.table,
-            messages: self.messages.table,
-            refs: self.refs.table,
+            projects: self.projects.finish(),
+            rules: self.rules.finish(),
+            paths: self.paths.finish(),
+            messages: self.messages.finish(),
+            refs: self.refs.finish(),
         }
     }
 }

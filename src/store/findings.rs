@@ -9,7 +9,7 @@ use crate::wire::{timestamp, v1};
 use anyhow::{Context, Result};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 /// What one scan's import changed.
@@ -25,12 +25,47 @@ pub struct ImportSummary {
     pub errors: usize,
 }
 
+/// A rule as the `rules` table keeps it.
 #[derive(Serialize, Deserialize, Default)]
-struct RuleExtra {
+struct StoredRule {
+    #[serde(flatten)]
+    rule: v1::Rule,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     references: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     technologies: Vec<String>,
+}
+
+impl StoredRule {
+    /// Newer metadata wins, but a scan that lacks a field does not erase it.
+    fn merged_over(self, old: StoredRule) -> StoredRule {
+        fn pick<T: Default + PartialEq>(new: T, old: T) -> T {
+            if new == T::default() { old } else { new }
+        }
+        let (n, o) = (self.rule, old.rule);
+        StoredRule {
+            rule: v1::Rule {
+                name: n.name,
+                message: pick(n.message, o.message),
+                confidence: n.confidence.or(o.confidence),
+                category: n.category.or(o.category),
+                subcategories: pick(n.subcategories, o.subcategories),
+                vulnerability_classes: pick(n.vulnerability_classes, o.vulnerability_classes),
+                cwe_names: pick(n.cwe_names, o.cwe_names),
+                owasp_names: pick(n.owasp_names, o.owasp_names),
+            },
+            references: pick(self.references, old.references),
+            technologies: pick(self.technologies, old.technologies),
+        }
+    }
+
+    fn of(f: &Finding) -> StoredRule {
+        StoredRule {
+            rule: v1::Finding::from_domain(f).rule.unwrap_or_default(),
+            references: f.rule.references.clone(),
+            technologies: f.rule.technologies.clone(),
+        }
+    }
 }
 
 impl Store {
@@ -82,14 +117,34 @@ impl Store {
 
     /// The compact index of every finding, for the list and the counts.
     pub fn load_index(&self) -> Result<FindingIndex> {
+        // Projects and rules are few: read them once and look them up by id
+        // instead of joining them to every finding.
+        let mut projects: HashMap<i64, (String, String)> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name, primary_branch FROM projects")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            projects.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+        }
+        let mut rules: HashMap<i64, String> = HashMap::new();
+        let mut stmt = self.conn.prepare_cached("SELECT id, name FROM rules")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            rules.insert(r.get(0)?, r.get(1)?);
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.id, f.relevant_since, p.name, f.rule_name, f.path, f.message, f.ref,
-                    f.line, f.severity, f.state, f.triage_state, f.verdict, p.primary_branch
-             FROM findings f JOIN projects p ON p.id = f.project_id",
+            "SELECT id, relevant_since, project_id, rule_id, path, message, ref, line, severity,
+                    state, triage_state, verdict
+             FROM findings",
         )?;
         let mut builder = IndexBuilder::with_capacity(self.count_findings()?);
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
+            let (project, primary) = projects
+                .get(&r.get::<_, i64>(2)?)
+                .map_or(("", "main"), |(n, p)| (n.as_str(), p.as_str()));
+            let rule = rules.get(&r.get::<_, i64>(3)?).map_or("", String::as_str);
             let state = ScanState::parse(r.get_ref(9)?.as_str()?).unwrap_or(ScanState::Unresolved);
             let triage_state =
                 TriageState::parse(r.get_ref(10)?.as_str()?).unwrap_or(TriageState::Untriaged);
@@ -97,8 +152,8 @@ impl Store {
             builder.push(IndexEntry {
                 id: r.get(0)?,
                 relevant_since: r.get(1)?,
-                project: r.get_ref(2)?.as_str()?,
-                rule: r.get_ref(3)?.as_str()?,
+                project,
+                rule,
                 path: r.get_ref(4)?.as_str()?,
                 message: r.get_ref(5)?.as_str()?,
                 git_ref,
@@ -107,7 +162,7 @@ impl Store {
                 status: Status::derive(state, triage_state),
                 triage_state,
                 verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
-                lifecycle: Lifecycle::of(git_ref, r.get_ref(12)?.as_str()?),
+                lifecycle: Lifecycle::of(git_ref, primary),
             });
         }
         Ok(builder.finish())
@@ -122,97 +177,103 @@ impl Store {
     /// Findings by id, in the order given; unknown ids are skipped.
     pub fn load_findings(&self, ids: &[i64]) -> Result<Vec<Finding>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.doc, f.ref, f.state, f.triage_state, f.triage_reason, f.triage_comment,
-                    f.triaged_at, f.code_start, f.code, f.rule_extra, p.name, p.url
-             FROM findings f JOIN projects p ON p.id = f.project_id WHERE f.id = ?1",
+            "SELECT d.doc, f.ref, f.state, f.triage_state, f.triage_reason, f.triage_comment,
+                    f.triaged_at, d.code_start, d.code, r.doc, p.name, p.url
+             FROM findings f
+             JOIN projects p ON p.id = f.project_id
+             JOIN rules r ON r.id = f.rule_id
+             JOIN finding_details d ON d.finding_id = f.id
+             WHERE f.id = ?1",
         )?;
         let mut activity = self.conn.prepare_cached(
             "SELECT at, actor, action, note FROM activity WHERE finding_id = ?1 ORDER BY at, id",
         )?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            let row = stmt
+            let Some(row) = stmt
                 .query_row([id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, Option<u32>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, Option<String>>(9)?,
-                        r.get::<_, String>(10)?,
-                        r.get::<_, Option<String>>(11)?,
-                    ))
+                    Ok(DetailRow {
+                        doc: r.get(0)?,
+                        git_ref: r.get(1)?,
+                        state: r.get(2)?,
+                        triage_state: r.get(3)?,
+                        triage_reason: r.get(4)?,
+                        triage_comment: r.get(5)?,
+                        triaged_at: r.get(6)?,
+                        code_start: r.get(7)?,
+                        code: r.get(8)?,
+                        rule: r.get(9)?,
+                        project: r.get(10)?,
+                        url: r.get(11)?,
+                    })
                 })
-                .optional()?;
-            let Some((
-                doc,
-                git_ref,
-                state,
-                triage,
-                reason,
-                comment,
-                triaged_at,
-                code_start,
-                code,
-                extra,
-                project,
-                url,
-            )) = row
+                .optional()?
             else {
                 continue;
             };
-            let wire: v1::Finding = serde_json::from_str(&doc)
-                .with_context(|| format!("finding {id} is damaged in the store"))?;
-            let mut f = wire.into_domain(OffsetDateTime::UNIX_EPOCH);
-            f.id = id;
-            f.project = project;
-            f.repository_url = url.or(f.repository_url);
-            f.git_ref = git_ref;
-            f.state = ScanState::parse(&state).unwrap_or(f.state);
-            f.triage_state = TriageState::parse(&triage).unwrap_or(f.triage_state);
-            f.triage_reason = reason
-                .as_deref()
-                .and_then(crate::domain::TriageReason::parse);
-            f.triage_comment = comment;
-            f.triaged_at = triaged_at.as_deref().and_then(timestamp::parse);
-            f.code = match (code_start, code) {
-                (Some(start_line), Some(text)) => Some(CodeContext {
-                    start_line,
-                    lines: text.split('\n').map(str::to_string).collect(),
-                }),
-                _ => None,
-            };
-            let extra: RuleExtra = extra
-                .as_deref()
-                .and_then(|e| serde_json::from_str(e).ok())
-                .unwrap_or_default();
-            f.rule.references = extra.references;
-            f.rule.technologies = extra.technologies;
+            let mut f = row.into_finding(id)?;
             f.activity = activity
                 .query_map([id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
+                    Ok(Activity {
+                        at: timestamp::parse(&r.get::<_, String>(0)?)
+                            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                        actor: r.get(1)?,
+                        action: r.get(2)?,
+                        note: r.get(3)?,
+                    })
                 })?
-                .filter_map(|r| r.ok())
-                .map(|(at, actor, action, note)| Activity {
-                    at: timestamp::parse(&at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                    actor,
-                    action,
-                    note,
-                })
-                .collect();
+                .collect::<rusqlite::Result<_>>()?;
             out.push(f);
         }
         Ok(out)
+    }
+}
+
+/// The stored parts of one finding, before they are put together.
+struct DetailRow {
+    doc: String,
+    git_ref: String,
+    state: String,
+    triage_state: String,
+    triage_reason: Option<String>,
+    triage_comment: Option<String>,
+    triaged_at: Option<String>,
+    code_start: Option<u32>,
+    code: Option<String>,
+    rule: String,
+    project: String,
+    url: Option<String>,
+}
+
+impl DetailRow {
+    fn into_finding(self, id: i64) -> Result<Finding> {
+        let damaged = || format!("finding {id} is damaged in the store");
+        let mut wire: v1::Finding = serde_json::from_str(&self.doc).with_context(damaged)?;
+        let rule: StoredRule = serde_json::from_str(&self.rule).with_context(damaged)?;
+        wire.rule = Some(rule.rule);
+        let mut f = wire.into_domain(OffsetDateTime::UNIX_EPOCH);
+        f.id = id;
+        f.project = self.project;
+        f.repository_url = self.url.or(f.repository_url);
+        f.git_ref = self.git_ref;
+        f.state = ScanState::parse(&self.state).unwrap_or(f.state);
+        f.triage_state = TriageState::parse(&self.triage_state).unwrap_or(f.triage_state);
+        f.triage_reason = self
+            .triage_reason
+            .as_deref()
+            .and_then(crate::domain::TriageReason::parse);
+        f.triage_comment = self.triage_comment;
+        f.triaged_at = self.triaged_at.as_deref().and_then(timestamp::parse);
+        f.code = match (self.code_start, self.code) {
+            (Some(start_line), Some(text)) => Some(CodeContext {
+                start_line,
+                lines: text.split('\n').map(str::to_string).collect(),
+            }),
+            _ => None,
+        };
+        f.rule.references = rule.references;
+        f.rule.technologies = rule.technologies;
+        Ok(f)
     }
 }
 
@@ -248,6 +309,31 @@ fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
     Ok(tx.last_insert_rowid())
 }
 
+/// The `rules` row for a finding's rule, written once per import.
+fn rule_id(tx: &Transaction, f: &Finding, known: &mut HashMap<String, i64>) -> Result<i64> {
+    if let Some(&id) = known.get(&f.rule.name) {
+        return Ok(id);
+    }
+    let mut rule = StoredRule::of(f);
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT doc FROM rules WHERE name = ?1")?
+        .query_row([&f.rule.name], |r| r.get(0))
+        .optional()?;
+    if let Some(old) = existing.and_then(|d| serde_json::from_str::<StoredRule>(&d).ok()) {
+        rule = rule.merged_over(old);
+    }
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO rules (name, doc) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET doc = excluded.doc RETURNING id",
+        )?
+        .query_row(params![f.rule.name, serde_json::to_string(&rule)?], |r| {
+            r.get(0)
+        })?;
+    known.insert(f.rule.name.clone(), id);
+    Ok(id)
+}
+
 fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Result<ImportSummary> {
     let project_id = project_id(tx, scan)?;
     let mut summary = ImportSummary {
@@ -257,16 +343,45 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         errors: scan.errors.len(),
         ..Default::default()
     };
+    let mut rules = HashMap::new();
     let mut seen = HashSet::with_capacity(scan.findings.len());
     let mut find = tx.prepare_cached(
-        "SELECT id, state FROM findings WHERE project_id = ?1 AND ref = ?2 AND match_based_id = ?3",
+        "SELECT id FROM findings WHERE project_id = ?1 AND ref = ?2 AND match_based_id = ?3",
     )?;
     let mut inherited = tx.prepare_cached(
         "SELECT triage_state, triage_reason, triage_comment, triaged_at FROM findings
-         WHERE project_id = ?1 AND match_based_id = ?2 AND triage_state NOT IN ('untriaged', 'provisionally_ignored')
+         WHERE project_id = ?1 AND match_based_id = ?2
+           AND triage_state NOT IN ('untriaged', 'provisionally_ignored')
          ORDER BY triaged_at DESC LIMIT 1",
     )?;
     let mut id_taken = tx.prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?;
+    let mut update_scan_data = tx.prepare_cached(
+        "UPDATE findings SET rule_id = ?2, message = ?3, severity = ?4, path = ?5, line = ?6,
+            state = ?7, verdict = COALESCE(?8, verdict)
+         WHERE id = ?1",
+    )?;
+    let mut update_triage = tx.prepare_cached(
+        "UPDATE findings SET triage_state = ?2, triage_reason = ?3, triage_comment = ?4,
+            triaged_at = ?5, relevant_since = ?6
+         WHERE id = ?1",
+    )?;
+    let mut update_details = tx.prepare_cached(
+        "UPDATE finding_details SET doc = ?2, code_start = COALESCE(?3, code_start),
+            code = COALESCE(?4, code)
+         WHERE finding_id = ?1",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
+            path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
+            relevant_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    let mut insert_details = tx.prepare_cached(
+        "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut insert_activity = tx.prepare_cached(
+        "INSERT INTO activity (finding_id, at, actor, action, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for f in &scan.findings {
         let git_ref = if f.git_ref.is_empty() {
             &scan.git_ref
@@ -274,142 +389,117 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
             &f.git_ref
         };
         if !seen.insert((git_ref.clone(), f.match_based_id.clone())) {
-            continue; // the same match twice in one file is one finding
+            continue; // the same match twice in one scan is one finding
         }
-        let doc = serde_json::to_string(&v1::Finding::from_domain(f))?;
-        let extra = serde_json::to_string(&RuleExtra {
-            references: f.rule.references.clone(),
-            technologies: f.rule.technologies.clone(),
-        })?;
+        let rule_id = rule_id(tx, f, &mut rules)?;
+        let mut wire = v1::Finding::from_domain(f);
+        wire.rule = None; // kept once, in `rules`
+        let doc = serde_json::to_string(&wire)?;
         let code = f.code.as_ref().map(|c| c.lines.join("\n"));
         let code_start = f.code.as_ref().map(|c| c.start_line);
         let verdict = f.verdict().map(|v| v.as_str());
-        let existing: Option<(i64, String)> = find
-            .query_row(params![project_id, git_ref, f.match_based_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let existing: Option<i64> = find
+            .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
             .optional()?;
-        match existing {
-            Some((id, _old_state)) => {
-                tx.execute(
-                    "UPDATE findings SET rule_name = ?2, message = ?3, severity = ?4, path = ?5,
-                        line = ?6, state = ?7, verdict = COALESCE(?8, verdict), doc = ?9,
-                        rule_extra = ?10, code_start = COALESCE(?11, code_start),
-                        code = COALESCE(?12, code)
-                     WHERE id = ?1",
-                    params![
-                        id,
-                        f.rule.name,
-                        f.message,
-                        f.severity.as_str(),
-                        f.location.path,
-                        f.location.line,
-                        f.state.as_str(),
-                        verdict,
-                        doc,
-                        extra,
-                        code_start,
-                        code
-                    ],
-                )?;
-                if scan.source == ScanSource::Platform {
-                    tx.execute(
-                        "UPDATE findings SET triage_state = ?2, triage_reason = ?3,
-                            triage_comment = ?4, triaged_at = ?5, relevant_since = ?6
-                         WHERE id = ?1",
-                        params![
-                            id,
-                            f.triage_state.as_str(),
-                            f.triage_reason.map(|r| r.as_str()),
-                            f.triage_comment,
-                            f.triaged_at.map(timestamp::format),
-                            f.relevant_since.unix_timestamp()
-                        ],
-                    )?;
-                }
-                summary.updated += 1;
-            }
-            None => {
-                let mut triage = (
-                    f.triage_state.as_str().to_string(),
-                    f.triage_reason.map(|r| r.as_str().to_string()),
-                    f.triage_comment.clone(),
+        if let Some(id) = existing {
+            update_scan_data.execute(params![
+                id,
+                rule_id,
+                f.message,
+                f.severity.as_str(),
+                f.location.path,
+                f.location.line,
+                f.state.as_str(),
+                verdict,
+            ])?;
+            update_details.execute(params![id, doc, code_start, code])?;
+            if scan.source == ScanSource::Platform {
+                update_triage.execute(params![
+                    id,
+                    f.triage_state.as_str(),
+                    f.triage_reason.map(|r| r.as_str()),
+                    f.triage_comment,
                     f.triaged_at.map(timestamp::format),
-                );
-                if scan.source == ScanSource::Scanner {
-                    // A finding seen on another ref keeps the decision made there.
-                    if let Some(t) = inherited
-                        .query_row(params![project_id, f.match_based_id], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                        })
-                        .optional()?
-                    {
-                        triage = t;
-                    }
-                }
-                let id = (f.id > 0 && !id_taken.exists([f.id])?).then_some(f.id);
-                tx.execute(
-                    "INSERT INTO findings (id, project_id, ref, match_based_id, rule_name, message,
-                        severity, path, line, state, triage_state, triage_reason, triage_comment,
-                        triaged_at, verdict, relevant_since, doc, rule_extra, code_start, code)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                        ?16, ?17, ?18, ?19, ?20)",
-                    params![
-                        id,
-                        project_id,
-                        git_ref,
-                        f.match_based_id,
-                        f.rule.name,
-                        f.message,
-                        f.severity.as_str(),
-                        f.location.path,
-                        f.location.line,
-                        f.state.as_str(),
-                        triage.0,
-                        triage.1,
-                        triage.2,
-                        triage.3,
-                        verdict,
-                        f.relevant_since.unix_timestamp(),
-                        doc,
-                        extra,
-                        code_start,
-                        code
-                    ],
-                )?;
-                let id = tx.last_insert_rowid();
-                for a in &f.activity {
-                    tx.execute(
-                        "INSERT INTO activity (finding_id, at, actor, action, note)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![id, timestamp::format(a.at), a.actor, a.action, a.note],
-                    )?;
-                }
-                summary.new += 1;
+                    f.relevant_since.unix_timestamp()
+                ])?;
+            }
+            summary.updated += 1;
+            continue;
+        }
+        let mut triage = (
+            f.triage_state.as_str().to_string(),
+            f.triage_reason.map(|r| r.as_str().to_string()),
+            f.triage_comment.clone(),
+            f.triaged_at.map(timestamp::format),
+        );
+        if scan.source == ScanSource::Scanner {
+            // A finding seen on another ref keeps the decision made there.
+            if let Some(t) = inherited
+                .query_row(params![project_id, f.match_based_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?
+            {
+                triage = t;
             }
         }
+        let wanted = (f.id > 0 && !id_taken.exists([f.id])?).then_some(f.id);
+        insert.execute(params![
+            wanted,
+            project_id,
+            git_ref,
+            f.match_based_id,
+            rule_id,
+            f.message,
+            f.severity.as_str(),
+            f.location.path,
+            f.location.line,
+            f.state.as_str(),
+            triage.0,
+            triage.1,
+            triage.2,
+            triage.3,
+            verdict,
+            f.relevant_since.unix_timestamp(),
+        ])?;
+        let id = tx.last_insert_rowid();
+        insert_details.execute(params![id, doc, code_start, code])?;
+        for a in &f.activity {
+            insert_activity.execute(params![
+                id,
+                timestamp::format(a.at),
+                a.actor,
+                a.action,
+                a.note
+            ])?;
+        }
+        summary.new += 1;
     }
     if scan.source == ScanSource::Scanner {
         // What the newer scan no longer reports has been fixed.
-        let mut open = tx.prepare_cached(
-            "SELECT id, match_based_id FROM findings
-             WHERE project_id = ?1 AND ref = ?2 AND state != 'fixed'",
-        )?;
-        let gone: Vec<i64> = open
+        let gone: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT id, match_based_id FROM findings
+                 WHERE project_id = ?1 AND ref = ?2 AND state != 'fixed'",
+            )?
             .query_map(params![project_id, scan.git_ref], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })?
-            .filter_map(|r| r.ok())
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
             .filter(|(_, mbid)| !seen.contains(&(scan.git_ref.clone(), mbid.clone())))
             .map(|(id, _)| id)
             .collect();
+        let mut fix = tx.prepare_cached("UPDATE findings SET state = 'fixed' WHERE id = ?1")?;
         for id in &gone {
-            tx.execute("UPDATE findings SET state = 'fixed' WHERE id = ?1", [id])?;
-            tx.execute(
-                "INSERT INTO activity (finding_id, at, actor, action, note)
-                 VALUES (?1, ?2, 'scan', 'fixed: no longer reported', ?3)",
-                params![id, timestamp::format(now), scan.origin],
-            )?;
+            fix.execute([id])?;
+            insert_activity.execute(params![
+                id,
+                timestamp::format(now),
+                "scan",
+                "fixed: no longer reported",
+                scan.origin
+            ])?;
         }
         summary.fixed = gone.len();
     }

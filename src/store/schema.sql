@@ -1,4 +1,4 @@
--- Version 1: findings, their history, memories and imports.
+-- Version 1: projects, rules, findings, their history, memories and imports.
 CREATE TABLE projects (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -6,12 +6,21 @@ CREATE TABLE projects (
     primary_branch TEXT NOT NULL DEFAULT 'main'
 );
 
+-- Rules, stored once: the v1 `rule` object plus references and technologies.
+CREATE TABLE rules (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL
+);
+
+-- What the list, the counts and the filters need: kept narrow so that
+-- loading the index of a large backlog reads few pages.
 CREATE TABLE findings (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id),
     ref TEXT NOT NULL,
     match_based_id TEXT NOT NULL,
-    rule_name TEXT NOT NULL,
+    rule_id INTEGER NOT NULL REFERENCES rules(id),
     message TEXT NOT NULL,
     severity TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -23,16 +32,20 @@ CREATE TABLE findings (
     triaged_at TEXT,
     verdict TEXT,
     relevant_since INTEGER NOT NULL,
-    -- The rest of the finding as Semgrep API v1 JSON; the columns above win.
-    doc TEXT NOT NULL,
-    -- Rule references and technologies (not part of the v1 shape), JSON.
-    rule_extra TEXT,
-    -- Source lines around the match, starting at code_start.
-    code_start INTEGER,
-    code TEXT,
     UNIQUE (project_id, ref, match_based_id)
 );
 CREATE INDEX findings_identity ON findings (project_id, match_based_id);
+
+-- Everything else about a finding, read only for the detail pane.
+CREATE TABLE finding_details (
+    finding_id INTEGER PRIMARY KEY REFERENCES findings(id),
+    -- The rest of the finding as Semgrep API v1 JSON (without its rule);
+    -- the columns of `findings` win over it.
+    doc TEXT NOT NULL,
+    -- Source lines around the match, starting at code_start.
+    code_start INTEGER,
+    code TEXT
+);
 
 CREATE TABLE activity (
     id INTEGER PRIMARY KEY,
