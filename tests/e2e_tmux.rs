@@ -234,3 +234,37 @@ fn hostile_finding_text_does_not_reach_the_terminal() {
     );
     t.keys(&["q"]);
 }
+
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An interactive shell with job control, as a reviewer has.
+    let t = Tmux::start(
+        "suspend",
+        100,
+        30,
+        "env PS1='shell$ ' bash --norc --noprofile -i",
+    );
+    t.wait_for("shell$");
+    t.keys(&[
+        &format!(
+            "TERM=xterm-256color {SIFT} --data-dir '{}' demo",
+            data.display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("Pre-production");
+    t.keys(&["C-z"]);
+    let stopped = t.wait_for("Stopped");
+    assert!(
+        !stopped.contains("Needs review"),
+        "the shell is back on the normal screen"
+    );
+    t.keys(&["fg", "Enter"]);
+    // Drawn again at once, without waiting for a key.
+    t.wait_for("Needs review");
+    t.keys(&["q"]);
+    t.keys(&["echo done-$?", "Enter"]);
+    t.wait_for("done-0");
+}

@@ -8,7 +8,8 @@ use crate::store::Store;
 use anyhow::{Context, Result};
 use crossterm::event::{Event, EventStream, KeyEvent, KeyEventKind};
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen,
 };
 use crossterm::{cursor, execute};
 use futures_util::StreamExt;
@@ -145,7 +146,12 @@ fn enter() -> Result<Term> {
     // NO_COLOR is handled by the theme; crossterm's own NO_COLOR path would
     // reset bold and reverse along with colours.
     crossterm::style::force_color_output(true);
-    execute!(stdout(), EnterAlternateScreen, cursor::Hide)?;
+    execute!(
+        stdout(),
+        EnterAlternateScreen,
+        Clear(ClearType::All),
+        cursor::Hide
+    )?;
     Ok(Terminal::new(CrosstermBackend::new(stdout()))?)
 }
 
@@ -183,8 +189,10 @@ fn suspend(terminal: &mut Term) -> Result<()> {
     unsafe {
         libc::raise(libc::SIGTSTP);
     }
+    // A new Terminal has empty buffers, so the next frame is drawn whole.
+    // (Terminal::clear would ask the terminal for the cursor position, and
+    // the live event stream would swallow the answer.)
     *terminal = enter()?;
-    terminal.clear()?;
     Ok(())
 }
 
