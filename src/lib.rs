@@ -1,5 +1,6 @@
 //! sift: a terminal triage console for Semgrep findings.
 
+pub mod backend;
 pub mod config;
 pub mod demo;
 pub mod domain;

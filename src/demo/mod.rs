@@ -1039,6 +1039,7 @@ fn decide(
                     actor: w.person(key.0, rng).to_string(),
                     action: "note".into(),
                     note: Some(rng.pick(&notes.comment).clone()),
+                    pending: false,
                 });
             }
         }
@@ -1129,6 +1130,7 @@ fn decide(
                 actor: "scan".into(),
                 action: "fixed: no longer reported".into(),
                 note: Some(format!("CI scan of {}", ref_name(w, *key))),
+                pending: false,
             });
         }
         Reopened => {
@@ -1176,6 +1178,7 @@ fn set(
         actor: actor.to_string(),
         action,
         note: d.comment.clone(),
+        pending: false,
     });
 }
 
@@ -1357,6 +1360,7 @@ fn featured_finding(
             actor: a.who.clone(),
             action: a.action.clone(),
             note: a.note.clone(),
+            pending: false,
         })
         .collect();
     let decision = activity

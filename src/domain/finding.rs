@@ -75,6 +75,8 @@ pub struct Activity {
     /// What happened, e.g. "set to ignored (false positive)" or "note".
     pub action: String,
     pub note: Option<String>,
+    /// Recorded here, not yet acknowledged by the backend.
+    pub pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

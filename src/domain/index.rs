@@ -23,6 +23,8 @@ pub struct Row {
     pub triage_state: TriageState,
     pub verdict: Option<Verdict>,
     pub lifecycle: Lifecycle,
+    /// A decision on it waits for the backend.
+    pub pending: bool,
 }
 
 /// An append-only table of distinct strings, kept in one buffer so a large
@@ -127,6 +129,7 @@ pub struct IndexEntry<'a> {
     pub triage_state: TriageState,
     pub verdict: Option<Verdict>,
     pub lifecycle: Lifecycle,
+    pub pending: bool,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +165,7 @@ impl IndexBuilder {
             triage_state: e.triage_state,
             verdict: e.verdict,
             lifecycle: e.lifecycle,
+            pending: e.pending,
         };
         self.rows.push(row);
     }
@@ -175,7 +179,14 @@ impl IndexBuilder {
                 .then(b.id.cmp(&a.id))
         });
         self.rows.shrink_to_fit();
+        let positions = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i as u32))
+            .collect();
         FindingIndex {
+            positions,
             rows: self.rows,
             projects: self.projects.finish(),
             rules: self.rules.finish(),
@@ -190,6 +201,8 @@ impl IndexBuilder {
 #[derive(Debug, Default)]
 pub struct FindingIndex {
     pub rows: Vec<Row>,
+    /// Finding id -> position in `rows`.
+    positions: FxHashMap<i64, u32>,
     pub projects: StringTable,
     pub rules: StringTable,
     pub paths: StringTable,
@@ -207,6 +220,11 @@ impl FindingIndex {
     }
 
     pub fn position_of(&self, id: i64) -> Option<usize> {
-        self.rows.iter().position(|r| r.id == id)
+        self.positions.get(&id).map(|&p| p as usize)
+    }
+
+    pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {
+        let p = self.position_of(id)?;
+        self.rows.get_mut(p)
     }
 }

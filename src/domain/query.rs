@@ -424,6 +424,7 @@ mod tests {
             triage_state: TriageState::Untriaged,
             verdict,
             lifecycle: Lifecycle::of(git_ref, "main"),
+            pending: false,
         }
     }
 

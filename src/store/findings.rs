@@ -138,19 +138,25 @@ impl Store {
                     state, triage_state, verdict
              FROM findings",
         )?;
+        let overlay = self.pending_overlay()?;
         let mut builder = IndexBuilder::with_capacity(self.count_findings()?);
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let pending = overlay.get(&id);
             let (project, primary) = projects
                 .get(&r.get::<_, i64>(2)?)
                 .map_or(("", "main"), |(n, p)| (n.as_str(), p.as_str()));
             let rule = rules.get(&r.get::<_, i64>(3)?).map_or("", String::as_str);
             let state = ScanState::parse(r.get_ref(9)?.as_str()?).unwrap_or(ScanState::Unresolved);
-            let triage_state =
+            let mut triage_state =
                 TriageState::parse(r.get_ref(10)?.as_str()?).unwrap_or(TriageState::Untriaged);
+            if let Some(Some((s, _))) = pending {
+                triage_state = *s;
+            }
             let git_ref = r.get_ref(6)?.as_str()?;
             builder.push(IndexEntry {
-                id: r.get(0)?,
+                id,
                 relevant_since: r.get(1)?,
                 project,
                 rule,
@@ -163,6 +169,7 @@ impl Store {
                 triage_state,
                 verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
                 lifecycle: Lifecycle::of(git_ref, primary),
+                pending: pending.is_some(),
             });
         }
         Ok(builder.finish())
@@ -188,6 +195,7 @@ impl Store {
         let mut activity = self.conn.prepare_cached(
             "SELECT at, actor, action, note FROM activity WHERE finding_id = ?1 ORDER BY at, id",
         )?;
+        let pending = self.pending()?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let Some(row) = stmt
@@ -220,9 +228,28 @@ impl Store {
                         actor: r.get(1)?,
                         action: r.get(2)?,
                         note: r.get(3)?,
+                        pending: false,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            // Decisions not yet acknowledged show as they will be.
+            for p in pending.iter().filter(|p| p.finding_id == id) {
+                if let Some(state) = p.change.state {
+                    f.triage_state = state;
+                    f.triage_reason = p.change.reason;
+                    f.triage_comment = p.change.note.clone().or(f.triage_comment);
+                }
+                f.activity.push(Activity {
+                    at: p.created_at,
+                    actor: p.actor.clone(),
+                    action: match p.change.state {
+                        Some(_) => format!("set to {}", p.change.describe()),
+                        None => "added a note".into(),
+                    },
+                    note: p.change.note.clone(),
+                    pending: true,
+                });
+            }
             out.push(f);
         }
         Ok(out)

@@ -3,15 +3,18 @@
 
 mod findings;
 mod memories;
+mod outbox;
+mod triage;
 
 pub use findings::ImportSummary;
+pub use outbox::{Batch, Pending, RowUpdate};
 
 use anyhow::{Context, Result, bail};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("outbox.sql")];
 
 pub const DB_FILE: &str = "sift.db";
 
@@ -43,6 +46,13 @@ impl Store {
         store.configure()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Moves whenever another connection commits to the store.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
 
     pub fn path(&self) -> &Path {

@@ -1,0 +1,72 @@
+//! The embedded backend: sift's own Semgrep-compatible service over the
+//! local store, in-process. Decisions are applied with the v1 bulk triage
+//! semantics; there is nothing to pull, but other writers (an import, a
+//! script's `sift triage`) are noticed.
+
+use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use crate::config::display_path;
+use crate::store::Store;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+pub struct Embedded {
+    dir: PathBuf,
+    store: Arc<Mutex<Store>>,
+    /// SQLite's data_version when last pulled: it moves when another
+    /// connection commits.
+    seen_version: Arc<Mutex<Option<i64>>>,
+}
+
+impl Embedded {
+    pub fn open(dir: &Path) -> Result<Embedded> {
+        Ok(Embedded {
+            dir: dir.to_path_buf(),
+            store: Arc::new(Mutex::new(Store::open(dir)?)),
+            seen_version: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    async fn with_store<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut store)
+        })
+        .await
+        .map_err(|e| BackendError::unavailable(format!("the store task failed: {e}")))?
+        .map_err(|e| BackendError::unavailable(format!("the store failed: {e:#}")))
+    }
+}
+
+impl Backend for Embedded {
+    fn describe(&self) -> String {
+        format!("embedded {}", display_path(&self.dir))
+    }
+
+    async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
+        let triaged = self
+            .with_store(move |store| {
+                store.apply_triage(
+                    &request.issue_ids,
+                    &request.change,
+                    &request.actor,
+                    OffsetDateTime::now_utc(),
+                )
+            })
+            .await?;
+        Ok(TriageResponse { triaged })
+    }
+
+    async fn pull(&self) -> Result<bool, BackendError> {
+        let version = self.with_store(|store| store.data_version()).await?;
+        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = seen.is_some_and(|v| v != version);
+        *seen = Some(version);
+        Ok(changed)
+    }
+}

@@ -1,0 +1,68 @@
+//! Where decisions go and findings come from: one trait, spoken by the
+//! embedded backend (in-process, over the store) and, later, by the HTTP
+//! client of the Semgrep API.
+
+pub mod embedded;
+pub mod faults;
+
+use crate::domain::TriageChange;
+use std::future::Future;
+use std::time::Duration;
+
+/// A v1 bulk triage call: one change for many findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriageRequest {
+    pub issue_ids: Vec<i64>,
+    pub change: TriageChange,
+    /// Who decided, for backends that record it themselves.
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriageResponse {
+    /// Every finding triaged, including the same finding on other refs.
+    pub triaged: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// Try again later: a 5xx, a 429, a timeout, no connection.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        /// What the backend asked for (Retry-After), if anything.
+        retry_after: Option<Duration>,
+    },
+    /// The backend refused the request; sending it again will not help.
+    #[error("{message}")]
+    Rejected { message: String },
+}
+
+impl BackendError {
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        BackendError::Unavailable {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BackendError::Unavailable { .. })
+    }
+}
+
+pub trait Backend: Send + Sync + 'static {
+    /// For the status bar, e.g. "embedded ~/.local/share/sift".
+    fn describe(&self) -> String;
+
+    /// Sends one bulk triage call. Sending the same call twice must leave
+    /// the backend as sending it once did.
+    fn triage(
+        &self,
+        request: TriageRequest,
+    ) -> impl Future<Output = Result<TriageResponse, BackendError>> + Send;
+
+    /// Brings the local store up to date with the backend; true when
+    /// something changed that the console should reload.
+    fn pull(&self) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}

@@ -1,0 +1,305 @@
+//! The outbox: every decision is written here first, in a transaction, and
+//! stays until the backend acknowledges it. The console shows findings with
+//! their pending decisions applied.
+
+use super::Store;
+use crate::domain::{Status, TriageChange, TriageReason, TriageState};
+use crate::wire::timestamp;
+use anyhow::Result;
+use rusqlite::params;
+use std::collections::{HashMap, HashSet};
+use time::OffsetDateTime;
+
+/// Per finding with pending decisions: the latest pending state change, if
+/// any of them changes the state.
+pub(super) type Overlay = HashMap<i64, Option<(TriageState, Option<TriageReason>)>>;
+
+/// A decision waiting for the backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub id: i64,
+    pub finding_id: i64,
+    pub change: TriageChange,
+    pub actor: String,
+    pub created_at: OffsetDateTime,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// Identical decisions to send in one bulk triage call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub change: TriageChange,
+    pub outbox_ids: Vec<i64>,
+    pub finding_ids: Vec<i64>,
+}
+
+/// How a finding shows after its decisions, for the console's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowUpdate {
+    pub id: i64,
+    pub triage_state: TriageState,
+    pub status: Status,
+    pub pending: bool,
+}
+
+impl Store {
+    /// Writes decisions to the outbox in one transaction; returns their
+    /// outbox ids in the same order.
+    pub fn record(&mut self, decisions: &[(i64, TriageChange)], actor: &str) -> Result<Vec<i64>> {
+        let now = timestamp::format(OffsetDateTime::now_utc());
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(decisions.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO outbox (finding_id, new_triage_state, new_triage_reason, new_note,
+                    actor, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (finding_id, change) in decisions {
+                insert.execute(params![
+                    finding_id,
+                    change.state.map(|s| s.as_str()),
+                    change.reason.map(|r| r.as_str()),
+                    change.note,
+                    actor,
+                    now
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Takes back decisions that were not sent yet; returns the outbox ids
+    /// that were still there (the others were already acknowledged).
+    pub fn drop_pending(&mut self, outbox_ids: &[i64]) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let mut dropped = Vec::new();
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+            for &id in outbox_ids {
+                if delete.execute([id])? > 0 {
+                    dropped.push(id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(dropped)
+    }
+
+    /// Every pending decision, oldest first.
+    pub fn pending(&self) -> Result<Vec<Pending>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, finding_id, new_triage_state, new_triage_reason, new_note, actor,
+                    created_at, attempts, last_error
+             FROM outbox ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Pending {
+                id: r.get(0)?,
+                finding_id: r.get(1)?,
+                change: TriageChange {
+                    state: r
+                        .get::<_, Option<String>>(2)?
+                        .as_deref()
+                        .and_then(TriageState::parse),
+                    reason: r
+                        .get::<_, Option<String>>(3)?
+                        .as_deref()
+                        .and_then(TriageReason::parse),
+                    note: r.get(4)?,
+                },
+                actor: r.get(5)?,
+                created_at: timestamp::parse(&r.get::<_, String>(6)?)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                attempts: r.get(7)?,
+                last_error: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn pending_count(&self) -> Result<usize> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as usize)
+    }
+
+    /// The next bulk call: the oldest decision and every later identical
+    /// one, at most `max`, never overtaking an earlier decision on the same
+    /// finding.
+    pub fn next_batch(&self, max: usize) -> Result<Option<Batch>> {
+        let pending = self.pending()?;
+        let Some(first) = pending.first() else {
+            return Ok(None);
+        };
+        let mut batch = Batch {
+            change: first.change.clone(),
+            outbox_ids: Vec::new(),
+            finding_ids: Vec::new(),
+        };
+        let mut seen = HashSet::new();
+        for p in &pending {
+            if !seen.insert(p.finding_id) {
+                continue;
+            }
+            if p.change == batch.change && batch.outbox_ids.len() < max {
+                batch.outbox_ids.push(p.id);
+                batch.finding_ids.push(p.finding_id);
+            }
+        }
+        Ok(Some(batch))
+    }
+
+    /// The backend has the decisions: they leave the outbox.
+    pub fn acknowledge(&mut self, outbox_ids: &[i64]) -> Result<()> {
+        self.drop_pending(outbox_ids)?;
+        Ok(())
+    }
+
+    /// Remembers why sending failed, for the status bar and `sift sync`.
+    pub fn record_failure(&mut self, outbox_ids: &[i64], error: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            )?;
+            for id in outbox_ids {
+                update.execute(params![id, error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The latest pending state change per finding (a note alone changes
+    /// nothing), and which findings have anything pending.
+    pub(super) fn pending_overlay(&self) -> Result<Overlay> {
+        let mut overlay = Overlay::new();
+        for p in self.pending()? {
+            let entry = overlay.entry(p.finding_id).or_insert(None);
+            if let Some(state) = p.change.state {
+                *entry = Some((state, p.change.reason));
+            }
+        }
+        Ok(overlay)
+    }
+
+    /// How findings show now, with pending decisions applied.
+    pub fn row_updates(&self, finding_ids: &[i64]) -> Result<Vec<RowUpdate>> {
+        let overlay = self.pending_overlay()?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state, triage_state FROM findings WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(finding_ids.len());
+        for &id in finding_ids {
+            let Ok((state, triage)) = stmt.query_row([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            }) else {
+                continue;
+            };
+            let state = crate::domain::ScanState::parse(&state)
+                .unwrap_or(crate::domain::ScanState::Unresolved);
+            let mut triage_state = TriageState::parse(&triage).unwrap_or(TriageState::Untriaged);
+            let pending = overlay.get(&id);
+            if let Some(Some((s, _))) = pending {
+                triage_state = *s;
+            }
+            out.push(RowUpdate {
+                id,
+                triage_state,
+                status: Status::derive(state, triage_state),
+                pending: pending.is_some(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(state: Option<TriageState>, note: &str) -> TriageChange {
+        TriageChange {
+            state,
+            reason: None,
+            note: (!note.is_empty()).then(|| note.to_string()),
+        }
+    }
+
+    #[test]
+    fn batches_group_identical_decisions_in_order() {
+        let mut store = Store::in_memory().unwrap();
+        let fixing = change(Some(TriageState::Fixing), "");
+        let reviewing = change(Some(TriageState::Reviewing), "");
+        store
+            .record(
+                &[
+                    (1, fixing.clone()),
+                    (2, reviewing.clone()),
+                    (3, fixing.clone()),
+                    (2, fixing.clone()), // after its own earlier decision
+                ],
+                "alice",
+            )
+            .unwrap();
+        let b = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!(b.change, fixing);
+        assert_eq!(
+            b.finding_ids,
+            vec![1, 3],
+            "finding 2 waits for its earlier decision"
+        );
+        store.acknowledge(&b.outbox_ids).unwrap();
+        let b = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!((b.change, b.finding_ids.clone()), (reviewing, vec![2]));
+        store.acknowledge(&b.outbox_ids).unwrap();
+        let b = store.next_batch(1).unwrap().unwrap();
+        assert_eq!(b.finding_ids, vec![2]);
+        store.acknowledge(&b.outbox_ids).unwrap();
+        assert!(store.next_batch(3000).unwrap().is_none());
+    }
+
+    #[test]
+    fn batches_are_capped() {
+        let mut store = Store::in_memory().unwrap();
+        let fixing = change(Some(TriageState::Fixing), "");
+        let decisions: Vec<_> = (1..=5).map(|id| (id, fixing.clone())).collect();
+        store.record(&decisions, "alice").unwrap();
+        assert_eq!(
+            store.next_batch(3).unwrap().unwrap().finding_ids,
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn dropping_reports_what_was_still_pending() {
+        let mut store = Store::in_memory().unwrap();
+        let ids = store
+            .record(
+                &[(1, change(None, "a note")), (2, change(None, "b"))],
+                "alice",
+            )
+            .unwrap();
+        store.acknowledge(&ids[..1]).unwrap();
+        assert_eq!(store.drop_pending(&ids).unwrap(), vec![ids[1]]);
+        assert_eq!(store.pending_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn failures_are_counted() {
+        let mut store = Store::in_memory().unwrap();
+        let ids = store.record(&[(1, change(None, "n"))], "alice").unwrap();
+        store.record_failure(&ids, "backend answered 500").unwrap();
+        store.record_failure(&ids, "timed out").unwrap();
+        let p = &store.pending().unwrap()[0];
+        assert_eq!(
+            (p.attempts, p.last_error.as_deref()),
+            (2, Some("timed out"))
+        );
+    }
+}

@@ -1,0 +1,13 @@
+-- Version 2: the outbox of decisions not yet acknowledged by the backend.
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,          -- the order decisions were made in
+    finding_id INTEGER NOT NULL,
+    new_triage_state TEXT,           -- NULL: a note only
+    new_triage_reason TEXT,
+    new_note TEXT,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX outbox_finding ON outbox (finding_id);
