@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Where the embedded backend keeps its store.
     pub data_dir: Option<PathBuf>,
+    /// Who the reviewer is, in the activity of the findings they decide.
+    pub user: Option<String>,
     /// Keymap overrides: `[keys.list]`, `[keys.global]`, …
     #[serde(default)]
     pub keys: KeymapToml,
@@ -55,6 +57,18 @@ pub fn data_dir(flag: Option<&Path>, config: &Config) -> Result<PathBuf> {
     dirs()
         .map(|d| d.data_dir().to_path_buf())
         .context("cannot find a home directory for sift's data; pass --data-dir")
+}
+
+/// The reviewer's name for the activity: the config's `user`, else the
+/// login name.
+pub fn reviewer(config: &Config) -> String {
+    config
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "reviewer".into())
 }
 
 /// Where the log file goes: the XDG state directory, or the data directory.
