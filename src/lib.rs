@@ -6,5 +6,6 @@ pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod store;
+pub mod sync;
 pub mod tui;
 pub mod wire;

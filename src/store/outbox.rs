@@ -1,6 +1,10 @@
 //! The outbox: every decision is written here first, in a transaction, and
 //! stays until the backend acknowledges it. The console shows findings with
 //! their pending decisions applied.
+//!
+//! A decision the backend refused (a 400: sending it again will not help) is
+//! marked rejected with the backend's message: it stays, so nothing is lost,
+//! but it is not sent again and does not hold back later decisions.
 
 use super::Store;
 use crate::domain::{Status, TriageChange, TriageReason, TriageState};
@@ -24,12 +28,15 @@ pub struct Pending {
     pub created_at: OffsetDateTime,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// The backend refused it, with this message; it is not sent again.
+    pub rejected: Option<String>,
 }
 
-/// Identical decisions to send in one bulk triage call.
+/// Identical decisions by one reviewer, to send in one bulk triage call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     pub change: TriageChange,
+    pub actor: String,
     pub outbox_ids: Vec<i64>,
     pub finding_ids: Vec<i64>,
 }
@@ -89,13 +96,23 @@ impl Store {
         Ok(dropped)
     }
 
-    /// Every pending decision, oldest first.
+    /// Every decision not acknowledged yet, oldest first, including those
+    /// the backend rejected.
     pub fn pending(&self) -> Result<Vec<Pending>> {
-        let mut stmt = self.conn.prepare_cached(
+        self.outbox_rows("")
+    }
+
+    /// The decisions the backend refused, oldest first.
+    pub fn rejected(&self) -> Result<Vec<Pending>> {
+        self.outbox_rows("WHERE rejected IS NOT NULL")
+    }
+
+    fn outbox_rows(&self, filter: &str) -> Result<Vec<Pending>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, finding_id, new_triage_state, new_triage_reason, new_note, actor,
-                    created_at, attempts, last_error
-             FROM outbox ORDER BY id",
-        )?;
+                    created_at, attempts, last_error, rejected
+             FROM outbox {filter} ORDER BY id"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok(Pending {
                 id: r.get(0)?,
@@ -116,28 +133,52 @@ impl Store {
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH),
                 attempts: r.get(7)?,
                 last_error: r.get(8)?,
+                rejected: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Decisions not acknowledged yet, including rejected ones.
     pub fn pending_count(&self) -> Result<usize> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
-            as usize)
+        self.count("")
     }
 
-    /// The next bulk call: the oldest decision and every later identical
-    /// one, at most `max`, never overtaking an earlier decision on the same
-    /// finding.
+    /// Decisions the backend refused (part of `pending_count`).
+    pub fn rejected_count(&self) -> Result<usize> {
+        self.count("WHERE rejected IS NOT NULL")
+    }
+
+    /// Decisions the sync will still send: `pending_count` less the
+    /// rejected ones.
+    pub fn waiting_count(&self) -> Result<usize> {
+        self.count("WHERE rejected IS NULL")
+    }
+
+    fn count(&self, filter: &str) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM outbox {filter}"))?
+            .query_row([], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// The next bulk call: the oldest decision still to send and every later
+    /// identical one by the same reviewer, at most `max`, never overtaking
+    /// an earlier decision on the same finding. Rejected decisions are
+    /// skipped.
     pub fn next_batch(&self, max: usize) -> Result<Option<Batch>> {
-        let pending = self.pending()?;
+        let pending: Vec<Pending> = self
+            .pending()?
+            .into_iter()
+            .filter(|p| p.rejected.is_none())
+            .collect();
         let Some(first) = pending.first() else {
             return Ok(None);
         };
         let mut batch = Batch {
             change: first.change.clone(),
+            actor: first.actor.clone(),
             outbox_ids: Vec::new(),
             finding_ids: Vec::new(),
         };
@@ -146,7 +187,7 @@ impl Store {
             if !seen.insert(p.finding_id) {
                 continue;
             }
-            if p.change == batch.change && batch.outbox_ids.len() < max {
+            if p.change == batch.change && p.actor == batch.actor && batch.outbox_ids.len() < max {
                 batch.outbox_ids.push(p.id);
                 batch.finding_ids.push(p.finding_id);
             }
@@ -173,6 +214,40 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The backend refused the decisions: they stay, with its message, but
+    /// are not sent again.
+    pub fn mark_rejected(&mut self, outbox_ids: &[i64], message: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, rejected = ?2
+                 WHERE id = ?1",
+            )?;
+            for id in outbox_ids {
+                update.execute(params![id, message])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sends rejected decisions again at the next pass (after the cause was
+    /// fixed); returns how many.
+    pub fn retry_rejected(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET rejected = NULL WHERE rejected IS NOT NULL",
+            [],
+        )?)
+    }
+
+    /// Gives up on the rejected decisions; returns what was dropped.
+    pub fn drop_rejected(&mut self) -> Result<Vec<Pending>> {
+        let rejected = self.rejected()?;
+        let ids: Vec<i64> = rejected.iter().map(|p| p.id).collect();
+        self.drop_pending(&ids)?;
+        Ok(rejected)
     }
 
     /// The latest pending state change per finding (a note alone changes
@@ -301,5 +376,48 @@ mod tests {
             (p.attempts, p.last_error.as_deref()),
             (2, Some("timed out"))
         );
+    }
+
+    #[test]
+    fn batches_hold_one_reviewer() {
+        let mut store = Store::in_memory().unwrap();
+        let fixing = change(Some(TriageState::Fixing), "");
+        store.record(&[(1, fixing.clone())], "alice").unwrap();
+        store.record(&[(2, fixing.clone())], "bob").unwrap();
+        store.record(&[(3, fixing.clone())], "alice").unwrap();
+        let b = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!(
+            (b.actor.as_str(), b.finding_ids.clone()),
+            ("alice", vec![1, 3])
+        );
+        store.acknowledge(&b.outbox_ids).unwrap();
+        let b = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!((b.actor.as_str(), b.finding_ids), ("bob", vec![2]));
+    }
+
+    #[test]
+    fn rejected_decisions_stay_but_do_not_block() {
+        let mut store = Store::in_memory().unwrap();
+        let fixing = change(Some(TriageState::Fixing), "");
+        let reviewing = change(Some(TriageState::Reviewing), "");
+        let ids = store
+            .record(&[(1, fixing.clone()), (1, reviewing.clone())], "alice")
+            .unwrap();
+        store
+            .mark_rejected(&ids[..1], "the backend answered 400")
+            .unwrap();
+        let b = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!((b.change, b.finding_ids), (reviewing, vec![1]));
+        assert_eq!(store.pending_count().unwrap(), 2);
+        assert_eq!(store.rejected_count().unwrap(), 1);
+        assert_eq!(store.waiting_count().unwrap(), 1);
+        let r = store.rejected().unwrap();
+        assert_eq!(r[0].rejected.as_deref(), Some("the backend answered 400"));
+
+        assert_eq!(store.retry_rejected().unwrap(), 1);
+        assert_eq!(store.next_batch(3000).unwrap().unwrap().change, fixing);
+        store.mark_rejected(&ids[..1], "no").unwrap();
+        assert_eq!(store.drop_rejected().unwrap().len(), 1);
+        assert_eq!(store.pending_count().unwrap(), 1);
     }
 }

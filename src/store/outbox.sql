@@ -8,6 +8,7 @@ CREATE TABLE outbox (
     actor TEXT NOT NULL,
     created_at TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    rejected TEXT                    -- the backend refused it (its message): kept, not sent again
 );
 CREATE INDEX outbox_finding ON outbox (finding_id);

@@ -1,0 +1,604 @@
+//! The sync (DESIGN §5): sends the outbox to the backend and pulls what
+//! changed, once (`push_and_pull`, for `sift sync` and `sift triage`) or in
+//! the background for the console (`spawn`).
+//!
+//! Identical decisions by the same reviewer go in one bulk triage call of at
+//! most `batch_size` findings. A decision leaves the outbox only when the
+//! backend has acknowledged it, so a crash, a kill or a backend that is down
+//! loses nothing; sending it again is harmless because triage is idempotent.
+//! Every request has a timeout. After a failure the background task waits
+//! with exponential backoff and jitter, and at least as long as the backend
+//! asked (`Retry-After`). A decision the backend refuses is kept, marked
+//! rejected, and reported; it does not hold back the others.
+
+use crate::backend::{Backend, BackendError, TriageRequest};
+use crate::domain::TriageChange;
+use crate::store::Store;
+use anyhow::Result;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How the sync talks to the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// Longest wait for one answer; then the request counts as failed.
+    pub request_timeout: Duration,
+    /// First wait after a failure; it doubles with each failure in a row.
+    pub backoff_base: Duration,
+    /// Longest wait between attempts (unless the backend asks for more).
+    pub backoff_max: Duration,
+    /// Most findings in one bulk triage call (Semgrep accepts 3,000).
+    pub batch_size: usize,
+    /// How often to pull when there is nothing to send.
+    pub poll_interval: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            request_timeout: Duration::from_secs(20),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(5 * 60),
+            batch_size: 3_000,
+            poll_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a pass stopped early: the backend could not be reached or asked to
+/// wait. What was not sent stays in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offline {
+    /// What happened, e.g. "the backend answered 500".
+    pub reason: String,
+    /// How long the backend asked to wait (Retry-After), if it did.
+    pub retry_after: Option<Duration>,
+}
+
+/// Decisions the backend refused in one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedBatch {
+    pub outbox_ids: Vec<i64>,
+    pub finding_ids: Vec<i64>,
+    pub change: TriageChange,
+    /// The backend's message (untrusted text).
+    pub message: String,
+}
+
+/// What one push-and-pull pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Bulk triage calls made, including failed ones.
+    pub calls: usize,
+    /// Decisions the backend acknowledged (they left the outbox).
+    pub acknowledged: usize,
+    /// Findings the backend triaged, including the same finding on other
+    /// refs; ascending, no duplicates.
+    pub triaged: Vec<i64>,
+    /// Decisions refused in this pass.
+    pub rejected: Vec<RejectedBatch>,
+    /// Set when the pass stopped because the backend was unavailable.
+    pub offline: Option<Offline>,
+    /// The pull found changes the console should reload.
+    pub changed: bool,
+    /// Decisions still to send after the pass.
+    pub waiting: usize,
+    /// Rejected decisions in the outbox after the pass, from this pass or
+    /// earlier ones.
+    pub rejected_total: usize,
+}
+
+/// One pass: sends every decision waiting in the outbox, in bulk calls, until
+/// the outbox is empty or the backend is unavailable; then pulls. Errors are
+/// the local store's; the backend's are in the report.
+pub async fn push_and_pull<B: Backend>(
+    backend: &B,
+    store: &mut Store,
+    cfg: &SyncConfig,
+) -> Result<PassReport> {
+    let mut report = PassReport::default();
+    let mut triaged = std::collections::BTreeSet::new();
+    while let Some(batch) = store.next_batch(cfg.batch_size.max(1))? {
+        let request = TriageRequest {
+            issue_ids: batch.finding_ids.clone(),
+            change: batch.change.clone(),
+            actor: batch.actor.clone(),
+        };
+        report.calls += 1;
+        match within(cfg.request_timeout, backend.triage(request)).await {
+            Ok(answer) => {
+                store.acknowledge(&batch.outbox_ids)?;
+                report.acknowledged += batch.outbox_ids.len();
+                triaged.extend(answer.triaged);
+                triaged.extend(&batch.finding_ids);
+            }
+            Err(BackendError::Unavailable {
+                message,
+                retry_after,
+            }) => {
+                tracing::warn!(
+                    "sending {} decisions failed: {message}",
+                    batch.outbox_ids.len()
+                );
+                store.record_failure(&batch.outbox_ids, &message)?;
+                report.offline = Some(Offline {
+                    reason: message,
+                    retry_after,
+                });
+                break;
+            }
+            Err(BackendError::Rejected { message }) => {
+                tracing::warn!(
+                    "the backend refused {} decisions: {message}",
+                    batch.outbox_ids.len()
+                );
+                store.mark_rejected(&batch.outbox_ids, &message)?;
+                report.rejected.push(RejectedBatch {
+                    outbox_ids: batch.outbox_ids,
+                    finding_ids: batch.finding_ids,
+                    change: batch.change,
+                    message,
+                });
+            }
+        }
+    }
+    if report.offline.is_none() {
+        match within(cfg.request_timeout, backend.pull()).await {
+            Ok(changed) => report.changed = changed,
+            Err(BackendError::Unavailable {
+                message,
+                retry_after,
+            }) => {
+                report.offline = Some(Offline {
+                    reason: format!("fetching findings failed: {message}"),
+                    retry_after,
+                })
+            }
+            Err(BackendError::Rejected { message }) => {
+                report.offline = Some(Offline {
+                    reason: format!("the backend refused to list findings: {message}"),
+                    retry_after: None,
+                })
+            }
+        }
+    }
+    report.triaged = triaged.into_iter().collect();
+    report.waiting = store.waiting_count()?;
+    report.rejected_total = store.rejected_count()?;
+    Ok(report)
+}
+
+/// Runs a request with a time limit; running out counts as unavailable.
+async fn within<T>(
+    limit: Duration,
+    request: impl Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    match tokio::time::timeout(limit, request).await {
+        Ok(answer) => answer,
+        Err(_) => Err(BackendError::unavailable(format!(
+            "the backend did not answer within {}",
+            human(limit)
+        ))),
+    }
+}
+
+/// What the status bar says about the sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// Nothing waits to be sent; the backend last answered at `at`.
+    Synced { at: OffsetDateTime },
+    /// Sending `pending` decisions now.
+    Syncing { pending: usize },
+    /// Decisions wait to be sent (the backend answers).
+    Pending { count: usize },
+    /// The backend has not answered since `since` (the first failure in a
+    /// row); `next_try` is when sift tries again.
+    Offline {
+        since: OffsetDateTime,
+        /// Untrusted text (it may quote the backend): make it inert before
+        /// it reaches the terminal.
+        reason: String,
+        pending: usize,
+        next_try: Option<OffsetDateTime>,
+    },
+}
+
+impl SyncStatus {
+    /// For the status bar: "synced 12:03", "syncing 3…", "3 pending",
+    /// "offline since 12:01 (the backend answered 500) · 3 pending · retry
+    /// in 40s". Times are UTC.
+    pub fn label(&self, now: OffsetDateTime) -> String {
+        match self {
+            SyncStatus::Synced { at } => {
+                if (now - *at).whole_seconds() < 60 {
+                    "synced just now".into()
+                } else {
+                    format!("synced {}", clock(*at, now))
+                }
+            }
+            SyncStatus::Syncing { pending: 0 } => "syncing…".into(),
+            SyncStatus::Syncing { pending } => format!("syncing {pending}…"),
+            SyncStatus::Pending { count } => format!("{count} pending"),
+            SyncStatus::Offline {
+                since,
+                reason,
+                pending,
+                next_try,
+            } => {
+                let mut label = format!("offline since {} ({reason})", clock(*since, now));
+                if *pending > 0 {
+                    label.push_str(&format!(" · {pending} pending"));
+                }
+                if let Some(at) = next_try {
+                    let wait = *at - now;
+                    if wait.is_positive() {
+                        let wait = Duration::try_from(wait).unwrap_or_default();
+                        label.push_str(&format!(" · retry in {}", human(wait)));
+                    } else {
+                        label.push_str(" · retrying");
+                    }
+                }
+                label
+            }
+        }
+    }
+}
+
+/// HH:MM (UTC), with the date when it is not today.
+fn clock(at: OffsetDateTime, now: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let hm = format!("{:02}:{:02}", at.hour(), at.minute());
+    if at.date() == now.to_offset(time::UtcOffset::UTC).date() {
+        hm
+    } else {
+        format!("{} {hm}", at.date())
+    }
+}
+
+/// "40s", "2 min", "1 min 30s", "1 h 5 min": rounded up to the second.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 if s.is_multiple_of(60) => format!("{} min", s / 60),
+        60..3600 => format!("{} min {}s", s / 60, s % 60),
+        _ if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// What the background sync tells the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    Status(SyncStatus),
+    /// The backend acknowledged decisions on these findings (including the
+    /// same findings on other refs): they are no longer pending.
+    Acknowledged(Vec<i64>),
+    /// Something else changed the store (a pull, an import, a script):
+    /// reload.
+    Changed,
+    /// The backend refused these decisions. They stay in the outbox and
+    /// are listed by `sift sync`; later decisions are not held back.
+    Rejected {
+        finding_ids: Vec<i64>,
+        /// The backend's message: untrusted text.
+        message: String,
+    },
+}
+
+/// The running background sync.
+pub struct SyncHandle {
+    wake: Arc<Notify>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SyncHandle {
+    /// Sends what is waiting now (call it after recording a decision). While
+    /// the backend is failing, the wait before the next attempt is kept, so
+    /// a burst of decisions does not hammer it; the status's pending count
+    /// is updated at once.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops the sync (at quit). A request in flight is abandoned: its
+    /// decisions stay in the outbox and are sent at the next start; the
+    /// backend applies a repeated decision only once.
+    pub async fn shutdown(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the background sync on the current tokio runtime. It opens its
+/// own connection to the store in `data_dir`, passes at once, and then
+/// whenever woken, every `poll_interval` when all is well, or after the
+/// backoff when the backend failed. It stops when `events` is closed or at
+/// `shutdown`.
+pub fn spawn<B: Backend>(
+    backend: Arc<B>,
+    data_dir: PathBuf,
+    cfg: SyncConfig,
+    events: UnboundedSender<SyncEvent>,
+) -> SyncHandle {
+    let wake = Arc::new(Notify::new());
+    let task = tokio::spawn(run(backend, data_dir, cfg, events, wake.clone()));
+    SyncHandle {
+        wake,
+        task: Some(task),
+    }
+}
+
+async fn run<B: Backend>(
+    backend: Arc<B>,
+    data_dir: PathBuf,
+    cfg: SyncConfig,
+    events: UnboundedSender<SyncEvent>,
+    wake: Arc<Notify>,
+) {
+    let mut jitter = Jitter::seeded();
+    let mut store: Option<Store> = None;
+    // Failures in a row, and when the first of them happened.
+    let mut failures: u32 = 0;
+    let mut since: Option<OffsetDateTime> = None;
+    loop {
+        let outcome = match &mut store {
+            Some(store) => pass(&*backend, store, &cfg, &events).await,
+            None => match Store::open(&data_dir) {
+                Ok(opened) => {
+                    let store = store.insert(opened);
+                    pass(&*backend, store, &cfg, &events).await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let now = OffsetDateTime::now_utc();
+        let (status, delay) = match outcome {
+            Ok(None) => {
+                failures = 0;
+                since = None;
+                let waiting = store.as_ref().map_or(Ok(0), Store::waiting_count);
+                match waiting {
+                    // Decisions recorded during the pass: go again.
+                    Ok(count) if count > 0 => (SyncStatus::Pending { count }, Duration::ZERO),
+                    _ => (SyncStatus::Synced { at: now }, cfg.poll_interval),
+                }
+            }
+            Ok(Some(offline)) => {
+                failures = failures.saturating_add(1);
+                let delay = retry_delay(&cfg, failures, offline.retry_after, &mut jitter);
+                let pending = store
+                    .as_ref()
+                    .and_then(|s| s.waiting_count().ok())
+                    .unwrap_or(0);
+                tracing::info!(
+                    "sync offline: {}; next try in {}",
+                    offline.reason,
+                    human(delay)
+                );
+                let status = SyncStatus::Offline {
+                    since: *since.get_or_insert(now),
+                    reason: offline.reason,
+                    pending,
+                    next_try: Some(now + delay),
+                };
+                (status, delay)
+            }
+            Err(e) => {
+                // The local store failed: open it afresh next time.
+                store = None;
+                failures = failures.saturating_add(1);
+                let delay = retry_delay(&cfg, failures, None, &mut jitter);
+                tracing::error!("sync: the local store failed: {e:#}");
+                let status = SyncStatus::Offline {
+                    since: *since.get_or_insert(now),
+                    reason: format!("the local store failed: {e:#}"),
+                    pending: 0,
+                    next_try: Some(now + delay),
+                };
+                (status, delay)
+            }
+        };
+        if events.send(SyncEvent::Status(status.clone())).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = wake.notified() => {
+                    if failures == 0 {
+                        break;
+                    }
+                    // Backing off: keep the wait, tell how much now waits.
+                    if let (SyncStatus::Offline { since, reason, next_try, .. }, Some(store)) =
+                        (&status, &store)
+                        && let Ok(pending) = store.waiting_count()
+                    {
+                        let status = SyncStatus::Offline {
+                            since: *since,
+                            reason: reason.clone(),
+                            pending,
+                            next_try: *next_try,
+                        };
+                        if events.send(SyncEvent::Status(status)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One pass of the background task, telling the console as it goes.
+/// Returns why it stopped early, if it did.
+async fn pass<B: Backend>(
+    backend: &B,
+    store: &mut Store,
+    cfg: &SyncConfig,
+    events: &UnboundedSender<SyncEvent>,
+) -> Result<Option<Offline>> {
+    let waiting = store.waiting_count()?;
+    if waiting > 0 {
+        let _ = events.send(SyncEvent::Status(SyncStatus::Syncing { pending: waiting }));
+    }
+    let report = push_and_pull(backend, store, cfg).await?;
+    if !report.triaged.is_empty() {
+        let _ = events.send(SyncEvent::Acknowledged(report.triaged));
+    }
+    for r in report.rejected {
+        let _ = events.send(SyncEvent::Rejected {
+            finding_ids: r.finding_ids,
+            message: r.message,
+        });
+    }
+    if report.changed {
+        let _ = events.send(SyncEvent::Changed);
+    }
+    Ok(report.offline)
+}
+
+/// How long to wait after `failures` failures in a row: exponential backoff
+/// with full jitter (anywhere between the base and the doubled cap), at
+/// least what the backend asked for.
+fn retry_delay(
+    cfg: &SyncConfig,
+    failures: u32,
+    retry_after: Option<Duration>,
+    jitter: &mut Jitter,
+) -> Duration {
+    let doublings = failures.saturating_sub(1).min(30);
+    let cap = cfg
+        .backoff_base
+        .checked_mul(1 << doublings)
+        .unwrap_or(cfg.backoff_max)
+        .min(cfg.backoff_max);
+    let backoff = jitter.between(cfg.backoff_base.min(cap), cap);
+    retry_after.map_or(backoff, |asked| asked.max(backoff))
+}
+
+/// A tiny PRNG (splitmix64) for jitter: retries from many consoles should
+/// not arrive in step; nothing here needs to be unpredictable.
+struct Jitter(u64);
+
+impl Jitter {
+    fn seeded() -> Jitter {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Jitter(nanos ^ (u64::from(std::process::id()) << 32))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi] (to the nanosecond).
+    fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
+        if hi <= lo {
+            return lo;
+        }
+        let span = u64::try_from((hi - lo).as_nanos()).unwrap_or(u64::MAX);
+        lo + Duration::from_nanos(self.next() % span.saturating_add(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let cfg = SyncConfig::default();
+        assert_eq!(cfg.batch_size, 3_000, "Semgrep's bulk triage limit");
+        assert_eq!(cfg.request_timeout, Duration::from_secs(20));
+        assert_eq!(cfg.backoff_max, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_up_to_the_cap() {
+        let cfg = SyncConfig::default();
+        let mut jitter = Jitter(7);
+        for failures in 1..40 {
+            let cap = Duration::from_secs(1 << (failures - 1).min(20)).min(cfg.backoff_max);
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..50 {
+                let d = retry_delay(&cfg, failures, None, &mut jitter);
+                assert!(d >= cfg.backoff_base && d <= cap, "{failures}: {d:?}");
+                seen.insert(d);
+            }
+            if failures > 1 {
+                assert!(seen.len() > 1, "jittered");
+            }
+        }
+        let asked = Duration::from_secs(3600);
+        assert_eq!(retry_delay(&cfg, 3, Some(asked), &mut jitter), asked);
+        let d = retry_delay(&cfg, 9, Some(Duration::from_secs(2)), &mut jitter);
+        assert!(d >= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn labels_say_what_is_going_on() {
+        let now = datetime!(2026-09-01 12:05:30 UTC);
+        let synced = |at| SyncStatus::Synced { at }.label(now);
+        assert_eq!(
+            synced(datetime!(2026-09-01 12:05:00 UTC)),
+            "synced just now"
+        );
+        assert_eq!(synced(datetime!(2026-09-01 12:03:10 UTC)), "synced 12:03");
+        assert_eq!(
+            synced(datetime!(2026-08-31 23:59:00 UTC)),
+            "synced 2026-08-31 23:59"
+        );
+        assert_eq!(SyncStatus::Syncing { pending: 3 }.label(now), "syncing 3…");
+        assert_eq!(SyncStatus::Pending { count: 3 }.label(now), "3 pending");
+        let offline = SyncStatus::Offline {
+            since: datetime!(2026-09-01 12:01:00 UTC),
+            reason: "the backend answered 500".into(),
+            pending: 3,
+            next_try: Some(datetime!(2026-09-01 12:06:10 UTC)),
+        };
+        assert_eq!(
+            offline.label(now),
+            "offline since 12:01 (the backend answered 500) · 3 pending · retry in 40s"
+        );
+        assert!(
+            offline
+                .label(datetime!(2026-09-01 12:07:00 UTC))
+                .ends_with("· retrying")
+        );
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_millis(1500)), "2s");
+        assert_eq!(human(Duration::from_secs(40)), "40s");
+        assert_eq!(human(Duration::from_secs(120)), "2 min");
+        assert_eq!(human(Duration::from_secs(90)), "1 min 30s");
+        assert_eq!(human(Duration::from_secs(3900)), "1 h 5 min");
+        assert_eq!(human(Duration::from_secs(7200)), "2 h");
+    }
+}

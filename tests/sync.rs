@@ -1,0 +1,440 @@
+//! The sync against a backend that fails on purpose: decisions arrive once,
+//! whatever the link does, and none is lost or holds the others back.
+
+use sift::backend::embedded::Embedded;
+use sift::backend::faults::{Fault, Faulty};
+use sift::domain::{ScanResults, ScanSource, Status, TriageChange, TriageReason, TriageState};
+use sift::store::Store;
+use sift::sync::{self, PassReport, SyncConfig, SyncEvent, SyncStatus};
+use sift::wire::v1::FindingsPage;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+
+const ME: &str = "alice";
+
+/// A store with findings 1..=n on acme/web's main branch, plus finding
+/// 1001: the same match as finding 1, on a pull request.
+fn backlog(n: i64) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut findings: Vec<_> = (1..=n)
+        .map(|id| serde_json::json!({"id": id, "ref": "main", "match_based_id": format!("m_{id}")}))
+        .collect();
+    findings
+        .push(serde_json::json!({"id": 1001, "ref": "refs/pull/7/merge", "match_based_id": "m_1"}));
+    for f in &mut findings {
+        f["repository"] = serde_json::json!({"name": "acme/web"});
+    }
+    let page: FindingsPage =
+        serde_json::from_value(serde_json::json!({ "findings": findings })).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let mut by_ref: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+    for f in page.findings {
+        let f = f.into_domain(now);
+        by_ref.entry(f.git_ref.clone()).or_default().push(f);
+    }
+    let scans: Vec<ScanResults> = by_ref
+        .into_iter()
+        .map(|(git_ref, findings)| ScanResults {
+            origin: "test".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref,
+            findings,
+            errors: vec![],
+        })
+        .collect();
+    Store::open(dir.path()).unwrap().import(&scans).unwrap();
+    dir
+}
+
+fn backend(dir: &Path) -> Faulty<Embedded> {
+    Faulty::new(Embedded::open(dir).unwrap())
+}
+
+fn to_fix() -> TriageChange {
+    TriageChange {
+        state: Some(TriageState::Fixing),
+        reason: None,
+        note: None,
+    }
+}
+
+fn ignore(note: &str) -> TriageChange {
+    TriageChange {
+        state: Some(TriageState::Ignored),
+        reason: Some(TriageReason::FalsePositive),
+        note: Some(note.into()),
+    }
+}
+
+fn decide(dir: &Path, ids: &[i64], change: &TriageChange) -> Vec<i64> {
+    let decisions: Vec<_> = ids.iter().map(|id| (*id, change.clone())).collect();
+    Store::open(dir).unwrap().record(&decisions, ME).unwrap()
+}
+
+async fn pass(backend: &Faulty<Embedded>, store: &mut Store, cfg: &SyncConfig) -> PassReport {
+    sync::push_and_pull(backend, store, cfg).await.unwrap()
+}
+
+/// Status and the reviewer's own activity entries, as the backend stores
+/// them (call when the outbox is empty, or the pending overlay shows).
+fn as_stored(dir: &Path, id: i64) -> (Status, usize) {
+    let store = Store::open(dir).unwrap();
+    assert_eq!(
+        store.pending_count().unwrap(),
+        0,
+        "read with nothing pending"
+    );
+    let f = store.load_finding(id).unwrap().unwrap();
+    let mine = f.activity.iter().filter(|a| a.actor == ME).count();
+    (f.status(), mine)
+}
+
+#[test]
+fn the_bulk_limit_is_semgreps() {
+    assert_eq!(SyncConfig::default().batch_size, 3_000);
+}
+
+#[tokio::test]
+async fn identical_decisions_go_in_one_call() {
+    let dir = backlog(6);
+    decide(dir.path(), &[2, 3, 4, 5], &to_fix());
+    decide(dir.path(), &[6], &ignore("test fixture"));
+    let faulty = backend(dir.path());
+    let mut store = Store::open(dir.path()).unwrap();
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+
+    let calls = faulty.calls();
+    assert_eq!(calls.len(), 2, "one call per distinct decision");
+    assert_eq!(calls[0].issue_ids, vec![2, 3, 4, 5]);
+    assert_eq!(calls[0].actor, ME);
+    assert_eq!(calls[1].issue_ids, vec![6]);
+    assert_eq!(report.acknowledged, 5);
+    assert_eq!((report.waiting, report.offline), (0, None));
+    assert_eq!(store.pending_count().unwrap(), 0);
+    assert_eq!(as_stored(dir.path(), 4), (Status::Fixing, 1));
+    assert_eq!(as_stored(dir.path(), 6), (Status::Ignored, 1));
+}
+
+#[tokio::test]
+async fn more_ids_than_a_call_takes_are_split() {
+    let dir = backlog(10);
+    decide(dir.path(), &(1..=10).collect::<Vec<_>>(), &to_fix());
+    let faulty = backend(dir.path());
+    let mut store = Store::open(dir.path()).unwrap();
+    let cfg = SyncConfig {
+        batch_size: 4,
+        ..SyncConfig::default()
+    };
+    let report = pass(&faulty, &mut store, &cfg).await;
+    let sizes: Vec<usize> = faulty.calls().iter().map(|c| c.issue_ids.len()).collect();
+    assert_eq!(sizes, vec![4, 4, 2]);
+    assert_eq!(report.acknowledged, 10);
+    // Finding 1's twin on the pull request was triaged with it.
+    assert!(report.triaged.contains(&1001));
+    assert_eq!(as_stored(dir.path(), 1001).0, Status::Fixing);
+}
+
+#[tokio::test]
+async fn a_server_error_keeps_the_decision_until_it_is_acknowledged() {
+    let dir = backlog(3);
+    decide(dir.path(), &[2], &ignore("constant input"));
+    let faulty = backend(dir.path());
+    faulty.then(Fault::ServerError);
+    let mut store = Store::open(dir.path()).unwrap();
+
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    let offline = report.offline.expect("the pass reports the failure");
+    assert_eq!(offline.reason, "the backend answered 500");
+    assert_eq!((report.acknowledged, report.waiting), (0, 1));
+    let p = &store.pending().unwrap()[0];
+    assert_eq!(
+        (p.attempts, p.last_error.as_deref()),
+        (1, Some("the backend answered 500"))
+    );
+
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!((report.acknowledged, report.waiting), (1, 0));
+    assert_eq!(report.offline, None);
+    assert_eq!(faulty.calls().len(), 2);
+    assert_eq!(as_stored(dir.path(), 2), (Status::Ignored, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_backend_times_out_and_the_decision_waits() {
+    let dir = backlog(3);
+    decide(dir.path(), &[3], &to_fix());
+    let faulty = backend(dir.path());
+    faulty.then(Fault::Hang);
+    let mut store = Store::open(dir.path()).unwrap();
+    let cfg = SyncConfig::default();
+
+    let started = Instant::now();
+    let report = pass(&faulty, &mut store, &cfg).await;
+    assert!(started.elapsed() >= cfg.request_timeout);
+    assert!(started.elapsed() < cfg.request_timeout * 2);
+    let offline = report.offline.unwrap();
+    assert_eq!(offline.reason, "the backend did not answer within 20s");
+    assert_eq!(store.waiting_count().unwrap(), 1);
+
+    let report = pass(&faulty, &mut store, &cfg).await;
+    assert_eq!(report.acknowledged, 1);
+    assert_eq!(as_stored(dir.path(), 3), (Status::Fixing, 1));
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_retried_without_duplicating_anything() {
+    let dir = backlog(3);
+    decide(dir.path(), &[1], &ignore("test helper"));
+    let faulty = backend(dir.path());
+    faulty.then(Fault::LoseAnswer);
+    let mut store = Store::open(dir.path()).unwrap();
+
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert!(report.offline.is_some());
+    assert_eq!(store.waiting_count().unwrap(), 1, "not acknowledged: kept");
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.acknowledged, 1);
+    assert_eq!(faulty.calls().len(), 2, "sent twice");
+    for id in [1, 1001] {
+        let (status, entries) = as_stored(dir.path(), id);
+        assert_eq!(status, Status::Ignored);
+        assert_eq!(entries, 1, "finding {id}: one activity entry");
+    }
+    let f = Store::open(dir.path())
+        .unwrap()
+        .load_finding(1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.triage_comment.as_deref(), Some("test helper"));
+}
+
+#[tokio::test]
+async fn a_rejected_decision_is_kept_reported_and_does_not_block() {
+    let dir = backlog(4);
+    let refused = decide(dir.path(), &[2], &ignore("bad request"));
+    decide(dir.path(), &[3], &to_fix());
+    decide(dir.path(), &[2], &to_fix()); // a later decision on the same finding
+    let faulty = backend(dir.path());
+    faulty.then(Fault::Reject);
+    let mut store = Store::open(dir.path()).unwrap();
+
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.rejected.len(), 1);
+    let r = &report.rejected[0];
+    assert_eq!(r.finding_ids, vec![2]);
+    assert_eq!(r.outbox_ids, refused);
+    assert_eq!(r.message, "the backend answered 400: invalid request");
+    assert_eq!(report.acknowledged, 2, "the later decisions went through");
+    assert_eq!(report.offline, None);
+    assert_eq!((report.waiting, report.rejected_total), (0, 1));
+
+    // Kept, with the backend's message, and not sent again.
+    let kept = store.rejected().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].change, ignore("bad request"));
+    assert_eq!(
+        kept[0].rejected.as_deref(),
+        Some("the backend answered 400: invalid request")
+    );
+    let calls = faulty.calls().len();
+    pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!(faulty.calls().len(), calls);
+
+    let f = store.load_finding(3).unwrap().unwrap();
+    assert_eq!(f.status(), Status::Fixing);
+}
+
+/// Collects events until one matches; returns it and when it came.
+async fn until(
+    rx: &mut UnboundedReceiver<SyncEvent>,
+    seen: &mut Vec<SyncEvent>,
+    want: impl Fn(&SyncEvent) -> bool,
+) -> SyncEvent {
+    loop {
+        let e = rx.recv().await.expect("the sync task is running");
+        seen.push(e.clone());
+        if want(&e) {
+            return e;
+        }
+    }
+}
+
+fn offline(e: &SyncEvent) -> bool {
+    matches!(e, SyncEvent::Status(SyncStatus::Offline { .. }))
+}
+
+fn synced(e: &SyncEvent) -> bool {
+    matches!(e, SyncEvent::Status(SyncStatus::Synced { .. }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured_even_when_woken() {
+    let dir = backlog(3);
+    decide(dir.path(), &[1], &to_fix());
+    let faulty = Arc::new(backend(dir.path()));
+    faulty.then(Fault::RetryAfter(Duration::from_secs(90)));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = sync::spawn(
+        faulty.clone(),
+        dir.path().to_path_buf(),
+        SyncConfig::default(),
+        tx,
+    );
+    let mut seen = Vec::new();
+
+    let e = until(&mut rx, &mut seen, offline).await;
+    let refused_at = Instant::now();
+    let SyncEvent::Status(status) = e else {
+        unreachable!()
+    };
+    let SyncStatus::Offline {
+        reason, next_try, ..
+    } = &status
+    else {
+        unreachable!()
+    };
+    assert_eq!(reason, "the backend answered 429 (rate limited)");
+    let now = OffsetDateTime::now_utc();
+    assert!(next_try.unwrap() - now >= time::Duration::seconds(89));
+    let label = status.label(now);
+    assert!(
+        label.contains("(the backend answered 429 (rate limited)) · 1 pending · retry in"),
+        "{label}"
+    );
+
+    // A new decision during the wait is counted, not sent early.
+    decide(dir.path(), &[2], &to_fix());
+    handle.wake();
+    let e = until(&mut rx, &mut seen, |_| true).await;
+    assert!(
+        matches!(e, SyncEvent::Status(SyncStatus::Offline { pending: 2, .. })),
+        "{e:?}"
+    );
+    assert_eq!(faulty.calls().len(), 1);
+
+    until(&mut rx, &mut seen, |e| {
+        matches!(e, SyncEvent::Acknowledged(_))
+    })
+    .await;
+    assert!(refused_at.elapsed() >= Duration::from_secs(90));
+    until(&mut rx, &mut seen, synced).await;
+    assert_eq!(Store::open(dir.path()).unwrap().pending_count().unwrap(), 0);
+    handle.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wake_sends_a_new_decision_at_once() {
+    let dir = backlog(3);
+    let faulty = Arc::new(backend(dir.path()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = SyncConfig::default();
+    let handle = sync::spawn(faulty.clone(), dir.path().to_path_buf(), cfg.clone(), tx);
+    let mut seen = Vec::new();
+    until(&mut rx, &mut seen, synced).await;
+
+    let started = Instant::now();
+    decide(dir.path(), &[1, 2], &to_fix());
+    handle.wake();
+    let e = until(&mut rx, &mut seen, |e| {
+        matches!(e, SyncEvent::Acknowledged(_))
+    })
+    .await;
+    assert_eq!(e, SyncEvent::Acknowledged(vec![1, 2, 1001]));
+    assert!(
+        started.elapsed() < cfg.poll_interval,
+        "not at the next poll"
+    );
+    assert!(
+        seen.contains(&SyncEvent::Status(SyncStatus::Syncing { pending: 2 })),
+        "{seen:?}"
+    );
+    until(&mut rx, &mut seen, synced).await;
+    handle.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn quitting_during_a_hung_request_keeps_the_decision() {
+    let dir = backlog(3);
+    decide(dir.path(), &[1], &to_fix());
+    let faulty = Arc::new(backend(dir.path()));
+    faulty.then(Fault::Hang);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = sync::spawn(
+        faulty.clone(),
+        dir.path().to_path_buf(),
+        SyncConfig::default(),
+        tx,
+    );
+    while faulty.calls().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    handle.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(1), "quit at once");
+    assert_eq!(Store::open(dir.path()).unwrap().waiting_count().unwrap(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_hour_long_outage_loses_and_duplicates_nothing() {
+    let dir = backlog(40);
+    decide(dir.path(), &(1..=20).collect::<Vec<_>>(), &to_fix());
+    decide(dir.path(), &[21, 22], &ignore("vendored code"));
+    let faulty = Arc::new(backend(dir.path()));
+    faulty.set_down(true);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = SyncConfig {
+        batch_size: 8,
+        ..SyncConfig::default()
+    };
+    let handle = sync::spawn(faulty.clone(), dir.path().to_path_buf(), cfg.clone(), tx);
+    let mut seen = Vec::new();
+
+    let first = until(&mut rx, &mut seen, offline).await;
+    let SyncEvent::Status(SyncStatus::Offline { since, .. }) = first else {
+        unreachable!()
+    };
+    // More decisions while the backend is down, from the console.
+    decide(dir.path(), &[30, 31], &to_fix());
+    handle.wake();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+
+    let tries = faulty.calls().len();
+    // Backoff doubles from 1s up to 5 min: about 20 tries in an hour, not
+    // thousands, and it never gave up.
+    assert!((10..=40).contains(&tries), "{tries} tries in an hour");
+    for e in &seen {
+        if let SyncEvent::Status(SyncStatus::Offline { since: s, .. }) = e {
+            assert_eq!(*s, since, "offline since the first failure");
+        }
+    }
+    assert!(!seen.iter().any(|e| matches!(e, SyncEvent::Acknowledged(_))));
+
+    faulty.set_down(false);
+    let up = Instant::now();
+    until(&mut rx, &mut seen, synced).await;
+    assert!(up.elapsed() <= cfg.backoff_max, "sent within one backoff");
+    handle.shutdown().await;
+
+    let delivered: Vec<i64> = faulty.calls()[tries..]
+        .iter()
+        .flat_map(|c| c.issue_ids.clone())
+        .collect();
+    let mut sorted = delivered.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), delivered.len(), "each decision sent once");
+    assert_eq!(delivered.len(), 24);
+    for id in (1..=22).chain([30, 31]) {
+        let (status, entries) = as_stored(dir.path(), id);
+        assert_ne!(status, Status::Open, "finding {id}");
+        assert_eq!(entries, 1, "finding {id}: one activity entry");
+    }
+    assert_eq!(as_stored(dir.path(), 25), (Status::Open, 0));
+}
