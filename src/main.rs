@@ -2,9 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use sift::backend::embedded::Embedded;
 use sift::config::{self, Config};
-use sift::domain::{BacklogView, Filter, Severity, Status, VerdictFilter};
-use sift::store::Store;
+use sift::domain::{
+    BacklogView, DecisionContext, Filter, Intent, Severity, Status, TriageChange, TriageReason,
+    TriageState, VerdictFilter, resolve,
+};
+use sift::store::{Pending, Store};
+use sift::sync::{PassReport, SyncConfig};
 use sift::tui::keymap::Keymap;
 use sift::tui::model::Model;
 use sift::tui::runtime;
@@ -22,8 +27,14 @@ mod exit {
     /// Something went wrong: the store, the config, the terminal.
     pub const ERROR: u8 = 1;
     // 2 is a usage error, reported by the argument parser.
-    /// An input file was refused; nothing was imported.
+    /// An input file was refused, or a decision made no sense; nothing was
+    /// imported or recorded.
     pub const BAD_INPUT: u8 = 3;
+    /// Decisions are recorded but the backend has not acknowledged them
+    /// yet; they are kept and sent later.
+    pub const PENDING: u8 = 4;
+    /// The backend rejected decisions; they are kept, listed by `sift sync`.
+    pub const REJECTED: u8 = 5;
 }
 
 #[derive(Parser)]
@@ -101,6 +112,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Decide findings and send the decisions to the backend.
+    #[command(group = clap::ArgGroup::new("decision").args(["accept", "reject", "state"]))]
+    Triage {
+        /// Finding ids: the `id` values of `sift findings --json`.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<i64>,
+        /// Agree with Assistant's verdict.
+        #[arg(long)]
+        accept: bool,
+        /// Disagree with Assistant's verdict. Rejecting a true positive
+        /// ignores the finding and needs --note.
+        #[arg(long)]
+        reject: bool,
+        /// Set the status: ignored, reviewing, fixing (to-fix) or reopened
+        /// (open).
+        #[arg(long, value_name = "S", value_parser = parse_state)]
+        state: Option<TriageState>,
+        /// Why it is ignored (with --state ignored or --reject):
+        /// false_positive, acceptable_risk, no_time, duplicate,
+        /// no_triage_reason.
+        #[arg(long, value_name = "R", value_parser = parse_reason)]
+        reason: Option<TriageReason>,
+        /// A note, at most 3,000 characters. Alone, it is added without
+        /// changing the status.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send the decisions waiting in the outbox, fetch what changed, exit.
+    Sync {
+        /// Send the decisions the backend rejected again (once the cause is
+        /// fixed).
+        #[arg(long, conflicts_with = "drop_rejected")]
+        retry_rejected: bool,
+        /// Give up on the decisions the backend rejected.
+        #[arg(long)]
+        drop_rejected: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_view(s: &str) -> Result<BacklogView, String> {
@@ -118,6 +170,22 @@ fn parse_status(s: &str) -> Result<Status, String> {
 
 fn parse_verdict(s: &str) -> Result<VerdictFilter, String> {
     VerdictFilter::parse(s).ok_or_else(|| "expected true_positive, false_positive or none".into())
+}
+
+fn parse_state(s: &str) -> Result<TriageState, String> {
+    match s.to_ascii_lowercase().replace('_', "-").as_str() {
+        "ignored" | "ignore" => Ok(TriageState::Ignored),
+        "reviewing" | "review" => Ok(TriageState::Reviewing),
+        "fixing" | "to-fix" | "tofix" | "fix" => Ok(TriageState::Fixing),
+        "reopened" | "reopen" | "open" => Ok(TriageState::Reopened),
+        _ => Err("expected ignored, reviewing, fixing (to-fix) or reopened (open)".into()),
+    }
+}
+
+fn parse_reason(s: &str) -> Result<TriageReason, String> {
+    TriageReason::parse(&s.to_ascii_lowercase().replace('-', "_")).ok_or_else(|| {
+        "expected false_positive, acceptable_risk, no_time, duplicate or no_triage_reason".into()
+    })
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -199,7 +267,69 @@ fn run(cli: Cli) -> Result<u8> {
             findings(&dir, &filter, json)?;
             Ok(exit::OK)
         }
+        Some(Command::Triage {
+            ids,
+            accept,
+            reject,
+            state,
+            reason,
+            note,
+            json,
+        }) => {
+            let intent = match (accept, reject, state) {
+                (true, _, _) => Intent::Accept { comment: note },
+                (_, true, _) => Intent::Reject {
+                    reason,
+                    comment: note,
+                },
+                (_, _, Some(state)) => Intent::SetState {
+                    state,
+                    reason,
+                    note,
+                },
+                _ => match note {
+                    Some(note) => Intent::Note(note),
+                    None => usage_error(
+                        "say what to do: --accept, --reject, --state S, or --note TEXT alone",
+                    ),
+                },
+            };
+            let reason_fits = matches!(
+                intent,
+                Intent::Reject { .. }
+                    | Intent::SetState {
+                        state: TriageState::Ignored,
+                        ..
+                    }
+            );
+            if reason.is_some() && !reason_fits {
+                usage_error("--reason goes with --state ignored or --reject");
+            }
+            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
+            triage(&dir, &config::reviewer(&config), &ids, &intent, json)
+        }
+        Some(Command::Sync {
+            retry_rejected,
+            drop_rejected,
+            json,
+        }) => {
+            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
+            sync(&dir, retry_rejected, drop_rejected, json)
+        }
     }
+}
+
+/// Reports a wrong combination of `sift triage` arguments like the parser
+/// does (exit 2).
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut("triage") {
+        Some(triage) => triage.error(clap::error::ErrorKind::ArgumentConflict, message),
+        None => cli.error(clap::error::ErrorKind::ArgumentConflict, message),
+    }
+    .exit()
 }
 
 /// Opens the console on the embedded backend in `dir`.
@@ -367,6 +497,279 @@ fn findings(dir: &Path, filter: &Filter, json: bool) -> Result<()> {
     }
     out.flush().context("cannot write the findings")?;
     Ok(())
+}
+
+/// Records decisions on findings, all or none, then sends them in one sync
+/// pass.
+fn triage(dir: &Path, reviewer: &str, ids: &[i64], intent: &Intent, json: bool) -> Result<u8> {
+    let mut unique = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(*id);
+        }
+    }
+    let mut store = Store::open(dir)?;
+    // Findings as they stand, with decisions not yet sent applied.
+    let found = store.load_findings(&unique)?;
+    let mut changes: Vec<(i64, TriageChange)> = Vec::new();
+    let mut refused: Vec<(i64, String)> = Vec::new();
+    for id in &unique {
+        let Some(f) = found.iter().find(|f| f.id == *id) else {
+            refused.push((*id, "no finding has this id".into()));
+            continue;
+        };
+        let context = DecisionContext {
+            status: f.status(),
+            triage_state: f.triage_state,
+            verdict: f.verdict(),
+            verdict_reason: f
+                .assistant
+                .as_ref()
+                .map_or("", |a| a.verdict_reason.as_str()),
+        };
+        match resolve(intent, context) {
+            Ok(change) => changes.push((*id, change)),
+            Err(why) => refused.push((*id, why)),
+        }
+    }
+    if !refused.is_empty() {
+        let error = format!(
+            "nothing was recorded: {} of {} decisions make no sense",
+            refused.len(),
+            unique.len()
+        );
+        if json {
+            let refused: Vec<_> = refused
+                .iter()
+                .map(|(id, why)| serde_json::json!({ "id": id, "why": why }))
+                .collect();
+            let out = serde_json::json!({
+                "recorded": 0, "acknowledged": 0, "pending": 0, "rejected": 0,
+                "decisions": [], "refused": refused, "error": error,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            for (id, why) in &refused {
+                eprintln!("sift: {id}: {}", inert(why));
+            }
+            eprintln!("sift: nothing was recorded");
+        }
+        return Ok(exit::BAD_INPUT);
+    }
+
+    // Durable before anything is sent.
+    let outbox_ids = store.record(&changes, reviewer)?;
+    let report = sync_pass(dir, &mut store);
+    let left: Vec<Pending> = store
+        .pending()?
+        .into_iter()
+        .filter(|p| outbox_ids.contains(&p.id))
+        .collect();
+    let outcome = |outbox_id: i64| match left.iter().find(|p| p.id == outbox_id) {
+        None => ("acknowledged", None),
+        Some(p) => match &p.rejected {
+            Some(message) => ("rejected", Some(message.as_str())),
+            None => ("pending", None),
+        },
+    };
+    let rejected: Vec<&Pending> = left.iter().filter(|p| p.rejected.is_some()).collect();
+    let pending = left.len() - rejected.len();
+    let offline_reason = report.offline.as_ref().map(|o| o.reason.as_str());
+
+    if json {
+        let decisions: Vec<_> = changes
+            .iter()
+            .zip(&outbox_ids)
+            .map(|((id, change), outbox_id)| {
+                let (result, message) = outcome(*outbox_id);
+                let mut d = serde_json::json!({
+                    "id": id,
+                    "new_triage_state": change.state,
+                    "new_triage_reason": change.reason,
+                    "new_note": change.note,
+                    "result": result,
+                });
+                if let Some(message) = message {
+                    d["message"] = message.into();
+                }
+                d
+            })
+            .collect();
+        let error = match (pending, rejected.first()) {
+            (_, Some(r)) => r.rejected.clone(),
+            (n, None) if n > 0 => offline_reason.map(str::to_string),
+            _ => None,
+        };
+        let out = serde_json::json!({
+            "recorded": changes.len(),
+            "acknowledged": changes.len() - left.len(),
+            "pending": pending,
+            "rejected": rejected.len(),
+            "decisions": decisions,
+            "error": error,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for ((id, change), outbox_id) in changes.iter().zip(&outbox_ids) {
+            let (result, message) = outcome(*outbox_id);
+            let result = match message {
+                Some(m) => format!("{result}: {}", inert(m)),
+                None => result.to_string(),
+            };
+            println!("{id}\t{}\t{result}", change.describe());
+        }
+        if pending > 0 {
+            eprintln!(
+                "sift: {} recorded but not sent yet: {}. The next `sift sync`, or the console, will send {}.",
+                decisions(pending),
+                inert(offline_reason.unwrap_or("the backend did not acknowledge them")),
+                if pending == 1 { "it" } else { "them" }
+            );
+        }
+        if !rejected.is_empty() {
+            eprintln!(
+                "sift: the backend rejected {}; kept, and listed by `sift sync`.",
+                decisions(rejected.len())
+            );
+        }
+    }
+    Ok(if !rejected.is_empty() {
+        exit::REJECTED
+    } else if pending > 0 {
+        exit::PENDING
+    } else {
+        exit::OK
+    })
+}
+
+/// One push-and-pull pass against the configured backend. What cannot be
+/// sent stays in the outbox; a failure is reported as the pass's reason.
+fn sync_pass(dir: &Path, store: &mut Store) -> PassReport {
+    fn pass(dir: &Path, store: &mut Store) -> Result<PassReport> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let backend = Embedded::open(dir)?;
+            sift::sync::push_and_pull(&backend, store, &SyncConfig::default()).await
+        })
+    }
+    pass(dir, store).unwrap_or_else(|e| PassReport {
+        offline: Some(sift::sync::Offline {
+            reason: format!("{e:#}"),
+            retry_after: None,
+        }),
+        waiting: store.waiting_count().unwrap_or(0),
+        rejected_total: store.rejected_count().unwrap_or(0),
+        ..PassReport::default()
+    })
+}
+
+fn decisions(n: usize) -> String {
+    if n == 1 {
+        "1 decision is".into()
+    } else {
+        format!("{n} decisions are")
+    }
+}
+
+/// `sift sync`: one pass; says what is still waiting and what the backend
+/// rejected.
+fn sync(dir: &Path, retry_rejected: bool, drop_rejected: bool, json: bool) -> Result<u8> {
+    let mut store = Store::open(dir)?;
+    let dropped = if drop_rejected {
+        store.drop_rejected()?
+    } else {
+        Vec::new()
+    };
+    if retry_rejected {
+        store.retry_rejected()?;
+    }
+    let report = sync_pass(dir, &mut store);
+    let rejected = store.rejected()?;
+    let offline_reason = report.offline.as_ref().map(|o| o.reason.as_str());
+    if json {
+        let list = |rows: &[Pending]| -> Vec<serde_json::Value> {
+            rows.iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "id": p.finding_id,
+                        "new_triage_state": p.change.state,
+                        "new_triage_reason": p.change.reason,
+                        "new_note": p.change.note,
+                        "actor": p.actor,
+                        "created_at": sift::wire::timestamp::format(p.created_at),
+                        "message": p.rejected,
+                    })
+                })
+                .collect()
+        };
+        let mut out = serde_json::json!({
+            "acknowledged": report.acknowledged,
+            "pending": report.waiting,
+            "rejected": list(&rejected),
+            "offline_reason": offline_reason,
+        });
+        if drop_rejected {
+            out["dropped"] = list(&dropped).into();
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        if !dropped.is_empty() {
+            println!(
+                "dropped {} the backend had rejected",
+                count_of(dropped.len())
+            );
+        }
+        match report.acknowledged {
+            0 if report.waiting == 0 && rejected.is_empty() => println!("nothing to send"),
+            0 => {}
+            n => println!("sent {}", count_of(n)),
+        }
+        for p in &rejected {
+            println!(
+                "{}\t{}\trejected: {}",
+                p.finding_id,
+                p.change.describe(),
+                inert(p.rejected.as_deref().unwrap_or(""))
+            );
+        }
+        if report.waiting > 0 {
+            eprintln!(
+                "sift: {} not sent yet: {}. They are kept; the next `sift sync`, or the console, will send them.",
+                decisions(report.waiting),
+                inert(offline_reason.unwrap_or("the backend did not acknowledge them"))
+            );
+        } else if let Some(reason) = offline_reason {
+            eprintln!(
+                "sift: everything is sent, but fetching changes failed: {}",
+                inert(reason)
+            );
+        }
+        if !rejected.is_empty() {
+            eprintln!(
+                "sift: the backend rejected {}; they are kept. `sift sync --retry-rejected` sends them again, `--drop-rejected` gives up on them.",
+                count_of(rejected.len())
+            );
+        }
+    }
+    Ok(if !rejected.is_empty() {
+        exit::REJECTED
+    } else if report.waiting > 0 {
+        exit::PENDING
+    } else if report.offline.is_some() {
+        exit::ERROR
+    } else {
+        exit::OK
+    })
+}
+
+fn count_of(n: usize) -> String {
+    if n == 1 {
+        "1 decision".into()
+    } else {
+        format!("{n} decisions")
+    }
 }
 
 /// Logs go to a file, never to the screen. Returns the guard that flushes.
