@@ -349,7 +349,19 @@ fn console(dir: &Path, config: &Config) -> Result<()> {
     );
     model.theme = Theme::for_env();
     tracing::info!("console opened on {}", dir.display());
-    runtime::run(model, dir.to_path_buf())
+    let session = runtime::Session {
+        data_dir: dir.to_path_buf(),
+        actor: config::reviewer(config),
+    };
+    let backend = std::sync::Arc::new(sift::backend::embedded::Embedded::open(dir)?);
+    let pending = runtime::run(model, session, backend)?;
+    if pending > 0 {
+        eprintln!(
+            "sift: {pending} decision(s) are waiting for the backend; they are kept and sent \
+             at the next start (or by `sift sync`)."
+        );
+    }
+    Ok(())
 }
 
 fn demo(dir: Option<&Path>, config: &Config, count: Option<usize>, seed_only: bool) -> Result<u8> {

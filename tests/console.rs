@@ -62,11 +62,29 @@ impl Console {
     fn run(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             self.effects.push(effect.clone());
-            if let Effect::LoadDetail(id) = effect {
-                let f = self.store.load_finding(id).unwrap().unwrap();
-                let more = update::update(&mut self.model, Action::DetailLoaded(Box::new(f)));
-                self.run(more);
-            }
+            let answer = match effect {
+                Effect::LoadDetail(id) => {
+                    let f = self.store.load_finding(id).unwrap().unwrap();
+                    Action::DetailLoaded(Box::new(f))
+                }
+                Effect::Record { intents, label } => {
+                    let decided = self.store.decide(&intents, "tester", false).unwrap();
+                    Action::Recorded(Box::new(decided), label)
+                }
+                Effect::Undo(entry) => {
+                    let (updates, notes) = self
+                        .store
+                        .undo(&entry.outbox_ids, &entry.before, &entry.label, "tester")
+                        .unwrap();
+                    Action::RowsUpdated(updates, Some(notes.join(" · ")))
+                }
+                Effect::OpenEditor(text) => {
+                    Action::EditorDone(Ok(format!("{text}\nfrom the editor\u{1b}[2J")))
+                }
+                Effect::Suspend => continue,
+            };
+            let more = update::update(&mut self.model, answer);
+            self.run(more);
         }
     }
 
@@ -84,6 +102,15 @@ impl Console {
                     "down" => KeyCode::Down,
                     "up" => KeyCode::Up,
                     "bs" => KeyCode::Backspace,
+                    "space" => KeyCode::Char(' '),
+                    "cj" | "ce" => {
+                        let c = if name == "cj" { 'j' } else { 'e' };
+                        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+                        if let Some(action) = key_action(&self.model, key) {
+                            self.send(action);
+                        }
+                        continue;
+                    }
                     "cu" => {
                         let key = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
                         if let Some(action) = key_action(&self.model, key) {
@@ -186,11 +213,14 @@ fn filter_is_live_and_esc_restores_the_previous_one() {
     assert_eq!(c.listed(), vec![101], "narrows while typing");
     c.keys("<esc>");
     assert_eq!(c.listed(), vec![103, 101, 102]);
-    assert_eq!(c.model.mode, Mode::Normal);
+    assert!(matches!(c.model.mode, Mode::Normal));
 
     c.keys("/verdict:fp<enter>");
     assert_eq!(c.listed(), vec![102]);
-    assert_eq!(c.model.mode, Mode::Normal, "Enter keeps the filter");
+    assert!(
+        matches!(c.model.mode, Mode::Normal),
+        "Enter keeps the filter"
+    );
     c.keys("/<cu>sev:urgent");
     let Mode::Filter(input) = &c.model.mode else {
         panic!("still filtering")
@@ -279,7 +309,7 @@ fn help_lists_the_live_keymap_and_closes() {
     assert!(screen.contains("filter"));
     insta::assert_snapshot!("help_80x24", screen);
     c.keys("?");
-    assert_eq!(c.model.mode, Mode::Normal);
+    assert!(matches!(c.model.mode, Mode::Normal));
 }
 
 #[test]
@@ -353,4 +383,285 @@ fn an_empty_backlog_says_how_to_fill_it() {
     assert!(screen.contains("sift import"), "{screen}");
     assert!(screen.contains("sift demo"));
     insta::assert_snapshot!("empty_80x24", screen);
+}
+
+// ---- Decisions -------------------------------------------------------------
+
+/// (finding, new state, reason, note) of each pending decision.
+type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
+
+fn pending(c: &Console) -> Vec<PendingRow> {
+    c.store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            (
+                p.finding_id,
+                p.change.state.map(|s| s.as_str().to_string()),
+                p.change.reason.map(|r| r.as_str().to_string()),
+                p.change.note,
+            )
+        })
+        .collect()
+}
+
+fn row(c: &Console, id: i64) -> sift::domain::Row {
+    c.model.index.rows[c.model.index.position_of(id).unwrap()]
+}
+
+#[test]
+fn a_then_a_goes_through_the_view() {
+    let mut c = Console::new(160, 48);
+    c.keys("j"); // 101: true positive
+    c.keys("a");
+    assert_eq!(pending(&c), vec![(101, Some("fixing".into()), None, None)]);
+    assert_eq!(c.model.notice.as_deref(), Some("Accepted 1 finding"));
+    assert_eq!(
+        c.listed(),
+        vec![103, 102],
+        "the decided finding left the view"
+    );
+    assert_eq!(c.selected(), Some(102), "the cursor is on the next finding");
+    assert!(row(&c, 101).pending);
+    c.keys("a"); // 102: false positive
+    let p = pending(&c);
+    assert_eq!(p[1].1.as_deref(), Some("ignored"));
+    assert_eq!(p[1].2.as_deref(), Some("false_positive"));
+    assert_eq!(
+        p[1].3.as_deref(),
+        Some(
+            "Agreed with Assistant: The value is a fixed test token in a test module, not a real credential."
+        )
+    );
+    assert_eq!(c.listed(), vec![103]);
+    // In the "All" view the decided findings show as pending.
+    c.keys("8");
+    let screen = c.render();
+    assert!(screen.contains("to-fix…"), "{screen}");
+}
+
+#[test]
+fn a_key_that_makes_no_sense_says_why() {
+    let mut c = Console::new(160, 48);
+    c.keys("a"); // 103 has no verdict
+    assert!(pending(&c).is_empty());
+    assert_eq!(
+        c.model.notice.as_deref(),
+        Some("Assistant gave no verdict to accept")
+    );
+    c.keys("7k"); // fixed view: 107
+    c.keys("f");
+    assert_eq!(
+        c.model.notice.as_deref(),
+        Some("A fixed finding cannot be triaged")
+    );
+    assert!(pending(&c).is_empty());
+    c.keys("h");
+    c.keys("a");
+    assert!(
+        c.model
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("Choose a finding first")
+    );
+}
+
+#[test]
+fn rejecting_a_false_positive_sends_it_to_fix() {
+    let mut c = Console::new(160, 48);
+    c.keys("jj"); // 102: false positive
+    c.keys("r");
+    assert_eq!(
+        pending(&c),
+        vec![(
+            102,
+            Some("fixing".into()),
+            None,
+            Some("Disagreed with Assistant".into())
+        )]
+    );
+}
+
+#[test]
+fn rejecting_a_true_positive_asks_why() {
+    let mut c = Console::new(80, 24);
+    c.keys("j"); // 101: true positive
+    c.keys("r");
+    assert!(matches!(c.model.mode, Mode::Dialog(_)));
+    insta::assert_snapshot!("reject_dialog_80x24", c.render());
+    c.keys("<enter>");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("the dialog stays")
+    };
+    assert_eq!(d.error.as_deref(), Some("Say why Assistant is wrong"));
+    c.keys("<tab>"); // acceptable risk
+    c.keys("Internal admin only");
+    c.keys("<enter>");
+    assert!(matches!(c.model.mode, Mode::Normal));
+    assert_eq!(
+        pending(&c),
+        vec![(
+            101,
+            Some("ignored".into()),
+            Some("acceptable_risk".into()),
+            Some("Internal admin only".into())
+        )]
+    );
+}
+
+#[test]
+fn ignore_dialog_with_reason_and_note() {
+    let mut c = Console::new(160, 48);
+    c.keys("i"); // 103
+    c.keys("<tab><tab><tab>"); // false positive -> acceptable risk -> no time -> duplicate
+    c.keys("Same as 101<cj>tracked in PAY-311");
+    c.keys("<enter>");
+    assert_eq!(
+        pending(&c),
+        vec![(
+            103,
+            Some("ignored".into()),
+            Some("duplicate".into()),
+            Some("Same as 101\ntracked in PAY-311".into())
+        )]
+    );
+    // Esc cancels without recording anything.
+    c.keys("i<esc>");
+    assert_eq!(pending(&c).len(), 1);
+}
+
+#[test]
+fn notes_do_not_change_the_status() {
+    let mut c = Console::new(160, 48);
+    c.keys("n<enter>");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("an empty note is refused")
+    };
+    assert_eq!(d.error.as_deref(), Some("The note is empty"));
+    c.keys("Asked the owner<enter>");
+    assert_eq!(
+        pending(&c),
+        vec![(103, None, None, Some("Asked the owner".into()))]
+    );
+    assert_eq!(c.listed(), vec![103, 101, 102], "still in the view");
+    // The activity shows it as pending.
+    let f = c.model.detail.finding.as_ref().unwrap();
+    assert!(
+        f.activity
+            .iter()
+            .any(|a| a.pending && a.note.as_deref() == Some("Asked the owner"))
+    );
+}
+
+#[test]
+fn long_notes_are_refused_and_the_editor_text_is_inert() {
+    let mut c = Console::new(160, 48);
+    c.keys("n");
+    let long = "x".repeat(3001);
+    c.keys(&long);
+    c.keys("<enter>");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("refused")
+    };
+    assert!(d.error.as_deref().unwrap().contains("at most 3000"));
+    c.keys("<esc>n<ce>");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("still open")
+    };
+    let text = d.note.lines().join("\n");
+    assert!(text.contains("from the editor"));
+    assert!(
+        !text.contains('\u{1b}'),
+        "the editor's escape sequence is made inert"
+    );
+}
+
+#[test]
+fn marks_and_visual_ranges_decide_many() {
+    let mut c = Console::new(160, 48);
+    c.keys("8"); // all: 103 101 105 107 102 106 104
+    c.keys("<space>");
+    c.keys("j<space>");
+    assert_eq!(c.model.marked.len(), 2);
+    assert!(c.render().contains("2 marked"));
+    c.keys("v");
+    let p = pending(&c);
+    assert_eq!(p.len(), 2, "only the marked findings");
+    assert!(p.iter().all(|p| p.1.as_deref() == Some("reviewing")));
+    assert!(c.model.marked.is_empty(), "marks clear after a decision");
+
+    c.keys("gV");
+    c.keys("jj");
+    assert!(c.render().contains("VISUAL 3"));
+    c.keys("o");
+    assert_eq!(pending(&c).len(), 5);
+
+    c.keys("*");
+    assert_eq!(c.model.marked.len(), 7);
+    c.keys("<esc>");
+    assert!(c.model.marked.is_empty(), "Esc clears marks");
+}
+
+#[test]
+fn undo_before_sending_drops_the_decision() {
+    let mut c = Console::new(160, 48);
+    c.keys("jja"); // accept 102
+    assert_eq!(c.listed(), vec![103, 101]);
+    c.keys("u");
+    assert!(pending(&c).is_empty(), "dropped from the outbox");
+    assert_eq!(c.listed(), vec![103, 101, 102], "back in the view");
+    assert!(!row(&c, 102).pending);
+    c.keys("u");
+    assert_eq!(c.model.notice.as_deref(), Some("Nothing to undo"));
+}
+
+#[test]
+fn undo_after_sending_sends_the_previous_state_back() {
+    let mut c = Console::new(160, 48);
+    c.keys("jf"); // 101 to fix
+    // The backend acknowledges it.
+    let batch = c.store.next_batch(3000).unwrap().unwrap();
+    c.store
+        .apply_triage(
+            &batch.finding_ids,
+            &batch.change,
+            "tester",
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    c.store.acknowledge(&batch.outbox_ids).unwrap();
+    c.keys("u");
+    assert_eq!(
+        pending(&c),
+        vec![(
+            101,
+            Some("reopened".into()),
+            None,
+            Some("Undo: set to fix 1 finding".into())
+        )]
+    );
+    assert!(c.listed().contains(&101), "open again, so back in the view");
+}
+
+#[test]
+fn snapshot_ignore_dialog_160x48() {
+    let mut c = Console::new(160, 48);
+    c.keys("i");
+    c.keys("Only reachable from the admin VPN");
+    insta::assert_snapshot!("ignore_dialog_160x48", c.render());
+}
+
+#[test]
+fn the_activity_says_what_is_pending() {
+    let mut c = Console::new(160, 48);
+    c.keys("n");
+    c.keys("Checked with the team<enter>");
+    let screen = c.render();
+    assert!(
+        screen.contains("tester: added a note (pending)"),
+        "{screen}"
+    );
+    assert!(screen.contains("Checked with the team"));
 }

@@ -1,7 +1,7 @@
 //! The embedded backend: sift's own Semgrep-compatible service over the
 //! local store, in-process. Decisions are applied with the v1 bulk triage
 //! semantics; there is nothing to pull, but other writers (an import, a
-//! script's `sift triage`) are noticed.
+//! script's `sift triage`, another console) are noticed.
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
 use crate::config::display_path;
@@ -14,8 +14,7 @@ use time::OffsetDateTime;
 pub struct Embedded {
     dir: PathBuf,
     store: Arc<Mutex<Store>>,
-    /// SQLite's data_version when last pulled: it moves when another
-    /// connection commits.
+    /// The findings version last seen: it moves when findings change.
     seen_version: Arc<Mutex<Option<i64>>>,
 }
 
@@ -49,7 +48,7 @@ impl Backend for Embedded {
     }
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
-        let triaged = self
+        let (triaged, version) = self
             .with_store(move |store| {
                 store.apply_triage(
                     &request.issue_ids,
@@ -59,14 +58,58 @@ impl Backend for Embedded {
                 )
             })
             .await?;
+        // Our own change is not news to the console, unless someone else
+        // changed findings since we last looked.
+        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
+        if *seen == Some(version - 1) {
+            *seen = Some(version);
+        }
         Ok(TriageResponse { triaged })
     }
 
     async fn pull(&self) -> Result<bool, BackendError> {
-        let version = self.with_store(|store| store.data_version()).await?;
+        let version = self.with_store(|store| store.findings_version()).await?;
         let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
         let changed = seen.is_some_and(|v| v != version);
         *seen = Some(version);
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{TriageChange, TriageState};
+
+    #[tokio::test]
+    async fn own_decisions_are_not_news_but_other_writers_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut other = Store::open(dir.path()).unwrap();
+        crate::demo::seed(&mut other, Some(20), OffsetDateTime::now_utc()).unwrap();
+        let backend = Embedded::open(dir.path()).unwrap();
+        assert!(
+            !backend.pull().await.unwrap(),
+            "the first look sets the baseline"
+        );
+        let request = TriageRequest {
+            issue_ids: vec![1],
+            change: TriageChange {
+                state: Some(TriageState::Reviewing),
+                reason: None,
+                note: None,
+            },
+            actor: "alice".into(),
+        };
+        backend.triage(request.clone()).await.unwrap();
+        assert!(
+            !backend.pull().await.unwrap(),
+            "our own triage is no reason to reload"
+        );
+        // Another process (a script's `sift triage`) changes findings.
+        other
+            .apply_triage(&[2], &request.change, "bob", OffsetDateTime::now_utc())
+            .unwrap();
+        assert!(backend.pull().await.unwrap());
+        assert!(!backend.pull().await.unwrap());
     }
 }

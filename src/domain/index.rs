@@ -29,7 +29,7 @@ pub struct Row {
 
 /// An append-only table of distinct strings, kept in one buffer so a large
 /// backlog costs no allocation per string.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StringTable {
     text: String,
     /// End offset in `text` of each string.
@@ -198,7 +198,7 @@ impl IndexBuilder {
 }
 
 /// Every finding, in list order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FindingIndex {
     pub rows: Vec<Row>,
     /// Finding id -> position in `rows`.

@@ -80,6 +80,7 @@ impl Store {
                     .with_context(|| format!("cannot store the findings of {}", scan.origin))?,
             );
         }
+        super::bump_findings_version(&tx)?;
         tx.commit()?;
         Ok(summaries)
     }

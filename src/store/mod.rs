@@ -1,11 +1,13 @@
 //! The local SQLite store: the embedded backend's data, and later the cache
 //! of a remote backend.
 
+mod decide;
 mod findings;
 mod memories;
 mod outbox;
 mod triage;
 
+pub use decide::{Before, Decided};
 pub use findings::ImportSummary;
 pub use outbox::{Batch, Pending, RowUpdate};
 
@@ -48,13 +50,28 @@ impl Store {
         Ok(store)
     }
 
-    /// Moves whenever another connection commits to the store.
-    pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    /// Moves whenever findings change (an import, a triage), whoever
+    /// changed them.
+    pub fn findings_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT value FROM meta WHERE key = 'findings_version'",
+            [],
+            |r| r.get(0),
+        )?)
     }
+}
 
+/// Bumps the findings version inside a transaction that changes findings;
+/// returns the new version.
+fn bump_findings_version(tx: &rusqlite::Transaction) -> Result<i64> {
+    Ok(tx.query_row(
+        "UPDATE meta SET value = value + 1 WHERE key = 'findings_version' RETURNING value",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -13,14 +13,15 @@ impl Store {
     /// Applies a change to the findings and to the same finding on the
     /// project's other refs, as Semgrep does. Applying it again changes
     /// nothing. Fixed findings keep their triage state but get the note.
-    /// Returns every finding id triaged, ascending; unknown ids are skipped.
+    /// Returns every finding id triaged, ascending (unknown ids are
+    /// skipped), and the findings version this change produced.
     pub fn apply_triage(
         &mut self,
         ids: &[i64],
         change: &TriageChange,
         actor: &str,
         at: OffsetDateTime,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<(Vec<i64>, i64)> {
         let at = timestamp::format(at);
         let tx = self.conn.transaction()?;
         let mut triaged = BTreeSet::new();
@@ -77,8 +78,9 @@ impl Store {
                 }
             }
         }
+        let version = super::bump_findings_version(&tx)?;
         tx.commit()?;
-        Ok(triaged.into_iter().collect())
+        Ok((triaged.into_iter().collect(), version))
     }
 }
 
@@ -133,12 +135,12 @@ mod tests {
         let mut s = store();
         let at = OffsetDateTime::UNIX_EPOCH;
         assert_eq!(
-            s.apply_triage(&[2], &ignore(), "alice", at).unwrap(),
+            s.apply_triage(&[2], &ignore(), "alice", at).unwrap().0,
             vec![1, 2]
         );
         // A retry after a lost acknowledgement changes nothing.
         assert_eq!(
-            s.apply_triage(&[2], &ignore(), "alice", at).unwrap(),
+            s.apply_triage(&[2], &ignore(), "alice", at).unwrap().0,
             vec![1, 2]
         );
         for f in s.load_findings(&[1, 2]).unwrap() {
@@ -155,7 +157,8 @@ mod tests {
         let mut s = store();
         let triaged = s
             .apply_triage(&[3, 99], &ignore(), "alice", OffsetDateTime::UNIX_EPOCH)
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(triaged, vec![3]);
         let f = s.load_finding(3).unwrap().unwrap();
         assert_eq!(f.status(), Status::Fixed);

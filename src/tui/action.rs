@@ -1,7 +1,9 @@
 //! Every user intent (named for the keymap) and every effect `update` asks
 //! the runtime to carry out.
 
-use crate::domain::{BacklogView, Finding};
+use super::model::UndoEntry;
+use crate::domain::{BacklogView, Finding, FindingIndex, Intent};
+use crate::store::{Decided, RowUpdate};
 use crossterm::event::KeyEvent;
 use serde::Deserialize;
 
@@ -36,6 +38,25 @@ pub enum Action {
     Suspend,
     /// Switch to a view directly (keys 1-8).
     ShowView(ViewName),
+    /// Agree with Assistant's verdict.
+    Accept,
+    /// Disagree with Assistant's verdict.
+    Reject,
+    /// Ignore, with a reason and a note.
+    Ignore,
+    ToFix,
+    Review,
+    Reopen,
+    /// Add a note without changing the status.
+    AddNote,
+    /// Mark or unmark the finding under the cursor, and move on.
+    ToggleMark,
+    /// Start or end a visual range.
+    VisualRange,
+    /// Mark every finding in the view (or unmark all when all are marked).
+    MarkAll,
+    /// Take back the last decision.
+    Undo,
     /// Not bindable: everything below comes from the runtime.
     #[serde(skip)]
     Resize(u16, u16),
@@ -45,6 +66,19 @@ pub enum Action {
     DetailLoaded(Box<Finding>),
     #[serde(skip)]
     DetailFailed(i64, String),
+    #[serde(skip)]
+    Recorded(Box<Decided>, String),
+    #[serde(skip)]
+    RecordFailed(String),
+    #[serde(skip)]
+    RowsUpdated(Vec<RowUpdate>, Option<String>),
+    #[serde(skip)]
+    IndexReloaded(Box<FindingIndex>),
+    #[serde(skip)]
+    SyncChanged(String),
+    /// The note written in $EDITOR, or why it could not be.
+    #[serde(skip)]
+    EditorDone(Result<String, String>),
 }
 
 /// A view's name as written in the keymap (`{ show_view = "production" }`).
@@ -87,19 +121,46 @@ impl Action {
             Action::PrevView => "previous backlog view".into(),
             Action::Suspend => "suspend to the shell".into(),
             Action::ShowView(v) => format!("view: {}", v.0.label()),
+            Action::Accept => "accept Assistant's verdict".into(),
+            Action::Reject => "reject Assistant's verdict".into(),
+            Action::Ignore => "ignore, with a reason and a note".into(),
+            Action::ToFix => "set to fix".into(),
+            Action::Review => "set to reviewing".into(),
+            Action::Reopen => "reopen".into(),
+            Action::AddNote => "add a note".into(),
+            Action::ToggleMark => "mark / unmark and move down".into(),
+            Action::VisualRange => "start / end a visual range".into(),
+            Action::MarkAll => "mark all in the view / unmark all".into(),
+            Action::Undo => "undo the last decision".into(),
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
-            | Action::DetailFailed(..) => String::new(),
+            | Action::DetailFailed(..)
+            | Action::Recorded(..)
+            | Action::RecordFailed(_)
+            | Action::RowsUpdated(..)
+            | Action::IndexReloaded(_)
+            | Action::SyncChanged(_)
+            | Action::EditorDone(_) => String::new(),
         }
     }
 }
 
 /// Work `update` hands to the runtime; results come back as actions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Load a finding's details (latest request wins).
     LoadDetail(i64),
     /// Stop the process with SIGTSTP after restoring the terminal.
     Suspend,
+    /// Record decisions in the outbox before anything shows them
+    /// (answered by Recorded or RecordFailed). The label names them.
+    Record {
+        intents: Vec<(i64, Intent)>,
+        label: String,
+    },
+    /// Take a decision back (answered by RowsUpdated).
+    Undo(UndoEntry),
+    /// Edit a note in $VISUAL / $EDITOR (answered by EditorDone).
+    OpenEditor(String),
 }

@@ -2,7 +2,10 @@
 
 use super::keymap::Keymap;
 use super::theme::Theme;
-use crate::domain::{BacklogView, Facets, Filter, Finding, FindingIndex, Row};
+use crate::domain::{BacklogView, Facets, Filter, Finding, FindingIndex, Row, TriageReason};
+use crate::store::Before;
+use ratatui_textarea::TextArea;
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -42,11 +45,43 @@ pub struct FilterInput {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Mode {
     Normal,
     Filter(FilterInput),
     Help { scroll: usize },
+    Dialog(Box<Dialog>),
+}
+
+/// What a dialog decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogKind {
+    /// Ignore with a reason and an optional note.
+    Ignore,
+    /// Reject a true-positive verdict: ignore with a reason and a comment
+    /// (required).
+    RejectTruePositive,
+    /// A note, without changing the status.
+    Note,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub kind: DialogKind,
+    /// The findings it decides.
+    pub targets: Vec<i64>,
+    pub reason: TriageReason,
+    pub note: TextArea<'static>,
+    /// Why saving was refused.
+    pub error: Option<String>,
+}
+
+/// One decision, as `u` takes it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndoEntry {
+    pub label: String,
+    pub outbox_ids: Vec<i64>,
+    pub before: Vec<Before>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -81,6 +116,14 @@ pub struct Model {
     pub notice: Option<String>,
     pub keymap: Keymap,
     pub theme: Theme,
+    /// Findings marked for a bulk decision (ids).
+    pub marked: BTreeSet<i64>,
+    /// Where a visual range started (a position in `visible`).
+    pub visual: Option<usize>,
+    /// Decisions this session, latest last.
+    pub undo: Vec<UndoEntry>,
+    /// What the sync says, for the status bar.
+    pub sync: String,
     pub quit: bool,
 }
 
@@ -104,6 +147,10 @@ impl Model {
             notice: None,
             keymap,
             theme: Theme::color(),
+            marked: BTreeSet::new(),
+            visual: None,
+            undo: Vec::new(),
+            sync: String::new(),
             quit: false,
         }
     }

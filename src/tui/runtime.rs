@@ -4,7 +4,9 @@
 use super::action::{Action, Effect};
 use super::model::{Mode, Model};
 use super::{update, view};
+use crate::backend::Backend;
 use crate::store::Store;
+use crate::sync::{self, SyncConfig, SyncEvent};
 use anyhow::{Context, Result};
 use crossterm::event::{Event, EventStream, KeyEvent, KeyEventKind};
 use crossterm::terminal::{
@@ -15,8 +17,10 @@ use crossterm::{cursor, execute};
 use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use std::collections::VecDeque;
 use std::io::{Stdout, Write, stdout};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
@@ -24,37 +28,104 @@ use tokio::sync::mpsc;
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
-/// Runs the console until the reviewer quits or the session ends.
-pub fn run(model: Model, data_dir: PathBuf) -> Result<()> {
+/// What the console runs against.
+pub struct Session {
+    pub data_dir: PathBuf,
+    /// The reviewer, named in the activity of what they decide.
+    pub actor: String,
+}
+
+/// Runs the console until the reviewer quits or the session ends, with the
+/// background sync to `backend`. Returns how many decisions still wait to
+/// be sent.
+pub fn run<B: Backend>(model: Model, session: Session, backend: Arc<B>) -> Result<usize> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(event_loop(model, data_dir))
+    rt.block_on(event_loop(model, session, backend))
 }
 
-async fn event_loop(mut model: Model, data_dir: PathBuf) -> Result<()> {
+async fn event_loop<B: Backend>(
+    mut model: Model,
+    session: Session,
+    backend: Arc<B>,
+) -> Result<usize> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
-    let store = StoreWorker::spawn(data_dir, tx.clone())?;
+    let store = StoreWorker::spawn(session.data_dir.clone(), tx.clone())?;
+    // Decisions are written here, on this thread, before any frame shows them.
+    let mut writer = Store::open(&session.data_dir)?;
+    let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
+    let sync = sync::spawn(
+        backend,
+        session.data_dir.clone(),
+        SyncConfig::default(),
+        sync_tx,
+    );
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
     install_panic_hook();
     let mut terminal = enter()?;
     let size = terminal.size()?;
-    let mut effects = update::update(&mut model, Action::Resize(size.width, size.height));
+    let mut effects: VecDeque<Effect> =
+        update::update(&mut model, Action::Resize(size.width, size.height)).into();
     effects.extend(update::init(&mut model));
     let mut events = EventStream::new();
     let mut dirty = true;
     let mut deadline: Option<Instant> = None;
 
     loop {
-        for effect in effects.drain(..) {
-            match effect {
-                Effect::LoadDetail(id) => store.load_detail(id),
+        while let Some(effect) = effects.pop_front() {
+            let answer = match effect {
+                Effect::LoadDetail(id) => {
+                    store.load_detail(id);
+                    None
+                }
                 Effect::Suspend => {
                     suspend(&mut terminal)?;
-                    dirty = true;
+                    None
                 }
+                Effect::Record { intents, label } => {
+                    Some(match writer.decide(&intents, &session.actor, false) {
+                        Ok(decided) => Action::Recorded(Box::new(decided), label),
+                        Err(e) => {
+                            tracing::error!("recording decisions: {e:#}");
+                            Action::RecordFailed(format!("{e:#}"))
+                        }
+                    })
+                }
+                Effect::Undo(entry) => Some(
+                    match writer.undo(
+                        &entry.outbox_ids,
+                        &entry.before,
+                        &entry.label,
+                        &session.actor,
+                    ) {
+                        Ok((updates, notes)) => {
+                            let mut message = format!("Undone: {}", entry.label);
+                            for n in notes {
+                                message += &format!(" · {n}");
+                            }
+                            Action::RowsUpdated(updates, Some(message))
+                        }
+                        Err(e) => Action::RecordFailed(format!("{e:#}")),
+                    },
+                ),
+                Effect::OpenEditor(text) => {
+                    // The event stream must not read keys meant for the editor.
+                    drop(events);
+                    let result = edit_externally(&mut terminal, text).await;
+                    events = EventStream::new();
+                    Some(Action::EditorDone(result))
+                }
+            };
+            dirty = true;
+            if let Some(action) = answer {
+                // Something new is in the outbox: send it now.
+                if matches!(action, Action::Recorded(..) | Action::RowsUpdated(..)) {
+                    sync.wake();
+                }
+                effects.extend(update::update(&mut model, action));
             }
         }
         if model.quit {
@@ -94,12 +165,90 @@ async fn event_loop(mut model: Model, data_dir: PathBuf) -> Result<()> {
                 effects.extend(update::update(&mut model, action));
                 dirty = true;
             }
+            Some(event) = sync_rx.recv() => {
+                if let Some(action) = sync_action(event, &writer, &store) {
+                    effects.extend(update::update(&mut model, action));
+                    dirty = true;
+                }
+            }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
         }
     }
     leave(&mut terminal);
-    Ok(())
+    sync.shutdown().await;
+    writer.waiting_count()
+}
+
+/// What a sync event means for the console.
+fn sync_action(event: SyncEvent, writer: &Store, store: &StoreWorker) -> Option<Action> {
+    match event {
+        SyncEvent::Status(status) => Some(Action::SyncChanged(
+            status.label(time::OffsetDateTime::now_utc()),
+        )),
+        SyncEvent::Acknowledged(ids) => match writer.row_updates(&ids) {
+            Ok(updates) => Some(Action::RowsUpdated(updates, None)),
+            Err(e) => {
+                tracing::warn!("reading acknowledged findings: {e:#}");
+                None
+            }
+        },
+        SyncEvent::Changed => {
+            store.reload_index();
+            None
+        }
+        SyncEvent::Rejected {
+            finding_ids,
+            message,
+        } => {
+            let updates = writer.row_updates(&finding_ids).unwrap_or_default();
+            Some(Action::RowsUpdated(
+                updates,
+                Some(format!(
+                    "The backend refused {} decision(s): {message}. They are kept; `sift sync` lists them.",
+                    finding_ids.len()
+                )),
+            ))
+        }
+    }
+}
+
+/// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on
+/// it with the terminal handed over, and reads it back.
+async fn edit_externally(terminal: &mut Term, text: String) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let file = tempfile::Builder::new()
+        .prefix("sift-note-")
+        .suffix(".txt")
+        .tempfile()
+        .map_err(|e| format!("cannot create a file for the editor: {e}"))?;
+    std::fs::write(file.path(), text).map_err(|e| format!("cannot write the note: {e}"))?;
+    leave(terminal);
+    let path = file.path().to_path_buf();
+    // The editor command may carry arguments ("code --wait").
+    let mut words = editor.split_whitespace().map(str::to_string);
+    let program = words.next().unwrap_or_else(|| "vi".into());
+    let args: Vec<String> = words.collect();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&program)
+            .args(&args)
+            .arg(&path)
+            .status()
+            .map_err(|e| format!("cannot start the editor '{program}': {e}"))
+    })
+    .await
+    .map_err(|e| format!("the editor failed: {e}"))?;
+    if let Ok(t) = enter() {
+        *terminal = t;
+    }
+    match status? {
+        s if s.success() => {
+            std::fs::read_to_string(file.path()).map_err(|e| format!("cannot read the note: {e}"))
+        }
+        s => Err(format!("the editor exited with {s}; the note is unchanged")),
+    }
 }
 
 /// How long a frame may wait for the selected finding's details.
@@ -127,7 +276,7 @@ fn action_for(model: &Model, event: Event) -> Option<Action> {
 
 /// The action a key press means in the model's current mode and pane.
 pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
-    if matches!(model.mode, Mode::Filter(_)) {
+    if matches!(model.mode, Mode::Filter(_) | Mode::Dialog(_)) {
         return Some(Action::TextInput(key));
     }
     model.keymap.lookup(model.focus, &key).cloned()
@@ -199,20 +348,43 @@ fn suspend(terminal: &mut Term) -> Result<()> {
 /// Reads from the store on its own thread; only the latest detail request
 /// is served, so holding j never queues up stale loads.
 struct StoreWorker {
-    requests: std_mpsc::Sender<i64>,
+    requests: std_mpsc::Sender<Request>,
+}
+
+enum Request {
+    Detail(i64),
+    Index,
 }
 
 impl StoreWorker {
     fn spawn(data_dir: PathBuf, replies: mpsc::UnboundedSender<Action>) -> Result<StoreWorker> {
         let store = Store::open(&data_dir)?;
-        let (requests, incoming) = std_mpsc::channel::<i64>();
+        let (requests, incoming) = std_mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
-                while let Ok(mut id) = incoming.recv() {
-                    while let Ok(newer) = incoming.try_recv() {
-                        id = newer;
+                while let Ok(first) = incoming.recv() {
+                    // Serve the latest detail request and at most one reload.
+                    let (mut detail, mut index) = (None, false);
+                    for request in std::iter::once(first).chain(incoming.try_iter()) {
+                        match request {
+                            Request::Detail(id) => detail = Some(id),
+                            Request::Index => index = true,
+                        }
                     }
+                    if index {
+                        let reply = match store.load_index() {
+                            Ok(index) => Action::IndexReloaded(Box::new(index)),
+                            Err(e) => {
+                                tracing::warn!("reloading the index: {e:#}");
+                                continue;
+                            }
+                        };
+                        if replies.send(reply).is_err() {
+                            break;
+                        }
+                    }
+                    let Some(id) = detail else { continue };
                     let reply = match store.load_finding(id) {
                         Ok(Some(f)) => Action::DetailLoaded(Box::new(f)),
                         Ok(None) => Action::DetailFailed(id, "it is no longer in the store".into()),
@@ -230,6 +402,10 @@ impl StoreWorker {
     }
 
     fn load_detail(&self, id: i64) {
-        let _ = self.requests.send(id);
+        let _ = self.requests.send(Request::Detail(id));
+    }
+
+    fn reload_index(&self) {
+        let _ = self.requests.send(Request::Index);
     }
 }

@@ -1,9 +1,12 @@
 //! `update(&mut Model, Action) -> Vec<Effect>`: every change to the model,
 //! with no I/O. One file per area.
 
+mod decide;
 mod filter;
 mod nav;
 mod sidebar;
+
+pub use decide::targets;
 
 use super::action::{Action, Effect};
 use super::layout;
@@ -37,14 +40,43 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             }
             return Vec::new();
         }
+        Action::Recorded(..) | Action::RecordFailed(_) | Action::RowsUpdated(..) => {
+            return decide::update(model, action);
+        }
+        Action::EditorDone(result) => return decide::editor_done(model, result),
+        Action::IndexReloaded(index) => return reload(model, *index),
+        Action::SyncChanged(label) => {
+            model.sync = label;
+            return Vec::new();
+        }
         _ => {}
     }
     model.notice = None;
     match &model.mode {
         Mode::Filter(_) => filter::update(model, action),
         Mode::Help { .. } => help(model, action),
+        Mode::Dialog(_) => match action {
+            Action::TextInput(key) => decide::dialog_input(model, key),
+            _ => Vec::new(),
+        },
         Mode::Normal => normal(model, action),
     }
+}
+
+/// A fresh index from the store (another writer changed it): the same
+/// finding stays selected and the list does not jump.
+fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> {
+    let offset = model.list.offset;
+    let selected = model.selected_id();
+    model.index = index;
+    model.list.offset = offset;
+    let mut effects = refilter(model);
+    if effects.is_empty() && selected.is_some() {
+        // Same finding, perhaps changed: show it as it is now.
+        model.detail.requested = None;
+        effects = selection_changed(model, selected);
+    }
+    effects
 }
 
 fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -94,7 +126,12 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
             _ => focus(model, Pane::Detail),
         },
         Action::Back => {
-            if model.focus == Pane::Detail {
+            if model.visual.is_some() || !model.marked.is_empty() {
+                model.visual = None;
+                model.marked.clear();
+                model.notice = Some("Marks cleared".into());
+                Vec::new()
+            } else if model.focus == Pane::Detail {
                 focus(model, Pane::List)
             } else {
                 Vec::new()
@@ -113,10 +150,24 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         | Action::HalfPageUp
         | Action::Top
         | Action::Bottom => nav::move_focused(model, &action),
-        Action::Resize(..)
-        | Action::TextInput(_)
-        | Action::DetailLoaded(_)
-        | Action::DetailFailed(..) => Vec::new(),
+        Action::Accept
+        | Action::Reject
+        | Action::Ignore
+        | Action::ToFix
+        | Action::Review
+        | Action::Reopen
+        | Action::AddNote
+        | Action::ToggleMark
+        | Action::VisualRange
+        | Action::MarkAll
+        | Action::Undo => {
+            if model.focus == Pane::Sidebar {
+                model.notice = Some("Choose a finding first (Tab to the list)".into());
+                return Vec::new();
+            }
+            decide::update(model, action)
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -165,10 +216,9 @@ pub(super) fn refilter(model: &mut Model) -> Vec<Effect> {
             .iter()
             .position(|&i| model.index.rows[i as usize].id == id)
     });
-    model.list.selected = kept.unwrap_or(0);
-    if kept.is_none() {
-        model.list.offset = 0;
-    }
+    // When the selected finding left the view (decided, or filtered out),
+    // the cursor stays where it was: on the next one.
+    model.list.selected = kept.unwrap_or(model.list.selected);
     nav::clamp_all(model);
     selection_changed(model, before)
 }

@@ -243,7 +243,8 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
     w.field(&timestamp::format(f.created_at)[..10], "first detected");
     for a in &f.activity {
         let when = &timestamp::format(a.at)[..10];
-        w.field(when, &format!("{}: {}", a.actor, a.action));
+        let pending = if a.pending { " (pending)" } else { "" };
+        w.field(when, &format!("{}: {}{pending}", a.actor, a.action));
         if let Some(note) = a.note.as_deref().filter(|n| !n.is_empty()) {
             for line in inert_lines(note).flat_map(|l| wrap(&l, width.saturating_sub(13).max(1))) {
                 w.lines.push(Line::from(Span::styled(

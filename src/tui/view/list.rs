@@ -45,6 +45,8 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     }
 
     let cols = Columns::for_width(width);
+    let range = crate::tui::update::targets(model);
+    let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
     let mut lines = Vec::with_capacity(inner.height as usize);
     lines.push(Line::from(Span::styled(cols.header(width), theme.dim)));
     let rows = (inner.height as usize).saturating_sub(1);
@@ -56,7 +58,14 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         .take(rows)
     {
         let row = &model.index.rows[pos as usize];
-        let mut line = cols.line(model, row, width);
+        let marker = if in_range(row.id) {
+            "▌"
+        } else if model.marked.contains(&row.id) {
+            "●"
+        } else {
+            " "
+        };
+        let mut line = cols.line(model, row, width, marker);
         if n == model.list.selected {
             let sel = if focused {
                 theme.selected
@@ -97,15 +106,17 @@ struct Columns {
 }
 
 impl Columns {
+    const MARK: usize = 1;
     const SEV: usize = 4;
     const VERDICT: usize = 2;
-    const STATUS: usize = 7;
+    const STATUS: usize = 8;
     const AGE: usize = 4;
 
     fn for_width(width: usize) -> Columns {
         let status = width >= 56;
         let age = width >= 44;
-        let fixed = Self::SEV
+        let fixed = Self::MARK
+            + Self::SEV
             + 1
             + Self::VERDICT
             + 1
@@ -122,7 +133,7 @@ impl Columns {
     }
 
     fn header(&self, width: usize) -> String {
-        let mut s = format!("{} {} ", pad("SEV", Self::SEV), pad("AI", Self::VERDICT));
+        let mut s = format!(" {} {} ", pad("SEV", Self::SEV), pad("AI", Self::VERDICT));
         if self.status {
             s += &pad("STATUS", Self::STATUS);
             s.push(' ');
@@ -137,9 +148,10 @@ impl Columns {
         pad(&s, width)
     }
 
-    fn line(&self, model: &Model, row: &Row, width: usize) -> Line<'static> {
+    fn line(&self, model: &Model, row: &Row, width: usize, marker: &str) -> Line<'static> {
         let t = &model.theme;
         let mut spans = vec![
+            Span::styled(marker.to_string(), t.key),
             Span::styled(
                 pad(severity_label(row.severity), Self::SEV),
                 t.severity(row.severity),
@@ -152,8 +164,14 @@ impl Columns {
             Span::raw(" "),
         ];
         if self.status {
+            // A trailing … says the backend has not acknowledged it yet.
+            let status = if row.pending {
+                format!("{}…", status_label(row.status))
+            } else {
+                status_label(row.status).to_string()
+            };
             spans.push(Span::styled(
-                pad(status_label(row.status), Self::STATUS),
+                pad(&status, Self::STATUS),
                 t.status(row.status),
             ));
             spans.push(Span::raw(" "));

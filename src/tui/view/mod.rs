@@ -1,6 +1,7 @@
 //! Pure functions of `&Model` that draw the console. No I/O here.
 
 pub mod detail;
+mod dialog;
 mod help;
 mod list;
 mod sidebar;
@@ -42,8 +43,10 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         detail::draw(frame, model, r);
     }
     status::draw(frame, model, panes.status);
-    if let Mode::Help { scroll } = model.mode {
-        help::draw(frame, model, area, scroll);
+    match &model.mode {
+        Mode::Help { scroll } => help::draw(frame, model, area, *scroll),
+        Mode::Dialog(d) => dialog::draw(frame, model, area, d),
+        Mode::Normal | Mode::Filter(_) => {}
     }
 }
 

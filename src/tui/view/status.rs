@@ -37,13 +37,23 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         frame.set_cursor_position(Position::new(x, area.y));
         return;
     }
-    let left = format!(
-        " {} {}/{} · {} ",
+    // Most important first: a narrow terminal cuts from the right.
+    let mut left = format!(
+        " {} {}/{}",
         model.filter.view.label(),
         model.visible.len(),
         model.index.len(),
-        model.backend,
     );
+    if model.visual.is_some() {
+        left += &format!(" · VISUAL {}", crate::tui::update::targets(model).len());
+    } else if !model.marked.is_empty() {
+        left += &format!(" · {} marked", model.marked.len());
+    }
+    if !model.sync.is_empty() {
+        left += &format!(" · {}", inert(&model.sync));
+    }
+    left += &format!(" · {}", model.backend);
+    left.push(' ');
     let right = match &model.notice {
         Some(notice) => format!(" {} ", inert(notice)),
         None => hints(model),

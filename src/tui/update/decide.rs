@@ -1,0 +1,395 @@
+//! Decisions: accept, reject, ignore, to fix, reviewing, reopen, notes;
+//! marks and visual ranges for bulk decisions; undo. `update` only asks for
+//! a decision to be recorded; the finding changes on screen once the
+//! runtime reports it is in the outbox.
+
+use super::{refilter, selection_changed};
+use crate::domain::{
+    DecisionContext, Intent, MAX_NOTE_CHARS, TriageReason, TriageState, Verdict, resolve,
+};
+use crate::store::{Decided, RowUpdate};
+use crate::tui::action::{Action, Effect};
+use crate::tui::model::{Dialog, DialogKind, Mode, Model, UndoEntry};
+use crate::tui::text::inert_lines;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+/// The findings a decision applies to: the visual range, else the marked
+/// findings, else the one under the cursor.
+pub fn targets(model: &Model) -> Vec<i64> {
+    if let Some(anchor) = model.visual {
+        let (a, b) = if anchor <= model.list.selected {
+            (anchor, model.list.selected)
+        } else {
+            (model.list.selected, anchor)
+        };
+        return model
+            .visible
+            .get(a..=b.min(model.visible.len().saturating_sub(1)))
+            .unwrap_or_default()
+            .iter()
+            .map(|&i| model.index.rows[i as usize].id)
+            .collect();
+    }
+    if !model.marked.is_empty() {
+        return model.marked.iter().copied().collect();
+    }
+    model.selected_id().into_iter().collect()
+}
+
+pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Accept => decide(model, Intent::Accept { comment: None }, "accepted"),
+        Action::Reject => {
+            let targets = targets(model);
+            let any_tp = targets
+                .iter()
+                .any(|id| verdict_of(model, *id) == Some(Verdict::TruePositive));
+            if any_tp {
+                // Rejecting a true positive ignores it, and says why.
+                open_dialog(model, DialogKind::RejectTruePositive, targets)
+            } else {
+                decide(
+                    model,
+                    Intent::Reject {
+                        reason: None,
+                        comment: None,
+                    },
+                    "rejected",
+                )
+            }
+        }
+        Action::Ignore => {
+            let targets = targets(model);
+            open_dialog(model, DialogKind::Ignore, targets)
+        }
+        Action::AddNote => {
+            let targets = targets(model);
+            open_dialog(model, DialogKind::Note, targets)
+        }
+        Action::ToFix => decide(model, set(TriageState::Fixing), "set to fix"),
+        Action::Review => decide(model, set(TriageState::Reviewing), "set to reviewing"),
+        Action::Reopen => decide(model, set(TriageState::Reopened), "reopened"),
+        Action::ToggleMark => {
+            if let Some(id) = model.selected_id() {
+                if !model.marked.remove(&id) {
+                    model.marked.insert(id);
+                }
+                return super::nav::move_focused(model, &Action::Down);
+            }
+            Vec::new()
+        }
+        Action::VisualRange => {
+            model.visual = match model.visual {
+                Some(_) => {
+                    // Ending the range keeps it as marks.
+                    let range = targets(model);
+                    model.marked.extend(range);
+                    None
+                }
+                None => Some(model.list.selected),
+            };
+            Vec::new()
+        }
+        Action::MarkAll => {
+            let all: Vec<i64> = model
+                .visible
+                .iter()
+                .map(|&i| model.index.rows[i as usize].id)
+                .collect();
+            if !all.is_empty() && all.iter().all(|id| model.marked.contains(id)) {
+                model.marked.clear();
+            } else {
+                model.marked.extend(all);
+            }
+            model.visual = None;
+            Vec::new()
+        }
+        Action::Undo => match model.undo.pop() {
+            Some(entry) => {
+                model.notice = Some(format!("Undoing: {}", entry.label));
+                vec![Effect::Undo(entry)]
+            }
+            None => {
+                model.notice = Some("Nothing to undo".into());
+                Vec::new()
+            }
+        },
+        Action::Recorded(decided, label) => recorded(model, *decided, label),
+        Action::RecordFailed(error) => {
+            model.notice = Some(format!("Not recorded, nothing changed: {error}"));
+            Vec::new()
+        }
+        Action::RowsUpdated(updates, message) => {
+            let effects = apply(model, &updates);
+            if message.is_some() {
+                model.notice = message;
+            }
+            effects
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn set(state: TriageState) -> Intent {
+    Intent::SetState {
+        state,
+        reason: None,
+        note: None,
+    }
+}
+
+fn verdict_of(model: &Model, id: i64) -> Option<Verdict> {
+    model
+        .index
+        .position_of(id)
+        .and_then(|p| model.index.rows[p].verdict)
+}
+
+/// Checks the intent against what the list knows of each target, so a key
+/// that makes no sense says why instead of doing anything.
+fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
+    let targets = targets(model);
+    if targets.is_empty() {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    }
+    let mut refusals = Vec::new();
+    let intents: Vec<(i64, Intent)> = targets
+        .iter()
+        .filter(|&&id| {
+            let Some(row) = model.index.position_of(id).map(|p| model.index.rows[p]) else {
+                return false;
+            };
+            let context = DecisionContext {
+                status: row.status,
+                triage_state: row.triage_state,
+                verdict: row.verdict,
+                verdict_reason: "",
+            };
+            match resolve(&intent, context) {
+                Ok(_) => true,
+                Err(why) => {
+                    refusals.push(why);
+                    false
+                }
+            }
+        })
+        .map(|&id| (id, intent.clone()))
+        .collect();
+    if intents.is_empty() {
+        model.notice = Some(match (targets.len(), refusals.first()) {
+            (1, Some(why)) => capitalise(why),
+            (n, Some(why)) => format!("None of the {n} findings: {why}"),
+            _ => "Nothing to decide".into(),
+        });
+        return Vec::new();
+    }
+    let label = count_label(verb, intents.len());
+    vec![Effect::Record { intents, label }]
+}
+
+fn open_dialog(model: &mut Model, kind: DialogKind, targets: Vec<i64>) -> Vec<Effect> {
+    if targets.is_empty() {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    }
+    let mut note = TextArea::default();
+    note.set_placeholder_text(match kind {
+        DialogKind::Ignore => "Why (optional)",
+        DialogKind::RejectTruePositive => "Why Assistant is wrong (required)",
+        DialogKind::Note => "The note",
+    });
+    model.mode = Mode::Dialog(Box::new(Dialog {
+        kind,
+        targets,
+        reason: match kind {
+            DialogKind::Ignore | DialogKind::RejectTruePositive => TriageReason::FalsePositive,
+            DialogKind::Note => TriageReason::NoTriageReason,
+        },
+        note,
+        error: None,
+    }));
+    Vec::new()
+}
+
+/// Keys while a dialog is open. Enter saves; Ctrl-J or Alt-Enter starts a
+/// new line; Tab picks the reason; Ctrl-E opens $EDITOR; Esc cancels.
+pub fn dialog_input(model: &mut Model, key: KeyEvent) -> Vec<Effect> {
+    let Mode::Dialog(dialog) = &mut model.mode else {
+        return Vec::new();
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    match key.code {
+        KeyCode::Esc => {
+            model.mode = Mode::Normal;
+            return Vec::new();
+        }
+        KeyCode::Enter if alt => {
+            dialog.note.insert_newline();
+        }
+        KeyCode::Char('j') if ctrl => {
+            dialog.note.insert_newline();
+        }
+        KeyCode::Enter => return submit(model),
+        KeyCode::Char('e') if ctrl => {
+            return vec![Effect::OpenEditor(dialog.note.lines().join("\n"))];
+        }
+        KeyCode::Tab | KeyCode::BackTab if dialog.kind != DialogKind::Note => {
+            let all = TriageReason::ALL;
+            let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
+            let step = if key.code == KeyCode::Tab {
+                1
+            } else {
+                all.len() - 1
+            };
+            dialog.reason = all[(i + step) % all.len()];
+        }
+        _ => {
+            dialog.note.input(key);
+        }
+    }
+    dialog.error = note_error(&dialog.note);
+    Vec::new()
+}
+
+/// The note from $EDITOR replaces the dialog's note.
+pub fn editor_done(model: &mut Model, result: Result<String, String>) -> Vec<Effect> {
+    let Mode::Dialog(dialog) = &mut model.mode else {
+        return Vec::new();
+    };
+    match result {
+        Ok(text) => {
+            // The editor may have written anything: keep it inert.
+            let lines: Vec<String> = inert_lines(text.trim_end_matches('\n'))
+                .map(|l| l.into_owned())
+                .collect();
+            let placeholder = dialog.note.placeholder_text().to_string();
+            dialog.note = TextArea::new(lines);
+            dialog.note.set_placeholder_text(placeholder);
+            dialog.error = note_error(&dialog.note);
+        }
+        Err(e) => dialog.error = Some(e),
+    }
+    Vec::new()
+}
+
+fn note_error(note: &TextArea) -> Option<String> {
+    let n = note_text(note).chars().count();
+    (n > MAX_NOTE_CHARS).then(|| format!("{n} characters: at most {MAX_NOTE_CHARS}"))
+}
+
+fn note_text(note: &TextArea) -> String {
+    note.lines().join("\n").trim().to_string()
+}
+
+fn submit(model: &mut Model) -> Vec<Effect> {
+    let Mode::Dialog(dialog) = &mut model.mode else {
+        return Vec::new();
+    };
+    let text = note_text(&dialog.note);
+    if let Some(e) = note_error(&dialog.note) {
+        dialog.error = Some(e);
+        return Vec::new();
+    }
+    let note = (!text.is_empty()).then_some(text);
+    let (intent, verb) = match dialog.kind {
+        DialogKind::Ignore => (
+            Intent::SetState {
+                state: TriageState::Ignored,
+                reason: Some(dialog.reason),
+                note,
+            },
+            format!("ignored ({})", dialog.reason.label().to_lowercase()),
+        ),
+        DialogKind::RejectTruePositive => {
+            if note.is_none() {
+                dialog.error = Some("Say why Assistant is wrong".into());
+                return Vec::new();
+            }
+            (
+                Intent::Reject {
+                    reason: Some(dialog.reason),
+                    comment: note,
+                },
+                "rejected".to_string(),
+            )
+        }
+        DialogKind::Note => match note {
+            Some(n) => (Intent::Note(n), "noted".to_string()),
+            None => {
+                dialog.error = Some("The note is empty".into());
+                return Vec::new();
+            }
+        },
+    };
+    let intents: Vec<(i64, Intent)> = dialog
+        .targets
+        .iter()
+        .map(|&id| (id, intent.clone()))
+        .collect();
+    let label = count_label(&verb, intents.len());
+    model.mode = Mode::Normal;
+    vec![Effect::Record { intents, label }]
+}
+
+/// The decisions are in the outbox: show them, and move on.
+fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
+    if !decided.outbox_ids.is_empty() {
+        model.undo.push(UndoEntry {
+            label: label.clone(),
+            outbox_ids: decided.outbox_ids.clone(),
+            before: decided.before.clone(),
+        });
+    }
+    model.marked.clear();
+    model.visual = None;
+    let mut notice = if decided.outbox_ids.is_empty() {
+        "Nothing recorded".to_string()
+    } else {
+        capitalise(&label)
+    };
+    if let Some((_, why)) = decided.refused.first() {
+        notice += &format!(" · {} skipped: {why}", decided.refused.len());
+    }
+    let effects = apply(model, &decided.updates);
+    model.notice = Some(notice);
+    effects
+}
+
+/// Shows findings as they now stand; those that left the view leave the
+/// cursor on the next one.
+pub fn apply(model: &mut Model, updates: &[RowUpdate]) -> Vec<Effect> {
+    let selected = model.selected_id();
+    for u in updates {
+        if let Some(row) = model.index.row_mut(u.id) {
+            row.triage_state = u.triage_state;
+            row.status = u.status;
+            row.pending = u.pending;
+        }
+    }
+    let mut effects = refilter(model);
+    // The finding on screen changed: show it as it is now.
+    if effects.is_empty() && selected.is_some_and(|id| updates.iter().any(|u| u.id == id)) {
+        model.detail.requested = None;
+        effects = selection_changed(model, selected);
+    }
+    effects
+}
+
+fn count_label(verb: &str, n: usize) -> String {
+    if n == 1 {
+        format!("{verb} 1 finding")
+    } else {
+        format!("{verb} {n} findings")
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
