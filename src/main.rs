@@ -53,6 +53,9 @@ struct Cli {
     /// Config file (default: the XDG config dir's sift/config.toml).
     #[arg(long, env = "SIFT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Record decisions without sending them; `sift sync` sends them later.
+    #[arg(long)]
+    offline: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -220,13 +223,19 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         None => {
             let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
-            console(&dir, &config)?;
+            console(&dir, &config, cli.offline)?;
             Ok(exit::OK)
         }
         Some(Command::Demo {
             findings,
             seed_only,
-        }) => demo(cli.data_dir.as_deref(), &config, findings, seed_only),
+        }) => demo(
+            cli.data_dir.as_deref(),
+            &config,
+            findings,
+            seed_only,
+            cli.offline,
+        ),
         Some(Command::Import {
             files,
             project,
@@ -333,7 +342,7 @@ fn usage_error(message: &str) -> ! {
 }
 
 /// Opens the console on the embedded backend in `dir`.
-fn console(dir: &Path, config: &Config) -> Result<()> {
+fn console(dir: &Path, config: &Config, offline: bool) -> Result<()> {
     let keymap = Keymap::with_overrides(&config.keys)
         .map_err(|e| anyhow::anyhow!("the keymap in the config file is not valid: {e}"))?;
     let _log = init_logging(dir);
@@ -352,6 +361,7 @@ fn console(dir: &Path, config: &Config) -> Result<()> {
     let session = runtime::Session {
         data_dir: dir.to_path_buf(),
         actor: config::reviewer(config),
+        offline,
     };
     let backend = std::sync::Arc::new(sift::backend::embedded::Embedded::open(dir)?);
     let pending = runtime::run(model, session, backend)?;
@@ -364,7 +374,13 @@ fn console(dir: &Path, config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn demo(dir: Option<&Path>, config: &Config, count: Option<usize>, seed_only: bool) -> Result<u8> {
+fn demo(
+    dir: Option<&Path>,
+    config: &Config,
+    count: Option<usize>,
+    seed_only: bool,
+    offline: bool,
+) -> Result<u8> {
     // A temporary store is removed when the console closes, unless the
     // reviewer only asked for it to be written.
     let temp = match dir {
@@ -398,7 +414,7 @@ fn demo(dir: Option<&Path>, config: &Config, count: Option<usize>, seed_only: bo
         println!("Open it with: sift --data-dir {}", kept.display());
         return Ok(exit::OK);
     }
-    console(&dir, config)?;
+    console(&dir, config, offline)?;
     Ok(exit::OK)
 }
 

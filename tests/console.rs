@@ -665,3 +665,16 @@ fn the_activity_says_what_is_pending() {
     );
     assert!(screen.contains("Checked with the team"));
 }
+
+#[test]
+fn in_the_all_view_the_cursor_still_moves_on() {
+    let mut c = Console::new(160, 48);
+    c.keys("8g"); // 103 first
+    c.keys("v");
+    assert_eq!(c.selected(), Some(101), "on to the next finding");
+    c.keys("v");
+    assert_eq!(
+        pending(&c).iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![103, 101]
+    );
+}

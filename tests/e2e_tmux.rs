@@ -51,7 +51,8 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+        // -J joins lines the terminal wrapped.
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J"]).stdout).into_owned()
     }
 
     /// Waits until the screen contains `text`, or fails showing the screen.
@@ -84,8 +85,11 @@ impl Drop for Tmux {
 fn shell_command(data_dir: &Path, args: &str) -> String {
     // After sift exits, print a marker so the test sees the shell's view of
     // the terminal again.
+    // After a SIGKILL nothing restored the terminal: stty sane, as a
+    // reviewer would, and start the marker on a fresh line.
     format!(
-        "TERM=xterm-256color {SIFT} --data-dir '{}' {args}; echo \"sift exited $?\"; sleep 30",
+        "TERM=xterm-256color {SIFT} --data-dir '{}' {args}; rc=$?; stty sane 2>/dev/null; \
+         printf '\\r\\n'; echo \"sift exited $rc\"; sleep 30",
         data_dir.display()
     )
 }
@@ -267,4 +271,76 @@ fn ctrl_z_suspends_and_fg_resumes() {
     t.keys(&["q"]);
     t.keys(&["echo done-$?", "Enter"]);
     t.wait_for("done-0");
+}
+
+/// Decisions made in the console survive SIGKILL before they were sent, and
+/// the next start sends each exactly once.
+#[test]
+fn decisions_survive_sigkill_and_arrive_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seeded = Command::new(SIFT)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["demo", "--seed-only"])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+
+    // Offline, so nothing is acknowledged before the kill.
+    let t = Tmux::start("kill", 120, 40, &shell_command(&data, "--offline"));
+    t.wait_for("offline by choice");
+    t.keys(&["1", "g", "f", "f", "v"]);
+    t.wait_for("Set to reviewing 1 finding");
+    let pid = Command::new("pgrep")
+        .args([
+            "-f",
+            &format!("{SIFT} --data-dir {} --offline", data.display()),
+        ])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pid.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(!pid.is_empty());
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    t.wait_for("sift exited 137");
+
+    // (finding, what the activity will say) for each decision.
+    let (decided, actor): (Vec<(i64, String)>, String) = {
+        let store = sift::store::Store::open(&data).unwrap();
+        let pending = store.pending().unwrap();
+        assert_eq!(
+            pending.len(),
+            3,
+            "every decision was in the outbox before it showed"
+        );
+        (
+            pending
+                .iter()
+                .map(|p| (p.finding_id, format!("set to {}", p.change.describe())))
+                .collect(),
+            pending[0].actor.clone(),
+        )
+    };
+
+    // Restarted, the console sends what waits.
+    let t2 = Tmux::start("restart", 120, 40, &shell_command(&data, ""));
+    t2.wait_for("synced");
+    t2.keys(&["q"]);
+    t2.wait_for("sift exited 0");
+
+    let store = sift::store::Store::open(&data).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 0);
+    for (id, action) in &decided {
+        let f = store.load_finding(*id).unwrap().unwrap();
+        let entries = f
+            .activity
+            .iter()
+            .filter(|a| a.actor == actor && &a.action == action)
+            .count();
+        assert_eq!(entries, 1, "finding {id}: '{action}' arrived exactly once");
+    }
 }

@@ -33,6 +33,8 @@ pub struct Session {
     pub data_dir: PathBuf,
     /// The reviewer, named in the activity of what they decide.
     pub actor: String,
+    /// Record decisions without sending them (`sift sync` sends them).
+    pub offline: bool,
 }
 
 /// Runs the console until the reviewer quits or the session ends, with the
@@ -55,12 +57,17 @@ async fn event_loop<B: Backend>(
     // Decisions are written here, on this thread, before any frame shows them.
     let mut writer = Store::open(&session.data_dir)?;
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
-    let sync = sync::spawn(
-        backend,
-        session.data_dir.clone(),
-        SyncConfig::default(),
-        sync_tx,
-    );
+    let sync = if session.offline {
+        model.sync = "offline by choice: decisions wait for `sift sync`".into();
+        None
+    } else {
+        Some(sync::spawn(
+            backend,
+            session.data_dir.clone(),
+            SyncConfig::default(),
+            sync_tx,
+        ))
+    };
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
@@ -122,7 +129,9 @@ async fn event_loop<B: Backend>(
             dirty = true;
             if let Some(action) = answer {
                 // Something new is in the outbox: send it now.
-                if matches!(action, Action::Recorded(..) | Action::RowsUpdated(..)) {
+                if let Some(sync) = &sync
+                    && matches!(action, Action::Recorded(..) | Action::RowsUpdated(..))
+                {
                     sync.wake();
                 }
                 effects.extend(update::update(&mut model, action));
@@ -176,7 +185,9 @@ async fn event_loop<B: Backend>(
         }
     }
     leave(&mut terminal);
-    sync.shutdown().await;
+    if let Some(sync) = sync {
+        sync.shutdown().await;
+    }
     writer.waiting_count()
 }
 

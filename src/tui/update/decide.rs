@@ -75,7 +75,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                 if !model.marked.remove(&id) {
                     model.marked.insert(id);
                 }
-                return super::nav::move_focused(model, &Action::Down);
+                return super::nav::move_focused_list(model, &Action::Down);
             }
             Vec::new()
         }
@@ -353,7 +353,17 @@ fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
     if let Some((_, why)) = decided.refused.first() {
         notice += &format!(" · {} skipped: {why}", decided.refused.len());
     }
-    let effects = apply(model, &decided.updates);
+    let decided_here = model.selected_id();
+    let mut effects = apply(model, &decided.updates);
+    // Where the decided finding stays listed (the All view, say), move on
+    // to the next one all the same.
+    if decided.changes.len() == 1
+        && decided.changes[0].1.state.is_some()
+        && decided_here == Some(decided.changes[0].0)
+        && model.selected_id() == decided_here
+    {
+        effects = super::nav::move_focused_list(model, &Action::Down);
+    }
     model.notice = Some(notice);
     effects
 }

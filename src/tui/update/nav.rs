@@ -11,12 +11,7 @@ const SCROLLOFF: usize = 3;
 pub fn move_focused(model: &mut Model, action: &Action) -> Vec<Effect> {
     let p = panes(model);
     match model.focus {
-        Pane::List => {
-            let before = model.selected_id();
-            let rows = p.list_rows();
-            move_cursor(&mut model.list, model.visible.len(), rows, action);
-            selection_changed(model, before)
-        }
+        Pane::List => move_focused_list(model, action),
         Pane::Sidebar => {
             let rows = p.sidebar_rows();
             let len = model.sidebar_entries.len();
@@ -44,6 +39,14 @@ pub fn move_focused(model: &mut Model, action: &Action) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// Moves the list cursor, whichever pane has the focus.
+pub fn move_focused_list(model: &mut Model, action: &Action) -> Vec<Effect> {
+    let before = model.selected_id();
+    let rows = panes(model).list_rows();
+    move_cursor(&mut model.list, model.visible.len(), rows, action);
+    selection_changed(model, before)
 }
 
 /// Headings are not selectable: keep going in the direction of travel, or
