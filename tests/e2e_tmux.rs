@@ -82,6 +82,22 @@ impl Drop for Tmux {
     }
 }
 
+/// Sends a signal to the sift process working on `data_dir`.
+fn signal_sift(data_dir: &Path, signal: &str) {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("^{SIFT} --data-dir {}", data_dir.display())])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(!pid.is_empty(), "sift is running");
+    let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(sent.success());
+}
+
 fn shell_command(data_dir: &Path, args: &str) -> String {
     // After sift exits, print a marker so the test sees the shell's view of
     // the terminal again.
@@ -172,20 +188,7 @@ fn sighup_and_sigterm_restore_the_terminal() {
             &shell_command(&data, "demo"),
         );
         t.wait_for("Pre-production");
-        let pid = Command::new("pgrep")
-            .args(["-f", &format!("{SIFT} --data-dir {}", data.display())])
-            .output()
-            .unwrap();
-        let pid = String::from_utf8_lossy(&pid.stdout)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        assert!(!pid.is_empty(), "sift is running");
-        Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
+        signal_sift(&data, &format!("-{signal}"));
         let after = t.wait_for("sift exited");
         assert!(
             !after.contains("Needs review"),
@@ -292,20 +295,7 @@ fn decisions_survive_sigkill_and_arrive_once() {
     t.wait_for("offline by choice");
     t.keys(&["1", "g", "f", "f", "v"]);
     t.wait_for("Set to reviewing 1 finding");
-    let pid = Command::new("pgrep")
-        .args([
-            "-f",
-            &format!("{SIFT} --data-dir {} --offline", data.display()),
-        ])
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&pid.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    assert!(!pid.is_empty());
-    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    signal_sift(&data, "-KILL");
     t.wait_for("sift exited 137");
 
     // (finding, what the activity will say) for each decision.
