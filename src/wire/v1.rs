@@ -6,7 +6,8 @@
 
 use super::timestamp;
 use crate::domain::{
-    self, ComponentRisk, Confidence, ScanState, Severity, TriageReason, TriageState, Verdict,
+    self, ComponentRisk, Confidence, ScanState, Severity, Status, TriageChange, TriageReason,
+    TriageState, Verdict,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -161,7 +162,7 @@ pub struct Finding {
     pub location: Option<Location>,
     #[serde(default)]
     pub sourcing_policy: Option<Value>,
-    #[serde(default)]
+    #[serde(default, alias = "externalTicket")]
     pub external_ticket: Option<Value>,
     #[serde(default, deserialize_with = "null_default")]
     pub review_comments: Vec<Value>,
@@ -179,20 +180,62 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// An id as the API may write it: a number (the spec says int64, some
+/// schemas say "number", so `120.0` too) or a string of digits.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LooseId {
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl LooseId {
+    fn into_i64<E: serde::de::Error>(self) -> Result<i64, E> {
+        match self {
+            LooseId::Int(n) => Ok(n),
+            LooseId::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
+            LooseId::Float(x) => Err(E::custom(format!("id {x} is not a whole number"))),
+            LooseId::Str(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| E::custom(format!("id '{s}' is not a number"))),
+        }
+    }
+}
+
 fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    LooseId::deserialize(d)?.into_i64()
+}
+
+fn ids_int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    Option::<Vec<LooseId>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(LooseId::into_i64)
+        .collect()
+}
+
+fn opt_int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<LooseId>::deserialize(d)?
+        .map(LooseId::into_i64)
+        .transpose()
+}
+
+/// Tags are declared as a string holding an array: take either.
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum IntOrString {
-        Int(i64),
-        Str(String),
+    enum OneOrMany {
+        One(String),
+        Many(Vec<Option<String>>),
     }
-    match IntOrString::deserialize(d)? {
-        IntOrString::Int(n) => Ok(n),
-        IntOrString::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("id '{s}' is not a number"))),
-    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) if s.trim().is_empty() => Vec::new(),
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v.into_iter().flatten().collect(),
+    })
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -388,6 +431,578 @@ impl Finding {
     }
 }
 
+fn id_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(opt_int_or_string(d)?.unwrap_or(0))
+}
+
+// Deployments and projects ---------------------------------------------------
+
+/// `GET /api/v1/deployments`: the deployment the token reaches (one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListDeploymentsResponse {
+    #[serde(default, deserialize_with = "null_default")]
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Numeric; the routes that take a deployment id (v2 memories) use it.
+    #[serde(default, deserialize_with = "id_or_zero")]
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// What the findings, projects and triage routes take.
+    #[serde(default, deserialize_with = "null_default")]
+    pub slug: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<EndpointReference>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointReference {
+    #[serde(default, deserialize_with = "null_default")]
+    pub url: String,
+}
+
+/// `GET /api/v1/deployments/{slug}/projects`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListProjectsResponse {
+    #[serde(default, deserialize_with = "null_default")]
+    pub projects: Vec<Project>,
+}
+
+/// The spec's `ListProject`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    #[serde(default, deserialize_with = "id_or_zero")]
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// Declared as a string holding an array; read either, write an array.
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_scan_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_branch: Option<String>,
+}
+
+// Bulk triage ----------------------------------------------------------------
+
+/// `POST /api/v1/deployments/{slug}/triage`. Read tolerantly (ids as numbers
+/// or strings, any value kept as text for [`BulkTriageRequest::validate`] to
+/// judge); written in the spec's shape, absent fields left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BulkTriageRequest {
+    /// `sast`, `sca` or `secrets`; required.
+    #[serde(default, deserialize_with = "null_default")]
+    pub issue_type: String,
+    #[serde(
+        default,
+        deserialize_with = "ids_int_or_string",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub issue_ids: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_triage_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_triage_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_note: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "opt_int_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit: Option<i64>,
+    /// The listing filters (`status`, `repos`, `ref`, `rules`, …) that
+    /// select findings when there are no `issue_ids`.
+    #[serde(flatten)]
+    pub filters: serde_json::Map<String, Value>,
+}
+
+/// Most findings one bulk triage call selects (the spec's `limit`).
+pub const MAX_TRIAGE_LIMIT: i64 = 3_000;
+
+/// Which findings a valid bulk triage call applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriageSelection {
+    Ids(Vec<i64>),
+    /// Findings matching the filters, at most `limit` of them.
+    Filter {
+        query: Box<FindingsQuery>,
+        limit: usize,
+    },
+}
+
+/// A bulk triage call that passed [`BulkTriageRequest::validate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTriage {
+    pub issue_type: String,
+    pub selection: TriageSelection,
+    pub change: TriageChange,
+}
+
+impl BulkTriageRequest {
+    /// The call sift sends for one change to many findings.
+    pub fn for_change(issue_type: &str, issue_ids: &[i64], change: &TriageChange) -> Self {
+        BulkTriageRequest {
+            issue_type: issue_type.to_string(),
+            issue_ids: issue_ids.to_vec(),
+            new_triage_state: change.state.map(|s| s.as_str().to_string()),
+            new_triage_reason: change
+                .reason
+                .filter(|_| change.state == Some(TriageState::Ignored))
+                .map(|r| r.as_str().to_string()),
+            new_note: change.note.clone(),
+            limit: None,
+            filters: serde_json::Map::new(),
+        }
+    }
+
+    /// Checks the call as the API describes it (reference/semgrep-api.md
+    /// §2.6, §6.5); the error is a sentence for `{"error": ...}`.
+    pub fn validate(&self) -> Result<ValidTriage, String> {
+        let issue_type = self.issue_type.trim().to_ascii_lowercase();
+        match issue_type.as_str() {
+            "" => return Err("issue_type is required: sast, sca or secrets".into()),
+            "sast" | "sca" | "secrets" => {}
+            other => {
+                return Err(format!(
+                    "issue_type '{other}' is not one of sast, sca, secrets"
+                ));
+            }
+        }
+        let state = match self.new_triage_state.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(parse_new_triage_state(text)?),
+        };
+        let note = self.new_note.clone().filter(|n| !n.trim().is_empty());
+        if state.is_none() && note.is_none() {
+            return Err("one of new_triage_state or new_note is required".into());
+        }
+        let reason = match self.new_triage_reason.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(TriageReason::parse(&text.to_ascii_lowercase()).ok_or_else(
+                || {
+                    format!(
+                        "new_triage_reason '{text}' is not one of acceptable_risk, \
+                         false_positive, no_time, no_triage_reason, duplicate"
+                    )
+                },
+            )?),
+        };
+        if reason.is_some() && state != Some(TriageState::Ignored) {
+            return Err("new_triage_reason is allowed only with new_triage_state ignored".into());
+        }
+        if let Some(n) = &note {
+            let chars = n.chars().count();
+            if chars > domain::MAX_NOTE_CHARS {
+                return Err(format!(
+                    "new_note is {chars} characters long; at most {} are allowed",
+                    domain::MAX_NOTE_CHARS
+                ));
+            }
+        }
+        let limit = self.limit.unwrap_or(MAX_TRIAGE_LIMIT);
+        if !(1..=MAX_TRIAGE_LIMIT).contains(&limit) {
+            return Err(format!(
+                "limit must be between 1 and {MAX_TRIAGE_LIMIT}, not {limit}"
+            ));
+        }
+        let selection = if !self.issue_ids.is_empty() {
+            if self.issue_ids.len() as i64 > limit {
+                return Err(format!(
+                    "{} issue_ids given; at most {limit} per call",
+                    self.issue_ids.len()
+                ));
+            }
+            TriageSelection::Ids(self.issue_ids.clone())
+        } else {
+            let query = FindingsQuery::from_json_filters(&self.filters)?;
+            if !query.has_filters() {
+                return Err("give issue_ids, or filters that select the findings".into());
+            }
+            TriageSelection::Filter {
+                query: Box::new(query),
+                limit: limit as usize,
+            }
+        };
+        Ok(ValidTriage {
+            issue_type,
+            selection,
+            change: TriageChange {
+                state,
+                reason,
+                note,
+            },
+        })
+    }
+}
+
+/// The states a reviewer may set: `open` is taken for `reopened`; `fixed`
+/// and `provisionally_ignored` are Semgrep's to set.
+fn parse_new_triage_state(text: &str) -> Result<TriageState, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "ignored" => Ok(TriageState::Ignored),
+        "reviewing" => Ok(TriageState::Reviewing),
+        "fixing" => Ok(TriageState::Fixing),
+        "reopened" | "open" => Ok(TriageState::Reopened),
+        s @ ("fixed" | "provisionally_ignored") => Err(format!(
+            "new_triage_state '{s}' is set by Semgrep and cannot be set by triage"
+        )),
+        _ => Err(format!(
+            "new_triage_state '{text}' is not one of ignored, reviewing, fixing, reopened"
+        )),
+    }
+}
+
+/// `{"num_triaged": n, "triaged_issues": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkTriageResponse {
+    #[serde(default, deserialize_with = "opt_int_or_string")]
+    pub num_triaged: Option<i64>,
+    #[serde(default, deserialize_with = "ids_int_or_string")]
+    pub triaged_issues: Vec<i64>,
+}
+
+impl BulkTriageResponse {
+    pub fn new(triaged: Vec<i64>) -> Self {
+        BulkTriageResponse {
+            num_triaged: Some(triaged.len() as i64),
+            triaged_issues: triaged,
+        }
+    }
+}
+
+/// The error body sift serve writes, `{"error": "..."}` (plus a `code`
+/// where the API documents one). Semgrep's own error bodies are not
+/// documented; a client reads this shape, then `message` or `detail`,
+/// then the text as it came.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default, alias = "message", alias = "detail")]
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+// Listing findings -------------------------------------------------------------
+
+/// The smallest and largest `page_size` the API accepts, and its default.
+pub const MIN_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 3_000;
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// The query of `GET …/findings` (and the filters of bulk triage). Array
+/// parameters are read both as repeated keys and comma-joined; written as
+/// repeated keys, as the spec's OpenAPI defaults say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingsQuery {
+    /// `sast` (the default), `sca`, `ai_sast`.
+    pub issue_type: String,
+    pub page: u64,
+    pub page_size: u32,
+    pub dedup: bool,
+    pub git_ref: Option<String>,
+    pub repos: Vec<String>,
+    pub repository_ids: Vec<i64>,
+    /// The spec takes one status; more are accepted.
+    pub statuses: Vec<Status>,
+    pub severities: Vec<Severity>,
+    pub triage_reasons: Vec<TriageReason>,
+    pub rules: Vec<String>,
+    pub categories: Vec<String>,
+    pub confidence: Vec<Confidence>,
+    pub autotriage_verdicts: Vec<Verdict>,
+    pub component_tags: Vec<String>,
+    /// Epoch seconds: findings relevant since then.
+    pub since: Option<f64>,
+}
+
+impl Default for FindingsQuery {
+    fn default() -> Self {
+        FindingsQuery {
+            issue_type: "sast".into(),
+            page: 0,
+            page_size: DEFAULT_PAGE_SIZE,
+            dedup: false,
+            git_ref: None,
+            repos: Vec::new(),
+            repository_ids: Vec::new(),
+            statuses: Vec::new(),
+            severities: Vec::new(),
+            triage_reasons: Vec::new(),
+            rules: Vec::new(),
+            categories: Vec::new(),
+            confidence: Vec::new(),
+            autotriage_verdicts: Vec::new(),
+            component_tags: Vec::new(),
+            since: None,
+        }
+    }
+}
+
+fn parse_list<T>(
+    key: &str,
+    values: &[String],
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Vec<T>, String> {
+    values
+        .iter()
+        .map(|v| parse(v).ok_or_else(|| format!("{key} '{v}' is not one of {expected}")))
+        .collect()
+}
+
+impl FindingsQuery {
+    /// From query pairs as they came (`repos=a&repos=b`, `repos=a,b`).
+    /// Unknown parameters are ignored; known ones with bad values are
+    /// refused with a sentence for `{"error": ...}`.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, String>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut by_key: Vec<(String, Vec<String>)> = Vec::new();
+        for (k, v) in pairs {
+            let key = k.as_ref().trim().trim_end_matches("[]").to_string();
+            let split = v
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, values)) => values.extend(split),
+                None => by_key.push((key, split.collect())),
+            }
+        }
+        let mut q = FindingsQuery::default();
+        for (key, values) in &by_key {
+            let single = || -> Result<Option<&String>, String> {
+                match values.as_slice() {
+                    [] => Ok(None),
+                    [one] => Ok(Some(one)),
+                    _ => Err(format!("{key} takes one value")),
+                }
+            };
+            let lower: Vec<String> = values.iter().map(|v| v.to_ascii_lowercase()).collect();
+            match key.as_str() {
+                "issue_type" => {
+                    if let Some(t) = single()? {
+                        let t = t.to_ascii_lowercase();
+                        if !matches!(t.as_str(), "sast" | "sca" | "ai_sast") {
+                            return Err(format!(
+                                "issue_type '{t}' is not one of sast, sca, ai_sast"
+                            ));
+                        }
+                        q.issue_type = t;
+                    }
+                }
+                "page" => {
+                    if let Some(p) = single()? {
+                        q.page = p.parse().map_err(|_| {
+                            format!("page must be a whole number from 0, not '{p}'")
+                        })?;
+                    }
+                }
+                "page_size" => {
+                    if let Some(p) = single()? {
+                        let n: u32 = p
+                            .parse()
+                            .map_err(|_| format!("page_size must be a whole number, not '{p}'"))?;
+                        if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&n) {
+                            return Err(format!(
+                                "page_size must be between {MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}, not {n}"
+                            ));
+                        }
+                        q.page_size = n;
+                    }
+                }
+                "dedup" => {
+                    if let Some(d) = single()? {
+                        q.dedup = match d.to_ascii_lowercase().as_str() {
+                            "true" | "1" | "yes" => true,
+                            "false" | "0" | "no" => false,
+                            _ => return Err(format!("dedup must be true or false, not '{d}'")),
+                        };
+                    }
+                }
+                "ref" => q.git_ref = single()?.cloned(),
+                "since" => {
+                    if let Some(s) = single()? {
+                        let t: f64 = s
+                            .parse()
+                            .ok()
+                            .filter(|t: &f64| t.is_finite())
+                            .ok_or_else(|| format!("since must be epoch seconds, not '{s}'"))?;
+                        q.since = Some(t);
+                    }
+                }
+                "repos" => q.repos.extend(values.iter().cloned()),
+                "repository_ids" => {
+                    for v in values {
+                        q.repository_ids.push(
+                            v.parse()
+                                .map_err(|_| format!("repository_ids '{v}' is not a number"))?,
+                        );
+                    }
+                }
+                "status" => q.statuses.extend(parse_list(
+                    key,
+                    &lower,
+                    Status::parse,
+                    "open, fixed, ignored, reviewing, fixing, provisionally_ignored",
+                )?),
+                "severities" => q.severities.extend(parse_list(
+                    key,
+                    &lower,
+                    Severity::parse,
+                    "low, medium, high, critical",
+                )?),
+                "triage_reasons" => q.triage_reasons.extend(parse_list(
+                    key,
+                    &lower,
+                    TriageReason::parse,
+                    "acceptable_risk, false_positive, no_time, no_triage_reason, duplicate",
+                )?),
+                "confidence" => q.confidence.extend(parse_list(
+                    key,
+                    &lower,
+                    Confidence::parse,
+                    "low, medium, high",
+                )?),
+                "autotriage_verdict" => q.autotriage_verdicts.extend(parse_list(
+                    key,
+                    &lower,
+                    Verdict::parse,
+                    "true_positive, false_positive",
+                )?),
+                "rules" => q.rules.extend(values.iter().cloned()),
+                "categories" => q.categories.extend(values.iter().cloned()),
+                "component_tags" => q.component_tags.extend(values.iter().cloned()),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// From the filters of a bulk triage body: strings, numbers, booleans
+    /// or arrays of them.
+    pub fn from_json_filters(filters: &serde_json::Map<String, Value>) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        for (key, value) in filters {
+            // Paging does not apply to triage.
+            if matches!(key.as_str(), "page" | "page_size" | "deployment_slug") {
+                continue;
+            }
+            match value {
+                Value::Null => {}
+                Value::Array(items) => {
+                    pairs.extend(items.iter().filter_map(scalar).map(|s| (key.clone(), s)))
+                }
+                other => {
+                    if let Some(s) = scalar(other) {
+                        pairs.push((key.clone(), s));
+                    }
+                }
+            }
+        }
+        FindingsQuery::from_pairs(pairs)
+    }
+
+    /// True when something narrows the selection (paging and dedup do not).
+    pub fn has_filters(&self) -> bool {
+        self.git_ref.is_some()
+            || self.since.is_some()
+            || !(self.repos.is_empty()
+                && self.repository_ids.is_empty()
+                && self.statuses.is_empty()
+                && self.severities.is_empty()
+                && self.triage_reasons.is_empty()
+                && self.rules.is_empty()
+                && self.categories.is_empty()
+                && self.confidence.is_empty()
+                && self.autotriage_verdicts.is_empty()
+                && self.component_tags.is_empty())
+    }
+
+    /// As query pairs, arrays as repeated keys.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("issue_type", self.issue_type.clone()),
+            ("page", self.page.to_string()),
+            ("page_size", self.page_size.to_string()),
+        ];
+        if self.dedup {
+            out.push(("dedup", "true".into()));
+        }
+        if let Some(r) = &self.git_ref {
+            out.push(("ref", r.clone()));
+        }
+        if let Some(s) = self.since {
+            out.push(("since", s.to_string()));
+        }
+        let each = |out: &mut Vec<(&'static str, String)>, key, items: Vec<String>| {
+            out.extend(items.into_iter().map(|v| (key, v)));
+        };
+        each(&mut out, "repos", self.repos.clone());
+        each(
+            &mut out,
+            "repository_ids",
+            self.repository_ids.iter().map(i64::to_string).collect(),
+        );
+        each(
+            &mut out,
+            "status",
+            self.statuses.iter().map(|s| s.as_str().into()).collect(),
+        );
+        each(
+            &mut out,
+            "severities",
+            self.severities.iter().map(|s| s.as_str().into()).collect(),
+        );
+        each(
+            &mut out,
+            "triage_reasons",
+            self.triage_reasons
+                .iter()
+                .map(|s| s.as_str().into())
+                .collect(),
+        );
+        each(&mut out, "rules", self.rules.clone());
+        each(&mut out, "categories", self.categories.clone());
+        each(
+            &mut out,
+            "confidence",
+            self.confidence.iter().map(|s| s.as_str().into()).collect(),
+        );
+        each(
+            &mut out,
+            "autotriage_verdict",
+            self.autotriage_verdicts
+                .iter()
+                .map(|s| s.as_str().into())
+                .collect(),
+        );
+        each(&mut out, "component_tags", self.component_tags.clone());
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,5 +1046,360 @@ mod tests {
         assert_eq!(back["rule_message"], "m filled");
         assert_eq!(back["assistant"]["autotriage"]["reason"], "constant");
         assert_eq!(back["created_at"], "2024-08-01T10:00:00.000000Z");
+    }
+
+    // From the spec's schemas and the reference's examples (semgrep-api.md
+    // §2.2, §2.3, §2.6, §3.6, §3.7) and the awkward cases of §7.
+
+    #[test]
+    fn reads_the_composed_sast_finding() {
+        let json = include_str!("../../tests/fixtures/wire/sast_finding.json");
+        let f: Finding = serde_json::from_str(json).unwrap();
+        let d = f.into_domain(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(d.id, 73537200);
+        assert_eq!(d.project, "acme/webapp");
+        assert_eq!(
+            d.rule.name,
+            "python.lang.security.audit.formatted-sql-query.formatted-sql-query"
+        );
+        assert_eq!(d.severity, Severity::High);
+        assert_eq!(d.location.line, 42);
+        let a = d.assistant.unwrap();
+        assert_eq!(a.verdict, Some(Verdict::TruePositive));
+        assert_eq!(a.component.unwrap().risk, Some(ComponentRisk::High));
+        assert!(a.guidance.unwrap().instructions.contains("placeholder"));
+    }
+
+    #[test]
+    fn reads_the_composed_sca_finding() {
+        let json = include_str!("../../tests/fixtures/wire/sca_finding.json");
+        let d = serde_json::from_str::<Finding>(json)
+            .unwrap()
+            .into_domain(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(d.id, 73537136);
+        assert!(d.assistant.is_none());
+        assert_eq!(
+            d.relevant_since,
+            timestamp::parse("2024-07-11T20:46:25.268845Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn reads_the_awkward_cases() {
+        // A false positive whose unavailable parts are null, camelCase
+        // external_ticket with a string id, the spec's space-separated
+        // timestamps, enum values sift does not know, and review comments
+        // with a numeric note id.
+        let json = r#"{"id": 9, "ref": "refs/pull/12/merge", "state": "unresolved",
+            "triage_state": "provisionally_ignored", "status": "provisionally_ignored",
+            "severity": "extreme", "confidence": "certain", "categories": ["security"],
+            "created_at": "2020-11-18 23:28:12.391807+00:00",
+            "relevant_since": "2020-11-18T23:28:12.391Z", "state_updated_at": null,
+            "triaged_at": null, "triage_comment": null, "triage_reason": "new_reason",
+            "rule_name": "r", "rule_message": null, "location": null,
+            "externalTicket": {"externalSlug": "OPS-1", "id": "77", "linkedIssueIds": ["9"]},
+            "review_comments": [{"external_discussion_id": "d", "external_note_id": 42}],
+            "assistant": {"autotriage": {"verdict": "false_positive", "reason": "constant"},
+                          "autofix": null, "guidance": null, "component": null,
+                          "rule_explanation": null}}"#;
+        let f: Finding = serde_json::from_str(json).unwrap();
+        assert_eq!(f.external_ticket.as_ref().unwrap()["externalSlug"], "OPS-1");
+        let d = f.into_domain(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(d.severity, Severity::Medium, "unknown severity is neutral");
+        assert_eq!(d.triage_state, TriageState::ProvisionallyIgnored);
+        assert_eq!(d.triage_reason, None);
+        assert_eq!(
+            d.created_at,
+            timestamp::parse("2020-11-18T23:28:12.391807Z").unwrap()
+        );
+        let a = d.assistant.unwrap();
+        assert_eq!(a.verdict, Some(Verdict::FalsePositive));
+        assert!(a.guidance.is_none() && a.component.is_none());
+        // An assistant that is absent altogether, or null.
+        for json in [r#"{"id": 1}"#, r#"{"id": 1, "assistant": null}"#] {
+            let d = serde_json::from_str::<Finding>(json)
+                .unwrap()
+                .into_domain(OffsetDateTime::UNIX_EPOCH);
+            assert!(d.assistant.is_none());
+        }
+    }
+
+    #[test]
+    fn deployments_read_tolerantly_and_write_the_spec_shape() {
+        let json = r#"{"deployments": [{"id": 4821, "name": "Acme Corp", "slug": "acme-corp",
+            "findings": {"url": "https://semgrep.dev/api/v1/deployments/acme-corp/findings"}}]}"#;
+        let r: ListDeploymentsResponse = serde_json::from_str(json).unwrap();
+        assert_eq!(r.deployments[0].id, 4821);
+        assert_eq!(r.deployments[0].slug, "acme-corp");
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::from_str::<Value>(json).unwrap(),
+            "written back exactly"
+        );
+        // "number" ids, string ids, no findings link, unknown fields.
+        for json in [
+            r#"{"deployments": [{"id": 120.0, "name": "n", "slug": "s"}]}"#,
+            r#"{"deployments": [{"id": "120", "name": "n", "slug": "s", "extra": true}]}"#,
+        ] {
+            let r: ListDeploymentsResponse = serde_json::from_str(json).unwrap();
+            assert_eq!(r.deployments[0].id, 120);
+            assert!(r.deployments[0].findings.is_none());
+        }
+        let empty: ListDeploymentsResponse = serde_json::from_str("{}").unwrap();
+        assert!(empty.deployments.is_empty());
+    }
+
+    #[test]
+    fn projects_take_tags_as_a_list_or_a_string() {
+        let json = r#"{"projects": [
+            {"id": 1234567, "name": "returntocorp/semgrep", "tags": ["tag"],
+             "url": "https://github.com/returntocorp/semgrep",
+             "created_at": "2020-11-18 23:28:12.391807+00:00",
+             "latest_scan_at": "2023-01-13 20:51:51.449081+00:00",
+             "default_branch": "refs/heads/main", "primary_branch": "refs/heads/custom-main"},
+            {"id": "7", "name": "acme/api", "tags": "internal"},
+            {"id": 8, "name": "acme/web", "tags": null}]}"#;
+        let r: ListProjectsResponse = serde_json::from_str(json).unwrap();
+        assert_eq!(r.projects[0].tags, vec!["tag"]);
+        assert_eq!(
+            r.projects[0].primary_branch.as_deref(),
+            Some("refs/heads/custom-main")
+        );
+        assert_eq!(r.projects[1].id, 7);
+        assert_eq!(r.projects[1].tags, vec!["internal"]);
+        assert!(r.projects[2].tags.is_empty());
+        let written = serde_json::to_value(&r.projects[2]).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!({"id": 8, "name": "acme/web", "tags": []})
+        );
+    }
+
+    fn change(
+        state: Option<TriageState>,
+        reason: Option<TriageReason>,
+        note: Option<&str>,
+    ) -> TriageChange {
+        TriageChange {
+            state,
+            reason,
+            note: note.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn bulk_triage_is_written_in_the_spec_shape() {
+        let ignore = change(
+            Some(TriageState::Ignored),
+            Some(TriageReason::FalsePositive),
+            Some("Input is validated by schema middleware before reaching this sink."),
+        );
+        let body = BulkTriageRequest::for_change("sast", &[73537200, 73537201], &ignore);
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({
+                "issue_type": "sast",
+                "issue_ids": [73537200, 73537201],
+                "new_triage_state": "ignored",
+                "new_triage_reason": "false_positive",
+                "new_note": "Input is validated by schema middleware before reaching this sink."
+            })
+        );
+        // A note alone; a reason never travels without "ignored".
+        let note = BulkTriageRequest::for_change("sast", &[1], &change(None, None, Some("n")));
+        assert_eq!(
+            serde_json::to_value(&note).unwrap(),
+            serde_json::json!({"issue_type": "sast", "issue_ids": [1], "new_note": "n"})
+        );
+        let odd = change(Some(TriageState::Fixing), Some(TriageReason::NoTime), None);
+        let fix = BulkTriageRequest::for_change("sast", &[1], &odd);
+        assert_eq!(
+            serde_json::to_value(&fix).unwrap(),
+            serde_json::json!({"issue_type": "sast", "issue_ids": [1], "new_triage_state": "fixing"})
+        );
+        // What is written validates, and means the same change.
+        let valid = body.validate().unwrap();
+        assert_eq!(valid.change, ignore);
+        assert_eq!(
+            valid.selection,
+            TriageSelection::Ids(vec![73537200, 73537201])
+        );
+    }
+
+    #[test]
+    fn bulk_triage_reads_string_ids_and_the_open_alias() {
+        let body: BulkTriageRequest = serde_json::from_str(
+            r#"{"issue_type": "sast", "issue_ids": ["73537200", 73537201],
+                "new_triage_state": "open", "deployment_slug": "acme"}"#,
+        )
+        .unwrap();
+        let valid = body.validate().unwrap();
+        assert_eq!(
+            valid.selection,
+            TriageSelection::Ids(vec![73537200, 73537201])
+        );
+        assert_eq!(valid.change.state, Some(TriageState::Reopened));
+        assert!(serde_json::from_str::<BulkTriageRequest>(r#"{"issue_ids": ["x"]}"#).is_err());
+    }
+
+    #[test]
+    fn bulk_triage_is_validated_as_the_spec_says() {
+        let check = |json: &str| -> Result<ValidTriage, String> {
+            serde_json::from_str::<BulkTriageRequest>(json)
+                .map_err(|e| e.to_string())?
+                .validate()
+        };
+        let refused = |json: &str, words: &str| {
+            let e = check(json).expect_err(json);
+            assert!(e.contains(words), "{json}: {e}");
+        };
+        refused(
+            r#"{"issue_ids": [1], "new_triage_state": "ignored"}"#,
+            "issue_type is required",
+        );
+        refused(
+            r#"{"issue_type": "dast", "issue_ids": [1], "new_note": "n"}"#,
+            "issue_type",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1]}"#,
+            "new_triage_state or new_note",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_triage_state": "fixing",
+                "new_triage_reason": "no_time"}"#,
+            "only with new_triage_state ignored",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_note": "n",
+                "new_triage_reason": "false_positive"}"#,
+            "only with new_triage_state ignored",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_triage_state": "fixed"}"#,
+            "set by Semgrep",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_triage_state": "provisionally_ignored"}"#,
+            "set by Semgrep",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_triage_state": "closed"}"#,
+            "not one of",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_triage_state": "ignored",
+                "new_triage_reason": "bored"}"#,
+            "not one of",
+        );
+        let long = "x".repeat(3_001);
+        refused(
+            &format!(r#"{{"issue_type": "sast", "issue_ids": [1], "new_note": "{long}"}}"#),
+            "at most 3000",
+        );
+        let exact = "é".repeat(3_000);
+        assert!(
+            check(&format!(
+                r#"{{"issue_type": "sast", "issue_ids": [1], "new_note": "{exact}"}}"#
+            ))
+            .is_ok()
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_note": "n", "limit": 0}"#,
+            "limit",
+        );
+        refused(
+            r#"{"issue_type": "sast", "issue_ids": [1], "new_note": "n", "limit": 3001}"#,
+            "limit",
+        );
+        refused(
+            r#"{"issue_type": "sast", "new_note": "n"}"#,
+            "issue_ids, or filters",
+        );
+        refused(
+            r#"{"issue_type": "sast", "new_note": "n", "severities": ["huge"]}"#,
+            "severities",
+        );
+        // Filters select instead of ids.
+        let by_filter = check(
+            r#"{"issue_type": "sast", "new_triage_state": "reviewing", "repos": ["acme/web"],
+                "severities": "high,critical", "since": "1717334400", "limit": 10}"#,
+        )
+        .unwrap();
+        let TriageSelection::Filter { query, limit } = by_filter.selection else {
+            panic!("a filter selection")
+        };
+        assert_eq!(limit, 10);
+        assert_eq!(query.repos, vec!["acme/web"]);
+        assert_eq!(query.severities, vec![Severity::High, Severity::Critical]);
+        assert_eq!(query.since, Some(1_717_334_400.0));
+    }
+
+    #[test]
+    fn bulk_triage_response_reads_and_writes() {
+        let r: BulkTriageResponse = serde_json::from_str(
+            r#"{"num_triaged": 3, "triaged_issues": [73537200, "73537201", 73540012]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.triaged_issues, vec![73537200, 73537201, 73540012]);
+        assert_eq!(
+            serde_json::to_value(BulkTriageResponse::new(vec![1, 2])).unwrap(),
+            serde_json::json!({"num_triaged": 2, "triaged_issues": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn findings_query_takes_repeated_and_comma_joined_arrays() {
+        let repeated = FindingsQuery::from_pairs([
+            ("issue_type", "sast"),
+            ("severities", "high"),
+            ("severities", "critical"),
+            ("repos", "acme/web"),
+            ("repos", "acme/api"),
+            ("page", "2"),
+            ("page_size", "500"),
+            ("dedup", "true"),
+            ("unknown", "ignored"),
+        ])
+        .unwrap();
+        let joined = FindingsQuery::from_pairs([
+            ("severities", "high,critical"),
+            ("repos", "acme/web,acme/api"),
+            ("page", "2"),
+            ("page_size", "500"),
+            ("dedup", "true"),
+        ])
+        .unwrap();
+        assert_eq!(repeated, joined);
+        assert_eq!(
+            repeated.severities,
+            vec![Severity::High, Severity::Critical]
+        );
+        // Written as repeated keys, and read back the same.
+        let back = FindingsQuery::from_pairs(repeated.to_pairs()).unwrap();
+        assert_eq!(back, repeated);
+    }
+
+    #[test]
+    fn findings_query_refuses_bad_values() {
+        for (k, v, words) in [
+            ("page_size", "99", "between 100 and 3000"),
+            ("page_size", "3001", "between 100 and 3000"),
+            ("page_size", "lots", "whole number"),
+            ("page", "-1", "whole number"),
+            ("issue_type", "dast", "issue_type"),
+            ("status", "closed", "status 'closed'"),
+            ("severities", "high,extreme", "severities 'extreme'"),
+            ("dedup", "maybe", "dedup"),
+            ("since", "yesterday", "epoch seconds"),
+            ("triage_reasons", "bored", "triage_reasons"),
+        ] {
+            let e = FindingsQuery::from_pairs([(k, v)]).expect_err(k);
+            assert!(e.contains(words), "{k}={v}: {e}");
+        }
+        let q =
+            FindingsQuery::from_pairs([("page_size", "3000"), ("since", "1636942398.45")]).unwrap();
+        assert_eq!(q.page_size, 3000);
+        assert_eq!(q.since, Some(1636942398.45));
     }
 }
