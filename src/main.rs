@@ -272,6 +272,7 @@ fn run(cli: Cli) -> Result<u8> {
                 words: text
                     .map(|t| t.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default(),
+                scope: None,
             };
             findings(&dir, &filter, json)?;
             Ok(exit::OK)

@@ -42,6 +42,8 @@ impl Console {
             now,
         );
         model.theme = Theme::mono();
+        model.memories = store.memories().unwrap();
+        model.rule_classes = store.rule_classes().unwrap();
         let mut c = Console {
             store,
             model,
@@ -677,4 +679,106 @@ fn in_the_all_view_the_cursor_still_moves_on() {
         pending(&c).iter().map(|p| p.0).collect::<Vec<_>>(),
         vec![103, 101]
     );
+}
+
+// ---- Memories --------------------------------------------------------------
+
+fn with_memories(width: u16, height: u16) -> Console {
+    use sift::domain::{Memory, MemoryStage, RuleScope, Scope};
+    let mut store = Store::in_memory().unwrap();
+    let scans = load_str("backlog.json", BACKLOG, &ImportOptions::default()).unwrap();
+    store.import(&scans).unwrap();
+    let at = datetime!(2026-11-01 9:00 UTC);
+    let memory = |id: &str, content: &str, scope: Scope, days: i64| Memory {
+        id: id.into(),
+        content: content.into(),
+        scope,
+        stage: MemoryStage::Live,
+        guidance: false,
+        created_by: "alice@acme.example".into(),
+        created_at: at + time::Duration::days(days),
+        updated_at: at,
+    };
+    store
+        .put_memory(&memory(
+            "m1",
+            "Values passed through sanitize_sql() are safe",
+            Scope {
+                projects: vec!["acme/payments-api".into()],
+                rules: RuleScope::Class("SQL Injection".into()),
+                path_prefixes: vec!["payments/".into()],
+            },
+            2,
+        ))
+        .unwrap();
+    store
+        .put_memory(&memory(
+            "m2",
+            "Test fixtures hold fake credentials",
+            Scope {
+                projects: vec![],
+                rules: RuleScope::All,
+                path_prefixes: vec!["payments/tests/".into()],
+            },
+            1,
+        ))
+        .unwrap();
+    Console::on(store, width, height)
+}
+
+#[test]
+fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
+    let mut c = with_memories(120, 30);
+    c.keys("m");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!("the pane opens")
+    };
+    // The store lists m2 (older) then m1; the pane shows the newest first.
+    assert_eq!(pane.order, vec![1, 0]);
+    // m1 (payments-api x SQL Injection under payments/): 101 is open, 105
+    // is to fix. m2 (payments/tests/ anywhere): 102.
+    assert_eq!(pane.impact, vec![1, 1]);
+    insta::assert_snapshot!("memories_120x30", c.render());
+    c.keys("<enter>");
+    assert!(matches!(c.model.mode, Mode::Normal));
+    assert_eq!(
+        c.listed(),
+        vec![101, 105],
+        "every finding in the scope, any status"
+    );
+    assert!(c.render().contains("in memory \"Values passed"));
+    c.keys("<bs>");
+    assert!(
+        c.model.filter.scope.is_none(),
+        "clearing the filter leaves the scope too"
+    );
+}
+
+#[test]
+fn memories_filter_and_sort() {
+    let mut c = with_memories(120, 30);
+    c.keys("m/fixtures<enter>");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    assert_eq!(pane.order, vec![0]);
+    c.keys("/<esc>s");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    assert!(pane.by_impact);
+    assert_eq!(pane.order.len(), 2);
+    c.keys("m");
+    assert!(matches!(c.model.mode, Mode::Normal));
+}
+
+#[test]
+fn a_finding_lists_the_memories_that_cover_it() {
+    let mut c = with_memories(160, 60);
+    c.keys("j"); // 101, in m1's scope
+    let screen = c.render();
+    assert!(screen.contains("Memories that cover it"), "{screen}");
+    assert!(screen.contains("sanitize_sql()"));
+    c.keys("k"); // 103, in no scope
+    assert!(!c.render().contains("Memories that cover it"));
 }

@@ -137,6 +137,16 @@ pub struct Filter {
     /// Words that must each appear in the rule id, the path or the message
     /// (case-insensitive).
     pub words: Vec<String>,
+    /// Only findings in a memory's scope (set from the memory pane).
+    pub scope: Option<ScopeFilter>,
+}
+
+/// A memory's scope as a filter, its class already turned into rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeFilter {
+    /// What the list's title says, e.g. the memory's first words.
+    pub label: String,
+    pub scope: super::memory::Scope,
 }
 
 impl Filter {
@@ -186,8 +196,10 @@ impl Filter {
     /// `key:value[,value]` tokens (severity, status, verdict, project, rule,
     /// view) and free words.
     pub fn apply_line(&mut self, line: &str) -> Result<(), String> {
+        // The memory scope is not written in the line: it stays.
         let mut next = Filter {
             view: self.view,
+            scope: self.scope.clone(),
             ..Filter::default()
         };
         for token in line.split_whitespace() {
@@ -250,6 +262,8 @@ struct Compiled<'a> {
     rules: Option<Vec<u32>>,
     /// For each word: which rules, paths and messages contain it.
     words: Vec<[Vec<bool>; 3]>,
+    /// The memory scope: which projects, rules and paths it admits.
+    scope: Option<[Vec<bool>; 3]>,
 }
 
 impl<'a> Compiled<'a> {
@@ -268,11 +282,32 @@ impl<'a> Compiled<'a> {
                 ]
             })
             .collect();
+        let scope = filter.scope.as_ref().map(|f| {
+            let s = &f.scope;
+            let admits = |table: &StringTable, keep: &dyn Fn(&str) -> bool| -> Vec<bool> {
+                table.iter().map(|(_, x)| keep(x)).collect()
+            };
+            [
+                admits(&index.projects, &|p| {
+                    s.projects.is_empty() || s.projects.iter().any(|x| x == p)
+                }),
+                admits(&index.rules, &|r| match &s.rules {
+                    super::memory::RuleScope::All => true,
+                    super::memory::RuleScope::Rules(rules) => rules.iter().any(|x| x == r),
+                    super::memory::RuleScope::Class(_) => false,
+                }),
+                admits(&index.paths, &|p| {
+                    s.path_prefixes.is_empty()
+                        || s.path_prefixes.iter().any(|x| p.starts_with(x.as_str()))
+                }),
+            ]
+        });
         Compiled {
             filter,
             projects: ids(&index.projects, &filter.projects),
             rules: ids(&index.rules, &filter.rules),
             words,
+            scope,
         }
     }
 
@@ -283,6 +318,11 @@ impl<'a> Compiled<'a> {
             rest: (f.severities.is_empty() || f.severities.contains(&row.severity))
                 && (f.statuses.is_empty() || f.statuses.contains(&row.status))
                 && (f.verdicts.is_empty() || f.verdicts.iter().any(|v| v.matches(row.verdict)))
+                && self.scope.as_ref().is_none_or(|[projects, rules, paths]| {
+                    projects[row.project as usize]
+                        && rules[row.rule as usize]
+                        && paths[row.path as usize]
+                })
                 && self.words.iter().all(|[rules, paths, messages]| {
                     rules[row.rule as usize]
                         || paths[row.path as usize]

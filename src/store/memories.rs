@@ -1,7 +1,7 @@
 //! Memories and their scopes.
 
 use super::Store;
-use crate::domain::{Memory, MemoryStage, RuleScope, Scope};
+use crate::domain::{Memory, MemoryStage, RuleClasses, RuleScope, Scope};
 use crate::wire::timestamp;
 use anyhow::{Context, Result};
 use rusqlite::params;
@@ -42,6 +42,27 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    /// Each rule's vulnerability classes, for class scopes.
+    pub fn rule_classes(&self) -> Result<RuleClasses> {
+        let mut stmt = self.conn.prepare("SELECT name, doc FROM rules")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut classes = RuleClasses::new();
+        for row in rows {
+            let (name, doc) = row?;
+            let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+            let list = doc["vulnerability_classes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            classes.insert(name, list);
+        }
+        Ok(classes)
     }
 
     pub fn memories(&self) -> Result<Vec<Memory>> {

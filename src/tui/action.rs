@@ -57,6 +57,10 @@ pub enum Action {
     MarkAll,
     /// Take back the last decision.
     Undo,
+    /// Open or close the memory pane.
+    Memories,
+    /// In the memory pane: most findings in scope first, or newest first.
+    SortByImpact,
     /// Not bindable: everything below comes from the runtime.
     #[serde(skip)]
     Resize(u16, u16),
@@ -76,6 +80,8 @@ pub enum Action {
     IndexReloaded(Box<FindingIndex>),
     #[serde(skip)]
     SyncChanged(String),
+    #[serde(skip)]
+    MemoriesLoaded(Vec<crate::domain::Memory>, crate::domain::RuleClasses),
     /// The note written in $EDITOR, or why it could not be.
     #[serde(skip)]
     EditorDone(Result<String, String>),
@@ -132,6 +138,8 @@ impl Action {
             Action::VisualRange => "start / end a visual range".into(),
             Action::MarkAll => "mark all in the view / unmark all".into(),
             Action::Undo => "undo the last decision".into(),
+            Action::Memories => "memories: open / close the memory pane".into(),
+            Action::SortByImpact => "sort by findings in scope / by date".into(),
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
@@ -141,6 +149,7 @@ impl Action {
             | Action::RowsUpdated(..)
             | Action::IndexReloaded(_)
             | Action::SyncChanged(_)
+            | Action::MemoriesLoaded(..)
             | Action::EditorDone(_) => String::new(),
         }
     }

@@ -16,14 +16,16 @@ pub enum Context {
     Sidebar,
     List,
     Detail,
+    Memories,
 }
 
 impl Context {
-    pub const ALL: [Context; 4] = [
+    pub const ALL: [Context; 5] = [
         Context::Global,
         Context::Sidebar,
         Context::List,
         Context::Detail,
+        Context::Memories,
     ];
 
     fn name(self) -> &'static str {
@@ -32,6 +34,7 @@ impl Context {
             Context::Sidebar => "sidebar",
             Context::List => "list",
             Context::Detail => "detail",
+            Context::Memories => "memories",
         }
     }
 
@@ -41,6 +44,7 @@ impl Context {
             Context::Sidebar => "Views, projects and rules",
             Context::List => "Findings list",
             Context::Detail => "Finding details",
+            Context::Memories => "Memory pane",
         }
     }
 
@@ -218,8 +222,17 @@ impl Keymap {
         Ok(())
     }
 
+    /// The action for a key in the memory pane, falling back to global keys.
+    pub fn lookup_memories(&self, event: &KeyEvent) -> Option<&Action> {
+        self.lookup_in(Context::Memories, event)
+    }
+
     /// The action for a key in the focused pane, falling back to global keys.
     pub fn lookup(&self, pane: Pane, event: &KeyEvent) -> Option<&Action> {
+        self.lookup_in(Context::of(pane), event)
+    }
+
+    fn lookup_in(&self, context: Context, event: &KeyEvent) -> Option<&Action> {
         let key = Key::from_event(event);
         let find = |context| {
             self.bindings
@@ -227,7 +240,7 @@ impl Keymap {
                 .find(|(c, k, _)| *c == context && *k == key)
                 .map(|(_, _, a)| a)
         };
-        find(Context::of(pane)).or_else(|| find(Context::Global))
+        find(context).or_else(|| find(Context::Global))
     }
 
     /// Help rows per context, the focused pane's first: (keys, description),

@@ -2,7 +2,9 @@
 
 use super::keymap::Keymap;
 use super::theme::Theme;
-use crate::domain::{BacklogView, Facets, Filter, Finding, FindingIndex, Row, TriageReason};
+use crate::domain::{
+    BacklogView, Facets, Filter, Finding, FindingIndex, Memory, Row, RuleClasses, TriageReason,
+};
 use crate::store::Before;
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
@@ -51,6 +53,23 @@ pub enum Mode {
     Filter(FilterInput),
     Help { scroll: usize },
     Dialog(Box<Dialog>),
+    Memories(Box<MemoryPane>),
+}
+
+/// The memory pane: every memory with what it covers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemoryPane {
+    /// Positions in `Model::memories`, in display order (filtered, sorted).
+    pub order: Vec<usize>,
+    /// Per memory (same positions as `Model::memories`): undecided findings
+    /// in its scope.
+    pub impact: Vec<usize>,
+    pub cursor: Cursor,
+    /// Words the memories must contain (text, scope or author).
+    pub filter: String,
+    /// Typing into the filter.
+    pub filtering: bool,
+    pub by_impact: bool,
 }
 
 /// What a dialog decides.
@@ -124,6 +143,8 @@ pub struct Model {
     pub undo: Vec<UndoEntry>,
     /// What the sync says, for the status bar.
     pub sync: String,
+    pub memories: Vec<Memory>,
+    pub rule_classes: RuleClasses,
     pub quit: bool,
 }
 
@@ -151,6 +172,8 @@ impl Model {
             visual: None,
             undo: Vec::new(),
             sync: String::new(),
+            memories: Vec::new(),
+            rule_classes: RuleClasses::new(),
             quit: false,
         }
     }

@@ -71,6 +71,9 @@ async fn event_loop<B: Backend>(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
+    model.memories = writer.memories()?;
+    model.rule_classes = writer.rule_classes()?;
+
     install_panic_hook();
     let mut terminal = enter()?;
     let size = terminal.size()?;
@@ -287,8 +290,11 @@ fn action_for(model: &Model, event: Event) -> Option<Action> {
 
 /// The action a key press means in the model's current mode and pane.
 pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
-    if matches!(model.mode, Mode::Filter(_) | Mode::Dialog(_)) {
-        return Some(Action::TextInput(key));
+    match &model.mode {
+        Mode::Filter(_) | Mode::Dialog(_) => return Some(Action::TextInput(key)),
+        Mode::Memories(pane) if pane.filtering => return Some(Action::TextInput(key)),
+        Mode::Memories(_) => return model.keymap.lookup_memories(&key).cloned(),
+        Mode::Normal | Mode::Help { .. } => {}
     }
     model.keymap.lookup(model.focus, &key).cloned()
 }
@@ -384,14 +390,20 @@ impl StoreWorker {
                         }
                     }
                     if index {
-                        let reply = match store.load_index() {
-                            Ok(index) => Action::IndexReloaded(Box::new(index)),
+                        let loaded = store.load_index().and_then(|index| {
+                            Ok((index, store.memories()?, store.rule_classes()?))
+                        });
+                        let (index, memories, classes) = match loaded {
+                            Ok(loaded) => loaded,
                             Err(e) => {
                                 tracing::warn!("reloading the index: {e:#}");
                                 continue;
                             }
                         };
-                        if replies.send(reply).is_err() {
+                        let replies_ok = replies
+                            .send(Action::MemoriesLoaded(memories, classes))
+                            .and_then(|_| replies.send(Action::IndexReloaded(Box::new(index))));
+                        if replies_ok.is_err() {
                             break;
                         }
                     }

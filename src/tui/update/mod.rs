@@ -3,10 +3,12 @@
 
 mod decide;
 mod filter;
+mod memories;
 mod nav;
 mod sidebar;
 
 pub use decide::targets;
+pub use memories::rows as memory_rows;
 
 use super::action::{Action, Effect};
 use super::layout;
@@ -49,6 +51,14 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             model.sync = label;
             return Vec::new();
         }
+        Action::MemoriesLoaded(memories, classes) => {
+            model.memories = memories;
+            model.rule_classes = classes;
+            if matches!(model.mode, Mode::Memories(_)) {
+                return memories::open(model);
+            }
+            return Vec::new();
+        }
         _ => {}
     }
     model.notice = None;
@@ -59,6 +69,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             Action::TextInput(key) => decide::dialog_input(model, key),
             _ => Vec::new(),
         },
+        Mode::Memories(_) => memories::update(model, action),
         Mode::Normal => normal(model, action),
     }
 }
@@ -161,12 +172,13 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         | Action::VisualRange
         | Action::MarkAll
         | Action::Undo => {
-            if model.focus == Pane::Sidebar {
+            if model.focus == Pane::Sidebar && action != Action::Undo {
                 model.notice = Some("Choose a finding first (Tab to the list)".into());
                 return Vec::new();
             }
             decide::update(model, action)
         }
+        Action::Memories => memories::open(model),
         _ => Vec::new(),
     }
 }

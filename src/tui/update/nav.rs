@@ -75,7 +75,7 @@ fn detail_max_scroll(model: &Model, rows: usize) -> usize {
     detail::content_height(model, width).saturating_sub(rows)
 }
 
-fn move_cursor(c: &mut Cursor, len: usize, rows: usize, action: &Action) {
+pub(super) fn move_cursor(c: &mut Cursor, len: usize, rows: usize, action: &Action) {
     if len == 0 {
         *c = Cursor::default();
         return;

@@ -47,7 +47,7 @@ fn content(model: &Model, width: u16) -> Vec<Line<'static>> {
             w.wrapped(error, theme.text);
             w.lines
         }
-        (Some(f), None) => finding_lines(f, model.now, width, theme),
+        (Some(f), None) => finding_lines(f, &model.memories, model.now, width, theme),
         (None, None) if model.detail.requested.is_some() => {
             vec![Line::from(Span::styled("Loading…", theme.dim))]
         }
@@ -120,7 +120,13 @@ impl<'t> Writer<'t> {
     }
 }
 
-fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+fn finding_lines(
+    f: &Finding,
+    memories: &[crate::domain::Memory],
+    now: i64,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let mut w = Writer::new(width, theme);
     let short = f.rule.name.rsplit('.').next().unwrap_or(&f.rule.name);
     w.wrapped(short, theme.heading);
@@ -198,6 +204,30 @@ fn finding_lines(f: &Finding, now: i64, width: usize, theme: &Theme) -> Vec<Line
         }
     }
 
+    let covering: Vec<&crate::domain::Memory> = memories
+        .iter()
+        .filter(|m| {
+            m.scope.covers(
+                &f.project,
+                &f.rule.name,
+                &f.rule.vulnerability_classes,
+                &f.location.path,
+            )
+        })
+        .collect();
+    if !covering.is_empty() {
+        w.section("Memories that cover it");
+        for m in covering {
+            let stage = match m.stage {
+                crate::domain::MemoryStage::Live => "live",
+                crate::domain::MemoryStage::Suggested => "suggested",
+            };
+            w.wrapped(
+                &format!("• {} ({stage}, {})", m.content, m.scope.summary()),
+                theme.text,
+            );
+        }
+    }
     w.section("Code");
     match &f.code {
         Some(code) => code_lines(&mut w, f, code),
@@ -291,7 +321,7 @@ fn code_lines(w: &mut Writer, f: &Finding, code: &crate::domain::CodeContext) {
 
 /// Word-wraps one inert line to `width` columns; words longer than a line
 /// are broken.
-fn wrap(line: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(line: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     let mut current = String::new();

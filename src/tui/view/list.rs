@@ -19,6 +19,12 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         model.filter.view.label(),
         model.visible.len()
     ))];
+    if let Some(scope) = &model.filter.scope {
+        title.push(Span::styled(
+            format!("in memory \"{}\" ", inert(&scope.label)),
+            theme.key,
+        ));
+    }
     let filter = model.filter.to_line();
     if !filter.is_empty() {
         title.push(Span::styled(format!("/{} ", inert(&filter)), theme.key));

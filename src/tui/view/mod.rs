@@ -4,6 +4,7 @@ pub mod detail;
 mod dialog;
 mod help;
 mod list;
+mod memories;
 mod sidebar;
 mod status;
 
@@ -33,6 +34,11 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         return;
     }
     let panes = layout::panes(area.width, area.height, model.focus);
+    if let Mode::Memories(pane) = &model.mode {
+        memories::draw(frame, model, area, pane);
+        status::draw(frame, model, panes.status);
+        return;
+    }
     if let Some(r) = panes.sidebar {
         sidebar::draw(frame, model, r);
     }
@@ -46,7 +52,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     match &model.mode {
         Mode::Help { scroll } => help::draw(frame, model, area, *scroll),
         Mode::Dialog(d) => dialog::draw(frame, model, area, d),
-        Mode::Normal | Mode::Filter(_) => {}
+        Mode::Normal | Mode::Filter(_) | Mode::Memories(_) => {}
     }
 }
 

@@ -54,9 +54,12 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     }
     left += &format!(" · {}", model.backend);
     left.push(' ');
-    let right = match &model.notice {
-        Some(notice) => format!(" {} ", inert(notice)),
-        None => hints(model),
+    let right = match (&model.notice, &model.mode) {
+        (Some(notice), _) => format!(" {} ", inert(notice)),
+        (None, Mode::Memories(_)) => {
+            " Enter findings in scope  s sort  / filter  m back ".to_string()
+        }
+        (None, _) => hints(model),
     };
     let right_w = right.width().min(width);
     let left = pad(&left, width.saturating_sub(right_w));

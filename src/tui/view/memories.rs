@@ -1,0 +1,180 @@
+//! The memory pane: the memories, and the selected one with its scope and
+//! the findings it covers.
+
+use super::{fit, pad, pane_block, untrusted};
+use crate::domain::{Memory, MemoryStage, RuleScope};
+use crate::tui::model::{MemoryPane, Model};
+use crate::tui::text::inert_lines;
+use crate::tui::update::memory_rows;
+use crate::wire::timestamp;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
+    let body = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    let (list, detail) = if body.width >= 90 {
+        let w = body.width * 11 / 20;
+        (
+            Rect { width: w, ..body },
+            Rect {
+                x: body.x + w,
+                width: body.width - w,
+                ..body
+            },
+        )
+    } else {
+        let h = body.height / 2;
+        (
+            Rect { height: h, ..body },
+            Rect {
+                y: body.y + h,
+                height: body.height - h,
+                ..body
+            },
+        )
+    };
+    draw_list(frame, model, list, pane);
+    draw_detail(frame, model, detail, pane);
+}
+
+fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
+    let theme = &model.theme;
+    let sort = if pane.by_impact {
+        "by impact"
+    } else {
+        "newest first"
+    };
+    let mut title = format!(" Memories · {} · {sort} ", pane.order.len());
+    if !pane.filter.is_empty() || pane.filtering {
+        title += &format!("/{} ", pane.filter);
+    }
+    let block = pane_block(Line::from(untrusted(&title, theme.text)), true, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    if model.memories.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                "No memories yet. They record what your team knows, scoped to projects and rules.",
+                theme.dim,
+            ))),
+            inner,
+        );
+        return;
+    }
+    let mut lines = vec![Line::from(Span::styled(
+        pad(" STAGE  IN SCOPE  MEMORY", width),
+        theme.dim,
+    ))];
+    let rows = memory_rows(model).min(inner.height.saturating_sub(1) as usize);
+    for (n, &i) in pane
+        .order
+        .iter()
+        .enumerate()
+        .skip(pane.cursor.offset)
+        .take(rows)
+    {
+        let m = &model.memories[i];
+        let first = inert_lines(&m.content)
+            .next()
+            .unwrap_or_default()
+            .into_owned();
+        let stage = match m.stage {
+            MemoryStage::Live => "live",
+            MemoryStage::Suggested => "sugg.",
+        };
+        let text = format!(" {stage:<6} {:>8}  {first}", pane.impact[i]);
+        let style = if n == pane.cursor.selected {
+            theme.selected
+        } else {
+            theme.text
+        };
+        lines.push(Line::from(Span::styled(pad(&text, width), style)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
+    let theme = &model.theme;
+    let block = pane_block(Line::from(" Memory "), false, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(&i) = pane.order.get(pane.cursor.selected) else {
+        return;
+    };
+    let m = &model.memories[i];
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    for l in inert_lines(&m.content) {
+        for piece in super::detail::wrap(&l, width) {
+            lines.push(Line::from(Span::styled(piece, theme.heading)));
+        }
+    }
+    lines.push(Line::from(""));
+    for (label, value) in scope_fields(m) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{label:<10}"), theme.dim),
+            untrusted(&fit(&value, width.saturating_sub(10)), theme.text),
+        ]));
+    }
+    lines.push(Line::from(""));
+    let in_scope = model.index.in_scope(&m.scope, &model.rule_classes, false);
+    lines.push(Line::from(Span::styled(
+        fit(
+            &format!(
+                "Applies to {} open findings in scope ({} in all). Enter lists them.",
+                pane.impact[i],
+                in_scope.len()
+            ),
+            width,
+        ),
+        theme.key,
+    )));
+    for &p in in_scope.iter().take(inner.height as usize) {
+        let r = &model.index.rows[p as usize];
+        let rule = model.index.rules.get(r.rule);
+        let text = format!(
+            "  {} {}:{}",
+            rule.rsplit('.').next().unwrap_or(rule),
+            model.index.paths.get(r.path),
+            r.line
+        );
+        lines.push(Line::from(untrusted(&fit(&text, width), theme.dim)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Scope, stage and authorship as label/value pairs.
+fn scope_fields(m: &Memory) -> Vec<(&'static str, String)> {
+    let projects = if m.scope.projects.is_empty() {
+        "all".to_string()
+    } else {
+        m.scope.projects.join(", ")
+    };
+    let rules = match &m.scope.rules {
+        RuleScope::All => "all".to_string(),
+        RuleScope::Rules(r) => r.join(", "),
+        RuleScope::Class(c) => format!("class: {c}"),
+    };
+    let mut fields = vec![("Projects", projects), ("Rules", rules)];
+    if !m.scope.path_prefixes.is_empty() {
+        fields.push(("Paths", m.scope.path_prefixes.join(", ")));
+    }
+    let stage = match m.stage {
+        MemoryStage::Live => "live",
+        MemoryStage::Suggested => "suggested (not used until activated)",
+    };
+    fields.push(("Stage", stage.into()));
+    fields.push((
+        "For",
+        if m.guidance { "fix guidance" } else { "triage" }.into(),
+    ));
+    fields.push(("By", m.created_by.clone()));
+    fields.push(("Created", timestamp::format(m.created_at)[..10].to_string()));
+    fields
+}
