@@ -50,7 +50,7 @@ pub struct FilterInput {
 #[derive(Debug, Clone)]
 pub enum Mode {
     Normal,
-    Filter(FilterInput),
+    Filter(Box<FilterInput>),
     Help { scroll: usize },
     Dialog(Box<Dialog>),
     Memories(Box<MemoryPane>),

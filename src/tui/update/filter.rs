@@ -8,12 +8,12 @@ use crossterm::event::{KeyCode, KeyModifiers};
 pub fn start(model: &mut Model) -> Vec<Effect> {
     let text = model.filter.to_line();
     let text = if text.is_empty() { text } else { text + " " };
-    model.mode = Mode::Filter(FilterInput {
+    model.mode = Mode::Filter(Box::new(FilterInput {
         cursor: text.len(),
         text,
         before: model.filter.clone(),
         error: None,
-    });
+    }));
     Vec::new()
 }
 
