@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod import;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod tui;

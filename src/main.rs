@@ -144,6 +144,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the embedded backend over HTTP with the Semgrep API's routes,
+    /// so a team shares one backlog.
+    Serve {
+        /// Address to listen on. Anything but loopback needs --token-file.
+        #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR")]
+        listen: String,
+        /// Bearer tokens, one `TOKEN NAME` line per reviewer; every request
+        /// must then carry one. Created (mode 0600) with a token for you
+        /// when missing.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Add a new token for reviewer NAME to --token-file and exit.
+        #[arg(long, value_name = "NAME", requires = "token_file")]
+        add_token: Option<String>,
+    },
     /// Send the decisions waiting in the outbox, fetch what changed, exit.
     Sync {
         /// Send the decisions the backend rejected again (once the cause is
@@ -318,6 +333,14 @@ fn run(cli: Cli) -> Result<u8> {
             let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
             triage(&dir, &config::reviewer(&config), &ids, &intent, json)
         }
+        Some(Command::Serve {
+            listen,
+            token_file,
+            add_token,
+        }) => {
+            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
+            serve(&dir, &config, &listen, token_file.as_deref(), add_token)
+        }
         Some(Command::Sync {
             retry_rejected,
             drop_rejected,
@@ -327,6 +350,105 @@ fn run(cli: Cli) -> Result<u8> {
             sync(&dir, retry_rejected, drop_rejected, json)
         }
     }
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8321";
+
+/// `sift serve`: runs until SIGTERM or SIGINT.
+fn serve(
+    dir: &Path,
+    config: &Config,
+    listen: &str,
+    token_file: Option<&Path>,
+    add_token: Option<String>,
+) -> Result<u8> {
+    use sift::server::{self, ServerConfig, auth::Tokens};
+    if let (Some(file), Some(name)) = (token_file, add_token) {
+        Tokens::add_to_file(file, &name)?;
+        println!(
+            "added a token for {} to {}; hand it to them over a private channel",
+            inert(&name),
+            file.display()
+        );
+        return Ok(exit::OK);
+    }
+    let addr = resolve_listen(listen)?;
+    let tokens = match token_file {
+        None => None,
+        Some(file) => {
+            if !file.exists() {
+                let me = config::reviewer(config);
+                Tokens::add_to_file(file, &me)?;
+                eprintln!(
+                    "sift: created {} (mode 0600) with a token for {}; add one per reviewer \
+                     with `sift serve --token-file {} --add-token NAME`",
+                    file.display(),
+                    inert(&me),
+                    file.display()
+                );
+            }
+            Some(Tokens::load(file)?)
+        }
+    };
+    server::check_listen(addr, tokens.is_some())?;
+    init_server_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let access = match &tokens {
+            Some(t) => format!(
+                "bearer tokens required ({} reviewer(s))",
+                t.reviewers().count()
+            ),
+            None => "no tokens (loopback only)".into(),
+        };
+        let mut cfg = ServerConfig::new(dir.to_path_buf(), config::reviewer(config));
+        cfg.tokens = tokens;
+        eprintln!(
+            "sift serve: http://{bound} (deployment \"{}\"), store {}; {access}",
+            cfg.deployment.slug,
+            config::display_path(dir)
+        );
+        tracing::info!("listening on {bound}");
+        server::serve(listener, cfg, server::shutdown_signal()).await
+    })?;
+    eprintln!("sift serve: stopped");
+    Ok(exit::OK)
+}
+
+/// `127.0.0.1:8321`, `[::1]:8321`, or a name such as `localhost:8321`.
+fn resolve_listen(listen: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = listen.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<_> = listen
+        .to_socket_addrs()
+        .with_context(|| format!("--listen {listen}: expected ADDRESS:PORT"))?
+        .collect();
+    // A name must not reach beyond loopback through one of its addresses.
+    addrs
+        .iter()
+        .find(|a| a.ip().is_loopback())
+        .or(addrs.first())
+        .copied()
+        .with_context(|| format!("--listen {listen}: the name has no address"))
+}
+
+/// The server logs requests to stderr (`SIFT_LOG=debug` for more).
+fn init_server_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 /// Reports a wrong combination of `sift triage` arguments like the parser

@@ -3,12 +3,14 @@
 
 mod decide;
 mod findings;
+mod listing;
 mod memories;
 mod outbox;
 mod triage;
 
 pub use decide::{Before, Decided};
 pub use findings::ImportSummary;
+pub use listing::{ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, RowUpdate};
 
 use anyhow::{Context, Result, bail};

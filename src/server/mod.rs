@@ -1,0 +1,525 @@
+//! `sift serve`: the embedded backend over HTTP, with the Semgrep API's
+//! routes and shapes (reference/semgrep-api.md §2), so that every sift, and
+//! any other Semgrep API client, can share one backlog.
+//!
+//! - `GET /api/v1/ping`
+//! - `GET /api/v1/deployments`: one deployment (slug `local` by default)
+//! - `GET /api/v1/deployments/{slug}/projects`
+//! - `GET /api/v1/deployments/{slug}/findings`: filters, pages from 0,
+//!   `page_size` 100–3,000, ordered by `relevant_since` then `id`,
+//!   descending; `[]` past the end
+//! - `POST /api/v1/deployments/{slug}/triage`: v1 bulk triage, validated
+//!   as the spec says
+//!
+//! Errors are `{"error": "..."}` with 400 (bad request), 401 (no or a wrong
+//! bearer token), 404 (unknown deployment or route). With a token file,
+//! every route but ping needs `Authorization: Bearer TOKEN`, and the
+//! token's reviewer is who decided; without one (loopback only) the
+//! `X-Sift-Reviewer` header names them, else the server's reviewer does.
+
+pub mod auth;
+pub mod faults;
+mod select;
+
+use crate::domain::Finding;
+use crate::store::Store;
+use crate::wire::v1::{
+    self, BulkTriageRequest, BulkTriageResponse, Deployment, EndpointReference, ErrorBody,
+    FindingsPage, FindingsQuery, ListDeploymentsResponse, ListProjectsResponse, TriageSelection,
+};
+use anyhow::{Context, Result, bail};
+use auth::Tokens;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use faults::{FaultRoute, Faults, ServerFault};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use time::OffsetDateTime;
+
+/// The header a sift client sends with its reviewer's name; honoured only
+/// when the server has no tokens (loopback), where it is the only way to
+/// know who decided.
+pub const REVIEWER_HEADER: &str = "x-sift-reviewer";
+
+/// The one deployment the server offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentInfo {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+impl Default for DeploymentInfo {
+    fn default() -> Self {
+        DeploymentInfo {
+            id: 1,
+            slug: "local".into(),
+            name: "sift".into(),
+        }
+    }
+}
+
+pub struct ServerConfig {
+    /// The embedded backend's store.
+    pub data_dir: PathBuf,
+    /// When set, every request but ping needs one of these bearer tokens.
+    pub tokens: Option<Tokens>,
+    /// Who decided, when there are no tokens and the client did not say.
+    pub reviewer: String,
+    pub deployment: DeploymentInfo,
+    /// For tests: answers to give instead of the real ones.
+    pub faults: Option<Arc<Faults>>,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf, reviewer: String) -> ServerConfig {
+        ServerConfig {
+            data_dir,
+            tokens: None,
+            reviewer,
+            deployment: DeploymentInfo::default(),
+            faults: None,
+        }
+    }
+}
+
+/// Refuses to listen beyond loopback without tokens.
+pub fn check_listen(addr: SocketAddr, has_tokens: bool) -> Result<()> {
+    if !addr.ip().is_loopback() && !has_tokens {
+        bail!(
+            "{addr} is not a loopback address: serving beyond this machine needs \
+             --token-file FILE (one `TOKEN NAME` line per reviewer), and every request \
+             then carries `Authorization: Bearer TOKEN`"
+        );
+    }
+    Ok(())
+}
+
+struct App {
+    store: Arc<Mutex<Store>>,
+    tokens: Option<Tokens>,
+    reviewer: String,
+    deployment: DeploymentInfo,
+    faults: Option<Arc<Faults>>,
+    local_addr: Option<SocketAddr>,
+}
+
+/// Who the request is from (set by the auth layer).
+#[derive(Clone)]
+struct Actor(String);
+
+/// An answer other than 200: `{"error": "..."}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn internal(e: anyhow::Error) -> ApiError {
+        tracing::error!("request failed: {e:#}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server's store failed; see its log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+                code: None,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The routes over the store in `config.data_dir`.
+pub fn router(config: ServerConfig) -> Result<Router> {
+    router_at(config, None)
+}
+
+fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Router> {
+    let store = Store::open(&config.data_dir)?;
+    let app = Arc::new(App {
+        store: Arc::new(Mutex::new(store)),
+        tokens: config.tokens,
+        reviewer: config.reviewer,
+        deployment: config.deployment,
+        faults: config.faults,
+        local_addr,
+    });
+    let guarded = Router::new()
+        .route("/api/v1/deployments", get(list_deployments))
+        .route("/api/v1/deployments/{slug}/projects", get(list_projects))
+        .route("/api/v1/deployments/{slug}/findings", get(list_findings))
+        .route("/api/v1/deployments/{slug}/triage", post(bulk_triage))
+        .route_layer(middleware::from_fn_with_state(app.clone(), inject_faults))
+        .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
+    Ok(Router::new()
+        .route("/api/v1/ping", get(ping))
+        .merge(guarded)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(log_request))
+        .with_state(app))
+}
+
+/// Serves on `listener` until `shutdown` resolves, then lets requests in
+/// flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = listener.local_addr().ok();
+    if let Some(addr) = addr {
+        check_listen(addr, config.tokens.is_some())?;
+    }
+    let app = router_at(config, addr)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server stopped")
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    // The path only: tokens travel in a header, never logged.
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    tracing::info!(
+        "{method} {path} {} {}ms",
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A name fit for the activity: printable, trimmed, at most 100 chars.
+fn clean_name(name: &str) -> Option<String> {
+    let name: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+async fn authenticate(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let actor = match &app.tokens {
+        Some(tokens) => {
+            let Some(token) = bearer(request.headers()) else {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "a bearer token is required: send `Authorization: Bearer TOKEN`",
+                )
+                .into_response();
+            };
+            match tokens.check(token) {
+                Some(name) => name.to_string(),
+                None => {
+                    return ApiError::new(StatusCode::UNAUTHORIZED, "the token was not accepted")
+                        .into_response();
+                }
+            }
+        }
+        None => request
+            .headers()
+            .get(REVIEWER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(clean_name)
+            .unwrap_or_else(|| app.reviewer.clone()),
+    };
+    request.extensions_mut().insert(Actor(actor));
+    next.run(request).await
+}
+
+async fn inject_faults(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let Some(faults) = &app.faults else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    let route = if path.ends_with("/triage") {
+        FaultRoute::Triage
+    } else if path.ends_with("/findings") {
+        FaultRoute::Findings
+    } else {
+        return next.run(request).await;
+    };
+    match faults.next(route) {
+        None => next.run(request).await,
+        Some(ServerFault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            ApiError::new(status, format!("injected fault: {code}")).into_response()
+        }
+        Some(ServerFault::RetryAfter { status, value }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+            let mut response = ApiError::new(status, "injected fault: slow down").into_response();
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        Some(ServerFault::Hang) => std::future::pending().await,
+        Some(ServerFault::LoseAnswer) => {
+            let _ = next.run(request).await;
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "injected fault: the answer was lost",
+            )
+            .into_response()
+        }
+        Some(ServerFault::Garbage) => (StatusCode::OK, "<html>not json</html>").into_response(),
+    }
+}
+
+async fn ping() -> Json<serde_json::Value> {
+    Json(serde_json::json!({}))
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such route: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+impl App {
+    fn check_slug(&self, slug: &str) -> Result<(), ApiError> {
+        if slug == self.deployment.slug {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "Deployment not found or you don't have access to it",
+            ))
+        }
+    }
+
+    /// Runs store work off the async threads, one request at a time.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut store)
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("the store task failed: {e}")))?
+    }
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+async fn list_deployments(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Json<ListDeploymentsResponse> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| app.local_addr.map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    let d = &app.deployment;
+    Json(ListDeploymentsResponse {
+        deployments: vec![Deployment {
+            id: d.id,
+            name: d.name.clone(),
+            slug: d.slug.clone(),
+            findings: Some(EndpointReference {
+                url: format!("http://{host}/api/v1/deployments/{}/findings", d.slug),
+            }),
+        }],
+    })
+}
+
+fn branch_ref(branch: &str) -> String {
+    if branch.starts_with("refs/") {
+        branch.to_string()
+    } else {
+        format!("refs/heads/{branch}")
+    }
+}
+
+async fn list_projects(
+    State(app): State<Arc<App>>,
+    UrlPath(slug): UrlPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListProjectsResponse>, ApiError> {
+    app.check_slug(&slug)?;
+    let pairs = query_pairs(raw.as_deref());
+    let number = |key: &str, default: u64, min: u64| -> Result<u64, ApiError> {
+        match pairs.iter().rev().find(|(k, _)| k == key) {
+            None => Ok(default),
+            Some((_, v)) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= min)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "{key} must be a whole number from {min}, not '{v}'"
+                    ))
+                }),
+        }
+    };
+    let page = number("page", 0, 0)?;
+    let page_size = number("page_size", 100, 1)?.min(u64::from(v1::MAX_PAGE_SIZE));
+    let rows = app
+        .with_store(|store| store.project_rows().map_err(ApiError::internal))
+        .await?;
+    let start = page.saturating_mul(page_size);
+    let projects = rows
+        .into_iter()
+        .skip(usize::try_from(start).unwrap_or(usize::MAX))
+        .take(page_size as usize)
+        .map(|p| v1::Project {
+            id: p.id,
+            name: p.name,
+            tags: Vec::new(),
+            url: p.url,
+            created_at: p.first_import,
+            latest_scan_at: p.latest_import,
+            default_branch: Some(branch_ref(&p.primary_branch)),
+            primary_branch: Some(branch_ref(&p.primary_branch)),
+        })
+        .collect();
+    Ok(Json(ListProjectsResponse { projects }))
+}
+
+async fn list_findings(
+    State(app): State<Arc<App>>,
+    UrlPath(slug): UrlPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<FindingsPage>, ApiError> {
+    app.check_slug(&slug)?;
+    let query =
+        FindingsQuery::from_pairs(query_pairs(raw.as_deref())).map_err(ApiError::bad_request)?;
+    let findings = app
+        .with_store(move |store| {
+            let ids = select::select_ids(store, &query).map_err(ApiError::internal)?;
+            let page = select::page(&ids, &query);
+            let found: Vec<Finding> = store.load_findings(&page).map_err(ApiError::internal)?;
+            Ok(found.iter().map(v1::Finding::from_domain).collect())
+        })
+        .await?;
+    Ok(Json(FindingsPage { findings }))
+}
+
+async fn bulk_triage(
+    State(app): State<Arc<App>>,
+    UrlPath(slug): UrlPath<String>,
+    axum::Extension(Actor(actor)): axum::Extension<Actor>,
+    body: Bytes,
+) -> Result<Json<BulkTriageResponse>, ApiError> {
+    app.check_slug(&slug)?;
+    let request: BulkTriageRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))?;
+    let valid = request.validate().map_err(ApiError::bad_request)?;
+    if valid.issue_type != "sast" {
+        // The embedded backend holds Code findings only.
+        return Ok(Json(BulkTriageResponse::new(Vec::new())));
+    }
+    let triaged = app
+        .with_store(move |store| {
+            let ids = match valid.selection {
+                TriageSelection::Ids(ids) => ids,
+                TriageSelection::Filter { query, limit } => {
+                    let mut ids = select::select_ids(store, &query).map_err(ApiError::internal)?;
+                    ids.truncate(limit);
+                    ids
+                }
+            };
+            let (triaged, _) = store
+                .apply_triage(&ids, &valid.change, &actor, OffsetDateTime::now_utc())
+                .map_err(ApiError::internal)?;
+            tracing::info!(
+                "{actor} triaged {} finding(s): {}",
+                triaged.len(),
+                valid.change.describe()
+            );
+            Ok(triaged)
+        })
+        .await?;
+    Ok(Json(BulkTriageResponse::new(triaged)))
+}

@@ -1,0 +1,94 @@
+//! What `sift serve` lists: every finding's filterable facts as stored
+//! (without the pending overlay: a server reports what it holds), and the
+//! projects with their scan times.
+
+use super::Store;
+use crate::domain::{ScanState, Severity, Status, TriageReason, TriageState, Verdict};
+use anyhow::Result;
+
+/// One finding's facts for filtering, ordering and de-duplicating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListingRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub primary_branch: String,
+    pub git_ref: String,
+    pub match_based_id: String,
+    pub rule: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub triage_reason: Option<TriageReason>,
+    pub verdict: Option<Verdict>,
+    /// Epoch seconds.
+    pub relevant_since: i64,
+}
+
+/// A project as `GET …/projects` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    pub url: Option<String>,
+    pub primary_branch: String,
+    /// When its first and latest scans were imported (RFC 3339).
+    pub first_import: Option<String>,
+    pub latest_import: Option<String>,
+}
+
+impl Store {
+    /// Every finding, in no particular order.
+    pub fn listing_rows(&self) -> Result<Vec<ListingRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref, f.match_based_id,
+                    r.name, f.severity, f.state, f.triage_state, f.triage_reason, f.verdict,
+                    f.relevant_since
+             FROM findings f
+             JOIN projects p ON p.id = f.project_id
+             JOIN rules r ON r.id = f.rule_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let state = ScanState::parse(r.get_ref(8)?.as_str()?).unwrap_or(ScanState::Unresolved);
+            let triage =
+                TriageState::parse(r.get_ref(9)?.as_str()?).unwrap_or(TriageState::Untriaged);
+            Ok(ListingRow {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                project: r.get(2)?,
+                primary_branch: r.get(3)?,
+                git_ref: r.get(4)?,
+                match_based_id: r.get(5)?,
+                rule: r.get(6)?,
+                severity: Severity::parse(r.get_ref(7)?.as_str()?).unwrap_or(Severity::Medium),
+                status: Status::derive(state, triage),
+                triage_reason: r
+                    .get_ref(10)?
+                    .as_str_or_null()?
+                    .and_then(TriageReason::parse),
+                verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
+                relevant_since: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every project, by name.
+    pub fn project_rows(&self) -> Result<Vec<ProjectRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.name, p.url, p.primary_branch, MIN(s.imported_at), MAX(s.imported_at)
+             FROM projects p LEFT JOIN scans s ON s.project_id = p.id
+             GROUP BY p.id ORDER BY p.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ProjectRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                url: r.get(2)?,
+                primary_branch: r.get(3)?,
+                first_import: r.get(4)?,
+                latest_import: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
