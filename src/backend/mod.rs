@@ -1,7 +1,8 @@
 //! Where decisions go and findings come from: one trait, spoken by the
-//! embedded backend (in-process, over the store) and, later, by the HTTP
-//! client of the Semgrep API.
+//! embedded backend (in-process, over the store) and by the HTTP client of
+//! the Semgrep API (`api`, for semgrep.dev or `sift serve`).
 
+pub mod api;
 pub mod embedded;
 pub mod faults;
 

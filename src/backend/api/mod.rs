@@ -1,0 +1,429 @@
+//! The Semgrep API backend: one HTTP client for semgrep.dev, a
+//! single-tenant Semgrep, or `sift serve` (reference/semgrep-api.md §1–2).
+//!
+//! Decisions go as v1 bulk triage (`issue_type` "sast"). Pulls page through
+//! `GET …/findings?issue_type=sast&dedup=true&page_size=3000` until a short
+//! or empty page and store the findings in a local cache (a store of its
+//! own, per backend), which the console and the scripting commands read.
+//! Autotriage feedback cannot be sent with an API token, so agreeing or
+//! disagreeing with Assistant goes as the v1 triage of DESIGN §4.
+
+pub mod credentials;
+pub mod http;
+
+use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use crate::domain::{ScanResults, ScanSource, TriageChange};
+use crate::store::Store;
+use crate::wire::v1::{
+    BulkTriageRequest, BulkTriageResponse, Deployment, FindingsPage, FindingsQuery,
+    ListDeploymentsResponse, ListProjectsResponse, MAX_PAGE_SIZE, Project,
+};
+use anyhow::{Context, Result};
+use credentials::Token;
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+pub use http::http_client;
+
+/// Every request's time limit, as the sync's.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The file in the cache directory that remembers what the last pull
+/// brought, so an unchanged backlog is not stored (or reloaded) again.
+const PULL_DIGEST_FILE: &str = "last-pull.sha256";
+
+pub struct Api {
+    client: reqwest::Client,
+    base: Url,
+    token: Option<Token>,
+    /// Given (`--deployment`), or found at the first request.
+    deployment: tokio::sync::Mutex<Option<String>>,
+    given_deployment: Option<String>,
+    cache_dir: PathBuf,
+    cache: Arc<Mutex<Option<Store>>>,
+    timeout: Duration,
+    page_size: u32,
+    dedup: bool,
+    last_pull: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base.as_str())
+            .field("deployment", &self.given_deployment)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Api {
+    /// A client for the API at `base_url` (the host root, e.g.
+    /// `https://semgrep.dev`), keeping its cache in `cache_dir`. Without
+    /// `deployment`, the one `GET /api/v1/deployments` returns is used.
+    /// Refuses plain HTTP to anything but loopback.
+    pub fn new(
+        base_url: &str,
+        token: Option<Token>,
+        deployment: Option<String>,
+        cache_dir: &Path,
+    ) -> Result<Api> {
+        let base = credentials::base_url(base_url)?;
+        let deployment = deployment
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty());
+        let last_pull = std::fs::read_to_string(cache_dir.join(PULL_DIGEST_FILE))
+            .ok()
+            .map(|s| s.trim().to_string());
+        Ok(Api {
+            client: http_client(DEFAULT_TIMEOUT)?,
+            base,
+            token,
+            deployment: tokio::sync::Mutex::new(deployment.clone()),
+            given_deployment: deployment,
+            cache_dir: cache_dir.to_path_buf(),
+            cache: Arc::new(Mutex::new(None)),
+            timeout: DEFAULT_TIMEOUT,
+            page_size: MAX_PAGE_SIZE,
+            dedup: true,
+            last_pull: Mutex::new(last_pull),
+        })
+    }
+
+    /// Every request's time limit (default 20 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Result<Api> {
+        self.client = http_client(timeout)?;
+        self.timeout = timeout;
+        Ok(self)
+    }
+
+    /// Findings per page when pulling (100–3,000; default 3,000).
+    pub fn with_page_size(mut self, page_size: u32) -> Api {
+        self.page_size = page_size.clamp(crate::wire::v1::MIN_PAGE_SIZE, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// Pull every ref's findings (`dedup=false`) instead of one per match.
+    pub fn with_dedup(mut self, dedup: bool) -> Api {
+        self.dedup = dedup;
+        self
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
+    fn url(&self, path: &str) -> Result<Url, BackendError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| BackendError::Rejected {
+                message: format!("cannot build the URL for {path}: {e}"),
+            })
+    }
+
+    fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = &self.token {
+            r = r.bearer_auth(token.expose());
+        }
+        r
+    }
+
+    /// Sends a request and reads a 2xx body as JSON.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(T, String), BackendError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| http::transport_error(&e, what, self.timeout))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| http::transport_error(&e, what, self.timeout))?;
+        if !status.is_success() {
+            let deployment = self.deployment.lock().await.clone();
+            let e = http::classify(status, &headers, &body, what, deployment.as_deref());
+            tracing::warn!("{what}: {e}");
+            return Err(e);
+        }
+        let parsed = serde_json::from_str(&body).map_err(|e| {
+            BackendError::unavailable(format!(
+                "the backend's answer to {what} is not the JSON the API defines ({e})"
+            ))
+        })?;
+        Ok((parsed, body))
+    }
+
+    /// `GET /api/v1/ping`.
+    pub async fn ping(&self) -> Result<(), BackendError> {
+        let url = self.url("api/v1/ping")?;
+        self.send::<serde_json::Value>(self.request(reqwest::Method::GET, url), "the ping")
+            .await
+            .map(|_| ())
+    }
+
+    /// `GET /api/v1/deployments`.
+    pub async fn deployments(&self) -> Result<Vec<Deployment>, BackendError> {
+        let url = self.url("api/v1/deployments")?;
+        let (r, _): (ListDeploymentsResponse, _) = self
+            .send(
+                self.request(reqwest::Method::GET, url),
+                "listing deployments",
+            )
+            .await?;
+        Ok(r.deployments)
+    }
+
+    /// The deployment's slug: given, or the first the token reaches.
+    pub async fn deployment(&self) -> Result<String, BackendError> {
+        if let Some(slug) = self.deployment.lock().await.clone() {
+            return Ok(slug);
+        }
+        let found = self.deployments().await?;
+        let slug = found
+            .into_iter()
+            .map(|d| d.slug)
+            .find(|s| !s.trim().is_empty())
+            .ok_or_else(|| BackendError::Rejected {
+                message: "the token reaches no deployment: check that it is an API token with \
+                          the Web API scope, or name one with --deployment"
+                    .into(),
+            })?;
+        tracing::info!("using deployment {slug}");
+        *self.deployment.lock().await = Some(slug.clone());
+        Ok(slug)
+    }
+
+    fn deployment_path(slug: &str, rest: &str) -> String {
+        let slug: String = form_urlencoded::byte_serialize(slug.as_bytes()).collect();
+        format!("api/v1/deployments/{slug}/{rest}")
+    }
+
+    /// `GET …/projects`, every page.
+    pub async fn projects(&self) -> Result<Vec<Project>, BackendError> {
+        let slug = self.deployment().await?;
+        let mut out = Vec::new();
+        for page in 0u32.. {
+            let mut url = self.url(&Self::deployment_path(&slug, "projects"))?;
+            url.query_pairs_mut()
+                .append_pair("page", &page.to_string())
+                .append_pair("page_size", "100");
+            let (r, _): (ListProjectsResponse, _) = self
+                .send(self.request(reqwest::Method::GET, url), "listing projects")
+                .await?;
+            let n = r.projects.len();
+            out.extend(r.projects);
+            if n < 100 || page >= 1_000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One page of `GET …/findings`; also returns the body as it came.
+    pub async fn findings_page(
+        &self,
+        query: &FindingsQuery,
+    ) -> Result<(FindingsPage, String), BackendError> {
+        let slug = self.deployment().await?;
+        let mut url = self.url(&Self::deployment_path(&slug, "findings"))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query.to_pairs() {
+                pairs.append_pair(k, &v);
+            }
+        }
+        self.send(
+            self.request(reqwest::Method::GET, url),
+            &format!("listing findings (page {})", query.page),
+        )
+        .await
+    }
+
+    /// `POST …/triage` with a body as given.
+    pub async fn bulk_triage(
+        &self,
+        body: &BulkTriageRequest,
+        actor: Option<&str>,
+    ) -> Result<BulkTriageResponse, BackendError> {
+        let slug = self.deployment().await?;
+        let url = self.url(&Self::deployment_path(&slug, "triage"))?;
+        let mut request = self.request(reqwest::Method::POST, url).json(body);
+        if let Some(actor) = actor.filter(|a| a.is_ascii() && !a.trim().is_empty()) {
+            // Read by `sift serve` on loopback only; Semgrep ignores it.
+            request = request.header(crate::server::REVIEWER_HEADER, actor.trim());
+        }
+        self.send(request, "the triage").await.map(|(r, _)| r)
+    }
+
+    /// Runs work on the cache store, off the async threads.
+    async fn with_cache<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let cache = self.cache.clone();
+        let dir = self.cache_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none() {
+                *guard = Some(Store::open(&dir)?);
+            }
+            let store = guard.as_mut().expect("opened above");
+            work(store)
+        })
+        .await
+        .map_err(|e| BackendError::unavailable(format!("the cache task failed: {e}")))?
+        .map_err(|e| BackendError::unavailable(format!("the local cache failed: {e:#}")))
+    }
+
+    /// Every finding the backend lists, and a digest of them.
+    async fn fetch_all(&self) -> Result<(Vec<crate::wire::v1::Finding>, String), BackendError> {
+        let mut findings = Vec::new();
+        let mut digest = Sha256::new();
+        let mut query = FindingsQuery {
+            dedup: self.dedup,
+            page_size: self.page_size,
+            ..FindingsQuery::default()
+        };
+        loop {
+            let (page, _) = self.findings_page(&query).await?;
+            // The findings as read, whatever the paging.
+            for f in &page.findings {
+                if let Ok(bytes) = serde_json::to_vec(f) {
+                    digest.update(&bytes);
+                }
+            }
+            let n = page.findings.len();
+            findings.extend(page.findings);
+            // A short or empty page is the last; a server that never ends
+            // is stopped at a million findings.
+            if n < query.page_size as usize || findings.len() >= 1_000_000 {
+                break;
+            }
+            query.page += 1;
+        }
+        let hex: String = digest
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok((findings, hex))
+    }
+}
+
+/// Findings grouped by project and ref, as the store imports them.
+fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResults> {
+    let now = OffsetDateTime::now_utc();
+    let mut scans: Vec<ScanResults> = Vec::new();
+    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
+    for wire in findings {
+        let f = wire.into_domain(now);
+        let i = *by_key
+            .entry((f.project.clone(), f.git_ref.clone()))
+            .or_insert_with(|| {
+                scans.push(ScanResults {
+                    origin: origin.to_string(),
+                    source: ScanSource::Platform,
+                    project: f.project.clone(),
+                    repository_url: f.repository_url.clone(),
+                    git_ref: f.git_ref.clone(),
+                    findings: Vec::new(),
+                    errors: Vec::new(),
+                });
+                scans.len() - 1
+            });
+        scans[i].findings.push(f);
+    }
+    scans
+}
+
+impl Backend for Api {
+    fn describe(&self) -> String {
+        let host = self.base.as_str().trim_end_matches('/');
+        match &self.given_deployment {
+            Some(d) => format!("api {host} ({d})"),
+            None => format!("api {host}"),
+        }
+    }
+
+    async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
+        let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
+        let answer = self.bulk_triage(&body, Some(&request.actor)).await?;
+        let mut triaged = answer.triaged_issues;
+        if triaged.is_empty() {
+            // A backend that does not list them triaged at least these.
+            triaged = request.issue_ids.clone();
+        }
+        // The cache shows the decision at once, as the backend applied it.
+        let ids = triaged.clone();
+        let TriageRequest { change, actor, .. } = request;
+        let applied: TriageChange = change;
+        if let Err(e) = self
+            .with_cache(move |store| {
+                store
+                    .apply_triage(&ids, &applied, &actor, OffsetDateTime::now_utc())
+                    .map(|_| ())
+            })
+            .await
+        {
+            // The backend has it; the next pull brings it to the cache.
+            tracing::warn!("the triage was sent, but the cache was not updated: {e}");
+        }
+        Ok(TriageResponse { triaged })
+    }
+
+    async fn pull(&self) -> Result<bool, BackendError> {
+        let (findings, digest) = self.fetch_all().await?;
+        if self
+            .last_pull
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            == Some(digest.as_str())
+        {
+            return Ok(false);
+        }
+        let count = findings.len();
+        let origin = self.base.as_str().trim_end_matches('/').to_string();
+        let scans = group(findings, &origin);
+        self.with_cache(move |store| store.import(&scans).map(|_| ()))
+            .await?;
+        tracing::info!("pulled {count} findings");
+        *self.last_pull.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest.clone());
+        let path = self.cache_dir.join(PULL_DIGEST_FILE);
+        if let Err(e) = std::fs::write(&path, &digest) {
+            tracing::warn!("cannot write {}: {e}", path.display());
+        }
+        Ok(true)
+    }
+}
+
+/// Opens the cache directory for an API backend, creating it (0700: the
+/// findings are the organisation's).
+pub fn prepare_cache_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the cache directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
