@@ -1,9 +1,11 @@
 //! Where sift keeps things, and the user's config file.
 
+use crate::backend::api::credentials::{self, Token};
 use crate::tui::keymap::KeymapToml;
 use anyhow::{Context, Result, bail};
 use directories::ProjectDirs;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// `config.toml` in the XDG config directory (or `--config`).
@@ -17,6 +19,135 @@ pub struct Config {
     /// Keymap overrides: `[keys.list]`, `[keys.global]`, …
     #[serde(default)]
     pub keys: KeymapToml,
+    /// The backend when no option or profile names one (default embedded).
+    pub backend: Option<BackendKind>,
+    /// The profile used when `--profile` is not given.
+    pub profile: Option<String>,
+    /// Named backends: `[profiles.acme]`.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// Which backend the commands use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// sift's own store, in the data directory.
+    Embedded,
+    /// The Semgrep API: semgrep.dev, a single-tenant host, or `sift serve`.
+    Api,
+}
+
+/// A named backend in the config file:
+///
+/// ```toml
+/// [profiles.acme]
+/// backend = "api"
+/// url = "https://acme.semgrep.dev"
+/// deployment = "acme"
+/// token_env = "ACME_SEMGREP_TOKEN"   # optional: where its token is
+/// ```
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub backend: Option<BackendKind>,
+    pub url: Option<String>,
+    pub deployment: Option<String>,
+    /// The name of an environment variable holding this profile's token.
+    pub token_env: Option<String>,
+    /// A token written in the file itself (keep the file 0600).
+    pub token: Option<String>,
+}
+
+/// The backend options of the command line.
+#[derive(Debug, Default, Clone)]
+pub struct BackendFlags {
+    pub backend: Option<BackendKind>,
+    pub url: Option<String>,
+    pub deployment: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// The backend the options, the profile and the environment add up to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolvedBackend {
+    Embedded,
+    Api {
+        url: String,
+        deployment: Option<String>,
+        token: Option<Token>,
+        /// Where the token came from, for messages (never the token).
+        token_source: Option<String>,
+    },
+}
+
+/// Options win over the profile, the profile over the environment
+/// (`SEMGREP_URL`, `SEMGREP_APP_URL`, `SEMGREP_APP_TOKEN`, the Semgrep
+/// CLI's settings file), and those over the defaults. `--url` or
+/// `--deployment` alone mean the API backend.
+pub fn resolve_backend(flags: &BackendFlags, config: &Config) -> Result<ResolvedBackend> {
+    let profile_name = flags.profile.as_ref().or(config.profile.as_ref());
+    let profile = match profile_name {
+        None => Profile::default(),
+        Some(name) => match config.profiles.get(name) {
+            Some(p) => p.clone(),
+            None => {
+                let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+                bail!(
+                    "no profile '{name}' in the config file{}",
+                    if known.is_empty() {
+                        " (it has no [profiles.NAME] section)".to_string()
+                    } else {
+                        format!(" (it has: {})", known.join(", "))
+                    }
+                );
+            }
+        },
+    };
+    let implied = (flags.url.is_some() || flags.deployment.is_some()).then_some(BackendKind::Api);
+    let kind = flags
+        .backend
+        .or(implied)
+        .or(profile.backend)
+        .or(profile.url.as_ref().map(|_| BackendKind::Api))
+        .or(config.backend)
+        .unwrap_or(BackendKind::Embedded);
+    if kind == BackendKind::Embedded {
+        return Ok(ResolvedBackend::Embedded);
+    }
+    let url = credentials::find_url(flags.url.as_deref().or(profile.url.as_deref()));
+    let deployment = flags
+        .deployment
+        .clone()
+        .or(profile.deployment)
+        .filter(|d| !d.trim().is_empty());
+    let (token, token_source) = if let Some(t) = profile.token.and_then(Token::new) {
+        (Some(t), Some("the config file".to_string()))
+    } else if let Some(var) = &profile.token_env {
+        match std::env::var(var).ok().and_then(Token::new) {
+            Some(t) => (Some(t), Some(var.clone())),
+            None => bail!("the profile names {var} for its token, but {var} is not set"),
+        }
+    } else {
+        match credentials::find_token() {
+            Some((t, source)) => (Some(t), Some(source.to_string())),
+            None => (None, None),
+        }
+    };
+    Ok(ResolvedBackend::Api {
+        url,
+        deployment,
+        token,
+        token_source,
+    })
+}
+
+/// Where an API backend's findings are cached: `<data_dir>/cache/<host>-<deployment>`.
+pub fn api_cache_dir(data_dir: &Path, url: &str, deployment: Option<&str>) -> Result<PathBuf> {
+    let base = credentials::base_url(url)?;
+    Ok(data_dir
+        .join("cache")
+        .join(credentials::cache_name(&base, deployment)))
 }
 
 fn dirs() -> Option<ProjectDirs> {
@@ -44,8 +175,18 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
         }
         Err(e) => bail!("cannot read the config file {}: {e}", path.display()),
     };
-    toml::from_str(&text)
-        .with_context(|| format!("the config file {} is not valid", path.display()))
+    let config: Config = toml::from_str(&text)
+        .with_context(|| format!("the config file {} is not valid", path.display()))?;
+    if config.profiles.values().any(|p| p.token.is_some()) && credentials::readable_by_others(&path)
+    {
+        eprintln!(
+            "sift: warning: {} holds a token but others may read it; `chmod 600 {}` \
+             (or use token_env, or SEMGREP_APP_TOKEN)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(config)
 }
 
 /// The data directory: `--data-dir` / `SIFT_DATA_DIR`, then the config
@@ -86,4 +227,122 @@ pub fn display_path(path: &Path) -> String {
         return format!("~/{}", rest.display());
     }
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        toml::from_str(text).unwrap()
+    }
+
+    const PROFILES: &str = r#"
+        [profiles.acme]
+        backend = "api"
+        url = "https://acme.semgrep.dev"
+        deployment = "acme"
+        token = "profile-token"
+
+        [profiles.team]
+        url = "http://127.0.0.1:8321"
+    "#;
+
+    #[test]
+    fn the_embedded_backend_is_the_default() {
+        let r = resolve_backend(&BackendFlags::default(), &Config::default()).unwrap();
+        assert_eq!(r, ResolvedBackend::Embedded);
+    }
+
+    #[test]
+    fn a_profile_names_a_backend_and_options_win_over_it() {
+        let c = config(PROFILES);
+        let flags = BackendFlags {
+            profile: Some("acme".into()),
+            ..BackendFlags::default()
+        };
+        let ResolvedBackend::Api {
+            url,
+            deployment,
+            token,
+            token_source,
+        } = resolve_backend(&flags, &c).unwrap()
+        else {
+            panic!("api")
+        };
+        assert_eq!(url, "https://acme.semgrep.dev");
+        assert_eq!(deployment.as_deref(), Some("acme"));
+        assert_eq!(token, Token::new("profile-token"));
+        assert_eq!(token_source.as_deref(), Some("the config file"));
+
+        let flags = BackendFlags {
+            profile: Some("acme".into()),
+            deployment: Some("other".into()),
+            ..BackendFlags::default()
+        };
+        let ResolvedBackend::Api { deployment, .. } = resolve_backend(&flags, &c).unwrap() else {
+            panic!("api")
+        };
+        assert_eq!(deployment.as_deref(), Some("other"));
+        // --backend embedded wins over the profile.
+        let flags = BackendFlags {
+            profile: Some("acme".into()),
+            backend: Some(BackendKind::Embedded),
+            ..BackendFlags::default()
+        };
+        assert_eq!(
+            resolve_backend(&flags, &c).unwrap(),
+            ResolvedBackend::Embedded
+        );
+        // A profile with a URL is an API profile.
+        let flags = BackendFlags {
+            profile: Some("team".into()),
+            ..BackendFlags::default()
+        };
+        let ResolvedBackend::Api { url, .. } = resolve_backend(&flags, &c).unwrap() else {
+            panic!("api")
+        };
+        assert_eq!(url, "http://127.0.0.1:8321");
+    }
+
+    #[test]
+    fn url_alone_means_the_api_and_unknown_profiles_are_named() {
+        let flags = BackendFlags {
+            url: Some("http://127.0.0.1:9".into()),
+            ..BackendFlags::default()
+        };
+        assert!(matches!(
+            resolve_backend(&flags, &Config::default()).unwrap(),
+            ResolvedBackend::Api { .. }
+        ));
+        let flags = BackendFlags {
+            profile: Some("nope".into()),
+            ..BackendFlags::default()
+        };
+        let e = resolve_backend(&flags, &config(PROFILES)).unwrap_err();
+        assert!(e.to_string().contains("(it has: acme, team)"), "{e}");
+    }
+
+    #[test]
+    fn the_default_profile_comes_from_the_file() {
+        let c = config(&format!("profile = \"acme\"\n{PROFILES}"));
+        assert!(matches!(
+            resolve_backend(&BackendFlags::default(), &c).unwrap(),
+            ResolvedBackend::Api { .. }
+        ));
+    }
+
+    #[test]
+    fn caches_are_per_backend() {
+        let d = Path::new("/data");
+        assert_eq!(
+            api_cache_dir(d, "https://semgrep.dev", Some("acme")).unwrap(),
+            Path::new("/data/cache/semgrep.dev-acme")
+        );
+        assert_eq!(
+            api_cache_dir(d, "http://127.0.0.1:8321", None).unwrap(),
+            Path::new("/data/cache/127.0.0.1-8321-default")
+        );
+        assert!(api_cache_dir(d, "http://semgrep.example", None).is_err());
+    }
 }

@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use sift::backend::api::Api;
 use sift::backend::embedded::Embedded;
-use sift::config::{self, Config};
+use sift::config::{self, BackendFlags, BackendKind, Config, ResolvedBackend};
 use sift::domain::{
     BacklogView, DecisionContext, Filter, Intent, Severity, Status, TriageChange, TriageReason,
     TriageState, VerdictFilter, resolve,
@@ -19,6 +20,7 @@ use sift::wire::v1;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Exit codes scripts can rely on (also in the README).
@@ -56,8 +58,130 @@ struct Cli {
     /// Record decisions without sending them; `sift sync` sends them later.
     #[arg(long)]
     offline: bool,
+    /// embedded (sift's own store, the default) or api (the Semgrep API:
+    /// semgrep.dev, a single-tenant host, or `sift serve`).
+    #[arg(long, env = "SIFT_BACKEND", value_enum, value_name = "KIND")]
+    backend: Option<BackendKind>,
+    /// The API's host (default: SEMGREP_URL, SEMGREP_APP_URL, or
+    /// https://semgrep.dev). Implies --backend api.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// The deployment's slug (default: the one the token reaches).
+    /// Implies --backend api.
+    #[arg(long, value_name = "SLUG")]
+    deployment: Option<String>,
+    /// A backend named in the config file's [profiles.NAME].
+    #[arg(long, env = "SIFT_PROFILE", value_name = "NAME")]
+    profile: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+impl Cli {
+    fn backend_flags(&self) -> BackendFlags {
+        BackendFlags {
+            backend: self.backend,
+            url: self.url.clone(),
+            deployment: self.deployment.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+/// Where a command reads findings and sends decisions: the embedded
+/// backend's store, or an API backend through its local cache.
+enum Target {
+    Embedded(PathBuf),
+    Api { cache: PathBuf, api: Arc<Api> },
+}
+
+impl Target {
+    /// The store the command opens: the embedded one, or the cache.
+    fn dir(&self) -> &Path {
+        match self {
+            Target::Embedded(dir) => dir,
+            Target::Api { cache, .. } => cache,
+        }
+    }
+
+    /// For the status bar and messages.
+    fn label(&self) -> String {
+        match self {
+            Target::Embedded(dir) => format!("embedded {}", config::display_path(dir)),
+            Target::Api { api, .. } => sift::backend::Backend::describe(&**api),
+        }
+    }
+}
+
+/// The backend the options, profile, config and environment name.
+fn target(data_dir: Option<&Path>, flags: &BackendFlags, config: &Config) -> Result<Target> {
+    let data_dir = config::data_dir(data_dir, config)?;
+    match config::resolve_backend(flags, config)? {
+        ResolvedBackend::Embedded => Ok(Target::Embedded(data_dir)),
+        ResolvedBackend::Api {
+            url,
+            deployment,
+            token,
+            token_source,
+        } => {
+            let cache = config::api_cache_dir(&data_dir, &url, deployment.as_deref())?;
+            sift::backend::api::prepare_cache_dir(&cache)?;
+            tracing::info!(
+                "api backend {url}, token from {}",
+                token_source.as_deref().unwrap_or("nowhere")
+            );
+            let api = Api::new(&url, token, deployment, &cache)?;
+            Ok(Target::Api {
+                cache,
+                api: Arc::new(api),
+            })
+        }
+    }
+}
+
+/// Runs one async task to its end on a small runtime.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(work))
+}
+
+/// When to fetch findings before a command reads the cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// Always (scripts want the backend's state).
+    Always,
+    /// Only into an empty cache (the console pulls in the background).
+    IfEmpty,
+}
+
+/// Brings an API backend's cache up to date (a no-op for the embedded
+/// backend). Fails when it cannot and the cache is empty; otherwise says
+/// that the cached findings are shown.
+fn refresh(target: &Target, when: Refresh) -> Result<()> {
+    let Target::Api { cache, api } = target else {
+        return Ok(());
+    };
+    let empty = Store::open(cache)?.count_findings()? == 0;
+    if !empty && when == Refresh::IfEmpty {
+        return Ok(());
+    }
+    if empty {
+        eprintln!("sift: fetching findings from {}…", inert(&target.label()));
+    }
+    let pulled = block_on(sift::backend::Backend::pull(&**api))?;
+    match pulled {
+        Ok(_) => Ok(()),
+        Err(e) if empty => bail!("cannot fetch findings: {e}"),
+        Err(e) => {
+            eprintln!(
+                "sift: showing the findings cached earlier; fetching new ones failed: {}",
+                inert(&e.to_string())
+            );
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -235,10 +359,26 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     let config = config::load(cli.config.as_deref())?;
+    let flags = cli.backend_flags();
+    let target = || target(cli.data_dir.as_deref(), &flags, &config);
+    // Commands that work on the embedded store only.
+    let embedded_only = |what: &str| -> Result<()> {
+        if let ResolvedBackend::Api { .. } = config::resolve_backend(&flags, &config)? {
+            bail!(
+                "{what} works on the embedded backend's store (--data-dir), not on the \
+                 Semgrep API; add --backend embedded (for a team's `sift serve`, use its \
+                 --data-dir)"
+            );
+        }
+        Ok(())
+    };
     match cli.command {
         None => {
-            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
-            console(&dir, &config, cli.offline)?;
+            let target = target()?;
+            if !cli.offline {
+                refresh(&target, Refresh::IfEmpty)?;
+            }
+            console(&target, &config, cli.offline)?;
             Ok(exit::OK)
         }
         Some(Command::Demo {
@@ -258,6 +398,7 @@ fn run(cli: Cli) -> Result<u8> {
             repo_root,
             json,
         }) => {
+            embedded_only("`sift import`")?;
             let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
             let opts = sift::import::ImportOptions {
                 project,
@@ -276,7 +417,8 @@ fn run(cli: Cli) -> Result<u8> {
             text,
             json,
         }) => {
-            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
+            let target = target()?;
+            refresh(&target, Refresh::Always)?;
             let filter = Filter {
                 view,
                 severities: severity,
@@ -289,7 +431,7 @@ fn run(cli: Cli) -> Result<u8> {
                     .unwrap_or_default(),
                 scope: None,
             };
-            findings(&dir, &filter, json)?;
+            findings(target.dir(), &filter, json)?;
             Ok(exit::OK)
         }
         Some(Command::Triage {
@@ -330,14 +472,19 @@ fn run(cli: Cli) -> Result<u8> {
             if reason.is_some() && !reason_fits {
                 usage_error("--reason goes with --state ignored or --reject");
             }
-            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
-            triage(&dir, &config::reviewer(&config), &ids, &intent, json)
+            let target = target()?;
+            // The ids are checked against the cache: fill it first.
+            refresh(&target, Refresh::IfEmpty)?;
+            triage(&target, &config::reviewer(&config), &ids, &intent, json)
         }
         Some(Command::Serve {
             listen,
             token_file,
             add_token,
         }) => {
+            if add_token.is_none() {
+                embedded_only("`sift serve`")?;
+            }
             let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
             serve(&dir, &config, &listen, token_file.as_deref(), add_token)
         }
@@ -346,8 +493,8 @@ fn run(cli: Cli) -> Result<u8> {
             drop_rejected,
             json,
         }) => {
-            let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
-            sync(&dir, retry_rejected, drop_rejected, json)
+            let target = target()?;
+            sync(&target, retry_rejected, drop_rejected, json)
         }
     }
 }
@@ -464,15 +611,17 @@ fn usage_error(message: &str) -> ! {
     .exit()
 }
 
-/// Opens the console on the embedded backend in `dir`.
-fn console(dir: &Path, config: &Config, offline: bool) -> Result<()> {
+/// Opens the console on the backend: the embedded store, or an API
+/// backend's cache, which its sync keeps up to date.
+fn console(target: &Target, config: &Config, offline: bool) -> Result<()> {
+    let dir = target.dir();
     let keymap = Keymap::with_overrides(&config.keys)
         .map_err(|e| anyhow::anyhow!("the keymap in the config file is not valid: {e}"))?;
     let _log = init_logging(dir);
     let store = Store::open(dir)?;
     let index = store.load_index()?;
     drop(store);
-    let backend = format!("embedded {}", config::display_path(dir));
+    let backend = target.label();
     let mut model = Model::new(
         index,
         backend,
@@ -486,8 +635,10 @@ fn console(dir: &Path, config: &Config, offline: bool) -> Result<()> {
         actor: config::reviewer(config),
         offline,
     };
-    let backend = std::sync::Arc::new(sift::backend::embedded::Embedded::open(dir)?);
-    let pending = runtime::run(model, session, backend)?;
+    let pending = match target {
+        Target::Embedded(dir) => runtime::run(model, session, Arc::new(Embedded::open(dir)?))?,
+        Target::Api { api, .. } => runtime::run(model, session, api.clone())?,
+    };
     if pending > 0 {
         eprintln!(
             "sift: {pending} decision(s) are waiting for the backend; they are kept and sent \
@@ -537,7 +688,7 @@ fn demo(
         println!("Open it with: sift --data-dir {}", kept.display());
         return Ok(exit::OK);
     }
-    console(&dir, config, offline)?;
+    console(&Target::Embedded(dir), config, offline)?;
     Ok(exit::OK)
 }
 
@@ -652,7 +803,8 @@ fn findings(dir: &Path, filter: &Filter, json: bool) -> Result<()> {
 
 /// Records decisions on findings, all or none, then sends them in one sync
 /// pass.
-fn triage(dir: &Path, reviewer: &str, ids: &[i64], intent: &Intent, json: bool) -> Result<u8> {
+fn triage(target: &Target, reviewer: &str, ids: &[i64], intent: &Intent, json: bool) -> Result<u8> {
+    let dir = target.dir();
     let mut unique = Vec::with_capacity(ids.len());
     for id in ids {
         if !unique.contains(id) {
@@ -710,7 +862,7 @@ fn triage(dir: &Path, reviewer: &str, ids: &[i64], intent: &Intent, json: bool) 
 
     // Durable before anything is sent.
     let outbox_ids = store.record(&changes, reviewer)?;
-    let report = sync_pass(dir, &mut store);
+    let report = sync_pass(target, &mut store);
     let left: Vec<Pending> = store
         .pending()?
         .into_iter()
@@ -795,17 +947,20 @@ fn triage(dir: &Path, reviewer: &str, ids: &[i64], intent: &Intent, json: bool) 
 
 /// One push-and-pull pass against the configured backend. What cannot be
 /// sent stays in the outbox; a failure is reported as the pass's reason.
-fn sync_pass(dir: &Path, store: &mut Store) -> PassReport {
-    fn pass(dir: &Path, store: &mut Store) -> Result<PassReport> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async {
-            let backend = Embedded::open(dir)?;
-            sift::sync::push_and_pull(&backend, store, &SyncConfig::default()).await
-        })
+fn sync_pass(target: &Target, store: &mut Store) -> PassReport {
+    fn pass(target: &Target, store: &mut Store) -> Result<PassReport> {
+        block_on(async {
+            let cfg = SyncConfig::default();
+            match target {
+                Target::Embedded(dir) => {
+                    let backend = Embedded::open(dir)?;
+                    sift::sync::push_and_pull(&backend, store, &cfg).await
+                }
+                Target::Api { api, .. } => sift::sync::push_and_pull(&**api, store, &cfg).await,
+            }
+        })?
     }
-    pass(dir, store).unwrap_or_else(|e| PassReport {
+    pass(target, store).unwrap_or_else(|e| PassReport {
         offline: Some(sift::sync::Offline {
             reason: format!("{e:#}"),
             retry_after: None,
@@ -826,8 +981,8 @@ fn decisions(n: usize) -> String {
 
 /// `sift sync`: one pass; says what is still waiting and what the backend
 /// rejected.
-fn sync(dir: &Path, retry_rejected: bool, drop_rejected: bool, json: bool) -> Result<u8> {
-    let mut store = Store::open(dir)?;
+fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) -> Result<u8> {
+    let mut store = Store::open(target.dir())?;
     let dropped = if drop_rejected {
         store.drop_rejected()?
     } else {
@@ -836,7 +991,7 @@ fn sync(dir: &Path, retry_rejected: bool, drop_rejected: bool, json: bool) -> Re
     if retry_rejected {
         store.retry_rejected()?;
     }
-    let report = sync_pass(dir, &mut store);
+    let report = sync_pass(target, &mut store);
     let rejected = store.rejected()?;
     let offline_reason = report.offline.as_ref().map(|o| o.reason.as_str());
     if json {

@@ -38,6 +38,9 @@ pub struct SyncConfig {
     pub batch_size: usize,
     /// How often to pull when there is nothing to send.
     pub poll_interval: Duration,
+    /// Longest wait for a whole pull, which may take many pages (each
+    /// page's request has its own time limit in the backend).
+    pub pull_timeout: Duration,
 }
 
 impl Default for SyncConfig {
@@ -48,6 +51,7 @@ impl Default for SyncConfig {
             backoff_max: Duration::from_secs(5 * 60),
             batch_size: 3_000,
             poll_interval: Duration::from_secs(30),
+            pull_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -150,7 +154,7 @@ pub async fn push_and_pull<B: Backend>(
         }
     }
     if report.offline.is_none() {
-        match within(cfg.request_timeout, backend.pull()).await {
+        match within(cfg.pull_timeout, backend.pull()).await {
             Ok(changed) => report.changed = changed,
             Err(BackendError::Unavailable {
                 message,
