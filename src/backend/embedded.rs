@@ -6,6 +6,7 @@
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
 use crate::config::display_path;
 use crate::store::Store;
+use crate::wire::v1::BulkTriageRequest;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,12 @@ impl Backend for Embedded {
     }
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
+        // The same rules as the API's bulk triage (and `sift serve`).
+        BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change)
+            .validate()
+            .map_err(|message| BackendError::Rejected {
+                message: format!("the backend refused the triage (400): {message}"),
+            })?;
         let (triaged, version) = self
             .with_store(move |store| {
                 store.apply_triage(

@@ -37,6 +37,17 @@ pub struct Faults {
     down: AtomicBool,
     /// Requests seen per route, failed ones included.
     seen: Mutex<Vec<FaultRoute>>,
+    /// Every request to either route, as it arrived.
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+/// A request as the server received it: the path with its query, and the
+/// body's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub route: FaultRoute,
+    pub path_and_query: String,
+    pub body: String,
 }
 
 impl Faults {
@@ -66,6 +77,21 @@ impl Faults {
             .iter()
             .filter(|r| **r == route)
             .count()
+    }
+
+    /// The requests received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(super) fn record(&self, request: RecordedRequest) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request);
     }
 
     pub(super) fn next(&self, route: FaultRoute) -> Option<ServerFault> {

@@ -304,6 +304,20 @@ async fn inject_faults(State(app): State<Arc<App>>, request: Request, next: Next
     } else {
         return next.run(request).await;
     };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return ApiError::bad_request("the request body could not be read").into_response();
+    };
+    faults.record(faults::RecordedRequest {
+        route,
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    });
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     match faults.next(route) {
         None => next.run(request).await,
         Some(ServerFault::Status(code)) => {

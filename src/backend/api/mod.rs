@@ -366,11 +366,8 @@ impl Backend for Api {
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
         let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
         let answer = self.bulk_triage(&body, Some(&request.actor)).await?;
-        let mut triaged = answer.triaged_issues;
-        if triaged.is_empty() {
-            // A backend that does not list them triaged at least these.
-            triaged = request.issue_ids.clone();
-        }
+        // What the backend says it triaged (unknown ids are not in it).
+        let triaged = answer.triaged_issues;
         // The cache shows the decision at once, as the backend applied it.
         let ids = triaged.clone();
         let TriageRequest { change, actor, .. } = request;
