@@ -10,6 +10,8 @@
 //!   descending; `[]` past the end
 //! - `POST /api/v1/deployments/{slug}/triage`: v1 bulk triage, validated
 //!   as the spec says
+//! - the v2 memory routes under `/api/ai/deployments/{id}/memories`
+//!   (see `memories`)
 //!
 //! Errors are `{"error": "..."}` with 400 (bad request), 401 (no or a wrong
 //! bearer token), 404 (unknown deployment or route). With a token file,
@@ -19,6 +21,7 @@
 
 pub mod auth;
 pub mod faults;
+mod memories;
 mod select;
 
 use crate::domain::Finding;
@@ -184,6 +187,7 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
         .route("/api/v1/deployments/{slug}/projects", get(list_projects))
         .route("/api/v1/deployments/{slug}/findings", get(list_findings))
         .route("/api/v1/deployments/{slug}/triage", post(bulk_triage))
+        .merge(memories::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), inject_faults))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Ok(Router::new()

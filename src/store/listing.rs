@@ -1,6 +1,6 @@
 //! What `sift serve` lists: every finding's filterable facts as stored
-//! (without the pending overlay: a server reports what it holds), and the
-//! projects with their scan times.
+//! (without the pending overlay: a server reports what it holds), the
+//! projects with their scan times; and the memory removal its API offers.
 
 use super::Store;
 use crate::domain::{ScanState, Severity, Status, TriageReason, TriageState, Verdict};
@@ -90,5 +90,15 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Store {
+    /// Removes a memory; false when there was none with this id.
+    pub fn delete_memory(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM memories WHERE id = ?1", [id])?
+            > 0)
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod timestamp;
 pub mod v1;
+pub mod v2;

@@ -7,17 +7,22 @@
 //! own, per backend), which the console and the scripting commands read.
 //! Autotriage feedback cannot be sent with an API token, so agreeing or
 //! disagreeing with Assistant goes as the v1 triage of DESIGN §4.
+//!
+//! Memories use the experimental v2 routes (`/api/ai/deployments/{id}/
+//! memories…`), where the backend offers them: list, create, update,
+//! delete.
 
 pub mod credentials;
 pub mod http;
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
-use crate::domain::{ScanResults, ScanSource, TriageChange};
+use crate::domain::{self, ScanResults, ScanSource, TriageChange};
 use crate::store::Store;
 use crate::wire::v1::{
     BulkTriageRequest, BulkTriageResponse, Deployment, FindingsPage, FindingsQuery,
     ListDeploymentsResponse, ListProjectsResponse, MAX_PAGE_SIZE, Project,
 };
+use crate::wire::v2::{self, ListMemoriesRequest, MemoriesResponse, MemoryEnvelope, MemoryFilter};
 use anyhow::{Context, Result};
 use credentials::Token;
 use reqwest::Url;
@@ -43,6 +48,8 @@ pub struct Api {
     token: Option<Token>,
     /// Given (`--deployment`), or found at the first request.
     deployment: tokio::sync::Mutex<Option<String>>,
+    /// The deployment's numeric id, found when a memory route needs it.
+    deployment_id: tokio::sync::Mutex<Option<i64>>,
     given_deployment: Option<String>,
     cache_dir: PathBuf,
     cache: Arc<Mutex<Option<Store>>>,
@@ -50,6 +57,8 @@ pub struct Api {
     page_size: u32,
     dedup: bool,
     last_pull: Mutex<Option<String>>,
+    /// Named to `sift serve` (which records it when it has no tokens).
+    reviewer: Option<String>,
 }
 
 impl std::fmt::Debug for Api {
@@ -85,6 +94,7 @@ impl Api {
             base,
             token,
             deployment: tokio::sync::Mutex::new(deployment.clone()),
+            deployment_id: tokio::sync::Mutex::new(None),
             given_deployment: deployment,
             cache_dir: cache_dir.to_path_buf(),
             cache: Arc::new(Mutex::new(None)),
@@ -92,6 +102,7 @@ impl Api {
             page_size: MAX_PAGE_SIZE,
             dedup: true,
             last_pull: Mutex::new(last_pull),
+            reviewer: None,
         })
     }
 
@@ -105,6 +116,13 @@ impl Api {
     /// Findings per page when pulling (100–3,000; default 3,000).
     pub fn with_page_size(mut self, page_size: u32) -> Api {
         self.page_size = page_size.clamp(crate::wire::v1::MIN_PAGE_SIZE, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// The reviewer named in requests, for `sift serve` on loopback (which
+    /// has no tokens to tell reviewers apart); Semgrep ignores it.
+    pub fn with_reviewer(mut self, reviewer: &str) -> Api {
+        self.reviewer = Some(reviewer.to_string()).filter(|r| r.is_ascii() && !r.trim().is_empty());
         self
     }
 
@@ -131,12 +149,26 @@ impl Api {
     }
 
     fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        self.request_by(method, url, self.reviewer.as_deref())
+    }
+
+    /// A request naming `reviewer` to `sift serve` (read there on loopback
+    /// only; Semgrep ignores it).
+    fn request_by(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        reviewer: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let mut r = self
             .client
             .request(method, url)
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
             r = r.bearer_auth(token.expose());
+        }
+        if let Some(reviewer) = reviewer.filter(|a| a.is_ascii() && !a.trim().is_empty()) {
+            r = r.header(crate::server::REVIEWER_HEADER, reviewer.trim());
         }
         r
     }
@@ -146,6 +178,16 @@ impl Api {
         &self,
         request: reqwest::RequestBuilder,
         what: &str,
+    ) -> Result<(T, String), BackendError> {
+        self.send_as(request, what, None).await
+    }
+
+    /// As `send`, with what a 404 means for this route, if not the usual.
+    async fn send_as<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+        on_404: Option<&str>,
     ) -> Result<(T, String), BackendError> {
         let response = request
             .send()
@@ -159,7 +201,17 @@ impl Api {
             .map_err(|e| http::transport_error(&e, what, self.timeout))?;
         if !status.is_success() {
             let deployment = self.deployment.lock().await.clone();
-            let e = http::classify(status, &headers, &body, what, deployment.as_deref());
+            let e = match on_404 {
+                Some(hint) if status == reqwest::StatusCode::NOT_FOUND => BackendError::Rejected {
+                    message: format!(
+                        "the backend answered 404 to {what}{}: {hint}",
+                        http::server_message(&body)
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default()
+                    ),
+                },
+                _ => http::classify(status, &headers, &body, what, deployment.as_deref()),
+            };
             tracing::warn!("{what}: {e}");
             return Err(e);
         }
@@ -265,12 +317,146 @@ impl Api {
     ) -> Result<BulkTriageResponse, BackendError> {
         let slug = self.deployment().await?;
         let url = self.url(&Self::deployment_path(&slug, "triage"))?;
-        let mut request = self.request(reqwest::Method::POST, url).json(body);
-        if let Some(actor) = actor.filter(|a| a.is_ascii() && !a.trim().is_empty()) {
-            // Read by `sift serve` on loopback only; Semgrep ignores it.
-            request = request.header(crate::server::REVIEWER_HEADER, actor.trim());
-        }
+        // Named: who made this decision (it may predate this session).
+        let request = self
+            .request_by(
+                reqwest::Method::POST,
+                url,
+                actor.or(self.reviewer.as_deref()),
+            )
+            .json(body);
         self.send(request, "the triage").await.map(|(r, _)| r)
+    }
+
+    /// The deployment's numeric id, which the v2 routes take.
+    pub async fn deployment_id(&self) -> Result<i64, BackendError> {
+        if let Some(id) = *self.deployment_id.lock().await {
+            return Ok(id);
+        }
+        let slug = self.deployment().await?;
+        let found = self.deployments().await?;
+        let id = found
+            .iter()
+            .find(|d| d.slug == slug)
+            .or(found.first())
+            .map(|d| d.id)
+            .filter(|id| *id != 0)
+            .ok_or_else(|| BackendError::Rejected {
+                message: format!(
+                    "the backend did not give the numeric id of the deployment '{slug}', \
+                     which the memory routes need"
+                ),
+            })?;
+        *self.deployment_id.lock().await = Some(id);
+        Ok(id)
+    }
+
+    async fn memories_url(&self, rest: &str) -> Result<Url, BackendError> {
+        let id = self.deployment_id().await?;
+        self.url(&format!("api/ai/deployments/{id}/memories{rest}"))
+    }
+
+    /// Sends a v2 memory call.
+    async fn memory_call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        rest: &str,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> Result<T, BackendError> {
+        let url = self.memories_url(rest).await?;
+        let mut request = self.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send_as(request, what, Some(MEMORY_404))
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// `POST …/memories/list`: the memories, optionally of some
+    /// repositories (and, unless `exact_scope`, the broader ones that apply
+    /// to them).
+    pub async fn list_memories(
+        &self,
+        filter: Option<MemoryFilter>,
+    ) -> Result<Vec<v2::Memory>, BackendError> {
+        let body = serde_json::to_value(ListMemoriesRequest { filter }).unwrap_or_default();
+        let r: MemoriesResponse = self
+            .memory_call(
+                reqwest::Method::POST,
+                "/list",
+                Some(body),
+                "listing memories",
+            )
+            .await?;
+        Ok(r.memories.into_iter().filter(|m| !m.is_deleted()).collect())
+    }
+
+    /// `GET …/memories/suggested`.
+    pub async fn suggested_memories(&self) -> Result<Vec<v2::Memory>, BackendError> {
+        let r: MemoriesResponse = self
+            .memory_call(
+                reqwest::Method::GET,
+                "/suggested",
+                None,
+                "listing suggested memories",
+            )
+            .await?;
+        Ok(r.memories)
+    }
+
+    /// `POST …/memories`: the memory as the backend stored it (with its id).
+    pub async fn create_memory(&self, memory: &v2::Memory) -> Result<v2::Memory, BackendError> {
+        let body = serde_json::json!({ "memory": memory });
+        let r: MemoryEnvelope = self
+            .memory_call(reqwest::Method::POST, "", Some(body), "creating a memory")
+            .await?;
+        r.memory.ok_or_else(|| {
+            BackendError::unavailable("the backend's answer to creating a memory holds no memory")
+        })
+    }
+
+    /// `PUT …/memories/{id}`: replaces the memory.
+    pub async fn update_memory(
+        &self,
+        id: &str,
+        memory: &v2::Memory,
+    ) -> Result<v2::Memory, BackendError> {
+        let body = serde_json::json!({ "memory": memory });
+        let rest = format!("/{}", url_segment(id));
+        let r: MemoryEnvelope = self
+            .memory_call(reqwest::Method::PUT, &rest, Some(body), "updating a memory")
+            .await?;
+        r.memory.ok_or_else(|| {
+            BackendError::unavailable("the backend's answer to updating a memory holds no memory")
+        })
+    }
+
+    /// `DELETE …/memories/{id}`.
+    pub async fn delete_memory(&self, id: &str) -> Result<(), BackendError> {
+        let rest = format!("/{}", url_segment(id));
+        let _: serde_json::Value = self
+            .memory_call(reqwest::Method::DELETE, &rest, None, "deleting a memory")
+            .await?;
+        Ok(())
+    }
+
+    /// A domain memory in the v2 shape, its project named by the backend's
+    /// repository id. The v2 API scopes a memory to one project (or all)
+    /// and one rule (or a class, or all): a wider scope is refused.
+    pub async fn memory_for(&self, m: &domain::Memory) -> Result<v2::Memory, BackendError> {
+        let repository_id = match m.scope.projects.first() {
+            None => None,
+            Some(name) => self
+                .projects()
+                .await?
+                .into_iter()
+                .find(|p| p.name == *name)
+                .map(|p| p.id.to_string()),
+        };
+        v2::Memory::from_domain(m, repository_id)
+            .map_err(|message| BackendError::Rejected { message })
     }
 
     /// Runs work on the cache store, off the async threads.
@@ -326,6 +512,14 @@ impl Api {
             .collect();
         Ok((findings, hex))
     }
+}
+
+/// What a 404 from a memory route means.
+const MEMORY_404: &str = "the backend may not offer the experimental v2 memory routes, the \
+     memory may not exist, or the token lacks the Web API scope";
+
+fn url_segment(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Findings grouped by project and ref, as the store imports them.

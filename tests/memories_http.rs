@@ -1,0 +1,230 @@
+//! The v2 memory routes: the client against `sift serve` (create, list,
+//! update, delete), and what the server refuses.
+
+mod common;
+
+use common::{TestServer, raw_client, standard_backlog};
+use serde_json::{Value, json};
+use sift::backend::BackendError;
+use sift::backend::api::Api;
+use sift::backend::api::credentials::Token;
+use sift::domain::{Memory, MemoryStage, RuleScope, Scope};
+use sift::server::auth::Tokens;
+use sift::store::Store;
+use sift::wire::v2::{self, MemoryFilter};
+use time::OffsetDateTime;
+
+fn memory(projects: &[&str], rules: RuleScope, text: &str) -> Memory {
+    Memory {
+        id: String::new(),
+        content: text.into(),
+        scope: Scope {
+            projects: projects.iter().map(|p| p.to_string()).collect(),
+            rules,
+            path_prefixes: vec!["src/".into()],
+        },
+        stage: MemoryStage::Live,
+        guidance: false,
+        created_by: String::new(),
+        created_at: OffsetDateTime::now_utc(),
+        updated_at: OffsetDateTime::now_utc(),
+    }
+}
+
+#[tokio::test]
+async fn memories_are_created_listed_updated_and_deleted() {
+    let dir = standard_backlog();
+    let server = TestServer::start(dir.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let api = Api::new(&server.base, None, None, cache.path())
+        .unwrap()
+        .with_reviewer("alice");
+    assert_eq!(api.deployment_id().await.unwrap(), 1);
+
+    // Scoped to one project and one rule: the project goes by its id.
+    let scoped = memory(
+        &["acme/web"],
+        RuleScope::Rules(vec!["rule.a".into()]),
+        "sanitize_sql() output is safe",
+    );
+    let wire = api.memory_for(&scoped).await.unwrap();
+    assert_eq!(wire.repository_name.as_deref(), Some("acme/web"));
+    let web_id = wire.repository_id.clone().expect("the project's id");
+    let created = api.create_memory(&wire).await.unwrap();
+    let id = created.id.clone().expect("an id from the server");
+    assert_eq!(created.created_by.as_deref(), Some("alice"));
+    assert_eq!(created.stage.as_deref(), Some(v2::STAGE_LIVE));
+    assert_eq!(created.context, vec!["TRIAGE"]);
+
+    // Org-wide, suggested, for a class.
+    let mut wide = memory(
+        &[],
+        RuleScope::Class("SQL Injection".into()),
+        "ORM queries are safe",
+    );
+    wide.stage = MemoryStage::Suggested;
+    let wide = api
+        .create_memory(&api.memory_for(&wide).await.unwrap())
+        .await
+        .unwrap();
+
+    let all = api.list_memories(None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let api_project = api
+        .projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "acme/api")
+        .unwrap()
+        .id
+        .to_string();
+    let only = |ids: Vec<String>, exact: bool| {
+        let filter = MemoryFilter {
+            repository_ids: ids,
+            exact_scope: exact,
+        };
+        let api = &api;
+        async move {
+            let mut ids: Vec<String> = api
+                .list_memories(Some(filter))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|m| m.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(only(vec![web_id.clone()], true).await, vec![id.clone()]);
+    let mut both = vec![id.clone(), wide.id.clone().unwrap()];
+    both.sort();
+    assert_eq!(only(vec![web_id.clone()], false).await, both);
+    assert_eq!(only(vec![api_project], true).await, Vec::<String>::new());
+    let suggested = api.suggested_memories().await.unwrap();
+    assert_eq!(suggested.len(), 1);
+    assert_eq!(
+        suggested[0].vulnerability_class.as_deref(),
+        Some("SQL Injection")
+    );
+
+    // Update replaces the memory; who created it and when stay.
+    let mut changed = created.clone();
+    changed.content = Some("sanitize_sql() and quote() output is safe".into());
+    changed.path_prefixes = vec!["src/db/".into()];
+    let updated = api.update_memory(&id, &changed).await.unwrap();
+    assert_eq!(updated.created_at, created.created_at);
+    let stored = Store::open(dir.path()).unwrap().memories().unwrap();
+    let m = stored.iter().find(|m| m.id == id).unwrap();
+    assert_eq!(m.content, "sanitize_sql() and quote() output is safe");
+    assert_eq!(m.scope.projects, vec!["acme/web"]);
+    assert_eq!(m.scope.rules, RuleScope::Rules(vec!["rule.a".into()]));
+    assert_eq!(m.scope.path_prefixes, vec!["src/db/"]);
+    assert_eq!(m.created_by, "alice");
+
+    // Delete, twice (a retry): gone, and no error.
+    api.delete_memory(&id).await.unwrap();
+    api.delete_memory(&id).await.unwrap();
+    assert_eq!(api.list_memories(None).await.unwrap().len(), 1);
+    // Updating what is gone says so.
+    let e = api.update_memory(&id, &changed).await.unwrap_err();
+    assert!(matches!(e, BackendError::Rejected { .. }), "{e:?}");
+    assert!(e.to_string().contains("404"), "{e}");
+
+    // A scope the v2 API cannot hold is refused before anything is sent.
+    let two = memory(&["acme/web", "acme/api"], RuleScope::All, "x");
+    assert!(api.memory_for(&two).await.is_err());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_with_a_client_id_is_idempotent() {
+    let dir = standard_backlog();
+    let server = TestServer::start(dir.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let api = Api::new(&server.base, None, Some("local".into()), cache.path()).unwrap();
+    let mut m = memory(&[], RuleScope::All, "generated code under gen/ is not ours");
+    m.id = "client-7f3a".into();
+    let wire = api.memory_for(&m).await.unwrap();
+    let first = api.create_memory(&wire).await.unwrap();
+    let again = api.create_memory(&wire).await.unwrap();
+    assert_eq!(first.id.as_deref(), Some("client-7f3a"));
+    assert_eq!(first, again);
+    assert_eq!(
+        Store::open(dir.path()).unwrap().memories().unwrap().len(),
+        1
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_memory_requests_are_refused() {
+    let dir = standard_backlog();
+    let token = "3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e";
+    let server =
+        TestServer::start_with(dir.path(), Some(Tokens::single(token, "ann").unwrap())).await;
+    let client = raw_client();
+    let url = |rest: &str| format!("{}/api/ai/deployments/1/memories{rest}", server.base);
+    let post = |rest: &str, body: Value| {
+        let req = client.post(url(rest)).bearer_auth(token).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    for body in [
+        json!({}),
+        json!({"memory": {}}),
+        json!({"memory": {"content": "  "}}),
+        json!({"memory": {"content": "x", "stage": "AI_MEMORY_STAGE_DELETED"}}),
+        json!({"memory": {"content": "x", "repositoryId": "999"}}),
+        json!({"memory": {"content": "x", "projectTagId": 3}}),
+    ] {
+        let (status, answer) = post("", body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(answer["error"].is_string(), "{body}: {answer}");
+    }
+    let (status, answer) = post(
+        "",
+        json!({"memory": {"content": "ok", "repositoryName": "acme/web"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["memory"]["createdBy"], "ann", "the token's reviewer");
+    // Unknown deployment, unknown memory, no token.
+    let r = client
+        .post(format!(
+            "{}/api/ai/deployments/77/memories/list",
+            server.base
+        ))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = client
+        .put(url("/nope"))
+        .bearer_auth(token)
+        .json(&json!({"memory": {"content": "x"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = client
+        .post(url("/list"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // With the token, through the client.
+    let cache = tempfile::tempdir().unwrap();
+    let api = Api::new(&server.base, Token::new(token), None, cache.path()).unwrap();
+    assert_eq!(api.list_memories(None).await.unwrap().len(), 1);
+    server.stop().await;
+}
