@@ -6,8 +6,7 @@ use sift::backend::api::Api;
 use sift::backend::embedded::Embedded;
 use sift::config::{self, BackendFlags, BackendKind, Config, ResolvedBackend};
 use sift::domain::{
-    BacklogView, DecisionContext, Filter, Intent, Severity, Status, TriageChange, TriageReason,
-    TriageState, VerdictFilter, resolve,
+    BacklogView, Filter, Intent, Severity, Status, TriageReason, TriageState, VerdictFilter,
 };
 use sift::store::{Pending, Store};
 use sift::sync::{PassReport, SyncConfig};
@@ -813,29 +812,11 @@ fn triage(target: &Target, reviewer: &str, ids: &[i64], intent: &Intent, json: b
         }
     }
     let mut store = Store::open(dir)?;
-    // Findings as they stand, with decisions not yet sent applied.
-    let found = store.load_findings(&unique)?;
-    let mut changes: Vec<(i64, TriageChange)> = Vec::new();
-    let mut refused: Vec<(i64, String)> = Vec::new();
-    for id in &unique {
-        let Some(f) = found.iter().find(|f| f.id == *id) else {
-            refused.push((*id, "no finding has this id".into()));
-            continue;
-        };
-        let context = DecisionContext {
-            status: f.status(),
-            triage_state: f.triage_state,
-            verdict: f.verdict(),
-            verdict_reason: f
-                .assistant
-                .as_ref()
-                .map_or("", |a| a.verdict_reason.as_str()),
-        };
-        match resolve(intent, context) {
-            Ok(change) => changes.push((*id, change)),
-            Err(why) => refused.push((*id, why)),
-        }
-    }
+    // Resolved against the findings as they stand (pending decisions
+    // applied), the same way as in the console; all or nothing.
+    let intents: Vec<(i64, Intent)> = unique.iter().map(|&id| (id, intent.clone())).collect();
+    let decided = store.decide(&intents, reviewer, true)?;
+    let refused = decided.refused;
     if !refused.is_empty() {
         let error = format!(
             "nothing was recorded: {} of {} decisions make no sense",
@@ -860,9 +841,8 @@ fn triage(target: &Target, reviewer: &str, ids: &[i64], intent: &Intent, json: b
         }
         return Ok(exit::BAD_INPUT);
     }
-
     // Durable before anything is sent.
-    let outbox_ids = store.record(&changes, reviewer)?;
+    let (changes, outbox_ids) = (decided.changes, decided.outbox_ids);
     let report = sync_pass(target, &mut store);
     let left: Vec<Pending> = store
         .pending()?
