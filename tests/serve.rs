@@ -73,6 +73,22 @@ async fn ping_deployments_and_projects() {
     assert_eq!(names, vec!["acme/api", "acme/web"]);
     assert_eq!(body["projects"][0]["tags"], json!([]));
     assert_eq!(body["projects"][0]["primary_branch"], "refs/heads/main");
+    // One project, its name raw or with the slash encoded.
+    for path in ["acme/web", "acme%2Fweb"] {
+        let (status, body) = get(&format!(
+            "{}/api/v1/deployments/local/projects/{path}",
+            server.base
+        ))
+        .await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(body["project"]["name"], "acme/web");
+    }
+    let (status, body) = get(&format!(
+        "{}/api/v1/deployments/local/projects/acme/nope",
+        server.base
+    ))
+    .await;
+    assert_eq!((status, body["error"].is_string()), (404, true));
     server.stop().await;
 }
 

@@ -4,7 +4,7 @@
 //!
 //! - `GET /api/v1/ping`
 //! - `GET /api/v1/deployments`: one deployment (slug `local` by default)
-//! - `GET /api/v1/deployments/{slug}/projects`
+//! - `GET /api/v1/deployments/{slug}/projects`, and `…/projects/{name}`
 //! - `GET /api/v1/deployments/{slug}/findings`: filters, pages from 0,
 //!   `page_size` 100–3,000, ordered by `relevant_since` then `id`,
 //!   descending; `[]` past the end
@@ -185,6 +185,10 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
     let guarded = Router::new()
         .route("/api/v1/deployments", get(list_deployments))
         .route("/api/v1/deployments/{slug}/projects", get(list_projects))
+        .route(
+            "/api/v1/deployments/{slug}/projects/{*name}",
+            get(get_project),
+        )
         .route("/api/v1/deployments/{slug}/findings", get(list_findings))
         .route("/api/v1/deployments/{slug}/triage", post(bulk_triage))
         .merge(memories::routes())
@@ -439,6 +443,38 @@ fn branch_ref(branch: &str) -> String {
     }
 }
 
+fn project_wire(p: crate::store::ProjectRow) -> v1::Project {
+    v1::Project {
+        id: p.id,
+        name: p.name,
+        tags: Vec::new(),
+        url: p.url,
+        created_at: p.first_import,
+        latest_scan_at: p.latest_import,
+        default_branch: Some(branch_ref(&p.primary_branch)),
+        primary_branch: Some(branch_ref(&p.primary_branch)),
+    }
+}
+
+/// `GET …/projects/{projectName}`: the name holds a `/`, raw or as `%2F`.
+async fn get_project(
+    State(app): State<Arc<App>>,
+    UrlPath((slug, name)): UrlPath<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    app.check_slug(&slug)?;
+    let name = name.trim_start_matches('/').to_string();
+    let rows = app
+        .with_store(|store| store.project_rows().map_err(ApiError::internal))
+        .await?;
+    match rows.into_iter().find(|p| p.name == name) {
+        Some(p) => Ok(Json(serde_json::json!({ "project": project_wire(p) }))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no project is named {name}"),
+        )),
+    }
+}
+
 async fn list_projects(
     State(app): State<Arc<App>>,
     UrlPath(slug): UrlPath<String>,
@@ -471,16 +507,7 @@ async fn list_projects(
         .into_iter()
         .skip(usize::try_from(start).unwrap_or(usize::MAX))
         .take(page_size as usize)
-        .map(|p| v1::Project {
-            id: p.id,
-            name: p.name,
-            tags: Vec::new(),
-            url: p.url,
-            created_at: p.first_import,
-            latest_scan_at: p.latest_import,
-            default_branch: Some(branch_ref(&p.primary_branch)),
-            primary_branch: Some(branch_ref(&p.primary_branch)),
-        })
+        .map(project_wire)
         .collect();
     Ok(Json(ListProjectsResponse { projects }))
 }
