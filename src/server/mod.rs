@@ -114,7 +114,14 @@ struct App {
     deployment: DeploymentInfo,
     faults: Option<Arc<Faults>>,
     local_addr: Option<SocketAddr>,
+    /// The last selection (its query without the page, the findings
+    /// version it was made at, the ids): the next pages of a pull are
+    /// sliced from it instead of selecting again.
+    selection: Arc<Mutex<Option<Selection>>>,
 }
+
+/// A query (without its page), the findings version, the ids selected.
+type Selection = (String, i64, Arc<Vec<i64>>);
 
 /// Who the request is from (set by the auth layer).
 #[derive(Clone)]
@@ -181,6 +188,7 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
         deployment: config.deployment,
         faults: config.faults,
         local_addr,
+        selection: Arc::new(Mutex::new(None)),
     });
     let guarded = Router::new()
         .route("/api/v1/deployments", get(list_deployments))
@@ -520,9 +528,28 @@ async fn list_findings(
     app.check_slug(&slug)?;
     let query =
         FindingsQuery::from_pairs(query_pairs(raw.as_deref())).map_err(ApiError::bad_request)?;
+    let selection = app.selection.clone();
     let findings = app
         .with_store(move |store| {
-            let ids = select::select_ids(store, &query).map_err(ApiError::internal)?;
+            let key = format!(
+                "{:?}",
+                FindingsQuery {
+                    page: 0,
+                    ..query.clone()
+                }
+            );
+            let version = store.findings_version().map_err(ApiError::internal)?;
+            let mut cached = selection.lock().unwrap_or_else(|e| e.into_inner());
+            let ids = match cached.as_ref() {
+                Some((k, v, ids)) if *k == key && *v == version => ids.clone(),
+                _ => {
+                    let ids =
+                        Arc::new(select::select_ids(store, &query).map_err(ApiError::internal)?);
+                    *cached = Some((key, version, ids.clone()));
+                    ids
+                }
+            };
+            drop(cached);
             let page = select::page(&ids, &query);
             let found: Vec<Finding> = store.load_findings(&page).map_err(ApiError::internal)?;
             Ok(found.iter().map(v1::Finding::from_domain).collect())
