@@ -629,6 +629,13 @@ fn console(target: &Target, config: &Config, offline: bool) -> Result<()> {
         OffsetDateTime::now_utc().unix_timestamp(),
     );
     model.theme = Theme::for_env();
+    if let Target::Api { .. } = target {
+        // An API token cannot send Assistant feedback (it needs a browser
+        // session): say what happens instead.
+        model.verdict_feedback = Some(
+            "sent as Semgrep triage; agree/disagree feedback to Assistant needs the web app".into(),
+        );
+    }
     tracing::info!("console opened on {}", dir.display());
     let session = runtime::Session {
         data_dir: dir.to_path_buf(),

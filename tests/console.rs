@@ -782,3 +782,17 @@ fn a_finding_lists_the_memories_that_cover_it() {
     c.keys("k"); // 103, in no scope
     assert!(!c.render().contains("Memories that cover it"));
 }
+
+#[test]
+fn over_the_semgrep_api_accepting_says_it_went_as_triage() {
+    let mut c = Console::new(160, 48);
+    c.model.verdict_feedback = Some("sent as Semgrep triage".into());
+    c.keys("j");
+    c.keys("a");
+    assert_eq!(
+        c.model.notice.as_deref(),
+        Some("Accepted 1 finding · sent as Semgrep triage")
+    );
+    c.keys("f");
+    assert_eq!(c.model.notice.as_deref(), Some("Set to fix 1 finding"));
+}

@@ -145,6 +145,9 @@ pub struct Model {
     pub sync: String,
     pub memories: Vec<Memory>,
     pub rule_classes: RuleClasses,
+    /// Said after accepting or rejecting a verdict when the backend cannot
+    /// take Assistant feedback (the Semgrep API with a token).
+    pub verdict_feedback: Option<String>,
     pub quit: bool,
 }
 
@@ -174,6 +177,7 @@ impl Model {
             sync: String::new(),
             memories: Vec::new(),
             rule_classes: RuleClasses::new(),
+            verdict_feedback: None,
             quit: false,
         }
     }

@@ -353,6 +353,11 @@ fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
     if let Some((_, why)) = decided.refused.first() {
         notice += &format!(" · {} skipped: {why}", decided.refused.len());
     }
+    if let Some(note) = &model.verdict_feedback
+        && (label.starts_with("accepted") || label.starts_with("rejected"))
+    {
+        notice += &format!(" · {note}");
+    }
     let decided_here = model.selected_id();
     let mut effects = apply(model, &decided.updates);
     // Where the decided finding stays listed (the All view, say), move on
