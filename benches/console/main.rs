@@ -1,0 +1,693 @@
+//! The console benchmark (issue 6, DESIGN §6 budgets).
+//!
+//! ```sh
+//! cargo bench --bench console                       # 10k, 100k and 1M findings
+//! cargo bench --bench console -- --sizes 10k,100k   # skip 1M
+//! ```
+//!
+//! For each size it seeds a backlog with `sift demo --findings N
+//! --seed-only` (kept in target/bench-data between runs), then runs the
+//! release `sift` on a real pseudo-terminal (120x40, TERM=xterm-256color)
+//! and measures, from outside the process:
+//! - start: spawn to the end of the first synchronized update
+//!   (`CSI ? 2026 l`), i.e. the first complete, interactive frame;
+//! - key: `j` written to the master to the end of the finished frame;
+//! - filter: a letter typed in the filter prompt to the finished frame;
+//! - bytes written for a cursor move that does not scroll the list, one
+//!   that scrolls it by a row, and one decision (`f`, on a throwaway copy,
+//!   including the frame the background sync's acknowledgement causes);
+//! - VmRSS after start, from /proc.
+//!
+//! Then, without a terminal: the export of the whole backlog (`sift
+//! findings --view all --json`); `sift serve` on loopback, a full pull of
+//! the backlog by the Semgrep API backend and 10,000 decisions pushed back
+//! (serve.rs); the same 10,000 decisions pushed to the embedded backend in
+//! process; and VisiData opening the export (visidata.rs).
+//!
+//! It prints a table of medians, the growth from size to size, and the
+//! budget check at 100k. See BENCHMARKS.md.
+
+mod backlog;
+mod console;
+mod pty;
+mod serve;
+mod visidata;
+
+use anyhow::{Context, Result, bail};
+use pty::Reply;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct Options {
+    /// The release sift built next to this benchmark.
+    pub sift: PathBuf,
+    /// Cargo's target directory.
+    pub target: PathBuf,
+    /// Backlogs, exports and scratch copies (default target/bench-data).
+    pub data: PathBuf,
+    /// HOME and XDG_CONFIG_HOME for the programs measured.
+    pub home: PathBuf,
+    pub sizes: Vec<usize>,
+    /// Console sessions per size.
+    pub runs: usize,
+    pub cols: u16,
+    pub rows: u16,
+    pub vd: bool,
+    pub install_vd: bool,
+    pub vd_max_mb: u64,
+    pub vd_max_s: u64,
+    /// Skip the full pull from sift serve when the first page suggests it
+    /// would take longer than this.
+    pub serve_max_s: u64,
+}
+
+const USAGE: &str = "\
+cargo bench --bench console [-- OPTIONS]
+
+  --sizes LIST     backlog sizes, e.g. 10k,100k,1m (default 10k,100k,1m;
+                   env SIFT_BENCH_SIZES)
+  --runs N         console sessions per size (default 5; env SIFT_BENCH_RUNS)
+  --no-vd          skip the VisiData comparison (env SIFT_BENCH_NO_VD=1)
+  --no-install     do not pip-install VisiData into target/bench-venv when
+                   it is missing
+  --vd-max-mb MB   stop VisiData above this resident memory (default 6144)
+  --vd-max-s S     stop VisiData after this many seconds (default 300)
+  --serve-max-s S  skip the full pull from sift serve when the first page
+                   times the pages exceeds this (default 600)
+
+Backlogs are kept in target/bench-data (env SIFT_BENCH_DATA); delete a
+backlog-N directory to seed it again.";
+
+fn parse_size(s: &str) -> Result<usize> {
+    let s = s.trim().to_ascii_lowercase();
+    let (digits, factor) = match s.strip_suffix('k') {
+        Some(d) => (d, 1_000),
+        None => match s.strip_suffix('m') {
+            Some(d) => (d, 1_000_000),
+            None => (s.as_str(), 1),
+        },
+    };
+    let n: f64 = digits
+        .replace('_', "")
+        .parse()
+        .with_context(|| format!("not a size: {s}"))?;
+    Ok((n * factor as f64) as usize)
+}
+
+fn parse_sizes(list: &str) -> Result<Vec<usize>> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(parse_size)
+        .collect()
+}
+
+impl Options {
+    fn from_args() -> Result<Options> {
+        let sift = PathBuf::from(env!("CARGO_BIN_EXE_sift"));
+        let target = sift
+            .parent()
+            .and_then(|p| p.parent())
+            .context("cannot tell the target directory from the sift path")?
+            .to_path_buf();
+        let data = std::env::var_os("SIFT_BENCH_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join("bench-data"));
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut opts = Options {
+            home: data.join("home"),
+            sizes: parse_sizes(&env("SIFT_BENCH_SIZES").unwrap_or("10k,100k,1m".into()))?,
+            runs: env("SIFT_BENCH_RUNS").map_or(Ok(5), |r| r.parse())?,
+            cols: 120,
+            rows: 40,
+            vd: env("SIFT_BENCH_NO_VD").is_none(),
+            install_vd: true,
+            vd_max_mb: 6144,
+            vd_max_s: 300,
+            serve_max_s: 600,
+            sift,
+            target,
+            data,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+            match arg.as_str() {
+                // cargo bench passes --bench to every benchmark.
+                "--bench" => {}
+                "--sizes" => opts.sizes = parse_sizes(&value()?)?,
+                "--runs" => opts.runs = value()?.parse()?,
+                "--no-vd" => opts.vd = false,
+                "--no-install" => opts.install_vd = false,
+                "--vd-max-mb" => opts.vd_max_mb = value()?.parse()?,
+                "--vd-max-s" => opts.vd_max_s = value()?.parse()?,
+                "--serve-max-s" => opts.serve_max_s = value()?.parse()?,
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other}\n\n{USAGE}"),
+            }
+        }
+        if opts.runs == 0 || opts.sizes.is_empty() {
+            bail!("nothing to measure\n\n{USAGE}");
+        }
+        std::fs::create_dir_all(opts.home.join("config"))?;
+        Ok(opts)
+    }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    Some(v[i])
+}
+
+/// Time to the finished frame: the last frame before the console went
+/// quiet (one frame per key, unless a detail took longer than the hold).
+fn frame_ms(r: &Reply) -> Option<f64> {
+    r.last_frame.map(ms)
+}
+
+fn label(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+/// Everything measured at one size.
+struct Size {
+    n: usize,
+    seed_s: f64,
+    seeded_now: bool,
+    sessions: Vec<console::Session>,
+    decisions: Vec<Reply>,
+    push: Option<backlog::Push>,
+    export: Option<backlog::Export>,
+    serve: Option<serve::Serve>,
+    vd: Option<visidata::Vd>,
+}
+
+/// The medians of the main table.
+#[derive(Clone, Copy, Default)]
+struct Row {
+    start_ms: Option<f64>,
+    key_ms: Option<f64>,
+    filter_ms: Option<f64>,
+    move_b: Option<f64>,
+    scroll_b: Option<f64>,
+    decision_b: Option<f64>,
+    rss_mb: Option<f64>,
+}
+
+impl Size {
+    fn keys(&self) -> Vec<&Reply> {
+        self.sessions
+            .iter()
+            .flat_map(|s| s.moves.iter().chain(&s.scrolls))
+            .collect()
+    }
+
+    fn row(&self) -> Row {
+        let s = &self.sessions;
+        let bytes = |rs: Vec<&Reply>| median(rs.iter().map(|r| r.bytes as f64).collect());
+        Row {
+            start_ms: median(s.iter().map(|s| s.start_ms).collect()),
+            key_ms: median(self.keys().into_iter().filter_map(frame_ms).collect()),
+            filter_ms: median(
+                s.iter()
+                    .flat_map(|s| &s.filters)
+                    .filter_map(frame_ms)
+                    .collect(),
+            ),
+            move_b: bytes(s.iter().flat_map(|s| &s.moves).collect()),
+            scroll_b: bytes(s.iter().flat_map(|s| &s.scrolls).collect()),
+            decision_b: bytes(self.decisions.iter().collect()),
+            rss_mb: median(s.iter().map(|s| s.rss_kb as f64 / 1024.0).collect()),
+        }
+    }
+}
+
+fn fmt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("–".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Size> {
+    println!("\n## {} findings", label(n));
+    let backlog = backlog::ensure(opts, n)?;
+    println!(
+        "  backlog: {} ({} in {:.1} s{})",
+        backlog.dir.display(),
+        if backlog.seeded_now {
+            "seeded now"
+        } else {
+            "seeded earlier"
+        },
+        backlog.seed_s,
+        if backlog.seeded_now { "" } else { ", kept" }
+    );
+    let mut size = Size {
+        n,
+        seed_s: backlog.seed_s,
+        seeded_now: backlog.seeded_now,
+        sessions: Vec::new(),
+        decisions: Vec::new(),
+        push: None,
+        export: None,
+        serve: None,
+        vd: None,
+    };
+
+    // A first start reads the store from disk; the runs after it find it
+    // in the page cache, as a reviewer's second start would.
+    let warm = console::session(opts, &backlog.dir, false)?;
+    println!(
+        "  warm-up start (page cache cold or not): {:.1} ms",
+        warm.start_ms
+    );
+    for run in 0..opts.runs {
+        let s = console::session(opts, &backlog.dir, true)
+            .with_context(|| format!("console session {}", run + 1))?;
+        println!(
+            "  run {}: start {:.1} ms, RSS {:.1} MB (peak {:.1} MB), key {} ms, filter {} ms",
+            run + 1,
+            s.start_ms,
+            s.rss_kb as f64 / 1024.0,
+            s.hwm_kb as f64 / 1024.0,
+            fmt(
+                median(
+                    s.moves
+                        .iter()
+                        .chain(&s.scrolls)
+                        .filter_map(frame_ms)
+                        .collect()
+                ),
+                2
+            ),
+            fmt(median(s.filters.iter().filter_map(frame_ms).collect()), 2),
+        );
+        size.sessions.push(s);
+    }
+    let keys = size.keys();
+    let key_ms: Vec<f64> = keys.iter().copied().filter_map(frame_ms).collect();
+    let first_ms: Vec<f64> = keys.iter().filter_map(|r| r.first_frame.map(ms)).collect();
+    let frames: Vec<f64> = keys.iter().map(|r| r.frames as f64).collect();
+    println!(
+        "  j: {} presses, finished frame median {} ms, p90 {} ms, max {} ms; first frame median {} ms; frames per key median {}, max {}",
+        key_ms.len(),
+        fmt(median(key_ms.clone()), 2),
+        fmt(quantile(key_ms.clone(), 0.9), 2),
+        fmt(quantile(key_ms, 1.0), 2),
+        fmt(median(first_ms), 2),
+        fmt(median(frames.clone()), 0),
+        fmt(quantile(frames, 1.0), 0),
+    );
+    let filters: Vec<f64> = size
+        .sessions
+        .iter()
+        .flat_map(|s| &s.filters)
+        .filter_map(frame_ms)
+        .collect();
+    let prompts: Vec<f64> = size
+        .sessions
+        .iter()
+        .flat_map(|s| &s.prompts)
+        .filter_map(frame_ms)
+        .collect();
+    println!(
+        "  filter letters: {} typed, median {} ms, p90 {} ms, max {} ms; opening the prompt (/) median {} ms",
+        filters.len(),
+        fmt(median(filters.clone()), 2),
+        fmt(quantile(filters.clone(), 0.9), 2),
+        fmt(quantile(filters, 1.0), 2),
+        fmt(median(prompts), 2),
+    );
+    let moves: Vec<f64> = size
+        .sessions
+        .iter()
+        .flat_map(|s| &s.moves)
+        .map(|r| r.bytes as f64)
+        .collect();
+    let scrolls: Vec<f64> = size
+        .sessions
+        .iter()
+        .flat_map(|s| &s.scrolls)
+        .map(|r| r.bytes as f64)
+        .collect();
+    println!(
+        "  bytes per move: median {}, max {}; per scrolling move: median {}, max {}",
+        fmt(median(moves.clone()), 0),
+        fmt(quantile(moves, 1.0), 0),
+        fmt(median(scrolls.clone()), 0),
+        fmt(quantile(scrolls, 1.0), 0),
+    );
+    let panes: Vec<&console::PaneBytes> =
+        size.sessions.iter().flat_map(|s| &s.move_panes).collect();
+    let pane = |f: fn(&console::PaneBytes) -> usize| {
+        fmt(median(panes.iter().map(|p| f(p) as f64).collect()), 0)
+    };
+    println!(
+        "  a non-scrolling move's bytes by pane (medians): list {}, detail {}, sidebar {}, status line {}",
+        pane(|p| p.list),
+        pane(|p| p.detail),
+        pane(|p| p.sidebar),
+        pane(|p| p.other),
+    );
+    let cpu = |rs: Vec<&Reply>| fmt(median(rs.iter().filter_map(|r| r.cpu.map(ms)).collect()), 2);
+    println!(
+        "  CPU time of sift's threads (schedstat) per j: median {} ms; per filter letter: median {} ms",
+        cpu(keys.clone()),
+        cpu(size.sessions.iter().flat_map(|s| &s.filters).collect()),
+    );
+
+    {
+        let scratch = backlog::Scratch::of(opts, &backlog)?;
+        size.decisions = console::decisions(opts, &scratch.dir, 5)?;
+        let d = &size.decisions;
+        println!(
+            "  decision (f): bytes median {}, first frame median {} ms, frames median {}",
+            fmt(median(d.iter().map(|r| r.bytes as f64).collect()), 0),
+            fmt(
+                median(d.iter().filter_map(|r| r.first_frame.map(ms)).collect()),
+                2
+            ),
+            fmt(median(d.iter().map(|r| r.frames as f64).collect()), 0),
+        );
+        let push = backlog::push_decisions(&scratch.dir, 10_000)?;
+        println!(
+            "  {} decisions, in process: recorded in the outbox in {:.0} ms, pushed to the embedded backend in {:.0} ms ({} bulk calls, {} acknowledged)",
+            push.decisions, push.record_ms, push.push_ms, push.calls, push.acknowledged
+        );
+        size.push = Some(push);
+    }
+
+    let export = backlog::export(opts, &backlog)?;
+    println!(
+        "  export (sift findings --view all --json): {:.0} ms, {:.1} MB, peak RSS {:.1} MB",
+        export.ms,
+        export.bytes as f64 / 1e6,
+        export.max_rss_kb as f64 / 1024.0
+    );
+    size.serve = serve::measure(opts, &backlog, 10_000)?;
+    if let Some(v) = &size.serve {
+        match v.skipped_estimate_s {
+            Some(est) => println!(
+                "  sift serve on loopback: first page of 3,000 in {:.0} ms; the full pull ({} pages) \
+                 would take about {est:.0} s, over --serve-max-s {}: skipped",
+                v.first_page_ms, v.pages, opts.serve_max_s
+            ),
+            None => {
+                println!(
+                    "  sift serve on loopback: full pull of {} findings ({} pages, first page {:.0} ms) \
+                     into an empty cache in {:.0} ms, peak RSS of the puller {:.0} MB",
+                    v.pulled,
+                    v.pages,
+                    v.first_page_ms,
+                    v.pull_ms,
+                    v.pull_hwm_kb as f64 / 1024.0
+                );
+                println!(
+                    "  {} decisions through sift serve: recorded in {:.0} ms, pushed in {:.0} ms \
+                     ({} bulk triage calls); the pass's pull after them {:.0} ms",
+                    v.decisions, v.record_ms, v.push_ms, v.push_calls, v.pass_pull_ms
+                );
+            }
+        }
+    }
+
+    if let Some(vd) = vd {
+        let v = visidata::measure(opts, vd, &export.file, n)?;
+        match v.stopped {
+            None => println!(
+                "  VisiData: first screen {} ms, findings as rows (zEnter) {} ms more, RSS {:.1} MB (peak {:.1} MB)",
+                fmt(v.screen_ms, 0),
+                fmt(v.rows_ms, 0),
+                v.rss_kb as f64 / 1024.0,
+                v.hwm_kb as f64 / 1024.0
+            ),
+            Some(why) => println!(
+                "  VisiData: stopped by the {why} after {:.0} ms at RSS {:.1} MB (first screen {} ms)",
+                v.elapsed_ms,
+                v.rss_kb as f64 / 1024.0,
+                fmt(v.screen_ms, 0)
+            ),
+        }
+        size.vd = Some(v);
+    }
+    let _ = std::fs::remove_file(&export.file);
+    size.export = Some(export);
+    Ok(size)
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 => format!("×{:.1}", b / a),
+        _ => "–".into(),
+    }
+}
+
+fn report(opts: &Options, sizes: &[Size]) {
+    println!("\n# Results\n");
+    println!(
+        "Medians: start over {} runs per size; key and filter over every keystroke of those runs; \
+         bytes over every move, scrolling move and decision; RSS over the runs.\n",
+        opts.runs
+    );
+    println!(
+        "| size | start ms | key ms | filter ms | bytes/move | bytes/scroll | bytes/decision | RSS MB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let rows: Vec<(usize, Row)> = sizes.iter().map(|s| (s.n, s.row())).collect();
+    for (n, r) in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            label(*n),
+            fmt(r.start_ms, 1),
+            fmt(r.key_ms, 2),
+            fmt(r.filter_ms, 2),
+            fmt(r.move_b, 0),
+            fmt(r.scroll_b, 0),
+            fmt(r.decision_b, 0),
+            fmt(r.rss_mb, 1),
+        );
+    }
+
+    if rows.len() > 1 {
+        println!("\nGrowth from one size to the next (the backlog grows ×10 each step):\n");
+        println!(
+            "| step | start | key | filter | bytes/move | bytes/scroll | bytes/decision | RSS |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for w in rows.windows(2) {
+            let ((a_n, a), (b_n, b)) = (&w[0], &w[1]);
+            println!(
+                "| {}→{} | {} | {} | {} | {} | {} | {} | {} |",
+                label(*a_n),
+                label(*b_n),
+                ratio(a.start_ms, b.start_ms),
+                ratio(a.key_ms, b.key_ms),
+                ratio(a.filter_ms, b.filter_ms),
+                ratio(a.move_b, b.move_b),
+                ratio(a.scroll_b, b.scroll_b),
+                ratio(a.decision_b, b.decision_b),
+                ratio(a.rss_mb, b.rss_mb),
+            );
+        }
+    }
+
+    println!("\nWithout a terminal:\n");
+    println!(
+        "| size | seed s | export ms | export MB | serve: full pull ms | serve: push 10k ms | embedded: push 10k ms |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for s in sizes {
+        let e = s.export.as_ref();
+        let p = s.push.as_ref();
+        let (pull, push) = match s.serve {
+            None => ("–".to_string(), "–".to_string()),
+            Some(v) => match v.skipped_estimate_s {
+                Some(est) => (format!("skipped (≈ {:.0} s)", est), "–".into()),
+                None => (format!("{:.0}", v.pull_ms), format!("{:.0}", v.push_ms)),
+            },
+        };
+        println!(
+            "| {} | {:.1}{} | {} | {} | {} | {} | {} |",
+            label(s.n),
+            s.seed_s,
+            if s.seeded_now { "" } else { " (kept)" },
+            fmt(e.map(|e| e.ms), 0),
+            fmt(e.map(|e| e.bytes as f64 / 1e6), 1),
+            pull,
+            push,
+            fmt(p.map(|p| p.push_ms), 0),
+        );
+    }
+
+    if sizes.iter().any(|s| s.vd.is_some()) {
+        println!("\nVisiData on the same export, same pty size:\n");
+        println!(
+            "| size | sift start ms | vd first screen ms | vd findings as rows ms | sift RSS MB | vd RSS MB |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|");
+        for s in sizes {
+            let Some(v) = s.vd else { continue };
+            let r = s.row();
+            let (screen, rows) = match v.stopped {
+                None => (fmt(v.screen_ms, 0), fmt(v.rows_ms, 0)),
+                Some(why) => match v.screen_ms {
+                    Some(t) => (
+                        format!("{t:.0}"),
+                        format!("stopped ({why}) after {:.0} ms", v.elapsed_ms),
+                    ),
+                    None => (
+                        format!("> {:.0} (stopped: {why})", v.elapsed_ms),
+                        "–".into(),
+                    ),
+                },
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {}{} |",
+                label(s.n),
+                fmt(r.start_ms, 1),
+                screen,
+                rows,
+                fmt(r.rss_mb, 1),
+                if v.stopped == Some("memory cap") {
+                    "> "
+                } else {
+                    ""
+                },
+                format_args!("{:.1}", v.rss_kb as f64 / 1024.0),
+            );
+        }
+    }
+
+    println!("\nBudgets at 100k (DESIGN §6):\n");
+    let Some((_, r)) = rows.iter().find(|(n, _)| *n == 100_000) else {
+        println!("not measured: 100k is not among the sizes");
+        return;
+    };
+    let check = |name: &str, v: Option<f64>, limit: f64, strict: bool, unit: &str| {
+        let verdict = match v {
+            Some(v) if (strict && v < limit) || (!strict && v <= limit) => "pass",
+            Some(_) => "FAIL",
+            None => "not measured",
+        };
+        println!(
+            "| {name} | {} {unit} | {} {limit} {unit} | {verdict} |",
+            fmt(v, 2),
+            if strict { "<" } else { "≤" }
+        );
+    };
+    println!("| budget | measured | limit | |");
+    println!("|---|---:|---:|---|");
+    check("start to first frame", r.start_ms, 150.0, false, "ms");
+    check(
+        "navigation key to finished frame",
+        r.key_ms,
+        2.0,
+        false,
+        "ms",
+    );
+    check(
+        "filter keystroke to finished frame",
+        r.filter_ms,
+        16.0,
+        false,
+        "ms",
+    );
+    check("bytes per non-scrolling move", r.move_b, 1024.0, true, "B");
+    check("resident memory after start", r.rss_mb, 150.0, false, "MB");
+}
+
+fn main() -> Result<()> {
+    let opts = Options::from_args()?;
+    println!("# sift console benchmark");
+    println!(
+        "sift: {}\ndata: {}\nterminal: {}x{}, TERM=xterm-256color\nsizes: {}; {} runs each",
+        opts.sift.display(),
+        opts.data.display(),
+        opts.cols,
+        opts.rows,
+        opts.sizes
+            .iter()
+            .map(|&n| label(n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.runs
+    );
+    println!("machine: {}", machine());
+    let vd = if opts.vd {
+        let found = visidata::find(&opts);
+        match &found {
+            Some(vd) => println!("VisiData: {} ({})", vd.display(), visidata::version(vd)),
+            None => println!(
+                "VisiData: not found and not installed; the comparison is skipped \
+                 (pip install visidata, or set SIFT_BENCH_VD)"
+            ),
+        }
+        found
+    } else {
+        println!("VisiData: skipped (--no-vd)");
+        None
+    };
+    let mut sizes = Vec::new();
+    for &n in &opts.sizes {
+        sizes.push(measure(&opts, n, vd.as_deref())?);
+    }
+    report(&opts, &sizes);
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(String::new(), |kb| {
+            format!(", {:.0} GB RAM", kb as f64 / 1024.0 / 1024.0)
+        });
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| {
+            format!(
+                ", load average {}",
+                l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            )
+        })
+        .unwrap_or_default();
+    format!("{cpus} CPUs, {model}{mem}{load}")
+}
