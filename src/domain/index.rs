@@ -170,6 +170,28 @@ impl IndexBuilder {
         self.rows.push(row);
     }
 
+    /// Adds the findings of another builder (of other findings), as if
+    /// they had been pushed here.
+    pub fn append(&mut self, other: IndexBuilder) {
+        let remap = |into: &mut Interner, from: Interner| -> Vec<u32> {
+            from.table.iter().map(|(_, s)| into.intern(s)).collect()
+        };
+        let projects = remap(&mut self.projects, other.projects);
+        let rules = remap(&mut self.rules, other.rules);
+        let paths = remap(&mut self.paths, other.paths);
+        let messages = remap(&mut self.messages, other.messages);
+        let refs = remap(&mut self.refs, other.refs);
+        self.rows.reserve(other.rows.len());
+        self.rows.extend(other.rows.into_iter().map(|r| Row {
+            project: projects[r.project as usize],
+            rule: rules[r.rule as usize],
+            path: paths[r.path as usize],
+            message: messages[r.message as usize],
+            git_ref: refs[r.git_ref as usize],
+            ..r
+        }));
+    }
+
     pub fn finish(mut self) -> FindingIndex {
         // The list order: most severe first, then newest, then highest id.
         self.rows.sort_unstable_by(|a, b| {
@@ -226,5 +248,75 @@ impl FindingIndex {
     pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {
         let p = self.position_of(id)?;
         self.rows.get_mut(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: i64, rule: &'static str, path: &'static str) -> IndexEntry<'static> {
+        IndexEntry {
+            id,
+            relevant_since: id * 10,
+            project: if id % 2 == 0 { "acme/web" } else { "acme/api" },
+            rule,
+            path,
+            message: "Possible SQL injection",
+            git_ref: "main",
+            line: id as u32,
+            severity: Severity::High,
+            status: Status::Open,
+            triage_state: TriageState::Untriaged,
+            verdict: None,
+            lifecycle: Lifecycle::Production,
+            pending: id == 3,
+        }
+    }
+
+    fn resolved(index: &FindingIndex) -> Vec<(i64, &str, &str, &str, &str, &str, bool)> {
+        index
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.id,
+                    index.projects.get(r.project),
+                    index.rules.get(r.rule),
+                    index.paths.get(r.path),
+                    index.messages.get(r.message),
+                    index.refs.get(r.git_ref),
+                    r.pending,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn appending_a_builder_is_pushing_its_findings() {
+        let entries = [
+            (1, "sqli", "a.py"),
+            (2, "xss", "b.py"),
+            (3, "sqli", "c.py"),
+            (4, "ssrf", "a.py"),
+            (5, "xss", "d.py"),
+        ];
+        let mut one = IndexBuilder::default();
+        for &(id, rule, path) in &entries {
+            one.push(entry(id, rule, path));
+        }
+        let (mut low, mut high) = (IndexBuilder::default(), IndexBuilder::default());
+        for &(id, rule, path) in &entries {
+            let half = if id <= 2 { &mut low } else { &mut high };
+            half.push(entry(id, rule, path));
+        }
+        low.append(high);
+        let (a, b) = (one.finish(), low.finish());
+        assert_eq!(resolved(&a), resolved(&b));
+        assert_eq!(b.rules.len(), 3, "strings stay interned once");
+        assert_eq!(b.paths.len(), 4);
+        for r in &b.rows {
+            assert_eq!(b.rows[b.position_of(r.id).unwrap()].id, r.id);
+        }
     }
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use time::OffsetDateTime;
 
 /// What one scan's import changed.
@@ -117,6 +118,11 @@ impl Store {
     }
 
     /// The compact index of every finding, for the list and the counts.
+    ///
+    /// A large backlog is read in two halves by id, on this connection and
+    /// a second one, at once: reading rows is most of the console's start.
+    /// Both halves are read in transactions that see the same findings
+    /// version, so the index is one consistent picture of the store.
     pub fn load_index(&self) -> Result<FindingIndex> {
         // Projects and rules are few: read them once and look them up by id
         // instead of joining them to every finding.
@@ -134,48 +140,78 @@ impl Store {
         while let Some(r) = rows.next()? {
             rules.insert(r.get(0)?, r.get(1)?);
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, relevant_since, project_id, rule_id, path, message, ref, line, severity,
-                    state, triage_state, verdict
-             FROM findings",
-        )?;
-        let overlay = self.pending_overlay()?;
-        let mut builder = IndexBuilder::with_capacity(self.count_findings()?);
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let pending = overlay.get(&id);
-            let (project, primary) = projects
-                .get(&r.get::<_, i64>(2)?)
-                .map_or(("", "main"), |(n, p)| (n.as_str(), p.as_str()));
-            let rule = rules.get(&r.get::<_, i64>(3)?).map_or("", String::as_str);
-            let state = ScanState::parse(r.get_ref(9)?.as_str()?).unwrap_or(ScanState::Unresolved);
-            let mut triage_state =
-                TriageState::parse(r.get_ref(10)?.as_str()?).unwrap_or(TriageState::Untriaged);
-            if let Some(Some((s, _))) = pending {
-                triage_state = *s;
+        let names = IndexNames {
+            projects,
+            rules,
+            overlay: self.pending_overlay()?,
+        };
+
+        let (low, high): (Option<i64>, Option<i64>) = (
+            self.conn
+                .query_row("SELECT min(id) FROM findings", [], |r| r.get(0))?,
+            self.conn
+                .query_row("SELECT max(id) FROM findings", [], |r| r.get(0))?,
+        );
+        // A second connection can open the same database only from a file.
+        let file = self.conn.path().filter(|p| !p.is_empty());
+        if let (Some(low), Some(high), Some(file)) = (low, high, file)
+            && high - low >= PARALLEL_INDEX_SPAN
+        {
+            let split = low + (high - low) / 2;
+            if let Some(index) = self.load_index_halves(Path::new(file), &names, split)? {
+                return Ok(index);
             }
-            let git_ref = r.get_ref(6)?.as_str()?;
-            builder.push(IndexEntry {
-                id,
-                relevant_since: r.get(1)?,
-                project,
-                rule,
-                path: r.get_ref(4)?.as_str()?,
-                message: r.get_ref(5)?.as_str()?,
-                git_ref,
-                line: r.get(7)?,
-                severity: Severity::parse(r.get_ref(8)?.as_str()?).unwrap_or(Severity::Medium),
-                status: Status::derive(state, triage_state),
-                triage_state,
-                verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
-                lifecycle: Lifecycle::of(git_ref, primary),
-                pending: pending.is_some(),
-            });
         }
+        let mut builder = IndexBuilder::default();
+        scan_index(&self.conn, &names, i64::MIN, i64::MAX, &mut builder)?;
         Ok(builder.finish())
     }
 
+    /// Reads ids below `split` here and the others on a second connection,
+    /// at once; `None` when the findings changed between the two reads.
+    fn load_index_halves(
+        &self,
+        file: &Path,
+        names: &IndexNames,
+        split: i64,
+    ) -> Result<Option<FindingIndex>> {
+        let version = |conn: &rusqlite::Connection| -> Result<i64> {
+            Ok(conn.query_row(
+                "SELECT value FROM meta WHERE key = 'findings_version'",
+                [],
+                |r| r.get(0),
+            )?)
+        };
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| -> Result<(i64, IndexBuilder)> {
+                let conn = rusqlite::Connection::open_with_flags(
+                    file,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                let tx = conn.unchecked_transaction()?;
+                let seen = version(&conn)?;
+                let mut builder = IndexBuilder::default();
+                scan_index(&conn, names, split, i64::MAX, &mut builder)?;
+                tx.finish()?;
+                Ok((seen, builder))
+            });
+            let tx = self.conn.unchecked_transaction()?;
+            let seen = version(&self.conn)?;
+            let mut builder = IndexBuilder::default();
+            scan_index(&self.conn, names, i64::MIN, split, &mut builder)?;
+            tx.finish()?;
+            let (other_seen, other) = second
+                .join()
+                .map_err(|_| anyhow::anyhow!("the index reader thread panicked"))??;
+            if seen != other_seen {
+                return Ok(None);
+            }
+            builder.append(other);
+            Ok(Some(builder.finish()))
+        })
+    }
     /// One finding with its code context and history.
     pub fn load_finding(&self, id: i64) -> Result<Option<Finding>> {
         let mut found = self.load_findings(&[id])?;
@@ -255,6 +291,69 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Above this span of finding ids, `load_index` reads two halves at once.
+const PARALLEL_INDEX_SPAN: i64 = 20_000;
+
+/// What `load_index` looks finding rows up in.
+struct IndexNames {
+    /// Project id -> (name, primary branch).
+    projects: HashMap<i64, (String, String)>,
+    rules: HashMap<i64, String>,
+    overlay: super::outbox::Overlay,
+}
+
+/// Adds the findings with `from <= id < to` to `builder`.
+fn scan_index(
+    conn: &rusqlite::Connection,
+    names: &IndexNames,
+    from: i64,
+    to: i64,
+    builder: &mut IndexBuilder,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, relevant_since, project_id, rule_id, path, message, ref, line, severity,
+                state, triage_state, verdict
+         FROM findings WHERE id >= ?1 AND id < ?2",
+    )?;
+    let mut rows = stmt.query(params![from, to])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let pending = names.overlay.get(&id);
+        let (project, primary) = names
+            .projects
+            .get(&r.get::<_, i64>(2)?)
+            .map_or(("", "main"), |(n, p)| (n.as_str(), p.as_str()));
+        let rule = names
+            .rules
+            .get(&r.get::<_, i64>(3)?)
+            .map_or("", String::as_str);
+        let state = ScanState::parse(r.get_ref(9)?.as_str()?).unwrap_or(ScanState::Unresolved);
+        let mut triage_state =
+            TriageState::parse(r.get_ref(10)?.as_str()?).unwrap_or(TriageState::Untriaged);
+        if let Some(Some((s, _))) = pending {
+            triage_state = *s;
+        }
+        let git_ref = r.get_ref(6)?.as_str()?;
+        builder.push(IndexEntry {
+            id,
+            relevant_since: r.get(1)?,
+            project,
+            rule,
+            path: r.get_ref(4)?.as_str()?,
+            message: r.get_ref(5)?.as_str()?,
+            git_ref,
+            line: r.get(7)?,
+            severity: Severity::parse(r.get_ref(8)?.as_str()?).unwrap_or(Severity::Medium),
+            status: Status::derive(state, triage_state),
+            triage_state,
+            verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
+            lifecycle: Lifecycle::of(git_ref, primary),
+            pending: pending.is_some(),
+        });
+    }
+    Ok(())
 }
 
 /// The stored parts of one finding, before they are put together.
