@@ -56,8 +56,10 @@ pub struct Options {
     pub install_vd: bool,
     pub vd_max_mb: u64,
     pub vd_max_s: u64,
-    /// Skip the full pull from sift serve when the first page suggests it
-    /// would take longer than this.
+    /// Only the console on the pty: no export, sift serve, push or VisiData.
+    pub console_only: bool,
+    /// Skip the full pull from sift serve when its first two pages suggest
+    /// it would take longer than this (seconds).
     pub serve_max_s: u64,
 }
 
@@ -68,12 +70,14 @@ cargo bench --bench console [-- OPTIONS]
                    env SIFT_BENCH_SIZES)
   --runs N         console sessions per size (default 5; env SIFT_BENCH_RUNS)
   --no-vd          skip the VisiData comparison (env SIFT_BENCH_NO_VD=1)
+  --console-only   only the console on the pty (the budgets): no export,
+                   sift serve, pushes or VisiData
   --no-install     do not pip-install VisiData into target/bench-venv when
                    it is missing
   --vd-max-mb MB   stop VisiData above this resident memory (default 6144)
   --vd-max-s S     stop VisiData after this many seconds (default 300)
-  --serve-max-s S  skip the full pull from sift serve when the first page
-                   times the pages exceeds this (default 600)
+  --serve-max-s S  skip the full pull from sift serve when the first two
+                   pages say it would take longer (default 600)
 
 Backlogs are kept in target/bench-data (env SIFT_BENCH_DATA); delete a
 backlog-N directory to seed it again.";
@@ -124,6 +128,7 @@ impl Options {
             vd_max_mb: 6144,
             vd_max_s: 300,
             serve_max_s: 600,
+            console_only: false,
             sift,
             target,
             data,
@@ -137,6 +142,7 @@ impl Options {
                 "--sizes" => opts.sizes = parse_sizes(&value()?)?,
                 "--runs" => opts.runs = value()?.parse()?,
                 "--no-vd" => opts.vd = false,
+                "--console-only" => opts.console_only = true,
                 "--no-install" => opts.install_vd = false,
                 "--vd-max-mb" => opts.vd_max_mb = value()?.parse()?,
                 "--vd-max-s" => opts.vd_max_s = value()?.parse()?,
@@ -394,14 +400,19 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
             ),
             fmt(median(d.iter().map(|r| r.frames as f64).collect()), 0),
         );
-        let push = backlog::push_decisions(&scratch.dir, 10_000)?;
-        println!(
-            "  {} decisions, in process: recorded in the outbox in {:.0} ms, pushed to the embedded backend in {:.0} ms ({} bulk calls, {} acknowledged)",
-            push.decisions, push.record_ms, push.push_ms, push.calls, push.acknowledged
-        );
-        size.push = Some(push);
+        if !opts.console_only {
+            let push = backlog::push_decisions(&scratch.dir, 10_000)?;
+            println!(
+                "  {} decisions, in process: recorded in the outbox in {:.0} ms, pushed to the embedded backend in {:.0} ms ({} bulk calls, {} acknowledged)",
+                push.decisions, push.record_ms, push.push_ms, push.calls, push.acknowledged
+            );
+            size.push = Some(push);
+        }
     }
 
+    if opts.console_only {
+        return Ok(size);
+    }
     let export = backlog::export(opts, &backlog)?;
     println!(
         "  export (sift findings --view all --json): {:.0} ms, {:.1} MB, peak RSS {:.1} MB",
@@ -413,17 +424,18 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
     if let Some(v) = &size.serve {
         match v.skipped_estimate_s {
             Some(est) => println!(
-                "  sift serve on loopback: first page of 3,000 in {:.0} ms; the full pull ({} pages) \
-                 would take about {est:.0} s, over --serve-max-s {}: skipped",
-                v.first_page_ms, v.pages, opts.serve_max_s
+                "  sift serve on loopback: first page of 3,000 in {:.0} ms, the next in {:.0} ms; \
+                 the full pull ({} pages) would take about {est:.0} s, over --serve-max-s {}: skipped",
+                v.first_page_ms, v.next_page_ms, v.pages, opts.serve_max_s
             ),
             None => {
                 println!(
-                    "  sift serve on loopback: full pull of {} findings ({} pages, first page {:.0} ms) \
-                     into an empty cache in {:.0} ms, peak RSS of the puller {:.0} MB",
+                    "  sift serve on loopback: full pull of {} findings ({} pages; first page {:.0} ms, \
+                     second {:.0} ms) into an empty cache in {:.0} ms, peak RSS of the puller {:.0} MB",
                     v.pulled,
                     v.pages,
                     v.first_page_ms,
+                    v.next_page_ms,
                     v.pull_ms,
                     v.pull_hwm_kb as f64 / 1024.0
                 );
@@ -516,6 +528,18 @@ fn report(opts: &Options, sizes: &[Size]) {
         }
     }
 
+    if sizes.iter().all(|s| s.export.is_none()) {
+        println!("\n(--console-only: no export, sift serve, pushes or VisiData)");
+    } else {
+        without_terminal(sizes);
+    }
+    if sizes.iter().any(|s| s.vd.is_some()) {
+        visidata_table(sizes);
+    }
+    budgets(&rows);
+}
+
+fn without_terminal(sizes: &[Size]) {
     println!("\nWithout a terminal:\n");
     println!(
         "| size | seed s | export ms | export MB | serve: full pull ms | serve: push 10k ms | embedded: push 10k ms |"
@@ -543,46 +567,48 @@ fn report(opts: &Options, sizes: &[Size]) {
             fmt(p.map(|p| p.push_ms), 0),
         );
     }
+}
 
-    if sizes.iter().any(|s| s.vd.is_some()) {
-        println!("\nVisiData on the same export, same pty size:\n");
+fn visidata_table(sizes: &[Size]) {
+    println!("\nVisiData on the same export, same pty size:\n");
+    println!(
+        "| size | sift start ms | vd first screen ms | vd findings as rows ms | sift RSS MB | vd RSS MB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for s in sizes {
+        let Some(v) = s.vd else { continue };
+        let r = s.row();
+        let (screen, rows) = match v.stopped {
+            None => (fmt(v.screen_ms, 0), fmt(v.rows_ms, 0)),
+            Some(why) => match v.screen_ms {
+                Some(t) => (
+                    format!("{t:.0}"),
+                    format!("stopped ({why}) after {:.0} ms", v.elapsed_ms),
+                ),
+                None => (
+                    format!("> {:.0} (stopped: {why})", v.elapsed_ms),
+                    "–".into(),
+                ),
+            },
+        };
         println!(
-            "| size | sift start ms | vd first screen ms | vd findings as rows ms | sift RSS MB | vd RSS MB |"
+            "| {} | {} | {} | {} | {} | {}{} |",
+            label(s.n),
+            fmt(r.start_ms, 1),
+            screen,
+            rows,
+            fmt(r.rss_mb, 1),
+            if v.stopped == Some("memory cap") {
+                "> "
+            } else {
+                ""
+            },
+            format_args!("{:.1}", v.rss_kb as f64 / 1024.0),
         );
-        println!("|---:|---:|---:|---:|---:|---:|");
-        for s in sizes {
-            let Some(v) = s.vd else { continue };
-            let r = s.row();
-            let (screen, rows) = match v.stopped {
-                None => (fmt(v.screen_ms, 0), fmt(v.rows_ms, 0)),
-                Some(why) => match v.screen_ms {
-                    Some(t) => (
-                        format!("{t:.0}"),
-                        format!("stopped ({why}) after {:.0} ms", v.elapsed_ms),
-                    ),
-                    None => (
-                        format!("> {:.0} (stopped: {why})", v.elapsed_ms),
-                        "–".into(),
-                    ),
-                },
-            };
-            println!(
-                "| {} | {} | {} | {} | {} | {}{} |",
-                label(s.n),
-                fmt(r.start_ms, 1),
-                screen,
-                rows,
-                fmt(r.rss_mb, 1),
-                if v.stopped == Some("memory cap") {
-                    "> "
-                } else {
-                    ""
-                },
-                format_args!("{:.1}", v.rss_kb as f64 / 1024.0),
-            );
-        }
     }
+}
 
+fn budgets(rows: &[(usize, Row)]) {
     println!("\nBudgets at 100k (DESIGN §6):\n");
     let Some((_, r)) = rows.iter().find(|(n, _)| *n == 100_000) else {
         println!("not measured: 100k is not among the sizes");
@@ -638,7 +664,7 @@ fn main() -> Result<()> {
         opts.runs
     );
     println!("machine: {}", machine());
-    let vd = if opts.vd {
+    let vd = if opts.vd && !opts.console_only {
         let found = visidata::find(&opts);
         match &found {
             Some(vd) => println!("VisiData: {} ({})", vd.display(), visidata::version(vd)),
