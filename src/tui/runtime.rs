@@ -160,12 +160,17 @@ async fn event_loop<B: Backend>(
             event = events.next() => {
                 let Some(event) = event else { break };
                 let mut batch = vec![event?];
-                // Coalesce a burst (key repeat, paste) into one frame. The
-                // zero timeout polls with this task's waker: a no-op waker
-                // (now_or_never) would leave the stream unable to wake us.
-                while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::ZERO, events.next()).await {
-                    batch.push(e);
-                }
+                // Coalesce a burst (key repeat, paste) into one frame: take
+                // what is ready now, polling with this task's own waker (a
+                // no-op waker, as now_or_never uses, leaves the stream unable
+                // to wake us; a zero timeout waits for the next timer tick).
+                std::future::poll_fn(|cx| {
+                    while let std::task::Poll::Ready(Some(Ok(e))) = events.poll_next_unpin(cx) {
+                        batch.push(e);
+                    }
+                    std::task::Poll::Ready(())
+                })
+                .await;
                 for event in batch {
                     if let Some(action) = action_for(&model, event) {
                         effects.extend(update::update(&mut model, action));
