@@ -186,6 +186,9 @@ impl Pty {
                 let used = end - keep;
                 consumed += used;
                 let rest = chunk.bytes.split_off(used);
+                if let Some(capture) = &mut self.capture {
+                    capture.extend_from_slice(&chunk.bytes);
+                }
                 self.remember(&window[..end]);
                 if !rest.is_empty() {
                     self.pending = Some(Chunk {
@@ -196,6 +199,9 @@ impl Pty {
                 return Ok(Some((chunk.at, consumed)));
             }
             consumed += chunk.bytes.len();
+            if let Some(capture) = &mut self.capture {
+                capture.extend_from_slice(&chunk.bytes);
+            }
             self.remember(&window);
         }
     }
@@ -240,11 +246,23 @@ impl Pty {
         Ok(reply)
     }
 
-    /// Writes `input` and reads the answer until the program goes quiet.
+    /// Writes `input`, which must cause a frame, and reads the answer: up
+    /// to the end of the first frame however long it takes, then until the
+    /// program goes quiet. (Waiting only for quiet would miss a first frame
+    /// slower than `quiet` and charge it to the next input.)
     pub fn press(&mut self, input: &[u8], quiet: Duration) -> Result<Reply> {
         let before = cpu_of(self.pid());
         let at = self.send(input)?;
+        let (first, bytes) = self
+            .until(FRAME_END, Duration::from_secs(60))
+            .context("waiting for the frame a key causes")?;
         let mut reply = self.settle(at, quiet, Duration::from_secs(60))?;
+        let first = first.saturating_duration_since(at);
+        reply.first_frame = Some(first);
+        reply.last_frame = Some(reply.last_frame.unwrap_or(first));
+        reply.last_byte = Some(reply.last_byte.unwrap_or(first));
+        reply.frames += 1;
+        reply.bytes += bytes;
         if let (Some(a), Some(b)) = (before, cpu_of(self.pid())) {
             reply.cpu = Some(b.saturating_sub(a));
         }
