@@ -163,6 +163,22 @@ fn opens_on_the_pre_production_backlog_with_the_first_finding_loaded() {
 }
 
 #[test]
+fn until_the_details_arrive_the_previous_finding_stays_titled_as_stale() {
+    let mut c = Console::new(160, 48);
+    // The runtime holds the load until the cursor rests; here it never comes.
+    let effects = update::update(&mut c.model, Action::Down);
+    assert_eq!(effects, vec![Effect::LoadDetail(101)]);
+    assert_eq!(c.model.detail.finding.as_ref().map(|f| f.id), Some(103));
+    let screen = c.render();
+    assert!(screen.contains(" Finding 101 … "), "{screen}");
+    assert!(!screen.contains("Loading"), "{screen}");
+    c.run(effects);
+    let screen = c.render();
+    assert!(screen.contains(" Finding 101 "), "{screen}");
+    assert!(!screen.contains(" Finding 101 … "), "{screen}");
+}
+
+#[test]
 fn j_and_k_move_and_load_details_latest_first() {
     let mut c = Console::new(160, 48);
     c.keys("j");

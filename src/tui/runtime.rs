@@ -83,12 +83,21 @@ async fn event_loop<B: Backend>(
     let mut events = EventStream::new();
     let mut dirty = true;
     let mut deadline: Option<Instant> = None;
+    let mut detail_due: Option<(i64, Instant)> = None;
 
     loop {
         while let Some(effect) = effects.pop_front() {
             let answer = match effect {
                 Effect::LoadDetail(id) => {
-                    store.load_detail(id);
+                    // Another finding's details wait until the cursor rests, so
+                    // a held key repaints only the list.
+                    let shown = model.detail.finding.as_ref().map(|f| f.id);
+                    if shown.is_none() || shown == Some(id) {
+                        store.load_detail(id);
+                        detail_due = None;
+                    } else {
+                        detail_due = Some((id, Instant::now() + DETAIL_REST));
+                    }
                     None
                 }
                 Effect::Suspend => {
@@ -157,6 +166,11 @@ async fn event_loop<B: Backend>(
         }
         tokio::select! {
             _ = sleep_until(deadline), if deadline.is_some() && dirty => {}
+            _ = sleep_until(detail_due.map(|(_, at)| at)), if detail_due.is_some() => {
+                if let Some((id, _)) = detail_due.take() {
+                    store.load_detail(id);
+                }
+            }
             event = events.next() => {
                 let Some(event) = event else { break };
                 let mut batch = vec![event?];
@@ -272,6 +286,11 @@ async fn edit_externally(terminal: &mut Term, text: String) -> Result<String, St
 
 /// How long a frame may wait for the selected finding's details.
 const DETAIL_WAIT: Duration = Duration::from_millis(25);
+
+/// How long the cursor must rest on a finding before its details replace
+/// the ones shown: longer than a key repeat's interval, short enough to feel
+/// immediate.
+const DETAIL_REST: Duration = Duration::from_millis(90);
 
 fn awaiting_detail(model: &Model) -> bool {
     model.detail.requested.is_some()

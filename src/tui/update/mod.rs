@@ -244,14 +244,12 @@ pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<E
     model.detail.scroll = 0;
     model.detail.requested = now;
     model.detail.error = None;
-    if model.detail.finding.as_ref().map(|f| f.id) != now {
-        // Keep the previous finding on screen until the new one arrives only
-        // when it is the same one; otherwise show that it is loading.
-        model.detail.finding = None;
-    }
     match now {
+        // The finding on screen stays, titled as stale, until the new one
+        // arrives: a move then repaints no more than it must.
         Some(id) => vec![Effect::LoadDetail(id)],
         None => {
+            model.detail.finding = None;
             if model.focus == Pane::Detail {
                 model.focus = Pane::List;
             }

@@ -16,6 +16,8 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let focused = is_focused(model, Pane::Detail);
     let title = match (&model.detail.finding, model.detail.requested) {
+        // Still the previous finding: the cursor has not rested yet.
+        (Some(f), Some(id)) if f.id != id => format!(" Finding {id} … "),
         (Some(f), _) => format!(" Finding {} ", f.id),
         (None, Some(id)) => format!(" Finding {id} "),
         (None, None) => " Finding ".into(),
