@@ -5,6 +5,7 @@
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
 use crate::config::display_path;
+use crate::domain::{Memory, MemoryChange};
 use crate::store::Store;
 use crate::wire::v1::BulkTriageRequest;
 use anyhow::Result;
@@ -72,6 +73,24 @@ impl Backend for Embedded {
             *seen = Some(version);
         }
         Ok(TriageResponse { triaged })
+    }
+
+    async fn memory(
+        &self,
+        change: MemoryChange,
+        _actor: String,
+    ) -> Result<Option<Memory>, BackendError> {
+        self.with_store(move |store| match change {
+            MemoryChange::Create(m) | MemoryChange::Update(m) => {
+                store.put_memory(&m)?;
+                Ok(Some(m))
+            }
+            MemoryChange::Delete(id) => {
+                store.delete_memory(&id)?;
+                Ok(None)
+            }
+        })
+        .await
     }
 
     async fn pull(&self) -> Result<bool, BackendError> {

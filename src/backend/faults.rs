@@ -2,6 +2,7 @@
 //! rate limits, hangs and outages without a network.
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use crate::domain::{Memory, MemoryChange};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -24,11 +25,12 @@ pub enum Fault {
 
 pub struct Faulty<B> {
     inner: B,
-    /// Faults for the next triage calls, in order; then calls go through.
+    /// Faults for the next calls (triage, memory), in order; then calls go through.
     script: Mutex<VecDeque<Fault>>,
     /// While true, every call fails as if the backend were unreachable.
     down: Mutex<bool>,
     calls: Mutex<Vec<TriageRequest>>,
+    memory_calls: Mutex<Vec<MemoryChange>>,
 }
 
 impl<B: Backend> Faulty<B> {
@@ -38,6 +40,7 @@ impl<B: Backend> Faulty<B> {
             script: Mutex::new(VecDeque::new()),
             down: Mutex::new(false),
             calls: Mutex::new(Vec::new()),
+            memory_calls: Mutex::new(Vec::new()),
         }
     }
 
@@ -55,11 +58,43 @@ impl<B: Backend> Faulty<B> {
         self.calls.lock().unwrap().clone()
     }
 
+    /// Every memory change received, in order, including failed ones.
+    pub fn memory_calls(&self) -> Vec<MemoryChange> {
+        self.memory_calls.lock().unwrap().clone()
+    }
+
     fn next_fault(&self) -> Option<Fault> {
         if *self.down.lock().unwrap() {
             return Some(Fault::ServerError);
         }
         self.script.lock().unwrap().pop_front()
+    }
+}
+
+impl<B: Backend> Faulty<B> {
+    /// Makes a call, unless the next fault says otherwise.
+    async fn through<T, F>(&self, call: impl Fn() -> F) -> Result<T, BackendError>
+    where
+        F: Future<Output = Result<T, BackendError>>,
+    {
+        match self.next_fault() {
+            None => call().await,
+            Some(Fault::ServerError) => Err(BackendError::unavailable("the backend answered 500")),
+            Some(Fault::RetryAfter(d)) => Err(BackendError::Unavailable {
+                message: "the backend answered 429 (rate limited)".into(),
+                retry_after: Some(d),
+            }),
+            Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::LoseAnswer) => {
+                call().await?;
+                Err(BackendError::unavailable(
+                    "the connection dropped before the answer",
+                ))
+            }
+            Some(Fault::Reject) => Err(BackendError::Rejected {
+                message: "the backend answered 400: invalid request".into(),
+            }),
+        }
     }
 }
 
@@ -70,24 +105,17 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
         self.calls.lock().unwrap().push(request.clone());
-        match self.next_fault() {
-            None => self.inner.triage(request).await,
-            Some(Fault::ServerError) => Err(BackendError::unavailable("the backend answered 500")),
-            Some(Fault::RetryAfter(d)) => Err(BackendError::Unavailable {
-                message: "the backend answered 429 (rate limited)".into(),
-                retry_after: Some(d),
-            }),
-            Some(Fault::Hang) => std::future::pending().await,
-            Some(Fault::LoseAnswer) => {
-                self.inner.triage(request).await?;
-                Err(BackendError::unavailable(
-                    "the connection dropped before the answer",
-                ))
-            }
-            Some(Fault::Reject) => Err(BackendError::Rejected {
-                message: "the backend answered 400: invalid request".into(),
-            }),
-        }
+        self.through(|| self.inner.triage(request.clone())).await
+    }
+
+    async fn memory(
+        &self,
+        change: MemoryChange,
+        actor: String,
+    ) -> Result<Option<Memory>, BackendError> {
+        self.memory_calls.lock().unwrap().push(change.clone());
+        self.through(|| self.inner.memory(change.clone(), actor.clone()))
+            .await
     }
 
     async fn pull(&self) -> Result<bool, BackendError> {

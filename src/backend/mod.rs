@@ -6,7 +6,7 @@ pub mod api;
 pub mod embedded;
 pub mod faults;
 
-use crate::domain::TriageChange;
+use crate::domain::{Memory, MemoryChange, TriageChange};
 use std::future::Future;
 use std::time::Duration;
 
@@ -63,7 +63,21 @@ pub trait Backend: Send + Sync + 'static {
         request: TriageRequest,
     ) -> impl Future<Output = Result<TriageResponse, BackendError>> + Send;
 
-    /// Brings the local store up to date with the backend; true when
-    /// something changed that the console should reload.
+    /// Sends one memory change; answers with the memory as the backend
+    /// stored it (its id may differ from sift's), none for a delete.
+    /// Sending the same change twice must leave the backend as once did.
+    fn memory(
+        &self,
+        change: MemoryChange,
+        actor: String,
+    ) -> impl Future<Output = Result<Option<Memory>, BackendError>> + Send {
+        let _ = (change, actor);
+        let message = format!("{} keeps no memories", self.describe());
+        async move { Err(BackendError::Rejected { message }) }
+    }
+
+    /// Brings the local store up to date with the backend (findings and
+    /// memories); true when something changed that the console should
+    /// reload.
     fn pull(&self) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }

@@ -1,5 +1,7 @@
 //! Memories: an organisation's rules of thumb for Assistant, with a scope.
 
+use super::decision::Intent;
+use super::enums::{TriageReason, TriageState};
 use super::index::FindingIndex;
 use super::query::{BacklogView, Filter, ScopeFilter};
 use std::collections::HashMap;
@@ -142,6 +144,140 @@ pub struct Memory {
     pub created_by: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+impl Memory {
+    /// A new memory: live, written by `author` now, with an id the backend
+    /// may replace when it stores it.
+    pub fn new(content: String, scope: Scope, guidance: bool, author: &str) -> Memory {
+        let now = OffsetDateTime::now_utc();
+        Memory {
+            id: new_memory_id(),
+            content,
+            scope,
+            stage: MemoryStage::Live,
+            guidance,
+            created_by: author.to_string(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Longest memory text accepted (as long as a triage note may be).
+pub const MAX_MEMORY_CHARS: usize = super::decision::MAX_NOTE_CHARS;
+
+impl Memory {
+    /// The note on each finding a memory is applied to: it names the memory
+    /// by its text (its id may change when the backend stores it).
+    pub fn applied_note(&self) -> String {
+        const SHOWN: usize = 200;
+        let text: String = self
+            .content
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let short: String = text.chars().take(SHOWN).collect();
+        let more = if text.chars().count() > SHOWN {
+            "…"
+        } else {
+            ""
+        };
+        format!("Ignored under the memory \"{short}{more}\"")
+    }
+
+    /// Applying the memory: one ignore decision per finding (ids), with
+    /// `reason` and the note naming the memory.
+    pub fn apply_intents(&self, finding_ids: &[i64], reason: TriageReason) -> Vec<(i64, Intent)> {
+        let note = self.applied_note();
+        finding_ids
+            .iter()
+            .map(|&id| {
+                let intent = Intent::SetState {
+                    state: TriageState::Ignored,
+                    reason: Some(reason),
+                    note: Some(note.clone()),
+                };
+                (id, intent)
+            })
+            .collect()
+    }
+
+    /// Why the memory cannot be saved, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        let n = self.content.trim().chars().count();
+        if n == 0 {
+            return Some("the memory needs a text".into());
+        }
+        if self.content.chars().count() > MAX_MEMORY_CHARS {
+            return Some(format!(
+                "the memory is {} characters; at most {MAX_MEMORY_CHARS}",
+                self.content.chars().count()
+            ));
+        }
+        if let RuleScope::Rules(r) = &self.scope.rules
+            && r.is_empty()
+        {
+            return Some("choose at least one rule, or all rules".into());
+        }
+        None
+    }
+}
+
+impl FindingIndex {
+    /// The ids of the undecided findings in a scope (open or provisionally
+    /// ignored), less `except`: what applying a memory would ignore.
+    pub fn undecided_in_scope(
+        &self,
+        scope: &Scope,
+        classes: &RuleClasses,
+        except: &[i64],
+    ) -> Vec<i64> {
+        self.in_scope(scope, classes, true)
+            .into_iter()
+            .map(|p| self.rows[p as usize].id)
+            .filter(|id| !except.contains(id))
+            .collect()
+    }
+}
+
+/// A local id for a memory not yet stored by the backend: "mem-" and 16 hex
+/// digits from the clock and the process, unique enough for one store.
+pub fn new_memory_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i128(OffsetDateTime::now_utc().unix_timestamp_nanos());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!("mem-{:016x}", h.finish())
+}
+
+/// A change to the memories, as the outbox keeps it and the sync sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemoryChange {
+    Create(Memory),
+    Update(Memory),
+    Delete(String),
+}
+
+impl MemoryChange {
+    pub fn memory_id(&self) -> &str {
+        match self {
+            MemoryChange::Create(m) | MemoryChange::Update(m) => &m.id,
+            MemoryChange::Delete(id) => id,
+        }
+    }
+
+    /// "create", "update", "delete": how the outbox and scripts name it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            MemoryChange::Create(_) => "create",
+            MemoryChange::Update(_) => "update",
+            MemoryChange::Delete(_) => "delete",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! the outbox in one transaction.
 
 use super::{RowUpdate, Store};
-use crate::domain::{DecisionContext, Intent, TriageChange, TriageReason, TriageState, resolve};
+use crate::domain::{
+    DecisionContext, Intent, MemoryChange, TriageChange, TriageReason, TriageState, resolve,
+};
 use anyhow::Result;
 
 /// How a finding stood before a decision, for undo.
@@ -27,6 +29,8 @@ pub struct Decided {
     pub before: Vec<Before>,
     /// How the decided findings show now.
     pub updates: Vec<RowUpdate>,
+    /// The memory change recorded with the decisions, if any.
+    pub memory_outbox_id: Option<i64>,
 }
 
 impl Store {
@@ -35,6 +39,18 @@ impl Store {
     pub fn decide(
         &mut self,
         intents: &[(i64, Intent)],
+        actor: &str,
+        all_or_nothing: bool,
+    ) -> Result<Decided> {
+        self.decide_with_memory(intents, None, actor, all_or_nothing)
+    }
+
+    /// `decide`, and a memory change recorded in the same transaction (the
+    /// memory is recorded even when no decision is).
+    pub fn decide_with_memory(
+        &mut self,
+        intents: &[(i64, Intent)],
+        memory: Option<&MemoryChange>,
         actor: &str,
         all_or_nothing: bool,
     ) -> Result<Decided> {
@@ -68,12 +84,17 @@ impl Store {
                 Err(why) => decided.refused.push((*id, why)),
             }
         }
-        if decided.changes.is_empty() || (all_or_nothing && !decided.refused.is_empty()) {
+        if all_or_nothing && !decided.refused.is_empty() {
             decided.changes.clear();
             decided.before.clear();
             return Ok(decided);
         }
-        decided.outbox_ids = self.record(&decided.changes, actor)?;
+        let tx = self.conn.transaction()?;
+        if let Some(change) = memory {
+            decided.memory_outbox_id = Some(super::memory_outbox::record_in(&tx, change, actor)?);
+        }
+        decided.outbox_ids = super::outbox::record_in(&tx, &decided.changes, actor)?;
+        tx.commit()?;
         let changed: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
         decided.updates = self.row_updates(&changed)?;
         Ok(decided)

@@ -92,13 +92,3 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
-
-impl Store {
-    /// Removes a memory; false when there was none with this id.
-    pub fn delete_memory(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM memories WHERE id = ?1", [id])?
-            > 0)
-    }
-}

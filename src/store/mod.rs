@@ -5,12 +5,14 @@ mod decide;
 mod findings;
 mod listing;
 mod memories;
+mod memory_outbox;
 mod outbox;
 mod triage;
 
 pub use decide::{Before, Decided};
 pub use findings::ImportSummary;
 pub use listing::{ListingRow, ProjectRow};
+pub use memory_outbox::PendingMemoryChange;
 pub use outbox::{Batch, Pending, RowUpdate};
 
 use anyhow::{Context, Result, bail};
@@ -18,7 +20,11 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("outbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("outbox.sql"),
+    include_str!("memory_outbox.sql"),
+];
 
 pub const DB_FILE: &str = "sift.db";
 
@@ -61,11 +67,16 @@ impl Store {
             |r| r.get(0),
         )?)
     }
+
+    /// Tells other consoles on this store that something changed.
+    fn bump_version(&self) -> Result<()> {
+        bump_findings_version(&self.conn).map(|_| ())
+    }
 }
 
 /// Bumps the findings version inside a transaction that changes findings;
 /// returns the new version.
-fn bump_findings_version(tx: &rusqlite::Transaction) -> Result<i64> {
+fn bump_findings_version(tx: &Connection) -> Result<i64> {
     Ok(tx.query_row(
         "UPDATE meta SET value = value + 1 WHERE key = 'findings_version' RETURNING value",
         [],

@@ -54,27 +54,8 @@ impl Store {
     /// Writes decisions to the outbox in one transaction; returns their
     /// outbox ids in the same order.
     pub fn record(&mut self, decisions: &[(i64, TriageChange)], actor: &str) -> Result<Vec<i64>> {
-        let now = timestamp::format(OffsetDateTime::now_utc());
         let tx = self.conn.transaction()?;
-        let mut ids = Vec::with_capacity(decisions.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO outbox (finding_id, new_triage_state, new_triage_reason, new_note,
-                    actor, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for (finding_id, change) in decisions {
-                insert.execute(params![
-                    finding_id,
-                    change.state.map(|s| s.as_str()),
-                    change.reason.map(|r| r.as_str()),
-                    change.note,
-                    actor,
-                    now
-                ])?;
-                ids.push(tx.last_insert_rowid());
-            }
-        }
+        let ids = record_in(&tx, decisions, actor)?;
         tx.commit()?;
         Ok(ids)
     }
@@ -144,15 +125,15 @@ impl Store {
         self.count("")
     }
 
-    /// Decisions the backend refused (part of `pending_count`).
+    /// Decisions and memory changes the backend refused.
     pub fn rejected_count(&self) -> Result<usize> {
-        self.count("WHERE rejected IS NOT NULL")
+        Ok(self.count("WHERE rejected IS NOT NULL")? + self.memory_changes_rejected()?)
     }
 
-    /// Decisions the sync will still send: `pending_count` less the
-    /// rejected ones.
+    /// Decisions and memory changes the sync will still send (rejected ones
+    /// are not).
     pub fn waiting_count(&self) -> Result<usize> {
-        self.count("WHERE rejected IS NULL")
+        Ok(self.count("WHERE rejected IS NULL")? + self.memory_changes_waiting()?)
     }
 
     fn count(&self, filter: &str) -> Result<usize> {
@@ -292,6 +273,34 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Writes decisions to the outbox inside a transaction; returns their
+/// outbox ids in the same order.
+pub(super) fn record_in(
+    tx: &rusqlite::Transaction,
+    decisions: &[(i64, TriageChange)],
+    actor: &str,
+) -> Result<Vec<i64>> {
+    let now = timestamp::format(OffsetDateTime::now_utc());
+    let mut ids = Vec::with_capacity(decisions.len());
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO outbox (finding_id, new_triage_state, new_triage_reason, new_note,
+            actor, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (finding_id, change) in decisions {
+        insert.execute(params![
+            finding_id,
+            change.state.map(|s| s.as_str()),
+            change.reason.map(|r| r.as_str()),
+            change.note,
+            actor,
+            now
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

@@ -88,6 +88,10 @@ pub struct PassReport {
     pub triaged: Vec<i64>,
     /// Decisions refused in this pass.
     pub rejected: Vec<RejectedBatch>,
+    /// Memory changes the backend acknowledged.
+    pub memory_changes_acknowledged: usize,
+    /// Why the backend refused memory changes in this pass (untrusted).
+    pub memory_changes_rejected: Vec<String>,
     /// Set when the pass stopped because the backend was unavailable.
     pub offline: Option<Offline>,
     /// The pull found changes the console should reload.
@@ -109,7 +113,10 @@ pub async fn push_and_pull<B: Backend>(
 ) -> Result<PassReport> {
     let mut report = PassReport::default();
     let mut triaged = std::collections::BTreeSet::new();
-    while let Some(batch) = store.next_batch(cfg.batch_size.max(1))? {
+    push_memory_changes(backend, store, cfg, &mut report).await?;
+    while report.offline.is_none()
+        && let Some(batch) = store.next_batch(cfg.batch_size.max(1))?
+    {
         let request = TriageRequest {
             issue_ids: batch.finding_ids.clone(),
             change: batch.change.clone(),
@@ -173,10 +180,51 @@ pub async fn push_and_pull<B: Backend>(
             }
         }
     }
+    // The console shows the memories as the backend now has them.
+    report.changed |=
+        report.memory_changes_acknowledged > 0 || !report.memory_changes_rejected.is_empty();
     report.triaged = triaged.into_iter().collect();
     report.waiting = store.waiting_count()?;
     report.rejected_total = store.rejected_count()?;
     Ok(report)
+}
+
+/// Sends the memory changes in the outbox, oldest first, one call each,
+/// until none is left or the backend is unavailable.
+async fn push_memory_changes<B: Backend>(
+    backend: &B,
+    store: &mut Store,
+    cfg: &SyncConfig,
+    report: &mut PassReport,
+) -> Result<()> {
+    while let Some(pending) = store.next_memory_change()? {
+        report.calls += 1;
+        let call = backend.memory(pending.change.clone(), pending.actor.clone());
+        match within(cfg.request_timeout, call).await {
+            Ok(stored) => {
+                store.acknowledge_memory_change(pending.id, stored.as_ref())?;
+                report.memory_changes_acknowledged += 1;
+            }
+            Err(BackendError::Unavailable {
+                message,
+                retry_after,
+            }) => {
+                tracing::warn!("sending a memory change failed: {message}");
+                store.record_memory_failure(pending.id, &message)?;
+                report.offline = Some(Offline {
+                    reason: message,
+                    retry_after,
+                });
+                break;
+            }
+            Err(BackendError::Rejected { message }) => {
+                tracing::warn!("the backend refused a memory change: {message}");
+                store.mark_memory_rejected(pending.id, &message)?;
+                report.memory_changes_rejected.push(message);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a request with a time limit; running out counts as unavailable.
@@ -292,6 +340,11 @@ pub enum SyncEvent {
     /// are listed by `sift sync`; later decisions are not held back.
     Rejected {
         finding_ids: Vec<i64>,
+        /// The backend's message: untrusted text.
+        message: String,
+    },
+    /// The backend refused a memory change; it stays in the outbox.
+    MemoryRejected {
         /// The backend's message: untrusted text.
         message: String,
     },
@@ -473,6 +526,9 @@ async fn pass<B: Backend>(
             finding_ids: r.finding_ids,
             message: r.message,
         });
+    }
+    for message in report.memory_changes_rejected {
+        let _ = events.send(SyncEvent::MemoryRejected { message });
     }
     if report.changed {
         let _ = events.send(SyncEvent::Changed);

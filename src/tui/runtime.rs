@@ -230,6 +230,15 @@ fn sync_action(event: SyncEvent, writer: &Store, store: &StoreWorker) -> Option<
             store.reload_index();
             None
         }
+        SyncEvent::MemoryRejected { message } => {
+            store.reload_index();
+            Some(Action::RowsUpdated(
+                Vec::new(),
+                Some(format!(
+                    "The backend refused a memory change: {message}. It is kept; `sift sync` lists it."
+                )),
+            ))
+        }
         SyncEvent::Rejected {
             finding_ids,
             message,

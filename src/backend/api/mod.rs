@@ -16,7 +16,7 @@ pub mod credentials;
 pub mod http;
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
-use crate::domain::{self, ScanResults, ScanSource, TriageChange};
+use crate::domain::{self, Memory, MemoryChange, ScanResults, ScanSource, TriageChange};
 use crate::store::Store;
 use crate::wire::v1::{
     BulkTriageRequest, BulkTriageResponse, Deployment, FindingsPage, FindingsQuery,
@@ -446,7 +446,21 @@ impl Api {
     /// repository id. The v2 API scopes a memory to one project (or all)
     /// and one rule (or a class, or all): a wider scope is refused.
     pub async fn memory_for(&self, m: &domain::Memory) -> Result<v2::Memory, BackendError> {
-        let repository_id = match m.scope.projects.first() {
+        let repository_id = self.repository_id(m).await?;
+        v2::Memory::from_domain(m, repository_id)
+            .map_err(|message| BackendError::Rejected { message })
+    }
+
+    /// A domain memory in the v2 shape, whatever its scope: a wider one
+    /// travels in the `siftScope` extension (which `sift serve` reads).
+    pub async fn memory_wire(&self, m: &domain::Memory) -> Result<v2::Memory, BackendError> {
+        let repository_id = self.repository_id(m).await?;
+        Ok(v2::Memory::from_domain_wide(m, repository_id))
+    }
+
+    /// The backend's id of the memory's (first) project.
+    async fn repository_id(&self, m: &domain::Memory) -> Result<Option<String>, BackendError> {
+        Ok(match m.scope.projects.first() {
             None => None,
             Some(name) => self
                 .projects()
@@ -454,9 +468,7 @@ impl Api {
                 .into_iter()
                 .find(|p| p.name == *name)
                 .map(|p| p.id.to_string()),
-        };
-        v2::Memory::from_domain(m, repository_id)
-            .map_err(|message| BackendError::Rejected { message })
+        })
     }
 
     /// Runs work on the cache store, off the async threads.
@@ -580,7 +592,92 @@ impl Backend for Api {
         Ok(TriageResponse { triaged })
     }
 
+    async fn memory(
+        &self,
+        change: MemoryChange,
+        _actor: String,
+    ) -> Result<Option<Memory>, BackendError> {
+        let (sent, stored) = match change {
+            MemoryChange::Delete(id) => {
+                self.delete_memory(&id).await?;
+                return Ok(None);
+            }
+            MemoryChange::Create(m) => {
+                let wire = self.memory_wire(&m).await?;
+                (m, self.create_memory(&wire).await)
+            }
+            MemoryChange::Update(m) => {
+                let wire = self.memory_wire(&m).await?;
+                let stored = self.update_memory(&m.id, &wire).await;
+                (m, stored)
+            }
+        };
+        let stored = stored.map_err(|e| match e {
+            BackendError::Rejected { message } if v2::Memory::from_domain(&sent, None).is_err() => {
+                BackendError::Rejected {
+                    message: format!(
+                        "{message} (the Semgrep API scopes a memory to one project or all, and \
+                         one rule, a class or all)"
+                    ),
+                }
+            }
+            e => e,
+        })?;
+        // What the backend kept, under its id; what it left out, as sent.
+        let mut kept = stored.into_domain(OffsetDateTime::UNIX_EPOCH);
+        if kept.id.is_empty() {
+            kept.id = sent.id.clone();
+        }
+        if kept.content.is_empty() {
+            kept.content = sent.content.clone();
+        }
+        if kept.created_at == OffsetDateTime::UNIX_EPOCH {
+            kept.created_at = sent.created_at;
+        }
+        if kept.created_by.is_empty() {
+            kept.created_by = sent.created_by.clone();
+        }
+        kept.updated_at = sent.updated_at;
+        Ok(Some(kept))
+    }
+
     async fn pull(&self) -> Result<bool, BackendError> {
+        let findings_changed = self.pull_findings().await?;
+        // Memories are experimental in the API: without them the findings
+        // still come.
+        let memories_changed = match self.all_memories().await {
+            Ok(memories) => {
+                self.with_cache(move |store| store.replace_memories(&memories))
+                    .await?
+            }
+            Err(e) => {
+                tracing::info!("memories were not pulled: {e}");
+                false
+            }
+        };
+        Ok(findings_changed || memories_changed)
+    }
+}
+
+impl Api {
+    /// Every memory, live and suggested, as the domain has them.
+    async fn all_memories(&self) -> Result<Vec<Memory>, BackendError> {
+        let mut wire = self.list_memories(None).await?;
+        for m in self.suggested_memories().await? {
+            if !m.is_deleted() && !wire.iter().any(|w| w.id == m.id) {
+                wire.push(m);
+            }
+        }
+        // A memory without a creation time keeps the same (epoch) one at
+        // every pull, so an unchanged list compares equal.
+        Ok(wire
+            .into_iter()
+            .map(|m| m.into_domain(OffsetDateTime::UNIX_EPOCH))
+            .collect())
+    }
+
+    /// Pulls the findings into the cache; true when they changed.
+    async fn pull_findings(&self) -> Result<bool, BackendError> {
         let (findings, digest) = self.fetch_all().await?;
         if self
             .last_pull
