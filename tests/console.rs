@@ -42,7 +42,8 @@ impl Console {
             now,
         );
         model.theme = Theme::mono();
-        model.memories = store.memories().unwrap();
+        (model.memories, model.pending_memories) = store.memories_in_view().unwrap();
+        model.actor = "tester".into();
         model.rule_classes = store.rule_classes().unwrap();
         let mut c = Console {
             store,
@@ -69,8 +70,24 @@ impl Console {
                     let f = self.store.load_finding(id).unwrap().unwrap();
                     Action::DetailLoaded(Box::new(f))
                 }
-                Effect::Record { intents, label } => {
-                    let decided = self.store.decide(&intents, "tester", false).unwrap();
+                Effect::Record {
+                    intents,
+                    label,
+                    memory,
+                } => {
+                    let decided = self
+                        .store
+                        .decide_with_memory(&intents, memory.as_ref(), "tester", false)
+                        .unwrap();
+                    if memory.is_some() {
+                        let (memories, pending) = self.store.memories_in_view().unwrap();
+                        let classes = self.model.rule_classes.clone();
+                        let more = update::update(
+                            &mut self.model,
+                            Action::MemoriesLoaded(memories, pending, classes),
+                        );
+                        self.run(more);
+                    }
                     Action::Recorded(Box::new(decided), label)
                 }
                 Effect::Undo(entry) => {
@@ -91,7 +108,8 @@ impl Console {
     }
 
     /// Presses keys: single characters, or names in angle brackets
-    /// ("<enter>", "<esc>", "<tab>", "<down>", "<bs>", "<cu>" for ctrl-u).
+    /// ("<enter>", "<esc>", "<tab>", "<stab>" for shift-tab, "<down>",
+    /// "<left>", "<bs>", "<cu>" for ctrl-u).
     fn keys(&mut self, keys: &str) {
         let mut chars = keys.chars().peekable();
         while let Some(c) = chars.next() {
@@ -105,16 +123,13 @@ impl Console {
                     "up" => KeyCode::Up,
                     "bs" => KeyCode::Backspace,
                     "space" => KeyCode::Char(' '),
-                    "cj" | "ce" => {
-                        let c = if name == "cj" { 'j' } else { 'e' };
+                    "stab" => KeyCode::BackTab,
+                    "left" => KeyCode::Left,
+                    "right" => KeyCode::Right,
+                    // Control keys: <cj> is ctrl-j.
+                    ctrl if ctrl.len() == 2 && ctrl.starts_with('c') => {
+                        let c = ctrl.chars().nth(1).unwrap();
                         let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
-                        if let Some(action) = key_action(&self.model, key) {
-                            self.send(action);
-                        }
-                        continue;
-                    }
-                    "cu" => {
-                        let key = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
                         if let Some(action) = key_action(&self.model, key) {
                             self.send(action);
                         }
@@ -514,7 +529,7 @@ fn rejecting_a_true_positive_asks_why() {
         panic!("the dialog stays")
     };
     assert_eq!(d.error.as_deref(), Some("Say why Assistant is wrong"));
-    c.keys("<tab>"); // acceptable risk
+    c.keys("<stab><right><tab>"); // acceptable risk, back to the note
     c.keys("Internal admin only");
     c.keys("<enter>");
     assert!(matches!(c.model.mode, Mode::Normal));
@@ -533,7 +548,9 @@ fn rejecting_a_true_positive_asks_why() {
 fn ignore_dialog_with_reason_and_note() {
     let mut c = Console::new(160, 48);
     c.keys("i"); // 103
-    c.keys("<tab><tab><tab>"); // false positive -> acceptable risk -> no time -> duplicate
+    // Shift-Tab to the reason: false positive -> acceptable risk -> no time
+    // -> duplicate; Tab back to the note.
+    c.keys("<stab><right><right><right><tab>");
     c.keys("Same as 101<cj>tracked in PAY-311");
     c.keys("<enter>");
     assert_eq!(
@@ -811,4 +828,275 @@ fn over_the_semgrep_api_accepting_says_it_went_as_triage() {
     );
     c.keys("f");
     assert_eq!(c.model.notice.as_deref(), Some("Set to fix 1 finding"));
+}
+
+fn form(c: &Console) -> &sift::tui::model::MemoryForm {
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("a dialog is open")
+    };
+    d.memory.as_deref().expect("the memory part is open")
+}
+
+fn memory_changes(c: &Console) -> Vec<sift::domain::MemoryChange> {
+    c.store
+        .memory_changes()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.change)
+        .collect()
+}
+
+#[test]
+fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
+    use sift::domain::{MemoryChange, RuleScope, Scope};
+    use sift::tui::update::memory_form::scope;
+    let mut c = Console::new(160, 48);
+    c.keys("j"); // 101: acme/payments-api, the SQL injection rule
+    c.keys("iParameterised by the ORM<cr>");
+    let f = form(&c);
+    assert_eq!(f.text.lines().join("\n"), "Parameterised by the ORM");
+    let sqli = "python.django.security.injection.sql.sql-injection-db-cursor-execute";
+    assert_eq!(
+        scope(f),
+        Scope {
+            projects: vec!["acme/payments-api".into()],
+            rules: RuleScope::Rules(vec![sqli.into()]),
+            path_prefixes: vec![],
+        },
+        "this project and this rule to start with"
+    );
+    assert!(f.preview.is_empty(), "105 is to fix: nothing else is open");
+    // Rules: this one -> (wrap) chosen -> all rules.
+    c.keys("<tab><tab><left><left>");
+    assert_eq!(scope(form(&c)).rules, RuleScope::All);
+    assert_eq!(
+        form(&c).preview,
+        vec![102],
+        "the project's open findings (107 is fixed, 105 to fix)"
+    );
+    insta::assert_snapshot!("ignore_and_remember_160x48", c.render());
+    c.keys("<cl>");
+    assert!(c.render().contains("1 open finding in scope"));
+    assert!(c.render().contains("logger-credential-leak"));
+    c.keys("<esc><tab><tab><space><enter>");
+    assert!(matches!(c.model.mode, Mode::Normal), "saved");
+
+    let note = "Ignored under the memory \"Parameterised by the ORM\"";
+    let mut decided = pending(&c);
+    decided.sort();
+    assert_eq!(
+        decided,
+        vec![
+            (
+                101,
+                Some("ignored".into()),
+                Some("false_positive".into()),
+                Some("Parameterised by the ORM".into())
+            ),
+            (
+                102,
+                Some("ignored".into()),
+                Some("false_positive".into()),
+                Some(note.into())
+            ),
+        ],
+        "exactly what the preview promised"
+    );
+    let changes = memory_changes(&c);
+    let [MemoryChange::Create(m)] = changes.as_slice() else {
+        panic!("one memory created")
+    };
+    assert_eq!(m.content, "Parameterised by the ORM");
+    assert_eq!(m.scope.projects, vec!["acme/payments-api"]);
+    assert_eq!(m.scope.rules, RuleScope::All);
+    assert_eq!(m.created_by, "tester");
+    assert!(c.model.pending_memories.contains(&m.id));
+    assert!(c.model.memories.iter().any(|x| x.id == m.id));
+    assert!(c.model.notice.as_deref().unwrap().contains("remembered"));
+}
+
+#[test]
+fn scopes_are_picked_from_lists() {
+    use sift::domain::RuleScope;
+    use sift::tui::update::memory_form::scope;
+    let mut c = Console::new(160, 48);
+    c.keys("j"); // 101
+    c.keys("i<cr>");
+    c.keys("Internal callers only");
+    // Projects: Space opens the list; type to narrow, Space to choose.
+    c.keys("<tab><space>");
+    assert!(form(&c).picker.is_some());
+    insta::assert_snapshot!("memory_picker_160x48", c.render());
+    // It starts from this project: unchoose it, choose the storefront.
+    c.keys("pay<space><bs><bs><bs>store<space><enter>");
+    let f = form(&c);
+    assert!(f.picker.is_none());
+    assert_eq!(scope(f).projects, vec!["acme/storefront"]);
+    // Rules: pick two from the list.
+    c.keys("<tab><space>sql<space><bs><bs><bs>useless<space><bs><bs><bs><bs><bs><bs><bs>insecure<space><enter>");
+    let RuleScope::Rules(rules) = scope(form(&c)).rules else {
+        panic!("chosen rules")
+    };
+    assert_eq!(
+        rules,
+        vec![
+            "javascript.browser.security.insecure-document-method",
+            "javascript.lang.correctness.useless-assign"
+        ]
+    );
+    assert_eq!(form(&c).preview, vec![103, 104]);
+    // Path prefixes narrow it.
+    c.keys("<tab>src/components/");
+    assert_eq!(form(&c).preview, vec![103]);
+    assert_eq!(scope(form(&c)).path_prefixes, vec!["src/components/"]);
+    // Nothing chosen is refused rather than read as "all".
+    c.keys("<stab><stab><space>store<space><enter>");
+    assert!(form(&c).preview.is_empty());
+    c.keys("<enter>");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("still open")
+    };
+    assert!(
+        d.error
+            .as_deref()
+            .unwrap()
+            .contains("Choose at least one project")
+    );
+}
+
+#[test]
+fn the_memory_pane_creates_edits_activates_and_deletes() {
+    use sift::domain::{MemoryChange, MemoryStage, RuleScope};
+    let mut c = with_memories(120, 30);
+    c.keys("m");
+    // New: text, then the scope (the selected finding's project and rule).
+    c.keys("nTest data is fake");
+    c.keys("<tab><right>"); // all projects
+    c.keys("<tab><left><left>"); // all rules
+    c.keys("<tab>payments/tests/");
+    let f = form(&c);
+    assert_eq!(f.preview, vec![102], "payments/tests/… is the only match");
+    insta::assert_snapshot!("new_memory_120x30", c.render());
+    c.keys("<enter>");
+    assert!(
+        matches!(c.model.mode, Mode::Memories(_)),
+        "back to the pane"
+    );
+    let created = match memory_changes(&c).as_slice() {
+        [MemoryChange::Create(m)] => m.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(created.scope.projects.is_empty());
+    assert_eq!(created.scope.rules, RuleScope::All);
+    assert_eq!(created.scope.path_prefixes, vec!["payments/tests/"]);
+    assert!(c.render().contains("Test data is fake"));
+
+    // Edit the newest (it is at the top): the preview says what changes.
+    c.keys("g");
+    c.keys("e");
+    assert_eq!(form(&c).covered_before, Some(1));
+    c.keys(" in CI<tab><tab><tab><bs><bs><bs><bs><bs><bs>");
+    assert_eq!(form(&c).preview, vec![101, 102]);
+    c.keys("<enter>");
+    let Some(MemoryChange::Update(m)) = memory_changes(&c).last().cloned() else {
+        panic!("an update")
+    };
+    assert_eq!(m.id, created.id);
+    assert_eq!(m.content, "Test data is fake in CI");
+    assert_eq!(m.scope.path_prefixes, vec!["payments/"]);
+
+    // A suggested memory goes live.
+    let suggested = c
+        .model
+        .memories
+        .iter()
+        .position(|m| m.stage == MemoryStage::Suggested);
+    if let Some(i) = suggested {
+        let Mode::Memories(pane) = &mut c.model.mode else {
+            unreachable!()
+        };
+        pane.cursor.selected = pane.order.iter().position(|&o| o == i).unwrap();
+        c.keys("L");
+        assert!(matches!(
+            memory_changes(&c).last(),
+            Some(MemoryChange::Update(m)) if m.stage == MemoryStage::Live
+        ));
+        c.keys("g");
+    }
+
+    // Delete asks first; any key but y keeps it.
+    c.keys("dn");
+    assert!(!matches!(
+        memory_changes(&c).last(),
+        Some(MemoryChange::Delete(_))
+    ));
+    c.keys("d");
+    assert!(c.render().contains("Delete this memory?"));
+    c.keys("y");
+    assert_eq!(
+        memory_changes(&c).last(),
+        Some(&MemoryChange::Delete(created.id.clone()))
+    );
+    assert!(!c.model.memories.iter().any(|m| m.id == created.id));
+}
+
+#[test]
+fn customize_fix_records_guidance_for_the_project_and_rule() {
+    use sift::domain::{MemoryChange, RuleScope};
+    let mut c = Console::new(160, 48);
+    c.keys("j"); // 101 has a suggested fix
+    c.keys("c");
+    assert!(c.render().contains("Customize fix"), "{:?}", c.model.notice);
+    c.keys("Use the ORM's parameter binding, never f-strings<enter>");
+    if let Mode::Dialog(d) = &c.model.mode {
+        panic!("{:?} {:?}", d.error, d.field);
+    }
+    let changes = memory_changes(&c);
+    let [MemoryChange::Create(m)] = changes.as_slice() else {
+        panic!("one memory")
+    };
+    assert!(m.guidance);
+    assert_eq!(m.scope.projects, vec!["acme/payments-api"]);
+    assert_eq!(
+        m.scope.rules,
+        RuleScope::Rules(vec![
+            "python.django.security.injection.sql.sql-injection-db-cursor-execute".into()
+        ])
+    );
+    assert!(pending(&c).is_empty(), "guidance decides nothing");
+}
+
+#[test]
+fn accept_and_remember_starts_from_assistants_reason() {
+    use sift::domain::MemoryChange;
+    let mut c = Console::new(160, 48);
+    c.keys("jj"); // 102: a false-positive verdict
+    assert_eq!(c.selected(), Some(102));
+    c.keys("A");
+    let reason = c
+        .model
+        .detail
+        .finding
+        .as_ref()
+        .unwrap()
+        .assistant
+        .as_ref()
+        .unwrap()
+        .verdict_reason
+        .clone();
+    assert_eq!(form(&c).text.lines().join("\n"), reason);
+    c.keys("<enter>");
+    if let Mode::Dialog(d) = &c.model.mode {
+        panic!("{:?} {:?}", d.error, d.field);
+    }
+    assert!(pending(&c).len() == 1, "{:?}", c.model.notice);
+    assert_eq!(pending(&c).len(), 1);
+    assert_eq!(pending(&c)[0].1.as_deref(), Some("ignored"));
+    assert!(matches!(
+        memory_changes(&c).as_slice(),
+        [MemoryChange::Create(_)]
+    ));
+    // On a finding without a false-positive verdict, A says so.
+    c.keys("gA");
+    assert!(matches!(c.model.mode, Mode::Normal));
 }

@@ -2,7 +2,7 @@
 //! the runtime to carry out.
 
 use super::model::UndoEntry;
-use crate::domain::{BacklogView, Finding, FindingIndex, Intent};
+use crate::domain::{BacklogView, Finding, FindingIndex, Intent, MemoryChange};
 use crate::store::{Decided, RowUpdate};
 use crossterm::event::KeyEvent;
 use serde::Deserialize;
@@ -61,6 +61,18 @@ pub enum Action {
     Memories,
     /// In the memory pane: most findings in scope first, or newest first.
     SortByImpact,
+    /// Accept a false-positive verdict and remember why (a memory).
+    AcceptAndRemember,
+    /// Guidance for fixes of this rule in this project (a memory).
+    CustomizeFix,
+    /// In the memory pane: write a new memory.
+    NewMemory,
+    /// In the memory pane: edit the selected memory's text and scope.
+    EditMemory,
+    /// In the memory pane: delete the selected memory (asks first).
+    DeleteMemory,
+    /// In the memory pane: make a suggested memory live.
+    ActivateMemory,
     /// Not bindable: everything below comes from the runtime.
     #[serde(skip)]
     Resize(u16, u16),
@@ -81,7 +93,11 @@ pub enum Action {
     #[serde(skip)]
     SyncChanged(String),
     #[serde(skip)]
-    MemoriesLoaded(Vec<crate::domain::Memory>, crate::domain::RuleClasses),
+    MemoriesLoaded(
+        Vec<crate::domain::Memory>,
+        std::collections::HashSet<String>,
+        crate::domain::RuleClasses,
+    ),
     /// The note written in $EDITOR, or why it could not be.
     #[serde(skip)]
     EditorDone(Result<String, String>),
@@ -140,6 +156,14 @@ impl Action {
             Action::Undo => "undo the last decision".into(),
             Action::Memories => "memories: open / close the memory pane".into(),
             Action::SortByImpact => "sort by findings in scope / by date".into(),
+            Action::AcceptAndRemember => {
+                "accept a false-positive verdict and remember why (a memory)".into()
+            }
+            Action::CustomizeFix => "customize fix: guidance for this rule in this project".into(),
+            Action::NewMemory => "new memory".into(),
+            Action::EditMemory => "edit the memory's text and scope".into(),
+            Action::DeleteMemory => "delete the memory (asks first)".into(),
+            Action::ActivateMemory => "make a suggested memory live".into(),
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
@@ -167,6 +191,8 @@ pub enum Effect {
     Record {
         intents: Vec<(i64, Intent)>,
         label: String,
+        /// A memory change recorded in the same transaction.
+        memory: Option<MemoryChange>,
     },
     /// Take a decision back (answered by RowsUpdated).
     Undo(UndoEntry),

@@ -7,7 +7,7 @@ use crate::domain::{
 };
 use crate::store::Before;
 use ratatui_textarea::TextArea;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -67,6 +67,8 @@ pub struct MemoryPane {
     pub cursor: Cursor,
     /// Words the memories must contain (text, scope or author).
     pub filter: String,
+    /// Asking to confirm deleting the memory at this position.
+    pub confirm_delete: Option<usize>,
     /// Typing into the filter.
     pub filtering: bool,
     pub by_impact: bool,
@@ -75,13 +77,31 @@ pub struct MemoryPane {
 /// What a dialog decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialogKind {
-    /// Ignore with a reason and an optional note.
+    /// Ignore with a reason and an optional note (and perhaps remember).
     Ignore,
+    /// Accept a false-positive verdict and remember why.
+    AcceptFalsePositive,
     /// Reject a true-positive verdict: ignore with a reason and a comment
     /// (required).
     RejectTruePositive,
     /// A note, without changing the status.
     Note,
+    /// A memory alone: new, edited, or guidance for fixes.
+    Memory,
+}
+
+/// A part of a dialog that takes the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Reason,
+    Note,
+    /// The "remember this" toggle.
+    Remember,
+    Text,
+    Projects,
+    Rules,
+    Paths,
+    Apply,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +113,83 @@ pub struct Dialog {
     pub note: TextArea<'static>,
     /// Why saving was refused.
     pub error: Option<String>,
+    pub field: Field,
+    /// The memory part, when "remember this" is on (always for Memory).
+    pub memory: Option<Box<MemoryForm>>,
+    /// The memory pane to return to, when the dialog was opened from it.
+    pub back_to: Option<Box<MemoryPane>>,
+    /// Saved or cancelled.
+    pub closed: bool,
+}
+
+/// A choice of projects for a memory's scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectOption {
+    One(String),
+    All,
+    /// The projects picked from the list.
+    Chosen,
+}
+
+/// A choice of rules for a memory's scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleOption {
+    One(String),
+    Class(String),
+    All,
+    /// The rules picked from the list.
+    Chosen,
+}
+
+/// The memory being written: its text, its scope picked from lists, and
+/// the findings it would apply to, kept up to date as the scope changes.
+#[derive(Debug, Clone)]
+pub struct MemoryForm {
+    pub text: TextArea<'static>,
+    pub projects: Vec<ProjectOption>,
+    pub project_at: usize,
+    pub chosen_projects: Vec<String>,
+    pub rules: Vec<RuleOption>,
+    pub rule_at: usize,
+    pub chosen_rules: Vec<String>,
+    /// Path prefixes, separated by commas or spaces.
+    pub paths: TextArea<'static>,
+    /// Also ignore the undecided findings in scope.
+    pub apply: bool,
+    /// Guidance for fixes rather than triage.
+    pub guidance: bool,
+    /// The memory as it was, when editing one.
+    pub editing: Option<Memory>,
+    /// Undecided findings the edited memory covered before.
+    pub covered_before: Option<usize>,
+    /// Undecided findings in scope now (ids), less the dialog's targets.
+    pub preview: Vec<i64>,
+    pub picker: Option<Picker>,
+    /// Showing the findings in `preview` (scrolled this far) instead of
+    /// the form.
+    pub listing: Option<usize>,
+}
+
+/// Picking projects or rules from a list: type to narrow it, Space to
+/// choose.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Picker {
+    pub rules: bool,
+    pub items: Vec<String>,
+    pub chosen: BTreeSet<String>,
+    pub filter: String,
+    pub cursor: Cursor,
+}
+
+impl Picker {
+    /// The items the filter lets through.
+    pub fn shown(&self) -> Vec<&String> {
+        let needle = self.filter.to_lowercase();
+        self.items
+            .iter()
+            .filter(|i| i.to_lowercase().contains(&needle))
+            .collect()
+    }
 }
 
 /// One decision, as `u` takes it back.
@@ -143,7 +240,11 @@ pub struct Model {
     pub undo: Vec<UndoEntry>,
     /// What the sync says, for the status bar.
     pub sync: String,
+    /// The reviewer, the author of the memories they write.
+    pub actor: String,
     pub memories: Vec<Memory>,
+    /// Memories with changes not yet acknowledged by the backend.
+    pub pending_memories: HashSet<String>,
     pub rule_classes: RuleClasses,
     /// Said after accepting or rejecting a verdict when the backend cannot
     /// take Assistant feedback (the Semgrep API with a token).
@@ -175,7 +276,9 @@ impl Model {
             visual: None,
             undo: Vec::new(),
             sync: String::new(),
+            actor: String::new(),
             memories: Vec::new(),
+            pending_memories: HashSet::new(),
             rule_classes: RuleClasses::new(),
             verdict_feedback: None,
             quit: false,

@@ -71,7 +71,8 @@ async fn event_loop<B: Backend>(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
-    model.memories = writer.memories()?;
+    (model.memories, model.pending_memories) = writer.memories_in_view()?;
+    model.actor = session.actor.clone();
     model.rule_classes = writer.rule_classes()?;
 
     install_panic_hook();
@@ -104,9 +105,30 @@ async fn event_loop<B: Backend>(
                     suspend(&mut terminal)?;
                     None
                 }
-                Effect::Record { intents, label } => {
-                    Some(match writer.decide(&intents, &session.actor, false) {
-                        Ok(decided) => Action::Recorded(Box::new(decided), label),
+                Effect::Record {
+                    intents,
+                    label,
+                    memory,
+                } => {
+                    let decided =
+                        writer.decide_with_memory(&intents, memory.as_ref(), &session.actor, false);
+                    Some(match decided {
+                        Ok(decided) => {
+                            if memory.is_some() {
+                                // The memory shows at once, pending.
+                                match writer.memories_in_view() {
+                                    Ok((memories, pending)) => {
+                                        let classes = model.rule_classes.clone();
+                                        effects.extend(update::update(
+                                            &mut model,
+                                            Action::MemoriesLoaded(memories, pending, classes),
+                                        ));
+                                    }
+                                    Err(e) => tracing::warn!("reading memories: {e:#}"),
+                                }
+                            }
+                            Action::Recorded(Box::new(decided), label)
+                        }
                         Err(e) => {
                             tracing::error!("recording decisions: {e:#}");
                             Action::RecordFailed(format!("{e:#}"))
@@ -325,7 +347,9 @@ fn action_for(model: &Model, event: Event) -> Option<Action> {
 pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
     match &model.mode {
         Mode::Filter(_) | Mode::Dialog(_) => return Some(Action::TextInput(key)),
-        Mode::Memories(pane) if pane.filtering => return Some(Action::TextInput(key)),
+        Mode::Memories(pane) if pane.filtering || pane.confirm_delete.is_some() => {
+            return Some(Action::TextInput(key));
+        }
         Mode::Memories(_) => return model.keymap.lookup_memories(&key).cloned(),
         Mode::Normal | Mode::Help { .. } => {}
     }
@@ -424,9 +448,9 @@ impl StoreWorker {
                     }
                     if index {
                         let loaded = store.load_index().and_then(|index| {
-                            Ok((index, store.memories()?, store.rule_classes()?))
+                            Ok((index, store.memories_in_view()?, store.rule_classes()?))
                         });
-                        let (index, memories, classes) = match loaded {
+                        let (index, (memories, pending), classes) = match loaded {
                             Ok(loaded) => loaded,
                             Err(e) => {
                                 tracing::warn!("reloading the index: {e:#}");
@@ -434,7 +458,7 @@ impl StoreWorker {
                             }
                         };
                         let replies_ok = replies
-                            .send(Action::MemoriesLoaded(memories, classes))
+                            .send(Action::MemoriesLoaded(memories, pending, classes))
                             .and_then(|_| replies.send(Action::IndexReloaded(Box::new(index))));
                         if replies_ok.is_err() {
                             break;

@@ -3,13 +3,15 @@
 //! a decision to be recorded; the finding changes on screen once the
 //! runtime reports it is in the outbox.
 
+use super::memory_form;
 use super::{refilter, selection_changed};
 use crate::domain::{
-    DecisionContext, Intent, MAX_NOTE_CHARS, TriageReason, TriageState, Verdict, resolve,
+    DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, TriageReason, TriageState, Verdict,
+    resolve,
 };
 use crate::store::{Decided, RowUpdate};
 use crate::tui::action::{Action, Effect};
-use crate::tui::model::{Dialog, DialogKind, Mode, Model, UndoEntry};
+use crate::tui::model::{Dialog, DialogKind, Field, Mode, Model, UndoEntry};
 use crate::tui::text::inert_lines;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -67,6 +69,8 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             let targets = targets(model);
             open_dialog(model, DialogKind::Note, targets)
         }
+        Action::AcceptAndRemember => accept_and_remember(model),
+        Action::CustomizeFix => customize_fix(model),
         Action::ToFix => decide(model, set(TriageState::Fixing), "set to fix"),
         Action::Review => decide(model, set(TriageState::Reviewing), "set to reviewing"),
         Action::Reopen => decide(model, set(TriageState::Reopened), "reopened"),
@@ -186,7 +190,11 @@ fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
         return Vec::new();
     }
     let label = count_label(verb, intents.len());
-    vec![Effect::Record { intents, label }]
+    vec![Effect::Record {
+        intents,
+        label,
+        memory: None,
+    }]
 }
 
 fn open_dialog(model: &mut Model, kind: DialogKind, targets: Vec<i64>) -> Vec<Effect> {
@@ -194,67 +202,185 @@ fn open_dialog(model: &mut Model, kind: DialogKind, targets: Vec<i64>) -> Vec<Ef
         model.notice = Some("No finding selected".into());
         return Vec::new();
     }
+    model.mode = Mode::Dialog(Box::new(new_dialog(kind, targets)));
+    Vec::new()
+}
+
+fn new_dialog(kind: DialogKind, targets: Vec<i64>) -> Dialog {
     let mut note = TextArea::default();
     note.set_placeholder_text(match kind {
         DialogKind::Ignore => "Why (optional)",
+        DialogKind::AcceptFalsePositive => "A comment (optional)",
         DialogKind::RejectTruePositive => "Why Assistant is wrong (required)",
-        DialogKind::Note => "The note",
+        DialogKind::Note | DialogKind::Memory => "The note",
     });
-    model.mode = Mode::Dialog(Box::new(Dialog {
+    Dialog {
         kind,
         targets,
         reason: match kind {
             DialogKind::Ignore | DialogKind::RejectTruePositive => TriageReason::FalsePositive,
-            DialogKind::Note => TriageReason::NoTriageReason,
+            _ => TriageReason::NoTriageReason,
         },
         note,
         error: None,
-    }));
+        field: if kind == DialogKind::Memory {
+            Field::Text
+        } else {
+            Field::Note
+        },
+        memory: None,
+        back_to: None,
+        closed: false,
+    }
+}
+
+/// `A`: accept false-positive verdicts and remember why; the memory starts
+/// from Assistant's reason.
+fn accept_and_remember(model: &mut Model) -> Vec<Effect> {
+    let targets: Vec<i64> = targets(model)
+        .into_iter()
+        .filter(|id| verdict_of(model, *id) == Some(Verdict::FalsePositive))
+        .collect();
+    if targets.is_empty() {
+        model.notice = Some("No false-positive verdict to accept here".into());
+        return Vec::new();
+    }
+    let reason = model
+        .detail
+        .finding
+        .as_ref()
+        .filter(|f| targets.contains(&f.id))
+        .and_then(|f| f.assistant.as_ref())
+        .map(|a| a.verdict_reason.clone())
+        .unwrap_or_default();
+    let mut dialog = new_dialog(DialogKind::AcceptFalsePositive, targets);
+    let mut form = memory_form::new_form(model, &dialog.targets, &reason, false);
+    memory_form::refresh(model, &mut form, &dialog.targets);
+    dialog.memory = Some(Box::new(form));
+    dialog.field = Field::Text;
+    model.mode = Mode::Dialog(Box::new(dialog));
     Vec::new()
 }
 
-/// Keys while a dialog is open. Enter saves; Ctrl-J or Alt-Enter starts a
-/// new line; Tab picks the reason; Ctrl-E opens $EDITOR; Esc cancels.
-pub fn dialog_input(model: &mut Model, key: KeyEvent) -> Vec<Effect> {
-    let Mode::Dialog(dialog) = &mut model.mode else {
+/// `c`: guidance for fixing this rule in this project, a memory whose
+/// context is fixes rather than triage.
+fn customize_fix(model: &mut Model) -> Vec<Effect> {
+    let Some(id) = model.selected_id() else {
+        model.notice = Some("No finding selected".into());
         return Vec::new();
     };
+    let fix = model
+        .detail
+        .finding
+        .as_ref()
+        .filter(|f| f.id == id)
+        .and_then(|f| f.assistant.as_ref())
+        .is_some_and(|a| a.autofix_code.is_some() || a.guidance.is_some());
+    if !fix {
+        model.notice = Some("Assistant suggests no fix for this finding".into());
+        return Vec::new();
+    }
+    let mut dialog = new_dialog(DialogKind::Memory, vec![id]);
+    dialog.memory = Some(Box::new(memory_form::new_form(model, &[id], "", true)));
+    model.mode = Mode::Dialog(Box::new(dialog));
+    Vec::new()
+}
+
+/// Keys while a dialog is open. Tab and S-Tab move between fields; Enter
+/// saves; Ctrl-J or Alt-Enter starts a new line; ←/→ or Space change a
+/// choice; Ctrl-R turns "remember this" on or off; Ctrl-L lists the
+/// findings in the memory's scope; Ctrl-E opens $EDITOR; Esc cancels.
+pub fn dialog_input(model: &mut Model, key: KeyEvent) -> Vec<Effect> {
+    let Mode::Dialog(mut dialog) = std::mem::replace(&mut model.mode, Mode::Normal) else {
+        return Vec::new();
+    };
+    let effects = dialog_key(model, &mut dialog, key);
+    if !dialog.closed {
+        model.mode = Mode::Dialog(dialog);
+    }
+    effects
+}
+
+fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
+    // The memory part takes its keys first (and all of them while a list
+    // is open over it).
+    if memory_form::input(model, dialog, key) {
+        dialog.error = None;
+        return Vec::new();
+    }
+    let fields = memory_form::fields(dialog);
     match key.code {
         KeyCode::Esc => {
-            model.mode = Mode::Normal;
+            close_dialog(model, dialog);
             return Vec::new();
         }
-        KeyCode::Enter if alt => {
-            dialog.note.insert_newline();
+        KeyCode::Tab | KeyCode::BackTab => {
+            let i = fields.iter().position(|f| *f == dialog.field).unwrap_or(0);
+            let n = fields.len().max(1);
+            let step = if key.code == KeyCode::Tab { 1 } else { n - 1 };
+            dialog.field = fields.get((i + step) % n).copied().unwrap_or(Field::Note);
         }
-        KeyCode::Char('j') if ctrl => {
-            dialog.note.insert_newline();
+        KeyCode::Char('r') if ctrl && fields.contains(&Field::Remember) => {
+            memory_form::toggle_remember(model, dialog);
         }
-        KeyCode::Enter => return submit(model),
+        KeyCode::Enter if alt => dialog.note.insert_newline(),
+        KeyCode::Char('j') if ctrl => dialog.note.insert_newline(),
+        KeyCode::Enter => return submit(model, dialog),
         KeyCode::Char('e') if ctrl => {
-            return vec![Effect::OpenEditor(dialog.note.lines().join("\n"))];
-        }
-        KeyCode::Tab | KeyCode::BackTab if dialog.kind != DialogKind::Note => {
-            let all = TriageReason::ALL;
-            let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
-            let step = if key.code == KeyCode::Tab {
-                1
-            } else {
-                all.len() - 1
+            let text = match (dialog.field, &dialog.memory) {
+                (Field::Text, Some(form)) => form.text.lines().join("\n"),
+                _ => dialog.note.lines().join("\n"),
             };
-            dialog.reason = all[(i + step) % all.len()];
+            return vec![Effect::OpenEditor(text)];
         }
-        _ => {
-            dialog.note.input(key);
-        }
+        _ => match dialog.field {
+            Field::Reason => {
+                if matches!(
+                    key.code,
+                    KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')
+                ) {
+                    let all = TriageReason::ALL;
+                    let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
+                    let step = if key.code == KeyCode::Left {
+                        all.len() - 1
+                    } else {
+                        1
+                    };
+                    dialog.reason = all[(i + step) % all.len()];
+                    if let Some(form) = dialog.memory.as_mut() {
+                        memory_form::refresh(model, form, &dialog.targets);
+                    }
+                }
+            }
+            Field::Remember => {
+                if matches!(
+                    key.code,
+                    KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right
+                ) {
+                    memory_form::toggle_remember(model, dialog);
+                }
+            }
+            _ => {
+                dialog.note.input(key);
+            }
+        },
     }
     dialog.error = note_error(&dialog.note);
     Vec::new()
 }
 
-/// The note from $EDITOR replaces the dialog's note.
+/// Leaves the dialog: back to the memory pane if it was opened there.
+fn close_dialog(model: &mut Model, dialog: &mut Dialog) {
+    model.mode = match dialog.back_to.take() {
+        Some(pane) => Mode::Memories(pane),
+        None => Mode::Normal,
+    };
+    dialog.closed = true;
+}
+
+/// Text from $EDITOR replaces the note, or the memory's text.
 pub fn editor_done(model: &mut Model, result: Result<String, String>) -> Vec<Effect> {
     let Mode::Dialog(dialog) = &mut model.mode else {
         return Vec::new();
@@ -265,9 +391,13 @@ pub fn editor_done(model: &mut Model, result: Result<String, String>) -> Vec<Eff
             let lines: Vec<String> = inert_lines(text.trim_end_matches('\n'))
                 .map(|l| l.into_owned())
                 .collect();
-            let placeholder = dialog.note.placeholder_text().to_string();
-            dialog.note = TextArea::new(lines);
-            dialog.note.set_placeholder_text(placeholder);
+            let area = match (dialog.field, dialog.memory.as_mut()) {
+                (Field::Text, Some(form)) => &mut form.text,
+                _ => &mut dialog.note,
+            };
+            let placeholder = area.placeholder_text().to_string();
+            *area = TextArea::new(lines);
+            area.set_placeholder_text(placeholder);
             dialog.error = note_error(&dialog.note);
         }
         Err(e) => dialog.error = Some(e),
@@ -284,10 +414,7 @@ fn note_text(note: &TextArea) -> String {
     note.lines().join("\n").trim().to_string()
 }
 
-fn submit(model: &mut Model) -> Vec<Effect> {
-    let Mode::Dialog(dialog) = &mut model.mode else {
-        return Vec::new();
-    };
+fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
     let text = note_text(&dialog.note);
     if let Some(e) = note_error(&dialog.note) {
         dialog.error = Some(e);
@@ -296,12 +423,16 @@ fn submit(model: &mut Model) -> Vec<Effect> {
     let note = (!text.is_empty()).then_some(text);
     let (intent, verb) = match dialog.kind {
         DialogKind::Ignore => (
-            Intent::SetState {
+            Some(Intent::SetState {
                 state: TriageState::Ignored,
                 reason: Some(dialog.reason),
                 note,
-            },
+            }),
             format!("ignored ({})", dialog.reason.label().to_lowercase()),
+        ),
+        DialogKind::AcceptFalsePositive => (
+            Some(Intent::Accept { comment: note }),
+            "accepted".to_string(),
         ),
         DialogKind::RejectTruePositive => {
             if note.is_none() {
@@ -309,29 +440,78 @@ fn submit(model: &mut Model) -> Vec<Effect> {
                 return Vec::new();
             }
             (
-                Intent::Reject {
+                Some(Intent::Reject {
                     reason: Some(dialog.reason),
                     comment: note,
-                },
+                }),
                 "rejected".to_string(),
             )
         }
         DialogKind::Note => match note {
-            Some(n) => (Intent::Note(n), "noted".to_string()),
+            Some(n) => (Some(Intent::Note(n)), "noted".to_string()),
             None => {
                 dialog.error = Some("The note is empty".into());
                 return Vec::new();
             }
         },
+        DialogKind::Memory => (None, String::new()),
     };
-    let intents: Vec<(i64, Intent)> = dialog
-        .targets
-        .iter()
-        .map(|&id| (id, intent.clone()))
-        .collect();
-    let label = count_label(&verb, intents.len());
-    model.mode = Mode::Normal;
-    vec![Effect::Record { intents, label }]
+    let mut intents: Vec<(i64, Intent)> = match &intent {
+        Some(intent) => dialog
+            .targets
+            .iter()
+            .map(|&id| (id, intent.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut label = if intents.is_empty() {
+        String::new()
+    } else {
+        count_label(&verb, intents.len())
+    };
+    let mut change = None;
+    if let Some(form) = &dialog.memory {
+        let memory = match memory_form::memory(form, &model.actor) {
+            Ok(m) => m,
+            Err(e) => {
+                dialog.error = Some(e);
+                dialog.field = Field::Text;
+                return Vec::new();
+            }
+        };
+        let what = match (&form.editing, form.guidance) {
+            (Some(_), _) => "memory saved",
+            (None, true) => "fix guidance remembered",
+            (None, false) => "remembered",
+        };
+        label = if label.is_empty() {
+            capitalise(what)
+        } else {
+            format!("{label} · {what}")
+        };
+        if form.apply && !form.guidance && !form.preview.is_empty() {
+            let reason = match dialog.kind {
+                DialogKind::Ignore => dialog.reason,
+                _ => TriageReason::FalsePositive,
+            };
+            intents.extend(memory.apply_intents(&form.preview, reason));
+            label += &format!(
+                " · applied to {}",
+                count_label("", form.preview.len()).trim()
+            );
+        }
+        change = Some(if form.editing.is_some() {
+            MemoryChange::Update(memory)
+        } else {
+            MemoryChange::Create(memory)
+        });
+    }
+    close_dialog(model, dialog);
+    vec![Effect::Record {
+        intents,
+        label,
+        memory: change,
+    }]
 }
 
 /// The decisions are in the outbox: show them, and move on.

@@ -1,11 +1,12 @@
 //! The memory pane: every memory with the findings its scope covers, and a
 //! jump to those findings.
 
-use super::refilter;
-use crate::domain::{BacklogView, ScopeFilter};
+use super::{memory_form, refilter};
+use crate::domain::{BacklogView, Memory, MemoryChange, MemoryStage, ScopeFilter, TriageReason};
 use crate::tui::action::{Action, Effect};
-use crate::tui::model::{MemoryPane, Mode, Model, Pane};
+use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode, Model, Pane};
 use crossterm::event::KeyCode;
+use ratatui_textarea::TextArea;
 
 /// Rows of memories on screen: the terminal less the status bar, the
 /// pane's border and its header.
@@ -14,16 +15,7 @@ pub fn rows(model: &Model) -> usize {
 }
 
 pub fn open(model: &mut Model) -> Vec<Effect> {
-    let impact = model
-        .memories
-        .iter()
-        .map(|m| {
-            model
-                .index
-                .in_scope(&m.scope, &model.rule_classes, true)
-                .len()
-        })
-        .collect();
+    let impact = impacts(model);
     let mut pane = MemoryPane {
         impact,
         ..MemoryPane::default()
@@ -92,7 +84,23 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    if let Some(at) = pane.confirm_delete {
+        // y deletes, anything else keeps it.
+        pane.confirm_delete = None;
+        if let Action::TextInput(key) = action
+            && matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'))
+        {
+            return delete(model, at);
+        }
+        return Vec::new();
+    }
     match action {
+        Action::NewMemory => return new_memory(model),
+        Action::EditMemory => return edit_memory(model),
+        Action::DeleteMemory if pane.order.get(pane.cursor.selected).is_some() => {
+            pane.confirm_delete = Some(pane.cursor.selected);
+        }
+        Action::ActivateMemory => return activate(model),
         Action::Down
         | Action::Up
         | Action::PageDown
@@ -150,4 +158,113 @@ fn jump(model: &mut Model) -> Vec<Effect> {
     model.list.selected = 0;
     model.list.offset = 0;
     refilter(model)
+}
+
+/// The memory under the pane's cursor.
+fn selected(model: &Model) -> Option<&Memory> {
+    let Mode::Memories(pane) = &model.mode else {
+        return None;
+    };
+    pane.order
+        .get(pane.cursor.selected)
+        .map(|&i| &model.memories[i])
+}
+
+/// Opens a memory dialog over the pane; closing it comes back here.
+fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effect> {
+    let Mode::Memories(pane) = std::mem::replace(&mut model.mode, Mode::Normal) else {
+        return Vec::new();
+    };
+    let mut note = TextArea::default();
+    note.set_placeholder_text("The note");
+    model.mode = Mode::Dialog(Box::new(Dialog {
+        kind: DialogKind::Memory,
+        targets,
+        reason: TriageReason::FalsePositive,
+        note,
+        error: None,
+        field: Field::Text,
+        memory: Some(Box::new(form)),
+        back_to: Some(pane),
+        closed: false,
+    }));
+    Vec::new()
+}
+
+/// `n`: a new memory, scoped to the selected finding's project and rule to
+/// start with.
+fn new_memory(model: &mut Model) -> Vec<Effect> {
+    let around: Vec<i64> = model.selected_id().into_iter().collect();
+    let form = memory_form::new_form(model, &around, "", false);
+    open_form(model, form, Vec::new())
+}
+
+/// `e`: the selected memory's text and scope, with what the change does.
+fn edit_memory(model: &mut Model) -> Vec<Effect> {
+    let Some(memory) = selected(model).cloned() else {
+        return Vec::new();
+    };
+    let form = memory_form::edit_form(model, &memory);
+    open_form(model, form, Vec::new())
+}
+
+/// `L`: a suggested memory goes live.
+fn activate(model: &mut Model) -> Vec<Effect> {
+    let Some(memory) = selected(model).cloned() else {
+        return Vec::new();
+    };
+    if memory.stage == MemoryStage::Live {
+        model.notice = Some("This memory is already live".into());
+        return Vec::new();
+    }
+    let memory = Memory {
+        stage: MemoryStage::Live,
+        updated_at: time::OffsetDateTime::now_utc(),
+        ..memory
+    };
+    vec![Effect::Record {
+        intents: Vec::new(),
+        label: "Memory made live".into(),
+        memory: Some(MemoryChange::Update(memory)),
+    }]
+}
+
+/// Deletes the memory at `at` (a position in the pane's order), once
+/// confirmed. Decisions made under it stay.
+fn delete(model: &mut Model, at: usize) -> Vec<Effect> {
+    let Mode::Memories(pane) = &model.mode else {
+        return Vec::new();
+    };
+    let Some(memory) = pane.order.get(at).map(|&i| &model.memories[i]) else {
+        return Vec::new();
+    };
+    vec![Effect::Record {
+        intents: Vec::new(),
+        label: "Memory deleted".into(),
+        memory: Some(MemoryChange::Delete(memory.id.clone())),
+    }]
+}
+
+/// The memories changed (recorded here, or pulled): the pane follows.
+pub fn reloaded(model: &mut Model) {
+    let Mode::Memories(pane) = &mut model.mode else {
+        return;
+    };
+    let mut pane = std::mem::take(pane.as_mut());
+    pane.impact = impacts(model);
+    arrange(model, &mut pane);
+    model.mode = Mode::Memories(Box::new(pane));
+}
+
+fn impacts(model: &Model) -> Vec<usize> {
+    model
+        .memories
+        .iter()
+        .map(|m| {
+            model
+                .index
+                .in_scope(&m.scope, &model.rule_classes, true)
+                .len()
+        })
+        .collect()
 }

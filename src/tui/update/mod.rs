@@ -4,6 +4,7 @@
 mod decide;
 mod filter;
 mod memories;
+pub mod memory_form;
 mod nav;
 mod sidebar;
 
@@ -51,12 +52,11 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             model.sync = label;
             return Vec::new();
         }
-        Action::MemoriesLoaded(memories, classes) => {
+        Action::MemoriesLoaded(memories, pending, classes) => {
             model.memories = memories;
+            model.pending_memories = pending;
             model.rule_classes = classes;
-            if matches!(model.mode, Mode::Memories(_)) {
-                return memories::open(model);
-            }
+            memories::reloaded(model);
             return Vec::new();
         }
         _ => {}
@@ -171,6 +171,8 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         | Action::ToggleMark
         | Action::VisualRange
         | Action::MarkAll
+        | Action::AcceptAndRemember
+        | Action::CustomizeFix
         | Action::Undo => {
             if model.focus == Pane::Sidebar && action != Action::Undo {
                 model.notice = Some("Choose a finding first (Tab to the list)".into());

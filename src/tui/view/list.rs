@@ -203,7 +203,7 @@ impl Columns {
     }
 }
 
-fn severity_label(s: Severity) -> &'static str {
+pub fn severity_label(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "CRIT",
         Severity::High => "HIGH",

@@ -88,7 +88,13 @@ fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
             MemoryStage::Live => "live",
             MemoryStage::Suggested => "sugg.",
         };
-        let text = format!(" {stage:<6} {:>8}  {first}", pane.impact[i]);
+        // Not acknowledged by the backend yet, like a pending decision.
+        let pending = if model.pending_memories.contains(&m.id) {
+            "…"
+        } else {
+            " "
+        };
+        let text = format!(" {stage:<5}{pending} {:>8}  {first}", pane.impact[i]);
         let style = if n == pane.cursor.selected {
             theme.selected
         } else {
@@ -110,12 +116,32 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
     let m = &model.memories[i];
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
+    if pane.confirm_delete.is_some() {
+        let all = model
+            .index
+            .in_scope(&m.scope, &model.rule_classes, false)
+            .len();
+        let question = format!(
+            "Delete this memory? It covers {} open findings ({all} in all); decisions made under it stay. y deletes, any other key keeps it.",
+            pane.impact[i]
+        );
+        for piece in super::detail::wrap(&question, width) {
+            lines.push(Line::from(Span::styled(piece, theme.error)));
+        }
+        lines.push(Line::from(""));
+    }
     for l in inert_lines(&m.content) {
         for piece in super::detail::wrap(&l, width) {
             lines.push(Line::from(Span::styled(piece, theme.heading)));
         }
     }
     lines.push(Line::from(""));
+    if model.pending_memories.contains(&m.id) {
+        lines.push(Line::from(Span::styled(
+            "Pending: the backend has not acknowledged the change yet.",
+            theme.dim,
+        )));
+    }
     for (label, value) in scope_fields(m) {
         lines.push(Line::from(vec![
             Span::styled(format!("{label:<10}"), theme.dim),
@@ -161,7 +187,11 @@ fn scope_fields(m: &Memory) -> Vec<(&'static str, String)> {
         RuleScope::Rules(r) => r.join(", "),
         RuleScope::Class(c) => format!("class: {c}"),
     };
-    let mut fields = vec![("Projects", projects), ("Rules", rules)];
+    let mut fields = vec![
+        ("Id", m.id.clone()),
+        ("Projects", projects),
+        ("Rules", rules),
+    ];
     if !m.scope.path_prefixes.is_empty() {
         fields.push(("Paths", m.scope.path_prefixes.join(", ")));
     }
@@ -175,6 +205,9 @@ fn scope_fields(m: &Memory) -> Vec<(&'static str, String)> {
         if m.guidance { "fix guidance" } else { "triage" }.into(),
     ));
     fields.push(("By", m.created_by.clone()));
+    if m.updated_at > m.created_at {
+        fields.push(("Updated", timestamp::format(m.updated_at)[..10].to_string()));
+    }
     fields.push(("Created", timestamp::format(m.created_at)[..10].to_string()));
     fields
 }

@@ -34,9 +34,17 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         return;
     }
     let panes = layout::panes(area.width, area.height, model.focus);
-    if let Mode::Memories(pane) = &model.mode {
+    let memory_pane = match &model.mode {
+        Mode::Memories(pane) => Some(pane),
+        Mode::Dialog(d) => d.back_to.as_ref(),
+        _ => None,
+    };
+    if let Some(pane) = memory_pane {
         memories::draw(frame, model, area, pane);
         status::draw(frame, model, panes.status);
+        if let Mode::Dialog(d) = &model.mode {
+            dialog::draw(frame, model, area, d);
+        }
         return;
     }
     if let Some(r) = panes.sidebar {

@@ -57,7 +57,8 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let right = match (&model.notice, &model.mode) {
         (Some(notice), _) => format!(" {} ", inert(notice)),
         (None, Mode::Memories(_)) => {
-            " Enter findings in scope  s sort  / filter  m back ".to_string()
+            " Enter findings  n new  e edit  d delete  L live  s sort  / filter  m back "
+                .to_string()
         }
         (None, _) => hints(model),
     };

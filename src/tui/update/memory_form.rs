@@ -1,0 +1,431 @@
+//! The memory part of a dialog: its text, a scope picked from lists (a
+//! project, all, or chosen ones × a rule, a class, all, or chosen ones ×
+//! path prefixes), and a live preview of the undecided findings in scope,
+//! which saving may ignore too.
+
+use crate::domain::{Memory, RuleScope, Scope};
+use crate::tui::model::{
+    Cursor, Dialog, DialogKind, Field, MemoryForm, Model, Picker, ProjectOption, RuleOption,
+};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+use std::collections::BTreeSet;
+use time::OffsetDateTime;
+
+/// The fields of a dialog, in Tab order.
+pub fn fields(dialog: &Dialog) -> Vec<Field> {
+    let mut fields = match dialog.kind {
+        DialogKind::Ignore => vec![Field::Reason, Field::Note, Field::Remember],
+        DialogKind::AcceptFalsePositive => vec![Field::Note, Field::Remember],
+        DialogKind::RejectTruePositive => vec![Field::Reason, Field::Note],
+        DialogKind::Note => vec![Field::Note],
+        DialogKind::Memory => Vec::new(),
+    };
+    if let Some(form) = &dialog.memory {
+        fields.extend([Field::Text, Field::Projects, Field::Rules, Field::Paths]);
+        if !form.guidance {
+            fields.push(Field::Apply);
+        }
+    }
+    fields
+}
+
+/// A form for a new memory about `targets` (their projects and rules are
+/// offered first), with `text` to start from.
+pub fn new_form(model: &Model, targets: &[i64], text: &str, guidance: bool) -> MemoryForm {
+    let mut projects = BTreeSet::new();
+    let mut rules = BTreeSet::new();
+    for id in targets {
+        if let Some(p) = model.index.position_of(*id) {
+            let row = &model.index.rows[p];
+            projects.insert(model.index.projects.get(row.project).to_string());
+            rules.insert(model.index.rules.get(row.rule).to_string());
+        }
+    }
+    let scope = Scope {
+        projects: projects.into_iter().collect(),
+        rules: RuleScope::Rules(rules.into_iter().collect()),
+        path_prefixes: Vec::new(),
+    };
+    form_for(model, &scope, text, guidance)
+}
+
+/// A form to edit `memory`.
+pub fn edit_form(model: &Model, memory: &Memory) -> MemoryForm {
+    let mut form = form_for(model, &memory.scope, &memory.content, memory.guidance);
+    form.covered_before = Some(
+        model
+            .index
+            .undecided_in_scope(&memory.scope, &model.rule_classes, &[])
+            .len(),
+    );
+    form.editing = Some(memory.clone());
+    form
+}
+
+/// A form showing `scope`: one project or rule is offered by name, more
+/// are the chosen ones; classes of the rules in scope come next.
+fn form_for(model: &Model, scope: &Scope, text: &str, guidance: bool) -> MemoryForm {
+    let mut projects = Vec::new();
+    if let [one] = scope.projects.as_slice() {
+        projects.push(ProjectOption::One(one.clone()));
+    }
+    projects.extend([ProjectOption::All, ProjectOption::Chosen]);
+    let (project_at, chosen_projects) = match scope.projects.len() {
+        0 => (projects.len() - 2, Vec::new()),
+        1 => (0, Vec::new()),
+        _ => (projects.len() - 1, scope.projects.clone()),
+    };
+
+    let one_rule = match &scope.rules {
+        RuleScope::Rules(r) if r.len() == 1 => Some(r[0].clone()),
+        _ => None,
+    };
+    let mut classes: Vec<String> = match (&one_rule, &scope.rules) {
+        (Some(rule), _) => model.rule_classes.get(rule).cloned().unwrap_or_default(),
+        (None, RuleScope::Class(c)) => vec![c.clone()],
+        _ => Vec::new(),
+    };
+    if one_rule.is_none() {
+        // No rule to start from: every known class.
+        let known: BTreeSet<&String> = model.rule_classes.values().flatten().collect();
+        for c in known {
+            if !classes.contains(c) {
+                classes.push(c.clone());
+            }
+        }
+    }
+    let mut rules: Vec<RuleOption> = one_rule.iter().cloned().map(RuleOption::One).collect();
+    rules.extend(classes.into_iter().map(RuleOption::Class));
+    rules.extend([RuleOption::All, RuleOption::Chosen]);
+    let (rule_at, chosen_rules) = match &scope.rules {
+        RuleScope::Rules(r) if r.len() == 1 => (0, Vec::new()),
+        RuleScope::Rules(r) => (rules.len() - 1, r.clone()),
+        RuleScope::Class(c) => (
+            rules
+                .iter()
+                .position(|o| *o == RuleOption::Class(c.clone()))
+                .unwrap_or(0),
+            Vec::new(),
+        ),
+        RuleScope::All => (rules.len() - 2, Vec::new()),
+    };
+
+    let mut form = MemoryForm {
+        text: text_area(
+            text,
+            "What Assistant should know, e.g. input passed through sanitize_sql() is safe",
+        ),
+        projects,
+        project_at,
+        chosen_projects,
+        rules,
+        rule_at,
+        chosen_rules,
+        paths: text_area(&scope.path_prefixes.join(", "), "none: any path"),
+        apply: false,
+        guidance,
+        editing: None,
+        covered_before: None,
+        preview: Vec::new(),
+        picker: None,
+        listing: None,
+    };
+    refresh(model, &mut form, &[]);
+    form
+}
+
+fn text_area(text: &str, placeholder: &str) -> TextArea<'static> {
+    // The text may come from Assistant or the backend: keep it inert.
+    let lines: Vec<String> = if text.is_empty() {
+        vec![String::new()]
+    } else {
+        crate::tui::text::inert_lines(text)
+            .map(|l| l.into_owned())
+            .collect()
+    };
+    let mut area = TextArea::new(lines);
+    area.set_placeholder_text(placeholder.to_string());
+    area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    area.move_cursor(ratatui_textarea::CursorMove::End);
+    area
+}
+
+/// The scope the form shows now.
+pub fn scope(form: &MemoryForm) -> Scope {
+    let projects = match form.projects.get(form.project_at) {
+        Some(ProjectOption::One(p)) => vec![p.clone()],
+        Some(ProjectOption::Chosen) => form.chosen_projects.clone(),
+        _ => Vec::new(),
+    };
+    let rules = match form.rules.get(form.rule_at) {
+        Some(RuleOption::One(r)) => RuleScope::Rules(vec![r.clone()]),
+        Some(RuleOption::Class(c)) => RuleScope::Class(c.clone()),
+        Some(RuleOption::Chosen) => RuleScope::Rules(form.chosen_rules.clone()),
+        _ => RuleScope::All,
+    };
+    let path_prefixes = form
+        .paths
+        .lines()
+        .join(" ")
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    Scope {
+        projects,
+        rules,
+        path_prefixes,
+    }
+}
+
+/// Recomputes which undecided findings the scope covers.
+pub fn refresh(model: &Model, form: &mut MemoryForm, targets: &[i64]) {
+    let scope = scope(form);
+    form.preview = if chosen_nothing(form) {
+        Vec::new()
+    } else {
+        model
+            .index
+            .undecided_in_scope(&scope, &model.rule_classes, targets)
+    };
+}
+
+/// "Chosen" with nothing chosen: the scope would be wider than it looks.
+fn chosen_nothing(form: &MemoryForm) -> bool {
+    (form.projects.get(form.project_at) == Some(&ProjectOption::Chosen)
+        && form.chosen_projects.is_empty())
+        || (form.rules.get(form.rule_at) == Some(&RuleOption::Chosen)
+            && form.chosen_rules.is_empty())
+}
+
+/// The memory the form describes, or why it cannot be saved.
+pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
+    if form.projects.get(form.project_at) == Some(&ProjectOption::Chosen)
+        && form.chosen_projects.is_empty()
+    {
+        return Err("Choose at least one project (Space on Projects), or all".into());
+    }
+    let text = form.text.lines().join("\n").trim().to_string();
+    let scope = scope(form);
+    let memory = match &form.editing {
+        Some(before) => Memory {
+            content: text,
+            scope,
+            updated_at: OffsetDateTime::now_utc(),
+            ..before.clone()
+        },
+        None => Memory::new(text, scope, form.guidance, author),
+    };
+    match memory.problem() {
+        Some(p) => Err(capitalise(&p)),
+        None => Ok(memory),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// Keys for the memory fields, the picker and the listing. True when the
+/// key was used.
+pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
+    let targets = dialog.targets.clone();
+    let field = dialog.field;
+    let Some(form) = dialog.memory.as_mut() else {
+        return false;
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(scroll) = form.listing.as_mut() {
+        match key.code {
+            KeyCode::Esc | KeyCode::Enter => form.listing = None,
+            KeyCode::Char('l') if ctrl => form.listing = None,
+            KeyCode::Down | KeyCode::Char('j') => {
+                *scroll = (*scroll + 1).min(form.preview.len().saturating_sub(1))
+            }
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::PageDown => *scroll = (*scroll + 10).min(form.preview.len().saturating_sub(1)),
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+            _ => {}
+        }
+        return true;
+    }
+    if form.picker.is_some() {
+        picker_input(form, key);
+        refresh(model, form, &targets);
+        return true;
+    }
+    if key.code == KeyCode::Char('l') && ctrl {
+        form.listing = Some(0);
+        return true;
+    }
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    // Saving, the editor and "remember this" belong to the dialog.
+    let dialogs = match key.code {
+        KeyCode::Enter => !alt,
+        KeyCode::Char('e' | 'r') => ctrl,
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Esc => true,
+        _ => false,
+    };
+    if dialogs {
+        return false;
+    }
+    let used = match field {
+        Field::Text => {
+            if (ctrl && key.code == KeyCode::Char('j')) || key.code == KeyCode::Enter {
+                form.text.insert_newline();
+            } else {
+                form.text.input(key);
+            }
+            true
+        }
+        Field::Paths => {
+            if ctrl && key.code == KeyCode::Char('j') {
+                return true;
+            }
+            form.paths.input(key);
+            true
+        }
+        Field::Projects => match key.code {
+            KeyCode::Left | KeyCode::Right => {
+                cycle(&mut form.project_at, form.projects.len(), key.code);
+                true
+            }
+            KeyCode::Char(' ') => {
+                form.project_at = form.projects.len() - 1;
+                open_picker(model, form, false);
+                true
+            }
+            _ => false,
+        },
+        Field::Rules => match key.code {
+            KeyCode::Left | KeyCode::Right => {
+                cycle(&mut form.rule_at, form.rules.len(), key.code);
+                true
+            }
+            KeyCode::Char(' ') => {
+                form.rule_at = form.rules.len() - 1;
+                open_picker(model, form, true);
+                true
+            }
+            _ => false,
+        },
+        Field::Apply => match key.code {
+            KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right => {
+                form.apply = !form.apply;
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    if used {
+        refresh(model, form, &targets);
+    }
+    used
+}
+
+fn cycle(at: &mut usize, len: usize, key: KeyCode) {
+    let len = len.max(1);
+    *at = if key == KeyCode::Left {
+        (*at + len - 1) % len
+    } else {
+        (*at + 1) % len
+    };
+}
+
+fn open_picker(model: &Model, form: &mut MemoryForm, rules: bool) {
+    let (table, chosen) = if rules {
+        (&model.index.rules, &form.chosen_rules)
+    } else {
+        (&model.index.projects, &form.chosen_projects)
+    };
+    let mut items: Vec<String> = table.iter().map(|(_, s)| s.to_string()).collect();
+    items.sort();
+    items.dedup();
+    // Nothing chosen yet: start from the project or rule the scope names.
+    let mut chosen: BTreeSet<String> = chosen.iter().cloned().collect();
+    if chosen.is_empty() {
+        let one = if rules {
+            form.rules.iter().find_map(|o| match o {
+                RuleOption::One(r) => Some(r.clone()),
+                _ => None,
+            })
+        } else {
+            form.projects.iter().find_map(|o| match o {
+                ProjectOption::One(p) => Some(p.clone()),
+                _ => None,
+            })
+        };
+        chosen.extend(one);
+    }
+    form.picker = Some(Picker {
+        rules,
+        items,
+        chosen,
+        filter: String::new(),
+        cursor: Cursor::default(),
+    });
+}
+
+/// Type to narrow, ↑↓ to move, Space to choose, Enter to keep, Esc to
+/// leave the choice as it was.
+fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
+    let Some(picker) = form.picker.as_mut() else {
+        return;
+    };
+    let shown = picker.shown().len();
+    match key.code {
+        KeyCode::Esc => form.picker = None,
+        KeyCode::Enter => {
+            let chosen: Vec<String> = picker.chosen.iter().cloned().collect();
+            if picker.rules {
+                form.chosen_rules = chosen;
+            } else {
+                form.chosen_projects = chosen;
+            }
+            form.picker = None;
+        }
+        KeyCode::Down => {
+            picker.cursor.selected = (picker.cursor.selected + 1).min(shown.saturating_sub(1))
+        }
+        KeyCode::Up => picker.cursor.selected = picker.cursor.selected.saturating_sub(1),
+        KeyCode::Char(' ') => {
+            if let Some(item) = picker
+                .shown()
+                .get(picker.cursor.selected)
+                .map(|s| s.to_string())
+                && !picker.chosen.remove(&item)
+            {
+                picker.chosen.insert(item);
+            }
+        }
+        KeyCode::Backspace => {
+            picker.filter.pop();
+            picker.cursor = Cursor::default();
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            picker.filter.push(c);
+            picker.cursor = Cursor::default();
+        }
+        _ => {}
+    }
+}
+
+/// Turns "remember this" on (the text starts from the note) or off.
+pub fn toggle_remember(model: &Model, dialog: &mut Dialog) {
+    if dialog.memory.take().is_some() {
+        dialog.field = Field::Remember;
+        return;
+    }
+    let note = dialog.note.lines().join("\n").trim().to_string();
+    dialog.memory = Some(Box::new(new_form(model, &dialog.targets, &note, false)));
+    if let Some(form) = dialog.memory.as_mut() {
+        refresh(model, form, &dialog.targets);
+    }
+    dialog.field = Field::Text;
+}
