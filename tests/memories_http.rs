@@ -50,7 +50,7 @@ async fn memories_are_created_listed_updated_and_deleted() {
     let wire = api.memory_for(&scoped).await.unwrap();
     assert_eq!(wire.repository_name.as_deref(), Some("acme/web"));
     let web_id = wire.repository_id.clone().expect("the project's id");
-    let created = api.create_memory(&wire).await.unwrap();
+    let created = api.create_memory(&wire, None).await.unwrap();
     let id = created.id.clone().expect("an id from the server");
     assert_eq!(created.created_by.as_deref(), Some("alice"));
     assert_eq!(created.stage.as_deref(), Some(v2::STAGE_LIVE));
@@ -64,7 +64,7 @@ async fn memories_are_created_listed_updated_and_deleted() {
     );
     wide.stage = MemoryStage::Suggested;
     let wide = api
-        .create_memory(&api.memory_for(&wide).await.unwrap())
+        .create_memory(&api.memory_for(&wide).await.unwrap(), None)
         .await
         .unwrap();
 
@@ -139,7 +139,7 @@ async fn memories_are_created_listed_updated_and_deleted() {
 }
 
 #[tokio::test]
-async fn a_create_with_a_client_id_is_idempotent() {
+async fn a_create_with_an_idempotency_key_is_done_once() {
     let dir = standard_backlog();
     let server = TestServer::start(dir.path()).await;
     let cache = tempfile::tempdir().unwrap();
@@ -147,9 +147,9 @@ async fn a_create_with_a_client_id_is_idempotent() {
     let mut m = memory(&[], RuleScope::All, "generated code under gen/ is not ours");
     m.id = "client-7f3a".into();
     let wire = api.memory_for(&m).await.unwrap();
-    let first = api.create_memory(&wire).await.unwrap();
-    let again = api.create_memory(&wire).await.unwrap();
-    assert_eq!(first.id.as_deref(), Some("client-7f3a"));
+    let first = api.create_memory(&wire, Some("client-7f3a")).await.unwrap();
+    let again = api.create_memory(&wire, Some("client-7f3a")).await.unwrap();
+    assert_eq!(first.id.as_deref(), Some("client-7f3a"), "the key names it");
     assert_eq!(first, again);
     assert_eq!(
         Store::open(dir.path()).unwrap().memories().unwrap().len(),
@@ -227,4 +227,85 @@ async fn bad_memory_requests_are_refused() {
     let api = Api::new(&server.base, Token::new(token), None, cache.path()).unwrap();
     assert_eq!(api.list_memories(None).await.unwrap().len(), 1);
     server.stop().await;
+}
+
+/// Through the outbox and the sync, as the console and scripts send them:
+/// the memory lands in the server's store with its wide scope and its
+/// decisions, and the next pull mirrors it into the cache.
+#[tokio::test]
+async fn memory_changes_sync_to_sift_serve_and_come_back_in_the_pull() {
+    use sift::domain::{MemoryChange, TriageReason};
+    use sift::sync::{SyncConfig, push_and_pull};
+    let dir = standard_backlog();
+    let server = TestServer::start(dir.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let api = Api::new(&server.base, None, None, cache.path())
+        .unwrap()
+        .with_reviewer("alice");
+    let mut local = Store::open(cache.path()).unwrap();
+    push_and_pull(&api, &mut local, &SyncConfig::default())
+        .await
+        .unwrap();
+    let index = local.load_index().unwrap();
+    let classes = local.rule_classes().unwrap();
+
+    let projects: Vec<String> = index.projects.iter().map(|(_, p)| p.to_string()).collect();
+    let mut m = Memory::new(
+        "Hostile \u{1b}]0;pwned\u{7} text stays text".into(),
+        Scope {
+            projects: projects.clone(),
+            rules: RuleScope::All,
+            path_prefixes: vec![],
+        },
+        false,
+        "alice",
+    );
+    m.scope.projects.truncate(2);
+    let ids = index.undecided_in_scope(&m.scope, &classes, &[]);
+    assert!(!ids.is_empty());
+    let intents = m.apply_intents(&ids, TriageReason::AcceptableRisk);
+    local
+        .decide_with_memory(
+            &intents,
+            Some(&MemoryChange::Create(m.clone())),
+            "alice",
+            false,
+        )
+        .unwrap();
+    let report = push_and_pull(&api, &mut local, &SyncConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(report.memory_changes_acknowledged, 1, "{report:?}");
+    assert_eq!(report.waiting, 0);
+
+    let served = Store::open(dir.path()).unwrap();
+    let stored = served.memories().unwrap();
+    let [kept] = stored.as_slice() else {
+        panic!("one memory on the server: {stored:?}")
+    };
+    assert_eq!(kept.id, m.id, "sift serve keeps sift's id");
+    assert_eq!(kept.content, m.content);
+    assert_eq!(kept.scope, m.scope, "several projects travel in siftScope");
+    assert_eq!(kept.created_by, "alice");
+    for id in &ids {
+        let f = served.load_finding(*id).unwrap().unwrap();
+        assert_eq!(f.triage_reason, Some(TriageReason::AcceptableRisk));
+        assert!(f.activity.iter().any(|a| {
+            a.note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("Ignored under the memory"))
+        }));
+    }
+    let (mirrored, pending) = local.memories_in_view().unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(mirrored.len(), 1);
+    assert_eq!(mirrored[0].scope, m.scope);
+
+    // Someone else deletes it on the server: gone at the next pull.
+    served.delete_memory(&m.id).unwrap();
+    let report = push_and_pull(&api, &mut local, &SyncConfig::default())
+        .await
+        .unwrap();
+    assert!(report.changed);
+    assert!(local.memories_in_view().unwrap().0.is_empty());
 }

@@ -438,3 +438,139 @@ async fn an_hour_long_outage_loses_and_duplicates_nothing() {
     }
     assert_eq!(as_stored(dir.path(), 25), (Status::Open, 0));
 }
+
+fn memory(text: &str) -> sift::domain::Memory {
+    use sift::domain::{Memory, RuleScope, Scope};
+    Memory::new(
+        text.into(),
+        Scope {
+            projects: vec!["acme/web".into()],
+            rules: RuleScope::All,
+            path_prefixes: vec!["app/".into()],
+        },
+        false,
+        ME,
+    )
+}
+
+#[tokio::test]
+async fn memory_changes_survive_errors_and_lost_answers_and_arrive_once() {
+    use sift::domain::MemoryChange;
+    let dir = backlog(3);
+    let backend = backend(dir.path());
+    let mut store = Store::open(dir.path()).unwrap();
+    let created = memory("Test fixtures hold fake keys");
+    store
+        .record_memory_change(&MemoryChange::Create(created.clone()), ME)
+        .unwrap();
+    let mut edited = created.clone();
+    edited.content = "Test fixtures hold fake keys and tokens".into();
+    store
+        .record_memory_change(&MemoryChange::Update(edited.clone()), ME)
+        .unwrap();
+    // Shown at once, pending, as the last change left it.
+    let (shown, pending) = store.memories_in_view().unwrap();
+    assert_eq!(shown, vec![edited.clone()]);
+    assert!(pending.contains(&created.id));
+    assert!(
+        store.memories().unwrap().is_empty(),
+        "the backend has none yet"
+    );
+
+    backend.then(Fault::ServerError);
+    let report = pass(&backend, &mut store, &SyncConfig::default()).await;
+    assert!(report.offline.is_some());
+    assert_eq!(report.waiting, 2, "both changes wait");
+    assert_eq!(store.memory_changes().unwrap()[0].attempts, 1);
+
+    backend.then(Fault::LoseAnswer);
+    pass(&backend, &mut store, &SyncConfig::default()).await;
+    let report = pass(&backend, &mut store, &SyncConfig::default()).await;
+    assert!(report.offline.is_none(), "{report:?}");
+    assert_eq!(report.waiting, 0);
+    let stored = Store::open(dir.path()).unwrap().memories().unwrap();
+    assert_eq!(stored, vec![edited.clone()], "once, as last edited");
+    let (shown, pending) = store.memories_in_view().unwrap();
+    assert_eq!(shown, vec![edited.clone()]);
+    assert!(pending.is_empty());
+
+    // Deleting: gone from view at once, from the backend once sent.
+    store
+        .record_memory_change(&MemoryChange::Delete(created.id.clone()), ME)
+        .unwrap();
+    assert!(store.memories_in_view().unwrap().0.is_empty());
+    pass(&backend, &mut store, &SyncConfig::default()).await;
+    assert!(
+        Store::open(dir.path())
+            .unwrap()
+            .memories()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(backend.memory_calls().len(), 5);
+}
+
+#[tokio::test]
+async fn a_refused_memory_change_is_kept_and_does_not_block_decisions() {
+    use sift::domain::MemoryChange;
+    let dir = backlog(3);
+    let backend = backend(dir.path());
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .record_memory_change(&MemoryChange::Create(memory("Refused")), ME)
+        .unwrap();
+    decide(dir.path(), &[1], &to_fix());
+    backend.then(Fault::Reject);
+    let report = pass(&backend, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.memory_changes_rejected.len(), 1);
+    assert_eq!(report.acknowledged, 1, "the decision went through");
+    assert_eq!(report.rejected_total, 1);
+    assert_eq!(report.waiting, 0);
+    assert!(store.memory_changes().unwrap()[0].rejected.is_some());
+    // Sent again on request.
+    store.retry_rejected_memory_changes().unwrap();
+    let report = pass(&backend, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.memory_changes_acknowledged, 1);
+    assert_eq!(
+        Store::open(dir.path()).unwrap().memories().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_memory_and_its_decisions_are_recorded_together() {
+    use sift::domain::{MemoryChange, TriageReason};
+    let dir = backlog(3);
+    let mut store = Store::open(dir.path()).unwrap();
+    let m = memory("Internal only");
+    let index = store.load_index().unwrap();
+    let classes = store.rule_classes().unwrap();
+    // The scope says app/: none of the test findings has a path.
+    assert!(index.undecided_in_scope(&m.scope, &classes, &[]).is_empty());
+    let mut wide = m.clone();
+    wide.scope.path_prefixes.clear();
+    let ids = index.undecided_in_scope(&wide.scope, &classes, &[2]);
+    assert_eq!(ids.len(), 3, "1, 3 and 1001; not 2");
+    let intents = wide.apply_intents(&ids, TriageReason::FalsePositive);
+    let decided = store
+        .decide_with_memory(
+            &intents,
+            Some(&MemoryChange::Create(wide.clone())),
+            ME,
+            false,
+        )
+        .unwrap();
+    assert_eq!(decided.outbox_ids.len(), 3);
+    assert!(decided.memory_outbox_id.is_some());
+    let notes: Vec<_> = store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.change.note.unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .all(|n| n == "Ignored under the memory \"Internal only\"")
+    );
+}

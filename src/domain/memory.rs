@@ -150,7 +150,7 @@ impl Memory {
     /// A new memory: live, written by `author` now, with an id the backend
     /// may replace when it stores it.
     pub fn new(content: String, scope: Scope, guidance: bool, author: &str) -> Memory {
-        let now = OffsetDateTime::now_utc();
+        let now = whole_seconds_now();
         Memory {
             id: new_memory_id(),
             content,
@@ -239,6 +239,20 @@ impl FindingIndex {
             .filter(|id| !except.contains(id))
             .collect()
     }
+}
+
+impl Memory {
+    /// Marks the memory changed now.
+    pub fn touch(&mut self) {
+        self.updated_at = whole_seconds_now();
+    }
+}
+
+/// Memory times are kept to the second: they go through text (the store,
+/// the wire) and must come back equal.
+fn whole_seconds_now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
 }
 
 /// A local id for a memory not yet stored by the backend: "mem-" and 16 hex

@@ -14,6 +14,7 @@
 //! memory with the same one), and deleting a memory that is gone succeeds.
 
 use super::{Actor, ApiError, App};
+use crate::backend::api::IDEMPOTENCY_KEY;
 use crate::domain::{self, MemoryStage};
 use crate::store::{ProjectRow, Store};
 use crate::wire::v2::{
@@ -21,7 +22,7 @@ use crate::wire::v2::{
 };
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use std::sync::Arc;
@@ -130,13 +131,22 @@ async fn create(
     State(app): State<Arc<App>>,
     UrlPath(deployment): UrlPath<String>,
     Extension(Actor(actor)): Extension<Actor>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<MemoryEnvelope>, ApiError> {
     app.check_deployment_id(&deployment)?;
     let request: MemoryEnvelope = parse(&body)?;
-    let id = match request.memory.as_ref().and_then(|m| m.id.clone()) {
-        Some(id) => id,
-        None => new_id()?,
+    // The client's key for this create names the memory, so a retry finds
+    // the one it made.
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()));
+    let id = match (request.memory.as_ref().and_then(|m| m.id.clone()), key) {
+        (Some(id), _) => id,
+        (None, Some(key)) => key.to_string(),
+        (None, None) => new_id()?,
     };
     app.with_store(move |store| {
         let projects = store.project_rows().map_err(ApiError::internal)?;

@@ -364,8 +364,24 @@ impl Api {
         body: Option<serde_json::Value>,
         what: &str,
     ) -> Result<T, BackendError> {
+        self.memory_call_once(method, rest, body, None, what).await
+    }
+
+    /// A v2 memory call with an Idempotency-Key: a backend that knows the
+    /// header (`sift serve`) does it once however often it is sent.
+    async fn memory_call_once<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        rest: &str,
+        body: Option<serde_json::Value>,
+        key: Option<&str>,
+        what: &str,
+    ) -> Result<T, BackendError> {
         let url = self.memories_url(rest).await?;
         let mut request = self.request(method, url);
+        if let Some(key) = key {
+            request = request.header(IDEMPOTENCY_KEY, key);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -407,10 +423,25 @@ impl Api {
     }
 
     /// `POST …/memories`: the memory as the backend stored it (with its id).
-    pub async fn create_memory(&self, memory: &v2::Memory) -> Result<v2::Memory, BackendError> {
+    /// `key` (sift's own id for it) makes a retry create nothing new where
+    /// the backend honours it; the body never carries it, as the backend
+    /// gives ids.
+    pub async fn create_memory(
+        &self,
+        memory: &v2::Memory,
+        key: Option<&str>,
+    ) -> Result<v2::Memory, BackendError> {
+        let mut memory = memory.clone();
+        memory.id = None;
         let body = serde_json::json!({ "memory": memory });
         let r: MemoryEnvelope = self
-            .memory_call(reqwest::Method::POST, "", Some(body), "creating a memory")
+            .memory_call_once(
+                reqwest::Method::POST,
+                "",
+                Some(body),
+                key,
+                "creating a memory",
+            )
             .await?;
         r.memory.ok_or_else(|| {
             BackendError::unavailable("the backend's answer to creating a memory holds no memory")
@@ -527,6 +558,10 @@ impl Api {
 }
 
 /// What a 404 from a memory route means.
+/// The header that names a create, so that sending it again creates
+/// nothing new.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
 const MEMORY_404: &str = "the backend may not offer the experimental v2 memory routes, the \
      memory may not exist, or the token lacks the Web API scope";
 
@@ -604,7 +639,8 @@ impl Backend for Api {
             }
             MemoryChange::Create(m) => {
                 let wire = self.memory_wire(&m).await?;
-                (m, self.create_memory(&wire).await)
+                let stored = self.create_memory(&wire, Some(&m.id)).await;
+                (m, stored)
             }
             MemoryChange::Update(m) => {
                 let wire = self.memory_wire(&m).await?;

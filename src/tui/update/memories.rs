@@ -217,11 +217,11 @@ fn activate(model: &mut Model) -> Vec<Effect> {
         model.notice = Some("This memory is already live".into());
         return Vec::new();
     }
-    let memory = Memory {
+    let mut memory = Memory {
         stage: MemoryStage::Live,
-        updated_at: time::OffsetDateTime::now_utc(),
         ..memory
     };
+    memory.touch();
     vec![Effect::Record {
         intents: Vec::new(),
         label: "Memory made live".into(),

@@ -10,7 +10,6 @@ use crate::tui::model::{
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
-use time::OffsetDateTime;
 
 /// The fields of a dialog, in Tab order.
 pub fn fields(dialog: &Dialog) -> Vec<Field> {
@@ -210,12 +209,15 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
     let text = form.text.lines().join("\n").trim().to_string();
     let scope = scope(form);
     let memory = match &form.editing {
-        Some(before) => Memory {
-            content: text,
-            scope,
-            updated_at: OffsetDateTime::now_utc(),
-            ..before.clone()
-        },
+        Some(before) => {
+            let mut m = Memory {
+                content: text,
+                scope,
+                ..before.clone()
+            };
+            m.touch();
+            m
+        }
         None => Memory::new(text, scope, form.guidance, author),
     };
     match memory.problem() {
