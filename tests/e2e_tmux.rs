@@ -333,3 +333,164 @@ fn decisions_survive_sigkill_and_arrive_once() {
         assert_eq!(entries, 1, "finding {id}: '{action}' arrived exactly once");
     }
 }
+
+/// The (project, rule) of the demo with the most open findings: how many
+/// are open, and how many undecided (open or provisionally ignored).
+fn project_and_rule_with_open_findings(data: &Path) -> (String, String, usize, usize) {
+    use sift::domain::Status;
+    let index = sift::store::Store::open(data)
+        .unwrap()
+        .load_index()
+        .unwrap();
+    let mut counts: std::collections::BTreeMap<(u32, u32), (usize, usize)> = Default::default();
+    for r in &index.rows {
+        let c = counts.entry((r.project, r.rule)).or_default();
+        c.0 += usize::from(r.status == Status::Open);
+        c.1 += usize::from(r.status.is_undecided());
+    }
+    let ((p, r), (open, undecided)) = counts
+        .into_iter()
+        .max_by_key(|(_, (open, _))| *open)
+        .expect("the demo has open findings");
+    assert!(
+        open >= 2,
+        "the demo has a project and rule with open findings"
+    );
+    (
+        index.projects.get(p).to_string(),
+        index.rules.get(r).to_string(),
+        open,
+        undecided,
+    )
+}
+
+fn count_before(screen: &str, marker: &str) -> usize {
+    let at = screen.find(marker).expect("the marker is on screen");
+    screen[..at]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .find(|w| !w.is_empty())
+        .and_then(|w| w.parse().ok())
+        .expect("a number before the marker")
+}
+
+/// What the issue asks a reviewer to do: ignore a finding with a memory
+/// scoped to its project and rule, applied to the findings in scope; edit
+/// the memory's text and scope in the memory pane; delete it. The backend
+/// (the embedded store) then holds exactly what the preview promised.
+#[test]
+fn ignore_remember_apply_edit_and_delete_a_memory() {
+    use sift::domain::{RuleScope, Status};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seeded = Command::new(SIFT)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["demo", "--seed-only"])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let (project, rule, open, undecided) = project_and_rule_with_open_findings(&data);
+
+    let t = Tmux::start("memory", 140, 45, &shell_command(&data, ""));
+    t.wait_for("synced");
+    // Every view, the open findings of that project and rule.
+    t.keys(&["8", "/"]);
+    t.keys(&["-l", &format!("project:{project} rule:{rule} status:open")]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("· {open} "));
+    t.keys(&["i"]);
+    t.wait_for("Remember this");
+    t.keys(&["-l", "Reached only through the internal gateway"]);
+    t.keys(&["C-r"]);
+    let screen = t.wait_for("other open finding");
+    let promised = count_before(&screen, "other open finding");
+    assert_eq!(
+        promised,
+        undecided - 1,
+        "this project and rule's undecided findings, less this one"
+    );
+    // Text -> Projects -> Rules -> Paths -> Apply: ignore them too.
+    t.keys(&["Tab", "Tab", "Tab", "Tab", "Space", "Enter"]);
+    t.wait_for("remembered");
+    // The sync sends it in the background: wait until the outbox is empty.
+    sent(&data);
+
+    let store = sift::store::Store::open(&data).unwrap();
+    let memories = store.memories().unwrap();
+    let m = memories
+        .iter()
+        .find(|m| m.content == "Reached only through the internal gateway")
+        .expect("the memory reached the backend");
+    assert_eq!(m.scope.projects, vec![project.clone()]);
+    assert_eq!(m.scope.rules, RuleScope::Rules(vec![rule.clone()]));
+    let id = m.id.clone();
+    let index = store.load_index().unwrap();
+    let note = "Ignored under the memory \"Reached only through the internal gateway\"";
+    let mut applied = 0;
+    for r in &index.rows {
+        if index.projects.get(r.project) != project || index.rules.get(r.rule) != rule {
+            continue;
+        }
+        assert!(
+            !r.status.is_undecided(),
+            "nothing in scope is left undecided"
+        );
+        let f = store.load_finding(r.id).unwrap().unwrap();
+        if f.activity.iter().any(|a| a.note.as_deref() == Some(note)) {
+            applied += 1;
+            assert_eq!(f.status(), Status::Ignored);
+        }
+    }
+    assert_eq!(
+        applied, promised,
+        "exactly the findings the preview counted"
+    );
+    drop(store);
+
+    // Edit: the newest memory is at the top of the pane.
+    t.keys(&["m"]);
+    t.wait_for("Memories ·");
+    t.keys(&["e"]);
+    t.wait_for("Edit memory");
+    t.keys(&["-l", " (edge only)"]);
+    t.keys(&["Tab", "Right", "Enter"]);
+    t.wait_for("Projects  all");
+    sent(&data);
+    let edited = sift::store::Store::open(&data)
+        .unwrap()
+        .memories()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == id)
+        .expect("still there");
+    assert_eq!(
+        edited.content,
+        "Reached only through the internal gateway (edge only)"
+    );
+    assert!(edited.scope.projects.is_empty(), "all projects now");
+
+    // Delete, confirmed.
+    t.keys(&["d"]);
+    t.wait_for("Delete this memory?");
+    t.keys(&["y"]);
+    t.wait_for("Memories · 6");
+    sent(&data);
+    t.keys(&["m", "q"]);
+    t.wait_for("sift exited 0");
+    let store = sift::store::Store::open(&data).unwrap();
+    assert!(store.memories().unwrap().iter().all(|m| m.id != id));
+    assert_eq!(store.pending_count().unwrap(), 0);
+}
+
+/// Waits until the outbox is empty: everything reached the backend.
+fn sent(data: &Path) {
+    let start = Instant::now();
+    let store = sift::store::Store::open(data).unwrap();
+    while store.pending_count().unwrap() > 0 || store.waiting_count().unwrap() > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the sync did not send the outbox"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
