@@ -801,7 +801,27 @@ fn memories_filter_and_sort() {
     };
     assert!(pane.by_impact);
     assert_eq!(pane.order.len(), 2);
-    c.keys("m");
+    // project: and rule: keep the memories whose scope covers them.
+    c.keys("/project:storefront<enter>");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    assert_eq!(pane.order, vec![0], "m1 is the payments API's only");
+    c.keys("/<esc>/rule:sql-injection-db<enter>");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    assert_eq!(
+        pane.order.len(),
+        2,
+        "m1 through its class, m2 for all rules"
+    );
+    c.keys("/<esc>/rule:useless-assign<enter>");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    assert_eq!(pane.order, vec![0]);
+    c.keys("/<esc>m");
     assert!(matches!(c.model.mode, Mode::Normal));
 }
 

@@ -2,7 +2,9 @@
 //! jump to those findings.
 
 use super::{memory_form, refilter};
-use crate::domain::{BacklogView, Memory, MemoryChange, MemoryStage, ScopeFilter, TriageReason};
+use crate::domain::{
+    BacklogView, Memory, MemoryChange, MemoryStage, RuleScope, ScopeFilter, TriageReason,
+};
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode, Model, Pane};
 use crossterm::event::KeyCode;
@@ -35,12 +37,7 @@ fn arrange(model: &Model, pane: &mut MemoryPane) {
         .map(str::to_lowercase)
         .collect();
     let mut order: Vec<usize> = (0..model.memories.len())
-        .filter(|&i| {
-            let m = &model.memories[i];
-            let haystack =
-                format!("{} {} {}", m.content, m.scope.summary(), m.created_by).to_lowercase();
-            words.iter().all(|w| haystack.contains(w.as_str()))
-        })
+        .filter(|&i| words.iter().all(|w| matches(model, &model.memories[i], w)))
         .collect();
     if pane.by_impact {
         order.sort_by(|&a, &b| pane.impact[b].cmp(&pane.impact[a]).then(a.cmp(&b)));
@@ -57,6 +54,40 @@ fn arrange(model: &Model, pane: &mut MemoryPane) {
         .and_then(|c| pane.order.iter().position(|&i| i == c))
         .unwrap_or(0);
     pane.cursor.offset = 0;
+}
+
+/// Whether a memory passes one word of the pane's filter: `project:P` and
+/// `rule:R` keep the memories whose scope covers that project or rule (all
+/// projects cover every one; a class covers its rules); other words are
+/// looked for in the text, the scope and the author.
+fn matches(model: &Model, m: &Memory, word: &str) -> bool {
+    let has = |name: &str, part: &str| name.to_lowercase().contains(part);
+    if let Some(p) = word.strip_prefix("project:") {
+        return m.scope.projects.is_empty() || m.scope.projects.iter().any(|x| has(x, p));
+    }
+    if let Some(r) = word.strip_prefix("rule:") {
+        return match &m.scope.rules {
+            RuleScope::All => true,
+            RuleScope::Rules(rules) => rules.iter().any(|x| has(x, r)),
+            RuleScope::Class(class) => model.rule_classes.iter().any(|(rule, classes)| {
+                has(rule, r) && classes.iter().any(|c| c.eq_ignore_ascii_case(class))
+            }),
+        };
+    }
+    let rules = match &m.scope.rules {
+        RuleScope::All => String::new(),
+        RuleScope::Rules(r) => r.join(" "),
+        RuleScope::Class(c) => c.clone(),
+    };
+    [
+        m.content.as_str(),
+        &m.scope.projects.join(" "),
+        &rules,
+        &m.scope.path_prefixes.join(" "),
+        &m.created_by,
+    ]
+    .iter()
+    .any(|part| has(part, word))
 }
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
