@@ -1120,3 +1120,39 @@ fn accept_and_remember_starts_from_assistants_reason() {
     c.keys("gA");
     assert!(matches!(c.model.mode, Mode::Normal));
 }
+
+#[test]
+fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
+    use sift::domain::{Memory, RuleScope, Scope};
+    let mut c = with_memories(120, 30);
+    let hostile = Memory::new(
+        "Safe \u{1b}]0;owned\u{7}\u{1b}[2J text \u{202e}gpj.exe".into(),
+        Scope {
+            projects: vec![],
+            rules: RuleScope::All,
+            path_prefixes: vec![],
+        },
+        false,
+        "mallory\u{1b}[31m",
+    );
+    c.store.put_memory(&hostile).unwrap();
+    let (memories, pending) = c.store.memories_in_view().unwrap();
+    let classes = c.model.rule_classes.clone();
+    c.send(Action::MemoriesLoaded(memories, pending, classes));
+    c.keys("m");
+    let screen = c.render();
+    assert!(
+        !screen.contains('\u{1b}') && !screen.contains('\u{202e}'),
+        "{screen}"
+    );
+    assert!(screen.contains("Safe"), "{screen}");
+    // The newest is at the top: its edit form holds the text made inert.
+    c.keys("ge");
+    let text = form(&c).text.lines().join("\n");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    let screen = c.render();
+    assert!(!screen.contains('\u{1b}'), "{screen}");
+}

@@ -332,7 +332,7 @@ fn draw_form(
         plural(n)
     );
     if let Some(before) = form.covered_before {
-        preview += &format!(" (now {before})");
+        preview += &format!(" (was {before})");
     }
     preview += " · C-l lists them";
     stack.line(frame, Line::from(Span::styled(preview, theme.heading)));
