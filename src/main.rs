@@ -8,7 +8,7 @@ use sift::config::{self, BackendFlags, BackendKind, Config, ResolvedBackend};
 use sift::domain::{
     BacklogView, Filter, Intent, Severity, Status, TriageReason, TriageState, VerdictFilter,
 };
-use sift::store::{Pending, Store};
+use sift::store::{Pending, PendingMemoryChange, Store};
 use sift::sync::{PassReport, SyncConfig};
 use sift::tui::keymap::Keymap;
 use sift::tui::model::Model;
@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use time::OffsetDateTime;
+
+mod commands;
 
 /// Exit codes scripts can rely on (also in the README).
 mod exit {
@@ -283,13 +285,19 @@ enum Command {
         #[arg(long, value_name = "NAME", requires = "token_file")]
         add_token: Option<String>,
     },
-    /// Send the decisions waiting in the outbox, fetch what changed, exit.
+    /// List, add, edit and remove memories; changes go through the outbox.
+    Memories {
+        #[command(subcommand)]
+        command: commands::memories::MemoriesCommand,
+    },
+    /// Send the decisions and memory changes waiting in the outbox, fetch
+    /// what changed, exit.
     Sync {
-        /// Send the decisions the backend rejected again (once the cause is
-        /// fixed).
+        /// Send the decisions and memory changes the backend rejected again
+        /// (once the cause is fixed).
         #[arg(long, conflicts_with = "drop_rejected")]
         retry_rejected: bool,
-        /// Give up on the decisions the backend rejected.
+        /// Give up on the decisions and memory changes the backend rejected.
         #[arg(long)]
         drop_rejected: bool,
         #[arg(long)]
@@ -325,7 +333,14 @@ fn parse_state(s: &str) -> Result<TriageState, String> {
 }
 
 fn parse_reason(s: &str) -> Result<TriageReason, String> {
-    TriageReason::parse(&s.to_ascii_lowercase().replace('-', "_")).ok_or_else(|| {
+    // The wire names, or the console's ("Acceptable risk", "No reason").
+    let name = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    let name = if name == "no_reason" {
+        "no_triage_reason"
+    } else {
+        &name
+    };
+    TriageReason::parse(name).ok_or_else(|| {
         "expected false_positive, acceptable_risk, no_time, duplicate or no_triage_reason".into()
     })
 }
@@ -475,7 +490,8 @@ fn run(cli: Cli) -> Result<u8> {
             let target = target()?;
             // The ids are checked against the cache: fill it first.
             refresh(&target, Refresh::IfEmpty)?;
-            triage(&target, &config::reviewer(&config), &ids, &intent, json)
+            let reviewer = config::reviewer(&config);
+            triage(&target, &reviewer, &ids, &intent, json, cli.offline)
         }
         Some(Command::Serve {
             listen,
@@ -487,6 +503,11 @@ fn run(cli: Cli) -> Result<u8> {
             }
             let dir = config::data_dir(cli.data_dir.as_deref(), &config)?;
             serve(&dir, &config, &listen, token_file.as_deref(), add_token)
+        }
+        Some(Command::Memories { command }) => {
+            let target = target()?;
+            let actor = config::reviewer(&config);
+            commands::memories::run(&target, &actor, command, cli.offline)
         }
         Some(Command::Sync {
             retry_rejected,
@@ -810,7 +831,14 @@ fn findings(dir: &Path, filter: &Filter, json: bool) -> Result<()> {
 
 /// Records decisions on findings, all or none, then sends them in one sync
 /// pass.
-fn triage(target: &Target, reviewer: &str, ids: &[i64], intent: &Intent, json: bool) -> Result<u8> {
+fn triage(
+    target: &Target,
+    reviewer: &str,
+    ids: &[i64],
+    intent: &Intent,
+    json: bool,
+    offline: bool,
+) -> Result<u8> {
     let dir = target.dir();
     let mut unique = Vec::with_capacity(ids.len());
     for id in ids {
@@ -850,7 +878,7 @@ fn triage(target: &Target, reviewer: &str, ids: &[i64], intent: &Intent, json: b
     }
     // Durable before anything is sent.
     let (changes, outbox_ids) = (decided.changes, decided.outbox_ids);
-    let report = sync_pass(target, &mut store);
+    let report = pass_unless_offline(target, &mut store, offline);
     let left: Vec<Pending> = store
         .pending()?
         .into_iter()
@@ -933,6 +961,22 @@ fn triage(target: &Target, reviewer: &str, ids: &[i64], intent: &Intent, json: b
     })
 }
 
+/// `sync_pass`, or with `--offline` none: everything recorded waits.
+fn pass_unless_offline(target: &Target, store: &mut Store, offline: bool) -> PassReport {
+    if !offline {
+        return sync_pass(target, store);
+    }
+    PassReport {
+        offline: Some(sift::sync::Offline {
+            reason: "sift ran with --offline".into(),
+            retry_after: None,
+        }),
+        waiting: store.waiting_count().unwrap_or(0),
+        rejected_total: store.rejected_count().unwrap_or(0),
+        ..PassReport::default()
+    }
+}
+
 /// One push-and-pull pass against the configured backend. What cannot be
 /// sent stays in the outbox; a failure is reported as the pass's reason.
 fn sync_pass(target: &Target, store: &mut Store) -> PassReport {
@@ -968,19 +1012,31 @@ fn decisions(n: usize) -> String {
 }
 
 /// `sift sync`: one pass; says what is still waiting and what the backend
-/// rejected.
+/// rejected, decisions and memory changes.
 fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) -> Result<u8> {
     let mut store = Store::open(target.dir())?;
-    let dropped = if drop_rejected {
-        store.drop_rejected()?
+    let (dropped, dropped_memory) = if drop_rejected {
+        (
+            store.drop_rejected()?,
+            store.drop_rejected_memory_changes()?,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     if retry_rejected {
         store.retry_rejected()?;
+        store.retry_rejected_memory_changes()?;
     }
     let report = sync_pass(target, &mut store);
     let rejected = store.rejected()?;
+    let rejected_memory: Vec<PendingMemoryChange> = store
+        .memory_changes()?
+        .into_iter()
+        .filter(|c| c.rejected.is_some())
+        .collect();
+    // `waiting` counts both; each is reported in its own words.
+    let memory_waiting = store.memory_changes_waiting()?;
+    let decisions_waiting = report.waiting.saturating_sub(memory_waiting);
     let offline_reason = report.offline.as_ref().map(|o| o.reason.as_str());
     if json {
         let list = |rows: &[Pending]| -> Vec<serde_json::Value> {
@@ -998,14 +1054,31 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
                 })
                 .collect()
         };
+        let memory_list = |rows: &[PendingMemoryChange]| -> Vec<serde_json::Value> {
+            rows.iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "op": c.change.verb(),
+                        "memory_id": c.change.memory_id(),
+                        "actor": c.actor,
+                        "created_at": sift::wire::timestamp::format(c.created_at),
+                        "message": c.rejected,
+                    })
+                })
+                .collect()
+        };
         let mut out = serde_json::json!({
             "acknowledged": report.acknowledged,
-            "pending": report.waiting,
+            "pending": decisions_waiting,
             "rejected": list(&rejected),
+            "memory_changes_acknowledged": report.memory_changes_acknowledged,
+            "memory_changes_pending": memory_waiting,
+            "rejected_memory_changes": memory_list(&rejected_memory),
             "offline_reason": offline_reason,
         });
         if drop_rejected {
             out["dropped"] = list(&dropped).into();
+            out["dropped_memory_changes"] = memory_list(&dropped_memory).into();
         }
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -1015,10 +1088,25 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
                 count_of(dropped.len())
             );
         }
-        match report.acknowledged {
-            0 if report.waiting == 0 && rejected.is_empty() => println!("nothing to send"),
-            0 => {}
-            n => println!("sent {}", count_of(n)),
+        if !dropped_memory.is_empty() {
+            println!(
+                "dropped {} the backend had rejected",
+                memory_changes(dropped_memory.len())
+            );
+        }
+        let sent = report.acknowledged + report.memory_changes_acknowledged;
+        let nothing_left = report.waiting == 0 && rejected.is_empty() && rejected_memory.is_empty();
+        if sent == 0 && nothing_left {
+            println!("nothing to send");
+        }
+        if report.acknowledged > 0 {
+            println!("sent {}", count_of(report.acknowledged));
+        }
+        if report.memory_changes_acknowledged > 0 {
+            println!(
+                "sent {}",
+                memory_changes(report.memory_changes_acknowledged)
+            );
         }
         for p in &rejected {
             println!(
@@ -1028,10 +1116,23 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
                 inert(p.rejected.as_deref().unwrap_or(""))
             );
         }
+        for c in &rejected_memory {
+            println!(
+                "{}\t{} memory\trejected: {}",
+                inert(c.change.memory_id()),
+                c.change.verb(),
+                inert(c.rejected.as_deref().unwrap_or(""))
+            );
+        }
         if report.waiting > 0 {
+            let what = match (decisions_waiting, memory_waiting) {
+                (d, 0) => count_of(d),
+                (0, m) => memory_changes(m),
+                (d, m) => format!("{} and {}", count_of(d), memory_changes(m)),
+            };
+            let are = if report.waiting == 1 { "is" } else { "are" };
             eprintln!(
-                "sift: {} not sent yet: {}. They are kept; the next `sift sync`, or the console, will send them.",
-                decisions(report.waiting),
+                "sift: {what} {are} not sent yet: {}. They are kept; the next `sift sync`, or the console, will send them.",
                 inert(offline_reason.unwrap_or("the backend did not acknowledge them"))
             );
         } else if let Some(reason) = offline_reason {
@@ -1040,14 +1141,18 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
                 inert(reason)
             );
         }
-        if !rejected.is_empty() {
+        if !rejected.is_empty() || !rejected_memory.is_empty() {
+            let what = match (rejected.len(), rejected_memory.len()) {
+                (d, 0) => count_of(d),
+                (0, m) => memory_changes(m),
+                (d, m) => format!("{} and {}", count_of(d), memory_changes(m)),
+            };
             eprintln!(
-                "sift: the backend rejected {}; they are kept. `sift sync --retry-rejected` sends them again, `--drop-rejected` gives up on them.",
-                count_of(rejected.len())
+                "sift: the backend rejected {what}; they are kept. `sift sync --retry-rejected` sends them again, `--drop-rejected` gives up on them."
             );
         }
     }
-    Ok(if !rejected.is_empty() {
+    Ok(if !rejected.is_empty() || !rejected_memory.is_empty() {
         exit::REJECTED
     } else if report.waiting > 0 {
         exit::PENDING
@@ -1056,6 +1161,14 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
     } else {
         exit::OK
     })
+}
+
+fn memory_changes(n: usize) -> String {
+    if n == 1 {
+        "1 memory change".into()
+    } else {
+        format!("{n} memory changes")
+    }
 }
 
 fn count_of(n: usize) -> String {

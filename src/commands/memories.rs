@@ -1,0 +1,842 @@
+//! `sift memories`: list, add, edit and remove memories from scripts. Every
+//! change goes through the memory outbox, as the console's do, and is sent in
+//! one sync pass (unless `--offline`); the exit codes are `sift triage`'s.
+
+use crate::{Refresh, Target, exit, parse_reason, pass_unless_offline, refresh};
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use sift::domain::{
+    FindingIndex, Memory, MemoryChange, MemoryStage, RuleClasses, RuleScope, Scope, TriageReason,
+};
+use sift::store::Store;
+use sift::tui::text::{inert, inert_lines};
+use sift::wire::timestamp;
+use std::collections::HashSet;
+use std::io::Write;
+use time::OffsetDateTime;
+
+#[derive(Subcommand)]
+pub enum MemoriesCommand {
+    /// List the memories as the console shows them (changes not sent yet
+    /// included), with the undecided findings in each one's scope.
+    List {
+        /// Only memories whose scope covers this project (repeatable).
+        #[arg(long, value_name = "P")]
+        project: Vec<String>,
+        /// Only memories whose scope covers this rule id (repeatable).
+        #[arg(long, value_name = "R")]
+        rule: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a memory; with --apply, also ignore the undecided findings in
+    /// its scope.
+    Add {
+        /// The memory's text, at most 3,000 characters; `-` reads it from
+        /// stdin.
+        #[arg(long, value_name = "T")]
+        text: String,
+        /// A project it is about (repeatable; default: all projects).
+        #[arg(long, value_name = "P")]
+        project: Vec<String>,
+        /// A rule id it is about (repeatable; default: all rules).
+        #[arg(long, value_name = "R", conflicts_with = "class")]
+        rule: Vec<String>,
+        /// Every rule of a vulnerability class, e.g. "SQL Injection".
+        #[arg(long, value_name = "C")]
+        class: Option<String>,
+        /// Only findings under this path (repeatable).
+        #[arg(long, value_name = "X")]
+        path_prefix: Vec<String>,
+        /// A guidance memory (shapes fix advice) rather than a triage one.
+        #[arg(long)]
+        guidance: bool,
+        /// Create it as suggested rather than live.
+        #[arg(long, conflicts_with = "apply")]
+        suggested: bool,
+        /// Also ignore every undecided finding in its scope, each with a
+        /// note naming the memory.
+        #[arg(long)]
+        apply: bool,
+        /// Why they are ignored (with --apply): false_positive (default),
+        /// acceptable_risk, no_time, duplicate, no_triage_reason.
+        #[arg(long, value_name = "R", requires = "apply", value_parser = parse_reason)]
+        reason: Option<TriageReason>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a memory's text, scope or stage; what is not given stays.
+    Edit {
+        /// The memory's id (`sift memories list`).
+        id: String,
+        /// The new text; `-` reads it from stdin.
+        #[arg(long, value_name = "T")]
+        text: Option<String>,
+        /// The projects it is about, instead of the present ones (repeatable).
+        #[arg(long, value_name = "P", conflicts_with = "all_projects")]
+        project: Vec<String>,
+        /// About every project.
+        #[arg(long)]
+        all_projects: bool,
+        /// The rule ids it is about, instead of the present rules (repeatable).
+        #[arg(long, value_name = "R", conflicts_with_all = ["class", "all_rules"])]
+        rule: Vec<String>,
+        /// Every rule of a vulnerability class, instead of the present rules.
+        #[arg(long, value_name = "C", conflicts_with = "all_rules")]
+        class: Option<String>,
+        /// About every rule.
+        #[arg(long)]
+        all_rules: bool,
+        /// The path prefixes, instead of the present ones (repeatable).
+        #[arg(long, value_name = "X", conflicts_with = "no_path_prefixes")]
+        path_prefix: Vec<String>,
+        /// Drop the path prefixes.
+        #[arg(long)]
+        no_path_prefixes: bool,
+        /// Activate a suggested memory.
+        #[arg(long)]
+        live: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a memory; decisions made under it stay.
+    Rm {
+        /// The memory's id (`sift memories list`).
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `sift memories` command as `actor` on the target's store.
+pub fn run(target: &Target, actor: &str, command: MemoriesCommand, offline: bool) -> Result<u8> {
+    if !offline {
+        // Names and ids are checked against an API backend's cache: bring
+        // it up to date (a no-op for the embedded backend).
+        let when = match command {
+            MemoriesCommand::Add { .. } => Refresh::IfEmpty,
+            _ => Refresh::Always,
+        };
+        refresh(target, when)?;
+    }
+    let mut store = Store::open(target.dir())?;
+    let send = |store: &mut Store, memory: i64, decisions: &[i64]| {
+        send(target, store, offline, memory, decisions)
+    };
+    match command {
+        MemoriesCommand::List {
+            project,
+            rule,
+            json,
+        } => list(&store, &project, &rule, json),
+        MemoriesCommand::Add {
+            text,
+            project,
+            rule,
+            class,
+            path_prefix,
+            guidance,
+            suggested,
+            apply,
+            reason,
+            json,
+        } => {
+            let mut memory = Memory::new(read_text(text)?, Scope::default(), guidance, actor);
+            if suggested {
+                memory.stage = MemoryStage::Suggested;
+            }
+            let edit = ScopeEdit {
+                projects: Some(project).filter(|p| !p.is_empty()),
+                rules: match (rule.is_empty(), class) {
+                    (false, _) => Some(RuleScope::Rules(rule)),
+                    (true, Some(class)) => Some(RuleScope::Class(class)),
+                    (true, None) => None,
+                },
+                path_prefixes: Some(path_prefix).filter(|p| !p.is_empty()),
+            };
+            let classes = store.rule_classes()?;
+            if let Err(code) = edit.apply_to(&mut memory.scope, &store, &classes, json)? {
+                return Ok(code);
+            }
+            if let Some(problem) = memory.problem() {
+                return Ok(refuse(&problem, json));
+            }
+            let reason = apply.then(|| reason.unwrap_or(TriageReason::FalsePositive));
+            add(&mut store, memory, reason, actor, json, send)
+        }
+        MemoriesCommand::Edit {
+            id,
+            text,
+            project,
+            all_projects,
+            rule,
+            class,
+            all_rules,
+            path_prefix,
+            no_path_prefixes,
+            live,
+            json,
+        } => {
+            let edit = ScopeEdit {
+                projects: if all_projects {
+                    Some(Vec::new())
+                } else {
+                    Some(project).filter(|p| !p.is_empty())
+                },
+                rules: match (rule.is_empty(), class, all_rules) {
+                    (false, _, _) => Some(RuleScope::Rules(rule)),
+                    (true, Some(class), _) => Some(RuleScope::Class(class)),
+                    (true, None, true) => Some(RuleScope::All),
+                    (true, None, false) => None,
+                },
+                path_prefixes: if no_path_prefixes {
+                    Some(Vec::new())
+                } else {
+                    Some(path_prefix).filter(|p| !p.is_empty())
+                },
+            };
+            if text.is_none() && !live && edit.is_empty() {
+                usage_error(
+                    "edit",
+                    "say what to change: --text, a scope option (--project, --all-projects, \
+                     --rule, --class, --all-rules, --path-prefix, --no-path-prefixes) or --live",
+                );
+            }
+            let text = text.map(read_text).transpose()?;
+            edit_memory(&mut store, &id, text, edit, live, actor, json, send)
+        }
+        MemoriesCommand::Rm { id, json } => remove(&mut store, &id, actor, json, send),
+    }
+}
+
+/// `--text -` reads the text from stdin (one trailing newline dropped).
+fn read_text(text: String) -> Result<String> {
+    if text != "-" {
+        return Ok(text);
+    }
+    let mut read = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut read)
+        .context("cannot read the memory's text from stdin")?;
+    let trimmed = read
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t));
+    Ok(trimmed.map(str::to_string).unwrap_or(read))
+}
+
+/// Reports a wrong combination of arguments like the parser does (exit 2).
+fn usage_error(sub: &str, message: &str) -> ! {
+    use clap::CommandFactory;
+    let mut cli = crate::Cli::command();
+    cli.build();
+    let memories = cli.find_subcommand_mut("memories");
+    match memories.and_then(|m| m.find_subcommand_mut(sub)) {
+        Some(cmd) => cmd.error(clap::error::ErrorKind::ArgumentConflict, message),
+        None => crate::Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message),
+    }
+    .exit()
+}
+
+/// Nothing was recorded: says why and returns exit code 3.
+fn refuse(why: &str, json: bool) -> u8 {
+    if json {
+        let out = json!({ "recorded": false, "error": why });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        eprintln!("sift: {}", inert(why));
+        eprintln!("sift: nothing was recorded");
+    }
+    exit::BAD_INPUT
+}
+
+/// The parts of a scope a command sets; `None` leaves a part as it is.
+#[derive(Default)]
+struct ScopeEdit {
+    projects: Option<Vec<String>>,
+    rules: Option<RuleScope>,
+    path_prefixes: Option<Vec<String>>,
+}
+
+impl ScopeEdit {
+    fn is_empty(&self) -> bool {
+        self.projects.is_none() && self.rules.is_none() && self.path_prefixes.is_none()
+    }
+
+    /// Checks the names against the store and sets them on `scope`; a name
+    /// the store does not know refuses the command (exit 3).
+    fn apply_to(
+        self,
+        scope: &mut Scope,
+        store: &Store,
+        classes: &RuleClasses,
+        json: bool,
+    ) -> Result<Result<(), u8>> {
+        let mut unknown = Vec::new();
+        if let Some(projects) = &self.projects {
+            let known: HashSet<String> = store.projects()?.into_iter().map(|(n, _)| n).collect();
+            unknown.extend(
+                projects
+                    .iter()
+                    .filter(|p| !known.contains(*p))
+                    .map(|p| format!("no project is named {p}")),
+            );
+        }
+        let rules = match self.rules {
+            Some(RuleScope::Rules(rules)) => {
+                unknown.extend(
+                    rules
+                        .iter()
+                        .filter(|r| !classes.contains_key(*r))
+                        .map(|r| format!("no rule has the id {r}")),
+                );
+                Some(RuleScope::Rules(dedup(rules)))
+            }
+            Some(RuleScope::Class(class)) => Some(RuleScope::Class(known_class(classes, class))),
+            other => other,
+        };
+        if !unknown.is_empty() {
+            return Ok(Err(refuse(&unknown.join("; "), json)));
+        }
+        if let Some(projects) = self.projects {
+            scope.projects = dedup(projects);
+        }
+        if let Some(rules) = rules {
+            scope.rules = rules;
+        }
+        if let Some(prefixes) = self.path_prefixes {
+            scope.path_prefixes = dedup(prefixes);
+        }
+        Ok(Ok(()))
+    }
+}
+
+fn dedup(mut names: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+/// A class as the rules spell it; a class no rule has yet is kept as
+/// given, with a warning (it covers no finding until such a rule comes).
+fn known_class(classes: &RuleClasses, class: String) -> String {
+    let found = classes
+        .values()
+        .flatten()
+        .find(|c| c.eq_ignore_ascii_case(&class));
+    match found {
+        Some(c) => c.clone(),
+        None => {
+            eprintln!(
+                "sift: no rule in the store has the class \"{}\"; the memory covers no finding \
+                 until one does",
+                inert(&class)
+            );
+            class
+        }
+    }
+}
+
+/// Whether a memory's scope speaks about a project and a rule.
+fn covers_project(scope: &Scope, project: &str) -> bool {
+    scope.projects.is_empty() || scope.projects.iter().any(|p| p == project)
+}
+
+fn covers_rule(scope: &Scope, rule: &str, classes: &RuleClasses) -> bool {
+    match &scope.rules {
+        RuleScope::All => true,
+        RuleScope::Rules(rules) => rules.iter().any(|r| r == rule),
+        RuleScope::Class(class) => classes
+            .get(rule)
+            .is_some_and(|cs| cs.iter().any(|c| c.eq_ignore_ascii_case(class))),
+    }
+}
+
+fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Result<u8> {
+    let (memories, pending) = store.memories_in_view()?;
+    let classes = store.rule_classes()?;
+    let index = store.load_index()?;
+    let shown: Vec<&Memory> = memories
+        .iter()
+        .filter(|m| projects.is_empty() || projects.iter().any(|p| covers_project(&m.scope, p)))
+        .filter(|m| rules.is_empty() || rules.iter().any(|r| covers_rule(&m.scope, r, &classes)))
+        .collect();
+    let in_scope = |m: &Memory| index.undecided_in_scope(&m.scope, &classes, &[]).len();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        let list: Vec<Value> = shown
+            .iter()
+            .map(|m| memory_json(m, pending.contains(&m.id), in_scope(m)))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &json!({ "memories": list }))?;
+        writeln!(out)?;
+    } else {
+        for (i, m) in shown.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            write_memory(&mut out, m, pending.contains(&m.id), in_scope(m))?;
+        }
+    }
+    out.flush().context("cannot write the memories")?;
+    Ok(exit::OK)
+}
+
+fn kind(m: &Memory) -> &'static str {
+    if m.guidance { "guidance" } else { "triage" }
+}
+
+fn date(t: OffsetDateTime) -> String {
+    t.date().to_string()
+}
+
+/// Projects by name, or "all projects".
+fn projects_text(scope: &Scope) -> String {
+    if scope.projects.is_empty() {
+        "all projects".into()
+    } else {
+        scope.projects.join(", ")
+    }
+}
+
+/// Rule ids as given, "class: X", or "all rules".
+fn rules_text(scope: &Scope) -> String {
+    match &scope.rules {
+        RuleScope::All => "all rules".into(),
+        RuleScope::Rules(rules) => rules.join(", "),
+        RuleScope::Class(class) => format!("class: {class}"),
+    }
+}
+
+/// One memory for a reader: every untrusted part made inert.
+fn write_memory(out: &mut impl Write, m: &Memory, pending: bool, in_scope: usize) -> Result<()> {
+    let mark = if pending { "\tpending" } else { "" };
+    writeln!(
+        out,
+        "{}\t{}\t{}{mark}",
+        inert(&m.id),
+        m.stage.as_str(),
+        kind(m)
+    )?;
+    writeln!(out, "  projects: {}", inert(&projects_text(&m.scope)))?;
+    writeln!(out, "  rules: {}", inert(&rules_text(&m.scope)))?;
+    if !m.scope.path_prefixes.is_empty() {
+        writeln!(out, "  paths: {}", inert(&m.scope.path_prefixes.join(", ")))?;
+    }
+    writeln!(
+        out,
+        "  by {}, created {}, updated {}",
+        inert(&m.created_by),
+        date(m.created_at),
+        date(m.updated_at)
+    )?;
+    writeln!(out, "  in scope: {}", findings(in_scope))?;
+    for (i, line) in inert_lines(&m.content).enumerate() {
+        let label = if i == 0 { "text:" } else { "     " };
+        writeln!(out, "  {label} {line}")?;
+    }
+    Ok(())
+}
+
+fn findings(n: usize) -> String {
+    match n {
+        1 => "1 undecided finding".into(),
+        n => format!("{n} undecided findings"),
+    }
+}
+
+/// A memory for scripts.
+fn memory_json(m: &Memory, pending: bool, in_scope: usize) -> Value {
+    let (rules, class) = match &m.scope.rules {
+        RuleScope::All => (Vec::new(), None),
+        RuleScope::Rules(rules) => (rules.clone(), None),
+        RuleScope::Class(class) => (Vec::new(), Some(class.clone())),
+    };
+    json!({
+        "id": m.id,
+        "stage": m.stage.as_str(),
+        "kind": kind(m),
+        "pending": pending,
+        "text": m.content,
+        "scope": {
+            "all_projects": m.scope.projects.is_empty(),
+            "projects": m.scope.projects,
+            "all_rules": m.scope.rules == RuleScope::All,
+            "rules": rules,
+            "class": class,
+            "path_prefixes": m.scope.path_prefixes,
+        },
+        "author": m.created_by,
+        "created_at": timestamp::format(m.created_at),
+        "updated_at": timestamp::format(m.updated_at),
+        "undecided_in_scope": in_scope,
+    })
+}
+
+/// What became of a recorded memory change (and the decisions recorded
+/// with it) after the sync pass.
+struct Sent {
+    memory: Outcome,
+    decisions_acknowledged: usize,
+    decisions_pending: usize,
+    /// The backend's messages for the decisions it refused.
+    decisions_rejected: Vec<String>,
+    /// Why things are still pending.
+    reason: String,
+}
+
+enum Outcome {
+    Acknowledged,
+    Pending,
+    Rejected(String),
+}
+
+impl Outcome {
+    fn word(&self) -> &'static str {
+        match self {
+            Outcome::Acknowledged => "acknowledged",
+            Outcome::Pending => "pending",
+            Outcome::Rejected(_) => "rejected",
+        }
+    }
+
+    fn message(&self) -> Option<&str> {
+        match self {
+            Outcome::Rejected(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// "acknowledged", "pending", "rejected: <message>", for a reader.
+    fn text(&self) -> String {
+        match self {
+            Outcome::Rejected(m) => format!("rejected: {}", inert(m)),
+            other => other.word().into(),
+        }
+    }
+}
+
+impl Sent {
+    fn rejected(&self) -> bool {
+        matches!(self.memory, Outcome::Rejected(_)) || !self.decisions_rejected.is_empty()
+    }
+
+    fn pending(&self) -> bool {
+        matches!(self.memory, Outcome::Pending) || self.decisions_pending > 0
+    }
+
+    /// `sift triage`'s exit codes: 5 wins over 4.
+    fn code(&self) -> u8 {
+        if self.rejected() {
+            exit::REJECTED
+        } else if self.pending() {
+            exit::PENDING
+        } else {
+            exit::OK
+        }
+    }
+
+    /// For `--json`: the first refusal, else why things wait.
+    fn error(&self) -> Option<String> {
+        let first = self
+            .memory
+            .message()
+            .or(self.decisions_rejected.first().map(String::as_str));
+        match first {
+            Some(m) => Some(m.to_string()),
+            None => self.pending().then(|| self.reason.clone()),
+        }
+    }
+
+    /// Says on stderr what waits and what was refused.
+    fn explain(&self) {
+        if let Outcome::Pending = self.memory {
+            eprintln!(
+                "sift: the memory change is recorded but not sent yet: {}. The next `sift \
+                 sync`, or the console, will send it.",
+                inert(&self.reason)
+            );
+        }
+        if self.decisions_pending > 0 {
+            eprintln!(
+                "sift: {} recorded but not sent yet: {}. The next `sift sync`, or the console, \
+                 will send them.",
+                crate::decisions(self.decisions_pending),
+                inert(&self.reason)
+            );
+        }
+        if let Outcome::Rejected(m) = &self.memory {
+            eprintln!(
+                "sift: the backend rejected the memory change: {}; kept, and listed by `sift sync`.",
+                inert(m)
+            );
+        }
+        if !self.decisions_rejected.is_empty() {
+            eprintln!(
+                "sift: the backend rejected {}; kept, and listed by `sift sync`.",
+                crate::decisions(self.decisions_rejected.len())
+            );
+        }
+    }
+}
+
+/// One sync pass (none with `--offline`), then what became of the memory
+/// change `memory` and the decisions `decisions` (outbox ids).
+fn send(
+    target: &Target,
+    store: &mut Store,
+    offline: bool,
+    memory: i64,
+    decisions: &[i64],
+) -> Result<Sent> {
+    let report = pass_unless_offline(target, store, offline);
+    let reason = report.offline.map_or_else(
+        || "the backend did not acknowledge it".to_string(),
+        |o| o.reason,
+    );
+    let memory = match store.memory_changes()?.into_iter().find(|c| c.id == memory) {
+        None => Outcome::Acknowledged,
+        Some(c) => c.rejected.map_or(Outcome::Pending, Outcome::Rejected),
+    };
+    let left: Vec<_> = store
+        .pending()?
+        .into_iter()
+        .filter(|p| decisions.contains(&p.id))
+        .collect();
+    let decisions_rejected: Vec<String> = left.iter().filter_map(|p| p.rejected.clone()).collect();
+    Ok(Sent {
+        memory,
+        decisions_acknowledged: decisions.len() - left.len(),
+        decisions_pending: left.len() - decisions_rejected.len(),
+        decisions_rejected,
+        reason,
+    })
+}
+
+/// The memory as the reviewer now sees it, and whether a change to it is
+/// still pending. A backend may store a new memory under an id of its own:
+/// then it is the new one with the same text.
+fn in_view(store: &Store, m: &Memory, known: &HashSet<String>) -> Result<Option<(Memory, bool)>> {
+    let (memories, pending) = store.memories_in_view()?;
+    let found = memories
+        .iter()
+        .find(|v| v.id == m.id)
+        .or_else(|| {
+            memories
+                .iter()
+                .find(|v| !known.contains(&v.id) && v.content == m.content)
+        })
+        .cloned();
+    Ok(found.map(|v| {
+        let pending = pending.contains(&v.id);
+        (v, pending)
+    }))
+}
+
+fn undecided(store: &Store, scope: &Scope) -> Result<Vec<i64>> {
+    let index: FindingIndex = store.load_index()?;
+    Ok(index.undecided_in_scope(scope, &store.rule_classes()?, &[]))
+}
+
+/// `sift memories add`: records the memory (and, with `reason`, the ignore
+/// decisions for the undecided findings in its scope) in one transaction.
+fn add(
+    store: &mut Store,
+    memory: Memory,
+    apply: Option<TriageReason>,
+    actor: &str,
+    json: bool,
+    send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
+) -> Result<u8> {
+    let known: HashSet<String> = store
+        .memories_in_view()?
+        .0
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    let in_scope = undecided(store, &memory.scope)?;
+    let intents = match apply {
+        Some(reason) => memory.apply_intents(&in_scope, reason),
+        None => Vec::new(),
+    };
+    let change = MemoryChange::Create(memory.clone());
+    let decided = store.decide_with_memory(&intents, Some(&change), actor, true)?;
+    if !decided.refused.is_empty() {
+        let why: Vec<String> = decided
+            .refused
+            .iter()
+            .map(|(id, why)| format!("finding {id}: {why}"))
+            .collect();
+        return Ok(refuse(&why.join("; "), json));
+    }
+    let outbox_id = decided
+        .memory_outbox_id
+        .context("the memory change was not recorded")?;
+    let ignored: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
+    let sent = send(store, outbox_id, &decided.outbox_ids)?;
+    let (now, pending) = in_view(store, &memory, &known)?.unwrap_or((memory, true));
+    if json {
+        let left = undecided(store, &now.scope)?.len();
+        let out = json!({
+            "memory": memory_json(&now, pending, left),
+            "result": sent.memory.word(),
+            "message": sent.memory.message(),
+            "ignored": ignored,
+            "decisions": {
+                "acknowledged": sent.decisions_acknowledged,
+                "pending": sent.decisions_pending,
+                "rejected": sent.decisions_rejected.len(),
+            },
+            "error": sent.error(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{}\tcreated\t{}", inert(&now.id), sent.memory.text());
+        if apply.is_some() {
+            let mut result = format!("{} acknowledged", sent.decisions_acknowledged);
+            if sent.decisions_pending > 0 {
+                result += &format!(", {} pending", sent.decisions_pending);
+            }
+            if !sent.decisions_rejected.is_empty() {
+                result += &format!(", {} rejected", sent.decisions_rejected.len());
+            }
+            println!("ignored {} in its scope: {result}", findings(ignored.len()));
+        } else {
+            println!(
+                "{} in its scope, not changed (--apply ignores them)",
+                findings(in_scope.len())
+            );
+        }
+        sent.explain();
+    }
+    Ok(sent.code())
+}
+
+/// The memory with this id as the reviewer sees it, or a refusal (exit 3).
+fn find(store: &Store, id: &str, json: bool) -> Result<Result<(Memory, bool), u8>> {
+    let (memories, pending) = store.memories_in_view()?;
+    Ok(match memories.into_iter().find(|m| m.id == id) {
+        Some(m) => {
+            let p = pending.contains(&m.id);
+            Ok((m, p))
+        }
+        None => Err(refuse(&format!("no memory has the id {id}"), json)),
+    })
+}
+
+/// `sift memories edit`: records the memory with what is given changed.
+#[allow(clippy::too_many_arguments)]
+fn edit_memory(
+    store: &mut Store,
+    id: &str,
+    text: Option<String>,
+    edit: ScopeEdit,
+    live: bool,
+    actor: &str,
+    json: bool,
+    send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
+) -> Result<u8> {
+    let before = match find(store, id, json)? {
+        Ok((m, _)) => m,
+        Err(code) => return Ok(code),
+    };
+    let mut after = before.clone();
+    if let Some(text) = text {
+        after.content = text;
+    }
+    if live {
+        after.stage = MemoryStage::Live;
+    }
+    let classes = store.rule_classes()?;
+    if let Err(code) = edit.apply_to(&mut after.scope, store, &classes, json)? {
+        return Ok(code);
+    }
+    if let Some(problem) = after.problem() {
+        return Ok(refuse(&problem, json));
+    }
+    let covered = undecided(store, &before.scope)?.len();
+    if after == before {
+        if json {
+            let out = json!({
+                "memory": memory_json(&before, false, covered),
+                "result": "unchanged",
+                "message": null,
+                "undecided_in_scope": { "before": covered, "now": covered },
+                "error": null,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            println!("{}\tunchanged", inert(&before.id));
+        }
+        return Ok(exit::OK);
+    }
+    after.touch();
+    let outbox_id = store.record_memory_change(&MemoryChange::Update(after.clone()), actor)?;
+    let sent = send(store, outbox_id, &[])?;
+    let (now, pending) = in_view(store, &after, &HashSet::new())?.unwrap_or((after, true));
+    let covers = undecided(store, &now.scope)?.len();
+    if json {
+        let out = json!({
+            "memory": memory_json(&now, pending, covers),
+            "result": sent.memory.word(),
+            "message": sent.memory.message(),
+            "undecided_in_scope": { "before": covered, "now": covers },
+            "error": sent.error(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{}\tupdated\t{}", inert(&now.id), sent.memory.text());
+        if now.scope != before.scope {
+            println!(
+                "scope: {} → {}",
+                inert(&before.scope.summary()),
+                inert(&now.scope.summary())
+            );
+        }
+        if now.content != before.content {
+            println!("text: changed");
+        }
+        if now.stage != before.stage {
+            println!("stage: {} → {}", before.stage.as_str(), now.stage.as_str());
+        }
+        println!("in scope: {} before, {covers} now", findings(covered));
+        sent.explain();
+    }
+    Ok(sent.code())
+}
+
+/// `sift memories rm`: records the deletion; decisions made under the
+/// memory stay.
+fn remove(
+    store: &mut Store,
+    id: &str,
+    actor: &str,
+    json: bool,
+    send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
+) -> Result<u8> {
+    let memory = match find(store, id, json)? {
+        Ok((m, _)) => m,
+        Err(code) => return Ok(code),
+    };
+    let covered = undecided(store, &memory.scope)?.len();
+    let outbox_id = store.record_memory_change(&MemoryChange::Delete(memory.id.clone()), actor)?;
+    let sent = send(store, outbox_id, &[])?;
+    if json {
+        let out = json!({
+            "id": memory.id,
+            "result": sent.memory.word(),
+            "message": sent.memory.message(),
+            "undecided_in_scope": covered,
+            "error": sent.error(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{}\tdeleted\t{}", inert(&memory.id), sent.memory.text());
+        println!(
+            "it covered {}; decisions already made under it stay",
+            findings(covered)
+        );
+        sent.explain();
+    }
+    Ok(sent.code())
+}

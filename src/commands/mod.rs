@@ -1,0 +1,3 @@
+//! Scripting commands that live in their own files.
+
+pub mod memories;
