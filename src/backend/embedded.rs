@@ -80,17 +80,23 @@ impl Backend for Embedded {
         change: MemoryChange,
         _actor: String,
     ) -> Result<Option<Memory>, BackendError> {
+        // As sift serve answers: updating a memory someone deleted is
+        // refused rather than bringing it back.
         self.with_store(move |store| match change {
+            MemoryChange::Update(m) if !store.memories()?.iter().any(|x| x.id == m.id) => {
+                Ok(Err(format!("no memory has the id {}", m.id)))
+            }
             MemoryChange::Create(m) | MemoryChange::Update(m) => {
                 store.put_memory(&m)?;
-                Ok(Some(m))
+                Ok(Ok(Some(m)))
             }
             MemoryChange::Delete(id) => {
                 store.delete_memory(&id)?;
-                Ok(None)
+                Ok(Ok(None))
             }
         })
-        .await
+        .await?
+        .map_err(|message| BackendError::Rejected { message })
     }
 
     async fn pull(&self) -> Result<bool, BackendError> {

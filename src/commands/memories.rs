@@ -613,20 +613,12 @@ fn send(
     })
 }
 
-/// The memory as the reviewer now sees it, and whether a change to it is
-/// still pending. A backend may store a new memory under an id of its own:
-/// then it is the new one with the same text.
-fn in_view(store: &Store, m: &Memory, known: &HashSet<String>) -> Result<Option<(Memory, bool)>> {
+/// The memory as the reviewer now sees it (under the backend's id, if it
+/// gave one), and whether a change to it is still pending.
+fn in_view(store: &Store, m: &Memory) -> Result<Option<(Memory, bool)>> {
     let (memories, pending) = store.memories_in_view()?;
-    let found = memories
-        .iter()
-        .find(|v| v.id == m.id)
-        .or_else(|| {
-            memories
-                .iter()
-                .find(|v| !known.contains(&v.id) && v.content == m.content)
-        })
-        .cloned();
+    let id = store.memory_id_now(&m.id)?;
+    let found = memories.iter().find(|v| v.id == id).cloned();
     Ok(found.map(|v| {
         let pending = pending.contains(&v.id);
         (v, pending)
@@ -648,12 +640,6 @@ fn add(
     json: bool,
     send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
 ) -> Result<u8> {
-    let known: HashSet<String> = store
-        .memories_in_view()?
-        .0
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
     let in_scope = undecided(store, &memory.scope)?;
     let intents = match apply {
         Some(reason) => memory.apply_intents(&in_scope, reason),
@@ -674,7 +660,7 @@ fn add(
         .context("the memory change was not recorded")?;
     let ignored: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
     let sent = send(store, outbox_id, &decided.outbox_ids)?;
-    let (now, pending) = in_view(store, &memory, &known)?.unwrap_or((memory, true));
+    let (now, pending) = in_view(store, &memory)?.unwrap_or((memory, true));
     if json {
         let left = undecided(store, &now.scope)?.len();
         let out = json!({
@@ -773,7 +759,7 @@ fn edit_memory(
     after.touch();
     let outbox_id = store.record_memory_change(&MemoryChange::Update(after.clone()), actor)?;
     let sent = send(store, outbox_id, &[])?;
-    let (now, pending) = in_view(store, &after, &HashSet::new())?.unwrap_or((after, true));
+    let (now, pending) = in_view(store, &after)?.unwrap_or((after, true));
     let covers = undecided(store, &now.scope)?.len();
     if json {
         let out = json!({

@@ -57,7 +57,9 @@ impl Scope {
         let rule_ok = match &self.rules {
             RuleScope::All => true,
             RuleScope::Rules(rules) => rules.iter().any(|r| r == rule),
-            RuleScope::Class(class) => classes.iter().any(|c| c.eq_ignore_ascii_case(class)),
+            RuleScope::Class(class) => classes
+                .iter()
+                .any(|c| c.trim().eq_ignore_ascii_case(class.trim())),
         };
         let path_ok = self.path_prefixes.is_empty()
             || self
@@ -76,7 +78,10 @@ impl Scope {
             RuleScope::Class(class) => {
                 let mut rules: Vec<String> = classes
                     .iter()
-                    .filter(|(_, cs)| cs.iter().any(|c| c.eq_ignore_ascii_case(class)))
+                    .filter(|(_, cs)| {
+                        cs.iter()
+                            .any(|c| c.trim().eq_ignore_ascii_case(class.trim()))
+                    })
                     .map(|(rule, _)| rule.clone())
                     .collect();
                 rules.sort();

@@ -131,6 +131,11 @@ impl Store {
                     if m.id != local_id {
                         tx.execute("DELETE FROM memories WHERE id = ?1", [&local_id])?;
                         rename_pending(&tx, &local_id, &m.id)?;
+                        tx.execute(
+                            "INSERT OR REPLACE INTO memory_ids (local_id, backend_id)
+                             VALUES (?1, ?2)",
+                            params![local_id, m.id],
+                        )?;
                     }
                     write_memory(&tx, m)?;
                 }
@@ -139,6 +144,20 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The id a memory created here has now: the backend's, once it gave
+    /// one, else the local one.
+    pub fn memory_id_now(&self, local_id: &str) -> Result<String> {
+        let backend: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT backend_id FROM memory_ids WHERE local_id = ?1",
+                [local_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(backend.unwrap_or_else(|| local_id.to_string()))
     }
 
     /// Remembers why sending failed, for the status bar and `sift sync`.

@@ -13,3 +13,10 @@ CREATE TABLE memory_outbox (
     rejected TEXT                    -- the backend refused it (its message)
 );
 CREATE INDEX memory_outbox_memory ON memory_outbox (memory_id);
+
+-- A memory created here and stored by the backend under an id of its own:
+-- scripts that created it find it by the id they were given.
+CREATE TABLE memory_ids (
+    local_id TEXT PRIMARY KEY,
+    backend_id TEXT NOT NULL
+);
