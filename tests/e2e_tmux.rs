@@ -280,14 +280,7 @@ fn ctrl_z_suspends_and_fg_resumes() {
 #[test]
 fn decisions_survive_sigkill_and_arrive_once() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let seeded = Command::new(SIFT)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["demo", "--seed-only"])
-        .output()
-        .unwrap();
-    assert!(seeded.status.success());
+    let data = seeded_demo(dir.path());
 
     // Offline, so nothing is acknowledged before the kill.
     let t = Tmux::start("kill", 120, 40, &shell_command(&data, "--offline"));
@@ -381,14 +374,7 @@ fn count_before(screen: &str, marker: &str) -> usize {
 fn ignore_remember_apply_edit_and_delete_a_memory() {
     use sift::domain::{RuleScope, Status};
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let seeded = Command::new(SIFT)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["demo", "--seed-only"])
-        .output()
-        .unwrap();
-    assert!(seeded.status.success());
+    let data = seeded_demo(dir.path());
     let (project, rule, open, undecided) = project_and_rule_with_open_findings(&data);
 
     let t = Tmux::start("memory", 140, 45, &shell_command(&data, ""));
@@ -493,4 +479,17 @@ fn sent(data: &Path) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A data dir under `dir` with the demo backlog.
+fn seeded_demo(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let seeded = Command::new(SIFT)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["demo", "--seed-only"])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    data
 }
