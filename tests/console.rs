@@ -407,6 +407,34 @@ fn tiny_terminals_degrade_and_never_panic() {
     }
     c.send(Action::Resize(10, 3));
     insta::assert_snapshot!("too_small_10x3", c.render());
+    // The memory dialog, its lists and the memory pane, as small as it gets.
+    c.send(Action::Resize(119, 30));
+    c.keys("<esc>");
+    c.model.focus = Pane::List;
+    c.keys("gi<cr>");
+    assert!(form(&c).preview.len() < 10, "the memory part is open");
+    for (w, h) in [(1, 1), (5, 3), (12, 6), (30, 8), (59, 12), (84, 30)] {
+        c.send(Action::Resize(w, h));
+        for keys in [
+            "x",
+            "<tab><space>",
+            "a<down><space>",
+            "<enter><cl>",
+            "<esc>",
+        ] {
+            c.keys(keys);
+            c.render();
+        }
+    }
+    c.keys("<esc><esc>m");
+    assert!(matches!(c.model.mode, Mode::Memories(_)));
+    for (w, h) in [(1, 1), (5, 3), (30, 8)] {
+        c.send(Action::Resize(w, h));
+        for keys in ["j", "e", "<esc>", "d", "n", "/x", "<enter>"] {
+            c.keys(keys);
+            c.render();
+        }
+    }
 }
 
 #[test]

@@ -384,7 +384,7 @@ fn draw_picker(frame: &mut Frame, picker: &Picker, area: Rect, theme: &Theme) {
         };
         lines.push(Line::from(vec![
             Span::styled(mark, style),
-            untrusted(&fit(item, area.width as usize - 4), style),
+            untrusted(&fit(item, (area.width as usize).saturating_sub(4)), style),
         ]));
     }
     if shown.is_empty() {
