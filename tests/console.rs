@@ -1183,4 +1183,112 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
     );
     let screen = c.render();
     assert!(!screen.contains('\u{1b}'), "{screen}");
+    // Saved without touching the text: it keeps its exact characters.
+    c.keys("<tab><tab><tab>src/<enter>");
+    let Some(sift::domain::MemoryChange::Update(m)) = memory_changes(&c).pop() else {
+        panic!("an update")
+    };
+    assert_eq!(m.content, hostile.content);
+}
+
+#[test]
+fn the_review_cases_of_the_memory_dialog() {
+    use sift::domain::{MemoryChange, RuleScope};
+    use sift::tui::update::memory_form::scope;
+    let mut c = Console::new(160, 48);
+    c.keys("j"); // 101
+    c.keys("i<cr>");
+    // Keys a selector field has no use for go nowhere (not into the note).
+    c.keys("<tab>xyz");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!()
+    };
+    assert_eq!(d.note.lines().join(""), "");
+    // Space opens the list; Esc leaves the choice as it was.
+    c.keys("<space><esc>");
+    assert_eq!(scope(form(&c)).projects, vec!["acme/payments-api"]);
+    // A count that went stale is refreshed, not applied blindly.
+    c.keys("<tab><left><left><tab><tab><space>");
+    assert_eq!(scope(form(&c)).rules, RuleScope::All);
+    c.keys("<stab><stab><stab><stab>Known safe");
+    if let Mode::Dialog(d) = &mut c.model.mode {
+        let f = d.memory.as_mut().unwrap();
+        assert!(f.apply);
+        f.preview.push(999);
+    }
+    c.keys("<enter>");
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("not saved on a stale count")
+    };
+    assert!(d.error.as_deref().unwrap().contains("changed meanwhile"));
+    assert_eq!(form(&c).preview, vec![102]);
+    c.keys("<enter>");
+    assert!(matches!(c.model.mode, Mode::Normal));
+    assert_eq!(pending(&c).len(), 2);
+    // Undo takes back the decisions and says the memory stays.
+    let label = &c.model.undo.last().unwrap().label;
+    assert!(label.contains("the memory stays"), "{label}");
+    assert!(!label.contains("remembered"), "{label}");
+    c.keys("u");
+    assert!(pending(&c).is_empty());
+    assert!(matches!(
+        memory_changes(&c).as_slice(),
+        [MemoryChange::Create(_)]
+    ));
+}
+
+#[test]
+fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
+    use sift::domain::{Memory, MemoryChange, RuleScope, Scope};
+    let mut c = with_memories(120, 30);
+    c.keys("mG"); // the oldest: m2
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    let named = c.model.memories[pane.order[pane.cursor.selected]]
+        .id
+        .clone();
+    c.keys("d");
+    // Meanwhile another writer adds a memory: the positions shift.
+    let newer = Memory::new(
+        "From a script".into(),
+        Scope {
+            projects: vec![],
+            rules: RuleScope::All,
+            path_prefixes: vec![],
+        },
+        false,
+        "bob",
+    );
+    c.store.put_memory(&newer).unwrap();
+    let reload = |c: &mut Console| {
+        let (memories, pending) = c.store.memories_in_view().unwrap();
+        let classes = c.model.rule_classes.clone();
+        c.send(Action::MemoriesLoaded(memories, pending, classes));
+    };
+    reload(&mut c);
+    c.keys("y");
+    assert_eq!(
+        memory_changes(&c),
+        vec![MemoryChange::Delete(named.clone())],
+        "the memory the question named"
+    );
+    assert!(
+        c.model
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("Memory deleted")
+    );
+    // An edit dialog over the pane, and the memories shrink under it.
+    c.keys("ge");
+    c.store.delete_memory(&newer.id).unwrap();
+    reload(&mut c);
+    c.render();
+    c.keys("<esc>");
+    assert!(matches!(c.model.mode, Mode::Memories(_)));
+    c.render();
+    // Saving a memory alone says so.
+    c.keys("nJust a memory<enter>");
+    assert_eq!(c.model.notice.as_deref(), Some("Remembered"));
 }

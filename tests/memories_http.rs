@@ -309,3 +309,112 @@ async fn memory_changes_sync_to_sift_serve_and_come_back_in_the_pull() {
     assert!(report.changed);
     assert!(local.memories_in_view().unwrap().0.is_empty());
 }
+
+/// A stand-in for Semgrep's own v2 routes, which keep one project and one
+/// rule per memory and ignore both sift's extension and the
+/// Idempotency-Key.
+async fn narrow_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::{delete, get, post};
+    use axum::{Json, Router};
+    use std::sync::{Arc, Mutex};
+    let stored: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let (on_create, on_list, on_delete) = (stored.clone(), stored.clone(), stored.clone());
+    let app = Router::new()
+        .route(
+            "/api/v1/deployments",
+            get(|| async { Json(json!({"deployments": [{"id": 7, "slug": "acme", "name": "Acme"}]})) }),
+        )
+        .route(
+            "/api/v1/deployments/acme/projects",
+            get(|| async {
+                Json(json!({"projects": [{"id": 11, "name": "acme/web"}, {"id": 12, "name": "acme/api"}]}))
+            }),
+        )
+        .route(
+            "/api/ai/deployments/7/memories",
+            post(move |Json(body): Json<Value>| {
+                let stored = on_create.clone();
+                async move {
+                    let mut m = body["memory"].clone();
+                    m.as_object_mut().unwrap().remove("siftScope");
+                    let mut stored = stored.lock().unwrap();
+                    m["id"] = json!((stored.len() + 100).to_string());
+                    stored.push(m.clone());
+                    Json(json!({ "memory": m }))
+                }
+            }),
+        )
+        .route(
+            "/api/ai/deployments/7/memories/list",
+            post(move || {
+                let stored = on_list.clone();
+                async move { Json(json!({ "memories": *stored.lock().unwrap() })) }
+            }),
+        )
+        .route(
+            "/api/ai/deployments/7/memories/suggested",
+            get(|| async { Json(json!({ "memories": [] })) }),
+        )
+        .route(
+            "/api/ai/deployments/7/memories/{id}",
+            delete(move |axum::extract::Path(id): axum::extract::Path<String>| {
+                let stored = on_delete.clone();
+                async move {
+                    stored.lock().unwrap().retain(|m| m["id"] != json!(id));
+                    Json(json!({}))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, stored)
+}
+
+#[tokio::test]
+async fn against_semgreps_narrow_routes_a_wide_memory_is_refused_and_a_retry_finds_the_first() {
+    use sift::backend::Backend;
+    use sift::domain::MemoryChange;
+    let (base, stored) = narrow_server().await;
+    let cache = tempfile::tempdir().unwrap();
+    let api = Api::new(&base, None, None, cache.path()).unwrap();
+
+    // Two projects: Semgrep would keep one, so it is refused and taken back.
+    let mut wide = memory(&["acme/web", "acme/api"], RuleScope::All, "internal only");
+    wide.id = "mem-local-1".into();
+    let e = api
+        .memory(MemoryChange::Create(wide), "alice".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, BackendError::Rejected { message } if message.contains("narrower scope")),
+        "{e:?}"
+    );
+    assert!(
+        stored.lock().unwrap().is_empty(),
+        "the narrowed memory was taken back"
+    );
+
+    // One project and one rule fit; sent again (a lost answer), the first
+    // is found rather than a second made.
+    let mut narrow = memory(
+        &["acme/web"],
+        RuleScope::Rules(vec!["rule.a".into()]),
+        "fits",
+    );
+    narrow.id = "mem-local-2".into();
+    narrow.created_at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20000);
+    let first = api
+        .memory(MemoryChange::Create(narrow.clone()), "alice".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.id, "100", "the backend's id");
+    let again = api
+        .memory(MemoryChange::Create(narrow), "alice".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, "100");
+    assert_eq!(stored.lock().unwrap().len(), 1, "created once");
+}

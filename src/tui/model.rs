@@ -67,8 +67,8 @@ pub struct MemoryPane {
     pub cursor: Cursor,
     /// Words the memories must contain (text, scope or author).
     pub filter: String,
-    /// Asking to confirm deleting the memory at this position.
-    pub confirm_delete: Option<usize>,
+    /// Asking to confirm deleting the memory with this id.
+    pub confirm_delete: Option<String>,
     /// Typing into the filter.
     pub filtering: bool,
     pub by_impact: bool,

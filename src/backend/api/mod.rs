@@ -632,12 +632,19 @@ impl Backend for Api {
         change: MemoryChange,
         _actor: String,
     ) -> Result<Option<Memory>, BackendError> {
+        let created = matches!(change, MemoryChange::Create(_));
         let (sent, stored) = match change {
             MemoryChange::Delete(id) => {
                 self.delete_memory(&id).await?;
                 return Ok(None);
             }
             MemoryChange::Create(m) => {
+                // A create sent before whose answer was lost may have reached
+                // a backend that ignores the Idempotency-Key: find it rather
+                // than make a second.
+                if let Some(found) = self.created_before(&m).await? {
+                    return Ok(Some(found));
+                }
                 let wire = self.memory_wire(&m).await?;
                 let stored = self.create_memory(&wire, Some(&m.id)).await;
                 (m, stored)
@@ -674,6 +681,22 @@ impl Backend for Api {
             kept.created_by = sent.created_by.clone();
         }
         kept.updated_at = sent.updated_at;
+        if kept.scope != sent.scope {
+            // The Semgrep API keeps one project and one rule per memory: a
+            // memory it narrowed would cover other findings than the ones
+            // the reviewer saw. Take a new one back; refuse either way.
+            if !kept.id.is_empty() && created {
+                let _ = self.delete_memory(&kept.id).await;
+            }
+            return Err(BackendError::Rejected {
+                message: format!(
+                    "the backend keeps a narrower scope ({}) than the memory's ({}): the Semgrep \
+                     API scopes a memory to one project or all, and one rule, a class or all",
+                    kept.scope.summary(),
+                    sent.scope.summary()
+                ),
+            });
+        }
         Ok(Some(kept))
     }
 
@@ -696,6 +719,17 @@ impl Backend for Api {
 }
 
 impl Api {
+    /// A memory the backend already has with this one's text, scope and
+    /// author.
+    async fn created_before(&self, m: &Memory) -> Result<Option<Memory>, BackendError> {
+        let same = |d: &Memory| {
+            d.content == m.content
+                && d.scope == m.scope
+                && (d.created_by.is_empty() || d.created_by == m.created_by)
+        };
+        Ok(self.all_memories().await?.into_iter().find(same))
+    }
+
     /// Every memory, live and suggested, as the domain has them.
     async fn all_memories(&self) -> Result<Vec<Memory>, BackendError> {
         let mut wire = self.list_memories(None).await?;

@@ -325,13 +325,14 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effe
         KeyCode::Char('r') if ctrl && fields.contains(&Field::Remember) => {
             memory_form::toggle_remember(model, dialog);
         }
-        KeyCode::Enter if alt => dialog.note.insert_newline(),
-        KeyCode::Char('j') if ctrl => dialog.note.insert_newline(),
+        KeyCode::Enter if alt && dialog.field == Field::Note => dialog.note.insert_newline(),
+        KeyCode::Char('j') if ctrl && dialog.field == Field::Note => dialog.note.insert_newline(),
         KeyCode::Enter => return submit(model, dialog),
         KeyCode::Char('e') if ctrl => {
             let text = match (dialog.field, &dialog.memory) {
                 (Field::Text, Some(form)) => form.text.lines().join("\n"),
-                _ => dialog.note.lines().join("\n"),
+                (Field::Note, _) => dialog.note.lines().join("\n"),
+                _ => return Vec::new(),
             };
             return vec![Effect::OpenEditor(text)];
         }
@@ -362,9 +363,11 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effe
                     memory_form::toggle_remember(model, dialog);
                 }
             }
-            _ => {
+            Field::Note => {
                 dialog.note.input(key);
             }
+            // Keys a field has no use for do nothing.
+            _ => {}
         },
     }
     dialog.error = note_error(&dialog.note);
@@ -489,6 +492,20 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
         } else {
             format!("{label} · {what}")
         };
+        if form.apply && !form.guidance {
+            // What is applied is what the count says now.
+            let shown = form.preview.clone();
+            let mut fresh = form.as_ref().clone();
+            memory_form::refresh(model, &mut fresh, &dialog.targets);
+            if fresh.preview != shown {
+                let n = fresh.preview.len();
+                dialog.memory = Some(Box::new(fresh));
+                dialog.error = Some(format!(
+                    "The findings in scope changed meanwhile: now {n}. Enter saves with these."
+                ));
+                return Vec::new();
+            }
+        }
         if form.apply && !form.guidance && !form.preview.is_empty() {
             let reason = match dialog.kind {
                 DialogKind::Ignore => dialog.reason,
@@ -517,15 +534,24 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
 /// The decisions are in the outbox: show them, and move on.
 fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
     if !decided.outbox_ids.is_empty() {
+        // Undo takes back the decisions; a memory saved with them stays
+        // (the memory pane deletes it).
+        let decisions = match decided.memory_outbox_id {
+            Some(_) => format!(
+                "{} (the memory stays)",
+                label.split(" · ").next().unwrap_or(&label)
+            ),
+            None => label.clone(),
+        };
         model.undo.push(UndoEntry {
-            label: label.clone(),
+            label: decisions,
             outbox_ids: decided.outbox_ids.clone(),
             before: decided.before.clone(),
         });
     }
     model.marked.clear();
     model.visual = None;
-    let mut notice = if decided.outbox_ids.is_empty() {
+    let mut notice = if decided.outbox_ids.is_empty() && decided.memory_outbox_id.is_none() {
         "Nothing recorded".to_string()
     } else {
         capitalise(&label)

@@ -7,7 +7,7 @@ use crate::domain::{
 };
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode, Model, Pane};
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 /// Rows of memories on screen: the terminal less the status bar, the
@@ -22,15 +22,14 @@ pub fn open(model: &mut Model) -> Vec<Effect> {
         impact,
         ..MemoryPane::default()
     };
-    arrange(model, &mut pane);
+    arrange(model, &mut pane, None);
     model.mode = Mode::Memories(Box::new(pane));
     Vec::new()
 }
 
 /// Filters and sorts the memories into `order`, keeping the cursor on the
 /// same memory when it is still listed.
-fn arrange(model: &Model, pane: &mut MemoryPane) {
-    let current = pane.order.get(pane.cursor.selected).copied();
+fn arrange(model: &Model, pane: &mut MemoryPane, keep: Option<&str>) {
     let words: Vec<String> = pane
         .filter
         .split_whitespace()
@@ -40,7 +39,8 @@ fn arrange(model: &Model, pane: &mut MemoryPane) {
         .filter(|&i| words.iter().all(|w| matches(model, &model.memories[i], w)))
         .collect();
     if pane.by_impact {
-        order.sort_by(|&a, &b| pane.impact[b].cmp(&pane.impact[a]).then(a.cmp(&b)));
+        let impact = |i: usize| pane.impact.get(i).copied().unwrap_or(0);
+        order.sort_by(|&a, &b| impact(b).cmp(&impact(a)).then(a.cmp(&b)));
     } else {
         order.sort_by(|&a, &b| {
             model.memories[b]
@@ -50,10 +50,28 @@ fn arrange(model: &Model, pane: &mut MemoryPane) {
         });
     }
     pane.order = order;
-    pane.cursor.selected = current
-        .and_then(|c| pane.order.iter().position(|&i| i == c))
+    pane.cursor.selected = keep
+        .and_then(|id| {
+            pane.order
+                .iter()
+                .position(|&i| model.memories.get(i).is_some_and(|m| m.id == id))
+        })
         .unwrap_or(0);
     pane.cursor.offset = 0;
+}
+
+/// The id of the memory under the pane's cursor (the pane may be under a
+/// dialog).
+pub fn selected_id(model: &Model) -> Option<String> {
+    let pane = match &model.mode {
+        Mode::Memories(pane) => pane,
+        Mode::Dialog(d) => d.back_to.as_ref()?,
+        _ => return None,
+    };
+    pane.order
+        .get(pane.cursor.selected)
+        .and_then(|&i| model.memories.get(i))
+        .map(|m| m.id.clone())
 }
 
 /// Whether a memory passes one word of the pane's filter: `project:P` and
@@ -106,30 +124,42 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                 KeyCode::Backspace => {
                     pane.filter.pop();
                 }
-                KeyCode::Char(c) => pane.filter.push(c),
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    pane.filter.push(c)
+                }
                 _ => return Vec::new(),
             }
+            let keep = selected_id(model);
+            let Mode::Memories(pane) = &mut model.mode else {
+                return Vec::new();
+            };
             let mut pane = std::mem::take(pane.as_mut());
-            arrange(model, &mut pane);
+            arrange(model, &mut pane, keep.as_deref());
             model.mode = Mode::Memories(Box::new(pane));
         }
         return Vec::new();
     }
-    if let Some(at) = pane.confirm_delete {
-        // y deletes, anything else keeps it.
-        pane.confirm_delete = None;
+    if let Some(id) = pane.confirm_delete.take() {
+        // y deletes the memory the question named, anything else keeps it.
         if let Action::TextInput(key) = action
             && matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'))
         {
-            return delete(model, at);
+            return vec![Effect::Record {
+                intents: Vec::new(),
+                label: "Memory deleted".into(),
+                memory: Some(MemoryChange::Delete(id)),
+            }];
         }
         return Vec::new();
     }
     match action {
         Action::NewMemory => return new_memory(model),
         Action::EditMemory => return edit_memory(model),
-        Action::DeleteMemory if pane.order.get(pane.cursor.selected).is_some() => {
-            pane.confirm_delete = Some(pane.cursor.selected);
+        Action::DeleteMemory => {
+            let id = selected_id(model);
+            if let Mode::Memories(pane) = &mut model.mode {
+                pane.confirm_delete = id;
+            }
         }
         Action::ActivateMemory => return activate(model),
         Action::Down
@@ -146,8 +176,12 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Filter => pane.filtering = true,
         Action::SortByImpact => {
             pane.by_impact = !pane.by_impact;
+            let keep = selected_id(model);
+            let Mode::Memories(pane) = &mut model.mode else {
+                return Vec::new();
+            };
             let mut pane = std::mem::take(pane.as_mut());
-            arrange(model, &mut pane);
+            arrange(model, &mut pane, keep.as_deref());
             model.mode = Mode::Memories(Box::new(pane));
         }
         Action::Open => return jump(model),
@@ -260,31 +294,21 @@ fn activate(model: &mut Model) -> Vec<Effect> {
     }]
 }
 
-/// Deletes the memory at `at` (a position in the pane's order), once
-/// confirmed. Decisions made under it stay.
-fn delete(model: &mut Model, at: usize) -> Vec<Effect> {
-    let Mode::Memories(pane) = &model.mode else {
-        return Vec::new();
-    };
-    let Some(memory) = pane.order.get(at).map(|&i| &model.memories[i]) else {
-        return Vec::new();
-    };
-    vec![Effect::Record {
-        intents: Vec::new(),
-        label: "Memory deleted".into(),
-        memory: Some(MemoryChange::Delete(memory.id.clone())),
-    }]
-}
-
 /// The memories changed (recorded here, or pulled): the pane follows.
-pub fn reloaded(model: &mut Model) {
-    let Mode::Memories(pane) = &mut model.mode else {
-        return;
+/// `keep` is the memory the cursor was on.
+pub fn reloaded(model: &mut Model, keep: Option<String>) {
+    let impact = impacts(model);
+    let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
+    let pane = match &mut mode {
+        Mode::Memories(pane) => Some(pane),
+        Mode::Dialog(d) => d.back_to.as_mut(),
+        _ => None,
     };
-    let mut pane = std::mem::take(pane.as_mut());
-    pane.impact = impacts(model);
-    arrange(model, &mut pane);
-    model.mode = Mode::Memories(Box::new(pane));
+    if let Some(pane) = pane {
+        pane.impact = impact;
+        arrange(model, pane, keep.as_deref());
+    }
+    model.mode = mode;
 }
 
 fn impacts(model: &Model) -> Vec<usize> {

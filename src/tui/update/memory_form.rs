@@ -5,7 +5,7 @@
 
 use crate::domain::{Memory, RuleScope, Scope};
 use crate::tui::model::{
-    Cursor, Dialog, DialogKind, Field, MemoryForm, Model, Picker, ProjectOption, RuleOption,
+    Cursor, Dialog, DialogKind, Field, MemoryForm, Mode, Model, Picker, ProjectOption, RuleOption,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -134,6 +134,14 @@ fn form_for(model: &Model, scope: &Scope, text: &str, guidance: bool) -> MemoryF
     form
 }
 
+/// Text as an editable box shows it.
+fn shown(text: &str) -> String {
+    crate::tui::text::inert_lines(text)
+        .map(|l| l.into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn text_area(text: &str, placeholder: &str) -> TextArea<'static> {
     // The text may come from Assistant or the backend: keep it inert.
     let lines: Vec<String> = if text.is_empty() {
@@ -166,8 +174,8 @@ pub fn scope(form: &MemoryForm) -> Scope {
     let path_prefixes = form
         .paths
         .lines()
-        .join(" ")
-        .split([',', ' '])
+        .join(",")
+        .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(str::to_string)
@@ -191,6 +199,18 @@ pub fn refresh(model: &Model, form: &mut MemoryForm, targets: &[i64]) {
     };
 }
 
+/// The index or the memories changed under an open form: its count
+/// follows, so what saving applies is what it shows.
+pub fn refresh_open(model: &mut Model) {
+    let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
+    if let Mode::Dialog(d) = &mut mode
+        && let Some(form) = d.memory.as_mut()
+    {
+        refresh(model, form, &d.targets);
+    }
+    model.mode = mode;
+}
+
 /// "Chosen" with nothing chosen: the scope would be wider than it looks.
 fn chosen_nothing(form: &MemoryForm) -> bool {
     (form.projects.get(form.project_at) == Some(&ProjectOption::Chosen)
@@ -206,10 +226,18 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
     {
         return Err("Choose at least one project (Space on Projects), or all".into());
     }
-    let text = form.text.lines().join("\n").trim().to_string();
-    let scope = scope(form);
+    let mut text = form.text.lines().join("\n").trim().to_string();
+    let mut scope = scope(form);
     let memory = match &form.editing {
         Some(before) => {
+            // The boxes show text made inert: what was not edited keeps
+            // its exact characters.
+            if text == shown(&before.content).trim() {
+                text = before.content.clone();
+            }
+            if scope.path_prefixes.join(", ") == shown(&before.scope.path_prefixes.join(", ")) {
+                scope.path_prefixes = before.scope.path_prefixes.clone();
+            }
             let mut m = Memory {
                 content: text,
                 scope,
@@ -298,7 +326,6 @@ pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
                 true
             }
             KeyCode::Char(' ') => {
-                form.project_at = form.projects.len() - 1;
                 open_picker(model, form, false);
                 true
             }
@@ -310,7 +337,6 @@ pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
                 true
             }
             KeyCode::Char(' ') => {
-                form.rule_at = form.rules.len() - 1;
                 open_picker(model, form, true);
                 true
             }
@@ -384,11 +410,14 @@ fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
     match key.code {
         KeyCode::Esc => form.picker = None,
         KeyCode::Enter => {
+            // Keeping the list makes it the scope's choice.
             let chosen: Vec<String> = picker.chosen.iter().cloned().collect();
             if picker.rules {
                 form.chosen_rules = chosen;
+                form.rule_at = form.rules.len() - 1;
             } else {
                 form.chosen_projects = chosen;
+                form.project_at = form.projects.len() - 1;
             }
             form.picker = None;
         }

@@ -53,10 +53,12 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             return Vec::new();
         }
         Action::MemoriesLoaded(memories, pending, classes) => {
+            let keep = memories::selected_id(model);
             model.memories = memories;
             model.pending_memories = pending;
             model.rule_classes = classes;
-            memories::reloaded(model);
+            memories::reloaded(model, keep);
+            memory_form::refresh_open(model);
             return Vec::new();
         }
         _ => {}
@@ -81,6 +83,7 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     let selected = model.selected_id();
     model.index = index;
     model.list.offset = offset;
+    memory_form::refresh_open(model);
     let mut effects = refilter(model);
     if effects.is_empty() && selected.is_some() {
         // Same finding, perhaps changed: show it as it is now.

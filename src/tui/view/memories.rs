@@ -79,7 +79,9 @@ fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
         .skip(pane.cursor.offset)
         .take(rows)
     {
-        let m = &model.memories[i];
+        let Some(m) = model.memories.get(i) else {
+            continue;
+        };
         let first = inert_lines(&m.content)
             .next()
             .unwrap_or_default()
@@ -94,7 +96,10 @@ fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
         } else {
             " "
         };
-        let text = format!(" {stage:<5}{pending} {:>8}  {first}", pane.impact[i]);
+        let text = format!(
+            " {stage:<5}{pending} {:>8}  {first}",
+            pane.impact.get(i).copied().unwrap_or(0)
+        );
         let style = if n == pane.cursor.selected {
             theme.selected
         } else {
@@ -113,7 +118,10 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
     let Some(&i) = pane.order.get(pane.cursor.selected) else {
         return;
     };
-    let m = &model.memories[i];
+    let Some(m) = model.memories.get(i) else {
+        return;
+    };
+    let impact = pane.impact.get(i).copied().unwrap_or(0);
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     if pane.confirm_delete.is_some() {
@@ -123,7 +131,7 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
             .len();
         let question = format!(
             "Delete this memory? It covers {} open findings ({all} in all); decisions made under it stay. y deletes, any other key keeps it.",
-            pane.impact[i]
+            impact
         );
         for piece in super::detail::wrap(&question, width) {
             lines.push(Line::from(Span::styled(piece, theme.error)));
@@ -154,7 +162,7 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
         fit(
             &format!(
                 "Applies to {} open findings in scope ({} in all). Enter lists them.",
-                pane.impact[i],
+                impact,
                 in_scope.len()
             ),
             width,
