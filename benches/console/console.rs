@@ -1,8 +1,9 @@
-//! The console on a real pseudo-terminal: start to first frame, keys and
-//! filter keystrokes to the finished frame, bytes per move, scroll and
-//! decision, resident memory.
+//! The console on a real pseudo-terminal: start to first frame; a key's
+//! own frame (time and bytes) for moves, scrolls and filter letters; the
+//! details that follow once the cursor rests; a held key; decisions;
+//! resident memory.
 
-use crate::pty::{FRAME_END, Pty, Reply};
+use crate::pty::{FRAME_END, Held, Pty, Reply};
 use crate::{Options, ms};
 use anyhow::{Context, Result};
 use sift::tui::layout::{self, Panes};
@@ -19,10 +20,16 @@ const MOVES: usize = 45;
 /// Filter rounds per session: `/`, then `s`, `q`, `l`, then Esc.
 const FILTER_ROUNDS: usize = 3;
 const FILTER_KEYS: &[u8] = b"sql";
-/// No output for this long means the console has finished answering.
-const QUIET: Duration = Duration::from_millis(120);
+/// No output for this long means the console has finished answering a key,
+/// the details it loads once the cursor rests included (it waits 90 ms for
+/// that: `DETAIL_REST` in src/tui/runtime.rs).
+pub const QUIET: Duration = Duration::from_millis(300);
 /// After start, and after a decision (the sync answers asynchronously).
 const SETTLE: Duration = Duration::from_millis(600);
+/// A held key: this many `j`, written this far apart (a terminal's key
+/// repeat: 30 per second).
+pub const HELD_KEYS: usize = 10;
+pub const KEY_REPEAT: Duration = Duration::from_millis(33);
 
 /// One console session.
 #[derive(Debug, Default)]
@@ -32,12 +39,19 @@ pub struct Session {
     /// VmRSS and VmHWM once the console has settled after start, KiB.
     pub rss_kb: u64,
     pub hwm_kb: u64,
-    /// `j` presses that move the cursor without scrolling the list.
+    /// `j` presses that move the cursor without scrolling the list: the
+    /// key's own frame, then the details once the cursor rests.
     pub moves: Vec<Reply>,
-    /// Their bytes by where on the screen they land.
+    /// Their bytes by where on the screen they land: the key's own frame,
+    /// and what follows it (the details at rest).
     pub move_panes: Vec<PaneBytes>,
+    pub rest_panes: Vec<PaneBytes>,
     /// `j` presses that scroll the list by one row.
     pub scrolls: Vec<Reply>,
+    /// `j` held down from the top of the list (no scrolling) and from
+    /// below the scroll margin (every key scrolls).
+    pub held: Vec<Held>,
+    pub held_scrolling: Vec<Held>,
     /// Letters typed in the filter prompt (each re-filters the backlog).
     pub filters: Vec<Reply>,
     /// `/`: opening the filter prompt.
@@ -83,18 +97,27 @@ pub fn session(opts: &Options, data: &Path, interact: bool) -> Result<Session> {
         // The cursor starts on row 0; the list scrolls once it is within
         // SCROLLOFF rows of the bottom.
         let first_scroll = list_rows(opts.rows).saturating_sub(SCROLLOFF);
+        anyhow::ensure!(HELD_KEYS < first_scroll, "the held key would scroll");
         let panes = layout::panes(opts.cols, opts.rows, Pane::List);
         for n in 1..=MOVES {
             pty.capture = Some(Vec::new());
             let r = pty.press(b"j", QUIET)?;
             let drawn = pty.capture.take().unwrap_or_default();
             if n < first_scroll {
+                let (own, rest) = drawn.split_at(r.first_bytes.min(drawn.len()));
                 s.moves.push(r);
-                s.move_panes.push(PaneBytes::of(&drawn, &panes));
+                s.move_panes.push(PaneBytes::of(own, &panes));
+                s.rest_panes.push(PaneBytes::of(rest, &panes));
             } else {
                 s.scrolls.push(r);
             }
         }
+        // The cursor is below the scroll margin: every key scrolls.
+        s.held_scrolling
+            .push(pty.hold(b"j", HELD_KEYS, KEY_REPEAT, QUIET)?);
+        // Back to the top (`g`), where HELD_KEYS moves do not scroll.
+        pty.press(b"g", QUIET)?;
+        s.held.push(pty.hold(b"j", HELD_KEYS, KEY_REPEAT, QUIET)?);
         for _ in 0..FILTER_ROUNDS {
             s.prompts.push(pty.press(b"/", QUIET)?);
             for &k in FILTER_KEYS {

@@ -11,11 +11,18 @@
 //! and measures, from outside the process:
 //! - start: spawn to the end of the first synchronized update
 //!   (`CSI ? 2026 l`), i.e. the first complete, interactive frame;
-//! - key: `j` written to the master to the end of the finished frame;
-//! - filter: a letter typed in the filter prompt to the finished frame;
-//! - bytes written for a cursor move that does not scroll the list, one
-//!   that scrolls it by a row, and one decision (`f`, on a throwaway copy,
-//!   including the frame the background sync's acknowledgement causes);
+//! - key: `j` written to the master to the end of the key's own frame (the
+//!   first synchronized update after it), and that frame's bytes, for a
+//!   move that does not scroll the list and one that scrolls it by a row;
+//! - details at rest: the console loads the selected finding's details
+//!   once the cursor has rested 90 ms and repaints the detail pane; the
+//!   time from the key to the end of that frame, and its bytes;
+//! - a held key: 10 `j` written 33 ms apart (key repeat), the bytes until
+//!   the last key's frame per move, then those of the details at rest;
+//! - filter: a letter typed in the filter prompt to the end of its own
+//!   frame (the list filtered and counted), and to the details at rest;
+//! - bytes per decision (`f`, on a throwaway copy, until quiet: including
+//!   the frames the background sync's acknowledgement causes);
 //! - VmRSS after start, from /proc.
 //!
 //! Then, without a terminal: the export of the whole backlog (`sift
@@ -188,10 +195,20 @@ fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
     Some(v[i])
 }
 
-/// Time to the finished frame: the last frame before the console went
-/// quiet (one frame per key, unless a detail took longer than the hold).
+/// Time to the key's own frame: the first frame after it.
 fn frame_ms(r: &Reply) -> Option<f64> {
-    r.last_frame.map(ms)
+    r.first_frame.map(ms)
+}
+
+/// Time to the last frame before the console went quiet: the details of
+/// the selected finding, loaded once the cursor rested, when they came.
+fn rest_ms(r: &Reply) -> Option<f64> {
+    (r.frames > 1).then_some(r.last_frame).flatten().map(ms)
+}
+
+/// Bytes after the key's own frame, until quiet.
+fn rest_bytes(r: &Reply) -> f64 {
+    (r.bytes - r.first_bytes) as f64
 }
 
 fn label(n: usize) -> String {
@@ -219,10 +236,19 @@ struct Size {
 #[derive(Clone, Copy, Default)]
 struct Row {
     start_ms: Option<f64>,
+    /// `j`'s own frame: time (moves and scrolls) and bytes (moves).
     key_ms: Option<f64>,
-    filter_ms: Option<f64>,
     move_b: Option<f64>,
+    /// The details once the cursor rests, after a non-scrolling `j`: the
+    /// key to the end of their frame, and the bytes after the key's frame.
+    rest_ms: Option<f64>,
+    rest_b: Option<f64>,
+    /// A held `j` (no scrolling): bytes per key up to the last key's frame.
+    held_b: Option<f64>,
+    /// A scrolling `j`'s own frame.
     scroll_b: Option<f64>,
+    /// A filter letter's own frame.
+    filter_ms: Option<f64>,
     decision_b: Option<f64>,
     rss_mb: Option<f64>,
 }
@@ -235,21 +261,37 @@ impl Size {
             .collect()
     }
 
+    fn moves(&self) -> impl Iterator<Item = &Reply> {
+        self.sessions.iter().flat_map(|s| &s.moves)
+    }
+
     fn row(&self) -> Row {
         let s = &self.sessions;
-        let bytes = |rs: Vec<&Reply>| median(rs.iter().map(|r| r.bytes as f64).collect());
         Row {
             start_ms: median(s.iter().map(|s| s.start_ms).collect()),
             key_ms: median(self.keys().into_iter().filter_map(frame_ms).collect()),
+            move_b: median(self.moves().map(|r| r.first_bytes as f64).collect()),
+            rest_ms: median(self.moves().filter_map(rest_ms).collect()),
+            rest_b: median(self.moves().map(rest_bytes).collect()),
+            held_b: median(
+                s.iter()
+                    .flat_map(|s| &s.held)
+                    .map(|h| h.held_bytes as f64 / h.keys as f64)
+                    .collect(),
+            ),
+            scroll_b: median(
+                s.iter()
+                    .flat_map(|s| &s.scrolls)
+                    .map(|r| r.first_bytes as f64)
+                    .collect(),
+            ),
             filter_ms: median(
                 s.iter()
                     .flat_map(|s| &s.filters)
                     .filter_map(frame_ms)
                     .collect(),
             ),
-            move_b: bytes(s.iter().flat_map(|s| &s.moves).collect()),
-            scroll_b: bytes(s.iter().flat_map(|s| &s.scrolls).collect()),
-            decision_b: bytes(self.decisions.iter().collect()),
+            decision_b: median(self.decisions.iter().map(|r| r.bytes as f64).collect()),
             rss_mb: median(s.iter().map(|s| s.rss_kb as f64 / 1024.0).collect()),
         }
     }
@@ -317,24 +359,100 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
     }
     let keys = size.keys();
     let key_ms: Vec<f64> = keys.iter().copied().filter_map(frame_ms).collect();
-    let first_ms: Vec<f64> = keys.iter().filter_map(|r| r.first_frame.map(ms)).collect();
     let frames: Vec<f64> = keys.iter().map(|r| r.frames as f64).collect();
     println!(
-        "  j: {} presses, finished frame median {} ms, p90 {} ms, max {} ms; first frame median {} ms; frames per key median {}, max {}",
+        "  j: {} presses; its own frame median {} ms, p90 {} ms, max {} ms; frames until quiet per key median {}, max {}",
         key_ms.len(),
         fmt(median(key_ms.clone()), 2),
         fmt(quantile(key_ms.clone(), 0.9), 2),
         fmt(quantile(key_ms, 1.0), 2),
-        fmt(median(first_ms), 2),
         fmt(median(frames.clone()), 0),
         fmt(quantile(frames, 1.0), 0),
     );
-    let filters: Vec<f64> = size
-        .sessions
-        .iter()
-        .flat_map(|s| &s.filters)
-        .filter_map(frame_ms)
-        .collect();
+    let first_bytes = |rs: Vec<&Reply>| {
+        let v: Vec<f64> = rs.iter().map(|r| r.first_bytes as f64).collect();
+        (fmt(median(v.clone()), 0), fmt(quantile(v, 1.0), 0))
+    };
+    let (moves, moves_max) = first_bytes(size.moves().collect());
+    let (scrolls, scrolls_max) =
+        first_bytes(size.sessions.iter().flat_map(|s| &s.scrolls).collect());
+    println!(
+        "  bytes of j's own frame: not scrolling median {moves}, max {moves_max}; scrolling median {scrolls}, max {scrolls_max}"
+    );
+    let rest: Vec<f64> = size.moves().filter_map(rest_ms).collect();
+    let rest_b: Vec<f64> = size.moves().map(rest_bytes).collect();
+    println!(
+        "  details once the cursor rests (non-scrolling j): their frame ends median {} ms after the key, p90 {} ms, max {} ms; \
+         bytes after the key's frame median {}, max {}; moves without a frame after their own within {} ms: {} of {}",
+        fmt(median(rest.clone()), 1),
+        fmt(quantile(rest.clone(), 0.9), 1),
+        fmt(quantile(rest.clone(), 1.0), 1),
+        fmt(median(rest_b.clone()), 0),
+        fmt(quantile(rest_b, 1.0), 0),
+        console::QUIET.as_millis(),
+        size.moves().count() - rest.len(),
+        size.moves().count(),
+    );
+    let panes = |f: fn(&console::Session) -> &Vec<console::PaneBytes>| {
+        let panes: Vec<&console::PaneBytes> = size.sessions.iter().flat_map(f).collect();
+        let pane = |g: fn(&console::PaneBytes) -> usize| {
+            fmt(median(panes.iter().map(|p| g(p) as f64).collect()), 0)
+        };
+        format!(
+            "list {}, detail {}, sidebar {}, status line {}",
+            pane(|p| p.list),
+            pane(|p| p.detail),
+            pane(|p| p.sidebar),
+            pane(|p| p.other)
+        )
+    };
+    println!(
+        "  those bytes by pane (medians): j's own frame: {}; the details at rest: {}",
+        panes(|s| &s.move_panes),
+        panes(|s| &s.rest_panes),
+    );
+    for (what, held) in [
+        (
+            "from the top, not scrolling",
+            size.sessions
+                .iter()
+                .flat_map(|s| &s.held)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "every key scrolling",
+            size.sessions
+                .iter()
+                .flat_map(|s| &s.held_scrolling)
+                .collect(),
+        ),
+    ] {
+        let per_key = |f: fn(&pty::Held) -> usize| {
+            fmt(
+                median(held.iter().map(|h| f(h) as f64 / h.keys as f64).collect()),
+                0,
+            )
+        };
+        let of =
+            |f: fn(&pty::Held) -> usize| fmt(median(held.iter().map(|h| f(h) as f64).collect()), 0);
+        println!(
+            "  j held ({} keys {} ms apart), {what}: {} B per key up to the last key's frame ({} frames); \
+             then the details at rest: {} B in {} frame(s), ending {} ms after the last key; all in: {} B per key",
+            console::HELD_KEYS,
+            console::KEY_REPEAT.as_millis(),
+            per_key(|h| h.held_bytes),
+            of(|h| h.held_frames),
+            of(|h| h.rest_bytes),
+            of(|h| h.rest_frames),
+            fmt(
+                median(held.iter().filter_map(|h| h.rest.map(ms)).collect()),
+                1
+            ),
+            per_key(|h| h.held_bytes + h.rest_bytes),
+        );
+    }
+    let filters: Vec<&Reply> = size.sessions.iter().flat_map(|s| &s.filters).collect();
+    let filter_ms: Vec<f64> = filters.iter().copied().filter_map(frame_ms).collect();
     let prompts: Vec<f64> = size
         .sessions
         .iter()
@@ -342,49 +460,26 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
         .filter_map(frame_ms)
         .collect();
     println!(
-        "  filter letters: {} typed, median {} ms, p90 {} ms, max {} ms; opening the prompt (/) median {} ms",
-        filters.len(),
-        fmt(median(filters.clone()), 2),
-        fmt(quantile(filters.clone(), 0.9), 2),
-        fmt(quantile(filters, 1.0), 2),
+        "  filter letters: {} typed; own frame median {} ms, p90 {} ms, max {} ms, {} B; details at rest median {} ms; opening the prompt (/) median {} ms",
+        filter_ms.len(),
+        fmt(median(filter_ms.clone()), 2),
+        fmt(quantile(filter_ms.clone(), 0.9), 2),
+        fmt(quantile(filter_ms, 1.0), 2),
+        fmt(
+            median(filters.iter().map(|r| r.first_bytes as f64).collect()),
+            0
+        ),
+        fmt(
+            median(filters.iter().copied().filter_map(rest_ms).collect()),
+            1
+        ),
         fmt(median(prompts), 2),
-    );
-    let moves: Vec<f64> = size
-        .sessions
-        .iter()
-        .flat_map(|s| &s.moves)
-        .map(|r| r.bytes as f64)
-        .collect();
-    let scrolls: Vec<f64> = size
-        .sessions
-        .iter()
-        .flat_map(|s| &s.scrolls)
-        .map(|r| r.bytes as f64)
-        .collect();
-    println!(
-        "  bytes per move: median {}, max {}; per scrolling move: median {}, max {}",
-        fmt(median(moves.clone()), 0),
-        fmt(quantile(moves, 1.0), 0),
-        fmt(median(scrolls.clone()), 0),
-        fmt(quantile(scrolls, 1.0), 0),
-    );
-    let panes: Vec<&console::PaneBytes> =
-        size.sessions.iter().flat_map(|s| &s.move_panes).collect();
-    let pane = |f: fn(&console::PaneBytes) -> usize| {
-        fmt(median(panes.iter().map(|p| f(p) as f64).collect()), 0)
-    };
-    println!(
-        "  a non-scrolling move's bytes by pane (medians): list {}, detail {}, sidebar {}, status line {}",
-        pane(|p| p.list),
-        pane(|p| p.detail),
-        pane(|p| p.sidebar),
-        pane(|p| p.other),
     );
     let cpu = |rs: Vec<&Reply>| fmt(median(rs.iter().filter_map(|r| r.cpu.map(ms)).collect()), 2);
     println!(
-        "  CPU time of sift's threads (schedstat) per j: median {} ms; per filter letter: median {} ms",
+        "  CPU time of sift's threads (schedstat) from the key until quiet (its frame and the details at rest): per j median {} ms; per filter letter median {} ms",
         cpu(keys.clone()),
-        cpu(size.sessions.iter().flat_map(|s| &s.filters).collect()),
+        cpu(filters),
     );
 
     {
@@ -482,48 +577,67 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 fn report(opts: &Options, sizes: &[Size]) {
     println!("\n# Results\n");
     println!(
-        "Medians: start over {} runs per size; key and filter over every keystroke of those runs; \
-         bytes over every move, scrolling move and decision; RSS over the runs.\n",
-        opts.runs
+        "Medians: start over {} runs per size; key, filter and their bytes over every keystroke of those runs; \
+         held key over its bursts; RSS over the runs.\n\
+         key ms and bytes/move: `j`'s own frame (the first frame after it). rest ms and rest B: the details that \
+         follow once the cursor rests, the key to the end of their frame, and their bytes. held B/move: {} `j` \
+         {} ms apart from the top, bytes per key up to the last key's frame. filter ms: a letter's own frame.\n",
+        opts.runs,
+        console::HELD_KEYS,
+        console::KEY_REPEAT.as_millis(),
     );
-    println!(
-        "| size | start ms | key ms | filter ms | bytes/move | bytes/scroll | bytes/decision | RSS MB |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let columns = [
+        "start ms",
+        "key ms",
+        "bytes/move",
+        "rest ms",
+        "rest B",
+        "held B/move",
+        "bytes/scroll",
+        "filter ms",
+        "bytes/decision",
+        "RSS MB",
+    ];
+    let header = |first: &str| {
+        println!("| {first} | {} |", columns.join(" | "));
+        println!("|---|{}", "---:|".repeat(columns.len()));
+    };
+    header("size");
     let rows: Vec<(usize, Row)> = sizes.iter().map(|s| (s.n, s.row())).collect();
+    let fields = |r: &Row| {
+        [
+            (r.start_ms, 1),
+            (r.key_ms, 2),
+            (r.move_b, 0),
+            (r.rest_ms, 1),
+            (r.rest_b, 0),
+            (r.held_b, 0),
+            (r.scroll_b, 0),
+            (r.filter_ms, 2),
+            (r.decision_b, 0),
+            (r.rss_mb, 1),
+        ]
+    };
     for (n, r) in &rows {
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            label(*n),
-            fmt(r.start_ms, 1),
-            fmt(r.key_ms, 2),
-            fmt(r.filter_ms, 2),
-            fmt(r.move_b, 0),
-            fmt(r.scroll_b, 0),
-            fmt(r.decision_b, 0),
-            fmt(r.rss_mb, 1),
-        );
+        let cells: Vec<String> = fields(r).iter().map(|&(v, d)| fmt(v, d)).collect();
+        println!("| {} | {} |", label(*n), cells.join(" | "));
     }
 
     if rows.len() > 1 {
         println!("\nGrowth from one size to the next (the backlog grows ×10 each step):\n");
-        println!(
-            "| step | start | key | filter | bytes/move | bytes/scroll | bytes/decision | RSS |"
-        );
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        header("step");
         for w in rows.windows(2) {
             let ((a_n, a), (b_n, b)) = (&w[0], &w[1]);
+            let cells: Vec<String> = fields(a)
+                .iter()
+                .zip(fields(b))
+                .map(|(&(a, _), (b, _))| ratio(a, b))
+                .collect();
             println!(
-                "| {}→{} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {}→{} | {} |",
                 label(*a_n),
                 label(*b_n),
-                ratio(a.start_ms, b.start_ms),
-                ratio(a.key_ms, b.key_ms),
-                ratio(a.filter_ms, b.filter_ms),
-                ratio(a.move_b, b.move_b),
-                ratio(a.scroll_b, b.scroll_b),
-                ratio(a.decision_b, b.decision_b),
-                ratio(a.rss_mb, b.rss_mb),
+                cells.join(" | ")
             );
         }
     }
@@ -629,22 +743,31 @@ fn budgets(rows: &[(usize, Row)]) {
     println!("| budget | measured | limit | |");
     println!("|---|---:|---:|---|");
     check("start to first frame", r.start_ms, 150.0, false, "ms");
+    check("navigation key to its frame", r.key_ms, 2.0, false, "ms");
     check(
-        "navigation key to finished frame",
-        r.key_ms,
-        2.0,
-        false,
-        "ms",
-    );
-    check(
-        "filter keystroke to finished frame",
+        "filter keystroke to its frame",
         r.filter_ms,
         16.0,
         false,
         "ms",
     );
-    check("bytes per non-scrolling move", r.move_b, 1024.0, true, "B");
+    check(
+        "bytes per non-scrolling move (its frame)",
+        r.move_b,
+        1024.0,
+        true,
+        "B",
+    );
     check("resident memory after start", r.rss_mb, 150.0, false, "MB");
+    println!(
+        "\nA move's frame is the list's answer to the key; the detail pane keeps the previous \
+         finding (titled with the new one's number and '…'). The new finding's details follow \
+         once the cursor has rested 90 ms: {} ms after the key, {} B more. A key held down \
+         repaints only the list: {} B per key, the details once, when it is released.",
+        fmt(r.rest_ms, 1),
+        fmt(r.rest_b, 0),
+        fmt(r.held_b, 0),
+    );
 }
 
 fn main() -> Result<()> {

@@ -35,15 +35,20 @@ pub struct Pty {
     /// The last bytes consumed, so a marker split across reads is found.
     tail: Vec<u8>,
     pub spawned_at: Instant,
-    /// When set, `settle` appends what it reads here.
+    /// When set, `until`, `wait_for`, `settle` and `press` append what
+    /// they read here (`hold` does not).
     pub capture: Option<Vec<u8>>,
 }
 
 /// What the program wrote in answer to one input, until it went quiet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Reply {
-    /// Input written to the end of the first frame after it.
+    /// Input written to the end of the first frame after it: the input's
+    /// own frame.
     pub first_frame: Option<Duration>,
+    /// Bytes written from the input to the end of that frame (set by
+    /// `press`; 0 from `settle` alone).
+    pub first_bytes: usize,
     /// Input written to the end of the last frame before the quiet.
     pub last_frame: Option<Duration>,
     /// Input written to the last byte before the quiet.
@@ -262,11 +267,75 @@ impl Pty {
         reply.last_frame = Some(reply.last_frame.unwrap_or(first));
         reply.last_byte = Some(reply.last_byte.unwrap_or(first));
         reply.frames += 1;
+        reply.first_bytes = bytes;
         reply.bytes += bytes;
         if let (Some(a), Some(b)) = (before, cpu_of(self.pid())) {
             reply.cpu = Some(b.saturating_sub(a));
         }
         Ok(reply)
+    }
+
+    /// Writes `input` `count` times, `every` apart, as a held key's
+    /// repeat would, reading meanwhile; then reads until the program has
+    /// been quiet for `quiet`.
+    pub fn hold(
+        &mut self,
+        input: &[u8],
+        count: usize,
+        every: Duration,
+        quiet: Duration,
+    ) -> Result<Held> {
+        let start = Instant::now();
+        let cap = start + every * count as u32 + Duration::from_secs(60);
+        // Frame ends: when each arrived and the bytes read up to it.
+        let mut ends: Vec<(Instant, usize)> = Vec::new();
+        let (mut bytes, mut sent, mut last_key) = (0usize, 0usize, start);
+        let mut last = start;
+        loop {
+            let now = Instant::now();
+            let next_key = start + every * sent as u32;
+            if sent < count && now >= next_key {
+                last_key = self.send(input)?;
+                last = last_key;
+                sent += 1;
+                continue;
+            }
+            if sent == count && now >= last + quiet {
+                break;
+            }
+            if now >= cap {
+                bail!("not quiet for {quiet:?} within a minute of the held key");
+            }
+            let until = if sent < count { next_key } else { last + quiet };
+            let Some(chunk) = self.next_chunk(until.min(cap) - now)? else {
+                continue;
+            };
+            last = chunk.at.max(last);
+            let keep = self.tail.len();
+            let mut window = std::mem::take(&mut self.tail);
+            window.extend_from_slice(&chunk.bytes);
+            for end in ends_from(&window, FRAME_END, keep) {
+                ends.push((chunk.at, bytes + end - keep));
+            }
+            bytes += chunk.bytes.len();
+            self.remember(&window);
+        }
+        // The last key's own frame: the first frame end read after it.
+        let own = ends.iter().position(|(at, _)| *at >= last_key);
+        let held_bytes = own.map_or(bytes, |i| ends[i].1);
+        Ok(Held {
+            keys: count,
+            held_frames: own.map_or(ends.len(), |i| i + 1),
+            held_bytes,
+            rest_frames: own.map_or(0, |i| ends.len() - i - 1),
+            rest_bytes: bytes - held_bytes,
+            rest: match (own, ends.last()) {
+                (Some(i), Some((at, _))) if i + 1 < ends.len() => {
+                    Some(at.saturating_duration_since(last_key))
+                }
+                _ => None,
+            },
+        })
     }
 
     fn remember(&mut self, window: &[u8]) {
@@ -304,6 +373,23 @@ impl Pty {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A key held down: what `Pty::hold` read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Held {
+    /// Keys written.
+    pub keys: usize,
+    /// Frames up to the last key's own frame (the first frame end read
+    /// after the last key was written), and their bytes: the key held.
+    pub held_frames: usize,
+    pub held_bytes: usize,
+    /// The frames after that, until quiet (the details once the cursor
+    /// rests), and their bytes.
+    pub rest_frames: usize,
+    pub rest_bytes: usize,
+    /// The last key written to the end of the last of those frames.
+    pub rest: Option<Duration>,
 }
 
 /// CPU time used so far by all of a process's threads (schedstat: ns).
@@ -388,9 +474,19 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Occurrences of `needle` that end after `from`.
 fn count_from(haystack: &[u8], needle: &[u8], from: usize) -> usize {
+    ends_from(haystack, needle, from).count()
+}
+
+/// The ends of the occurrences of `needle` that end after `from`.
+fn ends_from<'a>(
+    haystack: &'a [u8],
+    needle: &'a [u8],
+    from: usize,
+) -> impl Iterator<Item = usize> + 'a {
     haystack
         .windows(needle.len())
         .enumerate()
-        .filter(|(i, w)| *w == needle && i + needle.len() > from)
-        .count()
+        .map(|(i, w)| (i + needle.len(), w))
+        .filter(move |(end, w)| *w == needle && *end > from)
+        .map(|(end, _)| end)
 }

@@ -2,6 +2,7 @@
 //! runtime that owns the terminal, the channels and the background work.
 
 pub mod action;
+pub mod compact;
 pub mod keymap;
 pub mod layout;
 pub mod model;

@@ -2,6 +2,7 @@
 //! draws only when something changed.
 
 use super::action::{Action, Effect};
+use super::compact::Compact;
 use super::model::{Mode, Model};
 use super::{update, view};
 use crate::backend::Backend;
@@ -10,8 +11,7 @@ use crate::sync::{self, SyncConfig, SyncEvent};
 use anyhow::{Context, Result};
 use crossterm::event::{Event, EventStream, KeyEvent, KeyEventKind};
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
-    LeaveAlternateScreen,
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use crossterm::{cursor, execute};
 use futures_util::StreamExt;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-type Term = Terminal<CrosstermBackend<Stdout>>;
+type Term = Terminal<Compact<CrosstermBackend<Stdout>>>;
 
 /// What the console runs against.
 pub struct Session {
@@ -369,13 +369,11 @@ fn enter() -> Result<Term> {
     // NO_COLOR is handled by the theme; crossterm's own NO_COLOR path would
     // reset bold and reverse along with colours.
     crossterm::style::force_color_output(true);
-    execute!(
-        stdout(),
-        EnterAlternateScreen,
-        Clear(ClearType::All),
-        cursor::Hide
-    )?;
-    Ok(Terminal::new(CrosstermBackend::new(stdout()))?)
+    execute!(stdout(), EnterAlternateScreen, cursor::Hide)?;
+    // Cleared through the backend, which then knows the screen is blank.
+    let mut backend = Compact::new(CrosstermBackend::new(stdout()));
+    ratatui::backend::Backend::clear(&mut backend)?;
+    Ok(Terminal::new(backend)?)
 }
 
 /// Puts the terminal back as it was; safe to call more than once.
