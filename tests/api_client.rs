@@ -79,8 +79,11 @@ async fn discovers_the_deployment_and_pulls_into_the_cache() {
     let f = cached.load_finding(7).unwrap().unwrap();
     assert_eq!(f.status(), Status::Reviewing);
 
-    // A new client on the same cache remembers the last pull.
-    let again = Api::new(&server.base, None, Some("local".into()), cache.path()).unwrap();
+    // A new client on the same cache remembers the last pull (page by
+    // page: pages of the same size).
+    let again = Api::new(&server.base, None, Some("local".into()), cache.path())
+        .unwrap()
+        .with_page_size(100);
     assert!(!again.pull().await.unwrap());
     server.stop().await;
 }

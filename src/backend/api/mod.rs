@@ -56,7 +56,7 @@ pub struct Api {
     timeout: Duration,
     page_size: u32,
     dedup: bool,
-    last_pull: Mutex<Option<String>>,
+    last_pull: Mutex<Vec<String>>,
     /// Named to `sift serve` (which records it when it has no tokens).
     reviewer: Option<String>,
 }
@@ -86,9 +86,10 @@ impl Api {
         let deployment = deployment
             .map(|d| d.trim().to_string())
             .filter(|d| !d.is_empty());
+        // One digest per page of the last pull.
         let last_pull = std::fs::read_to_string(cache_dir.join(PULL_DIGEST_FILE))
-            .ok()
-            .map(|s| s.trim().to_string());
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default();
         Ok(Api {
             client: http_client(DEFAULT_TIMEOUT)?,
             base,
@@ -521,52 +522,33 @@ impl Api {
         .map_err(|e| BackendError::unavailable(format!("the cache task failed: {e}")))?
         .map_err(|e| BackendError::unavailable(format!("the local cache failed: {e:#}")))
     }
-
-    /// Every finding the backend lists, and a digest of them.
-    async fn fetch_all(&self) -> Result<(Vec<crate::wire::v1::Finding>, String), BackendError> {
-        let mut findings = Vec::new();
-        let mut digest = Sha256::new();
-        let mut query = FindingsQuery {
-            dedup: self.dedup,
-            page_size: self.page_size,
-            ..FindingsQuery::default()
-        };
-        loop {
-            let (page, _) = self.findings_page(&query).await?;
-            // The findings as read, whatever the paging.
-            for f in &page.findings {
-                if let Ok(bytes) = serde_json::to_vec(f) {
-                    digest.update(&bytes);
-                }
-            }
-            let n = page.findings.len();
-            findings.extend(page.findings);
-            // A short or empty page is the last; a server that never ends
-            // is stopped at a million findings.
-            if n < query.page_size as usize || findings.len() >= 1_000_000 {
-                break;
-            }
-            query.page += 1;
-        }
-        let hex: String = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok((findings, hex))
-    }
 }
 
-/// What a 404 from a memory route means.
 /// The header that names a create, so that sending it again creates
 /// nothing new.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
+/// What a 404 from a memory route means.
 const MEMORY_404: &str = "the backend may not offer the experimental v2 memory routes, the \
      memory may not exist, or the token lacks the Web API scope";
 
 fn url_segment(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// The findings of a page as read, for telling whether it changed.
+fn page_digest(findings: &[crate::wire::v1::Finding]) -> String {
+    let mut digest = Sha256::new();
+    for f in findings {
+        if let Ok(bytes) = serde_json::to_vec(f) {
+            digest.update(&bytes);
+        }
+    }
+    digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Findings grouped by project and ref, as the store imports them.
@@ -746,30 +728,51 @@ impl Api {
             .collect())
     }
 
-    /// Pulls the findings into the cache; true when they changed.
+    /// Pulls the findings into the cache page by page, so memory holds one
+    /// page at a time; a page the same as at the last pull (by digest) is
+    /// not imported again. True when anything changed.
     async fn pull_findings(&self) -> Result<bool, BackendError> {
-        let (findings, digest) = self.fetch_all().await?;
-        if self
+        let before = self
             .last_pull
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .as_deref()
-            == Some(digest.as_str())
-        {
-            return Ok(false);
-        }
-        let count = findings.len();
+            .clone();
         let origin = self.base.as_str().trim_end_matches('/').to_string();
-        let scans = group(findings, &origin);
-        self.with_cache(move |store| store.import(&scans).map(|_| ()))
-            .await?;
-        tracing::info!("pulled {count} findings");
-        *self.last_pull.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest.clone());
-        let path = self.cache_dir.join(PULL_DIGEST_FILE);
-        if let Err(e) = std::fs::write(&path, &digest) {
-            tracing::warn!("cannot write {}: {e}", path.display());
+        let mut query = FindingsQuery {
+            dedup: self.dedup,
+            page_size: self.page_size,
+            ..FindingsQuery::default()
+        };
+        let (mut digests, mut count, mut changed) = (Vec::new(), 0usize, false);
+        loop {
+            let (page, _) = self.findings_page(&query).await?;
+            let n = page.findings.len();
+            count += n;
+            let digest = page_digest(&page.findings);
+            if n > 0 && before.get(digests.len()) != Some(&digest) {
+                let scans = group(page.findings, &origin);
+                self.with_cache(move |store| store.import(&scans).map(|_| ()))
+                    .await?;
+                changed = true;
+            }
+            digests.push(digest);
+            // A short or empty page is the last; a server that never ends
+            // is stopped at a million findings.
+            if n < query.page_size as usize || count >= 1_000_000 {
+                break;
+            }
+            query.page += 1;
         }
-        Ok(true)
+        changed |= digests.len() != before.len();
+        if changed {
+            tracing::info!("pulled {count} findings");
+            let path = self.cache_dir.join(PULL_DIGEST_FILE);
+            if let Err(e) = std::fs::write(&path, digests.join("\n")) {
+                tracing::warn!("cannot write {}: {e}", path.display());
+            }
+        }
+        *self.last_pull.lock().unwrap_or_else(|e| e.into_inner()) = digests;
+        Ok(changed)
     }
 }
 
