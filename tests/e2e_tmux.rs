@@ -372,13 +372,54 @@ fn count_before(screen: &str, marker: &str) -> usize {
 /// (the embedded store) then holds exactly what the preview promised.
 #[test]
 fn ignore_remember_apply_edit_and_delete_a_memory() {
-    use sift::domain::{RuleScope, Status};
     let dir = tempfile::tempdir().unwrap();
     let data = seeded_demo(dir.path());
-    let (project, rule, open, undecided) = project_and_rule_with_open_findings(&data);
+    memory_flow("memory", &shell_command(&data, ""), &data, &data);
+}
 
-    let t = Tmux::start("memory", 140, 45, &shell_command(&data, ""));
+/// The same against a Semgrep-compatible server: `sift serve` on the demo
+/// backlog, the console on its own cache through `--url`.
+#[test]
+fn the_memory_flow_against_sift_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = seeded_demo(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(SIFT)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = dir.path().join("client");
+    let cache = sift::config::api_cache_dir(&client, &url, None).unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "sift serve started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The console's data dir is the client's; its store is the cache.
+    let command = shell_command(&client, &format!("--url {url}"));
+    memory_flow("memory-serve", &command, &cache, &data);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The flow: `command` runs the console, `console` is its own store (what
+/// it previews from), `backend` the backend's store, checked afterwards.
+fn memory_flow(name: &str, command: &str, console: &Path, backend: &Path) {
+    use sift::domain::{RuleScope, Status};
+    let t = Tmux::start(name, 140, 45, command);
     t.wait_for("synced");
+    let (project, rule, open, undecided) = project_and_rule_with_open_findings(console);
     // Every view, the open findings of that project and rule.
     t.keys(&["8", "/"]);
     t.keys(&["-l", &format!("project:{project} rule:{rule} status:open")]);
@@ -399,9 +440,9 @@ fn ignore_remember_apply_edit_and_delete_a_memory() {
     t.keys(&["Tab", "Tab", "Tab", "Tab", "Space", "Enter"]);
     t.wait_for("remembered");
     // The sync sends it in the background: wait until the outbox is empty.
-    sent(&data);
+    sent(console);
 
-    let store = sift::store::Store::open(&data).unwrap();
+    let store = sift::store::Store::open(backend).unwrap();
     let memories = store.memories().unwrap();
     let m = memories
         .iter()
@@ -410,18 +451,29 @@ fn ignore_remember_apply_edit_and_delete_a_memory() {
     assert_eq!(m.scope.projects, vec![project.clone()]);
     assert_eq!(m.scope.rules, RuleScope::Rules(vec![rule.clone()]));
     let id = m.id.clone();
-    let index = store.load_index().unwrap();
     let note = "Ignored under the memory \"Reached only through the internal gateway\"";
+    // The backend: nothing in scope is left undecided. (It triages the same
+    // finding on every ref, so it may hold more copies than the console's
+    // deduplicated view.)
+    let index = store.load_index().unwrap();
+    for r in &index.rows {
+        if index.projects.get(r.project) == project && index.rules.get(r.rule) == rule {
+            assert!(
+                !r.status.is_undecided(),
+                "nothing in scope is left undecided"
+            );
+        }
+    }
+    drop(store);
+    // What the console previewed: exactly those were ignored, each with the note.
+    let seen = sift::store::Store::open(console).unwrap();
+    let index = seen.load_index().unwrap();
     let mut applied = 0;
     for r in &index.rows {
         if index.projects.get(r.project) != project || index.rules.get(r.rule) != rule {
             continue;
         }
-        assert!(
-            !r.status.is_undecided(),
-            "nothing in scope is left undecided"
-        );
-        let f = store.load_finding(r.id).unwrap().unwrap();
+        let f = seen.load_finding(r.id).unwrap().unwrap();
         if f.activity.iter().any(|a| a.note.as_deref() == Some(note)) {
             applied += 1;
             assert_eq!(f.status(), Status::Ignored);
@@ -431,7 +483,7 @@ fn ignore_remember_apply_edit_and_delete_a_memory() {
         applied, promised,
         "exactly the findings the preview counted"
     );
-    drop(store);
+    drop(seen);
 
     // Edit: the newest memory is at the top of the pane.
     t.keys(&["m"]);
@@ -441,8 +493,8 @@ fn ignore_remember_apply_edit_and_delete_a_memory() {
     t.keys(&["-l", " (edge only)"]);
     t.keys(&["Tab", "Right", "Enter"]);
     t.wait_for("Projects  all");
-    sent(&data);
-    let edited = sift::store::Store::open(&data)
+    sent(console);
+    let edited = sift::store::Store::open(backend)
         .unwrap()
         .memories()
         .unwrap()
@@ -460,12 +512,18 @@ fn ignore_remember_apply_edit_and_delete_a_memory() {
     t.wait_for("Delete this memory?");
     t.keys(&["y"]);
     t.wait_for("Memories · 6");
-    sent(&data);
+    sent(console);
     t.keys(&["m", "q"]);
     t.wait_for("sift exited 0");
-    let store = sift::store::Store::open(&data).unwrap();
+    let store = sift::store::Store::open(backend).unwrap();
     assert!(store.memories().unwrap().iter().all(|m| m.id != id));
-    assert_eq!(store.pending_count().unwrap(), 0);
+    assert_eq!(
+        sift::store::Store::open(console)
+            .unwrap()
+            .pending_count()
+            .unwrap(),
+        0
+    );
 }
 
 /// Waits until the outbox is empty: everything reached the backend.
