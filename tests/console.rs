@@ -854,6 +854,24 @@ fn memories_filter_and_sort() {
 }
 
 #[test]
+fn m_shows_the_memories_that_cover_the_finding() {
+    let mut c = with_memories(120, 30);
+    c.keys("j"); // 101: in m1's scope (memories[1]), not m2's
+    c.keys("M");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!("the pane opens")
+    };
+    assert_eq!(pane.filter, "finding:101");
+    assert_eq!(pane.order, vec![1]);
+    c.keys("mk"); // 103: in no scope
+    c.keys("M");
+    let Mode::Memories(pane) = &c.model.mode else {
+        panic!()
+    };
+    assert!(pane.order.is_empty());
+}
+
+#[test]
 fn a_finding_lists_the_memories_that_cover_it() {
     let mut c = with_memories(160, 60);
     c.keys("j"); // 101, in m1's scope

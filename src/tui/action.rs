@@ -59,6 +59,8 @@ pub enum Action {
     Undo,
     /// Open or close the memory pane.
     Memories,
+    /// The memory pane, with the memories that cover the selected finding.
+    MemoriesOfFinding,
     /// In the memory pane: most findings in scope first, or newest first.
     SortByImpact,
     /// Accept a false-positive verdict and remember why (a memory).
@@ -155,6 +157,7 @@ impl Action {
             Action::MarkAll => "mark all in the view / unmark all".into(),
             Action::Undo => "undo the last decision".into(),
             Action::Memories => "memories: open / close the memory pane".into(),
+            Action::MemoriesOfFinding => "the memories that cover this finding".into(),
             Action::SortByImpact => "sort by findings in scope / by date".into(),
             Action::AcceptAndRemember => {
                 "accept a false-positive verdict and remember why (a memory)".into()

@@ -17,9 +17,24 @@ pub fn rows(model: &Model) -> usize {
 }
 
 pub fn open(model: &mut Model) -> Vec<Effect> {
+    open_filtered(model, String::new())
+}
+
+/// `M`: the pane, showing the memories whose scope covers the selected
+/// finding.
+pub fn covering(model: &mut Model) -> Vec<Effect> {
+    let Some(id) = model.selected_id() else {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    };
+    open_filtered(model, format!("finding:{id}"))
+}
+
+fn open_filtered(model: &mut Model, filter: String) -> Vec<Effect> {
     let impact = impacts(model);
     let mut pane = MemoryPane {
         impact,
+        filter,
         ..MemoryPane::default()
     };
     arrange(model, &mut pane, None);
@@ -76,10 +91,29 @@ pub fn selected_id(model: &Model) -> Option<String> {
 
 /// Whether a memory passes one word of the pane's filter: `project:P` and
 /// `rule:R` keep the memories whose scope covers that project or rule (all
-/// projects cover every one; a class covers its rules); other words are
-/// looked for in the text, the scope and the author.
+/// projects cover every one; a class covers its rules), `finding:ID` those
+/// that cover the finding; other words are looked for in the text, the
+/// scope and the author.
 fn matches(model: &Model, m: &Memory, word: &str) -> bool {
     let has = |name: &str, part: &str| name.to_lowercase().contains(part);
+    if let Some(id) = word.strip_prefix("finding:") {
+        let Some(row) = id
+            .parse()
+            .ok()
+            .and_then(|id| model.index.position_of(id))
+            .map(|p| &model.index.rows[p])
+        else {
+            return false;
+        };
+        let rule = model.index.rules.get(row.rule);
+        let classes = model.rule_classes.get(rule).map_or(&[][..], |c| &c[..]);
+        return m.scope.covers(
+            model.index.projects.get(row.project),
+            rule,
+            classes,
+            model.index.paths.get(row.path),
+        );
+    }
     if let Some(p) = word.strip_prefix("project:") {
         return m.scope.projects.is_empty() || m.scope.projects.iter().any(|x| has(x, p));
     }

@@ -184,6 +184,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
             decide::update(model, action)
         }
         Action::Memories => memories::open(model),
+        Action::MemoriesOfFinding => memories::covering(model),
         _ => Vec::new(),
     }
 }
