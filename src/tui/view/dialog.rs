@@ -288,6 +288,8 @@ fn draw_form(
     ] {
         let focused = dialog.field == field;
         let (left, right) = if focused { ("‹ ", " ›") } else { ("", "") };
+        // Room for the label, the arrows and "n/m".
+        let value = fit(&value, (stack.area.width as usize).saturating_sub(24));
         stack.line(
             frame,
             Line::from(vec![
