@@ -159,9 +159,7 @@ impl Action {
             Action::Memories => "memories: open / close the memory pane".into(),
             Action::MemoriesOfFinding => "the memories that cover this finding".into(),
             Action::SortByImpact => "sort by findings in scope / by date".into(),
-            Action::AcceptAndRemember => {
-                "accept a false-positive verdict and remember why (a memory)".into()
-            }
+            Action::AcceptAndRemember => "accept a false-positive verdict, remember why".into(),
             Action::CustomizeFix => "customize fix: guidance for this rule in this project".into(),
             Action::NewMemory => "new memory".into(),
             Action::EditMemory => "edit the memory's text and scope".into(),
