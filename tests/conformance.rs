@@ -206,6 +206,82 @@ async fn conformance<B: Backend>(h: &Harness<B>, actor: &str) {
     assert!(h.backend.pull().await.unwrap(), "a change to reload");
     assert_eq!(finding(h.local(), 20).status(), Status::Reviewing);
     assert!(!h.backend.pull().await.unwrap());
+
+    memories(h, actor).await;
+}
+
+/// Memory changes: created (sent twice, kept once) with a scope wider than
+/// v2's, updated, refused when the memory is gone, deleted (twice, fine);
+/// someone else's memory arrives at the next pull.
+async fn memories<B: Backend>(h: &Harness<B>, actor: &str) {
+    use sift::domain::{Memory, MemoryChange, RuleScope, Scope};
+    let stored = || Store::open(h.truth()).unwrap().memories().unwrap();
+    let m = Memory::new(
+        "Fixtures under test/ hold fake data".into(),
+        Scope {
+            projects: vec!["acme/web".into(), "acme/api".into()],
+            rules: RuleScope::All,
+            path_prefixes: vec!["test/".into()],
+        },
+        false,
+        actor,
+    );
+    let create = MemoryChange::Create(m.clone());
+    let kept = h
+        .backend
+        .memory(create.clone(), actor.into())
+        .await
+        .unwrap()
+        .expect("the memory as stored");
+    assert_eq!(kept.scope, m.scope);
+    assert_eq!(kept.content, m.content);
+    let again = h
+        .backend
+        .memory(create, actor.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, kept.id, "a retried create makes nothing new");
+    assert_eq!(stored().len(), 1);
+
+    let mut edited = kept.clone();
+    edited.content = "Fixtures under test/ and spec/ hold fake data".into();
+    edited.scope.path_prefixes.push("spec/".into());
+    h.backend
+        .memory(MemoryChange::Update(edited.clone()), actor.into())
+        .await
+        .unwrap();
+    assert_eq!(stored()[0].content, edited.content);
+    assert_eq!(stored()[0].scope, edited.scope);
+
+    h.backend
+        .memory(MemoryChange::Delete(kept.id.clone()), actor.into())
+        .await
+        .unwrap();
+    assert!(stored().is_empty());
+    h.backend
+        .memory(MemoryChange::Delete(kept.id.clone()), actor.into())
+        .await
+        .expect("deleting what is gone is fine");
+    let e = h
+        .backend
+        .memory(MemoryChange::Update(edited), actor.into())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackendError::Rejected { .. }), "{e:?}");
+    assert!(stored().is_empty(), "an update does not bring it back");
+
+    // Someone else's memory arrives at the next pull.
+    let theirs = Memory::new(
+        "ConfigService is internal".into(),
+        Scope::default(),
+        false,
+        "bob",
+    );
+    Store::open(h.truth()).unwrap().put_memory(&theirs).unwrap();
+    assert!(h.backend.pull().await.unwrap(), "a change to reload");
+    let (seen, _) = Store::open(h.local()).unwrap().memories_in_view().unwrap();
+    assert!(seen.iter().any(|m| m.content == theirs.content));
 }
 
 #[tokio::test]
