@@ -669,8 +669,8 @@ fn console(target: &Target, config: &Config, offline: bool) -> Result<()> {
     };
     if pending > 0 {
         eprintln!(
-            "sift: {pending} decision(s) are waiting for the backend; they are kept and sent \
-             at the next start (or by `sift sync`)."
+            "sift: {pending} decision(s) or memory change(s) are waiting for the backend; they \
+             are kept and sent at the next start (or by `sift sync`)."
         );
     }
     Ok(())
