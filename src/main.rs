@@ -22,6 +22,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+/// `println!` that hands a failed write back (a reader that stopped early,
+/// `sift memories list | head`) instead of panicking; `main` treats a
+/// broken pipe as success.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod commands;
 
 /// Exit codes scripts can rely on (also in the README).
@@ -533,7 +543,7 @@ fn serve(
     use sift::server::{self, ServerConfig, auth::Tokens};
     if let (Some(file), Some(name)) = (token_file, add_token) {
         Tokens::add_to_file(file, &name)?;
-        println!(
+        say!(
             "added a token for {} to {}; hand it to them over a private channel",
             inert(&name),
             file.display()
@@ -709,11 +719,11 @@ fn demo(
     let total: usize = summaries.iter().map(|s| s.new).sum();
     if seed_only {
         let kept = temp.map(|t| t.keep()).unwrap_or(dir);
-        println!(
+        say!(
             "Demo backlog with {total} findings written to {}",
             kept.display()
         );
-        println!("Open it with: sift --data-dir {}", kept.display());
+        say!("Open it with: sift --data-dir {}", kept.display());
         return Ok(exit::OK);
     }
     console(&Target::Embedded(dir), config, offline)?;
@@ -752,11 +762,11 @@ fn import(
             })
             .collect();
         let out = serde_json::json!({ "imported": summaries, "scanner_errors": errors });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(exit::OK);
     }
     for (s, scan) in summaries.iter().zip(&scans) {
-        println!(
+        say!(
             "{}: {} @ {}: {} new, {} updated, {} fixed",
             inert(&s.origin),
             inert(&s.project),
@@ -771,7 +781,7 @@ fn import(
                 .as_deref()
                 .map(|p| format!(" in {p}"))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "  scanner {} ({}){}: {}",
                 inert(&e.level),
                 inert(&e.kind),
@@ -867,7 +877,7 @@ fn triage(
                 "recorded": 0, "acknowledged": 0, "pending": 0, "rejected": 0,
                 "decisions": [], "refused": refused, "error": error,
             });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            say!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             for (id, why) in &refused {
                 eprintln!("sift: {id}: {}", inert(why));
@@ -927,7 +937,7 @@ fn triage(
             "decisions": decisions,
             "error": error,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for ((id, change), outbox_id) in changes.iter().zip(&outbox_ids) {
             let (result, message) = outcome(*outbox_id);
@@ -935,7 +945,7 @@ fn triage(
                 Some(m) => format!("{result}: {}", inert(m)),
                 None => result.to_string(),
             };
-            println!("{id}\t{}\t{result}", change.describe());
+            say!("{id}\t{}\t{result}", change.describe());
         }
         if pending > 0 {
             eprintln!(
@@ -1080,16 +1090,16 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
             out["dropped"] = list(&dropped).into();
             out["dropped_memory_changes"] = memory_list(&dropped_memory).into();
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         if !dropped.is_empty() {
-            println!(
+            say!(
                 "dropped {} the backend had rejected",
                 count_of(dropped.len())
             );
         }
         if !dropped_memory.is_empty() {
-            println!(
+            say!(
                 "dropped {} the backend had rejected",
                 memory_changes(dropped_memory.len())
             );
@@ -1097,19 +1107,19 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
         let sent = report.acknowledged + report.memory_changes_acknowledged;
         let nothing_left = report.waiting == 0 && rejected.is_empty() && rejected_memory.is_empty();
         if sent == 0 && nothing_left {
-            println!("nothing to send");
+            say!("nothing to send");
         }
         if report.acknowledged > 0 {
-            println!("sent {}", count_of(report.acknowledged));
+            say!("sent {}", count_of(report.acknowledged));
         }
         if report.memory_changes_acknowledged > 0 {
-            println!(
+            say!(
                 "sent {}",
                 memory_changes(report.memory_changes_acknowledged)
             );
         }
         for p in &rejected {
-            println!(
+            say!(
                 "{}\t{}\trejected: {}",
                 p.finding_id,
                 p.change.describe(),
@@ -1117,7 +1127,7 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
             );
         }
         for c in &rejected_memory {
-            println!(
+            say!(
                 "{}\t{} memory\trejected: {}",
                 inert(c.change.memory_id()),
                 c.change.verb(),

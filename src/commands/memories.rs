@@ -241,7 +241,12 @@ fn usage_error(sub: &str, message: &str) -> ! {
 fn refuse(why: &str, json: bool) -> u8 {
     if json {
         let out = json!({ "recorded": false, "error": why });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        // Already failing: a reader gone early changes nothing.
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&out).unwrap_or_default()
+        );
     } else {
         eprintln!("sift: {}", inert(why));
         eprintln!("sift: nothing was recorded");
@@ -675,9 +680,9 @@ fn add(
             },
             "error": sent.error(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{}\tcreated\t{}", inert(&now.id), sent.memory.text());
+        say!("{}\tcreated\t{}", inert(&now.id), sent.memory.text());
         if apply.is_some() {
             let mut result = format!("{} acknowledged", sent.decisions_acknowledged);
             if sent.decisions_pending > 0 {
@@ -686,9 +691,9 @@ fn add(
             if !sent.decisions_rejected.is_empty() {
                 result += &format!(", {} rejected", sent.decisions_rejected.len());
             }
-            println!("ignored {} in its scope: {result}", findings(ignored.len()));
+            say!("ignored {} in its scope: {result}", findings(ignored.len()));
         } else {
-            println!(
+            say!(
                 "{} in its scope, not changed (--apply ignores them)",
                 findings(in_scope.len())
             );
@@ -750,9 +755,9 @@ fn edit_memory(
                 "undecided_in_scope": { "before": covered, "now": covered },
                 "error": null,
             });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            say!("{}", serde_json::to_string_pretty(&out)?);
         } else {
-            println!("{}\tunchanged", inert(&before.id));
+            say!("{}\tunchanged", inert(&before.id));
         }
         return Ok(exit::OK);
     }
@@ -769,23 +774,23 @@ fn edit_memory(
             "undecided_in_scope": { "before": covered, "now": covers },
             "error": sent.error(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{}\tupdated\t{}", inert(&now.id), sent.memory.text());
+        say!("{}\tupdated\t{}", inert(&now.id), sent.memory.text());
         if now.scope != before.scope {
-            println!(
+            say!(
                 "scope: {} → {}",
                 inert(&before.scope.summary()),
                 inert(&now.scope.summary())
             );
         }
         if now.content != before.content {
-            println!("text: changed");
+            say!("text: changed");
         }
         if now.stage != before.stage {
-            println!("stage: {} → {}", before.stage.as_str(), now.stage.as_str());
+            say!("stage: {} → {}", before.stage.as_str(), now.stage.as_str());
         }
-        println!("in scope: {} before, {covers} now", findings(covered));
+        say!("in scope: {} before, {covers} now", findings(covered));
         sent.explain();
     }
     Ok(sent.code())
@@ -815,10 +820,10 @@ fn remove(
             "undecided_in_scope": covered,
             "error": sent.error(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{}\tdeleted\t{}", inert(&memory.id), sent.memory.text());
-        println!(
+        say!("{}\tdeleted\t{}", inert(&memory.id), sent.memory.text());
+        say!(
             "it covered {}; decisions already made under it stay",
             findings(covered)
         );
