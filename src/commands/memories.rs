@@ -341,29 +341,20 @@ fn known_class(classes: &RuleClasses, class: String) -> String {
     }
 }
 
-/// Whether a memory's scope speaks about a project and a rule.
-fn covers_project(scope: &Scope, project: &str) -> bool {
-    scope.projects.is_empty() || scope.projects.iter().any(|p| p == project)
-}
-
-fn covers_rule(scope: &Scope, rule: &str, classes: &RuleClasses) -> bool {
-    match &scope.rules {
-        RuleScope::All => true,
-        RuleScope::Rules(rules) => rules.iter().any(|r| r == rule),
-        RuleScope::Class(class) => classes
-            .get(rule)
-            .is_some_and(|cs| cs.iter().any(|c| c.eq_ignore_ascii_case(class))),
-    }
-}
-
 fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Result<u8> {
     let (memories, pending) = store.memories_in_view()?;
     let classes = store.rule_classes()?;
     let index = store.load_index()?;
     let shown: Vec<&Memory> = memories
         .iter()
-        .filter(|m| projects.is_empty() || projects.iter().any(|p| covers_project(&m.scope, p)))
-        .filter(|m| rules.is_empty() || rules.iter().any(|r| covers_rule(&m.scope, r, &classes)))
+        .filter(|m| projects.is_empty() || projects.iter().any(|p| m.scope.covers_project(p)))
+        .filter(|m| {
+            rules.is_empty()
+                || rules.iter().any(|r| {
+                    let of = classes.get(r).map_or(&[][..], |c| &c[..]);
+                    m.scope.covers_rule_of(r, of)
+                })
+        })
         .collect();
     let in_scope = |m: &Memory| index.undecided_in_scope(&m.scope, &classes, &[]).len();
     let stdout = std::io::stdout();
@@ -395,24 +386,6 @@ fn date(t: OffsetDateTime) -> String {
     t.date().to_string()
 }
 
-/// Projects by name, or "all projects".
-fn projects_text(scope: &Scope) -> String {
-    if scope.projects.is_empty() {
-        "all projects".into()
-    } else {
-        scope.projects.join(", ")
-    }
-}
-
-/// Rule ids as given, "class: X", or "all rules".
-fn rules_text(scope: &Scope) -> String {
-    match &scope.rules {
-        RuleScope::All => "all rules".into(),
-        RuleScope::Rules(rules) => rules.join(", "),
-        RuleScope::Class(class) => format!("class: {class}"),
-    }
-}
-
 /// One memory for a reader: every untrusted part made inert.
 fn write_memory(out: &mut impl Write, m: &Memory, pending: bool, in_scope: usize) -> Result<()> {
     let mark = if pending { "\tpending" } else { "" };
@@ -423,8 +396,8 @@ fn write_memory(out: &mut impl Write, m: &Memory, pending: bool, in_scope: usize
         m.stage.as_str(),
         kind(m)
     )?;
-    writeln!(out, "  projects: {}", inert(&projects_text(&m.scope)))?;
-    writeln!(out, "  rules: {}", inert(&rules_text(&m.scope)))?;
+    writeln!(out, "  projects: {}", inert(&m.scope.projects_text()))?;
+    writeln!(out, "  rules: {}", inert(&m.scope.rules_text()))?;
     if !m.scope.path_prefixes.is_empty() {
         writeln!(out, "  paths: {}", inert(&m.scope.path_prefixes.join(", ")))?;
     }

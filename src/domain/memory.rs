@@ -53,20 +53,46 @@ pub struct Scope {
 
 impl Scope {
     pub fn covers(&self, project: &str, rule: &str, classes: &[String], path: &str) -> bool {
-        let project_ok = self.projects.is_empty() || self.projects.iter().any(|p| p == project);
-        let rule_ok = match &self.rules {
-            RuleScope::All => true,
-            RuleScope::Rules(rules) => rules.iter().any(|r| r == rule),
-            RuleScope::Class(class) => classes
-                .iter()
-                .any(|c| c.trim().eq_ignore_ascii_case(class.trim())),
-        };
         let path_ok = self.path_prefixes.is_empty()
             || self
                 .path_prefixes
                 .iter()
                 .any(|p| path.starts_with(p.as_str()));
-        project_ok && rule_ok && path_ok
+        self.covers_project(project) && self.covers_rule_of(rule, classes) && path_ok
+    }
+
+    /// All projects, or this one among them.
+    pub fn covers_project(&self, project: &str) -> bool {
+        self.projects.is_empty() || self.projects.iter().any(|p| p == project)
+    }
+
+    /// All rules, this one among them, or its class (`classes`: the rule's).
+    pub fn covers_rule_of(&self, rule: &str, classes: &[String]) -> bool {
+        match &self.rules {
+            RuleScope::All => true,
+            RuleScope::Rules(rules) => rules.iter().any(|r| r == rule),
+            RuleScope::Class(class) => classes
+                .iter()
+                .any(|c| c.trim().eq_ignore_ascii_case(class.trim())),
+        }
+    }
+
+    /// The projects for a reader: their names, or "all projects".
+    pub fn projects_text(&self) -> String {
+        if self.projects.is_empty() {
+            "all projects".into()
+        } else {
+            self.projects.join(", ")
+        }
+    }
+
+    /// The rules for a reader: their ids, "class: X", or "all rules".
+    pub fn rules_text(&self) -> String {
+        match &self.rules {
+            RuleScope::All => "all rules".into(),
+            RuleScope::Rules(rules) => rules.join(", "),
+            RuleScope::Class(class) => format!("class: {class}"),
+        }
     }
 }
 

@@ -254,8 +254,7 @@ fn accept_and_remember(model: &mut Model) -> Vec<Effect> {
         .map(|a| a.verdict_reason.clone())
         .unwrap_or_default();
     let mut dialog = new_dialog(DialogKind::AcceptFalsePositive, targets);
-    let mut form = memory_form::new_form(model, &dialog.targets, &reason, false);
-    memory_form::refresh(model, &mut form, &dialog.targets);
+    let form = memory_form::new_form(model, &dialog.targets, &dialog.targets, &reason, false);
     dialog.memory = Some(Box::new(form));
     dialog.field = Field::Text;
     model.mode = Mode::Dialog(Box::new(dialog));
@@ -281,7 +280,7 @@ fn customize_fix(model: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     let mut dialog = new_dialog(DialogKind::Memory, vec![id]);
-    dialog.memory = Some(Box::new(memory_form::new_form(model, &[id], "", true)));
+    dialog.memory = Some(Box::new(memory_form::new_form(model, &[id], &[], "", true)));
     model.mode = Mode::Dialog(Box::new(dialog));
     Vec::new()
 }
@@ -350,9 +349,6 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effe
                         1
                     };
                     dialog.reason = all[(i + step) % all.len()];
-                    if let Some(form) = dialog.memory.as_mut() {
-                        memory_form::refresh(model, form, &dialog.targets);
-                    }
                 }
             }
             Field::Remember => {

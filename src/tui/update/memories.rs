@@ -294,7 +294,7 @@ fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effe
 /// start with.
 fn new_memory(model: &mut Model) -> Vec<Effect> {
     let around: Vec<i64> = model.selected_id().into_iter().collect();
-    let form = memory_form::new_form(model, &around, "", false);
+    let form = memory_form::new_form(model, &around, &[], "", false);
     open_form(model, form, Vec::new())
 }
 
@@ -331,15 +331,15 @@ fn activate(model: &mut Model) -> Vec<Effect> {
 /// The memories changed (recorded here, or pulled): the pane follows.
 /// `keep` is the memory the cursor was on.
 pub fn reloaded(model: &mut Model, keep: Option<String>) {
-    let impact = impacts(model);
     let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
     let pane = match &mut mode {
         Mode::Memories(pane) => Some(pane),
         Mode::Dialog(d) => d.back_to.as_mut(),
         _ => None,
     };
+    // Counting what each memory covers is only for a pane on screen.
     if let Some(pane) = pane {
-        pane.impact = impact;
+        pane.impact = impacts(model);
         arrange(model, pane, keep.as_deref());
     }
     model.mode = mode;

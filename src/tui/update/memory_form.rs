@@ -29,12 +29,19 @@ pub fn fields(dialog: &Dialog) -> Vec<Field> {
     fields
 }
 
-/// A form for a new memory about `targets` (their projects and rules are
-/// offered first), with `text` to start from.
-pub fn new_form(model: &Model, targets: &[i64], text: &str, guidance: bool) -> MemoryForm {
+/// A form for a new memory about the findings `about` (their projects and
+/// rules are offered first), with `text` to start from; its count leaves
+/// out the findings `decided` (those the dialog decides itself).
+pub fn new_form(
+    model: &Model,
+    about: &[i64],
+    decided: &[i64],
+    text: &str,
+    guidance: bool,
+) -> MemoryForm {
     let mut projects = BTreeSet::new();
     let mut rules = BTreeSet::new();
-    for id in targets {
+    for id in about {
         if let Some(p) = model.index.position_of(*id) {
             let row = &model.index.rows[p];
             projects.insert(model.index.projects.get(row.project).to_string());
@@ -46,25 +53,27 @@ pub fn new_form(model: &Model, targets: &[i64], text: &str, guidance: bool) -> M
         rules: RuleScope::Rules(rules.into_iter().collect()),
         path_prefixes: Vec::new(),
     };
-    form_for(model, &scope, text, guidance)
+    form_for(model, &scope, text, guidance, decided)
 }
 
 /// A form to edit `memory`.
 pub fn edit_form(model: &Model, memory: &Memory) -> MemoryForm {
-    let mut form = form_for(model, &memory.scope, &memory.content, memory.guidance);
-    form.covered_before = Some(
-        model
-            .index
-            .undecided_in_scope(&memory.scope, &model.rule_classes, &[])
-            .len(),
-    );
+    let mut form = form_for(model, &memory.scope, &memory.content, memory.guidance, &[]);
+    // The form starts on the memory's own scope.
+    form.covered_before = Some(form.preview.len());
     form.editing = Some(memory.clone());
     form
 }
 
 /// A form showing `scope`: one project or rule is offered by name, more
 /// are the chosen ones; classes of the rules in scope come next.
-fn form_for(model: &Model, scope: &Scope, text: &str, guidance: bool) -> MemoryForm {
+fn form_for(
+    model: &Model,
+    scope: &Scope,
+    text: &str,
+    guidance: bool,
+    decided: &[i64],
+) -> MemoryForm {
     let mut projects = Vec::new();
     if let [one] = scope.projects.as_slice() {
         projects.push(ProjectOption::One(one.clone()));
@@ -130,7 +139,7 @@ fn form_for(model: &Model, scope: &Scope, text: &str, guidance: bool) -> MemoryF
         picker: None,
         listing: None,
     };
-    refresh(model, &mut form, &[]);
+    refresh(model, &mut form, decided);
     form
 }
 
@@ -286,7 +295,9 @@ pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
     }
     if form.picker.is_some() {
         picker_input(form, key);
-        refresh(model, form, &targets);
+        if form.picker.is_none() {
+            refresh(model, form, &targets);
+        }
         return true;
     }
     if key.code == KeyCode::Char('l') && ctrl {
@@ -351,7 +362,8 @@ pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
         },
         _ => false,
     };
-    if used {
+    // Only the scope changes what the memory covers.
+    if used && matches!(field, Field::Projects | Field::Rules | Field::Paths) {
         refresh(model, form, &targets);
     }
     used
@@ -454,9 +466,7 @@ pub fn toggle_remember(model: &Model, dialog: &mut Dialog) {
         return;
     }
     let note = dialog.note.lines().join("\n").trim().to_string();
-    dialog.memory = Some(Box::new(new_form(model, &dialog.targets, &note, false)));
-    if let Some(form) = dialog.memory.as_mut() {
-        refresh(model, form, &dialog.targets);
-    }
+    let form = new_form(model, &dialog.targets, &dialog.targets, &note, false);
+    dialog.memory = Some(Box::new(form));
     dialog.field = Field::Text;
 }

@@ -83,6 +83,9 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     let selected = model.selected_id();
     model.index = index;
     model.list.offset = offset;
+    // What the memories cover may have changed with the findings.
+    let kept = memories::selected_id(model);
+    memories::reloaded(model, kept);
     memory_form::refresh_open(model);
     let mut effects = refilter(model);
     if effects.is_empty() && selected.is_some() {

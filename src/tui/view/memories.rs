@@ -2,7 +2,7 @@
 //! the findings it covers.
 
 use super::{fit, pad, pane_block, untrusted};
-use crate::domain::{Memory, MemoryStage, RuleScope};
+use crate::domain::{Memory, MemoryStage};
 use crate::tui::model::{MemoryPane, Model};
 use crate::tui::text::inert_lines;
 use crate::tui::update::memory_rows;
@@ -185,20 +185,10 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
 
 /// Scope, stage and authorship as label/value pairs.
 fn scope_fields(m: &Memory) -> Vec<(&'static str, String)> {
-    let projects = if m.scope.projects.is_empty() {
-        "all".to_string()
-    } else {
-        m.scope.projects.join(", ")
-    };
-    let rules = match &m.scope.rules {
-        RuleScope::All => "all".to_string(),
-        RuleScope::Rules(r) => r.join(", "),
-        RuleScope::Class(c) => format!("class: {c}"),
-    };
     let mut fields = vec![
         ("Id", m.id.clone()),
-        ("Projects", projects),
-        ("Rules", rules),
+        ("Projects", m.scope.projects_text()),
+        ("Rules", m.scope.rules_text()),
     ];
     if !m.scope.path_prefixes.is_empty() {
         fields.push(("Paths", m.scope.path_prefixes.join(", ")));
