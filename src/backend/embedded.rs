@@ -82,21 +82,32 @@ impl Backend for Embedded {
     ) -> Result<Option<Memory>, BackendError> {
         // As sift serve answers: updating a memory someone deleted is
         // refused rather than bringing it back.
-        self.with_store(move |store| match change {
-            MemoryChange::Update(m) if !store.memories()?.iter().any(|x| x.id == m.id) => {
-                Ok(Err(format!("no memory has the id {}", m.id)))
-            }
-            MemoryChange::Create(m) | MemoryChange::Update(m) => {
-                store.put_memory(&m)?;
-                Ok(Ok(Some(m)))
-            }
-            MemoryChange::Delete(id) => {
-                store.delete_memory(&id)?;
-                Ok(Ok(None))
-            }
-        })
-        .await?
-        .map_err(|message| BackendError::Rejected { message })
+        let (answer, before, after) = self
+            .with_store(move |store| {
+                let before = store.findings_version()?;
+                let answer = match change {
+                    MemoryChange::Update(m) if !store.memories()?.iter().any(|x| x.id == m.id) => {
+                        Err(format!("no memory has the id {}", m.id))
+                    }
+                    MemoryChange::Create(m) | MemoryChange::Update(m) => {
+                        store.put_memory(&m)?;
+                        Ok(Some(m))
+                    }
+                    MemoryChange::Delete(id) => {
+                        store.delete_memory(&id)?;
+                        Ok(None)
+                    }
+                };
+                Ok((answer, before, store.findings_version()?))
+            })
+            .await?;
+        // Our own change is not news to the console (the sync tells it),
+        // unless someone else changed the store since we last looked.
+        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
+        if *seen == Some(before) {
+            *seen = Some(after);
+        }
+        answer.map_err(|message| BackendError::Rejected { message })
     }
 
     async fn pull(&self) -> Result<bool, BackendError> {

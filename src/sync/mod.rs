@@ -180,9 +180,6 @@ pub async fn push_and_pull<B: Backend>(
             }
         }
     }
-    // The console shows the memories as the backend now has them.
-    report.changed |=
-        report.memory_changes_acknowledged > 0 || !report.memory_changes_rejected.is_empty();
     report.triaged = triaged.into_iter().collect();
     report.waiting = store.waiting_count()?;
     report.rejected_total = store.rejected_count()?;
@@ -343,6 +340,9 @@ pub enum SyncEvent {
         /// The backend's message: untrusted text.
         message: String,
     },
+    /// The backend acknowledged memory changes: they are no longer
+    /// pending.
+    MemoriesChanged,
     /// The backend refused a memory change; it stays in the outbox.
     MemoryRejected {
         /// The backend's message: untrusted text.
@@ -526,6 +526,9 @@ async fn pass<B: Backend>(
             finding_ids: r.finding_ids,
             message: r.message,
         });
+    }
+    if report.memory_changes_acknowledged > 0 {
+        let _ = events.send(SyncEvent::MemoriesChanged);
     }
     for message in report.memory_changes_rejected {
         let _ = events.send(SyncEvent::MemoryRejected { message });

@@ -114,18 +114,11 @@ async fn event_loop<B: Backend>(
                         writer.decide_with_memory(&intents, memory.as_ref(), &session.actor, false);
                     Some(match decided {
                         Ok(decided) => {
-                            if memory.is_some() {
-                                // The memory shows at once, pending.
-                                match writer.memories_in_view() {
-                                    Ok((memories, pending)) => {
-                                        let classes = model.rule_classes.clone();
-                                        effects.extend(update::update(
-                                            &mut model,
-                                            Action::MemoriesLoaded(memories, pending, classes),
-                                        ));
-                                    }
-                                    Err(e) => tracing::warn!("reading memories: {e:#}"),
-                                }
+                            // The memory shows at once, pending.
+                            if memory.is_some()
+                                && let Some(loaded) = memories_loaded(&writer)
+                            {
+                                effects.extend(update::update(&mut model, loaded));
                             }
                             Action::Recorded(Box::new(decided), label)
                         }
@@ -252,8 +245,9 @@ fn sync_action(event: SyncEvent, writer: &Store, store: &StoreWorker) -> Option<
             store.reload_index();
             None
         }
+        SyncEvent::MemoriesChanged => memories_loaded(writer),
         SyncEvent::MemoryRejected { message } => {
-            store.reload_index();
+            // It stays in the outbox, shown as pending: nothing to reload.
             Some(Action::RowsUpdated(
                 Vec::new(),
                 Some(format!(
@@ -273,6 +267,22 @@ fn sync_action(event: SyncEvent, writer: &Store, store: &StoreWorker) -> Option<
                     finding_ids.len()
                 )),
             ))
+        }
+    }
+}
+
+/// The memories as the reviewer sees them now, from the store.
+fn memories_loaded(writer: &Store) -> Option<Action> {
+    let loaded = writer
+        .memories_in_view()
+        .and_then(|(memories, pending)| Ok((memories, pending, writer.rule_classes()?)));
+    match loaded {
+        Ok((memories, pending, classes)) => {
+            Some(Action::MemoriesLoaded(memories, pending, classes))
+        }
+        Err(e) => {
+            tracing::warn!("reading memories: {e:#}");
+            None
         }
     }
 }
