@@ -1039,11 +1039,7 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
     }
     let report = sync_pass(target, &mut store);
     let rejected = store.rejected()?;
-    let rejected_memory: Vec<PendingMemoryChange> = store
-        .memory_changes()?
-        .into_iter()
-        .filter(|c| c.rejected.is_some())
-        .collect();
+    let rejected_memory = store.rejected_memory_changes()?;
     // `waiting` counts both; each is reported in its own words.
     let memory_waiting = store.memory_changes_waiting()?;
     let decisions_waiting = report.waiting.saturating_sub(memory_waiting);
@@ -1135,11 +1131,7 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
             );
         }
         if report.waiting > 0 {
-            let what = match (decisions_waiting, memory_waiting) {
-                (d, 0) => count_of(d),
-                (0, m) => memory_changes(m),
-                (d, m) => format!("{} and {}", count_of(d), memory_changes(m)),
-            };
+            let what = both(decisions_waiting, memory_waiting);
             let are = if report.waiting == 1 { "is" } else { "are" };
             eprintln!(
                 "sift: {what} {are} not sent yet: {}. They are kept; the next `sift sync`, or the console, will send them.",
@@ -1152,11 +1144,7 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
             );
         }
         if !rejected.is_empty() || !rejected_memory.is_empty() {
-            let what = match (rejected.len(), rejected_memory.len()) {
-                (d, 0) => count_of(d),
-                (0, m) => memory_changes(m),
-                (d, m) => format!("{} and {}", count_of(d), memory_changes(m)),
-            };
+            let what = both(rejected.len(), rejected_memory.len());
             eprintln!(
                 "sift: the backend rejected {what}; they are kept. `sift sync --retry-rejected` sends them again, `--drop-rejected` gives up on them."
             );
@@ -1171,6 +1159,15 @@ fn sync(target: &Target, retry_rejected: bool, drop_rejected: bool, json: bool) 
     } else {
         exit::OK
     })
+}
+
+/// "3 decisions", "1 memory change", or "3 decisions and 1 memory change".
+fn both(decisions: usize, memory: usize) -> String {
+    match (decisions, memory) {
+        (d, 0) => count_of(d),
+        (0, m) => memory_changes(m),
+        (d, m) => format!("{} and {}", count_of(d), memory_changes(m)),
+    }
 }
 
 fn memory_changes(n: usize) -> String {

@@ -208,13 +208,18 @@ impl Store {
         )?)
     }
 
-    /// Gives up on the rejected memory changes; returns what was dropped.
-    pub fn drop_rejected_memory_changes(&mut self) -> Result<Vec<PendingMemoryChange>> {
-        let rejected: Vec<PendingMemoryChange> = self
+    /// The memory changes the backend refused.
+    pub fn rejected_memory_changes(&self) -> Result<Vec<PendingMemoryChange>> {
+        Ok(self
             .memory_changes()?
             .into_iter()
             .filter(|c| c.rejected.is_some())
-            .collect();
+            .collect())
+    }
+
+    /// Gives up on the rejected memory changes; returns what was dropped.
+    pub fn drop_rejected_memory_changes(&mut self) -> Result<Vec<PendingMemoryChange>> {
+        let rejected = self.rejected_memory_changes()?;
         self.conn
             .execute("DELETE FROM memory_outbox WHERE rejected IS NOT NULL", [])?;
         Ok(rejected)
