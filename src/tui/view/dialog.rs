@@ -57,7 +57,8 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         }
     }
     let mut stack = Stack { area: body };
-    if fields_of(dialog).contains(&Field::Reason) {
+    let fields = memory_form::fields(dialog);
+    if fields.contains(&Field::Reason) {
         let focused = dialog.field == Field::Reason;
         let mark = if focused { "▸ " } else { "  " };
         let mut spans = vec![Span::styled(
@@ -77,15 +78,11 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
     }
     if dialog.kind != DialogKind::Memory {
         let note_h = if dialog.memory.is_some() { 3 } else { u16::MAX };
-        let room =
-            stack
-                .area
-                .height
-                .saturating_sub(if fields_of(dialog).contains(&Field::Remember) {
-                    1
-                } else {
-                    0
-                });
+        // Room left for the "remember this" line below.
+        let room = stack
+            .area
+            .height
+            .saturating_sub(u16::from(fields.contains(&Field::Remember)));
         text_box(
             frame,
             &mut stack,
@@ -96,7 +93,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
             theme,
         );
     }
-    if fields_of(dialog).contains(&Field::Remember) {
+    if fields.contains(&Field::Remember) {
         let on = dialog.memory.is_some();
         stack.line(
             frame,
@@ -132,10 +129,6 @@ fn title(dialog: &Dialog) -> String {
             _ => " New memory ".into(),
         },
     }
-}
-
-fn fields_of(dialog: &Dialog) -> Vec<Field> {
-    memory_form::fields(dialog)
 }
 
 /// The count or the error, and the keys.
