@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use sift::domain::{
     FindingIndex, Memory, MemoryChange, MemoryStage, RuleClasses, RuleScope, Scope, TriageReason,
+    same_class,
 };
 use sift::store::Store;
 use sift::tui::text::{inert, inert_lines};
@@ -324,10 +325,7 @@ fn dedup(mut names: Vec<String>) -> Vec<String> {
 /// A class as the rules spell it; a class no rule has yet is kept as
 /// given, with a warning (it covers no finding until such a rule comes).
 fn known_class(classes: &RuleClasses, class: String) -> String {
-    let found = classes
-        .values()
-        .flatten()
-        .find(|c| c.eq_ignore_ascii_case(&class));
+    let found = classes.values().flatten().find(|c| same_class(c, &class));
     match found {
         Some(c) => c.clone(),
         None => {

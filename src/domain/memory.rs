@@ -71,9 +71,7 @@ impl Scope {
         match &self.rules {
             RuleScope::All => true,
             RuleScope::Rules(rules) => rules.iter().any(|r| r == rule),
-            RuleScope::Class(class) => classes
-                .iter()
-                .any(|c| c.trim().eq_ignore_ascii_case(class.trim())),
+            RuleScope::Class(class) => classes.iter().any(|c| same_class(c, class)),
         }
     }
 
@@ -104,10 +102,7 @@ impl Scope {
             RuleScope::Class(class) => {
                 let mut rules: Vec<String> = classes
                     .iter()
-                    .filter(|(_, cs)| {
-                        cs.iter()
-                            .any(|c| c.trim().eq_ignore_ascii_case(class.trim()))
-                    })
+                    .filter(|(_, cs)| cs.iter().any(|c| same_class(c, class)))
                     .map(|(rule, _)| rule.clone())
                     .collect();
                 rules.sort();
@@ -193,12 +188,12 @@ impl Memory {
             updated_at: now,
         }
     }
-}
 
-/// Longest memory text accepted (as long as a triage note may be).
-pub const MAX_MEMORY_CHARS: usize = super::decision::MAX_NOTE_CHARS;
+    /// Marks the memory changed now.
+    pub fn touch(&mut self) {
+        self.updated_at = whole_seconds_now();
+    }
 
-impl Memory {
     /// The note on each finding a memory is applied to: it names the memory
     /// by its text (its id may change when the backend stores it).
     pub fn applied_note(&self) -> String {
@@ -236,14 +231,13 @@ impl Memory {
 
     /// Why the memory cannot be saved, if it cannot.
     pub fn problem(&self) -> Option<String> {
-        let n = self.content.trim().chars().count();
-        if n == 0 {
+        if self.content.trim().is_empty() {
             return Some("the memory needs a text".into());
         }
-        if self.content.chars().count() > MAX_MEMORY_CHARS {
+        let n = self.content.chars().count();
+        if n > MAX_MEMORY_CHARS {
             return Some(format!(
-                "the memory is {} characters; at most {MAX_MEMORY_CHARS}",
-                self.content.chars().count()
+                "the memory is {n} characters; at most {MAX_MEMORY_CHARS}"
             ));
         }
         if let RuleScope::Rules(r) = &self.scope.rules
@@ -272,11 +266,12 @@ impl FindingIndex {
     }
 }
 
-impl Memory {
-    /// Marks the memory changed now.
-    pub fn touch(&mut self) {
-        self.updated_at = whole_seconds_now();
-    }
+/// Longest memory text accepted (as long as a triage note may be).
+pub const MAX_MEMORY_CHARS: usize = super::decision::MAX_NOTE_CHARS;
+
+/// Class names as rules and memories spell them, compared loosely.
+pub fn same_class(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 /// Memory times are kept to the second: they go through text (the store,

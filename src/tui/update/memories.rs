@@ -4,6 +4,7 @@
 use super::{memory_form, refilter};
 use crate::domain::{
     BacklogView, Memory, MemoryChange, MemoryStage, RuleScope, ScopeFilter, TriageReason,
+    same_class,
 };
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode, Model, Pane};
@@ -122,7 +123,7 @@ fn matches(model: &Model, m: &Memory, word: &str) -> bool {
             RuleScope::All => true,
             RuleScope::Rules(rules) => rules.iter().any(|x| has(x, r)),
             RuleScope::Class(class) => model.rule_classes.iter().any(|(rule, classes)| {
-                has(rule, r) && classes.iter().any(|c| c.eq_ignore_ascii_case(class))
+                has(rule, r) && classes.iter().any(|c| same_class(c, class))
             }),
         };
     }
