@@ -161,25 +161,26 @@ pub struct Push {
 
 /// Records `count` decisions (status "reviewing") on the first findings of
 /// the backlog and pushes them to the embedded backend, in process.
-pub fn push_decisions(dir: &Path, count: usize) -> Result<Push> {
-    let mut store = Store::open(dir)?;
-    let index = store.load_index()?;
-    let changes: Vec<(i64, TriageChange)> = index
+/// "Reviewing" for the first `count` findings of the list: the decisions
+/// the push measurements record.
+pub fn reviewing(store: &Store, count: usize) -> Result<Vec<(i64, TriageChange)>> {
+    let change = TriageChange {
+        state: Some(TriageState::Reviewing),
+        reason: None,
+        note: None,
+    };
+    Ok(store
+        .load_index()?
         .rows
         .iter()
         .take(count)
-        .map(|r| {
-            (
-                r.id,
-                TriageChange {
-                    state: Some(TriageState::Reviewing),
-                    reason: None,
-                    note: None,
-                },
-            )
-        })
-        .collect();
-    drop(index);
+        .map(|r| (r.id, change.clone()))
+        .collect())
+}
+
+pub fn push_decisions(dir: &Path, count: usize) -> Result<Push> {
+    let mut store = Store::open(dir)?;
+    let changes = reviewing(&store, count)?;
     let t = Instant::now();
     store.record(&changes, "bench")?;
     let record_ms = ms(t.elapsed());

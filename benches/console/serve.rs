@@ -7,7 +7,6 @@ use crate::{Options, ms};
 use anyhow::{Context, Result, bail};
 use sift::backend::api::{Api, prepare_cache_dir};
 use sift::backend::{Backend, BackendError, TriageRequest, TriageResponse};
-use sift::domain::{TriageChange, TriageState};
 use sift::store::Store;
 use sift::sync::{SyncConfig, push_and_pull};
 use std::net::TcpListener;
@@ -206,22 +205,7 @@ pub fn measure(opts: &Options, backlog: &Backlog, decisions: usize) -> Result<Op
     let api = rt.block_on(client(&url, &cache.0))?;
     let mut store = Store::open(&cache.0)?;
     out.pulled = store.count_findings()?;
-    let changes: Vec<(i64, TriageChange)> = store
-        .load_index()?
-        .rows
-        .iter()
-        .take(decisions)
-        .map(|r| {
-            (
-                r.id,
-                TriageChange {
-                    state: Some(TriageState::Reviewing),
-                    reason: None,
-                    note: None,
-                },
-            )
-        })
-        .collect();
+    let changes = crate::backlog::reviewing(&store, decisions)?;
     out.decisions = changes.len();
     let t = Instant::now();
     store.record(&changes, "bench")?;
