@@ -749,6 +749,15 @@ fn import(
     }
     let mut store = Store::open(dir)?;
     let summaries = store.import(&scans)?;
+    let warnings: Vec<String> = scans
+        .iter()
+        .flat_map(|s| s.warnings.iter().map(|w| format!("{}: {w}", s.origin)))
+        .collect();
+    if !json {
+        for w in &warnings {
+            eprintln!("sift: warning: {}", inert(w));
+        }
+    }
     if json {
         let errors: Vec<_> = scans
             .iter()
@@ -761,7 +770,9 @@ fn import(
                 })
             })
             .collect();
-        let out = serde_json::json!({ "imported": summaries, "scanner_errors": errors });
+        let out = serde_json::json!({
+            "imported": summaries, "scanner_errors": errors, "warnings": warnings,
+        });
         say!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(exit::OK);
     }

@@ -97,7 +97,7 @@ fn semgrep_json_with_fingerprints_maps_every_field() {
         "5f0c2e9d7b61a0e4c3d9f1b2a8e7c6d5f4e3d2c1b0a9f8e7d6c5b4a3928170655e4d3c2b1a0f9e8d7c6b5a4_0"
     );
     assert_eq!(sql.severity, Severity::High, "ERROR is high");
-    assert_eq!(sql.confidence, Confidence::High);
+    assert_eq!(sql.confidence, Some(Confidence::High));
     assert_eq!(sql.rule.category.as_deref(), Some("security"));
     assert_eq!(sql.rule.cwe_names.len(), 1);
     assert!(sql.rule.cwe_names[0].starts_with("CWE-89"));
@@ -132,11 +132,7 @@ fn semgrep_json_with_fingerprints_maps_every_field() {
     // cwe, owasp and references written as single strings; no confidence.
     let xss = by_rule(&scan, "insecure-document-method")[0];
     assert_eq!(xss.severity, Severity::Medium);
-    assert_eq!(
-        xss.confidence,
-        Confidence::Medium,
-        "missing confidence reads as medium"
-    );
+    assert_eq!(xss.confidence, None, "a missing confidence is unknown");
     assert_eq!(xss.rule.confidence, None);
     assert_eq!(xss.rule.cwe_names.len(), 1);
     assert_eq!(xss.rule.owasp_names, ["A03:2021 - Injection"]);
@@ -490,7 +486,7 @@ fn sarif_results_take_their_rules_from_the_driver() {
     assert_eq!(f.severity, Severity::High, "level error is high");
     assert_eq!(
         f.confidence,
-        Confidence::High,
+        Some(Confidence::High),
         "from the HIGH CONFIDENCE tag"
     );
     assert!(f.rule.cwe_names[0].starts_with("CWE-78"));
@@ -528,7 +524,7 @@ fn sarif_results_take_their_rules_from_the_driver() {
 
     let debug = by_rule(&scan, "django-debug-enabled")[0];
     assert_eq!(debug.severity, Severity::Medium);
-    assert_eq!(debug.confidence, Confidence::Low);
+    assert_eq!(debug.confidence, Some(Confidence::Low));
 
     let eval = by_rule(&scan, "eval-detected")[0];
     assert_eq!(eval.severity, Severity::Low, "level note is low");
@@ -697,6 +693,62 @@ fn a_truncated_file_names_the_file_line_and_column() {
         "{msg}"
     );
     assert!(msg.contains("the file looks truncated"), "{msg}");
+}
+
+#[test]
+fn json_nested_too_deep_says_what_the_limit_is() {
+    let deep = format!(
+        "{{\"results\": [{{\"check_id\": \"r\", \"path\": \"a\", \"extra\": {{\"metadata\": {}{}}}}}]}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let err = load_str("deep.json", &deep, &no_opts()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("nested more than 128 levels deep"), "{msg}");
+    assert!(!msg.contains("not valid JSON"), "{msg}");
+}
+
+#[test]
+fn a_repo_root_holding_none_of_the_scanned_files_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ImportOptions {
+        repo_root: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let scan = one(load_file(&fixture("semgrep_logged_out.json"), &opts).unwrap());
+    assert_eq!(scan.findings.len(), 4, "the import goes on");
+    assert_eq!(scan.warnings.len(), 1);
+    assert!(
+        scan.warnings[0].contains("none of the scanned files is under it"),
+        "{:?}",
+        scan.warnings
+    );
+    let (_dir, root) = webapp_tree("");
+    let opts = ImportOptions {
+        repo_root: Some(root),
+        ..Default::default()
+    };
+    let scan = one(load_file(&fixture("semgrep_logged_out.json"), &opts).unwrap());
+    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
+}
+
+#[test]
+fn the_rules_own_fix_is_kept_and_stored() {
+    let mut doc: Value = serde_json::from_str(&fixture_text("semgrep_logged_out.json")).unwrap();
+    doc["results"][0]["extra"]["fix"] = "subprocess.call(cmd, shell=False)".into();
+    let scan = one(load_str("fix.json", &doc.to_string(), &no_opts()).unwrap());
+    assert_eq!(
+        scan.findings[0].rule_fix.as_deref(),
+        Some("subprocess.call(cmd, shell=False)")
+    );
+    assert_eq!(scan.findings[1].rule_fix, None);
+    let mut store = Store::in_memory().unwrap();
+    store.import(&[scan]).unwrap();
+    let stored = store.load_findings(&[1]).unwrap().remove(0);
+    assert_eq!(
+        stored.rule_fix.as_deref(),
+        Some("subprocess.call(cmd, shell=False)")
+    );
 }
 
 #[test]

@@ -46,7 +46,9 @@ fn backlog(n: i64) -> TempDir {
             repository_url: None,
             git_ref,
             findings,
+            identities: vec![],
             errors: vec![],
+            warnings: vec![],
         })
         .collect();
     Store::open(dir.path()).unwrap().import(&scans).unwrap();

@@ -859,7 +859,7 @@ fn procedural(
         rule: r.template.clone(),
         message: snippet.message.clone(),
         severity: r.severity,
-        confidence: r.confidence,
+        confidence: Some(r.confidence),
         location: Location::default(),
         line_of_code_url: None,
         state: decision.state,
@@ -870,6 +870,7 @@ fn procedural(
         created_at,
         relevant_since: created_at,
         assistant: assistant(w, rule, snippet, verdict, reason, component),
+        rule_fix: None,
         code: None,
         activity: decision.activity,
     };
@@ -1381,7 +1382,7 @@ fn featured_finding(
             .clone()
             .unwrap_or_else(|| snippet.message.clone()),
         severity: r.severity,
-        confidence: r.confidence,
+        confidence: Some(r.confidence),
         location: Location::default(),
         line_of_code_url: None,
         state: def
@@ -1396,6 +1397,7 @@ fn featured_finding(
         created_at,
         relevant_since: created_at,
         assistant: assistant(w, rule, snippet, verdict, reason, component),
+        rule_fix: None,
         code: None,
         activity,
     };
@@ -1441,7 +1443,9 @@ fn assemble(w: &World, items: Vec<(ScanKey, Finding)>) -> Vec<ScanResults> {
                 repository_url: Some(w.projects[key.0].url.clone()),
                 git_ref,
                 findings,
+                identities: Vec::new(),
                 errors: Vec::new(),
+                warnings: Vec::new(),
             }
         })
         .collect()

@@ -93,7 +93,8 @@ pub struct Finding {
     /// The message for this match, metavariables filled in.
     pub message: String,
     pub severity: Severity,
-    pub confidence: Confidence,
+    /// The rule's confidence; `None` when the rule does not say.
+    pub confidence: Option<Confidence>,
     pub location: Location,
     pub line_of_code_url: Option<String>,
     pub state: ScanState,
@@ -104,6 +105,9 @@ pub struct Finding {
     pub created_at: OffsetDateTime,
     pub relevant_since: OffsetDateTime,
     pub assistant: Option<Assistant>,
+    /// The rule's own fix for this match (semgrep's `fix`), code that
+    /// replaces the matched text.
+    pub rule_fix: Option<String>,
     pub code: Option<CodeContext>,
     pub activity: Vec<Activity>,
 }

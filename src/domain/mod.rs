@@ -3,6 +3,7 @@
 mod decision;
 mod enums;
 mod finding;
+mod identity;
 mod index;
 mod memory;
 mod query;
@@ -11,6 +12,7 @@ mod scan;
 pub use decision::*;
 pub use enums::*;
 pub use finding::*;
+pub use identity::{Candidate, Evidence, PathMap, code_hash, match_results};
 pub use index::*;
 pub use memory::*;
 pub use query::*;

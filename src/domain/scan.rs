@@ -1,6 +1,7 @@
 //! What an import hands to a backend: the findings of one project and ref.
 
 use super::finding::Finding;
+use super::identity::Evidence;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanSource {
@@ -30,5 +31,20 @@ pub struct ScanResults {
     pub repository_url: Option<String>,
     pub git_ref: String,
     pub findings: Vec<Finding>,
+    /// For scanner output, what identifies each finding, in the same order
+    /// as `findings`; empty for platform records, whose ids are the truth.
+    pub identities: Vec<Identity>,
     pub errors: Vec<ScanError>,
+    /// What sift noticed while reading (a source tree that holds none of the
+    /// scanned files): the import goes on.
+    pub warnings: Vec<String>,
+}
+
+/// How a scanner's result is recognised on a rescan (`domain::identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub evidence: Evidence,
+    /// The scanner wrote its own fingerprint (then `match_based_id` is it);
+    /// otherwise the id is derived and only names a finding that is new.
+    pub fingerprinted: bool,
 }

@@ -32,7 +32,9 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<Vec<ScanResults>, Im
                     repository_url: None,
                     git_ref: f.git_ref.clone(),
                     findings: Vec::new(),
+                    identities: Vec::new(),
                     errors: Vec::new(),
+                    warnings: Vec::new(),
                 });
                 scans.len() - 1
             });

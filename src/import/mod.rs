@@ -10,7 +10,7 @@ mod api_dump;
 mod sarif;
 mod semgrep_json;
 
-use crate::domain::{CodeContext, ScanResults};
+use crate::domain::{CodeContext, Evidence, ScanResults, code_hash};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -235,10 +235,52 @@ impl Context {
         let file = self.tree.as_mut()?.file(path)?;
         file.matched_text(span)
     }
+
+    /// What recognises this match on a rescan: its position and length,
+    /// and the code from the repo root or, without one, the matched lines
+    /// the scanner copied (`scanner_lines`, when real).
+    pub fn evidence(&mut self, path: &str, span: &Span, scanner_lines: Option<&str>) -> Evidence {
+        let mut evidence = Evidence {
+            line: span.line,
+            column: span.col,
+            length: span
+                .offset
+                .zip(span.end_offset)
+                .and_then(|(s, e)| u32::try_from(e.checked_sub(s)?).ok()),
+            lines: real(scanner_lines).map(|l| code_hash([l])),
+            ..Evidence::default()
+        };
+        if let Some(file) = self.tree.as_mut().and_then(|t| t.file(path)) {
+            if let Some(text) = file.matched_text(span) {
+                evidence.snippet = Some(code_hash([text.as_str()]));
+            }
+            if let Some((lines, before, after)) = file.lines_and_around(span.line, span.end_line) {
+                evidence.lines = Some(lines);
+                evidence.before = Some(before);
+                evidence.after = Some(after);
+            }
+        }
+        evidence
+    }
+
+    /// Warnings about the import as a whole, once every result was read.
+    pub fn warnings(&self, results: usize) -> Vec<String> {
+        match &self.tree {
+            Some(tree) if results > 0 && tree.found == 0 => vec![format!(
+                "--repo-root {}: none of the scanned files is under it, so no code was read \
+                 (was the scan run in another folder?)",
+                tree.root.display()
+            )],
+            _ => Vec::new(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Errors with positions and field paths.
+
+/// How deep serde_json lets JSON nest before it refuses it.
+const MAX_JSON_DEPTH: usize = 128;
 
 fn json_error(origin: &str, text: &str, e: &serde_json::Error) -> ImportError {
     let (line, column) = (e.line(), e.column());
@@ -272,6 +314,16 @@ fn json_error(origin: &str, text: &str, e: &serde_json::Error) -> ImportError {
                 message: clean_message(&friendly_type_message(raw)),
             }
         }
+        // serde_json refuses deeper nesting rather than exhaust the stack.
+        _ if raw.starts_with("recursion limit exceeded") => ImportError::Syntax {
+            origin: origin.into(),
+            line,
+            column,
+            message: format!(
+                "the JSON is nested more than {MAX_JSON_DEPTH} levels deep; sift reads at most \
+                 {MAX_JSON_DEPTH} (scanner output needs fewer than ten)"
+            ),
+        },
         serde_json::error::Category::Eof => ImportError::Syntax {
             origin: origin.into(),
             line,
@@ -693,6 +745,8 @@ pub(crate) struct SourceTree {
     root: PathBuf,
     cache: HashMap<String, Option<Rc<SourceFile>>>,
     cached_bytes: usize,
+    /// How many scanned paths were found under the root.
+    found: usize,
 }
 
 impl SourceTree {
@@ -713,6 +767,7 @@ impl SourceTree {
             root: canonical,
             cache: HashMap::new(),
             cached_bytes: 0,
+            found: 0,
         })
     }
 
@@ -729,6 +784,7 @@ impl SourceTree {
             .and_then(|p| SourceFile::read(&p))
             .map(Rc::new);
         if let Some(f) = &found {
+            self.found += 1;
             self.cached_bytes += f.bytes.len();
             if self.cached_bytes > CACHE_BUDGET {
                 self.cache.clear();
@@ -833,6 +889,32 @@ impl SourceFile {
             start_line: first,
             lines,
         })
+    }
+
+    /// Hashes of the matched lines and of the two nearest non-blank lines
+    /// before and after them (`domain::identity`).
+    fn lines_and_around(&self, line: u32, end_line: u32) -> Option<(u64, u64, u64)> {
+        if line == 0 || line > self.lines() {
+            return None;
+        }
+        let end_line = end_line.clamp(line, self.lines());
+        let text = |n: u32| String::from_utf8_lossy(self.line(n)).into_owned();
+        let matched: Vec<String> = (line..=end_line).map(text).collect();
+        let non_blank = |n: &u32| !self.line(*n).trim_ascii().is_empty();
+        let mut before: Vec<String> = (1..line)
+            .rev()
+            .filter(non_blank)
+            .take(2)
+            .map(text)
+            .collect();
+        before.reverse();
+        let after: Vec<String> = (end_line + 1..=self.lines())
+            .filter(non_blank)
+            .take(2)
+            .map(text)
+            .collect();
+        let hash = |v: &[String]| code_hash(v.iter().map(String::as_str));
+        Some((hash(&matched), hash(&before), hash(&after)))
     }
 
     /// The text from the match's start to its end. Byte offsets are used when

@@ -8,8 +8,8 @@ use super::{
     number_keys, real,
 };
 use crate::domain::{
-    Confidence, Finding, Location, Rule, ScanError, ScanResults, ScanSource, ScanState, Severity,
-    TriageState,
+    Confidence, Finding, Identity, Location, Rule, ScanError, ScanResults, ScanSource, ScanState,
+    Severity, TriageState,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -104,6 +104,29 @@ struct SarifResult {
     fingerprints: HashMap<String, String>,
     #[serde(default, deserialize_with = "null_default")]
     suppressions: Vec<Suppression>,
+    /// The rule's own fix, as replacements of the matched region.
+    #[serde(default, deserialize_with = "null_default")]
+    fixes: Vec<Fix>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Fix {
+    #[serde(default, deserialize_with = "null_default")]
+    artifact_changes: Vec<ArtifactChange>,
+}
+
+#[derive(Deserialize, Default)]
+struct ArtifactChange {
+    #[serde(default, deserialize_with = "null_default")]
+    replacements: Vec<Replacement>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Replacement {
+    #[serde(default)]
+    inserted_content: Option<Message>,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +211,7 @@ struct RuleInfo {
 pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportError> {
     let log: Log = ctx.parse(text)?;
     let mut findings = Vec::new();
+    let mut identities = Vec::new();
     let mut errors = Vec::new();
     let mut derived: Vec<(usize, (String, u32, u32))> = Vec::new();
     for run in log.runs {
@@ -237,16 +261,28 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             let code = ctx
                 .code_from_tree(&path, span.line, span.end_line)
                 .or_else(|| real(snippet.as_deref()).and_then(|s| context_from_text(s, span.line)));
-            let match_based_id =
-                match real(r.fingerprints.get("matchBasedId/v1").map(String::as_str)) {
-                    Some(fp) => fp.to_string(),
-                    None => {
-                        let matched = ctx.matched_text(&path, &span);
-                        let key = identity_key(&rule_id, &path, matched.as_deref(), &message);
-                        derived.push((findings.len(), (key, span.line, span.col)));
-                        String::new()
-                    }
-                };
+            let fingerprint = real(r.fingerprints.get("matchBasedId/v1").map(String::as_str));
+            identities.push(Identity {
+                // semgrep's snippet is the matched lines, even logged out.
+                evidence: ctx.evidence(&path, &span, snippet.as_deref()),
+                fingerprinted: fingerprint.is_some(),
+            });
+            let rule_fix = r
+                .fixes
+                .iter()
+                .flat_map(|f| &f.artifact_changes)
+                .flat_map(|c| &c.replacements)
+                .find_map(|r| r.inserted_content.as_ref()?.text.clone())
+                .filter(|t| !t.trim().is_empty());
+            let match_based_id = match fingerprint {
+                Some(fp) => fp.to_string(),
+                None => {
+                    let matched = ctx.matched_text(&path, &span);
+                    let key = identity_key(&rule_id, &path, matched.as_deref(), &message);
+                    derived.push((findings.len(), (key, span.line, span.col)));
+                    String::new()
+                }
+            };
             let mut rule = info.map(|i| i.rule.clone()).unwrap_or_default();
             rule.name = rule_id;
             if rule.message.is_empty() {
@@ -272,7 +308,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
                 syntactic_id: None,
                 message,
                 severity,
-                confidence: rule.confidence.unwrap_or(Confidence::Medium),
+                confidence: rule.confidence,
                 rule,
                 location: Location {
                     path,
@@ -294,6 +330,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
                 created_at: ctx.now,
                 relevant_since: ctx.now,
                 assistant: None,
+                rule_fix,
                 code,
                 activity: Vec::new(),
             });
@@ -316,7 +353,9 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
         project: ctx.project.clone(),
         repository_url: None,
         git_ref: ctx.git_ref.clone(),
+        warnings: ctx.warnings(findings.len()),
         findings,
+        identities,
         errors,
     })
 }

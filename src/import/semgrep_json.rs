@@ -5,8 +5,8 @@ use super::{
     meta_string, meta_strings, null_default, number_keys, real,
 };
 use crate::domain::{
-    Confidence, Finding, Location, Rule, ScanError, ScanResults, ScanSource, ScanState, Severity,
-    TriageState,
+    Confidence, Finding, Identity, Location, Rule, ScanError, ScanResults, ScanSource, ScanState,
+    Severity, TriageState,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -56,6 +56,9 @@ struct Extra {
     fingerprint: Option<String>,
     #[serde(default)]
     is_ignored: Option<bool>,
+    /// The rule's own fix for this match (`fix:` in the rule).
+    #[serde(default)]
+    fix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +85,7 @@ struct CliError {
 pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportError> {
     let out: Output = ctx.parse(text)?;
     let mut findings = Vec::with_capacity(out.results.len());
+    let mut identities = Vec::with_capacity(out.results.len());
     // Identities to derive, for results whose fingerprint is hidden.
     let mut derived: Vec<(usize, (String, u32, u32))> = Vec::new();
     for m in out.results {
@@ -98,7 +102,12 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             .or_else(|| {
                 real(m.extra.lines.as_deref()).and_then(|l| context_from_text(l, span.line))
             });
-        let match_based_id = match real(m.extra.fingerprint.as_deref()) {
+        let fingerprint = real(m.extra.fingerprint.as_deref());
+        identities.push(Identity {
+            evidence: ctx.evidence(&m.path, &span, m.extra.lines.as_deref()),
+            fingerprinted: fingerprint.is_some(),
+        });
+        let match_based_id = match fingerprint {
             Some(fp) => fp.to_string(),
             None => {
                 let matched = ctx.matched_text(&m.path, &span);
@@ -122,7 +131,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
                 .as_deref()
                 .and_then(Severity::parse_loose)
                 .unwrap_or(Severity::Medium),
-            confidence: rule.confidence.unwrap_or(Confidence::Medium),
+            confidence: rule.confidence,
             rule,
             location: Location {
                 path: m.path,
@@ -145,6 +154,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             relevant_since: ctx.now,
             // Scanner output carries no Assistant data; a rule's `fix` is not one.
             assistant: None,
+            rule_fix: m.extra.fix.filter(|f| !f.trim().is_empty()),
             code,
             activity: Vec::new(),
         });
@@ -159,7 +169,9 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
         project: ctx.project.clone(),
         repository_url: None,
         git_ref: ctx.git_ref.clone(),
+        warnings: ctx.warnings(findings.len()),
         findings,
+        identities,
         errors: out.errors.into_iter().map(scan_error).collect(),
     })
 }

@@ -46,7 +46,7 @@ fn needs_details(q: &FindingsQuery) -> bool {
 
 fn matches_details(f: &Finding, q: &FindingsQuery) -> bool {
     let lower = |s: &str| s.to_lowercase();
-    (q.confidence.is_empty() || q.confidence.contains(&f.confidence))
+    (q.confidence.is_empty() || f.confidence.is_some_and(|c| q.confidence.contains(&c)))
         && (q.categories.is_empty()
             || f.rule
                 .category

@@ -1,9 +1,10 @@
 //! Findings: import, the compact index, and full details.
 
 use super::Store;
+use super::identity::Place;
 use crate::domain::{
-    Activity, CodeContext, Finding, FindingIndex, IndexBuilder, IndexEntry, Lifecycle, ScanResults,
-    ScanSource, ScanState, Severity, Status, TriageState, Verdict, is_review_ref,
+    Activity, CodeContext, Evidence, Finding, FindingIndex, IndexBuilder, IndexEntry, Lifecycle,
+    ScanResults, ScanSource, ScanState, Severity, Status, TriageState, Verdict, is_review_ref,
 };
 use crate::wire::{timestamp, v1};
 use anyhow::{Context, Result};
@@ -461,6 +462,15 @@ fn rule_id(tx: &Transaction, f: &Finding, known: &mut HashMap<String, i64>) -> R
     Ok(id)
 }
 
+/// The finding's details as stored: the v1 document without its rule (kept
+/// once, in `rules`), under the identity the import settled on.
+fn details_doc(f: &Finding, match_based_id: &str) -> Result<String> {
+    let mut wire = v1::Finding::from_domain(f);
+    wire.rule = None;
+    wire.match_based_id = Some(match_based_id.to_string());
+    Ok(serde_json::to_string(&wire)?)
+}
+
 fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Result<ImportSummary> {
     let project_id = project_id(tx, scan)?;
     let mut summary = ImportSummary {
@@ -471,6 +481,14 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         ..Default::default()
     };
     let mut rules = HashMap::new();
+    // Scanner output is matched to what is known by its evidence; platform
+    // records name their findings by id.
+    let places = match scan.source {
+        ScanSource::Scanner if scan.identities.len() == scan.findings.len() => {
+            Some(super::identity::place(tx, project_id, scan)?)
+        }
+        _ => None,
+    };
     let mut seen = HashSet::with_capacity(scan.findings.len());
     let mut find = tx.prepare_cached(
         "SELECT id FROM findings WHERE project_id = ?1 AND ref = ?2 AND match_based_id = ?3",
@@ -509,26 +527,45 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
     let mut insert_activity = tx.prepare_cached(
         "INSERT INTO activity (finding_id, at, actor, action, note) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for f in &scan.findings {
+    for (i, f) in scan.findings.iter().enumerate() {
         let git_ref = if f.git_ref.is_empty() {
             &scan.git_ref
         } else {
             &f.git_ref
         };
-        if !seen.insert((git_ref.clone(), f.match_based_id.clone())) {
-            continue; // the same match twice in one scan is one finding
-        }
+        let (existing, mbid) = match places.as_ref().map(|p| &p[i]) {
+            Some(Place::Repeat) => continue,
+            Some(Place::Existing(id)) => (Some(*id), None),
+            Some(Place::New(mbid)) => (None, Some(mbid.clone())),
+            None => {
+                let existing: Option<i64> = find
+                    .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
+                    .optional()?;
+                (existing, Some(f.match_based_id.clone()))
+            }
+        };
         let rule_id = rule_id(tx, f, &mut rules)?;
-        let mut wire = v1::Finding::from_domain(f);
-        wire.rule = None; // kept once, in `rules`
-        let doc = serde_json::to_string(&wire)?;
         let code = f.code.as_ref().map(|c| c.lines.join("\n"));
         let code_start = f.code.as_ref().map(|c| c.start_line);
         let verdict = f.verdict().map(|v| v.as_str());
-        let existing: Option<i64> = find
-            .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
-            .optional()?;
+        let evidence = scan
+            .identities
+            .get(i)
+            .map(|id| id.evidence)
+            .unwrap_or(Evidence {
+                line: f.location.line,
+                column: f.location.column,
+                ..Evidence::default()
+            });
         if let Some(id) = existing {
+            // A known finding keeps its identity; the rest is the scan's.
+            let mbid: String = tx
+                .prepare_cached("SELECT match_based_id FROM findings WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            if !seen.insert((git_ref.clone(), mbid.clone())) {
+                continue; // the same match twice in one scan is one finding
+            }
+            let doc = details_doc(f, &mbid)?;
             update_scan_data.execute(params![
                 id,
                 rule_id,
@@ -540,6 +577,7 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
                 verdict,
             ])?;
             update_details.execute(params![id, doc, code_start, code])?;
+            super::identity::save_evidence(tx, id, &evidence)?;
             if scan.source == ScanSource::Platform {
                 update_triage.execute(params![
                     id,
@@ -553,6 +591,11 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
             summary.updated += 1;
             continue;
         }
+        let mbid = mbid.unwrap_or_else(|| f.match_based_id.clone());
+        if !seen.insert((git_ref.clone(), mbid.clone())) {
+            continue; // the same match twice in one scan is one finding
+        }
+        let doc = details_doc(f, &mbid)?;
         let mut triage = (
             f.triage_state.as_str().to_string(),
             f.triage_reason.map(|r| r.as_str().to_string()),
@@ -562,7 +605,7 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         if scan.source == ScanSource::Scanner {
             // A finding seen on another ref keeps the decision made there.
             if let Some(t) = inherited
-                .query_row(params![project_id, f.match_based_id], |r| {
+                .query_row(params![project_id, mbid], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()?
@@ -575,7 +618,7 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
             wanted,
             project_id,
             git_ref,
-            f.match_based_id,
+            mbid,
             rule_id,
             f.message,
             f.severity.as_str(),
@@ -591,6 +634,7 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         ])?;
         let id = tx.last_insert_rowid();
         insert_details.execute(params![id, doc, code_start, code])?;
+        super::identity::save_evidence(tx, id, &evidence)?;
         for a in &f.activity {
             insert_activity.execute(params![
                 id,

@@ -3,6 +3,7 @@
 
 mod decide;
 mod findings;
+mod identity;
 mod listing;
 mod memories;
 mod memory_outbox;
@@ -21,9 +22,10 @@ use std::path::{Path, PathBuf};
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
 const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("outbox.sql"),
-    include_str!("memory_outbox.sql"),
+    include_str!("migrations/0001_schema.sql"),
+    include_str!("migrations/0002_outbox.sql"),
+    include_str!("migrations/0003_memory_outbox.sql"),
+    include_str!("migrations/0004_finding_evidence.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";

@@ -116,7 +116,9 @@ mod tests {
                 repository_url: None,
                 git_ref: "main".into(),
                 findings,
+                identities: vec![],
                 errors: vec![],
+                warnings: vec![],
             }])
             .unwrap();
         store

@@ -170,6 +170,10 @@ pub struct Finding {
     pub rule: Option<Rule>,
     #[serde(default)]
     pub assistant: Option<Assistant>,
+    /// Not in the Semgrep API: the rule's own fix for this match, kept from
+    /// the scanner's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_fix: Option<String>,
 }
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -323,7 +327,7 @@ impl Finding {
                 .as_deref()
                 .and_then(Severity::parse_loose)
                 .unwrap_or(Severity::Medium),
-            confidence: confidence.unwrap_or(Confidence::Medium),
+            confidence,
             location: domain::Location {
                 path: loc.file_path,
                 line: loc.line,
@@ -352,6 +356,7 @@ impl Finding {
                 .and_then(timestamp::parse)
                 .unwrap_or(created_at),
             assistant,
+            rule_fix: self.rule_fix.and_then(non_empty),
             code: None,
             activity: Vec::new(),
         }
@@ -405,7 +410,7 @@ impl Finding {
             triage_state: Some(f.triage_state.as_str().into()),
             status: Some(f.status().as_str().into()),
             severity: Some(f.severity.as_str().into()),
-            confidence: Some(f.confidence.as_str().into()),
+            confidence: f.confidence.map(|c| c.as_str().into()),
             categories: f.rule.category.iter().cloned().collect(),
             created_at: Some(timestamp::format(f.created_at)),
             relevant_since: Some(timestamp::format(f.relevant_since)),
@@ -427,6 +432,7 @@ impl Finding {
             review_comments: Vec::new(),
             rule: Some(rule),
             assistant,
+            rule_fix: f.rule_fix.clone(),
         }
     }
 }

@@ -44,7 +44,9 @@ pub fn import_into(dir: &Path, findings: Vec<Value>) {
             repository_url: None,
             git_ref,
             findings,
+            identities: vec![],
             errors: vec![],
+            warnings: vec![],
         })
         .collect();
     Store::open(dir).unwrap().import(&scans).unwrap();

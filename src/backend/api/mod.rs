@@ -568,7 +568,9 @@ fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResul
                     repository_url: f.repository_url.clone(),
                     git_ref: f.git_ref.clone(),
                     findings: Vec::new(),
+                    identities: Vec::new(),
                     errors: Vec::new(),
+                    warnings: Vec::new(),
                 });
                 scans.len() - 1
             });

@@ -146,7 +146,7 @@ fn finding_lines(
             theme.severity(f.severity),
         ),
         Span::styled("  confidence ", theme.dim),
-        Span::styled(f.confidence.as_str(), theme.text),
+        Span::styled(f.confidence.map_or("unknown", |c| c.as_str()), theme.text),
     ]));
     w.field("Status", &status_text(f));
     if let Some(comment) = f.triage_comment.as_deref().filter(|c| !c.is_empty()) {
@@ -237,6 +237,16 @@ fn finding_lines(
             "No code context (import with --repo-root to add it).",
             theme.dim,
         ),
+    }
+
+    if let Some(fix) = &f.rule_fix {
+        w.section("Fix from the rule");
+        for line in inert_lines(fix) {
+            w.lines.push(Line::from(Span::styled(
+                fit(&format!("  {line}"), width),
+                theme.text,
+            )));
+        }
     }
 
     if let Some(a) = &f.assistant {
