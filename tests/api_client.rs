@@ -26,6 +26,7 @@ fn request(ids: &[i64], change: TriageChange) -> TriageRequest {
         issue_ids: ids.to_vec(),
         change,
         actor: "alice".into(),
+        key: None,
     }
 }
 

@@ -113,6 +113,7 @@ async fn findings_triage_and_sync_through_the_api() {
             },
             "dave",
             time::OffsetDateTime::now_utc(),
+            None,
         )
         .unwrap();
     let out = sift(client.path(), &[], &["--url", url, "sync", "--json"]).await;

@@ -579,7 +579,7 @@ fn sync_lists_rejected_memory_changes_until_dealt_with() {
     assert_eq!(code(&out), 4);
     let id = json(&out)["memory"]["id"].as_str().unwrap().to_string();
     {
-        let mut store = Store::open(&d).unwrap();
+        let store = Store::open(&d).unwrap();
         let change = store.memory_changes().unwrap()[0].id;
         store
             .mark_memory_rejected(change, "the backend answered 400: \u{1b}[31mno")
@@ -618,7 +618,7 @@ fn sync_lists_rejected_memory_changes_until_dealt_with() {
     let out = sift(&d, &["--offline", "memories", "rm", &id]);
     assert_eq!(code(&out), 4);
     {
-        let mut store = Store::open(&d).unwrap();
+        let store = Store::open(&d).unwrap();
         let change = store.memory_changes().unwrap()[0].id;
         store.mark_memory_rejected(change, "no").unwrap();
     }

@@ -198,7 +198,7 @@ fn decisions_left_in_the_outbox_are_delivered_once_by_sync() {
     // A console killed after recording and before sending: the decisions
     // are in the outbox, nothing reached the backend.
     {
-        let mut store = Store::open(&d).unwrap();
+        let store = Store::open(&d).unwrap();
         let change = TriageChange {
             state: Some(TriageState::Reviewing),
             reason: None,
@@ -237,7 +237,7 @@ fn rejected_decisions_are_listed_until_dealt_with() {
     let d = data(&dir);
     let id = first_id(&d, &["--view", "needs-review"]);
     {
-        let mut store = Store::open(&d).unwrap();
+        let store = Store::open(&d).unwrap();
         let change = TriageChange {
             state: Some(TriageState::Fixing),
             reason: None,
@@ -266,7 +266,7 @@ fn rejected_decisions_are_listed_until_dealt_with() {
     assert_eq!(Store::open(&d).unwrap().pending_count().unwrap(), 0);
 
     {
-        let mut store = Store::open(&d).unwrap();
+        let store = Store::open(&d).unwrap();
         let change = TriageChange {
             state: Some(TriageState::Reviewing),
             reason: None,

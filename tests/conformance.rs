@@ -95,6 +95,7 @@ fn by(actor: &str, ids: &[i64], change: TriageChange) -> TriageRequest {
         issue_ids: ids.to_vec(),
         change,
         actor: actor.into(),
+        key: None,
     }
 }
 
@@ -201,6 +202,7 @@ async fn conformance<B: Backend>(h: &Harness<B>, actor: &str) {
             &set(TriageState::Reviewing),
             "bob",
             OffsetDateTime::now_utc(),
+            None,
         )
         .unwrap();
     assert!(h.backend.pull().await.unwrap(), "a change to reload");

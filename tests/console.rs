@@ -91,11 +91,12 @@ impl Console {
                     Action::Recorded(Box::new(decided), label)
                 }
                 Effect::Undo(entry) => {
-                    let (updates, notes) = self
+                    let undone = self
                         .store
                         .undo(&entry.outbox_ids, &entry.before, &entry.label, "tester")
                         .unwrap();
-                    Action::RowsUpdated(updates, Some(notes.join(" · ")))
+                    let message = undone.message(&entry.label);
+                    Action::RowsUpdated(undone.updates, Some(message))
                 }
                 Effect::OpenEditor(text) => {
                     Action::EditorDone(Ok(format!("{text}\nfrom the editor\u{1b}[2J")))
@@ -692,6 +693,7 @@ fn undo_after_sending_sends_the_previous_state_back() {
             &batch.change,
             "tester",
             time::OffsetDateTime::now_utc(),
+            None,
         )
         .unwrap();
     c.store.acknowledge(&batch.outbox_ids).unwrap();
@@ -706,6 +708,44 @@ fn undo_after_sending_sends_the_previous_state_back() {
         )]
     );
     assert!(c.listed().contains(&101), "open again, so back in the view");
+}
+
+#[test]
+fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
+    let mut c = Console::new(160, 48);
+    c.keys("2");
+    let before = c.listed();
+    let first = c.selected().unwrap();
+    c.keys("a");
+    assert!(!c.listed().contains(&first));
+    // The sync took the decision into a request before u was pressed.
+    let out = c.store.next_batch(3000).unwrap().unwrap();
+    c.keys("u");
+    let notice = c.model.notice.clone().unwrap_or_default();
+    assert!(notice.starts_with("Undone: 1 decision"), "{notice}");
+    assert!(notice.contains("already sent"), "{notice}");
+    assert_eq!(c.listed().len(), before.len(), "back in Needs review");
+    assert!(c.listed().contains(&first));
+    // The request lands after all; the restoring decision follows it.
+    let now = time::OffsetDateTime::now_utc();
+    for batch in [out, c.store.next_batch(3000).unwrap().unwrap()] {
+        c.store
+            .apply_triage(
+                &batch.finding_ids,
+                &batch.change,
+                "tester",
+                now,
+                Some(&batch.request_key),
+            )
+            .unwrap();
+        c.store.acknowledge(&batch.outbox_ids).unwrap();
+    }
+    let index = c.store.load_index().unwrap();
+    let row = index.rows.iter().find(|r| r.id == first).unwrap();
+    assert!(
+        BacklogView::NeedsReview.contains(row),
+        "undecided, with its verdict: {row:?}"
+    );
 }
 
 #[test]
@@ -1249,6 +1289,11 @@ fn the_review_cases_of_the_memory_dialog() {
     assert!(!label.contains("remembered"), "{label}");
     c.keys("u");
     assert!(pending(&c).is_empty());
+    let notice = c.model.notice.clone().unwrap_or_default();
+    assert!(
+        notice.starts_with("Undone: 2 decisions"),
+        "counts what it undid: {notice}"
+    );
     assert!(matches!(
         memory_changes(&c).as_slice(),
         [MemoryChange::Create(_)]

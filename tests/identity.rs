@@ -126,7 +126,7 @@ fn decide(store: &mut Store, f: &Finding, state: TriageState, note: &str) {
         note: Some(note.into()),
     };
     store
-        .apply_triage(&[f.id], &change, "alice", OffsetDateTime::now_utc())
+        .apply_triage(&[f.id], &change, "alice", OffsetDateTime::now_utc(), None)
         .unwrap();
 }
 

@@ -543,7 +543,7 @@ async fn a_refused_memory_change_is_kept_and_does_not_block_decisions() {
 fn a_memory_and_its_decisions_are_recorded_together() {
     use sift::domain::{MemoryChange, TriageReason};
     let dir = backlog(3);
-    let mut store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path()).unwrap();
     let m = memory("Internal only");
     let index = store.load_index().unwrap();
     let classes = store.rule_classes().unwrap();
@@ -575,4 +575,236 @@ fn a_memory_and_its_decisions_are_recorded_together() {
             .iter()
             .all(|n| n == "Ignored under the memory \"Internal only\"")
     );
+}
+
+// ---------------------------------------------------------------------------
+// Decisions are never lost, and never misreported (issue 10).
+
+/// Marks findings fixed, as a newer scan would.
+fn fix_by_scan(dir: &Path, ids: &[i64]) {
+    let findings: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({"id": id, "ref": "main", "match_based_id": format!("m_{id}"),
+                "state": "fixed", "repository": {"name": "acme/web"}})
+        })
+        .collect();
+    let page: FindingsPage =
+        serde_json::from_value(serde_json::json!({ "findings": findings })).unwrap();
+    let findings = page
+        .findings
+        .into_iter()
+        .map(|f| f.into_domain(OffsetDateTime::now_utc()))
+        .collect();
+    Store::open(dir)
+        .unwrap()
+        .import(&[ScanResults {
+            origin: "rescan".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref: "main".into(),
+            findings,
+            identities: vec![],
+            errors: vec![],
+            warnings: vec![],
+        }])
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_decision_on_a_finding_fixed_meanwhile_is_refused_not_reported_sent() {
+    let dir = backlog(3);
+    decide(dir.path(), &[2], &ignore("constant input"));
+    decide(dir.path(), &[3], &to_fix());
+    fix_by_scan(dir.path(), &[2]);
+    let faulty = backend(dir.path());
+    let mut store = Store::open(dir.path()).unwrap();
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.acknowledged, 1, "only the decision on 3");
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].finding_ids, vec![2]);
+    assert!(report.rejected[0].message.contains("fixed"), "{report:?}");
+    // Kept, listed as refused; the finding's history does not claim it.
+    let rejected = store.rejected().unwrap();
+    assert_eq!(rejected.len(), 1);
+    let f = store.load_finding(2).unwrap().unwrap();
+    assert_eq!(f.status(), Status::Fixed);
+    assert!(
+        f.activity.iter().all(|a| a.actor != ME || a.pending),
+        "{:?}",
+        f.activity
+    );
+}
+
+#[tokio::test]
+async fn undo_while_a_batch_is_out_takes_back_all_of_it_and_its_copies() {
+    use sift::domain::Intent;
+    let dir = backlog(5);
+    let store = Store::open(dir.path()).unwrap();
+    let intents: Vec<_> = (1..=5)
+        .map(|id| {
+            (
+                id,
+                Intent::SetState {
+                    state: TriageState::Ignored,
+                    reason: Some(TriageReason::FalsePositive),
+                    note: None,
+                },
+            )
+        })
+        .collect();
+    let decided = store.decide(&intents, ME, true).unwrap();
+    // The sync took three of them into a request whose answer has not
+    // come back when the reviewer presses u.
+    let out = store.next_batch(3).unwrap().unwrap();
+    assert_eq!(out.finding_ids, vec![1, 2, 3]);
+    let undone = store
+        .undo(
+            &decided.outbox_ids,
+            &decided.before,
+            "ignored 5 findings",
+            ME,
+        )
+        .unwrap();
+    assert_eq!((undone.taken_back, undone.answered), (2, 3));
+    assert!(
+        undone
+            .message("ignored 5 findings")
+            .starts_with("Undone: 5 decisions"),
+        "{}",
+        undone.message("ignored 5 findings")
+    );
+    // The request arrives after all (finding 1's copy on the pull request
+    // is ignored with it), then the sync sends what undo recorded.
+    let embedded = Embedded::open(dir.path()).unwrap();
+    use sift::backend::{Backend, TriageRequest};
+    embedded
+        .triage(TriageRequest {
+            issue_ids: out.finding_ids.clone(),
+            change: out.change.clone(),
+            actor: ME.into(),
+            key: Some(out.request_key.clone()),
+        })
+        .await
+        .unwrap();
+    store.acknowledge(&out.outbox_ids).unwrap();
+    let faulty = backend(dir.path());
+    let mut store = Store::open(dir.path()).unwrap();
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.waiting, 0);
+    for id in [1, 2, 3, 4, 5, 1001] {
+        let f = store.load_finding(id).unwrap().unwrap();
+        assert_eq!(f.status(), Status::Open, "finding {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_resent_decision_does_not_undo_a_colleagues_later_one() {
+    let dir = backlog(3);
+    decide(dir.path(), &[2], &ignore("constant input"));
+    let faulty = backend(dir.path());
+    faulty.then(Fault::LoseAnswer);
+    let mut store = Store::open(dir.path()).unwrap();
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert!(report.offline.is_some(), "the answer was lost");
+    // Bob, on another console of the same backlog, sets it to fix.
+    Store::open(dir.path())
+        .unwrap()
+        .apply_triage(
+            &[2],
+            &to_fix(),
+            "bob",
+            OffsetDateTime::now_utc(),
+            Some("bob-1"),
+        )
+        .unwrap();
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert_eq!(report.acknowledged, 1, "{report:?}");
+    let calls = faulty.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].key, calls[1].key, "sent again under its key");
+    let f = store.load_finding(2).unwrap().unwrap();
+    assert_eq!(f.status(), Status::Fixing, "Bob's later decision stands");
+    let alice = f.activity.iter().filter(|a| a.actor == ME).count();
+    assert_eq!(alice, 1, "one entry for Alice's decision");
+}
+
+#[tokio::test]
+async fn retry_after_holds_for_every_process_on_the_store() {
+    let dir = backlog(2);
+    decide(dir.path(), &[1], &to_fix());
+    let faulty = backend(dir.path());
+    faulty.then(Fault::RetryAfter(Duration::from_secs(120)));
+    let mut store = Store::open(dir.path()).unwrap();
+    let report = pass(&faulty, &mut store, &SyncConfig::default()).await;
+    assert!(report.offline.is_some());
+    // `sift sync` in another process, right after.
+    let other = backend(dir.path());
+    let mut other_store = Store::open(dir.path()).unwrap();
+    let report = pass(&other, &mut other_store, &SyncConfig::default()).await;
+    assert!(other.calls().is_empty(), "the backend is not asked");
+    let offline = report.offline.unwrap();
+    assert!(offline.reason.contains("asked to wait"), "{offline:?}");
+    assert!(offline.retry_after.unwrap() > Duration::from_secs(100));
+    assert_eq!(report.waiting, 1);
+}
+
+#[test]
+fn four_processes_deciding_at_once_lose_nothing() {
+    use sift::domain::MemoryChange;
+    const WRITERS: i64 = 4;
+    const EACH: i64 = 25;
+    let dir = backlog(WRITERS * EACH);
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    // Each writer is its own process: its own store handle
+                    // and backend on the shared data directory.
+                    let backend = backend(&dir);
+                    let mut store = Store::open(&dir).unwrap();
+                    for i in 0..EACH {
+                        let id = 1 + w * EACH + i;
+                        store.record(&[(id, ignore(&format!("w{w}")))], ME).unwrap();
+                        if i % 5 == 0 {
+                            let m = memory(&format!("writer {w} memory {i}"));
+                            store
+                                .record_memory_change(&MemoryChange::Create(m), ME)
+                                .unwrap();
+                        }
+                        pass(&backend, &mut store, &SyncConfig::default()).await;
+                    }
+                    // What another writer's request still held is sent now.
+                    for _ in 0..50 {
+                        let report = pass(&backend, &mut store, &SyncConfig::default()).await;
+                        if report.waiting == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 0, "everything acknowledged");
+    for id in 1..=WRITERS * EACH {
+        let f = store.load_finding(id).unwrap().unwrap();
+        assert_eq!(f.status(), Status::Ignored, "finding {id}");
+        let w = (id - 1) / EACH;
+        assert_eq!(f.triage_comment.as_deref(), Some(format!("w{w}").as_str()));
+    }
+    let memories = store.memories().unwrap();
+    assert_eq!(memories.len(), (WRITERS * EACH / 5) as usize);
+    let ids: std::collections::HashSet<_> = memories.iter().map(|m| &m.id).collect();
+    assert_eq!(ids.len(), memories.len(), "no memory is another's alias");
 }

@@ -56,23 +56,28 @@ impl Backend for Embedded {
             .map_err(|message| BackendError::Rejected {
                 message: format!("the backend refused the triage (400): {message}"),
             })?;
-        let (triaged, version) = self
+        let applied = self
             .with_store(move |store| {
                 store.apply_triage(
                     &request.issue_ids,
                     &request.change,
                     &request.actor,
                     OffsetDateTime::now_utc(),
+                    request.key.as_deref(),
                 )
             })
             .await?;
+        let version = applied.version;
         // Our own change is not news to the console, unless someone else
         // changed findings since we last looked.
         let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
         if *seen == Some(version - 1) {
             *seen = Some(version);
         }
-        Ok(TriageResponse { triaged })
+        Ok(TriageResponse {
+            triaged: applied.triaged,
+            not_applied: applied.not_applied,
+        })
     }
 
     async fn memory(
@@ -142,6 +147,7 @@ mod tests {
                 note: None,
             },
             actor: "alice".into(),
+            key: None,
         };
         backend.triage(request.clone()).await.unwrap();
         assert!(
@@ -150,7 +156,13 @@ mod tests {
         );
         // Another process (a script's `sift triage`) changes findings.
         other
-            .apply_triage(&[2], &request.change, "bob", OffsetDateTime::now_utc())
+            .apply_triage(
+                &[2],
+                &request.change,
+                "bob",
+                OffsetDateTime::now_utc(),
+                None,
+            )
             .unwrap();
         assert!(backend.pull().await.unwrap());
         assert!(!backend.pull().await.unwrap());

@@ -17,12 +17,18 @@ pub struct TriageRequest {
     pub change: TriageChange,
     /// Who decided, for backends that record it themselves.
     pub actor: String,
+    /// The request's key (`Idempotency-Key`): a backend that saw it answers
+    /// as it did the first time and changes nothing.
+    pub key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TriageResponse {
     /// Every finding triaged, including the same finding on other refs.
     pub triaged: Vec<i64>,
+    /// Findings asked for whose status did not change, with why (a newer
+    /// scan had marked them fixed): their decisions were not applied.
+    pub not_applied: Vec<(i64, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

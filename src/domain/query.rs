@@ -70,12 +70,16 @@ impl BacklogView {
             BacklogView::PreProduction => {
                 row.lifecycle == Lifecycle::PreProduction && row.status.is_undecided()
             }
+            // Reopened is undecided too: an undone decision and "mark as
+            // open" leave the verdict waiting for a reviewer again.
             BacklogView::NeedsReview => {
                 row.verdict.is_some()
                     && row.status.is_undecided()
                     && matches!(
                         row.triage_state,
-                        TriageState::Untriaged | TriageState::ProvisionallyIgnored
+                        TriageState::Untriaged
+                            | TriageState::ProvisionallyIgnored
+                            | TriageState::Reopened
                     )
             }
             BacklogView::Production => {

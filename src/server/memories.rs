@@ -14,7 +14,6 @@
 //! memory with the same one), and deleting a memory that is gone succeeds.
 
 use super::{Actor, ApiError, App};
-use crate::backend::api::IDEMPOTENCY_KEY;
 use crate::domain::{self, MemoryStage};
 use crate::store::{ProjectRow, Store};
 use crate::wire::v2::{
@@ -138,14 +137,10 @@ async fn create(
     let request: MemoryEnvelope = parse(&body)?;
     // The client's key for this create names the memory, so a retry finds
     // the one it made.
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()));
+    let key = super::idempotency_key(&headers);
     let id = match (request.memory.as_ref().and_then(|m| m.id.clone()), key) {
         (Some(id), _) => id,
-        (None, Some(key)) => key.to_string(),
+        (None, Some(key)) => key,
         (None, None) => new_id()?,
     };
     app.with_store(move |store| {

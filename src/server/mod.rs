@@ -414,6 +414,16 @@ impl App {
     }
 }
 
+/// A client's `Idempotency-Key`, when it is a sensible one.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(crate::backend::api::IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_string)
+}
+
 fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -562,6 +572,7 @@ async fn bulk_triage(
     State(app): State<Arc<App>>,
     UrlPath(slug): UrlPath<String>,
     axum::Extension(Actor(actor)): axum::Extension<Actor>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<BulkTriageResponse>, ApiError> {
     app.check_slug(&slug)?;
@@ -572,6 +583,9 @@ async fn bulk_triage(
         // The embedded backend holds Code findings only.
         return Ok(Json(BulkTriageResponse::new(Vec::new())));
     }
+    // The client's key for this request: the same request again (its
+    // answer was lost) answers as the first did and changes nothing.
+    let key = idempotency_key(&headers);
     let triaged = app
         .with_store(move |store| {
             let ids = match valid.selection {
@@ -582,9 +596,16 @@ async fn bulk_triage(
                     ids
                 }
             };
-            let (triaged, _) = store
-                .apply_triage(&ids, &valid.change, &actor, OffsetDateTime::now_utc())
-                .map_err(ApiError::internal)?;
+            let triaged = store
+                .apply_triage(
+                    &ids,
+                    &valid.change,
+                    &actor,
+                    OffsetDateTime::now_utc(),
+                    key.as_deref(),
+                )
+                .map_err(ApiError::internal)?
+                .triaged;
             tracing::info!(
                 "{actor} triaged {} finding(s): {}",
                 triaged.len(),

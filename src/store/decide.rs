@@ -37,7 +37,7 @@ impl Store {
     /// Resolves and records. With `all_or_nothing`, a single refusal (or an
     /// unknown id) records nothing.
     pub fn decide(
-        &mut self,
+        &self,
         intents: &[(i64, Intent)],
         actor: &str,
         all_or_nothing: bool,
@@ -48,7 +48,7 @@ impl Store {
     /// `decide`, and a memory change recorded in the same transaction (the
     /// memory is recorded even when no decision is).
     pub fn decide_with_memory(
-        &mut self,
+        &self,
         intents: &[(i64, Intent)],
         memory: Option<&MemoryChange>,
         actor: &str,
@@ -89,81 +89,121 @@ impl Store {
             decided.before.clear();
             return Ok(decided);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         if let Some(change) = memory {
-            decided.memory_outbox_id = Some(super::memory_outbox::record_in(&tx, change, actor)?);
+            decided.memory_outbox_id =
+                Some(super::outbox::record_memory_change_in(&tx, change, actor)?);
         }
-        decided.outbox_ids = super::outbox::record_in(&tx, &decided.changes, actor)?;
+        decided.outbox_ids = super::outbox::record_decisions_in(&tx, &decided.changes, actor)?;
         tx.commit()?;
         let changed: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
         decided.updates = self.row_updates(&changed)?;
         Ok(decided)
     }
 
-    /// Takes back a decision: what is still in the outbox is dropped; what
-    /// the backend already has is answered with a decision restoring the
-    /// earlier state. Returns the findings' new look and what could not be
-    /// restored exactly.
+    /// Takes back decisions (`outbox_ids[i]` was made on `before[i]`): one
+    /// not sent yet is dropped; one a request carried (the backend may have
+    /// it, and has applied it to the finding's copies on other refs too)
+    /// is answered with a decision restoring the earlier state, which goes
+    /// out after it. Both happen in one transaction, so a sync sending at
+    /// that moment cannot slip between them.
     pub fn undo(
-        &mut self,
+        &self,
         outbox_ids: &[i64],
         before: &[Before],
         label: &str,
         actor: &str,
-    ) -> Result<(Vec<RowUpdate>, Vec<String>)> {
-        let still_pending: Vec<(i64, i64)> = {
-            let pending = self.pending()?;
-            outbox_ids
-                .iter()
-                .filter_map(|id| pending.iter().find(|p| p.id == *id))
-                .map(|p| (p.id, p.finding_id))
-                .collect()
-        };
-        let dropped =
-            self.drop_pending(&still_pending.iter().map(|(o, _)| *o).collect::<Vec<_>>())?;
-        let dropped_findings: Vec<i64> = still_pending
-            .iter()
-            .filter(|(o, _)| dropped.contains(o))
-            .map(|(_, f)| *f)
-            .collect();
-        let mut notes = Vec::new();
+    ) -> Result<Undone> {
+        let tx = self.write_tx()?;
+        let mut undone = Undone::default();
         let mut restore = Vec::new();
-        for b in before
-            .iter()
-            .filter(|b| !dropped_findings.contains(&b.finding_id))
         {
-            if !b.changed_state {
-                notes.push("a note the backend already has stays".into());
-                continue;
-            }
-            // Semgrep does not let reviewers set "untriaged" or
-            // "provisionally ignored": reopening is the closest.
-            let state = match b.triage_state {
-                TriageState::Untriaged | TriageState::ProvisionallyIgnored => {
-                    if b.triage_state == TriageState::ProvisionallyIgnored {
-                        notes.push("provisionally ignored findings come back as open".into());
-                    }
-                    TriageState::Reopened
+            let mut drop_unsent = tx.prepare_cached(
+                "DELETE FROM changes WHERE id = ?1 AND kind = 'triage'
+                   AND (request_key IS NULL OR rejected IS NOT NULL)",
+            )?;
+            for (outbox_id, b) in outbox_ids.iter().zip(before) {
+                if drop_unsent.execute([outbox_id])? > 0 {
+                    undone.taken_back += 1;
+                    continue;
                 }
-                s => s,
-            };
-            restore.push((
-                b.finding_id,
-                TriageChange {
-                    state: Some(state),
-                    reason: (state == TriageState::Ignored)
-                        .then_some(b.triage_reason)
-                        .flatten(),
-                    note: Some(format!("Undo: {label}")),
-                },
-            ));
+                if !b.changed_state {
+                    undone
+                        .notes
+                        .push("a note the backend already has stays".into());
+                    continue;
+                }
+                // Semgrep does not let reviewers set "untriaged" or
+                // "provisionally ignored": reopening is the closest, and a
+                // reopened finding is undecided in every view.
+                let state = match b.triage_state {
+                    TriageState::Untriaged => TriageState::Reopened,
+                    TriageState::ProvisionallyIgnored => {
+                        undone
+                            .notes
+                            .push("provisionally ignored findings come back as open".into());
+                        TriageState::Reopened
+                    }
+                    s => s,
+                };
+                restore.push((
+                    b.finding_id,
+                    TriageChange {
+                        state: Some(state),
+                        reason: (state == TriageState::Ignored)
+                            .then_some(b.triage_reason)
+                            .flatten(),
+                        note: Some(format!("Undo: {label}")),
+                    },
+                ));
+            }
         }
-        if !restore.is_empty() {
-            self.record(&restore, actor)?;
-        }
-        notes.sort();
-        notes.dedup();
+        super::outbox::record_decisions_in(&tx, &restore, actor)?;
+        tx.commit()?;
+        undone.answered = restore.len();
+        undone.notes.sort();
+        undone.notes.dedup();
         let ids: Vec<i64> = before.iter().map(|b| b.finding_id).collect();
-        Ok((self.row_updates(&ids)?, notes))
+        undone.updates = self.row_updates(&ids)?;
+        Ok(undone)
+    }
+}
+
+/// What `undo` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Undone {
+    /// Decisions dropped before they were sent.
+    pub taken_back: usize,
+    /// Decisions the backend may have had, answered by restoring ones.
+    pub answered: usize,
+    /// What could not be restored exactly.
+    pub notes: Vec<String>,
+    /// How the findings show now.
+    pub updates: Vec<RowUpdate>,
+}
+
+impl Undone {
+    /// "Undone: 3 decisions: …label…", and what was not restored exactly.
+    pub fn message(&self, label: &str) -> String {
+        let n = self.taken_back + self.answered;
+        let mut message = format!(
+            "Undone: {n} decision{}: {label}",
+            if n == 1 { "" } else { "s" }
+        );
+        if self.answered > 0 {
+            message += &format!(
+                " · {} already sent, restored by {}",
+                self.answered,
+                if self.answered == 1 {
+                    "another decision"
+                } else {
+                    "other decisions"
+                }
+            );
+        }
+        for n in &self.notes {
+            message += &format!(" · {n}");
+        }
+        message
     }
 }

@@ -74,7 +74,7 @@ impl Store {
     /// Stores every scan in one transaction: all of them land, or none.
     pub fn import(&mut self, scans: &[ScanResults]) -> Result<Vec<ImportSummary>> {
         let now = OffsetDateTime::now_utc();
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let mut summaries = Vec::with_capacity(scans.len());
         for scan in scans {
             summaries.push(

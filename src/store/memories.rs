@@ -135,7 +135,7 @@ impl Store {
         if before == sorted {
             return Ok(false);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         tx.execute("DELETE FROM memories", [])?;
         for m in memories {
             write_memory(&tx, m)?;

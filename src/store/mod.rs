@@ -6,18 +6,17 @@ mod findings;
 mod identity;
 mod listing;
 mod memories;
-mod memory_outbox;
 mod outbox;
 mod triage;
 
-pub use decide::{Before, Decided};
+pub use decide::{Before, Decided, Undone};
 pub use findings::ImportSummary;
 pub use listing::{ListingRow, ProjectRow};
-pub use memory_outbox::PendingMemoryChange;
-pub use outbox::{Batch, Pending, RowUpdate};
+pub use outbox::{Batch, Pending, PendingMemoryChange, RowUpdate};
+pub use triage::Applied;
 
 use anyhow::{Context, Result, bail};
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
@@ -26,9 +25,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_outbox.sql"),
     include_str!("migrations/0003_memory_outbox.sql"),
     include_str!("migrations/0004_finding_evidence.sql"),
+    include_str!("migrations/0005_changes.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";
+
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Store {
     conn: Connection,
@@ -76,6 +79,15 @@ impl Store {
     }
 }
 
+/// The findings version as a transaction sees it.
+fn current_findings_version(tx: &Connection) -> Result<i64> {
+    Ok(tx.query_row(
+        "SELECT value FROM meta WHERE key = 'findings_version'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// Bumps the findings version inside a transaction that changes findings;
 /// returns the new version.
 fn bump_findings_version(tx: &Connection) -> Result<i64> {
@@ -91,8 +103,19 @@ impl Store {
         &self.path
     }
 
+    /// A transaction that will write: it takes the write lock at once,
+    /// waiting for other writers up to the busy timeout, instead of
+    /// failing at its first write when another process got there first.
+    fn write_tx(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
+    }
+
     fn configure(&self) -> Result<()> {
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Writers queue for the lock (see `write_tx`) rather than fail.
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL lets a console read while an import or `sift serve` writes.
         self.conn
             .pragma_update(None, "journal_mode", "WAL")
@@ -113,7 +136,9 @@ impl Store {
             );
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)
                 .with_context(|| format!("store migration {} failed", i + 1))?;
             tx.pragma_update(None, "user_version", i + 1)?;

@@ -6,30 +6,68 @@ use crate::domain::{TriageChange, TriageState};
 use crate::wire::timestamp;
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
+
+/// What a bulk triage did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// Every finding triaged, including the same finding on other refs;
+    /// ascending.
+    pub triaged: Vec<i64>,
+    /// Findings asked for whose status could not change (a newer scan had
+    /// marked every copy of them fixed), with why.
+    pub not_applied: Vec<(i64, String)>,
+    /// The findings version this change produced.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+/// Answers older than this are forgotten: no client resends that late.
+const REMEMBERED_SECS: i64 = 30 * 24 * 3600;
 
 impl Store {
     /// Applies a change to the findings and to the same finding on the
-    /// project's other refs, as Semgrep does. Applying it again changes
-    /// nothing. Fixed findings keep their triage state but get the note.
-    /// Returns every finding id triaged, ascending (unknown ids are
-    /// skipped), and the findings version this change produced.
+    /// project's other refs, as Semgrep does. Fixed findings keep their
+    /// triage state but get the note; a finding none of whose copies could
+    /// take the new status is reported as not applied. Unknown ids are
+    /// skipped.
+    ///
+    /// With a request `key`, the change is applied once: the same key again
+    /// answers what the first request did and changes nothing, even when
+    /// someone decided the same findings since.
     pub fn apply_triage(
-        &mut self,
+        &self,
         ids: &[i64],
         change: &TriageChange,
         actor: &str,
         at: OffsetDateTime,
-    ) -> Result<(Vec<i64>, i64)> {
-        let at = timestamp::format(at);
-        let tx = self.conn.transaction()?;
-        let mut triaged = BTreeSet::new();
+        key: Option<&str>,
+    ) -> Result<Applied> {
+        let tx = self.write_tx()?;
+        if let Some(key) = key {
+            let earlier: Option<String> = tx
+                .query_row(
+                    "SELECT answer FROM applied_requests WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(answer) = earlier.and_then(|a| serde_json::from_str::<Applied>(&a).ok()) {
+                let version = super::current_findings_version(&tx)?;
+                return Ok(Applied { version, ..answer });
+            }
+        }
+        let at_text = timestamp::format(at);
+        // Every copy of the findings asked for, and whether a scan fixed it.
+        let mut copies: BTreeMap<i64, bool> = BTreeMap::new();
+        let mut not_applied = Vec::new();
         {
             let mut identity =
                 tx.prepare_cached("SELECT project_id, match_based_id FROM findings WHERE id = ?1")?;
             let mut same = tx.prepare_cached(
-                "SELECT id FROM findings WHERE project_id = ?1 AND match_based_id = ?2",
+                "SELECT id, state = 'fixed' FROM findings
+                 WHERE project_id = ?1 AND match_based_id = ?2",
             )?;
             for &id in ids {
                 let Some((project, mbid)) = identity
@@ -38,15 +76,34 @@ impl Store {
                 else {
                     continue;
                 };
-                let others = same
-                    .query_map(params![project, mbid], |r| r.get::<_, i64>(0))?
+                let found = same
+                    .query_map(params![project, mbid], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                triaged.extend(others);
+                if change.state.is_some() && found.iter().all(|(_, fixed)| *fixed) {
+                    not_applied.push((
+                        id,
+                        "a newer scan marked the finding fixed, and a fixed finding's status \
+                         cannot change"
+                            .to_string(),
+                    ));
+                }
+                copies.extend(found);
             }
+        }
+        // A new status reaches the copies a scan did not fix; a note alone
+        // reaches every copy.
+        let triaged: Vec<i64> = copies
+            .into_iter()
+            .filter(|(_, fixed)| change.state.is_none() || !fixed)
+            .map(|(id, _)| id)
+            .collect();
+        {
             let mut set_state = tx.prepare_cached(
                 "UPDATE findings SET triage_state = ?2, triage_reason = ?3,
                     triage_comment = COALESCE(?4, triage_comment), triaged_at = ?5
-                 WHERE id = ?1 AND state != 'fixed'",
+                 WHERE id = ?1",
             )?;
             let mut last_activity = tx.prepare_cached(
                 "SELECT actor, action, note FROM activity WHERE finding_id = ?1
@@ -66,21 +123,36 @@ impl Store {
                         .then_some(change.reason)
                         .flatten()
                         .map(|r| r.as_str());
-                    set_state.execute(params![id, state.as_str(), reason, change.note, at])?;
+                    set_state.execute(params![id, state.as_str(), reason, change.note, at_text])?;
                 }
-                // A retried request must not write the same entry twice.
+                // A retried request without a key must not write the same
+                // entry twice.
                 let last: Option<(String, String, Option<String>)> = last_activity
                     .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
                 let entry = (actor.to_string(), action.clone(), change.note.clone());
                 if last.as_ref() != Some(&entry) {
-                    add_activity.execute(params![id, at, actor, action, change.note])?;
+                    add_activity.execute(params![id, at_text, actor, action, change.note])?;
                 }
             }
         }
-        let version = super::bump_findings_version(&tx)?;
+        let applied = Applied {
+            triaged,
+            not_applied,
+            version: super::bump_findings_version(&tx)?,
+        };
+        if let Some(key) = key {
+            tx.execute(
+                "INSERT INTO applied_requests (key, answer, at) VALUES (?1, ?2, ?3)",
+                params![key, serde_json::to_string(&applied)?, at.unix_timestamp()],
+            )?;
+            tx.execute(
+                "DELETE FROM applied_requests WHERE at < ?1",
+                [at.unix_timestamp() - REMEMBERED_SECS],
+            )?;
+        }
         tx.commit()?;
-        Ok((triaged.into_iter().collect(), version))
+        Ok(applied)
     }
 }
 
@@ -134,15 +206,19 @@ mod tests {
 
     #[test]
     fn applies_across_refs_and_once_only() {
-        let mut s = store();
+        let s = store();
         let at = OffsetDateTime::UNIX_EPOCH;
         assert_eq!(
-            s.apply_triage(&[2], &ignore(), "alice", at).unwrap().0,
+            s.apply_triage(&[2], &ignore(), "alice", at, None)
+                .unwrap()
+                .triaged,
             vec![1, 2]
         );
         // A retry after a lost acknowledgement changes nothing.
         assert_eq!(
-            s.apply_triage(&[2], &ignore(), "alice", at).unwrap().0,
+            s.apply_triage(&[2], &ignore(), "alice", at, None)
+                .unwrap()
+                .triaged,
             vec![1, 2]
         );
         for f in s.load_findings(&[1, 2]).unwrap() {
@@ -155,15 +231,60 @@ mod tests {
     }
 
     #[test]
-    fn fixed_findings_keep_their_state_and_unknown_ids_are_skipped() {
-        let mut s = store();
-        let triaged = s
-            .apply_triage(&[3, 99], &ignore(), "alice", OffsetDateTime::UNIX_EPOCH)
-            .unwrap()
-            .0;
-        assert_eq!(triaged, vec![3]);
+    fn a_status_for_a_fixed_finding_is_refused_and_a_note_kept() {
+        let s = store();
+        let applied = s
+            .apply_triage(
+                &[3, 99],
+                &ignore(),
+                "alice",
+                OffsetDateTime::UNIX_EPOCH,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            applied.triaged,
+            Vec::<i64>::new(),
+            "unknown ids are skipped"
+        );
+        assert_eq!(applied.not_applied.len(), 1);
+        assert_eq!(applied.not_applied[0].0, 3);
         let f = s.load_finding(3).unwrap().unwrap();
         assert_eq!(f.status(), Status::Fixed);
-        assert_eq!(f.activity.len(), 1, "the note is still recorded");
+        assert!(f.activity.is_empty(), "nothing happened, so no history");
+        let note = TriageChange {
+            state: None,
+            reason: None,
+            note: Some("still worth knowing".into()),
+        };
+        let applied = s
+            .apply_triage(&[3], &note, "alice", OffsetDateTime::UNIX_EPOCH, None)
+            .unwrap();
+        assert_eq!(applied.triaged, vec![3]);
+        assert_eq!(s.load_finding(3).unwrap().unwrap().activity.len(), 1);
+    }
+
+    #[test]
+    fn a_request_sent_again_after_a_colleagues_decision_changes_nothing() {
+        let s = store();
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let first = s
+            .apply_triage(&[1], &ignore(), "alice", at, Some("k1"))
+            .unwrap();
+        let fixing = TriageChange {
+            state: Some(TriageState::Fixing),
+            reason: None,
+            note: None,
+        };
+        s.apply_triage(&[1], &fixing, "bob", at, Some("k2"))
+            .unwrap();
+        // Alice's answer was lost; her sync sends the same request again.
+        let again = s
+            .apply_triage(&[1], &ignore(), "alice", at, Some("k1"))
+            .unwrap();
+        assert_eq!(again.triaged, first.triaged, "the first answer");
+        let f = s.load_finding(1).unwrap().unwrap();
+        assert_eq!(f.status(), Status::Fixing, "Bob's later decision stands");
+        assert_eq!(f.activity.len(), 2, "one entry each");
     }
 }

@@ -101,19 +101,45 @@ pub struct PassReport {
     /// Rejected decisions in the outbox after the pass, from this pass or
     /// earlier ones.
     pub rejected_total: usize,
+    /// When the backend asked (Retry-After) not to be asked before, as
+    /// stored for every process (unix seconds).
+    pub not_before: Option<i64>,
 }
 
 /// One pass: sends every decision waiting in the outbox, in bulk calls, until
 /// the outbox is empty or the backend is unavailable; then pulls. Errors are
-/// the local store's; the backend's are in the report.
+/// the local store's; the backend's are in the report. A backend that asked
+/// any process on the store to wait (Retry-After) is not asked before then.
 pub async fn push_and_pull<B: Backend>(
     backend: &B,
     store: &mut Store,
     cfg: &SyncConfig,
 ) -> Result<PassReport> {
+    pass_after(backend, store, cfg, None).await
+}
+
+/// `push_and_pull` for a caller that already waited out the Retry-After it
+/// stored itself (`waited`, as the report gave it).
+async fn pass_after<B: Backend>(
+    backend: &B,
+    store: &mut Store,
+    cfg: &SyncConfig,
+    waited: Option<i64>,
+) -> Result<PassReport> {
     let mut report = PassReport::default();
     let mut triaged = std::collections::BTreeSet::new();
-    push_memory_changes(backend, store, cfg, &mut report).await?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let not_before = store.not_before()?;
+    if not_before > now && Some(not_before) != waited {
+        let wait = Duration::from_secs((not_before - now) as u64);
+        report.offline = Some(Offline {
+            reason: format!("the backend asked to wait {} more", human(wait)),
+            retry_after: Some(wait),
+        });
+    }
+    if report.offline.is_none() {
+        push_memory_changes(backend, store, cfg, &mut report).await?;
+    }
     while report.offline.is_none()
         && let Some(batch) = store.next_batch(cfg.batch_size.max(1))?
     {
@@ -121,13 +147,46 @@ pub async fn push_and_pull<B: Backend>(
             issue_ids: batch.finding_ids.clone(),
             change: batch.change.clone(),
             actor: batch.actor.clone(),
+            key: Some(batch.request_key.clone()),
         };
         report.calls += 1;
         match within(cfg.request_timeout, backend.triage(request)).await {
             Ok(answer) => {
-                store.acknowledge(&batch.outbox_ids)?;
-                report.acknowledged += batch.outbox_ids.len();
+                // A decision the backend could not apply is refused, not sent.
+                let refused: Vec<(i64, &str)> = batch
+                    .outbox_ids
+                    .iter()
+                    .zip(&batch.finding_ids)
+                    .filter_map(|(o, f)| {
+                        let (_, why) = answer.not_applied.iter().find(|(id, _)| id == f)?;
+                        Some((*o, why.as_str()))
+                    })
+                    .collect();
+                let applied: Vec<i64> = batch
+                    .outbox_ids
+                    .iter()
+                    .filter(|o| !refused.iter().any(|(r, _)| r == *o))
+                    .copied()
+                    .collect();
+                store.acknowledge(&applied)?;
+                report.acknowledged += applied.len();
                 triaged.extend(answer.triaged);
+                for (outbox_id, why) in refused {
+                    let finding = batch.finding_ids[batch
+                        .outbox_ids
+                        .iter()
+                        .position(|o| *o == outbox_id)
+                        .unwrap_or(0)];
+                    tracing::warn!("the backend did not apply a decision on {finding}: {why}");
+                    store.mark_rejected(&[outbox_id], why)?;
+                    report.rejected.push(RejectedBatch {
+                        outbox_ids: vec![outbox_id],
+                        finding_ids: vec![finding],
+                        change: batch.change.clone(),
+                        message: why.to_string(),
+                    });
+                    triaged.insert(finding);
+                }
                 triaged.extend(&batch.finding_ids);
             }
             Err(BackendError::Unavailable {
@@ -139,6 +198,7 @@ pub async fn push_and_pull<B: Backend>(
                     batch.outbox_ids.len()
                 );
                 store.record_failure(&batch.outbox_ids, &message)?;
+                report.not_before = remember_retry_after(store, retry_after)?;
                 report.offline = Some(Offline {
                     reason: message,
                     retry_after,
@@ -208,6 +268,7 @@ async fn push_memory_changes<B: Backend>(
             }) => {
                 tracing::warn!("sending a memory change failed: {message}");
                 store.record_memory_failure(pending.id, &message)?;
+                report.not_before = remember_retry_after(store, retry_after)?;
                 report.offline = Some(Offline {
                     reason: message,
                     retry_after,
@@ -222,6 +283,18 @@ async fn push_memory_changes<B: Backend>(
         }
     }
     Ok(())
+}
+
+/// Keeps the backend's Retry-After in the store, so that no process on it
+/// asks before then; returns the time stored.
+fn remember_retry_after(store: &Store, retry_after: Option<Duration>) -> Result<Option<i64>> {
+    let Some(wait) = retry_after else {
+        return Ok(None);
+    };
+    let until = OffsetDateTime::now_utc().unix_timestamp()
+        + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2);
+    store.set_not_before(until)?;
+    Ok(Some(until))
 }
 
 /// Runs a request with a time limit; running out counts as unavailable.
@@ -415,13 +488,14 @@ async fn run<B: Backend>(
     // Failures in a row, and when the first of them happened.
     let mut failures: u32 = 0;
     let mut since: Option<OffsetDateTime> = None;
+    let mut own_wait: Option<i64> = None;
     loop {
         let outcome = match &mut store {
-            Some(store) => pass(&*backend, store, &cfg, &events).await,
+            Some(store) => pass(&*backend, store, &cfg, &events, &mut own_wait).await,
             None => match Store::open(&data_dir) {
                 Ok(opened) => {
                     let store = store.insert(opened);
-                    pass(&*backend, store, &cfg, &events).await
+                    pass(&*backend, store, &cfg, &events, &mut own_wait).await
                 }
                 Err(e) => Err(e),
             },
@@ -507,17 +581,23 @@ async fn run<B: Backend>(
 
 /// One pass of the background task, telling the console as it goes.
 /// Returns why it stopped early, if it did.
+/// `own_wait` is the Retry-After this task stored, which its own backoff
+/// honours.
 async fn pass<B: Backend>(
     backend: &B,
     store: &mut Store,
     cfg: &SyncConfig,
     events: &UnboundedSender<SyncEvent>,
+    own_wait: &mut Option<i64>,
 ) -> Result<Option<Offline>> {
     let waiting = store.waiting_count()?;
     if waiting > 0 {
         let _ = events.send(SyncEvent::Status(SyncStatus::Syncing { pending: waiting }));
     }
-    let report = push_and_pull(backend, store, cfg).await?;
+    let report = pass_after(backend, store, cfg, *own_wait).await?;
+    if report.not_before.is_some() {
+        *own_wait = report.not_before;
+    }
     if !report.triaged.is_empty() {
         let _ = events.send(SyncEvent::Acknowledged(report.triaged));
     }

@@ -55,7 +55,7 @@ async fn event_loop<B: Backend>(
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let store = StoreWorker::spawn(session.data_dir.clone(), tx.clone())?;
     // Decisions are written here, on this thread, before any frame shows them.
-    let mut writer = Store::open(&session.data_dir)?;
+    let writer = Store::open(&session.data_dir)?;
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let sync = if session.offline {
         model.sync = "offline by choice: decisions wait for `sift sync`".into();
@@ -135,12 +135,9 @@ async fn event_loop<B: Backend>(
                         &entry.label,
                         &session.actor,
                     ) {
-                        Ok((updates, notes)) => {
-                            let mut message = format!("Undone: {}", entry.label);
-                            for n in notes {
-                                message += &format!(" · {n}");
-                            }
-                            Action::RowsUpdated(updates, Some(message))
+                        Ok(undone) => {
+                            let message = undone.message(&entry.label);
+                            Action::RowsUpdated(undone.updates, Some(message))
                         }
                         Err(e) => Action::RecordFailed(format!("{e:#}")),
                     },

@@ -315,17 +315,21 @@ impl Api {
         &self,
         body: &BulkTriageRequest,
         actor: Option<&str>,
+        key: Option<&str>,
     ) -> Result<BulkTriageResponse, BackendError> {
         let slug = self.deployment().await?;
         let url = self.url(&Self::deployment_path(&slug, "triage"))?;
         // Named: who made this decision (it may predate this session).
-        let request = self
+        let mut request = self
             .request_by(
                 reqwest::Method::POST,
                 url,
                 actor.or(self.reviewer.as_deref()),
             )
             .json(body);
+        if let Some(key) = key {
+            request = request.header(IDEMPOTENCY_KEY, key);
+        }
         self.send(request, "the triage").await.map(|(r, _)| r)
     }
 
@@ -590,9 +594,32 @@ impl Backend for Api {
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
         let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
-        let answer = self.bulk_triage(&body, Some(&request.actor)).await?;
-        // What the backend says it triaged (unknown ids are not in it).
+        let answer = self
+            .bulk_triage(&body, Some(&request.actor), request.key.as_deref())
+            .await?;
+        // What the backend says it triaged (unknown ids are not in it). When
+        // it lists them all, a new status that reached none of a finding's
+        // copies was not applied (a newer scan fixed the finding, or it is
+        // gone): say so rather than count it as sent.
         let triaged = answer.triaged_issues;
+        let listed = answer.num_triaged == Some(triaged.len() as i64);
+        let not_applied = if listed && request.change.state.is_some() {
+            request
+                .issue_ids
+                .iter()
+                .filter(|id| !triaged.contains(id))
+                .map(|&id| {
+                    (
+                        id,
+                        "the backend did not apply it (a newer scan may have fixed the \
+                         finding, or it is gone)"
+                            .to_string(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // The cache shows the decision at once, as the backend applied it.
         let ids = triaged.clone();
         let TriageRequest { change, actor, .. } = request;
@@ -600,7 +627,7 @@ impl Backend for Api {
         if let Err(e) = self
             .with_cache(move |store| {
                 store
-                    .apply_triage(&ids, &applied, &actor, OffsetDateTime::now_utc())
+                    .apply_triage(&ids, &applied, &actor, OffsetDateTime::now_utc(), None)
                     .map(|_| ())
             })
             .await
@@ -608,7 +635,10 @@ impl Backend for Api {
             // The backend has it; the next pull brings it to the cache.
             tracing::warn!("the triage was sent, but the cache was not updated: {e}");
         }
-        Ok(TriageResponse { triaged })
+        Ok(TriageResponse {
+            triaged,
+            not_applied,
+        })
     }
 
     async fn memory(

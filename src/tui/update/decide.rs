@@ -533,10 +533,13 @@ fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
         // Undo takes back the decisions; a memory saved with them stays
         // (the memory pane deletes it).
         let decisions = match decided.memory_outbox_id {
-            Some(_) => format!(
-                "{} (the memory stays)",
-                label.split(" · ").next().unwrap_or(&label)
-            ),
+            Some(_) => {
+                let parts: Vec<&str> = label
+                    .split(" · ")
+                    .filter(|p| !p.contains("remembered") && *p != "memory saved")
+                    .collect();
+                format!("{}; the memory stays", parts.join(" · "))
+            }
             None => label.clone(),
         };
         model.undo.push(UndoEntry {

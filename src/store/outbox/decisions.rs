@@ -1,22 +1,20 @@
-//! The outbox: every decision is written here first, in a transaction, and
-//! stays until the backend acknowledges it. The console shows findings with
-//! their pending decisions applied.
-//!
-//! A decision the backend refused (a 400: sending it again will not help) is
-//! marked rejected with the backend's message: it stays, so nothing is lost,
-//! but it is not sent again and does not hold back later decisions.
+//! Decisions in the outbox: written before the console shows them, sent in
+//! bulk triage calls of identical decisions, shown as pending until the
+//! backend acknowledges them.
 
-use super::Store;
+use super::{Kind, Row, Which, insert};
 use crate::domain::{Status, TriageChange, TriageReason, TriageState};
+use crate::store::Store;
 use crate::wire::timestamp;
-use anyhow::Result;
-use rusqlite::params;
+use anyhow::{Context, Result};
+use rusqlite::Transaction;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 /// Per finding with pending decisions: the latest pending state change, if
 /// any of them changes the state.
-pub(super) type Overlay = HashMap<i64, Option<(TriageState, Option<TriageReason>)>>;
+pub(in crate::store) type Overlay = HashMap<i64, Option<(TriageState, Option<TriageReason>)>>;
 
 /// A decision waiting for the backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,15 +28,20 @@ pub struct Pending {
     pub last_error: Option<String>,
     /// The backend refused it, with this message; it is not sent again.
     pub rejected: Option<String>,
+    /// A request carried it: the backend may have applied it.
+    pub sent: bool,
 }
 
-/// Identical decisions by one reviewer, to send in one bulk triage call.
+/// Identical decisions by one reviewer, to send in one bulk triage call
+/// under one request key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     pub change: TriageChange,
     pub actor: String,
     pub outbox_ids: Vec<i64>,
     pub finding_ids: Vec<i64>,
+    /// Sent with the request; the same decisions sent again carry it again.
+    pub request_key: String,
 }
 
 /// How a finding shows after its decisions, for the console's index.
@@ -50,190 +53,155 @@ pub struct RowUpdate {
     pub pending: bool,
 }
 
+/// A decision as the outbox keeps it.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    state: Option<String>,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+impl Body {
+    fn of(change: &TriageChange) -> Body {
+        Body {
+            state: change.state.map(|s| s.as_str().into()),
+            reason: change.reason.map(|r| r.as_str().into()),
+            note: change.note.clone(),
+        }
+    }
+}
+
+fn decode(row: Row) -> Result<Pending> {
+    let damaged = || format!("decision {} in the outbox is damaged", row.id);
+    let body: Body = serde_json::from_str(&row.body).with_context(damaged)?;
+    Ok(Pending {
+        id: row.id,
+        finding_id: row.subject.parse().with_context(damaged)?,
+        change: TriageChange {
+            state: body.state.as_deref().and_then(TriageState::parse),
+            reason: body.reason.as_deref().and_then(TriageReason::parse),
+            note: body.note,
+        },
+        actor: row.actor,
+        created_at: row.created_at,
+        attempts: row.attempts,
+        last_error: row.last_error,
+        rejected: row.rejected,
+        sent: row.request_key.is_some(),
+    })
+}
+
 impl Store {
     /// Writes decisions to the outbox in one transaction; returns their
     /// outbox ids in the same order.
-    pub fn record(&mut self, decisions: &[(i64, TriageChange)], actor: &str) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
+    pub fn record(&self, decisions: &[(i64, TriageChange)], actor: &str) -> Result<Vec<i64>> {
+        let tx = self.write_tx()?;
         let ids = record_in(&tx, decisions, actor)?;
         tx.commit()?;
         Ok(ids)
     }
 
-    /// Takes back decisions that were not sent yet; returns the outbox ids
-    /// that were still there (the others were already acknowledged).
-    pub fn drop_pending(&mut self, outbox_ids: &[i64]) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
-        let mut dropped = Vec::new();
-        {
-            let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
-            for &id in outbox_ids {
-                if delete.execute([id])? > 0 {
-                    dropped.push(id);
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(dropped)
-    }
-
     /// Every decision not acknowledged yet, oldest first, including those
     /// the backend rejected.
     pub fn pending(&self) -> Result<Vec<Pending>> {
-        self.outbox_rows("")
+        self.decisions(Which::All)
     }
 
     /// The decisions the backend refused, oldest first.
     pub fn rejected(&self) -> Result<Vec<Pending>> {
-        self.outbox_rows("WHERE rejected IS NOT NULL")
+        self.decisions(Which::Rejected)
     }
 
-    fn outbox_rows(&self, filter: &str) -> Result<Vec<Pending>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT id, finding_id, new_triage_state, new_triage_reason, new_note, actor,
-                    created_at, attempts, last_error, rejected
-             FROM outbox {filter} ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Pending {
-                id: r.get(0)?,
-                finding_id: r.get(1)?,
-                change: TriageChange {
-                    state: r
-                        .get::<_, Option<String>>(2)?
-                        .as_deref()
-                        .and_then(TriageState::parse),
-                    reason: r
-                        .get::<_, Option<String>>(3)?
-                        .as_deref()
-                        .and_then(TriageReason::parse),
-                    note: r.get(4)?,
-                },
-                actor: r.get(5)?,
-                created_at: timestamp::parse(&r.get::<_, String>(6)?)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                attempts: r.get(7)?,
-                last_error: r.get(8)?,
-                rejected: r.get(9)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    fn decisions(&self, which: Which) -> Result<Vec<Pending>> {
+        self.change_rows(Kind::Triage, which)?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     /// Decisions not acknowledged yet, including rejected ones.
     pub fn pending_count(&self) -> Result<usize> {
-        self.count("")
+        self.count_changes(Some(Kind::Triage), Which::All)
     }
 
-    /// Decisions and memory changes the backend refused.
-    pub fn rejected_count(&self) -> Result<usize> {
-        Ok(self.count("WHERE rejected IS NOT NULL")? + self.memory_changes_rejected()?)
+    /// Decisions the sync will still send.
+    pub fn decisions_waiting(&self) -> Result<usize> {
+        self.count_changes(Some(Kind::Triage), Which::Waiting)
     }
 
-    /// Decisions and memory changes the sync will still send (rejected ones
-    /// are not).
-    pub fn waiting_count(&self) -> Result<usize> {
-        Ok(self.count("WHERE rejected IS NULL")? + self.memory_changes_waiting()?)
-    }
-
-    fn count(&self, filter: &str) -> Result<usize> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(&format!("SELECT count(*) FROM outbox {filter}"))?
-            .query_row([], |r| r.get(0))?;
-        Ok(n as usize)
-    }
-
-    /// The next bulk call: the oldest decision still to send and every later
+    /// The next bulk call, marked as sent. When the oldest decision still
+    /// to send was sent before without an answer, the same decisions again
+    /// under the same key. Otherwise the oldest decision and every later
     /// identical one by the same reviewer, at most `max`, never overtaking
     /// an earlier decision on the same finding. Rejected decisions are
-    /// skipped.
+    /// skipped, and so are those another request carries now.
     pub fn next_batch(&self, max: usize) -> Result<Option<Batch>> {
-        let pending: Vec<Pending> = self
-            .pending()?
+        let tx = self.write_tx()?;
+        let pending: Vec<(Option<String>, Pending)> = self
+            .change_rows(Kind::Triage, Which::Waiting)?
             .into_iter()
-            .filter(|p| p.rejected.is_none())
-            .collect();
-        let Some(first) = pending.first() else {
+            .filter(|r| !r.in_flight)
+            .map(|r| Ok((r.request_key.clone(), decode(r)?)))
+            .collect::<Result<_>>()?;
+        let Some((key, first)) = pending.first() else {
             return Ok(None);
         };
-        let mut batch = Batch {
-            change: first.change.clone(),
-            actor: first.actor.clone(),
-            outbox_ids: Vec::new(),
-            finding_ids: Vec::new(),
+        let (change, actor) = (first.change.clone(), first.actor.clone());
+        let chosen: Vec<&Pending> = match key {
+            // A resend: exactly what the first request carried.
+            Some(key) => pending
+                .iter()
+                .filter(|(k, _)| k.as_deref() == Some(key))
+                .map(|(_, p)| p)
+                .collect(),
+            None => {
+                let mut seen = HashSet::new();
+                let mut chosen = Vec::new();
+                for (k, p) in &pending {
+                    if !seen.insert(p.finding_id) {
+                        continue;
+                    }
+                    if k.is_none() && p.change == change && p.actor == actor && chosen.len() < max {
+                        chosen.push(p);
+                    }
+                }
+                chosen
+            }
         };
-        let mut seen = HashSet::new();
-        for p in &pending {
-            if !seen.insert(p.finding_id) {
-                continue;
-            }
-            if p.change == batch.change && p.actor == batch.actor && batch.outbox_ids.len() < max {
-                batch.outbox_ids.push(p.id);
-                batch.finding_ids.push(p.finding_id);
-            }
-        }
-        Ok(Some(batch))
-    }
-
-    /// The backend has the decisions: they leave the outbox.
-    pub fn acknowledge(&mut self, outbox_ids: &[i64]) -> Result<()> {
-        self.drop_pending(outbox_ids)?;
-        Ok(())
-    }
-
-    /// Remembers why sending failed, for the status bar and `sift sync`.
-    pub fn record_failure(&mut self, outbox_ids: &[i64], error: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut update = tx.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-            )?;
-            for id in outbox_ids {
-                update.execute(params![id, error])?;
-            }
-        }
+        let ids: Vec<i64> = chosen.iter().map(|p| p.id).collect();
+        let (request_key, taken) = self.claim(&tx, &ids, key.as_deref())?;
+        let finding_ids = chosen
+            .iter()
+            .filter(|p| taken.contains(&p.id))
+            .map(|p| p.finding_id)
+            .collect();
         tx.commit()?;
-        Ok(())
-    }
-
-    /// The backend refused the decisions: they stay, with its message, but
-    /// are not sent again.
-    pub fn mark_rejected(&mut self, outbox_ids: &[i64], message: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut update = tx.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, rejected = ?2
-                 WHERE id = ?1",
-            )?;
-            for id in outbox_ids {
-                update.execute(params![id, message])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        Ok(Some(Batch {
+            change,
+            actor,
+            outbox_ids: taken,
+            finding_ids,
+            request_key,
+        }))
     }
 
     /// Sends rejected decisions again at the next pass (after the cause was
     /// fixed); returns how many.
-    pub fn retry_rejected(&mut self) -> Result<usize> {
-        Ok(self.conn.execute(
-            "UPDATE outbox SET rejected = NULL WHERE rejected IS NOT NULL",
-            [],
-        )?)
+    pub fn retry_rejected(&self) -> Result<usize> {
+        self.retry_rejected_of(Kind::Triage)
     }
 
     /// Gives up on the rejected decisions; returns what was dropped.
-    pub fn drop_rejected(&mut self) -> Result<Vec<Pending>> {
+    pub fn drop_rejected(&self) -> Result<Vec<Pending>> {
         let rejected = self.rejected()?;
         let ids: Vec<i64> = rejected.iter().map(|p| p.id).collect();
-        self.drop_pending(&ids)?;
+        self.drop_unsent(&ids)?;
         Ok(rejected)
     }
 
     /// The latest pending state change per finding (a note alone changes
     /// nothing), and which findings have anything pending.
-    pub(super) fn pending_overlay(&self) -> Result<Overlay> {
+    pub(in crate::store) fn pending_overlay(&self) -> Result<Overlay> {
         let mut overlay = Overlay::new();
         for p in self.pending()? {
             let entry = overlay.entry(p.finding_id).or_insert(None);
@@ -277,28 +245,23 @@ impl Store {
 
 /// Writes decisions to the outbox inside a transaction; returns their
 /// outbox ids in the same order.
-pub(super) fn record_in(
-    tx: &rusqlite::Transaction,
+pub(in crate::store) fn record_in(
+    tx: &Transaction,
     decisions: &[(i64, TriageChange)],
     actor: &str,
 ) -> Result<Vec<i64>> {
     let now = timestamp::format(OffsetDateTime::now_utc());
     let mut ids = Vec::with_capacity(decisions.len());
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO outbox (finding_id, new_triage_state, new_triage_reason, new_note,
-            actor, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
     for (finding_id, change) in decisions {
-        insert.execute(params![
-            finding_id,
-            change.state.map(|s| s.as_str()),
-            change.reason.map(|r| r.as_str()),
-            change.note,
+        let body = serde_json::to_string(&Body::of(change))?;
+        ids.push(insert(
+            tx,
+            Kind::Triage,
+            &finding_id.to_string(),
+            &body,
             actor,
-            now
-        ])?;
-        ids.push(tx.last_insert_rowid());
+            &now,
+        )?);
     }
     Ok(ids)
 }
@@ -317,7 +280,7 @@ mod tests {
 
     #[test]
     fn batches_group_identical_decisions_in_order() {
-        let mut store = Store::in_memory().unwrap();
+        let store = Store::in_memory().unwrap();
         let fixing = change(Some(TriageState::Fixing), "");
         let reviewing = change(Some(TriageState::Reviewing), "");
         store
@@ -350,7 +313,7 @@ mod tests {
 
     #[test]
     fn batches_are_capped() {
-        let mut store = Store::in_memory().unwrap();
+        let store = Store::in_memory().unwrap();
         let fixing = change(Some(TriageState::Fixing), "");
         let decisions: Vec<_> = (1..=5).map(|id| (id, fixing.clone())).collect();
         store.record(&decisions, "alice").unwrap();
@@ -361,22 +324,63 @@ mod tests {
     }
 
     #[test]
-    fn dropping_reports_what_was_still_pending() {
-        let mut store = Store::in_memory().unwrap();
+    fn a_batch_out_is_left_alone_and_a_failed_one_is_resent_under_its_key() {
+        let store = Store::in_memory().unwrap();
+        let fixing = change(Some(TriageState::Fixing), "");
+        store
+            .record(&[(1, fixing.clone()), (2, fixing.clone())], "alice")
+            .unwrap();
+        let first = store.next_batch(3000).unwrap().unwrap();
+        // Another process looks while the request is out: nothing to send.
+        assert_eq!(store.next_batch(3000).unwrap(), None);
+        // A decision made meanwhile does not join the batch that is out.
+        store.record(&[(3, fixing.clone())], "alice").unwrap();
+        let other = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!(other.finding_ids, vec![3]);
+        assert_ne!(other.request_key, first.request_key);
+        // The first request timed out: the same decisions, the same key.
+        store
+            .record_failure(&first.outbox_ids, "timed out")
+            .unwrap();
+        let again = store.next_batch(3000).unwrap().unwrap();
+        assert_eq!(
+            (again.finding_ids.clone(), again.request_key.clone()),
+            (vec![1, 2], first.request_key.clone())
+        );
+    }
+
+    #[test]
+    fn only_unsent_decisions_can_be_dropped() {
+        let store = Store::in_memory().unwrap();
         let ids = store
             .record(
                 &[(1, change(None, "a note")), (2, change(None, "b"))],
                 "alice",
             )
             .unwrap();
-        store.acknowledge(&ids[..1]).unwrap();
-        assert_eq!(store.drop_pending(&ids).unwrap(), vec![ids[1]]);
+        let sent = store.next_batch(1).unwrap().unwrap();
+        assert_eq!(sent.outbox_ids, ids[..1]);
+        assert_eq!(store.drop_unsent(&ids).unwrap(), vec![ids[1]]);
+        assert_eq!(store.pending_count().unwrap(), 1, "the sent one stays");
+        store.acknowledge(&sent.outbox_ids).unwrap();
         assert_eq!(store.pending_count().unwrap(), 0);
     }
 
     #[test]
+    fn ids_are_never_reused() {
+        let store = Store::in_memory().unwrap();
+        let first = store.record(&[(1, change(None, "n"))], "alice").unwrap();
+        store.acknowledge(&first).unwrap();
+        let second = store.record(&[(2, change(None, "n"))], "bob").unwrap();
+        assert!(second[0] > first[0], "{second:?} after {first:?}");
+        // A late acknowledgement of the first removes nothing of the second.
+        store.acknowledge(&first).unwrap();
+        assert_eq!(store.pending_count().unwrap(), 1);
+    }
+
+    #[test]
     fn failures_are_counted() {
-        let mut store = Store::in_memory().unwrap();
+        let store = Store::in_memory().unwrap();
         let ids = store.record(&[(1, change(None, "n"))], "alice").unwrap();
         store.record_failure(&ids, "backend answered 500").unwrap();
         store.record_failure(&ids, "timed out").unwrap();
@@ -389,7 +393,7 @@ mod tests {
 
     #[test]
     fn batches_hold_one_reviewer() {
-        let mut store = Store::in_memory().unwrap();
+        let store = Store::in_memory().unwrap();
         let fixing = change(Some(TriageState::Fixing), "");
         store.record(&[(1, fixing.clone())], "alice").unwrap();
         store.record(&[(2, fixing.clone())], "bob").unwrap();
@@ -406,7 +410,7 @@ mod tests {
 
     #[test]
     fn rejected_decisions_stay_but_do_not_block() {
-        let mut store = Store::in_memory().unwrap();
+        let store = Store::in_memory().unwrap();
         let fixing = change(Some(TriageState::Fixing), "");
         let reviewing = change(Some(TriageState::Reviewing), "");
         let ids = store
@@ -428,5 +432,19 @@ mod tests {
         store.mark_rejected(&ids[..1], "no").unwrap();
         assert_eq!(store.drop_rejected().unwrap().len(), 1);
         assert_eq!(store.pending_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn dropping_reports_what_was_still_pending() {
+        let store = Store::in_memory().unwrap();
+        let ids = store
+            .record(
+                &[(1, change(None, "a note")), (2, change(None, "b"))],
+                "alice",
+            )
+            .unwrap();
+        store.acknowledge(&ids[..1]).unwrap();
+        assert_eq!(store.drop_unsent(&ids).unwrap(), vec![ids[1]]);
+        assert_eq!(store.pending_count().unwrap(), 0);
     }
 }
