@@ -57,8 +57,8 @@ async fn discovers_the_deployment_and_pulls_into_the_cache() {
     let cached = Store::open(cache.path()).unwrap();
     assert_eq!(
         cached.count_findings().unwrap(),
-        240,
-        "dedup: one per match"
+        250,
+        "every ref's copy, as the server's store holds them"
     );
     let f = cached.load_finding(7).unwrap().unwrap();
     assert_eq!(f.project, "acme/web");

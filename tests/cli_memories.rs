@@ -546,10 +546,39 @@ fn hostile_text_is_inert_in_the_list() {
         .write_all(format!("{hostile}\n").as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let added = json(&out);
-    assert_eq!(added["memory"]["text"], hostile, "kept as written");
-
+    // Refused, as over HTTP and in the console: one set of rules.
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        json(&out)["error"]
+            .as_str()
+            .unwrap()
+            .contains("control character"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        Store::open(&d)
+            .unwrap()
+            .memory_changes()
+            .unwrap()
+            .is_empty()
+    );
+    // A memory that arrives from a backend anyway is shown inert.
+    {
+        let store = Store::open(&d).unwrap();
+        let mut m = sift::domain::Memory::new(
+            hostile.into(),
+            sift::domain::Scope {
+                projects: vec![PROJECT.into()],
+                rules: RuleScope::All,
+                path_prefixes: vec![],
+            },
+            false,
+            "mallory",
+        );
+        m.id = "mem-hostile".into();
+        store.put_memory(&m).unwrap();
+    }
     let out = sift(&d, &["memories", "list", "--project", PROJECT]);
     assert_eq!(code(&out), 0);
     let text = stdout(&out);
@@ -673,7 +702,7 @@ async fn a_memory_added_through_the_api_lands_in_the_servers_store() {
     assert_eq!(added["result"], "acknowledged");
     let id = added["memory"]["id"].as_str().unwrap().to_string();
     // acme/api holds every fifth finding and rule.a the even ones: 10, 20,
-    // …, 240 (the API lists 1010, the twin of 10, once: dedup).
+    // …, 240, and 1010, the twin of 10 on a pull request.
     let mut ignored: Vec<i64> = added["ignored"]
         .as_array()
         .unwrap()
@@ -681,7 +710,7 @@ async fn a_memory_added_through_the_api_lands_in_the_servers_store() {
         .map(|v| v.as_i64().unwrap())
         .collect();
     ignored.sort();
-    assert_eq!(ignored.len(), 24, "{ignored:?}");
+    assert_eq!(ignored.len(), 25, "{ignored:?}");
     assert!(ignored.iter().all(|i| i % 10 == 0), "{ignored:?}");
 
     let store = Store::open(served.path()).unwrap();

@@ -297,7 +297,7 @@ async fn sift_serve_through_the_http_client_conforms() {
     let h = http(false).await;
     conformance(&h, "alice").await;
     let faults = h.server.as_ref().unwrap().faults.clone();
-    // It paged: 250 findings, dedup, 100 a page: 3 pages a pull.
+    // It paged: 250 findings, every ref's copy, 100 a page: 3 pages a pull.
     assert_eq!(faults.seen(FaultRoute::Findings) % 3, 0);
     // The requests were in the wire shape the spec defines.
     let requests = faults.requests();
@@ -307,7 +307,7 @@ async fn sift_serve_through_the_http_client_conforms() {
         .unwrap();
     assert_eq!(
         first_list.path_and_query,
-        "/api/v1/deployments/local/findings?issue_type=sast&page=0&page_size=100&dedup=true"
+        "/api/v1/deployments/local/findings?issue_type=sast&page=0&page_size=100"
     );
     let first_triage = requests
         .iter()

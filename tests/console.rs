@@ -1241,12 +1241,21 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
     );
     let screen = c.render();
     assert!(!screen.contains('\u{1b}'), "{screen}");
-    // Saved without touching the text: it keeps its exact characters.
+    // Saved without touching the text: its exact characters are kept, and
+    // they are what every way in refuses, so the form says why.
     c.keys("<tab><tab><tab>src/<enter>");
-    let Some(sift::domain::MemoryChange::Update(m)) = memory_changes(&c).pop() else {
-        panic!("an update")
+    let Mode::Dialog(d) = &c.model.mode else {
+        panic!("a text with control characters is not saved")
     };
-    assert_eq!(m.content, hostile.content);
+    assert!(
+        d.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("control character"),
+        "{:?}",
+        d.error
+    );
+    assert!(memory_changes(&c).is_empty());
 }
 
 #[test]

@@ -251,7 +251,7 @@ async fn memory_changes_sync_to_sift_serve_and_come_back_in_the_pull() {
 
     let projects: Vec<String> = index.projects.iter().map(|(_, p)| p.to_string()).collect();
     let mut m = Memory::new(
-        "Hostile \u{1b}]0;pwned\u{7} text stays text".into(),
+        "Odd but legal text stays text: <script>\"'` ünïcödé ✓ — $(rm -rf ~)".into(),
         Scope {
             projects: projects.clone(),
             rules: RuleScope::All,

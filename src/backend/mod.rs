@@ -56,6 +56,22 @@ impl BackendError {
     pub fn is_transient(&self) -> bool {
         matches!(self, BackendError::Unavailable { .. })
     }
+
+    /// The same error with every trace of `secret` removed from its message.
+    pub fn redact(self, secret: &str) -> BackendError {
+        match self {
+            BackendError::Unavailable {
+                message,
+                retry_after,
+            } => BackendError::Unavailable {
+                message: api::http::redact(&message, secret),
+                retry_after,
+            },
+            BackendError::Rejected { message } => BackendError::Rejected {
+                message: api::http::redact(&message, secret),
+            },
+        }
+    }
 }
 
 pub trait Backend: Send + Sync + 'static {

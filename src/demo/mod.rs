@@ -871,6 +871,7 @@ fn procedural(
         relevant_since: created_at,
         assistant: assistant(w, rule, snippet, verdict, reason, component),
         rule_fix: None,
+        platform: Default::default(),
         code: None,
         activity: decision.activity,
     };
@@ -1398,6 +1399,7 @@ fn featured_finding(
         relevant_since: created_at,
         assistant: assistant(w, rule, snippet, verdict, reason, component),
         rule_fix: None,
+        platform: Default::default(),
         code: None,
         activity,
     };

@@ -67,6 +67,33 @@ pub struct CodeContext {
     pub lines: Vec<String>,
 }
 
+/// What a Semgrep backend records about a finding that sift only keeps and
+/// serves again (from an API dump or pull).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlatformRecord {
+    pub first_seen_scan_id: Option<i64>,
+    pub state_updated_at: Option<OffsetDateTime>,
+    pub sourcing_policy: Option<PolicyReference>,
+    pub external_ticket: Option<ExternalTicket>,
+}
+
+/// The policy that brought a finding in.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PolicyReference {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub slug: Option<String>,
+}
+
+/// A ticket tracking a finding elsewhere (Jira, …).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExternalTicket {
+    pub external_slug: Option<String>,
+    pub id: Option<i64>,
+    pub linked_issue_ids: Vec<i64>,
+    pub url: Option<String>,
+}
+
 /// One entry of a finding's history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
@@ -108,6 +135,8 @@ pub struct Finding {
     /// The rule's own fix for this match (semgrep's `fix`), code that
     /// replaces the matched text.
     pub rule_fix: Option<String>,
+    /// What a Semgrep backend recorded that sift keeps and passes on.
+    pub platform: PlatformRecord,
     pub code: Option<CodeContext>,
     pub activity: Vec<Activity>,
 }

@@ -240,10 +240,43 @@ impl Memory {
                 "the memory is {n} characters; at most {MAX_MEMORY_CHARS}"
             ));
         }
+        if let Some(c) = self
+            .content
+            .chars()
+            .find(|&c| hidden(c) && c != '\n' && c != '\t')
+        {
+            return Some(format!(
+                "the memory's text holds a control character (U+{:04X})",
+                u32::from(c)
+            ));
+        }
         if let RuleScope::Rules(r) = &self.scope.rules
             && r.is_empty()
         {
             return Some("choose at least one rule, or all rules".into());
+        }
+        let rules = match &self.scope.rules {
+            RuleScope::Rules(r) => r.clone(),
+            RuleScope::Class(c) => vec![c.clone()],
+            RuleScope::All => Vec::new(),
+        };
+        for (what, names) in [("project", &self.scope.projects), ("rule", &rules)] {
+            if let Some(p) = names.iter().find_map(|n| name_problem(n, MAX_NAME_CHARS)) {
+                return Some(format!("a {what} name {p}"));
+            }
+        }
+        let prefixes = &self.scope.path_prefixes;
+        if prefixes.len() > MAX_PATH_PREFIXES {
+            return Some(format!(
+                "the memory has {} path prefixes; at most {MAX_PATH_PREFIXES}",
+                prefixes.len()
+            ));
+        }
+        if let Some(p) = prefixes
+            .iter()
+            .find_map(|n| name_problem(n, MAX_PATH_PREFIX_CHARS))
+        {
+            return Some(format!("a path prefix {p}"));
         }
         None
     }
@@ -268,6 +301,36 @@ impl FindingIndex {
 
 /// Longest memory text accepted (as long as a triage note may be).
 pub const MAX_MEMORY_CHARS: usize = super::decision::MAX_NOTE_CHARS;
+/// Most path prefixes in one memory's scope.
+pub const MAX_PATH_PREFIXES: usize = 100;
+/// Longest path prefix, project or rule name in a scope.
+pub const MAX_PATH_PREFIX_CHARS: usize = 1_000;
+const MAX_NAME_CHARS: usize = 1_000;
+
+/// A character that does not show as itself: C0 and C1 controls, DEL, bidi
+/// overrides and isolates, zero-width characters.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// What is wrong with a name in a scope: empty, too long, or holding
+/// characters that do not show.
+fn name_problem(name: &str, max: usize) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("is empty".into());
+    }
+    let n = name.chars().count();
+    if n > max {
+        return Some(format!("is {n} characters; at most {max}"));
+    }
+    name.chars().find(|&c| hidden(c)).map(|c| {
+        format!(
+            "holds a control or invisible character (U+{:04X})",
+            u32::from(c)
+        )
+    })
+}
 
 /// Class names as rules and memories spell them, compared loosely.
 pub fn same_class(a: &str, b: &str) -> bool {

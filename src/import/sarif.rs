@@ -331,6 +331,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
                 relevant_since: ctx.now,
                 assistant: None,
                 rule_fix,
+                platform: Default::default(),
                 code,
                 activity: Vec::new(),
             });

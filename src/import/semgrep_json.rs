@@ -155,6 +155,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             // Scanner output carries no Assistant data; a rule's `fix` is not one.
             assistant: None,
             rule_fix: m.extra.fix.filter(|f| !f.trim().is_empty()),
+            platform: Default::default(),
             code,
             activity: Vec::new(),
         });

@@ -29,6 +29,9 @@ pub enum ServerFault {
     LoseAnswer,
     /// A 200 whose body is not JSON.
     Garbage,
+    /// This status, with an error that quotes the request's Authorization
+    /// header (a backend careless with secrets).
+    EchoAuthorization(u16),
 }
 
 #[derive(Debug, Default)]

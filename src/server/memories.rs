@@ -121,6 +121,23 @@ fn from_wire(
     Ok(wire.into_domain(now))
 }
 
+/// The rules every way in applies (the console's and `sift memories`'):
+/// a text and names that show as written, of a sensible size, naming
+/// projects and rules the store knows.
+fn check(store: &Store, m: &domain::Memory) -> Result<(), ApiError> {
+    if let Some(problem) = m.problem() {
+        return Err(ApiError::bad_request(problem));
+    }
+    let unknown = store
+        .unknown_scope_names(&m.scope)
+        .map_err(ApiError::internal)?;
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(unknown.join("; ")))
+    }
+}
+
 fn new_id() -> Result<String, ApiError> {
     let token = super::auth::new_token().map_err(ApiError::internal)?;
     Ok(format!("mem-{}", &token[..16]))
@@ -155,6 +172,7 @@ async fn create(
             .map_or_else(|| actor.clone(), |e| e.created_by.clone());
         m.created_at = existing.as_ref().map_or(now, |e| e.created_at);
         m.updated_at = now;
+        check(store, &m)?;
         store.put_memory(&m).map_err(ApiError::internal)?;
         tracing::info!("{actor} created memory {}", m.id);
         Ok(Json(MemoryEnvelope {
@@ -194,6 +212,7 @@ async fn update(
         m.created_by = existing.created_by;
         m.created_at = existing.created_at;
         m.updated_at = now;
+        check(store, &m)?;
         store.put_memory(&m).map_err(ApiError::internal)?;
         tracing::info!("{actor} updated memory {}", m.id);
         Ok(Json(MemoryEnvelope {

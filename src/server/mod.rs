@@ -21,6 +21,10 @@
 
 pub mod auth;
 pub mod faults;
+mod guard;
+mod listen;
+
+pub use listen::Limits;
 mod memories;
 mod select;
 
@@ -30,7 +34,7 @@ use crate::wire::v1::{
     self, BulkTriageRequest, BulkTriageResponse, Deployment, EndpointReference, ErrorBody,
     FindingsPage, FindingsQuery, ListDeploymentsResponse, ListProjectsResponse, TriageSelection,
 };
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use auth::Tokens;
 use axum::Json;
 use axum::Router;
@@ -79,6 +83,11 @@ pub struct ServerConfig {
     /// Who decided, when there are no tokens and the client did not say.
     pub reviewer: String,
     pub deployment: DeploymentInfo,
+    /// Host names answered besides localhost and IP addresses
+    /// (`--allow-host`).
+    pub allowed_hosts: Vec<String>,
+    /// Time limits for slow clients and for shutting down.
+    pub limits: Limits,
     /// For tests: answers to give instead of the real ones.
     pub faults: Option<Arc<Faults>>,
 }
@@ -90,10 +99,15 @@ impl ServerConfig {
             tokens: None,
             reviewer,
             deployment: DeploymentInfo::default(),
+            allowed_hosts: Vec::new(),
+            limits: Limits::default(),
             faults: None,
         }
     }
 }
+
+/// The largest request body accepted; a larger one gets 413.
+pub const MAX_BODY_BYTES: usize = 2 << 20;
 
 /// Refuses to listen beyond loopback without tokens.
 pub fn check_listen(addr: SocketAddr, has_tokens: bool) -> Result<()> {
@@ -112,6 +126,8 @@ struct App {
     tokens: Option<Tokens>,
     reviewer: String,
     deployment: DeploymentInfo,
+    allowed_hosts: Vec<String>,
+    request_timeout: std::time::Duration,
     faults: Option<Arc<Faults>>,
     local_addr: Option<SocketAddr>,
     /// The last selection (its query without the page, the findings
@@ -186,6 +202,8 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
         tokens: config.tokens,
         reviewer: config.reviewer,
         deployment: config.deployment,
+        allowed_hosts: config.allowed_hosts,
+        request_timeout: config.limits.request_timeout,
         faults: config.faults,
         local_addr,
         selection: Arc::new(Mutex::new(None)),
@@ -207,8 +225,26 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
         .merge(guarded)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(app.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(app.clone(), guard::guard))
         .layer(middleware::from_fn(log_request))
         .with_state(app))
+}
+
+/// A request (body included) that takes too long gets 408 and ends.
+async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(app.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {}",
+                crate::sync::human(app.request_timeout)
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then lets requests in
@@ -222,11 +258,10 @@ pub async fn serve(
     if let Some(addr) = addr {
         check_listen(addr, config.tokens.is_some())?;
     }
+    let limits = config.limits;
     let app = router_at(config, addr)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the server stopped")
+    listen::run(listener, app, limits, shutdown).await;
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
@@ -333,6 +368,12 @@ async fn inject_faults(State(app): State<Arc<App>>, request: Request, next: Next
             .unwrap_or_default(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     });
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     match faults.next(route) {
         None => next.run(request).await,
@@ -358,6 +399,14 @@ async fn inject_faults(State(app): State<Arc<App>>, request: Request, next: Next
             .into_response()
         }
         Some(ServerFault::Garbage) => (StatusCode::OK, "<html>not json</html>").into_response(),
+        Some(ServerFault::EchoAuthorization(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+            ApiError::new(
+                status,
+                format!("invalid request; headers were: Authorization: {authorization}"),
+            )
+            .into_response()
+        }
     }
 }
 

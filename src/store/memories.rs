@@ -144,6 +144,32 @@ impl Store {
         Ok(true)
     }
 
+    /// What in a scope names no project or rule the store knows, in
+    /// words; empty when every name is known. A class is not checked: it
+    /// may name one no rule has yet.
+    pub fn unknown_scope_names(&self, scope: &crate::domain::Scope) -> Result<Vec<String>> {
+        let mut unknown = Vec::new();
+        let known: std::collections::HashSet<String> =
+            self.projects()?.into_iter().map(|(n, _)| n).collect();
+        unknown.extend(
+            scope
+                .projects
+                .iter()
+                .filter(|p| !known.contains(*p))
+                .map(|p| format!("no project is named {p}")),
+        );
+        if let RuleScope::Rules(rules) = &scope.rules {
+            let classes = self.rule_classes()?;
+            unknown.extend(
+                rules
+                    .iter()
+                    .filter(|r| !classes.contains_key(*r))
+                    .map(|r| format!("no rule has the id {r}")),
+            );
+        }
+        Ok(unknown)
+    }
+
     /// Each rule's vulnerability classes, for class scopes.
     pub fn rule_classes(&self) -> Result<RuleClasses> {
         let mut stmt = self.conn.prepare("SELECT name, doc FROM rules")?;

@@ -22,7 +22,7 @@ pub struct FindingsPage {
 pub struct Repository {
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
@@ -46,9 +46,9 @@ pub struct Rule {
     pub name: String,
     #[serde(default, deserialize_with = "null_default")]
     pub message: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub subcategories: Vec<String>,
@@ -62,7 +62,7 @@ pub struct Rule {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Autotriage {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub reason: String,
@@ -88,7 +88,7 @@ pub struct Guidance {
 pub struct Component {
     #[serde(default, deserialize_with = "null_default")]
     pub tag: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<String>,
 }
 
@@ -102,16 +102,57 @@ pub struct RuleExplanation {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Assistant {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autotriage: Option<Autotriage>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autofix: Option<Autofix>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<Guidance>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<Component>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_explanation: Option<RuleExplanation>,
+}
+
+/// The policy that brought a finding in (`SastFinding_PolicyReference`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyReference {
+    #[serde(
+        default,
+        deserialize_with = "opt_int_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+}
+
+/// A ticket tracking a finding elsewhere (`ExternalTicket`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExternalTicket {
+    #[serde(
+        default,
+        alias = "externalSlug",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_slug: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "opt_int_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<i64>,
+    #[serde(
+        default,
+        alias = "linkedIssueIds",
+        deserialize_with = "ids_int_or_string",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub linked_issue_ids: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,55 +161,59 @@ pub struct Finding {
     pub id: i64,
     #[serde(rename = "ref", default, deserialize_with = "null_default")]
     pub git_ref: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seen_scan_id: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syntactic_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_based_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_of_code_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage_state: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub categories: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevant_since: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_updated_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triaged_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage_comment: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_message: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    #[serde(default)]
-    pub sourcing_policy: Option<Value>,
-    #[serde(default, alias = "externalTicket")]
-    pub external_ticket: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sourcing_policy: Option<PolicyReference>,
+    #[serde(
+        default,
+        alias = "externalTicket",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_ticket: Option<ExternalTicket>,
     #[serde(default, deserialize_with = "null_default")]
     pub review_comments: Vec<Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<Rule>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assistant: Option<Assistant>,
     /// Not in the Semgrep API: the rule's own fix for this match, kept from
     /// the scanner's output.
@@ -357,6 +402,21 @@ impl Finding {
                 .unwrap_or(created_at),
             assistant,
             rule_fix: self.rule_fix.and_then(non_empty),
+            platform: domain::PlatformRecord {
+                first_seen_scan_id: self.first_seen_scan_id,
+                state_updated_at: self.state_updated_at.as_deref().and_then(timestamp::parse),
+                sourcing_policy: self.sourcing_policy.map(|p| domain::PolicyReference {
+                    id: p.id,
+                    name: p.name,
+                    slug: p.slug,
+                }),
+                external_ticket: self.external_ticket.map(|t| domain::ExternalTicket {
+                    external_slug: t.external_slug,
+                    id: t.id,
+                    linked_issue_ids: t.linked_issue_ids,
+                    url: t.url,
+                }),
+            },
             code: None,
             activity: Vec::new(),
         }
@@ -398,7 +458,7 @@ impl Finding {
         Finding {
             id: f.id,
             git_ref: f.git_ref.clone(),
-            first_seen_scan_id: None,
+            first_seen_scan_id: f.platform.first_seen_scan_id,
             syntactic_id: f.syntactic_id.clone(),
             match_based_id: Some(f.match_based_id.clone()),
             repository: Some(Repository {
@@ -414,7 +474,7 @@ impl Finding {
             categories: f.rule.category.iter().cloned().collect(),
             created_at: Some(timestamp::format(f.created_at)),
             relevant_since: Some(timestamp::format(f.relevant_since)),
-            state_updated_at: None,
+            state_updated_at: f.platform.state_updated_at.map(timestamp::format),
             triaged_at: f.triaged_at.map(timestamp::format),
             triage_comment: f.triage_comment.clone(),
             triage_reason: f.triage_reason.map(|r| r.as_str().into()),
@@ -427,8 +487,21 @@ impl Finding {
                 end_line: f.location.end_line,
                 end_column: f.location.end_column,
             }),
-            sourcing_policy: None,
-            external_ticket: None,
+            sourcing_policy: f
+                .platform
+                .sourcing_policy
+                .as_ref()
+                .map(|p| PolicyReference {
+                    id: p.id,
+                    name: p.name.clone(),
+                    slug: p.slug.clone(),
+                }),
+            external_ticket: f.platform.external_ticket.as_ref().map(|t| ExternalTicket {
+                external_slug: t.external_slug.clone(),
+                id: t.id,
+                linked_issue_ids: t.linked_issue_ids.clone(),
+                url: t.url.clone(),
+            }),
             review_comments: Vec::new(),
             rule: Some(rule),
             assistant,
@@ -1109,7 +1182,12 @@ mod tests {
                           "autofix": null, "guidance": null, "component": null,
                           "rule_explanation": null}}"#;
         let f: Finding = serde_json::from_str(json).unwrap();
-        assert_eq!(f.external_ticket.as_ref().unwrap()["externalSlug"], "OPS-1");
+        let ticket = f.external_ticket.as_ref().unwrap();
+        assert_eq!(ticket.external_slug.as_deref(), Some("OPS-1"));
+        assert_eq!(
+            (ticket.id, ticket.linked_issue_ids.clone()),
+            (Some(77), vec![9])
+        );
         let d = f.into_domain(OffsetDateTime::UNIX_EPOCH);
         assert_eq!(d.severity, Severity::Medium, "unknown severity is neutral");
         assert_eq!(d.triage_state, TriageState::ProvisionallyIgnored);

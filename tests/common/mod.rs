@@ -123,11 +123,16 @@ impl TestServer {
     }
 
     pub async fn start_with(dir: &Path, tokens: Option<Tokens>) -> TestServer {
+        TestServer::start_configured(dir, |cfg| cfg.tokens = tokens).await
+    }
+
+    /// A server whose config `tweak` changes (tokens, limits, hosts).
+    pub async fn start_configured(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let faults = Arc::new(Faults::new());
         let mut cfg = ServerConfig::new(dir.to_path_buf(), "server-reviewer".into());
-        cfg.tokens = tokens;
+        tweak(&mut cfg);
         cfg.faults = Some(faults.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, cfg, async {

@@ -95,6 +95,11 @@ pub fn find_url(flag: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_URL.into())
 }
 
+/// A URL to this machine (localhost or a loopback address).
+pub fn is_loopback(url: &Url) -> bool {
+    is_loopback_host(url)
+}
+
 fn is_loopback_host(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;

@@ -2,7 +2,7 @@
 //! single-tenant Semgrep, or `sift serve` (reference/semgrep-api.md §1–2).
 //!
 //! Decisions go as v1 bulk triage (`issue_type` "sast"). Pulls page through
-//! `GET …/findings?issue_type=sast&dedup=true&page_size=3000` until a short
+//! `GET …/findings?issue_type=sast&dedup=false&page_size=3000` until a short
 //! or empty page and store the findings in a local cache (a store of its
 //! own, per backend), which the console and the scripting commands read.
 //! Autotriage feedback cannot be sent with an API token, so agreeing or
@@ -91,7 +91,7 @@ impl Api {
             .map(|s| s.lines().map(str::to_string).collect())
             .unwrap_or_default();
         Ok(Api {
-            client: http_client(DEFAULT_TIMEOUT)?,
+            client: http_client(DEFAULT_TIMEOUT, credentials::is_loopback(&base))?,
             base,
             token,
             deployment: tokio::sync::Mutex::new(deployment.clone()),
@@ -101,7 +101,9 @@ impl Api {
             cache: Arc::new(Mutex::new(None)),
             timeout: DEFAULT_TIMEOUT,
             page_size: MAX_PAGE_SIZE,
-            dedup: true,
+            // Every ref's copy of a finding: the backlog every console of a
+            // team sees, with the ids every console accepts.
+            dedup: false,
             last_pull: Mutex::new(last_pull),
             reviewer: None,
         })
@@ -109,7 +111,7 @@ impl Api {
 
     /// Every request's time limit (default 20 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Result<Api> {
-        self.client = http_client(timeout)?;
+        self.client = http_client(timeout, credentials::is_loopback(&self.base))?;
         self.timeout = timeout;
         Ok(self)
     }
@@ -127,7 +129,8 @@ impl Api {
         self
     }
 
-    /// Pull every ref's findings (`dedup=false`) instead of one per match.
+    /// Pull one finding per match (`dedup=true`) instead of every ref's
+    /// copy (the default).
     pub fn with_dedup(mut self, dedup: bool) -> Api {
         self.dedup = dedup;
         self
@@ -190,18 +193,8 @@ impl Api {
         what: &str,
         on_404: Option<&str>,
     ) -> Result<(T, String), BackendError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| http::transport_error(&e, what, self.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| http::transport_error(&e, what, self.timeout))?;
+        let (status, headers, body) = self.fetch(request, what).await?;
         if !status.is_success() {
-            let deployment = self.deployment.lock().await.clone();
             let e = match on_404 {
                 Some(hint) if status == reqwest::StatusCode::NOT_FOUND => BackendError::Rejected {
                     message: format!(
@@ -211,17 +204,82 @@ impl Api {
                             .unwrap_or_default()
                     ),
                 },
-                _ => http::classify(status, &headers, &body, what, deployment.as_deref()),
+                _ => {
+                    let deployment = self.deployment.lock().await.clone();
+                    http::classify(status, &headers, &body, what, deployment.as_deref())
+                }
             };
+            let e = self.redacted(e);
             tracing::warn!("{what}: {e}");
             return Err(e);
         }
-        let parsed = serde_json::from_str(&body).map_err(|e| {
+        Ok((self.parse(&body, what)?, body))
+    }
+
+    /// As `send`, for a route a backend may not offer: a 404 is `None`.
+    async fn send_if_offered<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Option<T>, BackendError> {
+        let (status, headers, body) = self.fetch(request, what).await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            tracing::info!("the backend does not offer {what} (404)");
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let deployment = self.deployment.lock().await.clone();
+            let e = self.redacted(http::classify(
+                status,
+                &headers,
+                &body,
+                what,
+                deployment.as_deref(),
+            ));
+            tracing::warn!("{what}: {e}");
+            return Err(e);
+        }
+        self.parse(&body, what).map(Some)
+    }
+
+    /// The answer's status, headers and body.
+    async fn fetch(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, String), BackendError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.redacted(http::transport_error(&e, what, self.timeout)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| self.redacted(http::transport_error(&e, what, self.timeout)))?;
+        Ok((status, headers, body))
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &str,
+        what: &str,
+    ) -> Result<T, BackendError> {
+        serde_json::from_str(body).map_err(|e| {
             BackendError::unavailable(format!(
                 "the backend's answer to {what} is not the JSON the API defines ({e})"
             ))
-        })?;
-        Ok((parsed, body))
+        })
+    }
+
+    /// A backend may quote the request back, token included: no message
+    /// from it holds the token when it is shown, logged or stored.
+    fn redacted(&self, e: BackendError) -> BackendError {
+        match &self.token {
+            Some(token) => e.redact(token.expose()),
+            None => e,
+        }
     }
 
     /// `GET /api/v1/ping`.
@@ -414,17 +472,17 @@ impl Api {
         Ok(r.memories.into_iter().filter(|m| !m.is_deleted()).collect())
     }
 
-    /// `GET …/memories/suggested`.
+    /// `GET …/memories/suggested`; none when the backend does not offer
+    /// the route (a deployment may not).
     pub async fn suggested_memories(&self) -> Result<Vec<v2::Memory>, BackendError> {
-        let r: MemoriesResponse = self
-            .memory_call(
-                reqwest::Method::GET,
-                "/suggested",
-                None,
+        let url = self.memories_url("/suggested").await?;
+        let r: Option<MemoriesResponse> = self
+            .send_if_offered(
+                self.request(reqwest::Method::GET, url),
                 "listing suggested memories",
             )
             .await?;
-        Ok(r.memories)
+        Ok(r.map(|r| r.memories).unwrap_or_default())
     }
 
     /// `POST …/memories`: the memory as the backend stored it (with its id).
