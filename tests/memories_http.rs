@@ -314,6 +314,14 @@ async fn memory_changes_sync_to_sift_serve_and_come_back_in_the_pull() {
 /// rule per memory and ignore both sift's extension and the
 /// Idempotency-Key.
 async fn narrow_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    narrow_server_with(true).await
+}
+
+/// The stand-in, with or without the suggested-memories route (a
+/// deployment may not offer it: 404).
+async fn narrow_server_with(
+    suggested: bool,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     use axum::routing::{delete, get, post};
     use axum::{Json, Router};
     use std::sync::{Arc, Mutex};
@@ -352,10 +360,6 @@ async fn narrow_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>
             }),
         )
         .route(
-            "/api/ai/deployments/7/memories/suggested",
-            get(|| async { Json(json!({ "memories": [] })) }),
-        )
-        .route(
             "/api/ai/deployments/7/memories/{id}",
             delete(move |axum::extract::Path(id): axum::extract::Path<String>| {
                 let stored = on_delete.clone();
@@ -365,10 +369,41 @@ async fn narrow_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>
                 }
             }),
         );
+    let app = if suggested {
+        app.route(
+            "/api/ai/deployments/7/memories/suggested",
+            get(|| async { Json(json!({ "memories": [] })) }),
+        )
+    } else {
+        app
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, stored)
+}
+
+#[tokio::test]
+async fn a_backend_without_the_suggested_route_still_takes_a_memory() {
+    use sift::backend::Backend;
+    use sift::domain::MemoryChange;
+    let (base, stored) = narrow_server_with(false).await;
+    let cache = tempfile::tempdir().unwrap();
+    let api = Api::new(&base, None, None, cache.path()).unwrap();
+    let mut m = memory(
+        &["acme/web"],
+        RuleScope::Rules(vec!["rule.a".into()]),
+        "fixtures hold fake keys",
+    );
+    m.id = "mem-local-9".into();
+    let kept = api
+        .memory(MemoryChange::Create(m), "alice".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.id, "100");
+    assert_eq!(stored.lock().unwrap().len(), 1);
+    assert!(api.suggested_memories().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -216,15 +216,16 @@ impl Api {
         Ok((self.parse(&body, what)?, body))
     }
 
-    /// As `send`, for a route a backend may not offer: a 404 is `None`.
+    /// As `send`, for a route a backend may not offer: a 404 (or a 405,
+    /// when another route's pattern took the path) is `None`.
     async fn send_if_offered<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         what: &str,
     ) -> Result<Option<T>, BackendError> {
         let (status, headers, body) = self.fetch(request, what).await?;
-        if status == reqwest::StatusCode::NOT_FOUND {
-            tracing::info!("the backend does not offer {what} (404)");
+        if matches!(status.as_u16(), 404 | 405) {
+            tracing::info!("the backend does not offer {what} ({status})");
             return Ok(None);
         }
         if !status.is_success() {
