@@ -6,16 +6,15 @@
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
 use crate::config::display_path;
 use crate::domain::{Memory, MemoryChange};
+use crate::service::{self, ServiceError, SharedStore};
 use crate::store::Store;
 use crate::wire::v1::BulkTriageRequest;
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use time::OffsetDateTime;
 
 pub struct Embedded {
-    dir: PathBuf,
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     /// The findings version last seen: it moves when findings change.
     seen_version: Arc<Mutex<Option<i64>>>,
 }
@@ -23,57 +22,59 @@ pub struct Embedded {
 impl Embedded {
     pub fn open(dir: &Path) -> Result<Embedded> {
         Ok(Embedded {
-            dir: dir.to_path_buf(),
-            store: Arc::new(Mutex::new(Store::open(dir)?)),
+            store: SharedStore::open(dir)?,
             seen_version: Arc::new(Mutex::new(None)),
         })
     }
 
-    async fn with_store<T: Send + 'static>(
+    /// Runs service work on the store, as the API's answers would come.
+    async fn call<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&mut Store) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, BackendError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
-            work(&mut store)
+        let answer = self
+            .store
+            .run(work)
+            .await
+            .map_err(|e| BackendError::unavailable(format!("the store failed: {e:#}")))?;
+        answer.map_err(|e| match e {
+            ServiceError::Invalid(message) | ServiceError::NotFound(message) => {
+                BackendError::Rejected { message }
+            }
+            ServiceError::Store(e) => BackendError::unavailable(format!("the store failed: {e:#}")),
         })
-        .await
-        .map_err(|e| BackendError::unavailable(format!("the store task failed: {e}")))?
-        .map_err(|e| BackendError::unavailable(format!("the store failed: {e:#}")))
+    }
+
+    /// Our own change is not news to the console, unless someone else
+    /// changed the store since we last looked.
+    fn seen(&self, before: i64, after: i64) {
+        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
+        if *seen == Some(before) {
+            *seen = Some(after);
+        }
     }
 }
 
 impl Backend for Embedded {
     fn describe(&self) -> String {
-        format!("embedded {}", display_path(&self.dir))
+        format!("embedded {}", display_path(self.store.dir()))
     }
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
-        // The same rules as the API's bulk triage (and `sift serve`).
-        BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change)
-            .validate()
-            .map_err(|message| BackendError::Rejected {
-                message: format!("the backend refused the triage (400): {message}"),
-            })?;
+        let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
         let applied = self
-            .with_store(move |store| {
-                store.apply_triage(
-                    &request.issue_ids,
-                    &request.change,
-                    &request.actor,
-                    OffsetDateTime::now_utc(),
-                    request.key.as_deref(),
+            .call(move |store| {
+                service::bulk_triage(store, &body, &request.actor, request.key.as_deref()).map_err(
+                    |e| match e {
+                        ServiceError::Invalid(m) => ServiceError::Invalid(format!(
+                            "the backend refused the triage (400): {m}"
+                        )),
+                        e => e,
+                    },
                 )
             })
             .await?;
-        let version = applied.version;
-        // Our own change is not news to the console, unless someone else
-        // changed findings since we last looked.
-        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
-        if *seen == Some(version - 1) {
-            *seen = Some(version);
-        }
+        self.seen(applied.version - 1, applied.version);
         Ok(TriageResponse {
             triaged: applied.triaged,
             not_applied: applied.not_applied,
@@ -83,40 +84,30 @@ impl Backend for Embedded {
     async fn memory(
         &self,
         change: MemoryChange,
-        _actor: String,
+        actor: String,
     ) -> Result<Option<Memory>, BackendError> {
-        // As sift serve answers: updating a memory someone deleted is
-        // refused rather than bringing it back.
-        let (answer, before, after) = self
-            .with_store(move |store| {
+        let (stored, before, after) = self
+            .call(move |store| {
                 let before = store.findings_version()?;
-                let answer = match change {
-                    MemoryChange::Update(m) if !store.memories()?.iter().any(|x| x.id == m.id) => {
-                        Err(format!("no memory has the id {}", m.id))
-                    }
-                    MemoryChange::Create(m) | MemoryChange::Update(m) => {
-                        store.put_memory(&m)?;
-                        Ok(Some(m))
+                let stored = match change {
+                    MemoryChange::Create(m) => service::create_memory(store, m, &actor).map(Some),
+                    MemoryChange::Update(m) => {
+                        let id = m.id.clone();
+                        service::update_memory(store, &id, m, &actor).map(Some)
                     }
                     MemoryChange::Delete(id) => {
-                        store.delete_memory(&id)?;
-                        Ok(None)
+                        service::delete_memory(store, &id, &actor).map(|_| None)
                     }
-                };
-                Ok((answer, before, store.findings_version()?))
+                }?;
+                Ok((stored, before, store.findings_version()?))
             })
             .await?;
-        // Our own change is not news to the console (the sync tells it),
-        // unless someone else changed the store since we last looked.
-        let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
-        if *seen == Some(before) {
-            *seen = Some(after);
-        }
-        answer.map_err(|message| BackendError::Rejected { message })
+        self.seen(before, after);
+        Ok(stored)
     }
 
     async fn pull(&self) -> Result<bool, BackendError> {
-        let version = self.with_store(|store| store.findings_version()).await?;
+        let version = self.call(|store| Ok(store.findings_version()?)).await?;
         let mut seen = self.seen_version.lock().unwrap_or_else(|e| e.into_inner());
         let changed = seen.is_some_and(|v| v != version);
         *seen = Some(version);
@@ -128,6 +119,7 @@ impl Backend for Embedded {
 mod tests {
     use super::*;
     use crate::domain::{TriageChange, TriageState};
+    use time::OffsetDateTime;
 
     #[tokio::test]
     async fn own_decisions_are_not_news_but_other_writers_are() {

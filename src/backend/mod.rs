@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod embedded;
+#[cfg(feature = "faults")]
 pub mod faults;
 
 use crate::domain::{Memory, MemoryChange, TriageChange};

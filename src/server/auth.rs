@@ -134,12 +134,7 @@ impl Tokens {
 
 /// 32 random bytes as 64 hex digits (the shape of a Semgrep token).
 pub fn new_token() -> Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("cannot read random bytes for a token")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::ids::random_hex(32).context("cannot make a token")
 }
 
 /// True (after a warning) when the file's mode lets others read it.

@@ -2,7 +2,13 @@
 //! line): the answers a real backend gives on a bad day, so that the HTTP
 //! client and the sync are tested against them over a real connection.
 
+use super::{ApiError, App};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -108,5 +114,73 @@ impl Faults {
         let mut script = self.script.lock().unwrap_or_else(|e| e.into_inner());
         let i = script.iter().position(|(r, _)| *r == route)?;
         script.remove(i).map(|(_, f)| f)
+    }
+}
+
+/// Gives the next request to a faulted route the fault queued for it.
+pub(super) async fn inject(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let Some(faults) = &app.faults else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    let route = if path.ends_with("/triage") {
+        FaultRoute::Triage
+    } else if path.ends_with("/findings") {
+        FaultRoute::Findings
+    } else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return ApiError::bad_request("the request body could not be read").into_response();
+    };
+    faults.record(RecordedRequest {
+        route,
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    });
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    match faults.next(route) {
+        None => next.run(request).await,
+        Some(ServerFault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            ApiError::new(status, format!("injected fault: {code}")).into_response()
+        }
+        Some(ServerFault::RetryAfter { status, value }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+            let mut response = ApiError::new(status, "injected fault: slow down").into_response();
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        Some(ServerFault::Hang) => std::future::pending().await,
+        Some(ServerFault::LoseAnswer) => {
+            let _ = next.run(request).await;
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "injected fault: the answer was lost",
+            )
+            .into_response()
+        }
+        Some(ServerFault::Garbage) => (StatusCode::OK, "<html>not json</html>").into_response(),
+        Some(ServerFault::EchoAuthorization(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+            ApiError::new(
+                status,
+                format!("invalid request; headers were: Authorization: {authorization}"),
+            )
+            .into_response()
+        }
     }
 }

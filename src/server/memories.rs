@@ -15,7 +15,8 @@
 
 use super::{Actor, ApiError, App};
 use crate::domain::{self, MemoryStage};
-use crate::store::{ProjectRow, Store};
+use crate::service;
+use crate::store::ProjectRow;
 use crate::wire::v2::{
     self, ListMemoriesRequest, MemoriesResponse, MemoryEnvelope, MemoryIdsRequest,
 };
@@ -121,26 +122,8 @@ fn from_wire(
     Ok(wire.into_domain(now))
 }
 
-/// The rules every way in applies (the console's and `sift memories`'):
-/// a text and names that show as written, of a sensible size, naming
-/// projects and rules the store knows.
-fn check(store: &Store, m: &domain::Memory) -> Result<(), ApiError> {
-    if let Some(problem) = m.problem() {
-        return Err(ApiError::bad_request(problem));
-    }
-    let unknown = store
-        .unknown_scope_names(&m.scope)
-        .map_err(ApiError::internal)?;
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(unknown.join("; ")))
-    }
-}
-
 fn new_id() -> Result<String, ApiError> {
-    let token = super::auth::new_token().map_err(ApiError::internal)?;
-    Ok(format!("mem-{}", &token[..16]))
+    Ok(format!("mem-{}", crate::ids::random_hex(8)?))
 }
 
 async fn create(
@@ -161,33 +144,15 @@ async fn create(
         (None, None) => new_id()?,
     };
     app.with_store(move |store| {
-        let projects = store.project_rows().map_err(ApiError::internal)?;
-        let now = OffsetDateTime::now_utc();
-        let mut m = from_wire(request.memory, &projects, now)?;
+        let projects = store.project_rows()?;
+        let mut m = from_wire(request.memory, &projects, OffsetDateTime::now_utc())?;
         m.id = id;
-        // Sent again (a retry): the same memory, created when it was first.
-        let existing = find(store, &m.id)?;
-        m.created_by = existing
-            .as_ref()
-            .map_or_else(|| actor.clone(), |e| e.created_by.clone());
-        m.created_at = existing.as_ref().map_or(now, |e| e.created_at);
-        m.updated_at = now;
-        check(store, &m)?;
-        store.put_memory(&m).map_err(ApiError::internal)?;
-        tracing::info!("{actor} created memory {}", m.id);
+        let m = service::create_memory(store, m, &actor)?;
         Ok(Json(MemoryEnvelope {
             memory: Some(to_wire(&m, &projects)),
         }))
     })
     .await
-}
-
-fn find(store: &Store, id: &str) -> Result<Option<domain::Memory>, ApiError> {
-    Ok(store
-        .memories()
-        .map_err(ApiError::internal)?
-        .into_iter()
-        .find(|m| m.id == id))
 }
 
 async fn update(
@@ -199,22 +164,9 @@ async fn update(
     app.check_deployment_id(&deployment)?;
     let request: MemoryEnvelope = parse(&body)?;
     app.with_store(move |store| {
-        let Some(existing) = find(store, &memory_id)? else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no memory has the id {memory_id}"),
-            ));
-        };
-        let projects = store.project_rows().map_err(ApiError::internal)?;
-        let now = OffsetDateTime::now_utc();
-        let mut m = from_wire(request.memory, &projects, now)?;
-        m.id = existing.id;
-        m.created_by = existing.created_by;
-        m.created_at = existing.created_at;
-        m.updated_at = now;
-        check(store, &m)?;
-        store.put_memory(&m).map_err(ApiError::internal)?;
-        tracing::info!("{actor} updated memory {}", m.id);
+        let projects = store.project_rows()?;
+        let m = from_wire(request.memory, &projects, OffsetDateTime::now_utc())?;
+        let m = service::update_memory(store, &memory_id, m, &actor)?;
         Ok(Json(MemoryEnvelope {
             memory: Some(to_wire(&m, &projects)),
         }))
@@ -229,12 +181,7 @@ async fn delete(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.check_deployment_id(&deployment)?;
     app.with_store(move |store| {
-        if store
-            .delete_memory(&memory_id)
-            .map_err(ApiError::internal)?
-        {
-            tracing::info!("{actor} deleted memory {memory_id}");
-        }
+        service::delete_memory(store, &memory_id, &actor)?;
         Ok(Json(serde_json::json!({})))
     })
     .await
@@ -246,10 +193,9 @@ async fn listed(
     keep: impl Fn(&domain::Memory, &[ProjectRow]) -> bool + Send + 'static,
 ) -> Result<Json<MemoriesResponse>, ApiError> {
     app.with_store(move |store| {
-        let projects = store.project_rows().map_err(ApiError::internal)?;
+        let projects = store.project_rows()?;
         let memories = store
-            .memories()
-            .map_err(ApiError::internal)?
+            .memories()?
             .iter()
             .filter(|m| keep(m, &projects))
             .map(|m| to_wire(m, &projects))

@@ -20,19 +20,20 @@
 //! `X-Sift-Reviewer` header names them, else the server's reviewer does.
 
 pub mod auth;
+#[cfg(feature = "faults")]
 pub mod faults;
 mod guard;
 mod listen;
 
 pub use listen::Limits;
 mod memories;
-mod select;
 
 use crate::domain::Finding;
+use crate::service::{self, ServiceError, SharedStore};
 use crate::store::Store;
 use crate::wire::v1::{
     self, BulkTriageRequest, BulkTriageResponse, Deployment, EndpointReference, ErrorBody,
-    FindingsPage, FindingsQuery, ListDeploymentsResponse, ListProjectsResponse, TriageSelection,
+    FindingsPage, FindingsQuery, ListDeploymentsResponse, ListProjectsResponse,
 };
 use anyhow::{Result, bail};
 use auth::Tokens;
@@ -44,18 +45,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use faults::{FaultRoute, Faults, ServerFault};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use time::OffsetDateTime;
-
-/// The header a sift client sends with its reviewer's name; honoured only
-/// when the server has no tokens (loopback), where it is the only way to
-/// know who decided.
-pub const REVIEWER_HEADER: &str = "x-sift-reviewer";
 
 /// The one deployment the server offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +83,8 @@ pub struct ServerConfig {
     /// Time limits for slow clients and for shutting down.
     pub limits: Limits,
     /// For tests: answers to give instead of the real ones.
-    pub faults: Option<Arc<Faults>>,
+    #[cfg(feature = "faults")]
+    pub faults: Option<Arc<faults::Faults>>,
 }
 
 impl ServerConfig {
@@ -101,6 +96,7 @@ impl ServerConfig {
             deployment: DeploymentInfo::default(),
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
+            #[cfg(feature = "faults")]
             faults: None,
         }
     }
@@ -122,13 +118,14 @@ pub fn check_listen(addr: SocketAddr, has_tokens: bool) -> Result<()> {
 }
 
 struct App {
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     tokens: Option<Tokens>,
     reviewer: String,
     deployment: DeploymentInfo,
     allowed_hosts: Vec<String>,
     request_timeout: std::time::Duration,
-    faults: Option<Arc<Faults>>,
+    #[cfg(feature = "faults")]
+    faults: Option<Arc<faults::Faults>>,
     local_addr: Option<SocketAddr>,
     /// The last selection (its query without the page, the findings
     /// version it was made at, the ids): the next pages of a pull are
@@ -171,6 +168,22 @@ impl ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::Invalid(message) => ApiError::bad_request(message),
+            ServiceError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, message),
+            ServiceError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
@@ -196,14 +209,14 @@ pub fn router(config: ServerConfig) -> Result<Router> {
 }
 
 fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Router> {
-    let store = Store::open(&config.data_dir)?;
     let app = Arc::new(App {
-        store: Arc::new(Mutex::new(store)),
+        store: SharedStore::open(&config.data_dir)?,
         tokens: config.tokens,
         reviewer: config.reviewer,
         deployment: config.deployment,
         allowed_hosts: config.allowed_hosts,
         request_timeout: config.limits.request_timeout,
+        #[cfg(feature = "faults")]
         faults: config.faults,
         local_addr,
         selection: Arc::new(Mutex::new(None)),
@@ -217,9 +230,10 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
         )
         .route("/api/v1/deployments/{slug}/findings", get(list_findings))
         .route("/api/v1/deployments/{slug}/triage", post(bulk_triage))
-        .merge(memories::routes())
-        .route_layer(middleware::from_fn_with_state(app.clone(), inject_faults))
-        .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
+        .merge(memories::routes());
+    #[cfg(feature = "faults")]
+    let guarded = guarded.route_layer(middleware::from_fn_with_state(app.clone(), faults::inject));
+    let guarded = guarded.route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Ok(Router::new()
         .route("/api/v1/ping", get(ping))
         .merge(guarded)
@@ -334,80 +348,13 @@ async fn authenticate(State(app): State<Arc<App>>, mut request: Request, next: N
         }
         None => request
             .headers()
-            .get(REVIEWER_HEADER)
+            .get(crate::wire::headers::REVIEWER)
             .and_then(|v| v.to_str().ok())
             .and_then(clean_name)
             .unwrap_or_else(|| app.reviewer.clone()),
     };
     request.extensions_mut().insert(Actor(actor));
     next.run(request).await
-}
-
-async fn inject_faults(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let Some(faults) = &app.faults else {
-        return next.run(request).await;
-    };
-    let path = request.uri().path();
-    let route = if path.ends_with("/triage") {
-        FaultRoute::Triage
-    } else if path.ends_with("/findings") {
-        FaultRoute::Findings
-    } else {
-        return next.run(request).await;
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
-        return ApiError::bad_request("the request body could not be read").into_response();
-    };
-    faults.record(faults::RecordedRequest {
-        route,
-        path_and_query: parts
-            .uri
-            .path_and_query()
-            .map(|p| p.to_string())
-            .unwrap_or_default(),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    });
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match faults.next(route) {
-        None => next.run(request).await,
-        Some(ServerFault::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            ApiError::new(status, format!("injected fault: {code}")).into_response()
-        }
-        Some(ServerFault::RetryAfter { status, value }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-            let mut response = ApiError::new(status, "injected fault: slow down").into_response();
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
-        }
-        Some(ServerFault::Hang) => std::future::pending().await,
-        Some(ServerFault::LoseAnswer) => {
-            let _ = next.run(request).await;
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "injected fault: the answer was lost",
-            )
-            .into_response()
-        }
-        Some(ServerFault::Garbage) => (StatusCode::OK, "<html>not json</html>").into_response(),
-        Some(ServerFault::EchoAuthorization(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
-            ApiError::new(
-                status,
-                format!("invalid request; headers were: Authorization: {authorization}"),
-            )
-            .into_response()
-        }
-    }
 }
 
 async fn ping() -> Json<serde_json::Value> {
@@ -453,20 +400,14 @@ impl App {
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
-            work(&mut store)
-        })
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("the store task failed: {e}")))?
+        self.store.run(work).await.map_err(ApiError::internal)?
     }
 }
 
 /// A client's `Idempotency-Key`, when it is a sensible one.
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Option<String> {
     headers
-        .get(crate::backend::api::IDEMPOTENCY_KEY)
+        .get(crate::wire::headers::IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()))
@@ -602,14 +543,13 @@ async fn list_findings(
             let ids = match cached.as_ref() {
                 Some((k, v, ids)) if *k == key && *v == version => ids.clone(),
                 _ => {
-                    let ids =
-                        Arc::new(select::select_ids(store, &query).map_err(ApiError::internal)?);
+                    let ids = Arc::new(service::select_ids(store, &query)?);
                     *cached = Some((key, version, ids.clone()));
                     ids
                 }
             };
             drop(cached);
-            let page = select::page(&ids, &query);
+            let page = service::page(&ids, &query);
             let found: Vec<Finding> = store.load_findings(&page).map_err(ApiError::internal)?;
             Ok(found.iter().map(v1::Finding::from_domain).collect())
         })
@@ -627,40 +567,12 @@ async fn bulk_triage(
     app.check_slug(&slug)?;
     let request: BulkTriageRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))?;
-    let valid = request.validate().map_err(ApiError::bad_request)?;
-    if valid.issue_type != "sast" {
-        // The embedded backend holds Code findings only.
-        return Ok(Json(BulkTriageResponse::new(Vec::new())));
-    }
     // The client's key for this request: the same request again (its
     // answer was lost) answers as the first did and changes nothing.
     let key = idempotency_key(&headers);
     let triaged = app
         .with_store(move |store| {
-            let ids = match valid.selection {
-                TriageSelection::Ids(ids) => ids,
-                TriageSelection::Filter { query, limit } => {
-                    let mut ids = select::select_ids(store, &query).map_err(ApiError::internal)?;
-                    ids.truncate(limit);
-                    ids
-                }
-            };
-            let triaged = store
-                .apply_triage(
-                    &ids,
-                    &valid.change,
-                    &actor,
-                    OffsetDateTime::now_utc(),
-                    key.as_deref(),
-                )
-                .map_err(ApiError::internal)?
-                .triaged;
-            tracing::info!(
-                "{actor} triaged {} finding(s): {}",
-                triaged.len(),
-                valid.change.describe()
-            );
-            Ok(triaged)
+            Ok(service::bulk_triage(store, &request, &actor, key.as_deref())?.triaged)
         })
         .await?;
     Ok(Json(BulkTriageResponse::new(triaged)))

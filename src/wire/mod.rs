@@ -3,3 +3,13 @@
 pub mod timestamp;
 pub mod v1;
 pub mod v2;
+
+/// Headers sift's client and `sift serve` agree on, beyond the Semgrep API.
+pub mod headers {
+    /// Names a request so that sending it again changes nothing: a decision
+    /// batch's request key, or the id of a memory a create makes.
+    pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    /// The reviewer's name, honoured by `sift serve` only when it has no
+    /// tokens (loopback), where it is the only way to know who decided.
+    pub const REVIEWER: &str = "x-sift-reviewer";
+}

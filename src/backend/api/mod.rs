@@ -17,7 +17,9 @@ pub mod http;
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
 use crate::domain::{self, Memory, MemoryChange, ScanResults, ScanSource, TriageChange};
+use crate::service::SharedStore;
 use crate::store::Store;
+use crate::wire::headers::IDEMPOTENCY_KEY;
 use crate::wire::v1::{
     BulkTriageRequest, BulkTriageResponse, Deployment, FindingsPage, FindingsQuery,
     ListDeploymentsResponse, ListProjectsResponse, MAX_PAGE_SIZE, Project,
@@ -29,7 +31,7 @@ use reqwest::Url;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -52,7 +54,7 @@ pub struct Api {
     deployment_id: tokio::sync::Mutex<Option<i64>>,
     given_deployment: Option<String>,
     cache_dir: PathBuf,
-    cache: Arc<Mutex<Option<Store>>>,
+    cache: SharedStore,
     timeout: Duration,
     page_size: u32,
     dedup: bool,
@@ -98,7 +100,7 @@ impl Api {
             deployment_id: tokio::sync::Mutex::new(None),
             given_deployment: deployment,
             cache_dir: cache_dir.to_path_buf(),
-            cache: Arc::new(Mutex::new(None)),
+            cache: SharedStore::lazy(cache_dir),
             timeout: DEFAULT_TIMEOUT,
             page_size: MAX_PAGE_SIZE,
             // Every ref's copy of a finding: the backlog every console of a
@@ -172,7 +174,7 @@ impl Api {
             r = r.bearer_auth(token.expose());
         }
         if let Some(reviewer) = reviewer.filter(|a| a.is_ascii() && !a.trim().is_empty()) {
-            r = r.header(crate::server::REVIEWER_HEADER, reviewer.trim());
+            r = r.header(crate::wire::headers::REVIEWER, reviewer.trim());
         }
         r
     }
@@ -571,25 +573,13 @@ impl Api {
         &self,
         work: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
     ) -> Result<T, BackendError> {
-        let cache = self.cache.clone();
-        let dir = self.cache_dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.is_none() {
-                *guard = Some(Store::open(&dir)?);
-            }
-            let store = guard.as_mut().expect("opened above");
-            work(store)
-        })
-        .await
-        .map_err(|e| BackendError::unavailable(format!("the cache task failed: {e}")))?
-        .map_err(|e| BackendError::unavailable(format!("the local cache failed: {e:#}")))
+        self.cache
+            .run(work)
+            .await
+            .and_then(|answer| answer)
+            .map_err(|e| BackendError::unavailable(format!("the local cache failed: {e:#}")))
     }
 }
-
-/// The header that names a create, so that sending it again creates
-/// nothing new.
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// What a 404 from a memory route means.
 const MEMORY_404: &str = "the backend may not offer the experimental v2 memory routes, the \

@@ -102,8 +102,7 @@ pub(super) fn insert(
 
 /// A fresh request key: 128 random bits.
 fn new_request_key() -> Result<String> {
-    let token = crate::server::auth::new_token()?;
-    Ok(token[..32].to_string())
+    crate::ids::random_hex(16)
 }
 
 fn now_secs() -> i64 {
