@@ -1,5 +1,6 @@
 //! The Semgrep API's wire format, shared by imports, output, client and server.
 
+pub mod lenient;
 pub mod timestamp;
 pub mod v1;
 pub mod v2;

@@ -4,12 +4,15 @@
 //! be numbers or strings, and unknown enum values fall back to neutral ones.
 //! Writing follows the spec's shape.
 
+use super::lenient::{
+    id_or_zero, ids_int_or_string, int_or_string, null_default, opt_int_or_string, string_or_list,
+};
 use super::timestamp;
 use crate::domain::{
     self, ComponentRisk, Confidence, ScanState, Severity, Status, TriageChange, TriageReason,
     TriageState, Verdict,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -219,72 +222,6 @@ pub struct Finding {
     /// the scanner's output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_fix: Option<String>,
-}
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// An id as the API may write it: a number (the spec says int64, some
-/// schemas say "number", so `120.0` too) or a string of digits.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum LooseId {
-    Int(i64),
-    Float(f64),
-    Str(String),
-}
-
-impl LooseId {
-    fn into_i64<E: serde::de::Error>(self) -> Result<i64, E> {
-        match self {
-            LooseId::Int(n) => Ok(n),
-            LooseId::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
-            LooseId::Float(x) => Err(E::custom(format!("id {x} is not a whole number"))),
-            LooseId::Str(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| E::custom(format!("id '{s}' is not a number"))),
-        }
-    }
-}
-
-fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    LooseId::deserialize(d)?.into_i64()
-}
-
-fn ids_int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
-    Option::<Vec<LooseId>>::deserialize(d)?
-        .unwrap_or_default()
-        .into_iter()
-        .map(LooseId::into_i64)
-        .collect()
-}
-
-fn opt_int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Option::<LooseId>::deserialize(d)?
-        .map(LooseId::into_i64)
-        .transpose()
-}
-
-/// Tags are declared as a string holding an array: take either.
-fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<Option<String>>),
-    }
-    Ok(match Option::<OneOrMany>::deserialize(d)? {
-        None => Vec::new(),
-        Some(OneOrMany::One(s)) if s.trim().is_empty() => Vec::new(),
-        Some(OneOrMany::One(s)) => vec![s],
-        Some(OneOrMany::Many(v)) => v.into_iter().flatten().collect(),
-    })
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -508,10 +445,6 @@ impl Finding {
             rule_fix: f.rule_fix.clone(),
         }
     }
-}
-
-fn id_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    Ok(opt_int_or_string(d)?.unwrap_or(0))
 }
 
 // Deployments and projects ---------------------------------------------------

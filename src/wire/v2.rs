@@ -8,8 +8,9 @@
 //! one rule or vulnerability class (or all rules), plus path prefixes.
 
 use crate::domain::{self, MemoryStage, RuleScope, Scope};
+use crate::wire::lenient::{loose_i64, loose_string, loose_strings, null_default};
 use crate::wire::timestamp;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -18,36 +19,6 @@ pub const STAGE_SUGGESTED: &str = "AI_MEMORY_STAGE_SUGGESTED";
 pub const STAGE_DELETED: &str = "AI_MEMORY_STAGE_DELETED";
 pub const CONTEXT_TRIAGE: &str = "TRIAGE";
 pub const CONTEXT_GUIDANCE: &str = "GUIDANCE";
-
-/// A string, or a number written as one (proto3 int64s are strings).
-fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s).filter(|s| !s.is_empty()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => {
-            return Err(serde::de::Error::custom(format!(
-                "expected a string or a number, found {other}"
-            )));
-        }
-    })
-}
-
-fn loose_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(Option::<Vec<Value>>::deserialize(d)?
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|v| match v {
-            Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .collect())
-}
-
-fn loose_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(loose_string(d)?.and_then(|s| s.trim().parse().ok()))
-}
 
 /// `protos.ai.v1.Memory`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -324,12 +295,8 @@ pub struct MemoryEnvelope {
 /// `{"memories": […]}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoriesResponse {
-    #[serde(default, deserialize_with = "null_vec")]
+    #[serde(default, deserialize_with = "null_default")]
     pub memories: Vec<Memory>,
-}
-
-fn null_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `POST …/memories/list`.
