@@ -302,7 +302,7 @@ fn decisions_survive_sigkill_and_arrive_once() {
         (
             pending
                 .iter()
-                .map(|p| (p.finding_id, format!("set to {}", p.change.describe())))
+                .map(|p| (p.finding_id, p.change.activity()))
                 .collect(),
             pending[0].actor.clone(),
         )

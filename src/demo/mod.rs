@@ -8,9 +8,10 @@
 //! be generated and stored in chunks.
 
 use crate::domain::{
-    Activity, Assistant, CodeContext, Component, ComponentRisk, Confidence, Finding, Guidance,
-    Location, Memory, MemoryStage, Rule, RuleExplanation, RuleScope, ScanResults, ScanSource,
-    ScanState, Scope, Severity, TriageReason, TriageState, Verdict,
+    Activity, Assistant, CodeContext, Component, ComponentRisk, Confidence, DecisionContext,
+    Finding, Guidance, Intent, Location, Memory, MemoryStage, Rule, RuleExplanation, RuleScope,
+    ScanResults, ScanSource, ScanState, Scope, Severity, Status, TriageReason, TriageState,
+    Verdict, resolve,
 };
 use crate::store::{ImportSummary, Store};
 use serde::Deserialize;
@@ -1032,55 +1033,48 @@ fn decide(
         t = later(rng, t, now);
         t
     };
+    // Each step is a reviewer's intent, resolved by the decision rules as
+    // the console and `sift triage` resolve it.
+    let mut decide = |d: &mut Decision, rng: &mut Rng, intent: Intent| {
+        let at = step(rng);
+        let who = w.person(key.0, rng).to_string();
+        apply(d, at, &who, &intent, verdict, reason);
+    };
+    let set_state = |state, reason: Option<R>, note: Option<String>| Intent::SetState {
+        state,
+        reason,
+        note,
+    };
     match outcome {
         Open => {
             if rng.chance(0.12) {
-                let at = step(rng);
-                d.activity.push(Activity {
-                    at,
-                    actor: w.person(key.0, rng).to_string(),
-                    action: "note".into(),
-                    note: Some(rng.pick(&notes.comment).clone()),
-                    pending: false,
-                });
+                let note = rng.pick(&notes.comment).clone();
+                decide(&mut d, rng, Intent::Note(note));
             }
         }
         ProvisionallyIgnored => d.triage = TriageState::ProvisionallyIgnored,
         AgreeIgnore => {
-            let mut note = format!("Agreed with Assistant: {reason}");
-            if rng.chance(0.3) {
-                note.push('\n');
-                let extra: &String = rng.pick(&notes.agree);
-                note.push_str(extra);
-            }
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(
-                &mut d,
-                at,
-                who,
-                TriageState::Ignored,
-                Some(R::FalsePositive),
-                Some(note),
-            );
+            let comment = rng.chance(0.3).then(|| rng.pick(&notes.agree).clone());
+            decide(&mut d, rng, Intent::Accept { comment });
         }
         DisagreeFix => {
-            let note = format!("Disagreed with Assistant: {}", rng.pick(&notes.disagree));
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(&mut d, at, who, TriageState::Fixing, None, Some(note));
+            let comment = Some(rng.pick(&notes.disagree).clone());
+            decide(
+                &mut d,
+                rng,
+                Intent::Reject {
+                    reason: None,
+                    comment,
+                },
+            );
         }
         Review => {
             let note = rng.chance(0.8).then(|| rng.pick(&notes.reviewing).clone());
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(&mut d, at, who, TriageState::Reviewing, None, note);
+            decide(&mut d, rng, set_state(TriageState::Reviewing, None, note));
         }
         Fix => {
             let note = rng.chance(0.7).then(|| rng.pick(&notes.fixing).clone());
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(&mut d, at, who, TriageState::Fixing, None, note);
+            decide(&mut d, rng, set_state(TriageState::Fixing, None, note));
         }
         Ignore(reason) => {
             let pool = match reason {
@@ -1088,42 +1082,28 @@ fn decide(
                 R::NoTime => &notes.no_time,
                 _ => &notes.duplicate,
             };
-            let note = rng.pick(pool).clone();
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(
+            let note = Some(rng.pick(pool).clone());
+            decide(
                 &mut d,
-                at,
-                who,
-                TriageState::Ignored,
-                Some(reason),
-                Some(note),
+                rng,
+                set_state(TriageState::Ignored, Some(reason), note),
             );
         }
         RejectVerdict => {
-            let text = rng.pick(&notes.reject_tp);
-            let note = if verdict.is_some() {
-                format!("Disagreed with Assistant: {text}")
-            } else {
-                text.clone()
+            let text = rng.pick(&notes.reject_tp).clone();
+            let intent = match verdict {
+                Some(_) => Intent::Reject {
+                    reason: Some(R::FalsePositive),
+                    comment: Some(text),
+                },
+                None => set_state(TriageState::Ignored, Some(R::FalsePositive), Some(text)),
             };
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(
-                &mut d,
-                at,
-                who,
-                TriageState::Ignored,
-                Some(R::FalsePositive),
-                Some(note),
-            );
+            decide(&mut d, rng, intent);
         }
         Fixed => {
             if rng.chance(0.6) {
                 let note = rng.chance(0.7).then(|| rng.pick(&notes.fixing).clone());
-                let at = step(rng);
-                let who = w.person(key.0, rng);
-                set(&mut d, at, who, TriageState::Fixing, None, note);
+                decide(&mut d, rng, set_state(TriageState::Fixing, None, note));
             }
             let at = step(rng);
             d.state = ScanState::Fixed;
@@ -1136,50 +1116,51 @@ fn decide(
             });
         }
         Reopened => {
-            let note = rng.pick(&notes.acceptable_risk).clone();
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(
+            let note = Some(rng.pick(&notes.acceptable_risk).clone());
+            decide(
                 &mut d,
-                at,
-                who,
-                TriageState::Ignored,
-                Some(R::AcceptableRisk),
-                Some(note),
+                rng,
+                set_state(TriageState::Ignored, Some(R::AcceptableRisk), note),
             );
-            let note = rng.pick(&notes.reopen).clone();
-            let at = step(rng);
-            let who = w.person(key.0, rng);
-            set(&mut d, at, who, TriageState::Reopened, None, Some(note));
+            let note = Some(rng.pick(&notes.reopen).clone());
+            decide(&mut d, rng, set_state(TriageState::Reopened, None, note));
         }
     }
     d
 }
 
-/// Records a human triage decision.
-fn set(
+/// A reviewer's decision, as the decision rules resolve it and the backend
+/// records it (state, reason, note and the history's wording).
+fn apply(
     d: &mut Decision,
     at: OffsetDateTime,
     actor: &str,
-    triage: TriageState,
-    reason: Option<TriageReason>,
-    note: Option<String>,
+    intent: &Intent,
+    verdict: Option<Verdict>,
+    verdict_reason: &str,
 ) {
-    let action = match (triage, reason) {
-        (TriageState::Ignored, Some(r)) => {
-            format!("set to ignored ({})", r.label().to_ascii_lowercase())
-        }
-        (t, _) => format!("set to {}", t.as_str()),
+    let context = DecisionContext {
+        status: Status::derive(d.state, d.triage),
+        triage_state: d.triage,
+        verdict,
+        verdict_reason,
     };
-    d.triage = triage;
-    d.reason = reason;
-    d.comment = note;
-    d.at = Some(at);
+    let Ok(change) = resolve(intent, context) else {
+        return; // a decision the rules refuse leaves no trace, as in sift
+    };
+    if let Some(state) = change.state {
+        d.triage = state;
+        d.reason = change.reason;
+        d.at = Some(at);
+        if change.note.is_some() {
+            d.comment = change.note.clone();
+        }
+    }
     d.activity.push(Activity {
         at,
         actor: actor.to_string(),
-        action,
-        note: d.comment.clone(),
+        action: change.activity(),
+        note: change.note,
         pending: false,
     });
 }
@@ -1354,21 +1335,28 @@ fn featured_finding(
         }),
         _ => String::new(),
     };
-    let activity: Vec<Activity> = def
-        .activity
-        .iter()
-        .map(|a| Activity {
-            at: (now - Duration::days(a.days_ago) + hours(&mut rng)).min(now),
-            actor: a.who.clone(),
-            action: a.action.clone(),
-            note: a.note.clone(),
-            pending: false,
-        })
-        .collect();
-    let decision = activity
-        .iter()
-        .rev()
-        .find(|a| a.action.starts_with("set to"));
+    // The hand-written history, through the decision rules.
+    let mut d = Decision {
+        state: ScanState::Unresolved,
+        triage: TriageState::Untriaged,
+        reason: None,
+        comment: None,
+        at: None,
+        activity: Vec::new(),
+    };
+    for a in &def.activity {
+        let at = (now - Duration::days(a.days_ago) + hours(&mut rng)).min(now);
+        match intent_of(&a.action, a.note.clone()) {
+            Some(intent) => apply(&mut d, at, &a.who, &intent, verdict, &reason),
+            None => d.activity.push(Activity {
+                at,
+                actor: a.who.clone(),
+                action: a.action.clone(),
+                note: a.note.clone(),
+                pending: false,
+            }),
+        }
+    }
     let component = w.component_for(p, &def.path);
     let mut f = Finding {
         id: 0,
@@ -1391,20 +1379,50 @@ fn featured_finding(
             .as_deref()
             .and_then(ScanState::parse)
             .unwrap_or(ScanState::Unresolved),
-        triage_state: TriageState::parse(&def.triage).unwrap_or(TriageState::Untriaged),
-        triage_reason: def.triage_reason.as_deref().and_then(TriageReason::parse),
-        triage_comment: decision.and_then(|a| a.note.clone()),
-        triaged_at: decision.map(|a| a.at),
+        triage_state: TriageState::parse(&def.triage).unwrap_or(d.triage),
+        triage_reason: def
+            .triage_reason
+            .as_deref()
+            .and_then(TriageReason::parse)
+            .or(d.reason),
+        triage_comment: d.comment,
+        triaged_at: d.at,
         created_at,
         relevant_since: created_at,
         assistant: assistant(w, rule, snippet, verdict, reason, component),
         rule_fix: None,
         platform: Default::default(),
         code: None,
-        activity,
+        activity: d.activity,
     };
     place(w, shas, key, &mut f, def.path.clone(), def.line, snippet);
     (key, f)
+}
+
+/// The reviewer's intent behind a hand-written history line ("set to
+/// ignored (false positive)", "set to reviewing", "note"); none for what a
+/// scan did.
+fn intent_of(action: &str, note: Option<String>) -> Option<Intent> {
+    if action == "note" {
+        return note.map(Intent::Note);
+    }
+    let rest = action.strip_prefix("set to ")?;
+    let (state, reason) = match rest.split_once(" (") {
+        Some((state, reason)) => {
+            let reason = reason.trim_end_matches(')').replace(' ', "_");
+            (state, TriageReason::parse(&reason))
+        }
+        None => (rest, None),
+    };
+    let state = match state {
+        "fix" | "fixing" => TriageState::Fixing,
+        other => TriageState::parse(other)?,
+    };
+    Some(Intent::SetState {
+        state,
+        reason,
+        note,
+    })
 }
 
 /// One scan per (project, ref): the primary branch first, then pull requests.

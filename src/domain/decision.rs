@@ -49,6 +49,16 @@ impl TriageChange {
             (None, _) => "note".into(),
         }
     }
+
+    /// What a finding's history says of it: "set to ignored (false
+    /// positive)", "set to fix", "added a note".
+    pub fn activity(&self) -> String {
+        match self.state {
+            None => "added a note".into(),
+            Some(TriageState::Fixing) => "set to fix".into(),
+            Some(_) => format!("set to {}", self.describe()),
+        }
+    }
 }
 
 /// The finding facts a decision depends on.

@@ -280,10 +280,7 @@ impl Store {
                 f.activity.push(Activity {
                     at: p.created_at,
                     actor: p.actor.clone(),
-                    action: match p.change.state {
-                        Some(_) => format!("set to {}", p.change.describe()),
-                        None => "added a note".into(),
-                    },
+                    action: p.change.activity(),
                     note: p.change.note.clone(),
                     pending: true,
                 });

@@ -113,10 +113,7 @@ impl Store {
                 "INSERT INTO activity (finding_id, at, actor, action, note)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            let action = match change.state {
-                Some(_) => format!("set to {}", change.describe()),
-                None => "added a note".to_string(),
-            };
+            let action = change.activity();
             for &id in &triaged {
                 if let Some(state) = change.state {
                     let reason = (state == TriageState::Ignored)
