@@ -8,5 +8,6 @@ pub mod import;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tui;
 pub mod wire;

@@ -10,10 +10,10 @@ use sift::domain::{
 };
 use sift::store::{Pending, PendingMemoryChange, Store};
 use sift::sync::{PassReport, SyncConfig};
+use sift::text::inert;
 use sift::tui::keymap::Keymap;
 use sift::tui::model::Model;
 use sift::tui::runtime;
-use sift::tui::text::inert;
 use sift::tui::theme::Theme;
 use sift::wire::v1;
 use std::io::Write;

@@ -11,7 +11,7 @@ use sift::domain::{
     same_class,
 };
 use sift::store::Store;
-use sift::tui::text::{inert, inert_lines};
+use sift::text::{inert, inert_lines};
 use sift::wire::timestamp;
 use std::collections::HashSet;
 use std::io::Write;
