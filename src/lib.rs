@@ -1,6 +1,7 @@
 //! sift: a terminal triage console for Semgrep findings.
 
 pub mod backend;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
