@@ -1,0 +1,343 @@
+//! The `--json` outputs are a script contract (README, "Commands"): field
+//! names, nesting and order are pinned by snapshots of the built binary's
+//! output on a small fixed backlog, timestamps and random ids redacted.
+
+use serde_json::Value;
+use sift::domain::{TriageChange, TriageState};
+use sift::store::Store;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+/// A backlog in a temp dir: `data/` is the store, the fixtures are copied
+/// next to it so that their names (the imports' origins) are relative.
+struct Backlog {
+    dir: TempDir,
+}
+
+impl Backlog {
+    /// An empty directory, fixtures copied in, nothing imported.
+    fn empty() -> Backlog {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
+        for name in ["api_dump.json", "semgrep_logged_in.json", "truncated.json"] {
+            std::fs::copy(fixtures.join(name), dir.path().join(name)).unwrap();
+        }
+        Backlog { dir }
+    }
+
+    /// The fixed backlog: the API dump (acme/webapp, acme/api) and a scan
+    /// of "shop" on a pull request.
+    fn new() -> Backlog {
+        let b = Backlog::empty();
+        b.ok(&["import", "api_dump.json"]);
+        b.ok(&[
+            "import",
+            "semgrep_logged_in.json",
+            "--project",
+            "shop",
+            "--ref",
+            "refs/pull/3/merge",
+        ]);
+        b
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sift"));
+        cmd.current_dir(self.dir.path())
+            .arg("--data-dir")
+            .arg(self.data())
+            .args(args)
+            .env("USER", "carol")
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env_remove("SIFT_CONFIG")
+            .env_remove("SIFT_BACKEND")
+            .env_remove("SIFT_PROFILE")
+            .env_remove("SIFT_LOG")
+            .env_remove("SEMGREP_APP_TOKEN")
+            .env_remove("SEMGREP_URL")
+            .env_remove("SEMGREP_APP_URL");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed.
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        out
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.data()).unwrap()
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The output, checked to be one JSON document, with what changes from run
+/// to run redacted: timestamps and generated memory ids.
+fn snapshot_text(out: &Output) -> String {
+    let text = stdout(out);
+    let _: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{}", stderr(out)));
+    redact(&text)
+}
+
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(len) = timestamp_len(rest) {
+            out.push_str("[timestamp]");
+            rest = &rest[len..];
+        } else if let Some(len) = memory_id_len(rest) {
+            out.push_str("[memory id]");
+            rest = &rest[len..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// `2026-01-02T03:04:05Z` or `2026-01-02T03:04:05.123456Z` at the start.
+fn timestamp_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let shape = digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && b.get(10) == Some(&b'T')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    (b.get(i) == Some(&b'Z')).then_some(i + 1)
+}
+
+/// `mem-` and 16 hex digits (a memory created by `sift memories add`).
+fn memory_id_len(s: &str) -> Option<usize> {
+    let hex = s.strip_prefix("mem-")?;
+    let n = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
+    (n == 16).then_some(4 + n)
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+const SECRET_RULE: &str =
+    "generic.secrets.security.detected-generic-api-key.detected-generic-api-key";
+
+#[test]
+fn redaction_keeps_everything_else() {
+    assert_eq!(
+        redact(
+            r#"{"at": "2026-11-29T21:20:24.542907Z", "id": "mem-8da8eac6a790f84a", "n": "2026"}"#
+        ),
+        r#"{"at": "[timestamp]", "id": "[memory id]", "n": "2026"}"#
+    );
+    assert_eq!(redact("2024-08-01T10:00:00Z mem-x"), "[timestamp] mem-x");
+}
+
+#[test]
+fn import_json() {
+    let b = Backlog::empty();
+    let out = b.ok(&["import", "api_dump.json", "--json"]);
+    insta::assert_snapshot!("import", snapshot_text(&out));
+    let out = b.ok(&[
+        "import",
+        "semgrep_logged_in.json",
+        "--project",
+        "shop",
+        "--ref",
+        "refs/pull/3/merge",
+        "--json",
+    ]);
+    insta::assert_snapshot!("import_with_scanner_errors", snapshot_text(&out));
+}
+
+#[test]
+fn findings_json() {
+    let b = Backlog::new();
+    let out = b.ok(&["findings", "--view", "all", "--json"]);
+    insta::assert_snapshot!("findings", snapshot_text(&out));
+    let out = b.ok(&["findings", "--project", "acme/api", "--json"]);
+    assert_eq!(stdout(&out), "{\"findings\": [\n]}\n", "an empty selection");
+}
+
+#[test]
+fn triage_json() {
+    let b = Backlog::new();
+    let out = b.ok(&["triage", "73537203", "--state", "reviewing", "--json"]);
+    insta::assert_snapshot!("triage", snapshot_text(&out));
+
+    let out = b.run(&[
+        "triage", "73537202", "999", "1003", "--state", "fixing", "--json",
+    ]);
+    assert_eq!(code(&out), 3);
+    insta::assert_snapshot!("triage_refused", snapshot_text(&out));
+
+    let out = b.run(&[
+        "--offline",
+        "triage",
+        "73537200",
+        "--reject",
+        "--note",
+        "only in tests",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 4);
+    insta::assert_snapshot!("triage_offline", snapshot_text(&out));
+
+    // A decision the backend rejected, as `sync` reports it.
+    let store = b.store();
+    let change = TriageChange {
+        state: Some(TriageState::Ignored),
+        reason: Some(sift::domain::TriageReason::AcceptableRisk),
+        note: Some("tests only".into()),
+    };
+    let outbox = store.record(&[(73537205, change)], "erin").unwrap();
+    store
+        .mark_rejected(&outbox, "the backend answered 400: no")
+        .unwrap();
+    drop(store);
+    let out = b.run(&["triage", "73537204", "--note", "seen", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    insta::assert_snapshot!("triage_note_alongside_a_rejected_one", snapshot_text(&out));
+}
+
+#[test]
+fn sync_json() {
+    let b = Backlog::new();
+    let out = b.ok(&["sync", "--json"]);
+    insta::assert_snapshot!("sync_nothing", snapshot_text(&out));
+
+    let out = b.run(&["--offline", "triage", "73537202", "--state", "fixing"]);
+    assert_eq!(code(&out), 4);
+    let out = b.ok(&["sync", "--json"]);
+    insta::assert_snapshot!("sync_sent", snapshot_text(&out));
+
+    // Rejected decisions and memory changes, listed, then dropped.
+    let out = b.run(&[
+        "--offline",
+        "memories",
+        "add",
+        "--text",
+        "Keys in dev.env are fake",
+        "--project",
+        "shop",
+    ]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let store = b.store();
+    let change = TriageChange {
+        state: Some(TriageState::Ignored),
+        reason: Some(sift::domain::TriageReason::AcceptableRisk),
+        note: Some("tests only".into()),
+    };
+    let outbox = store.record(&[(73537205, change)], "erin").unwrap();
+    store
+        .mark_rejected(&outbox, "the backend answered 400: no")
+        .unwrap();
+    let memory_change = store.memory_changes().unwrap()[0].id;
+    store
+        .mark_memory_rejected(memory_change, "the backend answered 400: not this one")
+        .unwrap();
+    drop(store);
+    let out = b.run(&["sync", "--json"]);
+    assert_eq!(code(&out), 5);
+    insta::assert_snapshot!("sync_rejected", snapshot_text(&out));
+    let out = b.ok(&["sync", "--drop-rejected", "--json"]);
+    insta::assert_snapshot!("sync_dropped", snapshot_text(&out));
+}
+
+#[test]
+fn memories_json() {
+    let b = Backlog::new();
+    let out = b.ok(&[
+        "memories",
+        "add",
+        "--text",
+        "Keys in dev.env files are placeholders",
+        "--project",
+        "shop",
+        "--rule",
+        SECRET_RULE,
+        "--path-prefix",
+        "config/",
+        "--apply",
+        "--json",
+    ]);
+    insta::assert_snapshot!("memories_add_apply", snapshot_text(&out));
+    let id = json(&out)["memory"]["id"].as_str().unwrap().to_string();
+
+    let out = b.ok(&[
+        "memories",
+        "add",
+        "--text",
+        "Prefer parameterized queries",
+        "--class",
+        "sql injection",
+        "--guidance",
+        "--suggested",
+        "--json",
+    ]);
+    insta::assert_snapshot!("memories_add", snapshot_text(&out));
+
+    let out = b.ok(&["memories", "list", "--json"]);
+    insta::assert_snapshot!("memories_list", snapshot_text(&out));
+
+    let out = b.ok(&[
+        "memories",
+        "edit",
+        &id,
+        "--all-projects",
+        "--no-path-prefixes",
+        "--json",
+    ]);
+    insta::assert_snapshot!("memories_edit", snapshot_text(&out));
+    let out = b.ok(&["memories", "edit", &id, "--all-projects", "--json"]);
+    insta::assert_snapshot!("memories_edit_unchanged", snapshot_text(&out));
+
+    let out = b.ok(&["memories", "rm", &id, "--json"]);
+    insta::assert_snapshot!("memories_rm", snapshot_text(&out));
+
+    let out = b.run(&["memories", "rm", &id, "--json"]);
+    assert_eq!(code(&out), 3);
+    insta::assert_snapshot!("memories_not_recorded", snapshot_text(&out));
+}
