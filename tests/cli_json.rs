@@ -250,6 +250,9 @@ fn sync_json() {
 
     let out = b.run(&["--offline", "triage", "73537202", "--state", "fixing"]);
     assert_eq!(code(&out), 4);
+    let out = b.run(&["--offline", "sync", "--json"]);
+    assert_eq!(code(&out), 4, "it waits");
+    insta::assert_snapshot!("sync_offline", snapshot_text(&out));
     let out = b.ok(&["sync", "--json"]);
     insta::assert_snapshot!("sync_sent", snapshot_text(&out));
 

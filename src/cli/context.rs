@@ -151,11 +151,6 @@ impl Context {
         if self.offline {
             return waiting(store, OFFLINE_REASON.into());
         }
-        self.send(store)
-    }
-
-    /// One push-and-pull pass against the backend, `--offline` or not.
-    pub fn send(&self, store: &mut Store) -> PassReport {
         let pass = |store: &mut Store| -> Result<PassReport> {
             let backend = self.backend()?;
             backend.open()?;

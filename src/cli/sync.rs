@@ -111,7 +111,10 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
         store.retry_rejected()?;
         store.retry_rejected_memory_changes()?;
     }
-    let report = ctx.send(&mut store);
+    // With --offline nothing is sent: the report says what waits, and why.
+    let report = ctx.sync_pass(&mut store);
+    // A pass that ran and could not fetch; --offline runs none.
+    let fetch_failed = !ctx.offline && report.offline.is_some();
     let rejected = store.rejected()?;
     let rejected_memory = store.rejected_memory_changes()?;
     // `waiting` counts both; each is reported in its own words.
@@ -186,7 +189,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
                 words::is_are(report.waiting),
                 inert(offline_reason.unwrap_or("the backend did not acknowledge them"))
             );
-        } else if let Some(reason) = offline_reason {
+        } else if let (true, Some(reason)) = (fetch_failed, offline_reason) {
             eprintln!(
                 "sift: everything is sent, but fetching changes failed: {}",
                 inert(reason)
@@ -201,7 +204,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
     }
     let rejected_any = !rejected.is_empty() || !rejected_memory.is_empty();
     Ok(match Exit::of_outbox(rejected_any, report.waiting > 0) {
-        Exit::Ok if report.offline.is_some() => Exit::Error,
+        Exit::Ok if fetch_failed => Exit::Error,
         exit => exit,
     })
 }
