@@ -2,97 +2,12 @@
 //! names, nesting and order are pinned by snapshots of the built binary's
 //! output on a small fixed backlog, timestamps and random ids redacted.
 
+mod binary;
+
+use binary::{Backlog, code, stderr, stdout};
 use serde_json::Value;
 use sift::domain::{TriageChange, TriageState};
-use sift::store::Store;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use tempfile::TempDir;
-
-/// A backlog in a temp dir: `data/` is the store, the fixtures are copied
-/// next to it so that their names (the imports' origins) are relative.
-struct Backlog {
-    dir: TempDir,
-}
-
-impl Backlog {
-    /// An empty directory, fixtures copied in, nothing imported.
-    fn empty() -> Backlog {
-        let dir = tempfile::tempdir().unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
-        for name in ["api_dump.json", "semgrep_logged_in.json", "truncated.json"] {
-            std::fs::copy(fixtures.join(name), dir.path().join(name)).unwrap();
-        }
-        Backlog { dir }
-    }
-
-    /// The fixed backlog: the API dump (acme/webapp, acme/api) and a scan
-    /// of "shop" on a pull request.
-    fn new() -> Backlog {
-        let b = Backlog::empty();
-        b.ok(&["import", "api_dump.json"]);
-        b.ok(&[
-            "import",
-            "semgrep_logged_in.json",
-            "--project",
-            "shop",
-            "--ref",
-            "refs/pull/3/merge",
-        ]);
-        b
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sift"));
-        cmd.current_dir(self.dir.path())
-            .arg("--data-dir")
-            .arg(self.data())
-            .args(args)
-            .env("USER", "carol")
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env_remove("SIFT_CONFIG")
-            .env_remove("SIFT_BACKEND")
-            .env_remove("SIFT_PROFILE")
-            .env_remove("SIFT_LOG")
-            .env_remove("SEMGREP_APP_TOKEN")
-            .env_remove("SEMGREP_URL")
-            .env_remove("SEMGREP_APP_URL");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs a command that must succeed.
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
-        out
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.data()).unwrap()
-    }
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("UTF-8")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use std::process::Output;
 
 /// The output, checked to be one JSON document, with what changes from run
 /// to run redacted: timestamps and generated memory ids.
@@ -161,6 +76,7 @@ fn json(out: &Output) -> Value {
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }
 
+const SQL_RULE: &str = "python.lang.security.audit.formatted-sql-query.formatted-sql-query";
 const SECRET_RULE: &str =
     "generic.secrets.security.detected-generic-api-key.detected-generic-api-key";
 
@@ -322,8 +238,13 @@ fn memories_json() {
     ]);
     insta::assert_snapshot!("memories_add", snapshot_text(&out));
 
-    let out = b.ok(&["memories", "list", "--json"]);
+    // One memory each (two made in the same second list in either order).
+    let out = b.ok(&["memories", "list", "--rule", SECRET_RULE, "--json"]);
     insta::assert_snapshot!("memories_list", snapshot_text(&out));
+    let out = b.ok(&["memories", "list", "--rule", SQL_RULE, "--json"]);
+    insta::assert_snapshot!("memories_list_class", snapshot_text(&out));
+    let out = b.ok(&["memories", "list", "--json"]);
+    assert_eq!(json(&out)["memories"].as_array().unwrap().len(), 2);
 
     let out = b.ok(&[
         "memories",

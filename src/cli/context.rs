@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::backend::api::{self, Api};
 use crate::backend::configured::Configured;
 use crate::config::{self, BackendFlags, Config, ResolvedBackend};
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::sync::{Offline, PassReport, SyncConfig};
 use crate::text::inert;
 use anyhow::{Result, bail};
@@ -114,6 +114,24 @@ impl Context {
         self.open_store_in(&dir)
     }
 
+    /// The backend's store for a command that only reads. An embedded
+    /// store that does not exist is not created: the data directory is
+    /// wrong, or nothing was imported.
+    pub fn read_store(&self) -> Result<Store> {
+        self.require_existing_store()?;
+        self.open_store()
+    }
+
+    /// Fails, without creating anything, when the embedded backend has no
+    /// store yet (for a command that would only read it).
+    pub fn require_existing_store(&self) -> Result<()> {
+        let backend = self.backend()?;
+        if !backend.is_remote() {
+            require_store(backend.store_dir())?;
+        }
+        Ok(())
+    }
+
     /// Brings an API backend's cache up to date (nothing to do for the
     /// embedded backend). Fails when it cannot and the cache is empty;
     /// otherwise says that the cached findings are shown.
@@ -175,6 +193,18 @@ fn waiting(store: &Store, reason: String) -> PassReport {
         rejected_total: store.rejected_count().unwrap_or(0),
         ..PassReport::default()
     }
+}
+
+/// Fails when `dir` holds no store, rather than creating one.
+pub fn require_store(dir: &Path) -> Result<()> {
+    if !dir.join(store::DB_FILE).exists() {
+        bail!(
+            "no sift store in {} (import findings with `sift import`, or check --data-dir / \
+             SIFT_DATA_DIR)",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Runs one async task to its end on a small runtime.

@@ -3,11 +3,12 @@
 
 use super::context::Refresh;
 use super::{Context, Exit, output};
-use crate::domain::{BacklogView, Filter, Severity, Status, VerdictFilter};
+use crate::domain::{BacklogView, Filter, FindingIndex, Severity, Status, VerdictFilter};
 use crate::text::inert;
 use crate::wire::v1;
 use anyhow::{Context as _, Result};
 use clap::Args;
+use serde::Serialize;
 use std::io::Write;
 
 #[derive(Args)]
@@ -59,6 +60,72 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse_loose(s).ok_or_else(|| "expected low, medium, high or critical".into())
 }
 
+/// `sift findings --json` when it lists nothing because of `error`.
+#[derive(Serialize)]
+pub struct FindingsFailed<'a> {
+    pub findings: Vec<v1::Finding>,
+    pub error: &'a str,
+}
+
+impl<'a> FindingsFailed<'a> {
+    pub fn new(error: &'a str) -> FindingsFailed<'a> {
+        FindingsFailed {
+            findings: Vec::new(),
+            error,
+        }
+    }
+}
+
+/// At most this many known names are listed when a name is not known.
+const KNOWN_LISTED: usize = 10;
+
+/// What the filter's `--project` and `--rule` name that the store does not
+/// know, said with the names it does know: a typo lists nothing, silently,
+/// otherwise.
+fn unknown_names(index: &FindingIndex, filter: &Filter) -> Vec<String> {
+    let mut problems = Vec::new();
+    let kinds = [
+        ("no project is named", &filter.projects, &index.projects),
+        ("no rule has the id", &filter.rules, &index.rules),
+    ];
+    for (what, asked, table) in kinds {
+        let missing: Vec<&String> = asked.iter().filter(|n| table.find(n).is_none()).collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let mut known: Vec<&str> = table.iter().map(|(_, name)| name).collect();
+        known.sort_unstable();
+        known.dedup();
+        problems.push(format!(
+            "{what} {}; the store has{}",
+            either(&missing),
+            listed(&known)
+        ));
+    }
+    problems
+}
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn either(names: &[&String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
+/// `: a, b, c`, at most [`KNOWN_LISTED`] names; ` none` for none.
+fn listed(known: &[&str]) -> String {
+    if known.is_empty() {
+        return " none".into();
+    }
+    let shown = known[..known.len().min(KNOWN_LISTED)].join(", ");
+    match known.len().saturating_sub(KNOWN_LISTED) {
+        0 => format!(": {shown}"),
+        more => format!(": {shown} and {more} more"),
+    }
+}
+
 pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
     ctx.refresh(Refresh::Always)?;
     let filter = Filter {
@@ -74,8 +141,18 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
             .unwrap_or_default(),
         scope: None,
     };
-    let store = ctx.open_store()?;
+    let store = ctx.read_store()?;
     let index = store.load_index()?;
+    let unknown = unknown_names(&index, &filter);
+    if !unknown.is_empty() {
+        for problem in &unknown {
+            eprintln!("sift: {}", inert(problem));
+        }
+        if args.json {
+            output::print(&FindingsFailed::new(&unknown.join("; ")))?;
+        }
+        return Ok(Exit::BadInput);
+    }
     let selected = index.select(&filter);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -277,7 +277,11 @@ fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
         };
         ctx.refresh(when)?;
     }
-    let mut store = ctx.open_store()?;
+    let mut store = match command {
+        // Only reads: a store that is not there is not created.
+        MemoriesCommand::List { .. } => ctx.read_store()?,
+        _ => ctx.open_store()?,
+    };
     let actor = ctx.reviewer.as_str();
     let send =
         |store: &mut Store, memory: i64, decisions: &[i64]| send(ctx, store, memory, decisions);

@@ -98,6 +98,9 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
         drop_rejected,
         json,
     } = args;
+    // No store, nothing to send: a data directory that holds none is a
+    // mistake to say, not a store to create.
+    ctx.require_existing_store()?;
     let mut store = ctx.open_store()?;
     let (dropped, dropped_memory) = if drop_rejected {
         (
