@@ -2,6 +2,7 @@
 //! offline flag, the reviewer, and the backend, resolved once.
 
 use super::Cli;
+use super::errors::is_disk_full;
 use crate::backend::Backend;
 use crate::backend::api::{self, Api};
 use crate::backend::configured::Configured;
@@ -10,7 +11,7 @@ use crate::store::{self, Store};
 use crate::sync::{Offline, PassReport, SyncConfig};
 use crate::text::inert;
 use anyhow::{Result, bail};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct Context {
     pub reviewer: String,
     flags: BackendFlags,
     backend: OnceCell<Arc<Configured>>,
+    /// The store the command works on, for messages about its disk.
+    store_in_use: RefCell<Option<PathBuf>>,
 }
 
 /// When to fetch findings before a command reads an API backend's cache.
@@ -49,6 +52,7 @@ impl Context {
             offline: cli.offline,
             flags: cli.backend_flags(),
             backend: OnceCell::new(),
+            store_in_use: RefCell::new(None),
         })
     }
 
@@ -102,8 +106,26 @@ impl Context {
         Ok(())
     }
 
+    /// Notes the store a command works on, for what is said about its disk.
+    pub fn using(&self, dir: &Path) {
+        *self.store_in_use.borrow_mut() = Some(dir.to_path_buf());
+    }
+
+    /// The store the command works on: the one it opened, else the
+    /// backend's, else the data directory.
+    pub fn store_in_use(&self) -> Option<PathBuf> {
+        if let Some(dir) = self.store_in_use.borrow().clone() {
+            return Some(dir);
+        }
+        match self.backend.get() {
+            Some(backend) => Some(backend.store_dir().to_path_buf()),
+            None => self.data_dir().ok(),
+        }
+    }
+
     /// Opens the store in `dir`, creating it if need be.
     pub fn open_store_in(&self, dir: &Path) -> Result<Store> {
+        self.using(dir);
         Store::open(dir)
     }
 
@@ -116,10 +138,21 @@ impl Context {
 
     /// The backend's store for a command that only reads. An embedded
     /// store that does not exist is not created: the data directory is
-    /// wrong, or nothing was imported.
+    /// wrong, or nothing was imported. On a full disk the store is opened
+    /// read-only, with a warning.
     pub fn read_store(&self) -> Result<Store> {
         self.require_existing_store()?;
-        self.open_store()
+        let dir = self.backend()?.store_dir();
+        self.using(dir);
+        let (store, read_only) = open_or_read_only(dir, Store::open)?;
+        if read_only {
+            eprintln!(
+                "sift: warning: the disk holding {} is full (no space left on device); the \
+                 store is shown read-only, and its latest changes may be missing",
+                inert(&dir.display().to_string())
+            );
+        }
+        Ok(store)
     }
 
     /// Fails, without creating anything, when the embedded backend has no
@@ -140,7 +173,14 @@ impl Context {
         if !backend.is_remote() {
             return Ok(());
         }
-        let empty = Store::open(backend.store_dir())?.count_findings()? == 0;
+        let cache = backend.store_dir();
+        self.using(cache);
+        let empty = match Store::open(cache) {
+            Ok(store) => store.count_findings()? == 0,
+            // Nothing fetched could be kept; what is cached is all there is.
+            Err(e) if is_disk_full(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if !empty && when == Refresh::IfEmpty {
             return Ok(());
         }
@@ -205,6 +245,23 @@ pub fn require_store(dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Opens the store in `dir` with `open`; when that fails because the disk
+/// is full, opens it read-only instead (nothing written, not even SQLite's
+/// WAL files). True with a read-only store.
+pub fn open_or_read_only(
+    dir: &Path,
+    open: impl FnOnce(&Path) -> Result<Store>,
+) -> Result<(Store, bool)> {
+    match open(dir) {
+        Ok(store) => Ok((store, false)),
+        Err(e) if is_disk_full(&e) => match Store::open_read_only_immutable(dir) {
+            Ok(store) => Ok((store, true)),
+            Err(_) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
 }
 
 /// Runs one async task to its end on a small runtime.

@@ -33,6 +33,21 @@ pub struct ImportOutput<'a> {
     pub imported: Vec<Imported<'a>>,
     pub scanner_errors: Vec<ScannerError<'a>>,
     pub warnings: Vec<String>,
+    /// Why nothing was imported; only when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+impl<'a> ImportOutput<'a> {
+    /// Nothing imported, because of `error`.
+    pub fn failed(error: &'a str) -> ImportOutput<'a> {
+        ImportOutput {
+            imported: Vec::new(),
+            scanner_errors: Vec::new(),
+            warnings: Vec::new(),
+            error: Some(error),
+        }
+    }
 }
 
 /// What one scan's import changed.
@@ -87,8 +102,12 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
         match crate::import::load_file(file, &opts) {
             Ok(s) => scans.extend(s),
             Err(e) => {
-                eprintln!("sift: {}", inert(&e.to_string()));
+                let error = e.to_string();
+                eprintln!("sift: {}", inert(&error));
                 eprintln!("sift: nothing was imported");
+                if args.json {
+                    output::print(&ImportOutput::failed(&error))?;
+                }
                 return Ok(Exit::BadInput);
             }
         }
@@ -116,6 +135,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
             imported: summaries.iter().map(Imported::from).collect(),
             scanner_errors,
             warnings,
+            error: None,
         })?;
         return Ok(Exit::Ok);
     }

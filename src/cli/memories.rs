@@ -113,12 +113,14 @@ pub enum MemoriesCommand {
 }
 
 impl MemoriesCommand {
-    fn json(&self) -> bool {
+    /// What `--json` prints when the command fails, if it was given.
+    pub(super) fn json_failure(&self) -> Option<output::Failure> {
+        use output::Failure;
         match self {
-            MemoriesCommand::List { json, .. }
-            | MemoriesCommand::Add { json, .. }
+            MemoriesCommand::List { json, .. } => json.then_some(Failure::Memories),
+            MemoriesCommand::Add { json, .. }
             | MemoriesCommand::Edit { json, .. }
-            | MemoriesCommand::Rm { json, .. } => *json,
+            | MemoriesCommand::Rm { json, .. } => json.then_some(Failure::Plain),
         }
     }
 }
@@ -127,6 +129,18 @@ impl MemoriesCommand {
 #[derive(Serialize)]
 pub struct ListOutput<'a> {
     pub memories: Vec<MemoryJson<'a>>,
+    /// Why nothing is listed; only when the command failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+impl<'a> ListOutput<'a> {
+    pub fn failed(error: &'a str) -> ListOutput<'a> {
+        ListOutput {
+            memories: Vec::new(),
+            error: Some(error),
+        }
+    }
 }
 
 /// A memory for scripts.
@@ -257,7 +271,7 @@ fn refused<T>(why: impl Into<String>) -> Result<T> {
 
 /// Runs a `sift memories` command as the reviewer on the backend's store.
 pub fn run(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
-    let json = command.json();
+    let json = command.json_failure().is_some();
     match memories(ctx, command) {
         Err(e) => match e.downcast::<Refused>() {
             Ok(Refused(why)) => refuse(&why, json),
@@ -500,6 +514,7 @@ fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Res
                 .iter()
                 .map(|m| MemoryJson::new(m, pending.contains(&m.id), in_scope(m)))
                 .collect(),
+            error: None,
         };
         writeln!(out, "{}", output::to_pretty(&list)?)?;
     } else {

@@ -106,11 +106,37 @@ pub enum Command {
     Sync(sync::SyncArgs),
 }
 
-/// Runs the command line. An error is the command's failure (exit code 1);
-/// `main` says it on stderr.
+impl Command {
+    /// What `--json` prints when the command fails, if it was given.
+    fn json_failure(&self) -> Option<output::Failure> {
+        use output::Failure;
+        match self {
+            Command::Import(a) => a.json.then_some(Failure::Import),
+            Command::Findings(a) => a.json.then_some(Failure::Findings),
+            Command::Triage(a) => a.json.then_some(Failure::Plain),
+            Command::Sync(a) => a.json.then_some(Failure::Plain),
+            Command::Memories { command } => command.json_failure(),
+            Command::Demo(_) | Command::Serve(_) => None,
+        }
+    }
+}
+
+/// Runs the command line. An error is the command's failure (exit code 1),
+/// already printed as JSON when `--json` asked for it; `main` says it on
+/// stderr.
 pub fn run(cli: Cli) -> Result<Exit> {
-    let ctx = Context::new(&cli)?;
-    dispatch(&ctx, cli.command)
+    let json_failure = cli.command.as_ref().and_then(Command::json_failure);
+    let result = Context::new(&cli)
+        .and_then(|ctx| dispatch(&ctx, cli.command).map_err(|e| errors::explain(e, &ctx)));
+    match result {
+        Err(e) if !errors::is_broken_pipe(&e) => {
+            if let Some(failure) = json_failure {
+                failure.print(&format!("{e:#}"));
+            }
+            Err(e)
+        }
+        done => done,
+    }
 }
 
 fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {

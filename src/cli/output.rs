@@ -20,3 +20,37 @@ pub fn print(value: &impl Serialize) -> Result<()> {
     writeln!(std::io::stdout(), "{text}")?;
     Ok(())
 }
+
+/// What `--json` prints on stdout when a command fails (its message also
+/// goes to stderr): `{"error": "…"}`, or, for the commands that list or
+/// import, the usual shape holding nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// `{"error"}`.
+    Plain,
+    /// `{"imported": [], "scanner_errors": [], "warnings": [], "error"}`.
+    Import,
+    /// `{"findings": [], "error"}`.
+    Findings,
+    /// `{"memories": [], "error"}`.
+    Memories,
+}
+
+/// `{"error": "…"}`.
+#[derive(Serialize)]
+pub struct Failed<'a> {
+    pub error: &'a str,
+}
+
+impl Failure {
+    /// Prints the failure's JSON; a reader gone already changes nothing.
+    pub fn print(self, message: &str) {
+        let printed = match self {
+            Failure::Plain => print(&Failed { error: message }),
+            Failure::Import => print(&super::import::ImportOutput::failed(message)),
+            Failure::Findings => print(&super::findings::FindingsFailed::new(message)),
+            Failure::Memories => print(&super::memories::ListOutput::failed(message)),
+        };
+        let _ = printed;
+    }
+}
