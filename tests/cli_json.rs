@@ -265,3 +265,58 @@ fn memories_json() {
     assert_eq!(code(&out), 3);
     insta::assert_snapshot!("memories_not_recorded", snapshot_text(&out));
 }
+
+/// JSON allows C1 controls, bidi overrides and zero-width characters raw;
+/// sift escapes them (`\u009b`), so a terminal that shows the output gets
+/// none of them, and the JSON parses back to the very same text.
+#[test]
+fn hidden_characters_never_reach_the_output_raw() {
+    const HOSTILE: &str = "Run \u{9b}31mthis\u{202e}txt.exe\u{200b} \u{85}now";
+    let raw = |bytes: &[u8]| -> Vec<char> {
+        String::from_utf8_lossy(bytes)
+            .chars()
+            .filter(|c| {
+                matches!(c, '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                    | '\u{200b}'..='\u{200f}' | '\u{feff}')
+            })
+            .collect()
+    };
+    let b = Backlog::empty();
+    let dump: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.dir.path().join("api_dump.json")).unwrap())
+            .unwrap();
+    let mut finding = dump["findings"][0].clone();
+    finding["rule_message"] = HOSTILE.into();
+    finding["rule"]["message"] = HOSTILE.into();
+    finding["repository"]["name"] = format!("acme/{HOSTILE}").into();
+    std::fs::write(
+        b.dir.path().join("hostile.json"),
+        serde_json::json!({ "findings": [finding] }).to_string(),
+    )
+    .unwrap();
+    let out = b.ok(&["import", "hostile.json", "--json"]);
+    assert_eq!(raw(&out.stdout), Vec::<char>::new());
+    assert_eq!(
+        json(&out)["imported"][0]["project"],
+        format!("acme/{HOSTILE}")
+    );
+
+    let out = b.ok(&["findings", "--view", "all", "--json"]);
+    assert_eq!(raw(&out.stdout), Vec::<char>::new(), "{}", stdout(&out));
+    assert!(stdout(&out).contains(r"Run \u009b31mthis\u202etxt.exe\u200b \u0085now"));
+    let f = &json(&out)["findings"][0];
+    assert_eq!(f["rule"]["message"], HOSTILE, "parses back to the original");
+    assert_eq!(f["rule_message"], HOSTILE);
+    assert_eq!(f["repository"]["name"], format!("acme/{HOSTILE}"));
+
+    let id = f["id"].to_string();
+    let out = b.ok(&["triage", &id, "--note", HOSTILE, "--json"]);
+    assert_eq!(raw(&out.stdout), Vec::<char>::new());
+    assert_eq!(json(&out)["decisions"][0]["new_note"], HOSTILE);
+
+    let out = b.ok(&["memories", "add", "--text", HOSTILE, "--json"]);
+    assert_eq!(raw(&out.stdout), Vec::<char>::new());
+    let out = b.ok(&["memories", "list", "--json"]);
+    assert_eq!(raw(&out.stdout), Vec::<char>::new());
+    assert_eq!(json(&out)["memories"][0]["text"], HOSTILE);
+}
