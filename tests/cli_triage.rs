@@ -16,6 +16,8 @@ fn sift(dir: &Path, args: &[&str]) -> Output {
         .env("USER", "carol")
         .env_remove("SIFT_CONFIG")
         .env("XDG_CONFIG_HOME", dir.join("no-config"))
+        // The console's log (if one ran) stays in the test's directory.
+        .env("XDG_STATE_HOME", dir.join("state"))
         .output()
         .unwrap()
 }
