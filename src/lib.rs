@@ -1,6 +1,7 @@
 //! sift: a terminal triage console for Semgrep findings.
 
 pub mod backend;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -10,5 +11,6 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tui;
 pub mod wire;

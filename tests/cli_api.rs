@@ -25,7 +25,8 @@ async fn sift(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         .env_remove("SEMGREP_APP_TOKEN")
         .env_remove("SEMGREP_URL")
         .env_remove("SEMGREP_APP_URL")
-        .env("XDG_CONFIG_HOME", data.join("no-config"));
+        .env("XDG_CONFIG_HOME", data.join("no-config"))
+        .env("XDG_STATE_HOME", data.join("state"));
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -24,7 +24,8 @@ fn command(dir: &Path, args: &[&str]) -> Command {
         .env_remove("SEMGREP_APP_TOKEN")
         .env_remove("SEMGREP_URL")
         .env_remove("SEMGREP_APP_URL")
-        .env("XDG_CONFIG_HOME", dir.join("no-config"));
+        .env("XDG_CONFIG_HOME", dir.join("no-config"))
+        .env("XDG_STATE_HOME", dir.join("state"));
     cmd
 }
 

@@ -16,6 +16,8 @@ fn sift(dir: &Path, args: &[&str]) -> Output {
         .env("USER", "carol")
         .env_remove("SIFT_CONFIG")
         .env("XDG_CONFIG_HOME", dir.join("no-config"))
+        // The console's log (if one ran) stays in the test's directory.
+        .env("XDG_STATE_HOME", dir.join("state"))
         .output()
         .unwrap()
 }
@@ -284,4 +286,76 @@ fn rejected_decisions_are_listed_until_dealt_with() {
         TriageState::Fixing,
         "given up on: not applied"
     );
+}
+
+/// `--offline` means nothing is sent, `sift sync` included: it says what
+/// waits and exits 4, or 0 when nothing does.
+#[test]
+fn offline_sync_sends_nothing_and_says_what_waits() {
+    let dir = demo();
+    let d = data(&dir);
+    let id = first_id(&d, &["--view", "needs-review"]);
+    let out = sift(
+        &d,
+        &[
+            "--offline",
+            "triage",
+            &id.to_string(),
+            "--state",
+            "reviewing",
+        ],
+    );
+    assert_eq!(code(&out), 4);
+    let out = sift(
+        &d,
+        &["--offline", "memories", "add", "--text", "kept for later"],
+    );
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    let waiting = |d: &Path| {
+        let store = Store::open(d).unwrap();
+        (
+            store.decisions_waiting().unwrap(),
+            store.memory_changes_waiting().unwrap(),
+        )
+    };
+    let before = Store::open(&d).unwrap().load_finding(id).unwrap().unwrap();
+
+    let out = sift(&d, &["--offline", "sync"]);
+    assert_eq!(code(&out), 4, "something waits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "sift: 1 decision and 1 memory change are not sent yet: sift ran with --offline."
+        ),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(waiting(&d), (1, 1), "nothing was sent");
+    let after = Store::open(&d).unwrap().load_finding(id).unwrap().unwrap();
+    assert_eq!(after.triage_state, before.triage_state, "not applied");
+
+    let out = sift(&d, &["--offline", "sync", "--json"]);
+    assert_eq!(code(&out), 4);
+    let report = json(&out);
+    assert_eq!(report["offline_reason"], "sift ran with --offline");
+    assert_eq!(report["acknowledged"], 0);
+    assert_eq!(report["pending"], 1);
+    assert_eq!(report["memory_changes_acknowledged"], 0);
+    assert_eq!(report["memory_changes_pending"], 1);
+    assert_eq!(waiting(&d), (1, 1), "nothing was sent");
+
+    // Online, it goes; then offline there is nothing to wait for.
+    let out = sift(&d, &["sync"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(waiting(&d), (0, 0));
+    let out = sift(&d, &["--offline", "sync"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "nothing to send\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    let out = sift(&d, &["--offline", "sync", "--json"]);
+    assert_eq!(code(&out), 0);
+    let report = json(&out);
+    assert_eq!(report["offline_reason"], "sift ran with --offline");
+    assert_eq!(report["pending"], 0);
+    assert_eq!(report["memory_changes_pending"], 0);
 }

@@ -1,22 +1,31 @@
 //! End to end in a real terminal: tmux runs the built binary, send-keys
 //! types, capture-pane reads the screen. Each test uses its own tmux server
-//! socket, so they run in parallel without seeing each other.
+//! socket, so they run in parallel without seeing each other. The socket
+//! and the console's log live in a temp dir of the test's, removed after
+//! it: a test run leaves nothing in /tmp or the user's state directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
 const SIFT: &str = env!("CARGO_BIN_EXE_sift");
 
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
+    /// Holds the socket and the state directory (the console's log).
+    dir: TempDir,
 }
 
 impl Tmux {
     /// Starts `command` in a detached session of the given size.
     fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
-        let socket = format!("sift-e2e-{name}-{}", std::process::id());
-        let t = Tmux { socket };
+        let dir = tempfile::Builder::new()
+            .prefix("sift-e2e-")
+            .tempdir()
+            .unwrap();
+        let socket = dir.path().join(format!("{name}.sock"));
+        let t = Tmux { socket, dir };
         let out = t.tmux(&[
             "new-session",
             "-d",
@@ -37,9 +46,14 @@ impl Tmux {
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
+        // The server started by the first call passes its environment on
+        // to the command it runs: the console logs under the temp dir.
         Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
             .args(args)
+            .env("XDG_STATE_HOME", state_dir(self.dir.path()))
             .output()
             .expect("tmux is installed (.ci/run installs it)")
     }
@@ -80,6 +94,19 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
     }
+}
+
+/// The XDG state directory (where the console logs) for a test's runs of
+/// sift: under its temp dir `dir`.
+fn state_dir(dir: &Path) -> PathBuf {
+    dir.join("state")
+}
+
+/// sift, run directly, with its log under the temp dir `dir`.
+fn sift(dir: &Path) -> Command {
+    let mut cmd = Command::new(SIFT);
+    cmd.env("XDG_STATE_HOME", state_dir(dir));
+    cmd
 }
 
 /// Sends a signal to the sift process working on `data_dir`.
@@ -210,7 +237,7 @@ fn hostile_finding_text_does_not_reach_the_terminal() {
             "errors": [], "paths": {"scanned": ["app.py"]}}"#,
     )
     .unwrap();
-    let status = Command::new(SIFT)
+    let status = sift(dir.path())
         .args(["--data-dir"])
         .arg(&data)
         .args([
@@ -245,12 +272,13 @@ fn hostile_finding_text_does_not_reach_the_terminal() {
 fn ctrl_z_suspends_and_fg_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    // An interactive shell with job control, as a reviewer has.
+    // An interactive shell with job control, as a reviewer has (and no
+    // history file: it would go to the user's ~/.bash_history).
     let t = Tmux::start(
         "suspend",
         100,
         30,
-        "env PS1='shell$ ' bash --norc --noprofile -i",
+        "env PS1='shell$ ' HISTFILE= bash --norc --noprofile -i",
     );
     t.wait_for("shell$");
     t.keys(&[
@@ -389,7 +417,7 @@ fn the_memory_flow_against_sift_serve() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(SIFT)
+    let mut server = sift(dir.path())
         .arg("--data-dir")
         .arg(&data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -542,7 +570,7 @@ fn sent(data: &Path) {
 /// A data dir under `dir` with the demo backlog.
 fn seeded_demo(dir: &Path) -> std::path::PathBuf {
     let data = dir.join("data");
-    let seeded = Command::new(SIFT)
+    let seeded = sift(dir)
         .arg("--data-dir")
         .arg(&data)
         .args(["demo", "--seed-only"])

@@ -3,6 +3,7 @@
 //! the Semgrep API (`api`, for semgrep.dev or `sift serve`).
 
 pub mod api;
+pub mod configured;
 pub mod embedded;
 #[cfg(feature = "faults")]
 pub mod faults;

@@ -7,6 +7,7 @@ mod identity;
 mod listing;
 mod memories;
 mod outbox;
+mod readonly;
 mod triage;
 
 pub use decide::{Before, Decided, Undone};

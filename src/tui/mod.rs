@@ -7,7 +7,6 @@ pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod runtime;
-pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;

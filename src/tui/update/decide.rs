@@ -10,9 +10,9 @@ use crate::domain::{
     resolve,
 };
 use crate::store::{Decided, RowUpdate};
+use crate::text::inert_lines;
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Dialog, DialogKind, Field, Mode, Model, UndoEntry};
-use crate::tui::text::inert_lines;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 

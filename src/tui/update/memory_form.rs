@@ -145,7 +145,7 @@ fn form_for(
 
 /// Text as an editable box shows it.
 fn shown(text: &str) -> String {
-    crate::tui::text::inert_lines(text)
+    crate::text::inert_lines(text)
         .map(|l| l.into_owned())
         .collect::<Vec<_>>()
         .join("\n")
@@ -156,7 +156,7 @@ fn text_area(text: &str, placeholder: &str) -> TextArea<'static> {
     let lines: Vec<String> = if text.is_empty() {
         vec![String::new()]
     } else {
-        crate::tui::text::inert_lines(text)
+        crate::text::inert_lines(text)
             .map(|l| l.into_owned())
             .collect()
     };

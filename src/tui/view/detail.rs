@@ -2,8 +2,8 @@
 
 use super::{age, fit, is_focused, pane_block};
 use crate::domain::{Finding, Status, TriageState, Verdict};
+use crate::text::{inert, inert_lines};
 use crate::tui::model::{Model, Pane};
-use crate::tui::text::{inert, inert_lines};
 use crate::tui::theme::Theme;
 use crate::wire::timestamp;
 use ratatui::Frame;

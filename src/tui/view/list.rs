@@ -4,8 +4,8 @@
 use super::sidebar::short_rule;
 use super::{age, fit_start, is_focused, pad, pane_block};
 use crate::domain::{Row, Severity, Status};
+use crate::text::inert;
 use crate::tui::model::{Model, Pane};
-use crate::tui::text::inert;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

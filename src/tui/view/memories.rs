@@ -3,8 +3,8 @@
 
 use super::{fit, pad, pane_block, untrusted};
 use crate::domain::{Memory, MemoryStage};
+use crate::text::inert_lines;
 use crate::tui::model::{MemoryPane, Model};
-use crate::tui::text::inert_lines;
 use crate::tui::update::memory_rows;
 use crate::wire::timestamp;
 use ratatui::Frame;

@@ -136,7 +136,7 @@ pub fn pad(text: &str, width: usize) -> String {
 
 /// A span of text that may come from outside: always made inert first.
 pub fn untrusted<'a>(text: &str, style: Style) -> Span<'a> {
-    Span::styled(super::text::inert(text).into_owned(), style)
+    Span::styled(crate::text::inert(text).into_owned(), style)
 }
 
 /// Age as a reviewer reads it: 45s, 12m, 5h, 3d, 7w, 4mo, 2y.

@@ -2,8 +2,8 @@
 
 use super::{is_focused, pad, pane_block};
 use crate::domain::BacklogView;
+use crate::text::inert;
 use crate::tui::model::{Model, Pane, SidebarEntry};
-use crate::tui::text::inert;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

@@ -1,9 +1,9 @@
 //! The bottom line: backend, view and counts, hints; or the filter prompt.
 
 use super::{fit, pad};
+use crate::text::inert;
 use crate::tui::action::Action;
 use crate::tui::model::{Mode, Model};
-use crate::tui::text::inert;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};

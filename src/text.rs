@@ -30,7 +30,13 @@ pub fn inert_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
 }
 
 fn is_plain(c: char) -> bool {
-    !(c.is_control() || is_invisible(c))
+    !needs_marking(c)
+}
+
+/// A character [`inert`] does not let through as it is: a control
+/// character, or an invisible one that can reorder or hide text.
+pub fn needs_marking(c: char) -> bool {
+    c.is_control() || is_invisible(c)
 }
 
 /// Format characters that change how text around them is shown.

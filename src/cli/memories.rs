@@ -2,17 +2,19 @@
 //! change goes through the memory outbox, as the console's do, and is sent in
 //! one sync pass (unless `--offline`); the exit codes are `sift triage`'s.
 
-use crate::{Refresh, Target, exit, parse_reason, pass_unless_offline, refresh};
-use anyhow::{Context, Result};
-use clap::Subcommand;
-use serde_json::{Value, json};
-use sift::domain::{
+use super::context::Refresh;
+use super::triage::parse_reason;
+use super::{Context, Exit, output, usage_error, words};
+use crate::domain::{
     FindingIndex, Memory, MemoryChange, MemoryStage, RuleClasses, RuleScope, Scope, TriageReason,
     same_class,
 };
-use sift::store::Store;
-use sift::tui::text::{inert, inert_lines};
-use sift::wire::timestamp;
+use crate::store::Store;
+use crate::text::{inert, inert_lines};
+use crate::wire::timestamp;
+use anyhow::{Context as _, Result};
+use clap::Subcommand;
+use serde::Serialize;
 use std::collections::HashSet;
 use std::io::Write;
 use time::OffsetDateTime;
@@ -110,21 +112,193 @@ pub enum MemoriesCommand {
     },
 }
 
-/// Runs a `sift memories` command as `actor` on the target's store.
-pub fn run(target: &Target, actor: &str, command: MemoriesCommand, offline: bool) -> Result<u8> {
-    if !offline {
+impl MemoriesCommand {
+    /// What `--json` prints when the command fails, if it was given.
+    pub(super) fn json_failure(&self) -> Option<output::Failure> {
+        use output::Failure;
+        match self {
+            MemoriesCommand::List { json, .. } => json.then_some(Failure::Memories),
+            MemoriesCommand::Add { json, .. }
+            | MemoriesCommand::Edit { json, .. }
+            | MemoriesCommand::Rm { json, .. } => json.then_some(Failure::Plain),
+        }
+    }
+}
+
+/// `sift memories list --json`.
+#[derive(Serialize)]
+pub struct ListOutput<'a> {
+    pub memories: Vec<MemoryJson<'a>>,
+    /// Why nothing is listed; only when the command failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+impl<'a> ListOutput<'a> {
+    pub fn failed(error: &'a str) -> ListOutput<'a> {
+        ListOutput {
+            memories: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+/// A memory for scripts.
+#[derive(Serialize)]
+pub struct MemoryJson<'a> {
+    pub id: &'a str,
+    /// `live` or `suggested`.
+    pub stage: &'static str,
+    /// `triage` or `guidance`.
+    pub kind: &'static str,
+    /// A change to it is not acknowledged yet.
+    pub pending: bool,
+    pub text: &'a str,
+    pub scope: ScopeJson<'a>,
+    pub author: &'a str,
+    pub created_at: String,
+    pub updated_at: String,
+    pub undecided_in_scope: usize,
+}
+
+/// A memory's scope for scripts.
+#[derive(Serialize)]
+pub struct ScopeJson<'a> {
+    pub all_projects: bool,
+    pub projects: &'a [String],
+    pub all_rules: bool,
+    pub rules: &'a [String],
+    pub class: Option<&'a str>,
+    pub path_prefixes: &'a [String],
+}
+
+impl<'a> MemoryJson<'a> {
+    pub fn new(m: &'a Memory, pending: bool, in_scope: usize) -> MemoryJson<'a> {
+        let (rules, class): (&[String], _) = match &m.scope.rules {
+            RuleScope::All => (&[], None),
+            RuleScope::Rules(rules) => (rules, None),
+            RuleScope::Class(class) => (&[], Some(class.as_str())),
+        };
+        MemoryJson {
+            id: &m.id,
+            stage: m.stage.as_str(),
+            kind: kind(m),
+            pending,
+            text: &m.content,
+            scope: ScopeJson {
+                all_projects: m.scope.projects.is_empty(),
+                projects: &m.scope.projects,
+                all_rules: m.scope.rules == RuleScope::All,
+                rules,
+                class,
+                path_prefixes: &m.scope.path_prefixes,
+            },
+            author: &m.created_by,
+            created_at: timestamp::format(m.created_at),
+            updated_at: timestamp::format(m.updated_at),
+            undecided_in_scope: in_scope,
+        }
+    }
+}
+
+/// `sift memories add --json`.
+#[derive(Serialize)]
+pub struct AddOutput<'a> {
+    pub memory: MemoryJson<'a>,
+    /// `acknowledged`, `pending` or `rejected`.
+    pub result: &'static str,
+    /// The backend's message, for a rejected change.
+    pub message: Option<&'a str>,
+    /// The findings ignored under it (`--apply`).
+    pub ignored: Vec<i64>,
+    pub decisions: DecisionCounts,
+    pub error: Option<String>,
+}
+
+/// What became of the decisions recorded with a memory.
+#[derive(Serialize)]
+pub struct DecisionCounts {
+    pub acknowledged: usize,
+    pub pending: usize,
+    pub rejected: usize,
+}
+
+/// `sift memories edit --json`.
+#[derive(Serialize)]
+pub struct EditOutput<'a> {
+    pub memory: MemoryJson<'a>,
+    /// `acknowledged`, `pending`, `rejected` or `unchanged`.
+    pub result: &'static str,
+    pub message: Option<&'a str>,
+    pub undecided_in_scope: BeforeNow,
+    pub error: Option<String>,
+}
+
+/// Undecided findings in a memory's scope before and after an edit.
+#[derive(Serialize)]
+pub struct BeforeNow {
+    pub before: usize,
+    pub now: usize,
+}
+
+/// `sift memories rm --json`.
+#[derive(Serialize)]
+pub struct RmOutput<'a> {
+    pub id: &'a str,
+    pub result: &'static str,
+    pub message: Option<&'a str>,
+    /// Undecided findings it covered.
+    pub undecided_in_scope: usize,
+    pub error: Option<String>,
+}
+
+/// `--json` when nothing was recorded (exit code 3).
+#[derive(Serialize)]
+pub struct NotRecorded<'a> {
+    pub recorded: bool,
+    pub error: &'a str,
+}
+
+/// Nothing is recorded: a name or id the store does not know, or a memory
+/// that cannot be saved. Carried as an error to `run`, which says why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+fn refused<T>(why: impl Into<String>) -> Result<T> {
+    Err(Refused(why.into()).into())
+}
+
+/// Runs a `sift memories` command as the reviewer on the backend's store.
+pub fn run(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
+    let json = command.json_failure().is_some();
+    match memories(ctx, command) {
+        Err(e) => match e.downcast::<Refused>() {
+            Ok(Refused(why)) => refuse(&why, json),
+            Err(e) => Err(e),
+        },
+        done => done,
+    }
+}
+
+fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
+    if !ctx.offline {
         // Names and ids are checked against an API backend's cache: bring
         // it up to date (a no-op for the embedded backend).
         let when = match command {
             MemoriesCommand::Add { .. } => Refresh::IfEmpty,
             _ => Refresh::Always,
         };
-        refresh(target, when)?;
+        ctx.refresh(when)?;
     }
-    let mut store = Store::open(target.dir())?;
-    let send = |store: &mut Store, memory: i64, decisions: &[i64]| {
-        send(target, store, offline, memory, decisions)
+    let mut store = match command {
+        // Only reads: a store that is not there is not created.
+        MemoriesCommand::List { .. } => ctx.read_store()?,
+        _ => ctx.open_store()?,
     };
+    let actor = ctx.reviewer.as_str();
+    let send =
+        |store: &mut Store, memory: i64, decisions: &[i64]| send(ctx, store, memory, decisions);
     match command {
         MemoriesCommand::List {
             project,
@@ -157,11 +331,9 @@ pub fn run(target: &Target, actor: &str, command: MemoriesCommand, offline: bool
                 path_prefixes: Some(path_prefix).filter(|p| !p.is_empty()),
             };
             let classes = store.rule_classes()?;
-            if let Err(code) = edit.apply_to(&mut memory.scope, &store, &classes, json)? {
-                return Ok(code);
-            }
+            edit.apply_to(&mut memory.scope, &store, &classes)?;
             if let Some(problem) = memory.problem() {
-                return Ok(refuse(&problem, json));
+                return refused(problem);
             }
             let reason = apply.then(|| reason.unwrap_or(TriageReason::FalsePositive));
             add(&mut store, memory, reason, actor, json, send)
@@ -199,7 +371,7 @@ pub fn run(target: &Target, actor: &str, command: MemoriesCommand, offline: bool
             };
             if text.is_none() && !live && edit.is_empty() {
                 usage_error(
-                    "edit",
+                    &["memories", "edit"],
                     "say what to change: --text, a scope option (--project, --all-projects, \
                      --rule, --class, --all-rules, --path-prefix, --no-path-prefixes) or --live",
                 );
@@ -225,34 +397,19 @@ fn read_text(text: String) -> Result<String> {
     Ok(trimmed.map(str::to_string).unwrap_or(read))
 }
 
-/// Reports a wrong combination of arguments like the parser does (exit 2).
-fn usage_error(sub: &str, message: &str) -> ! {
-    use clap::CommandFactory;
-    let mut cli = crate::Cli::command();
-    cli.build();
-    let memories = cli.find_subcommand_mut("memories");
-    match memories.and_then(|m| m.find_subcommand_mut(sub)) {
-        Some(cmd) => cmd.error(clap::error::ErrorKind::ArgumentConflict, message),
-        None => crate::Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message),
-    }
-    .exit()
-}
-
-/// Nothing was recorded: says why and returns exit code 3.
-fn refuse(why: &str, json: bool) -> u8 {
+/// Nothing was recorded: says why; exit code 3.
+fn refuse(why: &str, json: bool) -> Result<Exit> {
     if json {
-        let out = json!({ "recorded": false, "error": why });
         // Already failing: a reader gone early changes nothing.
-        let _ = writeln!(
-            std::io::stdout(),
-            "{}",
-            serde_json::to_string_pretty(&out).unwrap_or_default()
-        );
+        let _ = output::print(&NotRecorded {
+            recorded: false,
+            error: why,
+        });
     } else {
         eprintln!("sift: {}", inert(why));
         eprintln!("sift: nothing was recorded");
     }
-    exit::BAD_INPUT
+    Ok(Exit::BadInput)
 }
 
 /// The parts of a scope a command sets; `None` leaves a part as it is.
@@ -270,13 +427,7 @@ impl ScopeEdit {
 
     /// Checks the names against the store and sets them on `scope`; a name
     /// the store does not know refuses the command (exit 3).
-    fn apply_to(
-        self,
-        scope: &mut Scope,
-        store: &Store,
-        classes: &RuleClasses,
-        json: bool,
-    ) -> Result<Result<(), u8>> {
+    fn apply_to(self, scope: &mut Scope, store: &Store, classes: &RuleClasses) -> Result<()> {
         let mut unknown = Vec::new();
         if let Some(projects) = &self.projects {
             let known: HashSet<String> = store.projects()?.into_iter().map(|(n, _)| n).collect();
@@ -301,7 +452,7 @@ impl ScopeEdit {
             other => other,
         };
         if !unknown.is_empty() {
-            return Ok(Err(refuse(&unknown.join("; "), json)));
+            return refused(unknown.join("; "));
         }
         if let Some(projects) = self.projects {
             scope.projects = dedup(projects);
@@ -312,7 +463,7 @@ impl ScopeEdit {
         if let Some(prefixes) = self.path_prefixes {
             scope.path_prefixes = dedup(prefixes);
         }
-        Ok(Ok(()))
+        Ok(())
     }
 }
 
@@ -339,7 +490,7 @@ fn known_class(classes: &RuleClasses, class: String) -> String {
     }
 }
 
-fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Result<u8> {
+fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Result<Exit> {
     let (memories, pending) = store.memories_in_view()?;
     let classes = store.rule_classes()?;
     let index = store.load_index()?;
@@ -358,12 +509,14 @@ fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Res
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if json {
-        let list: Vec<Value> = shown
-            .iter()
-            .map(|m| memory_json(m, pending.contains(&m.id), in_scope(m)))
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &json!({ "memories": list }))?;
-        writeln!(out)?;
+        let list = ListOutput {
+            memories: shown
+                .iter()
+                .map(|m| MemoryJson::new(m, pending.contains(&m.id), in_scope(m)))
+                .collect(),
+            error: None,
+        };
+        writeln!(out, "{}", output::to_pretty(&list)?)?;
     } else {
         for (i, m) in shown.iter().enumerate() {
             if i > 0 {
@@ -373,7 +526,7 @@ fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Res
         }
     }
     out.flush().context("cannot write the memories")?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 fn kind(m: &Memory) -> &'static str {
@@ -406,47 +559,12 @@ fn write_memory(out: &mut impl Write, m: &Memory, pending: bool, in_scope: usize
         date(m.created_at),
         date(m.updated_at)
     )?;
-    writeln!(out, "  in scope: {}", findings(in_scope))?;
+    writeln!(out, "  in scope: {}", words::undecided_findings(in_scope))?;
     for (i, line) in inert_lines(&m.content).enumerate() {
         let label = if i == 0 { "text:" } else { "     " };
         writeln!(out, "  {label} {line}")?;
     }
     Ok(())
-}
-
-fn findings(n: usize) -> String {
-    match n {
-        1 => "1 undecided finding".into(),
-        n => format!("{n} undecided findings"),
-    }
-}
-
-/// A memory for scripts.
-fn memory_json(m: &Memory, pending: bool, in_scope: usize) -> Value {
-    let (rules, class) = match &m.scope.rules {
-        RuleScope::All => (Vec::new(), None),
-        RuleScope::Rules(rules) => (rules.clone(), None),
-        RuleScope::Class(class) => (Vec::new(), Some(class.clone())),
-    };
-    json!({
-        "id": m.id,
-        "stage": m.stage.as_str(),
-        "kind": kind(m),
-        "pending": pending,
-        "text": m.content,
-        "scope": {
-            "all_projects": m.scope.projects.is_empty(),
-            "projects": m.scope.projects,
-            "all_rules": m.scope.rules == RuleScope::All,
-            "rules": rules,
-            "class": class,
-            "path_prefixes": m.scope.path_prefixes,
-        },
-        "author": m.created_by,
-        "created_at": timestamp::format(m.created_at),
-        "updated_at": timestamp::format(m.updated_at),
-        "undecided_in_scope": in_scope,
-    })
 }
 
 /// What became of a recorded memory change (and the decisions recorded
@@ -502,14 +620,8 @@ impl Sent {
     }
 
     /// `sift triage`'s exit codes: 5 wins over 4.
-    fn code(&self) -> u8 {
-        if self.rejected() {
-            exit::REJECTED
-        } else if self.pending() {
-            exit::PENDING
-        } else {
-            exit::OK
-        }
+    fn exit(&self) -> Exit {
+        Exit::of_outbox(self.rejected(), self.pending())
     }
 
     /// For `--json`: the first refusal, else why things wait.
@@ -524,6 +636,14 @@ impl Sent {
         }
     }
 
+    fn decisions(&self) -> DecisionCounts {
+        DecisionCounts {
+            acknowledged: self.decisions_acknowledged,
+            pending: self.decisions_pending,
+            rejected: self.decisions_rejected.len(),
+        }
+    }
+
     /// Says on stderr what waits and what was refused.
     fn explain(&self) {
         if let Outcome::Pending = self.memory {
@@ -535,9 +655,10 @@ impl Sent {
         }
         if self.decisions_pending > 0 {
             eprintln!(
-                "sift: {} recorded but not sent yet: {}. The next `sift sync`, or the console, \
+                "sift: {} {} recorded but not sent yet: {}. The next `sift sync`, or the console, \
                  will send them.",
-                crate::decisions(self.decisions_pending),
+                words::decisions(self.decisions_pending),
+                words::is_are(self.decisions_pending),
                 inert(&self.reason)
             );
         }
@@ -550,7 +671,7 @@ impl Sent {
         if !self.decisions_rejected.is_empty() {
             eprintln!(
                 "sift: the backend rejected {}; kept, and listed by `sift sync`.",
-                crate::decisions(self.decisions_rejected.len())
+                words::decisions(self.decisions_rejected.len())
             );
         }
     }
@@ -558,14 +679,8 @@ impl Sent {
 
 /// One sync pass (none with `--offline`), then what became of the memory
 /// change `memory` and the decisions `decisions` (outbox ids).
-fn send(
-    target: &Target,
-    store: &mut Store,
-    offline: bool,
-    memory: i64,
-    decisions: &[i64],
-) -> Result<Sent> {
-    let report = pass_unless_offline(target, store, offline);
+fn send(ctx: &Context, store: &mut Store, memory: i64, decisions: &[i64]) -> Result<Sent> {
+    let report = ctx.sync_pass(store);
     let reason = report.offline.map_or_else(
         || "the backend did not acknowledge it".to_string(),
         |o| o.reason,
@@ -615,7 +730,7 @@ fn add(
     actor: &str,
     json: bool,
     send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
-) -> Result<u8> {
+) -> Result<Exit> {
     let in_scope = undecided(store, &memory.scope)?;
     let intents = match apply {
         Some(reason) => memory.apply_intents(&in_scope, reason),
@@ -629,7 +744,7 @@ fn add(
             .iter()
             .map(|(id, why)| format!("finding {id}: {why}"))
             .collect();
-        return Ok(refuse(&why.join("; "), json));
+        return refused(why.join("; "));
     }
     let outbox_id = decided
         .memory_outbox_id
@@ -639,19 +754,14 @@ fn add(
     let (now, pending) = in_view(store, &memory)?.unwrap_or((memory, true));
     if json {
         let left = undecided(store, &now.scope)?.len();
-        let out = json!({
-            "memory": memory_json(&now, pending, left),
-            "result": sent.memory.word(),
-            "message": sent.memory.message(),
-            "ignored": ignored,
-            "decisions": {
-                "acknowledged": sent.decisions_acknowledged,
-                "pending": sent.decisions_pending,
-                "rejected": sent.decisions_rejected.len(),
-            },
-            "error": sent.error(),
-        });
-        say!("{}", serde_json::to_string_pretty(&out)?);
+        output::print(&AddOutput {
+            memory: MemoryJson::new(&now, pending, left),
+            result: sent.memory.word(),
+            message: sent.memory.message(),
+            ignored,
+            decisions: sent.decisions(),
+            error: sent.error(),
+        })?;
     } else {
         say!("{}\tcreated\t{}", inert(&now.id), sent.memory.text());
         if apply.is_some() {
@@ -662,28 +772,28 @@ fn add(
             if !sent.decisions_rejected.is_empty() {
                 result += &format!(", {} rejected", sent.decisions_rejected.len());
             }
-            say!("ignored {} in its scope: {result}", findings(ignored.len()));
+            say!(
+                "ignored {} in its scope: {result}",
+                words::undecided_findings(ignored.len())
+            );
         } else {
             say!(
                 "{} in its scope, not changed (--apply ignores them)",
-                findings(in_scope.len())
+                words::undecided_findings(in_scope.len())
             );
         }
         sent.explain();
     }
-    Ok(sent.code())
+    Ok(sent.exit())
 }
 
 /// The memory with this id as the reviewer sees it, or a refusal (exit 3).
-fn find(store: &Store, id: &str, json: bool) -> Result<Result<(Memory, bool), u8>> {
-    let (memories, pending) = store.memories_in_view()?;
-    Ok(match memories.into_iter().find(|m| m.id == id) {
-        Some(m) => {
-            let p = pending.contains(&m.id);
-            Ok((m, p))
-        }
-        None => Err(refuse(&format!("no memory has the id {id}"), json)),
-    })
+fn find(store: &Store, id: &str) -> Result<Memory> {
+    let (memories, _) = store.memories_in_view()?;
+    match memories.into_iter().find(|m| m.id == id) {
+        Some(m) => Ok(m),
+        None => refused(format!("no memory has the id {id}")),
+    }
 }
 
 /// `sift memories edit`: records the memory with what is given changed.
@@ -697,11 +807,8 @@ fn edit_memory(
     actor: &str,
     json: bool,
     send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
-) -> Result<u8> {
-    let before = match find(store, id, json)? {
-        Ok((m, _)) => m,
-        Err(code) => return Ok(code),
-    };
+) -> Result<Exit> {
+    let before = find(store, id)?;
     let mut after = before.clone();
     if let Some(text) = text {
         after.content = text;
@@ -710,27 +817,27 @@ fn edit_memory(
         after.stage = MemoryStage::Live;
     }
     let classes = store.rule_classes()?;
-    if let Err(code) = edit.apply_to(&mut after.scope, store, &classes, json)? {
-        return Ok(code);
-    }
+    edit.apply_to(&mut after.scope, store, &classes)?;
     if let Some(problem) = after.problem() {
-        return Ok(refuse(&problem, json));
+        return refused(problem);
     }
     let covered = undecided(store, &before.scope)?.len();
     if after == before {
         if json {
-            let out = json!({
-                "memory": memory_json(&before, false, covered),
-                "result": "unchanged",
-                "message": null,
-                "undecided_in_scope": { "before": covered, "now": covered },
-                "error": null,
-            });
-            say!("{}", serde_json::to_string_pretty(&out)?);
+            output::print(&EditOutput {
+                memory: MemoryJson::new(&before, false, covered),
+                result: "unchanged",
+                message: None,
+                undecided_in_scope: BeforeNow {
+                    before: covered,
+                    now: covered,
+                },
+                error: None,
+            })?;
         } else {
             say!("{}\tunchanged", inert(&before.id));
         }
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     after.touch();
     let outbox_id = store.record_memory_change(&MemoryChange::Update(after.clone()), actor)?;
@@ -738,14 +845,16 @@ fn edit_memory(
     let (now, pending) = in_view(store, &after)?.unwrap_or((after, true));
     let covers = undecided(store, &now.scope)?.len();
     if json {
-        let out = json!({
-            "memory": memory_json(&now, pending, covers),
-            "result": sent.memory.word(),
-            "message": sent.memory.message(),
-            "undecided_in_scope": { "before": covered, "now": covers },
-            "error": sent.error(),
-        });
-        say!("{}", serde_json::to_string_pretty(&out)?);
+        output::print(&EditOutput {
+            memory: MemoryJson::new(&now, pending, covers),
+            result: sent.memory.word(),
+            message: sent.memory.message(),
+            undecided_in_scope: BeforeNow {
+                before: covered,
+                now: covers,
+            },
+            error: sent.error(),
+        })?;
     } else {
         say!("{}\tupdated\t{}", inert(&now.id), sent.memory.text());
         if now.scope != before.scope {
@@ -761,10 +870,13 @@ fn edit_memory(
         if now.stage != before.stage {
             say!("stage: {} → {}", before.stage.as_str(), now.stage.as_str());
         }
-        say!("in scope: {} before, {covers} now", findings(covered));
+        say!(
+            "in scope: {} before, {covers} now",
+            words::undecided_findings(covered)
+        );
         sent.explain();
     }
-    Ok(sent.code())
+    Ok(sent.exit())
 }
 
 /// `sift memories rm`: records the deletion; decisions made under the
@@ -775,30 +887,26 @@ fn remove(
     actor: &str,
     json: bool,
     send: impl Fn(&mut Store, i64, &[i64]) -> Result<Sent>,
-) -> Result<u8> {
-    let memory = match find(store, id, json)? {
-        Ok((m, _)) => m,
-        Err(code) => return Ok(code),
-    };
+) -> Result<Exit> {
+    let memory = find(store, id)?;
     let covered = undecided(store, &memory.scope)?.len();
     let outbox_id = store.record_memory_change(&MemoryChange::Delete(memory.id.clone()), actor)?;
     let sent = send(store, outbox_id, &[])?;
     if json {
-        let out = json!({
-            "id": memory.id,
-            "result": sent.memory.word(),
-            "message": sent.memory.message(),
-            "undecided_in_scope": covered,
-            "error": sent.error(),
-        });
-        say!("{}", serde_json::to_string_pretty(&out)?);
+        output::print(&RmOutput {
+            id: &memory.id,
+            result: sent.memory.word(),
+            message: sent.memory.message(),
+            undecided_in_scope: covered,
+            error: sent.error(),
+        })?;
     } else {
         say!("{}\tdeleted\t{}", inert(&memory.id), sent.memory.text());
         say!(
             "it covered {}; decisions already made under it stay",
-            findings(covered)
+            words::undecided_findings(covered)
         );
         sent.explain();
     }
-    Ok(sent.code())
+    Ok(sent.exit())
 }

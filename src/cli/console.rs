@@ -1,0 +1,118 @@
+//! `sift` (the console on the configured backend) and `sift demo` (the
+//! console on a fresh demo backlog).
+
+use super::context::Refresh;
+use super::{Context, Exit, logging};
+use crate::backend::Backend;
+use crate::backend::configured::Configured;
+use crate::tui::keymap::Keymap;
+use crate::tui::model::Model;
+use crate::tui::runtime;
+use crate::tui::theme::Theme;
+use anyhow::{Result, bail};
+use clap::Args;
+use std::path::Path;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Generate N findings instead of the curated backlog.
+    #[arg(long, value_name = "N")]
+    pub findings: Option<usize>,
+    /// Write the backlog and exit without opening the console.
+    #[arg(long)]
+    pub seed_only: bool,
+}
+
+/// `sift`: the console on the configured backend. An API backend's empty
+/// cache is filled first; otherwise the console pulls in the background.
+pub fn run(ctx: &Context) -> Result<Exit> {
+    let backend = ctx.backend()?.clone();
+    if !ctx.offline {
+        ctx.refresh(Refresh::IfEmpty)?;
+    }
+    console(ctx, backend)?;
+    Ok(Exit::Ok)
+}
+
+/// Opens the console on the backend's store (the embedded one, or an API
+/// backend's cache, which its sync keeps up to date).
+fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
+    let dir = backend.store_dir().to_path_buf();
+    let keymap = Keymap::with_overrides(&ctx.config.keys)
+        .map_err(|e| anyhow::anyhow!("the keymap in the config file is not valid: {e}"))?;
+    let _log = logging::to_file(&dir);
+    let store = ctx.open_store_in(&dir)?;
+    let index = store.load_index()?;
+    drop(store);
+    let mut model = Model::new(
+        index,
+        backend.describe(),
+        keymap,
+        OffsetDateTime::now_utc().unix_timestamp(),
+    );
+    model.theme = Theme::for_env();
+    if backend.is_remote() {
+        // An API token cannot send Assistant feedback (it needs a browser
+        // session): say what happens instead.
+        model.verdict_feedback = Some(
+            "sent as Semgrep triage; agree/disagree feedback to Assistant needs the web app".into(),
+        );
+    }
+    tracing::info!("console opened on {}", dir.display());
+    let session = runtime::Session {
+        data_dir: dir,
+        actor: ctx.reviewer.clone(),
+        offline: ctx.offline,
+    };
+    backend.open()?;
+    let pending = runtime::run(model, session, backend)?;
+    if pending > 0 {
+        eprintln!(
+            "sift: {pending} decision(s) or memory change(s) are waiting for the backend; they \
+             are kept and sent at the next start (or by `sift sync`)."
+        );
+    }
+    Ok(())
+}
+
+/// `sift demo`: a fresh demo backlog in `--data-dir` (which must hold
+/// none) or in a temporary directory removed when the console closes.
+pub fn demo(ctx: &Context, args: DemoArgs) -> Result<Exit> {
+    // A temporary store is removed when the console closes, unless the
+    // reviewer only asked for it to be written.
+    let temp = match ctx.data_dir_flag {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("sift-demo-").tempdir()?),
+    };
+    let dir = ctx.data_dir_flag.as_deref().map_or_else(
+        || {
+            temp.as_ref()
+                .map(|t| t.path().to_path_buf())
+                .unwrap_or_default()
+        },
+        Path::to_path_buf,
+    );
+    let mut store = ctx.open_store_in(&dir)?;
+    if store.count_findings()? > 0 {
+        bail!(
+            "{} already holds a backlog; the demo needs an empty directory (or none, for a temporary one)",
+            dir.display()
+        );
+    }
+    let summaries = crate::demo::seed(&mut store, args.findings, OffsetDateTime::now_utc())?;
+    drop(store);
+    let total: usize = summaries.iter().map(|s| s.new).sum();
+    if args.seed_only {
+        let kept = temp.map(|t| t.keep()).unwrap_or(dir);
+        say!(
+            "Demo backlog with {total} findings written to {}",
+            kept.display()
+        );
+        say!("Open it with: sift --data-dir {}", kept.display());
+        return Ok(Exit::Ok);
+    }
+    console(ctx, Arc::new(Configured::embedded(&dir)))?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,52 @@
+//! Exit codes scripts can rely on (also in the README).
+
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok,
+    /// Something went wrong: the store, the config, the terminal; for
+    /// `sync`, everything was sent but fetching changes failed.
+    Error,
+    // 2 is a usage error, reported by the argument parser.
+    /// An input file was refused, or a decision, a name or an id made no
+    /// sense; nothing was imported or recorded.
+    BadInput,
+    /// Decisions or memory changes are recorded but the backend has not
+    /// acknowledged them yet; they are kept and sent later.
+    Pending,
+    /// The backend rejected decisions or memory changes; they are kept,
+    /// listed by `sift sync`.
+    Rejected,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Error => 1,
+            Exit::BadInput => 3,
+            Exit::Pending => 4,
+            Exit::Rejected => 5,
+        }
+    }
+
+    /// What an outbox that has been sent leaves: rejected wins over
+    /// pending, pending over success.
+    pub fn of_outbox(rejected: bool, pending: bool) -> Exit {
+        if rejected {
+            Exit::Rejected
+        } else if pending {
+            Exit::Pending
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}

@@ -1,0 +1,197 @@
+//! `sift findings`: the findings the console would list, as lines or in the
+//! Semgrep API v1 shape.
+
+use super::context::Refresh;
+use super::{Context, Exit, output};
+use crate::domain::{BacklogView, Filter, FindingIndex, Severity, Status, VerdictFilter};
+use crate::text::inert;
+use crate::wire::v1;
+use anyhow::{Context as _, Result};
+use clap::Args;
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Args)]
+pub struct FindingsArgs {
+    /// pre-production, needs-review, production, to-fix, reviewing,
+    /// ignored, fixed or all.
+    #[arg(long, default_value = "pre-production", value_parser = parse_view)]
+    pub view: BacklogView,
+    /// open, reviewing, fixing (to-fix), ignored, fixed, provisionally_ignored.
+    #[arg(long, value_delimiter = ',', value_parser = parse_status)]
+    pub status: Vec<Status>,
+    /// true_positive (tp), false_positive (fp) or none.
+    #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
+    pub verdict: Vec<VerdictFilter>,
+    #[arg(long)]
+    pub project: Vec<String>,
+    /// Full rule id.
+    #[arg(long)]
+    pub rule: Vec<String>,
+    /// low, medium, high, critical.
+    #[arg(long, value_delimiter = ',', value_parser = parse_severity)]
+    pub severity: Vec<Severity>,
+    /// Words to find in the rule id, path or message.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Print `{"findings": [...]}` in the Semgrep API v1 shape.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_view(s: &str) -> Result<BacklogView, String> {
+    BacklogView::parse(s).ok_or_else(|| {
+        let all: Vec<_> = BacklogView::ALL.iter().map(|v| v.slug()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    Status::parse_loose(s).ok_or_else(|| {
+        "expected open, reviewing, fixing, ignored, fixed or provisionally_ignored".into()
+    })
+}
+
+fn parse_verdict(s: &str) -> Result<VerdictFilter, String> {
+    VerdictFilter::parse(s).ok_or_else(|| "expected true_positive, false_positive or none".into())
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse_loose(s).ok_or_else(|| "expected low, medium, high or critical".into())
+}
+
+/// `sift findings --json` when it lists nothing because of `error`.
+#[derive(Serialize)]
+pub struct FindingsFailed<'a> {
+    pub findings: Vec<v1::Finding>,
+    pub error: &'a str,
+}
+
+impl<'a> FindingsFailed<'a> {
+    pub fn new(error: &'a str) -> FindingsFailed<'a> {
+        FindingsFailed {
+            findings: Vec::new(),
+            error,
+        }
+    }
+}
+
+/// At most this many known names are listed when a name is not known.
+const KNOWN_LISTED: usize = 10;
+
+/// What the filter's `--project` and `--rule` name that the store does not
+/// know, said with the names it does know: a typo lists nothing, silently,
+/// otherwise.
+fn unknown_names(index: &FindingIndex, filter: &Filter) -> Vec<String> {
+    let mut problems = Vec::new();
+    let kinds = [
+        ("no project is named", &filter.projects, &index.projects),
+        ("no rule has the id", &filter.rules, &index.rules),
+    ];
+    for (what, asked, table) in kinds {
+        let missing: Vec<&String> = asked.iter().filter(|n| table.find(n).is_none()).collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let mut known: Vec<&str> = table.iter().map(|(_, name)| name).collect();
+        known.sort_unstable();
+        known.dedup();
+        problems.push(format!(
+            "{what} {}; the store has{}",
+            either(&missing),
+            listed(&known)
+        ));
+    }
+    problems
+}
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn either(names: &[&String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
+/// `: a, b, c`, at most [`KNOWN_LISTED`] names; ` none` for none.
+fn listed(known: &[&str]) -> String {
+    if known.is_empty() {
+        return " none".into();
+    }
+    let shown = known[..known.len().min(KNOWN_LISTED)].join(", ");
+    match known.len().saturating_sub(KNOWN_LISTED) {
+        0 => format!(": {shown}"),
+        more => format!(": {shown} and {more} more"),
+    }
+}
+
+pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
+    ctx.refresh(Refresh::Always)?;
+    let filter = Filter {
+        view: args.view,
+        severities: args.severity,
+        statuses: args.status,
+        verdicts: args.verdict,
+        projects: args.project,
+        rules: args.rule,
+        words: args
+            .text
+            .map(|t| t.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
+        scope: None,
+    };
+    let store = ctx.read_store()?;
+    let index = store.load_index()?;
+    let unknown = unknown_names(&index, &filter);
+    if !unknown.is_empty() {
+        for problem in &unknown {
+            eprintln!("sift: {}", inert(problem));
+        }
+        if args.json {
+            output::print(&FindingsFailed::new(&unknown.join("; ")))?;
+        }
+        return Ok(Exit::BadInput);
+    }
+    let selected = index.select(&filter);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.json {
+        // Streamed in chunks so a large backlog is never held twice.
+        out.write_all(b"{\"findings\": [")?;
+        let mut first = true;
+        let ids: Vec<i64> = selected
+            .iter()
+            .map(|&i| index.rows[i as usize].id)
+            .collect();
+        for chunk in ids.chunks(500) {
+            for f in store.load_findings(chunk)? {
+                if !first {
+                    out.write_all(b",")?;
+                }
+                first = false;
+                out.write_all(b"\n  ")?;
+                out.write_all(output::to_line(&v1::Finding::from_domain(&f))?.as_bytes())?;
+            }
+        }
+        out.write_all(b"\n]}\n")?;
+    } else {
+        for &pos in &selected {
+            let r = &index.rows[pos as usize];
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}:{}",
+                r.id,
+                r.severity,
+                r.status,
+                r.verdict.map_or("none", |v| v.as_str()),
+                inert(index.projects.get(r.project)),
+                inert(index.rules.get(r.rule)),
+                inert(index.paths.get(r.path)),
+                r.line
+            )?;
+        }
+    }
+    out.flush().context("cannot write the findings")?;
+    Ok(Exit::Ok)
+}

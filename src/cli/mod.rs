@@ -1,0 +1,170 @@
+//! The command line: the clap tree, and one module per command. `run`
+//! resolves what the commands share once (the [`Context`]), runs the
+//! command, and turns what it did into an [`Exit`] code.
+
+/// `println!` that hands a failed write back (a reader that stopped early,
+/// `sift memories list | head`) instead of panicking; `main` treats a
+/// broken pipe as success.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+pub mod console;
+pub mod context;
+pub mod errors;
+pub mod exit;
+pub mod findings;
+pub mod import;
+pub mod logging;
+pub mod memories;
+pub mod output;
+pub mod serve;
+pub mod sync;
+pub mod triage;
+pub mod words;
+
+pub use context::Context;
+pub use exit::Exit;
+
+use crate::config::{BackendFlags, BackendKind};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sift",
+    version,
+    about = "A terminal triage console for Semgrep findings",
+    long_about = "A terminal triage console for Semgrep findings.\n\n\
+        With no command, sift opens the console on the configured backend \
+        (the embedded one by default)."
+)]
+pub struct Cli {
+    /// Directory of the embedded backend's store.
+    #[arg(long, env = "SIFT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Config file (default: the XDG config dir's sift/config.toml).
+    #[arg(long, env = "SIFT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Record decisions without sending them; `sift sync` sends them later.
+    #[arg(long)]
+    pub offline: bool,
+    /// embedded (sift's own store, the default) or api (the Semgrep API:
+    /// semgrep.dev, a single-tenant host, or `sift serve`).
+    #[arg(long, env = "SIFT_BACKEND", value_enum, value_name = "KIND")]
+    pub backend: Option<BackendKind>,
+    /// The API's host (default: SEMGREP_URL, SEMGREP_APP_URL, or
+    /// https://semgrep.dev). Implies --backend api.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The deployment's slug (default: the one the token reaches).
+    /// Implies --backend api.
+    #[arg(long, value_name = "SLUG")]
+    pub deployment: Option<String>,
+    /// A backend named in the config file's [profiles.NAME].
+    #[arg(long, env = "SIFT_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn backend_flags(&self) -> BackendFlags {
+        BackendFlags {
+            backend: self.backend,
+            url: self.url.clone(),
+            deployment: self.deployment.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Open the console on a fresh demo backlog.
+    Demo(console::DemoArgs),
+    /// Load semgrep JSON, SARIF or Semgrep API findings dumps.
+    Import(import::ImportArgs),
+    /// Print the findings the console would list.
+    Findings(findings::FindingsArgs),
+    /// Decide findings and send the decisions to the backend.
+    Triage(triage::TriageArgs),
+    /// Serve the embedded backend over HTTP with the Semgrep API's routes,
+    /// so a team shares one backlog.
+    Serve(serve::ServeArgs),
+    /// List, add, edit and remove memories; changes go through the outbox.
+    Memories {
+        #[command(subcommand)]
+        command: memories::MemoriesCommand,
+    },
+    /// Send the decisions and memory changes waiting in the outbox, fetch
+    /// what changed, exit.
+    Sync(sync::SyncArgs),
+}
+
+impl Command {
+    /// What `--json` prints when the command fails, if it was given.
+    fn json_failure(&self) -> Option<output::Failure> {
+        use output::Failure;
+        match self {
+            Command::Import(a) => a.json.then_some(Failure::Import),
+            Command::Findings(a) => a.json.then_some(Failure::Findings),
+            Command::Triage(a) => a.json.then_some(Failure::Plain),
+            Command::Sync(a) => a.json.then_some(Failure::Plain),
+            Command::Memories { command } => command.json_failure(),
+            Command::Demo(_) | Command::Serve(_) => None,
+        }
+    }
+}
+
+/// Runs the command line. An error is the command's failure (exit code 1),
+/// already printed as JSON when `--json` asked for it; `main` says it on
+/// stderr.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let json_failure = cli.command.as_ref().and_then(Command::json_failure);
+    let result = Context::new(&cli)
+        .and_then(|ctx| dispatch(&ctx, cli.command).map_err(|e| errors::explain(e, &ctx)));
+    match result {
+        Err(e) if !errors::is_broken_pipe(&e) => {
+            if let Some(failure) = json_failure {
+                failure.print(&format!("{e:#}"));
+            }
+            Err(e)
+        }
+        done => done,
+    }
+}
+
+fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
+    match command {
+        None => console::run(ctx),
+        Some(Command::Demo(args)) => console::demo(ctx, args),
+        Some(Command::Import(args)) => import::run(ctx, args),
+        Some(Command::Findings(args)) => findings::run(ctx, args),
+        Some(Command::Triage(args)) => triage::run(ctx, args),
+        Some(Command::Serve(args)) => serve::run(ctx, args),
+        Some(Command::Memories { command }) => memories::run(ctx, command),
+        Some(Command::Sync(args)) => sync::run(ctx, args),
+    }
+}
+
+/// Reports a wrong combination of arguments like the parser does (exit 2),
+/// for the (sub)command at `path`, e.g. `["memories", "edit"]`.
+pub(crate) fn usage_error(path: &[&str], message: &str) -> ! {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    for name in path {
+        match command.find_subcommand(name) {
+            Some(sub) => command = sub.clone(),
+            None => break,
+        }
+    }
+    command
+        .error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
+}

@@ -1,0 +1,117 @@
+//! What the commands print for scripts: JSON in which no character that a
+//! terminal would act on or hide arrives raw, and the JSON a command prints
+//! when it fails.
+
+use anyhow::Result;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// `value` as indented JSON, its non-printing characters escaped.
+pub fn to_pretty(value: &impl Serialize) -> Result<String> {
+    Ok(escape_hidden(&serde_json::to_string_pretty(value)?).into_owned())
+}
+
+/// `value` as JSON on one line, its non-printing characters escaped.
+pub fn to_line(value: &impl Serialize) -> Result<String> {
+    Ok(escape_hidden(&serde_json::to_string(value)?).into_owned())
+}
+
+/// Prints `value` as indented JSON on stdout.
+pub fn print(value: &impl Serialize) -> Result<()> {
+    let text = to_pretty(value)?;
+    writeln!(std::io::stdout(), "{text}")?;
+    Ok(())
+}
+
+/// JSON allows C1 controls (U+0080–U+009F), bidi overrides, zero-width and
+/// other invisible characters raw in strings; a reviewer piping the output
+/// to a terminal would get them raw. Each becomes a `\uXXXX` escape, which
+/// parses back to the same string.
+///
+/// Only characters from U+007F up are escaped, and serde_json writes every
+/// one of those inside a string literal (structure, numbers and whitespace
+/// are ASCII, and so are its escapes), so the result is the same JSON.
+pub fn escape_hidden(json: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c >= '\u{7f}' && crate::text::needs_marking(c);
+    if !json.chars().any(hidden) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if hidden(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// What `--json` prints on stdout when a command fails (its message also
+/// goes to stderr): `{"error": "…"}`, or, for the commands that list or
+/// import, the usual shape holding nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// `{"error"}`.
+    Plain,
+    /// `{"imported": [], "scanner_errors": [], "warnings": [], "error"}`.
+    Import,
+    /// `{"findings": [], "error"}`.
+    Findings,
+    /// `{"memories": [], "error"}`.
+    Memories,
+}
+
+/// `{"error": "…"}`.
+#[derive(Serialize)]
+pub struct Failed<'a> {
+    pub error: &'a str,
+}
+
+impl Failure {
+    /// Prints the failure's JSON; a reader gone already changes nothing.
+    pub fn print(self, message: &str) {
+        let printed = match self {
+            Failure::Plain => print(&Failed { error: message }),
+            Failure::Import => print(&super::import::ImportOutput::failed(message)),
+            Failure::Findings => print(&super::findings::FindingsFailed::new(message)),
+            Failure::Memories => print(&super::memories::ListOutput::failed(message)),
+        };
+        let _ = printed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_escaped_and_parse_back() {
+        let text = "a\u{9b}31m b\u{202e}c\u{200b}d\u{feff}\u{7f} é ✓ 🦀 \u{2066}x\u{2069}\u{85}";
+        let value = serde_json::json!({ "message": text, "n": 1, "key\u{202e}": [text] });
+        for json in [to_pretty(&value).unwrap(), to_line(&value).unwrap()] {
+            for bad in [
+                '\u{9b}', '\u{202e}', '\u{200b}', '\u{feff}', '\u{7f}', '\u{2066}', '\u{85}',
+            ] {
+                assert!(!json.contains(bad), "{bad:?} raw in {json}");
+            }
+            assert!(json.contains("\\u009b31m"), "{json}");
+            assert!(json.contains("\\u202e"), "{json}");
+            assert!(json.contains("é ✓ 🦀"), "printable text stays: {json}");
+            let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, value);
+        }
+    }
+
+    #[test]
+    fn plain_json_is_borrowed() {
+        assert!(matches!(
+            escape_hidden("{\"a\": \"é\\n\"}\n"),
+            Cow::Borrowed(_)
+        ));
+    }
+}

@@ -1,3 +1,0 @@
-//! Scripting commands that live in their own files.
-
-pub mod memories;
