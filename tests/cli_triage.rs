@@ -359,3 +359,64 @@ fn offline_sync_sends_nothing_and_says_what_waits() {
     assert_eq!(report["pending"], 0);
     assert_eq!(report["memory_changes_pending"], 0);
 }
+
+#[test]
+fn four_scripts_deciding_at_once_on_one_store_lose_nothing() {
+    let d = demo();
+    let data = data(&d);
+    // Undecided findings on the primary branches, a batch for each script;
+    // copies on other refs are left out, so every decision is its own.
+    let open: Vec<i64> = findings(&data, &["--view", "production"])
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .take(40)
+        .collect();
+    assert_eq!(open.len(), 40);
+    let scripts: Vec<_> = open
+        .chunks(10)
+        .enumerate()
+        .map(|(n, ids)| {
+            let data = data.clone();
+            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+            std::thread::spawn(move || {
+                // Each script decides its findings one at a time, as a loop
+                // in a shell would.
+                let mut codes = Vec::new();
+                for id in &ids {
+                    let note = format!("script {n}");
+                    let out = sift(
+                        &data,
+                        &[
+                            "triage",
+                            id,
+                            "--state",
+                            "reviewing",
+                            "--note",
+                            &note,
+                            "--json",
+                        ],
+                    );
+                    codes.push((code(&out), json(&out)["acknowledged"].clone()));
+                }
+                codes
+            })
+        })
+        .collect();
+    for s in scripts {
+        for (code, acknowledged) in s.join().unwrap() {
+            assert_eq!(code, 0, "every decision acknowledged at once");
+            assert_eq!(acknowledged, 1);
+        }
+    }
+    let store = Store::open(&data).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 0);
+    for (i, id) in open.iter().enumerate() {
+        let f = store.load_finding(*id).unwrap().unwrap();
+        assert_eq!(f.triage_state, TriageState::Reviewing, "finding {id}");
+        assert_eq!(
+            f.triage_comment.as_deref(),
+            Some(format!("script {}", i / 10).as_str()),
+            "finding {id} kept its own script's note"
+        );
+    }
+}

@@ -391,6 +391,8 @@ fn read_text(text: String) -> Result<String> {
     let mut read = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut read)
         .context("cannot read the memory's text from stdin")?;
+    // Text from an editor on another system: its line ends are not text.
+    let read = read.replace("\r\n", "\n");
     let trimmed = read
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t));
@@ -425,32 +427,21 @@ impl ScopeEdit {
         self.projects.is_none() && self.rules.is_none() && self.path_prefixes.is_none()
     }
 
-    /// Checks the names against the store and sets them on `scope`; a name
-    /// the store does not know refuses the command (exit 3).
+    /// Checks the names against the store (as every way in does) and sets
+    /// them on `scope`; a name the store does not know refuses the command
+    /// (exit 3).
     fn apply_to(self, scope: &mut Scope, store: &Store, classes: &RuleClasses) -> Result<()> {
-        let mut unknown = Vec::new();
-        if let Some(projects) = &self.projects {
-            let known: HashSet<String> = store.projects()?.into_iter().map(|(n, _)| n).collect();
-            unknown.extend(
-                projects
-                    .iter()
-                    .filter(|p| !known.contains(*p))
-                    .map(|p| format!("no project is named {p}")),
-            );
-        }
         let rules = match self.rules {
-            Some(RuleScope::Rules(rules)) => {
-                unknown.extend(
-                    rules
-                        .iter()
-                        .filter(|r| !classes.contains_key(*r))
-                        .map(|r| format!("no rule has the id {r}")),
-                );
-                Some(RuleScope::Rules(dedup(rules)))
-            }
+            Some(RuleScope::Rules(rules)) => Some(RuleScope::Rules(dedup(rules))),
             Some(RuleScope::Class(class)) => Some(RuleScope::Class(known_class(classes, class))),
             other => other,
         };
+        let named = Scope {
+            projects: self.projects.clone().unwrap_or_default(),
+            rules: rules.clone().unwrap_or(RuleScope::All),
+            path_prefixes: Vec::new(),
+        };
+        let unknown = store.unknown_scope_names(&named)?;
         if !unknown.is_empty() {
             return refused(unknown.join("; "));
         }

@@ -24,6 +24,12 @@ pub struct ServeArgs {
     /// Add a new token for reviewer NAME to --token-file and exit.
     #[arg(long, value_name = "NAME", requires = "token_file")]
     pub add_token: Option<String>,
+    /// A host name the server answers to besides localhost and IP
+    /// addresses (repeatable), e.g. the jump box's name; requests naming
+    /// any other host are refused, so a web page cannot reach the server
+    /// through a name of its own (DNS rebinding).
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: ServeArgs) -> Result<Exit> {
@@ -31,6 +37,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<Exit> {
         listen,
         token_file,
         add_token,
+        allow_host,
     } = args;
     if add_token.is_none() {
         ctx.embedded_only("`sift serve`")?;
@@ -82,6 +89,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<Exit> {
         };
         let mut cfg = ServerConfig::new(dir.clone(), ctx.reviewer.clone());
         cfg.tokens = tokens;
+        cfg.allowed_hosts = allow_host;
         eprintln!(
             "sift serve: http://{bound} (deployment \"{}\"), store {}; {access}",
             cfg.deployment.slug,

@@ -194,7 +194,12 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
     }
     // Durable before anything is sent.
     let (changes, outbox_ids) = (decided.changes, decided.outbox_ids);
-    let report = ctx.sync_pass(&mut store);
+    let mut report = ctx.sync_pass(&mut store);
+    if report.offline.is_none() && wait_for_other_senders(&store, &outbox_ids)? {
+        // What another process was sending is still here: its request
+        // failed; send it now.
+        report = ctx.sync_pass(&mut store);
+    }
     let left: Vec<Pending> = store
         .pending()?
         .into_iter()
@@ -267,4 +272,18 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
         }
     }
     Ok(Exit::of_outbox(!rejected.is_empty(), pending > 0))
+}
+
+/// Another process on the store (a console, another script) may be sending
+/// some of these decisions: waits until its request is answered, so the
+/// outcome said is the backend's. True when some are still waiting.
+fn wait_for_other_senders(store: &crate::store::Store, outbox_ids: &[i64]) -> Result<bool> {
+    let deadline = std::time::Instant::now() + crate::sync::SyncConfig::default().request_timeout;
+    while !store.in_flight(outbox_ids)?.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let pending = store.pending()?;
+    Ok(pending
+        .iter()
+        .any(|p| outbox_ids.contains(&p.id) && p.rejected.is_none()))
 }

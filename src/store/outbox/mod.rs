@@ -263,6 +263,22 @@ impl Store {
         Ok(dropped)
     }
 
+    /// Which of these changes a request (perhaps another process's) is
+    /// carrying now.
+    pub fn in_flight(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        let fresh = now_secs() - IN_FLIGHT_SECS;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM changes WHERE id = ?1 AND rejected IS NULL AND sent_at > ?2",
+        )?;
+        let mut out = Vec::new();
+        for &id in ids {
+            if stmt.exists(params![id, fresh])? {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Changes (of every kind) not acknowledged yet, rejected ones
     /// included.
     pub fn outbox_len(&self) -> Result<usize> {
