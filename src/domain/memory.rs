@@ -2,8 +2,6 @@
 
 use super::decision::Intent;
 use super::enums::{TriageReason, TriageState};
-use super::index::FindingIndex;
-use super::query::{BacklogView, Filter, ScopeFilter};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -53,12 +51,16 @@ pub struct Scope {
 
 impl Scope {
     pub fn covers(&self, project: &str, rule: &str, classes: &[String], path: &str) -> bool {
-        let path_ok = self.path_prefixes.is_empty()
+        self.covers_project(project) && self.covers_rule_of(rule, classes) && self.covers_path(path)
+    }
+
+    /// No path prefixes, or one that starts this path.
+    pub fn covers_path(&self, path: &str) -> bool {
+        self.path_prefixes.is_empty()
             || self
                 .path_prefixes
                 .iter()
-                .any(|p| path.starts_with(p.as_str()));
-        self.covers_project(project) && self.covers_rule_of(rule, classes) && path_ok
+                .any(|p| path.starts_with(p.as_str()))
     }
 
     /// All projects, or this one among them.
@@ -136,26 +138,6 @@ impl Scope {
             s += &format!(" under {}", self.path_prefixes.join(", "));
         }
         s
-    }
-}
-
-impl FindingIndex {
-    /// Positions (in list order) of the findings a scope covers; with
-    /// `undecided_only`, those still open or provisionally ignored.
-    pub fn in_scope(&self, scope: &Scope, classes: &RuleClasses, undecided_only: bool) -> Vec<u32> {
-        let filter = Filter {
-            view: BacklogView::All,
-            scope: Some(ScopeFilter {
-                label: String::new(),
-                scope: scope.resolved(classes),
-            }),
-            ..Filter::default()
-        };
-        let mut found = self.select(&filter);
-        if undecided_only {
-            found.retain(|&p| self.rows[p as usize].status.is_undecided());
-        }
-        found
     }
 }
 
@@ -279,23 +261,6 @@ impl Memory {
             return Some(format!("a path prefix {p}"));
         }
         None
-    }
-}
-
-impl FindingIndex {
-    /// The ids of the undecided findings in a scope (open or provisionally
-    /// ignored), less `except`: what applying a memory would ignore.
-    pub fn undecided_in_scope(
-        &self,
-        scope: &Scope,
-        classes: &RuleClasses,
-        except: &[i64],
-    ) -> Vec<i64> {
-        self.in_scope(scope, classes, true)
-            .into_iter()
-            .map(|p| self.rows[p as usize].id)
-            .filter(|id| !except.contains(id))
-            .collect()
     }
 }
 

@@ -4,6 +4,7 @@
 use super::enums::{Severity, Status, TriageState, Verdict};
 use super::finding::Lifecycle;
 use super::index::{FindingIndex, Row, StringTable};
+use super::memory::{RuleClasses, Scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BacklogView {
@@ -150,7 +151,7 @@ pub struct Filter {
 pub struct ScopeFilter {
     /// What the list's title says, e.g. the memory's first words.
     pub label: String,
-    pub scope: super::memory::Scope,
+    pub scope: Scope,
 }
 
 impl Filter {
@@ -292,18 +293,10 @@ impl<'a> Compiled<'a> {
                 table.iter().map(|(_, x)| keep(x)).collect()
             };
             [
-                admits(&index.projects, &|p| {
-                    s.projects.is_empty() || s.projects.iter().any(|x| x == p)
-                }),
-                admits(&index.rules, &|r| match &s.rules {
-                    super::memory::RuleScope::All => true,
-                    super::memory::RuleScope::Rules(rules) => rules.iter().any(|x| x == r),
-                    super::memory::RuleScope::Class(_) => false,
-                }),
-                admits(&index.paths, &|p| {
-                    s.path_prefixes.is_empty()
-                        || s.path_prefixes.iter().any(|x| p.starts_with(x.as_str()))
-                }),
+                admits(&index.projects, &|p| s.covers_project(p)),
+                // The class was turned into its rules: no classes needed.
+                admits(&index.rules, &|r| s.covers_rule_of(r, &[])),
+                admits(&index.paths, &|p| s.covers_path(p)),
             ]
         });
         Compiled {
@@ -438,6 +431,43 @@ impl FindingIndex {
             projects,
             rules,
         }
+    }
+}
+
+impl FindingIndex {
+    /// Positions (in list order) of the findings a scope covers; with
+    /// `undecided_only`, those still open or provisionally ignored.
+    pub fn in_scope(&self, scope: &Scope, classes: &RuleClasses, undecided_only: bool) -> Vec<u32> {
+        let filter = Filter {
+            view: BacklogView::All,
+            scope: Some(ScopeFilter {
+                label: String::new(),
+                scope: scope.resolved(classes),
+            }),
+            ..Filter::default()
+        };
+        let mut found = self.select(&filter);
+        if undecided_only {
+            found.retain(|&p| self.rows[p as usize].status.is_undecided());
+        }
+        found
+    }
+}
+
+impl FindingIndex {
+    /// The ids of the undecided findings in a scope (open or provisionally
+    /// ignored), less `except`: what applying a memory would ignore.
+    pub fn undecided_in_scope(
+        &self,
+        scope: &Scope,
+        classes: &RuleClasses,
+        except: &[i64],
+    ) -> Vec<i64> {
+        self.in_scope(scope, classes, true)
+            .into_iter()
+            .map(|p| self.rows[p as usize].id)
+            .filter(|id| !except.contains(id))
+            .collect()
     }
 }
 
