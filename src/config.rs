@@ -219,15 +219,7 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| data_dir.to_path_buf())
 }
 
-/// A path as a person would write it: `~/…` under the home directory.
-pub fn display_path(path: &Path) -> String {
-    if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf())
-        && let Ok(rest) = path.strip_prefix(&home)
-    {
-        return format!("~/{}", rest.display());
-    }
-    path.display().to_string()
-}
+pub use crate::show::display_path;
 
 #[cfg(test)]
 mod tests {

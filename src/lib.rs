@@ -9,6 +9,7 @@ pub mod ids;
 pub mod import;
 pub mod server;
 pub mod service;
+pub mod show;
 pub mod store;
 pub mod sync;
 pub mod text;

@@ -5,7 +5,7 @@
 use super::api::Api;
 use super::embedded::Embedded;
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
-use crate::config::display_path;
+use crate::show::display_path;
 use crate::domain::{Memory, MemoryChange};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -4,7 +4,7 @@
 //! script's `sift triage`, another console) are noticed.
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
-use crate::config::display_path;
+use crate::show::display_path;
 use crate::domain::{Memory, MemoryChange};
 use crate::service::{self, ServiceError, SharedStore};
 use crate::store::Store;

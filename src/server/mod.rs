@@ -254,7 +254,7 @@ async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the request took longer than {}",
-                crate::sync::human(app.request_timeout)
+                crate::show::human(app.request_timeout)
             ),
         )
         .into_response(),

@@ -12,6 +12,7 @@
 //! rejected, and reported; it does not hold back the others.
 
 use crate::backend::{Backend, BackendError, TriageRequest};
+pub use crate::show::human;
 use crate::domain::TriageChange;
 use crate::store::Store;
 use anyhow::Result;
@@ -384,18 +385,6 @@ fn clock(at: OffsetDateTime, now: OffsetDateTime) -> String {
     }
 }
 
-/// "40s", "2 min", "1 min 30s", "1 h 5 min": rounded up to the second.
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 if s.is_multiple_of(60) => format!("{} min", s / 60),
-        60..3600 => format!("{} min {}s", s / 60, s % 60),
-        _ if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
-        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
-}
-
 /// What the background sync tells the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncEvent {
@@ -733,15 +722,5 @@ mod tests {
                 .label(datetime!(2026-09-01 12:07:00 UTC))
                 .ends_with("· retrying")
         );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human(Duration::from_millis(1500)), "2s");
-        assert_eq!(human(Duration::from_secs(40)), "40s");
-        assert_eq!(human(Duration::from_secs(120)), "2 min");
-        assert_eq!(human(Duration::from_secs(90)), "1 min 30s");
-        assert_eq!(human(Duration::from_secs(3900)), "1 h 5 min");
-        assert_eq!(human(Duration::from_secs(7200)), "2 h");
     }
 }

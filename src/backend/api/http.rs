@@ -169,7 +169,7 @@ pub fn transport_error(e: &reqwest::Error, what: &str, timeout: Duration) -> Bac
     let message = if e.is_timeout() {
         format!(
             "the backend did not answer {what} within {}",
-            crate::sync::human(timeout)
+            crate::show::human(timeout)
         )
     } else if e.is_connect() {
         format!("cannot reach the backend for {what}: {}", root_cause(e))
