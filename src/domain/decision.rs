@@ -1,4 +1,4 @@
-//! What a reviewer's decision means for one finding (DESIGN §4): the single
+//! What a reviewer's decision means for one finding (ARCHITECTURE §3): the single
 //! place where "accept" and "reject" become triage states, reasons and notes.
 
 use super::enums::{Status, TriageReason, TriageState, Verdict};

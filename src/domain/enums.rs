@@ -92,7 +92,7 @@ wire_enum!(
 
 impl Status {
     /// The one place where scan state and triage state become a status
-    /// (reference/semgrep-api.md §3.5).
+    /// (ARCHITECTURE §3).
     pub fn derive(state: ScanState, triage: TriageState) -> Status {
         match (state, triage) {
             (ScanState::Fixed, _) => Status::Fixed,

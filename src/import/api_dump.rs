@@ -1,5 +1,5 @@
 //! A Semgrep API findings dump: `{"findings": [...]}` in the v1 shape
-//! (reference/semgrep-api.md §3), e.g. a saved `GET …/findings` page.
+//! (ARCHITECTURE §6), e.g. a saved `GET …/findings` page.
 
 use super::{Context, ImportError};
 use crate::domain::{ScanResults, ScanSource};

@@ -1,4 +1,4 @@
-//! SARIF 2.1.0 as `semgrep scan --sarif` writes it (reference/semgrep-api.md §5.3).
+//! SARIF 2.1.0 as `semgrep scan --sarif` writes it (ARCHITECTURE §5).
 //!
 //! SARIF keeps less than the JSON output: rule metadata survives only as
 //! tags, and there are no byte offsets.

@@ -1,4 +1,4 @@
-//! `semgrep scan --json` output (reference/semgrep-api.md §5.1, §5.2, §5.4).
+//! `semgrep scan --json` output (ARCHITECTURE §5).
 
 use super::{
     Context, ImportError, Span, context_from_text, identity_key, lenient_offset, lenient_u32,

@@ -1,5 +1,5 @@
 //! The v2 (experimental) memory routes of `sift serve`, over the store's
-//! memories (reference/semgrep-api.md §2.8):
+//! memories (ARCHITECTURE §6):
 //!
 //! - `POST   /api/ai/deployments/{id}/memories` `{memory}` → `{memory}`
 //! - `POST   /api/ai/deployments/{id}/memories/list` `{filter}` → `{memories}`

@@ -1,5 +1,5 @@
 //! `sift serve`: the embedded backend over HTTP, with the Semgrep API's
-//! routes and shapes (reference/semgrep-api.md §2), so that every sift, and
+//! routes and shapes (ARCHITECTURE §6), so that every sift, and
 //! any other Semgrep API client, can share one backlog.
 //!
 //! - `GET /api/v1/ping`

@@ -1,4 +1,4 @@
-//! The sync (DESIGN §5): sends the outbox to the backend and pulls what
+//! The sync (ARCHITECTURE §4): sends the outbox to the backend and pulls what
 //! changed, once (`push_and_pull`, for `sift sync` and `sift triage`) or in
 //! the background for the console (`spawn`).
 //!

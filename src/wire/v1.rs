@@ -578,8 +578,9 @@ impl BulkTriageRequest {
         }
     }
 
-    /// Checks the call as the API describes it (reference/semgrep-api.md
-    /// §2.6, §6.5); the error is a sentence for `{"error": ...}`.
+    /// Checks the call as the API describes it (its `BulkTriageRequest`
+    /// schema and documented rules, ARCHITECTURE §6); the error is a
+    /// sentence for `{"error": ...}`.
     pub fn validate(&self) -> Result<ValidTriage, String> {
         let issue_type = self.issue_type.trim().to_ascii_lowercase();
         match issue_type.as_str() {
@@ -1060,8 +1061,8 @@ mod tests {
         assert_eq!(back["created_at"], "2024-08-01T10:00:00.000000Z");
     }
 
-    // From the spec's schemas and the reference's examples (semgrep-api.md
-    // §2.2, §2.3, §2.6, §3.6, §3.7) and the awkward cases of §7.
+    // From the spec's schemas, the API's documented examples and the
+    // awkward cases real answers hold.
 
     #[test]
     fn reads_the_composed_sast_finding() {

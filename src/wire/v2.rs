@@ -1,5 +1,5 @@
 //! Semgrep API v2 (experimental) memory shapes: `/api/ai/deployments/
-//! {deploymentId}/memories…` (reference/semgrep-api.md §2.8), camelCase as
+//! {deploymentId}/memories…` (ARCHITECTURE §6), camelCase as
 //! proto3 JSON writes it.
 //!
 //! Reading is tolerant (ids as strings or numbers, unknown stages and

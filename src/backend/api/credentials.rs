@@ -1,5 +1,5 @@
 //! Where the API's URL and token come from, as the Semgrep CLI does it
-//! (reference/semgrep-api.md §1.3): the token from `SEMGREP_APP_TOKEN`,
+//! (ARCHITECTURE §6): the token from `SEMGREP_APP_TOKEN`,
 //! else `api_token` in `~/.semgrep/settings.yml` (or `SEMGREP_SETTINGS_FILE`);
 //! the host from `--url`, `SEMGREP_URL`, `SEMGREP_APP_URL`, else
 //! <https://semgrep.dev>. Plain HTTP is allowed to loopback only.

@@ -1,12 +1,12 @@
 //! The Semgrep API backend: one HTTP client for semgrep.dev, a
-//! single-tenant Semgrep, or `sift serve` (reference/semgrep-api.md §1–2).
+//! single-tenant Semgrep, or `sift serve` (ARCHITECTURE §6).
 //!
 //! Decisions go as v1 bulk triage (`issue_type` "sast"). Pulls page through
 //! `GET …/findings?issue_type=sast&dedup=false&page_size=3000` until a short
 //! or empty page and store the findings in a local cache (a store of its
 //! own, per backend), which the console and the scripting commands read.
 //! Autotriage feedback cannot be sent with an API token, so agreeing or
-//! disagreeing with Assistant goes as the v1 triage of DESIGN §4.
+//! disagreeing with Assistant goes as the v1 triage of ARCHITECTURE §3.
 //!
 //! Memories use the experimental v2 routes (`/api/ai/deployments/{id}/
 //! memories…`), where the backend offers them: list, create, update,
