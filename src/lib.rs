@@ -7,6 +7,7 @@ pub mod demo;
 pub mod domain;
 pub mod ids;
 pub mod import;
+pub mod net;
 pub mod server;
 pub mod service;
 pub mod show;

@@ -66,11 +66,11 @@ impl BackendError {
                 message,
                 retry_after,
             } => BackendError::Unavailable {
-                message: api::http::redact(&message, secret),
+                message: crate::net::redact(&message, secret),
                 retry_after,
             },
             BackendError::Rejected { message } => BackendError::Rejected {
-                message: api::http::redact(&message, secret),
+                message: crate::net::redact(&message, secret),
             },
         }
     }

@@ -95,21 +95,7 @@ pub fn find_url(flag: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_URL.into())
 }
 
-/// A URL to this machine (localhost or a loopback address).
-pub fn is_loopback(url: &Url) -> bool {
-    is_loopback_host(url)
-}
-
-fn is_loopback_host(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::net::is_loopback;
 
 /// The host root to which `/api/v1/...` is appended. A trailing
 /// `/api/v1` (as some clients write it) is dropped. Plain `http://` is
@@ -120,7 +106,7 @@ pub fn base_url(text: &str) -> Result<Url> {
         .map_err(|e| anyhow::anyhow!("the backend URL '{text}' is not valid: {e}"))?;
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback_host(&url) => {}
+        "http" if is_loopback(&url) => {}
         "http" => bail!(
             "refusing plain http:// to {}: the token would cross the network unencrypted; \
              use https://, or http:// to a loopback address only",

@@ -14,58 +14,6 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 /// Where the KB article on 404s from tokens without the Web API scope is.
 pub const KB_404: &str = "https://semgrep.dev/docs/kb/semgrep-appsec-platform/api-404-token-scope";
 
-/// A client for the API: rustls with the ring provider, no redirects (a
-/// redirect could carry the token elsewhere), a time limit on every
-/// request. A backend on this machine (`loopback`) is never reached
-/// through a proxy: HTTP_PROXY and its kin would send the token, in clear,
-/// to whatever they name, and take its answers for the backend's.
-pub fn http_client(timeout: Duration, loopback: bool) -> anyhow::Result<reqwest::Client> {
-    // Installed once per process; a second install is refused, harmlessly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("sift/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none());
-    if loopback {
-        builder = builder.no_proxy();
-    }
-    builder
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))
-}
-
-/// `text` with every trace of `secret` replaced by `[redacted]`: the whole
-/// secret, and any run of at least 12 of its characters (a backend may
-/// quote a header cut short).
-pub fn redact(text: &str, secret: &str) -> String {
-    const MIN_RUN: usize = 12;
-    let secret = secret.trim();
-    if secret.is_empty() {
-        return text.to_string();
-    }
-    let run = MIN_RUN.min(secret.len());
-    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-    let boundary = |k: usize| starts.get(k).copied().unwrap_or(text.len());
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < starts.len() {
-        // The longest stretch from here that the secret contains.
-        let mut j = i;
-        while j < starts.len() && secret.contains(&text[boundary(i)..boundary(j + 1)]) {
-            j += 1;
-        }
-        if boundary(j) - boundary(i) >= run {
-            out.push_str("[redacted]");
-            i = j;
-        } else {
-            out.push_str(&text[boundary(i)..boundary(i + 1)]);
-            i += 1;
-        }
-    }
-    out
-}
-
 /// `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers
@@ -192,28 +140,6 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn the_token_never_survives_in_a_message() {
-        let token = "sgp_0123456789abcdefABCDEF";
-        assert_eq!(
-            redact(&format!("bad header: Authorization: Bearer {token}"), token),
-            "bad header: Authorization: Bearer [redacted]"
-        );
-        assert_eq!(
-            redact("token sgp_0123456789ab… was refused", token),
-            "token [redacted]… was refused",
-            "a token cut short"
-        );
-        assert_eq!(
-            redact("plain text, sgp_ alone", token),
-            "plain text, sgp_ alone"
-        );
-        assert_eq!(redact("é😀 ünïcode", token), "é😀 ünïcode");
-        assert_eq!(
-            redact(&format!("{token}{token}"), token),
-            "[redacted][redacted]"
-        );
-    }
 
     use super::*;
     use reqwest::header::{HeaderValue, RETRY_AFTER};

@@ -35,7 +35,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-pub use http::http_client;
+pub use crate::net::http_client;
 
 /// Every request's time limit, as the sync's.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);

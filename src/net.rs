@@ -1,0 +1,114 @@
+//! HTTP for every client sift has (the Semgrep API, AI providers): one way
+//! to build a client, and secrets kept out of what servers say back.
+
+use std::time::Duration;
+use reqwest::Url;
+
+/// A client for a backend or an AI provider: rustls with the ring provider,
+/// no redirects (a redirect could carry the token elsewhere), a time limit
+/// on every request. A server on this machine (`loopback`) is never reached
+/// through a proxy: HTTP_PROXY and its kin would send the token, in clear,
+/// to whatever they name, and take its answers for the server's.
+pub fn http_client(timeout: Duration, loopback: bool) -> anyhow::Result<reqwest::Client> {
+    // Installed once per process; a second install is refused, harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("sift/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if loopback {
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))
+}
+
+/// `text` with every trace of `secret` replaced by `[redacted]`: the whole
+/// secret, and any run of at least 12 of its characters (a backend may
+/// quote a header cut short).
+pub fn redact(text: &str, secret: &str) -> String {
+    const MIN_RUN: usize = 12;
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let run = MIN_RUN.min(secret.len());
+    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let boundary = |k: usize| starts.get(k).copied().unwrap_or(text.len());
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < starts.len() {
+        // The longest stretch from here that the secret contains.
+        let mut j = i;
+        while j < starts.len() && secret.contains(&text[boundary(i)..boundary(j + 1)]) {
+            j += 1;
+        }
+        if boundary(j) - boundary(i) >= run {
+            out.push_str("[redacted]");
+            i = j;
+        } else {
+            out.push_str(&text[boundary(i)..boundary(i + 1)]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Plain `http://` only to this machine: a token or code would cross the
+/// network in clear. Says which host otherwise.
+pub fn check_scheme(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "refusing plain http:// to {}: it would cross the network unencrypted; use \
+             https://, or http:// to a loopback address only",
+            url.host_str().unwrap_or("?")
+        )),
+        other => Err(format!(
+            "the URL must be https:// (or http:// to loopback), not {other}://"
+        )),
+    }
+}
+
+/// A URL to this machine (localhost or a loopback address).
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_survives_in_a_message() {
+        let token = "sgp_0123456789abcdefABCDEF";
+        assert_eq!(
+            redact(&format!("bad header: Authorization: Bearer {token}"), token),
+            "bad header: Authorization: Bearer [redacted]"
+        );
+        assert_eq!(
+            redact("token sgp_0123456789ab… was refused", token),
+            "token [redacted]… was refused",
+            "a token cut short"
+        );
+        assert_eq!(
+            redact("plain text, sgp_ alone", token),
+            "plain text, sgp_ alone"
+        );
+        assert_eq!(redact("é😀 ünïcode", token), "é😀 ünïcode");
+        assert_eq!(
+            redact(&format!("{token}{token}"), token),
+            "[redacted][redacted]"
+        );
+    }
+}
