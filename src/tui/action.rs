@@ -3,7 +3,7 @@
 
 use super::model::UndoEntry;
 use crate::domain::{BacklogView, Finding, FindingIndex, Intent, MemoryChange};
-use crate::store::{Decided, RowUpdate};
+use crate::domain::{Decided, RowUpdate};
 use crossterm::event::KeyEvent;
 use serde::Deserialize;
 

@@ -2,10 +2,10 @@
 
 use super::keymap::Keymap;
 use super::theme::Theme;
+use crate::domain::Before;
 use crate::domain::{
     BacklogView, Facets, Filter, Finding, FindingIndex, Memory, Row, RuleClasses, TriageReason,
 };
-use crate::store::Before;
 use ratatui_textarea::TextArea;
 use std::collections::{BTreeSet, HashSet};
 

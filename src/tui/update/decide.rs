@@ -5,11 +5,11 @@
 
 use super::memory_form;
 use super::{refilter, selection_changed};
+use crate::domain::{Decided, RowUpdate};
 use crate::domain::{
     DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, TriageReason, TriageState, Verdict,
     resolve,
 };
-use crate::store::{Decided, RowUpdate};
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Dialog, DialogKind, Field, Mode, Model, UndoEntry};
 use crate::tui::text::inert_lines;
