@@ -955,7 +955,6 @@ fn memory_changes(c: &Console) -> Vec<sift::domain::MemoryChange> {
 #[test]
 fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     use sift::domain::{MemoryChange, RuleScope, Scope};
-    use sift::tui::update::memory_form::scope;
     let mut c = Console::new(160, 48);
     c.keys("j"); // 101: acme/payments-api, the SQL injection rule
     c.keys("iParameterised by the ORM<cr>");
@@ -963,7 +962,7 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     assert_eq!(f.text.lines().join("\n"), "Parameterised by the ORM");
     let sqli = "python.django.security.injection.sql.sql-injection-db-cursor-execute";
     assert_eq!(
-        scope(f),
+        f.scope(),
         Scope {
             projects: vec!["acme/payments-api".into()],
             rules: RuleScope::Rules(vec![sqli.into()]),
@@ -974,7 +973,7 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     assert!(f.preview.is_empty(), "105 is to fix: nothing else is open");
     // Rules: this one -> (wrap) chosen -> all rules.
     c.keys("<tab><tab><left><left>");
-    assert_eq!(scope(form(&c)).rules, RuleScope::All);
+    assert_eq!(form(&c).scope().rules, RuleScope::All);
     assert_eq!(
         form(&c).preview,
         vec![102],
@@ -1024,7 +1023,6 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
 #[test]
 fn scopes_are_picked_from_lists() {
     use sift::domain::RuleScope;
-    use sift::tui::update::memory_form::scope;
     let mut c = Console::new(160, 48);
     c.keys("j"); // 101
     c.keys("i<cr>");
@@ -1037,10 +1035,10 @@ fn scopes_are_picked_from_lists() {
     c.keys("pay<space><bs><bs><bs>store<space><enter>");
     let f = form(&c);
     assert!(f.picker.is_none());
-    assert_eq!(scope(f).projects, vec!["acme/storefront"]);
+    assert_eq!(f.scope().projects, vec!["acme/storefront"]);
     // Rules: pick two from the list.
     c.keys("<tab><space>sql<space><bs><bs><bs>useless<space><bs><bs><bs><bs><bs><bs><bs>insecure<space><enter>");
-    let RuleScope::Rules(rules) = scope(form(&c)).rules else {
+    let RuleScope::Rules(rules) = form(&c).scope().rules else {
         panic!("chosen rules")
     };
     assert_eq!(
@@ -1054,7 +1052,7 @@ fn scopes_are_picked_from_lists() {
     // Path prefixes narrow it.
     c.keys("<tab>src/components/");
     assert_eq!(form(&c).preview, vec![103]);
-    assert_eq!(scope(form(&c)).path_prefixes, vec!["src/components/"]);
+    assert_eq!(form(&c).scope().path_prefixes, vec!["src/components/"]);
     // Nothing chosen is refused rather than read as "all".
     c.keys("<stab><stab><space>store<space><enter>");
     assert!(form(&c).preview.is_empty());
@@ -1261,7 +1259,6 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
 #[test]
 fn the_review_cases_of_the_memory_dialog() {
     use sift::domain::{MemoryChange, RuleScope};
-    use sift::tui::update::memory_form::scope;
     let mut c = Console::new(160, 48);
     c.keys("j"); // 101
     c.keys("i<cr>");
@@ -1273,10 +1270,10 @@ fn the_review_cases_of_the_memory_dialog() {
     assert_eq!(d.note.lines().join(""), "");
     // Space opens the list; Esc leaves the choice as it was.
     c.keys("<space><esc>");
-    assert_eq!(scope(form(&c)).projects, vec!["acme/payments-api"]);
+    assert_eq!(form(&c).scope().projects, vec!["acme/payments-api"]);
     // A count that went stale is refreshed, not applied blindly.
     c.keys("<tab><left><left><tab><tab><space>");
-    assert_eq!(scope(form(&c)).rules, RuleScope::All);
+    assert_eq!(form(&c).scope().rules, RuleScope::All);
     c.keys("<stab><stab><stab><stab>Known safe");
     if let Mode::Dialog(d) = &mut c.model.mode {
         let f = d.memory.as_mut().unwrap();

@@ -3,6 +3,8 @@
 
 pub mod action;
 pub mod compact;
+pub mod detail_lines;
+pub mod format;
 pub mod keymap;
 pub mod layout;
 pub mod model;

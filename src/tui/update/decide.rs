@@ -11,39 +11,17 @@ use crate::domain::{
     resolve,
 };
 use crate::tui::action::{Action, Effect};
+use crate::tui::format::capitalise;
 use crate::tui::model::{Dialog, DialogKind, Field, Mode, Model, UndoEntry};
 use crate::tui::text::inert_lines;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-/// The findings a decision applies to: the visual range, else the marked
-/// findings, else the one under the cursor.
-pub fn targets(model: &Model) -> Vec<i64> {
-    if let Some(anchor) = model.visual {
-        let (a, b) = if anchor <= model.list.selected {
-            (anchor, model.list.selected)
-        } else {
-            (model.list.selected, anchor)
-        };
-        return model
-            .visible
-            .get(a..=b.min(model.visible.len().saturating_sub(1)))
-            .unwrap_or_default()
-            .iter()
-            .map(|&i| model.index.rows[i as usize].id)
-            .collect();
-    }
-    if !model.marked.is_empty() {
-        return model.marked.iter().copied().collect();
-    }
-    model.selected_id().into_iter().collect()
-}
-
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::Accept => decide(model, Intent::Accept { comment: None }, "accepted"),
         Action::Reject => {
-            let targets = targets(model);
+            let targets = model.targets();
             let any_tp = targets
                 .iter()
                 .any(|id| verdict_of(model, *id) == Some(Verdict::TruePositive));
@@ -62,11 +40,11 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::Ignore => {
-            let targets = targets(model);
+            let targets = model.targets();
             open_dialog(model, DialogKind::Ignore, targets)
         }
         Action::AddNote => {
-            let targets = targets(model);
+            let targets = model.targets();
             open_dialog(model, DialogKind::Note, targets)
         }
         Action::AcceptAndRemember => accept_and_remember(model),
@@ -87,7 +65,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             model.visual = match model.visual {
                 Some(_) => {
                     // Ending the range keeps it as marks.
-                    let range = targets(model);
+                    let range = model.targets();
                     model.marked.extend(range);
                     None
                 }
@@ -153,7 +131,7 @@ fn verdict_of(model: &Model, id: i64) -> Option<Verdict> {
 /// Checks the intent against what the list knows of each target, so a key
 /// that makes no sense says why instead of doing anything.
 fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
-    let targets = targets(model);
+    let targets = model.targets();
     if targets.is_empty() {
         model.notice = Some("No finding selected".into());
         return Vec::new();
@@ -237,7 +215,8 @@ fn new_dialog(kind: DialogKind, targets: Vec<i64>) -> Dialog {
 /// `A`: accept false-positive verdicts and remember why; the memory starts
 /// from Assistant's reason.
 fn accept_and_remember(model: &mut Model) -> Vec<Effect> {
-    let targets: Vec<i64> = targets(model)
+    let targets: Vec<i64> = model
+        .targets()
         .into_iter()
         .filter(|id| verdict_of(model, *id) == Some(Verdict::FalsePositive))
         .collect();
@@ -309,7 +288,7 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effe
         dialog.error = None;
         return Vec::new();
     }
-    let fields = memory_form::fields(dialog);
+    let fields = dialog.fields();
     match key.code {
         KeyCode::Esc => {
             close_dialog(model, dialog);
@@ -603,13 +582,5 @@ fn count_label(verb: &str, n: usize) -> String {
         format!("{verb} 1 finding")
     } else {
         format!("{verb} {n} findings")
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }

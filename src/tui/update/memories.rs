@@ -11,12 +11,6 @@ use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode,
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-/// Rows of memories on screen: the terminal less the status bar, the
-/// pane's border and its header.
-pub fn rows(model: &Model) -> usize {
-    (model.height as usize).saturating_sub(4).max(1)
-}
-
 pub fn open(model: &mut Model) -> Vec<Effect> {
     open_filtered(model, String::new())
 }
@@ -144,7 +138,7 @@ fn matches(model: &Model, m: &Memory, word: &str) -> bool {
 }
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
-    let rows = rows(model);
+    let rows = model.memory_rows();
     let Mode::Memories(pane) = &mut model.mode else {
         return Vec::new();
     };

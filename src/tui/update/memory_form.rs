@@ -4,30 +4,13 @@
 //! which saving may ignore too.
 
 use crate::domain::{Memory, RuleScope, Scope};
+use crate::tui::format::capitalise;
 use crate::tui::model::{
-    Cursor, Dialog, DialogKind, Field, MemoryForm, Mode, Model, Picker, ProjectOption, RuleOption,
+    Cursor, Dialog, Field, MemoryForm, Mode, Model, Picker, ProjectOption, RuleOption,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
-
-/// The fields of a dialog, in Tab order.
-pub fn fields(dialog: &Dialog) -> Vec<Field> {
-    let mut fields = match dialog.kind {
-        DialogKind::Ignore => vec![Field::Reason, Field::Note, Field::Remember],
-        DialogKind::AcceptFalsePositive => vec![Field::Note, Field::Remember],
-        DialogKind::RejectTruePositive => vec![Field::Reason, Field::Note],
-        DialogKind::Note => vec![Field::Note],
-        DialogKind::Memory => Vec::new(),
-    };
-    if let Some(form) = &dialog.memory {
-        fields.extend([Field::Text, Field::Projects, Field::Rules, Field::Paths]);
-        if !form.guidance {
-            fields.push(Field::Apply);
-        }
-    }
-    fields
-}
 
 /// A form for a new memory about the findings `about` (their projects and
 /// rules are offered first), with `text` to start from; its count leaves
@@ -167,39 +150,10 @@ fn text_area(text: &str, placeholder: &str) -> TextArea<'static> {
     area
 }
 
-/// The scope the form shows now.
-pub fn scope(form: &MemoryForm) -> Scope {
-    let projects = match form.projects.get(form.project_at) {
-        Some(ProjectOption::One(p)) => vec![p.clone()],
-        Some(ProjectOption::Chosen) => form.chosen_projects.clone(),
-        _ => Vec::new(),
-    };
-    let rules = match form.rules.get(form.rule_at) {
-        Some(RuleOption::One(r)) => RuleScope::Rules(vec![r.clone()]),
-        Some(RuleOption::Class(c)) => RuleScope::Class(c.clone()),
-        Some(RuleOption::Chosen) => RuleScope::Rules(form.chosen_rules.clone()),
-        _ => RuleScope::All,
-    };
-    let path_prefixes = form
-        .paths
-        .lines()
-        .join(",")
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    Scope {
-        projects,
-        rules,
-        path_prefixes,
-    }
-}
-
 /// Recomputes which undecided findings the scope covers.
 pub fn refresh(model: &Model, form: &mut MemoryForm, targets: &[i64]) {
-    let scope = scope(form);
-    form.preview = if chosen_nothing(form) {
+    let scope = form.scope();
+    form.preview = if form.chosen_nothing() {
         Vec::new()
     } else {
         model
@@ -220,14 +174,6 @@ pub fn refresh_open(model: &mut Model) {
     model.mode = mode;
 }
 
-/// "Chosen" with nothing chosen: the scope would be wider than it looks.
-fn chosen_nothing(form: &MemoryForm) -> bool {
-    (form.projects.get(form.project_at) == Some(&ProjectOption::Chosen)
-        && form.chosen_projects.is_empty())
-        || (form.rules.get(form.rule_at) == Some(&RuleOption::Chosen)
-            && form.chosen_rules.is_empty())
-}
-
 /// The memory the form describes, or why it cannot be saved.
 pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
     if form.projects.get(form.project_at) == Some(&ProjectOption::Chosen)
@@ -236,7 +182,7 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
         return Err("Choose at least one project (Space on Projects), or all".into());
     }
     let mut text = form.text.lines().join("\n").trim().to_string();
-    let mut scope = scope(form);
+    let mut scope = form.scope();
     let memory = match &form.editing {
         Some(before) => {
             // The boxes show text made inert: what was not edited keeps
@@ -261,13 +207,6 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
         Some(p) => Err(capitalise(&p)),
         None => Ok(memory),
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Keys for the memory fields, the picker and the listing. True when the

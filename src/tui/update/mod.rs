@@ -2,17 +2,14 @@
 //! with no I/O. One file per area.
 
 mod decide;
+mod detail;
 mod filter;
 mod memories;
 pub mod memory_form;
 mod nav;
 mod sidebar;
 
-pub use decide::targets;
-pub use memories::rows as memory_rows;
-
 use super::action::{Action, Effect};
-use super::layout;
 use super::model::{Mode, Model, Pane};
 
 /// Prepares a fresh model: selects the default view and asks for the first
@@ -22,6 +19,12 @@ pub fn init(model: &mut Model) -> Vec<Effect> {
 }
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
+    let effects = act(model, action);
+    detail::keep_lines(model);
+    effects
+}
+
+fn act(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::Resize(w, h) => {
             model.width = w;
@@ -29,20 +32,8 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             nav::clamp_all(model);
             return Vec::new();
         }
-        Action::DetailLoaded(finding) => {
-            if model.detail.requested == Some(finding.id) {
-                model.detail.finding = Some(finding);
-                model.detail.error = None;
-            }
-            return Vec::new();
-        }
-        Action::DetailFailed(id, error) => {
-            if model.detail.requested == Some(id) {
-                model.detail.finding = None;
-                model.detail.error = Some(error);
-            }
-            return Vec::new();
-        }
+        Action::DetailLoaded(finding) => return detail::loaded(model, finding),
+        Action::DetailFailed(id, error) => return detail::failed(model, id, error),
         Action::Recorded(..) | Action::RecordFailed(_) | Action::RowsUpdated(..) => {
             return decide::update(model, action);
         }
@@ -57,6 +48,8 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             model.memories = memories;
             model.pending_memories = pending;
             model.rule_classes = classes;
+            // Which of them cover the finding shown may have changed.
+            model.detail.touch();
             memories::reloaded(model, keep);
             memory_form::refresh_open(model);
             return Vec::new();
@@ -250,6 +243,11 @@ pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<E
     if now == before && model.detail.requested == now && now.is_some() {
         return Vec::new();
     }
+    if model.detail.error.is_some() || model.detail.finding.is_none() {
+        // An error or a "Loading…" gives way; a finding shown stays until
+        // the next one arrives.
+        model.detail.touch();
+    }
     model.detail.scroll = 0;
     model.detail.requested = now;
     model.detail.error = None;
@@ -265,9 +263,4 @@ pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<E
             Vec::new()
         }
     }
-}
-
-/// The panes for the model's size and focus.
-pub(super) fn panes(model: &Model) -> layout::Panes {
-    layout::panes(model.width, model.height, model.focus)
 }

@@ -3,13 +3,13 @@
 //! comment), a note, and a memory alone. The memory part shows its scope
 //! and how many findings it covers as it is edited.
 
-use super::{centered, fit, untrusted};
+use super::{centered, untrusted};
 use crate::domain::{MAX_MEMORY_CHARS, MAX_NOTE_CHARS, TriageReason};
+use crate::tui::format::fit;
 use crate::tui::model::{
     Dialog, DialogKind, Field, MemoryForm, Model, Picker, ProjectOption, RuleOption,
 };
 use crate::tui::theme::Theme;
-use crate::tui::update::memory_form;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         }
     }
     let mut stack = Stack { area: body };
-    let fields = memory_form::fields(dialog);
+    let fields = dialog.fields();
     if fields.contains(&Field::Reason) {
         let focused = dialog.field == Field::Reason;
         let mark = if focused { "▸ " } else { "  " };

@@ -1,6 +1,7 @@
 //! The `?` overlay, generated from the live keymap.
 
-use super::{centered, fit};
+use super::centered;
+use crate::tui::format::fit;
 use crate::tui::model::Model;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,11 +1,11 @@
 //! The memory pane: the memories, and the selected one with its scope and
 //! the findings it covers.
 
-use super::{fit, pad, pane_block, untrusted};
+use super::{pane_block, untrusted};
 use crate::domain::{Memory, MemoryStage};
+use crate::tui::format::{fit, pad, wrap};
 use crate::tui::model::{MemoryPane, Model};
 use crate::tui::text::inert_lines;
-use crate::tui::update::memory_rows;
 use crate::wire::timestamp;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -71,7 +71,9 @@ fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
         pad(" STAGE  IN SCOPE  MEMORY", width),
         theme.dim,
     ))];
-    let rows = memory_rows(model).min(inner.height.saturating_sub(1) as usize);
+    let rows = model
+        .memory_rows()
+        .min(inner.height.saturating_sub(1) as usize);
     for (n, &i) in pane
         .order
         .iter()
@@ -133,13 +135,13 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
             "Delete this memory? It covers {} open findings ({all} in all); decisions made under it stay. y deletes, any other key keeps it.",
             impact
         );
-        for piece in super::detail::wrap(&question, width) {
+        for piece in wrap(&question, width) {
             lines.push(Line::from(Span::styled(piece, theme.error)));
         }
         lines.push(Line::from(""));
     }
     for l in inert_lines(&m.content) {
-        for piece in super::detail::wrap(&l, width) {
+        for piece in wrap(&l, width) {
             lines.push(Line::from(Span::styled(piece, theme.heading)));
         }
     }

@@ -1,7 +1,8 @@
 //! The left pane: views with live counts, then projects and rules.
 
-use super::{is_focused, pad, pane_block};
+use super::{is_focused, pane_block};
 use crate::domain::BacklogView;
+use crate::tui::format::pad;
 use crate::tui::model::{Model, Pane, SidebarEntry};
 use crate::tui::text::inert;
 use ratatui::Frame;

@@ -1,7 +1,7 @@
 //! The bottom line: backend, view and counts, hints; or the filter prompt.
 
-use super::{fit, pad};
 use crate::tui::action::Action;
+use crate::tui::format::{fit, pad};
 use crate::tui::model::{Mode, Model};
 use crate::tui::text::inert;
 use ratatui::Frame;
@@ -45,7 +45,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         model.index.len(),
     );
     if model.visual.is_some() {
-        left += &format!(" · VISUAL {}", crate::tui::update::targets(model).len());
+        left += &format!(" · VISUAL {}", model.targets().len());
     } else if !model.marked.is_empty() {
         left += &format!(" · {} marked", model.marked.len());
     }

@@ -1,12 +1,17 @@
-//! The Model: plain data that the views read and `update` changes.
+//! The Model: plain data that the views read and `update` changes, and the
+//! queries derived from it that both of them ask.
 
+mod dialog;
+
+pub use dialog::*;
+
+use super::detail_lines::DetailLines;
 use super::keymap::Keymap;
+use super::layout;
 use super::theme::Theme;
-use crate::domain::Before;
 use crate::domain::{
-    BacklogView, Facets, Filter, Finding, FindingIndex, Memory, Row, RuleClasses, TriageReason,
+    BacklogView, Before, Facets, Filter, Finding, FindingIndex, Memory, Row, RuleClasses,
 };
-use ratatui_textarea::TextArea;
 use std::collections::{BTreeSet, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,124 +79,6 @@ pub struct MemoryPane {
     pub by_impact: bool,
 }
 
-/// What a dialog decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DialogKind {
-    /// Ignore with a reason and an optional note (and perhaps remember).
-    Ignore,
-    /// Accept a false-positive verdict and remember why.
-    AcceptFalsePositive,
-    /// Reject a true-positive verdict: ignore with a reason and a comment
-    /// (required).
-    RejectTruePositive,
-    /// A note, without changing the status.
-    Note,
-    /// A memory alone: new, edited, or guidance for fixes.
-    Memory,
-}
-
-/// A part of a dialog that takes the keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Reason,
-    Note,
-    /// The "remember this" toggle.
-    Remember,
-    Text,
-    Projects,
-    Rules,
-    Paths,
-    Apply,
-}
-
-#[derive(Debug, Clone)]
-pub struct Dialog {
-    pub kind: DialogKind,
-    /// The findings it decides.
-    pub targets: Vec<i64>,
-    pub reason: TriageReason,
-    pub note: TextArea<'static>,
-    /// Why saving was refused.
-    pub error: Option<String>,
-    pub field: Field,
-    /// The memory part, when "remember this" is on (always for Memory).
-    pub memory: Option<Box<MemoryForm>>,
-    /// The memory pane to return to, when the dialog was opened from it.
-    pub back_to: Option<Box<MemoryPane>>,
-    /// Saved or cancelled.
-    pub closed: bool,
-}
-
-/// A choice of projects for a memory's scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProjectOption {
-    One(String),
-    All,
-    /// The projects picked from the list.
-    Chosen,
-}
-
-/// A choice of rules for a memory's scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleOption {
-    One(String),
-    Class(String),
-    All,
-    /// The rules picked from the list.
-    Chosen,
-}
-
-/// The memory being written: its text, its scope picked from lists, and
-/// the findings it would apply to, kept up to date as the scope changes.
-#[derive(Debug, Clone)]
-pub struct MemoryForm {
-    pub text: TextArea<'static>,
-    pub projects: Vec<ProjectOption>,
-    pub project_at: usize,
-    pub chosen_projects: Vec<String>,
-    pub rules: Vec<RuleOption>,
-    pub rule_at: usize,
-    pub chosen_rules: Vec<String>,
-    /// Path prefixes, separated by commas or spaces.
-    pub paths: TextArea<'static>,
-    /// Also ignore the undecided findings in scope.
-    pub apply: bool,
-    /// Guidance for fixes rather than triage.
-    pub guidance: bool,
-    /// The memory as it was, when editing one.
-    pub editing: Option<Memory>,
-    /// Undecided findings the edited memory covered before.
-    pub covered_before: Option<usize>,
-    /// Undecided findings in scope now (ids), less the dialog's targets.
-    pub preview: Vec<i64>,
-    pub picker: Option<Picker>,
-    /// Showing the findings in `preview` (scrolled this far) instead of
-    /// the form.
-    pub listing: Option<usize>,
-}
-
-/// Picking projects or rules from a list: type to narrow it, Space to
-/// choose.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Picker {
-    pub rules: bool,
-    pub items: Vec<String>,
-    pub chosen: BTreeSet<String>,
-    pub filter: String,
-    pub cursor: Cursor,
-}
-
-impl Picker {
-    /// The items the filter lets through.
-    pub fn shown(&self) -> Vec<&String> {
-        let needle = self.filter.to_lowercase();
-        self.items
-            .iter()
-            .filter(|i| i.to_lowercase().contains(&needle))
-            .collect()
-    }
-}
-
 /// One decision, as `u` takes it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UndoEntry {
@@ -207,6 +94,19 @@ pub struct Detail {
     pub requested: Option<i64>,
     pub error: Option<String>,
     pub scroll: usize,
+    /// Moves whenever what the pane shows changes (another finding, an
+    /// error, the memories that may cover it), so its lines are computed
+    /// again.
+    pub version: u64,
+    /// The pane's lines, kept current by `update`.
+    pub lines: DetailLines,
+}
+
+impl Detail {
+    /// What the pane shows changed: its lines are out of date.
+    pub fn touch(&mut self) {
+        self.version += 1;
+    }
 }
 
 #[derive(Debug)]
@@ -294,5 +194,39 @@ impl Model {
 
     pub fn selected_id(&self) -> Option<i64> {
         self.selected_row().map(|r| r.id)
+    }
+
+    /// The findings a decision applies to: the visual range, else the
+    /// marked findings, else the one under the cursor.
+    pub fn targets(&self) -> Vec<i64> {
+        if let Some(anchor) = self.visual {
+            let (a, b) = if anchor <= self.list.selected {
+                (anchor, self.list.selected)
+            } else {
+                (self.list.selected, anchor)
+            };
+            return self
+                .visible
+                .get(a..=b.min(self.visible.len().saturating_sub(1)))
+                .unwrap_or_default()
+                .iter()
+                .map(|&i| self.index.rows[i as usize].id)
+                .collect();
+        }
+        if !self.marked.is_empty() {
+            return self.marked.iter().copied().collect();
+        }
+        self.selected_id().into_iter().collect()
+    }
+
+    /// The panes for the model's size and focus.
+    pub fn panes(&self) -> layout::Panes {
+        layout::panes(self.width, self.height, self.focus)
+    }
+
+    /// Rows of memories on screen in the memory pane: the terminal less
+    /// the status bar, the pane's border and its header.
+    pub fn memory_rows(&self) -> usize {
+        (self.height as usize).saturating_sub(4).max(1)
     }
 }
