@@ -10,7 +10,7 @@ use sift::import::{ImportOptions, load_str};
 use sift::store::Store;
 use sift::tui::action::{Action, Effect};
 use sift::tui::keymap::Keymap;
-use sift::tui::model::{Mode, Model, Pane};
+use sift::tui::model::{Model, Overlay, Pane};
 use sift::tui::runtime::key_action;
 use sift::tui::theme::Theme;
 use sift::tui::{update, view};
@@ -243,20 +243,17 @@ fn number_keys_and_brackets_switch_views() {
 fn filter_is_live_and_esc_restores_the_previous_one() {
     let mut c = Console::new(160, 48);
     c.keys("/sql");
-    assert!(matches!(c.model.mode, Mode::Filter(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Filter(_))));
     assert_eq!(c.listed(), vec![101], "narrows while typing");
     c.keys("<esc>");
     assert_eq!(c.listed(), vec![103, 101, 102]);
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 
     c.keys("/verdict:fp<enter>");
     assert_eq!(c.listed(), vec![102]);
-    assert!(
-        matches!(c.model.mode, Mode::Normal),
-        "Enter keeps the filter"
-    );
+    assert!(c.model.top().is_none(), "Enter keeps the filter");
     c.keys("/<cu>sev:urgent");
-    let Mode::Filter(input) = &c.model.mode else {
+    let Some(Overlay::Filter(input)) = c.model.top() else {
         panic!("still filtering")
     };
     assert!(input.error.as_deref().unwrap().contains("urgent"));
@@ -267,7 +264,7 @@ fn filter_is_live_and_esc_restores_the_previous_one() {
     );
     c.keys("<enter>");
     assert!(
-        matches!(c.model.mode, Mode::Filter(_)),
+        matches!(c.model.top(), Some(Overlay::Filter(_))),
         "Enter refuses an invalid filter"
     );
     c.keys("<esc>");
@@ -337,13 +334,13 @@ fn empty_view_cannot_focus_the_detail_pane() {
 fn help_lists_the_live_keymap_and_closes() {
     let mut c = Console::new(80, 24);
     c.keys("?");
-    assert!(matches!(c.model.mode, Mode::Help { .. }));
+    assert!(matches!(c.model.top(), Some(Overlay::Help { .. })));
     let screen = c.render();
     assert!(screen.contains("move down"), "{screen}");
     assert!(screen.contains("filter"));
     insta::assert_snapshot!("help_80x24", screen);
     c.keys("?");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 }
 
 #[test]
@@ -428,7 +425,7 @@ fn tiny_terminals_degrade_and_never_panic() {
         }
     }
     c.keys("<esc><esc>m");
-    assert!(matches!(c.model.mode, Mode::Memories(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Memories(_))));
     for (w, h) in [(1, 1), (5, 3), (30, 8)] {
         c.send(Action::Resize(w, h));
         for keys in ["j", "e", "<esc>", "d", "n", "/x", "<enter>"] {
@@ -551,17 +548,17 @@ fn rejecting_a_true_positive_asks_why() {
     let mut c = Console::new(80, 24);
     c.keys("j"); // 101: true positive
     c.keys("r");
-    assert!(matches!(c.model.mode, Mode::Dialog(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Dialog(_))));
     insta::assert_snapshot!("reject_dialog_80x24", c.render());
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("the dialog stays")
     };
     assert_eq!(d.error.as_deref(), Some("Say why Assistant is wrong"));
     c.keys("<stab><right><tab>"); // acceptable risk, back to the note
     c.keys("Internal admin only");
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
     assert_eq!(
         pending(&c),
         vec![(
@@ -600,7 +597,7 @@ fn ignore_dialog_with_reason_and_note() {
 fn notes_do_not_change_the_status() {
     let mut c = Console::new(160, 48);
     c.keys("n<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("an empty note is refused")
     };
     assert_eq!(d.error.as_deref(), Some("The note is empty"));
@@ -626,12 +623,12 @@ fn long_notes_are_refused_and_the_editor_text_is_inert() {
     let long = "x".repeat(3001);
     c.keys(&long);
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("refused")
     };
     assert!(d.error.as_deref().unwrap().contains("at most 3000"));
     c.keys("<esc>n<ce>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("still open")
     };
     let text = d.note.lines().join("\n");
@@ -831,7 +828,7 @@ fn with_memories(width: u16, height: u16) -> Console {
 fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
     let mut c = with_memories(120, 30);
     c.keys("m");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!("the pane opens")
     };
     // The store lists m2 (older) then m1; the pane shows the newest first.
@@ -841,7 +838,7 @@ fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
     assert_eq!(pane.impact, vec![1, 1]);
     insta::assert_snapshot!("memories_120x30", c.render());
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
     assert_eq!(
         c.listed(),
         vec![101, 105],
@@ -859,24 +856,24 @@ fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
 fn memories_filter_and_sort() {
     let mut c = with_memories(120, 30);
     c.keys("m/fixtures<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(pane.order, vec![0]);
     c.keys("/<esc>s");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert!(pane.by_impact);
     assert_eq!(pane.order.len(), 2);
     // project: and rule: keep the memories whose scope covers them.
     c.keys("/project:storefront<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(pane.order, vec![0], "m1 is the payments API's only");
     c.keys("/<esc>/rule:sql-injection-db<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(
@@ -885,12 +882,12 @@ fn memories_filter_and_sort() {
         "m1 through its class, m2 for all rules"
     );
     c.keys("/<esc>/rule:useless-assign<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(pane.order, vec![0]);
     c.keys("/<esc>m");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 }
 
 #[test]
@@ -898,14 +895,14 @@ fn m_shows_the_memories_that_cover_the_finding() {
     let mut c = with_memories(120, 30);
     c.keys("j"); // 101: in m1's scope (memories[1]), not m2's
     c.keys("M");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!("the pane opens")
     };
     assert_eq!(pane.filter, "finding:101");
     assert_eq!(pane.order, vec![1]);
     c.keys("mk"); // 103: in no scope
     c.keys("M");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert!(pane.order.is_empty());
@@ -937,7 +934,7 @@ fn over_the_semgrep_api_accepting_says_it_went_as_triage() {
 }
 
 fn form(c: &Console) -> &sift::tui::model::MemoryForm {
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("a dialog is open")
     };
     d.memory.as_deref().expect("the memory part is open")
@@ -984,7 +981,7 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     assert!(c.render().contains("1 open finding in scope"));
     assert!(c.render().contains("logger-credential-leak"));
     c.keys("<esc><tab><tab><space><enter>");
-    assert!(matches!(c.model.mode, Mode::Normal), "saved");
+    assert!(c.model.top().is_none(), "saved");
 
     let note = "Ignored under the memory \"Parameterised by the ORM\"";
     let mut decided = pending(&c);
@@ -1057,7 +1054,7 @@ fn scopes_are_picked_from_lists() {
     c.keys("<stab><stab><space>store<space><enter>");
     assert!(form(&c).preview.is_empty());
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("still open")
     };
     assert!(
@@ -1083,7 +1080,7 @@ fn the_memory_pane_creates_edits_activates_and_deletes() {
     insta::assert_snapshot!("new_memory_120x30", c.render());
     c.keys("<enter>");
     assert!(
-        matches!(c.model.mode, Mode::Memories(_)),
+        matches!(c.model.top(), Some(Overlay::Memories(_))),
         "back to the pane"
     );
     let created = match memory_changes(&c).as_slice() {
@@ -1116,7 +1113,7 @@ fn the_memory_pane_creates_edits_activates_and_deletes() {
         .iter()
         .position(|m| m.stage == MemoryStage::Suggested);
     if let Some(i) = suggested {
-        let Mode::Memories(pane) = &mut c.model.mode else {
+        let Some(Overlay::Memories(pane)) = c.model.top_mut() else {
             unreachable!()
         };
         pane.cursor.selected = pane.order.iter().position(|&o| o == i).unwrap();
@@ -1152,7 +1149,7 @@ fn customize_fix_records_guidance_for_the_project_and_rule() {
     c.keys("c");
     assert!(c.render().contains("Customize fix"), "{:?}", c.model.notice);
     c.keys("Use the ORM's parameter binding, never f-strings<enter>");
-    if let Mode::Dialog(d) = &c.model.mode {
+    if let Some(Overlay::Dialog(d)) = c.model.top() {
         panic!("{:?} {:?}", d.error, d.field);
     }
     let changes = memory_changes(&c);
@@ -1190,7 +1187,7 @@ fn accept_and_remember_starts_from_assistants_reason() {
         .clone();
     assert_eq!(form(&c).text.lines().join("\n"), reason);
     c.keys("<enter>");
-    if let Mode::Dialog(d) = &c.model.mode {
+    if let Some(Overlay::Dialog(d)) = c.model.top() {
         panic!("{:?} {:?}", d.error, d.field);
     }
     assert!(pending(&c).len() == 1, "{:?}", c.model.notice);
@@ -1202,7 +1199,7 @@ fn accept_and_remember_starts_from_assistants_reason() {
     ));
     // On a finding without a false-positive verdict, A says so.
     c.keys("gA");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 }
 
 #[test]
@@ -1242,7 +1239,7 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
     // Saved without touching the text: its exact characters are kept, and
     // they are what every way in refuses, so the form says why.
     c.keys("<tab><tab><tab>src/<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("a text with control characters is not saved")
     };
     assert!(
@@ -1264,7 +1261,7 @@ fn the_review_cases_of_the_memory_dialog() {
     c.keys("i<cr>");
     // Keys a selector field has no use for go nowhere (not into the note).
     c.keys("<tab>xyz");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!()
     };
     assert_eq!(d.note.lines().join(""), "");
@@ -1275,19 +1272,19 @@ fn the_review_cases_of_the_memory_dialog() {
     c.keys("<tab><left><left><tab><tab><space>");
     assert_eq!(form(&c).scope().rules, RuleScope::All);
     c.keys("<stab><stab><stab><stab>Known safe");
-    if let Mode::Dialog(d) = &mut c.model.mode {
+    if let Some(Overlay::Dialog(d)) = c.model.top_mut() {
         let f = d.memory.as_mut().unwrap();
         assert!(f.apply);
         f.preview.push(999);
     }
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("not saved on a stale count")
     };
     assert!(d.error.as_deref().unwrap().contains("changed meanwhile"));
     assert_eq!(form(&c).preview, vec![102]);
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
     assert_eq!(pending(&c).len(), 2);
     // Undo takes back the decisions and says the memory stays.
     let label = &c.model.undo.last().unwrap().label;
@@ -1311,7 +1308,7 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
     use sift::domain::{Memory, MemoryChange, RuleScope, Scope};
     let mut c = with_memories(120, 30);
     c.keys("mG"); // the oldest: m2
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     let named = c.model.memories[pane.order[pane.cursor.selected]]
@@ -1355,7 +1352,7 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
     reload(&mut c);
     c.render();
     c.keys("<esc>");
-    assert!(matches!(c.model.mode, Mode::Memories(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Memories(_))));
     c.render();
     // Saving a memory alone says so.
     c.keys("nJust a memory<enter>");

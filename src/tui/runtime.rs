@@ -3,7 +3,7 @@
 
 use super::action::{Action, Effect};
 use super::compact::Compact;
-use super::model::{Mode, Model};
+use super::model::{Model, Overlay};
 use super::{update, view};
 use crate::backend::Backend;
 use crate::store::Store;
@@ -352,13 +352,13 @@ fn action_for(model: &Model, event: Event) -> Option<Action> {
 
 /// The action a key press means in the model's current mode and pane.
 pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
-    match &model.mode {
-        Mode::Filter(_) | Mode::Dialog(_) => return Some(Action::TextInput(key)),
-        Mode::Memories(pane) if pane.filtering || pane.confirm_delete.is_some() => {
+    match model.top() {
+        Some(Overlay::Filter(_) | Overlay::Dialog(_)) => return Some(Action::TextInput(key)),
+        Some(Overlay::Memories(pane)) if pane.filtering || pane.confirm_delete.is_some() => {
             return Some(Action::TextInput(key));
         }
-        Mode::Memories(_) => return model.keymap.lookup_memories(&key).cloned(),
-        Mode::Normal | Mode::Help { .. } => {}
+        Some(Overlay::Memories(_)) => return model.keymap.lookup_memories(&key).cloned(),
+        None | Some(Overlay::Help { .. }) => {}
     }
     model.keymap.lookup(model.focus, &key).cloned()
 }

@@ -1,6 +1,6 @@
 //! A dialog: what it decides, its fields, and the memory it may write.
 
-use super::{Cursor, MemoryPane};
+use super::Cursor;
 use crate::domain::{Memory, RuleScope, Scope, TriageReason};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
@@ -47,10 +47,6 @@ pub struct Dialog {
     pub field: Field,
     /// The memory part, when "remember this" is on (always for Memory).
     pub memory: Option<Box<MemoryForm>>,
-    /// The memory pane to return to, when the dialog was opened from it.
-    pub back_to: Option<Box<MemoryPane>>,
-    /// Saved or cancelled.
-    pub closed: bool,
 }
 
 /// A choice of projects for a memory's scope.

@@ -2,8 +2,10 @@
 //! queries derived from it that both of them ask.
 
 mod dialog;
+mod overlay;
 
 pub use dialog::*;
+pub use overlay::*;
 
 use super::detail_lines::DetailLines;
 use super::keymap::Keymap;
@@ -39,44 +41,6 @@ pub struct Cursor {
     pub selected: usize,
     /// The first row on screen.
     pub offset: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FilterInput {
-    pub text: String,
-    /// Byte position of the cursor in `text`.
-    pub cursor: usize,
-    /// The filter before editing, restored by Esc.
-    pub before: Filter,
-    /// Why the current text is not applied.
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Mode {
-    Normal,
-    Filter(Box<FilterInput>),
-    Help { scroll: usize },
-    Dialog(Box<Dialog>),
-    Memories(Box<MemoryPane>),
-}
-
-/// The memory pane: every memory with what it covers.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MemoryPane {
-    /// Positions in `Model::memories`, in display order (filtered, sorted).
-    pub order: Vec<usize>,
-    /// Per memory (same positions as `Model::memories`): undecided findings
-    /// in its scope.
-    pub impact: Vec<usize>,
-    pub cursor: Cursor,
-    /// Words the memories must contain (text, scope or author).
-    pub filter: String,
-    /// Asking to confirm deleting the memory with this id.
-    pub confirm_delete: Option<String>,
-    /// Typing into the filter.
-    pub filtering: bool,
-    pub by_impact: bool,
 }
 
 /// One decision, as `u` takes it back.
@@ -120,7 +84,9 @@ pub struct Model {
     pub list: Cursor,
     pub sidebar: Cursor,
     pub focus: Pane,
-    pub mode: Mode,
+    /// What is open over the panes, bottom first: the top one takes the
+    /// keys, and closing it shows what was under it.
+    pub overlays: Vec<Overlay>,
     pub detail: Detail,
     pub width: u16,
     pub height: u16,
@@ -163,7 +129,7 @@ impl Model {
             list: Cursor::default(),
             sidebar: Cursor::default(),
             focus: Pane::List,
-            mode: Mode::Normal,
+            overlays: Vec::new(),
             detail: Detail::default(),
             width: 80,
             height: 24,

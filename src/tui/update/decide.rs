@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::tui::action::{Action, Effect};
 use crate::tui::format::capitalise;
-use crate::tui::model::{Dialog, DialogKind, Field, Mode, Model, UndoEntry};
+use crate::tui::model::{Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
 use crate::tui::text::inert_lines;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -180,7 +180,7 @@ fn open_dialog(model: &mut Model, kind: DialogKind, targets: Vec<i64>) -> Vec<Ef
         model.notice = Some("No finding selected".into());
         return Vec::new();
     }
-    model.mode = Mode::Dialog(Box::new(new_dialog(kind, targets)));
+    model.open(Overlay::Dialog(Box::new(new_dialog(kind, targets))));
     Vec::new()
 }
 
@@ -207,8 +207,6 @@ fn new_dialog(kind: DialogKind, targets: Vec<i64>) -> Dialog {
             Field::Note
         },
         memory: None,
-        back_to: None,
-        closed: false,
     }
 }
 
@@ -236,7 +234,7 @@ fn accept_and_remember(model: &mut Model) -> Vec<Effect> {
     let form = memory_form::new_form(model, &dialog.targets, &dialog.targets, &reason, false);
     dialog.memory = Some(Box::new(form));
     dialog.field = Field::Text;
-    model.mode = Mode::Dialog(Box::new(dialog));
+    model.open(Overlay::Dialog(Box::new(dialog)));
     Vec::new()
 }
 
@@ -260,7 +258,7 @@ fn customize_fix(model: &mut Model) -> Vec<Effect> {
     }
     let mut dialog = new_dialog(DialogKind::Memory, vec![id]);
     dialog.memory = Some(Box::new(memory_form::new_form(model, &[id], &[], "", true)));
-    model.mode = Mode::Dialog(Box::new(dialog));
+    model.open(Overlay::Dialog(Box::new(dialog)));
     Vec::new()
 }
 
@@ -269,31 +267,33 @@ fn customize_fix(model: &mut Model) -> Vec<Effect> {
 /// choice; Ctrl-R turns "remember this" on or off; Ctrl-L lists the
 /// findings in the memory's scope; Ctrl-E opens $EDITOR; Esc cancels.
 pub fn dialog_input(model: &mut Model, key: KeyEvent) -> Vec<Effect> {
-    let Mode::Dialog(mut dialog) = std::mem::replace(&mut model.mode, Mode::Normal) else {
+    // The dialog is taken off the stack while it works on the model; it
+    // goes back on unless it closed.
+    let Some(Overlay::Dialog(mut dialog)) = model.close() else {
         return Vec::new();
     };
-    let effects = dialog_key(model, &mut dialog, key);
-    if !dialog.closed {
-        model.mode = Mode::Dialog(dialog);
+    let (effects, open) = dialog_key(model, &mut dialog, key);
+    if open {
+        model.open(Overlay::Dialog(dialog));
     }
     effects
 }
 
-fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effect> {
+/// What a key did, and whether the dialog stays open.
+type Step = (Vec<Effect>, bool);
+
+fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Step {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
     // The memory part takes its keys first (and all of them while a list
     // is open over it).
     if memory_form::input(model, dialog, key) {
         dialog.error = None;
-        return Vec::new();
+        return (Vec::new(), true);
     }
     let fields = dialog.fields();
     match key.code {
-        KeyCode::Esc => {
-            close_dialog(model, dialog);
-            return Vec::new();
-        }
+        KeyCode::Esc => return (Vec::new(), false),
         KeyCode::Tab | KeyCode::BackTab => {
             let i = fields.iter().position(|f| *f == dialog.field).unwrap_or(0);
             let n = fields.len().max(1);
@@ -310,9 +310,9 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effe
             let text = match (dialog.field, &dialog.memory) {
                 (Field::Text, Some(form)) => form.text.lines().join("\n"),
                 (Field::Note, _) => dialog.note.lines().join("\n"),
-                _ => return Vec::new(),
+                _ => return (Vec::new(), true),
             };
-            return vec![Effect::OpenEditor(text)];
+            return (vec![Effect::OpenEditor(text)], true);
         }
         _ => match dialog.field {
             Field::Reason => {
@@ -346,21 +346,12 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effe
         },
     }
     dialog.error = note_error(&dialog.note);
-    Vec::new()
-}
-
-/// Leaves the dialog: back to the memory pane if it was opened there.
-fn close_dialog(model: &mut Model, dialog: &mut Dialog) {
-    model.mode = match dialog.back_to.take() {
-        Some(pane) => Mode::Memories(pane),
-        None => Mode::Normal,
-    };
-    dialog.closed = true;
+    (Vec::new(), true)
 }
 
 /// Text from $EDITOR replaces the note, or the memory's text.
 pub fn editor_done(model: &mut Model, result: Result<String, String>) -> Vec<Effect> {
-    let Mode::Dialog(dialog) = &mut model.mode else {
+    let Some(dialog) = model.dialog_mut() else {
         return Vec::new();
     };
     match result {
@@ -392,11 +383,11 @@ fn note_text(note: &TextArea) -> String {
     note.lines().join("\n").trim().to_string()
 }
 
-fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
+fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
     let text = note_text(&dialog.note);
     if let Some(e) = note_error(&dialog.note) {
         dialog.error = Some(e);
-        return Vec::new();
+        return (Vec::new(), true);
     }
     let note = (!text.is_empty()).then_some(text);
     let (intent, verb) = match dialog.kind {
@@ -415,7 +406,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
         DialogKind::RejectTruePositive => {
             if note.is_none() {
                 dialog.error = Some("Say why Assistant is wrong".into());
-                return Vec::new();
+                return (Vec::new(), true);
             }
             (
                 Some(Intent::Reject {
@@ -429,7 +420,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
             Some(n) => (Some(Intent::Note(n)), "noted".to_string()),
             None => {
                 dialog.error = Some("The note is empty".into());
-                return Vec::new();
+                return (Vec::new(), true);
             }
         },
         DialogKind::Memory => (None, String::new()),
@@ -454,7 +445,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
             Err(e) => {
                 dialog.error = Some(e);
                 dialog.field = Field::Text;
-                return Vec::new();
+                return (Vec::new(), true);
             }
         };
         let what = match (&form.editing, form.guidance) {
@@ -478,7 +469,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
                 dialog.error = Some(format!(
                     "The findings in scope changed meanwhile: now {n}. Enter saves with these."
                 ));
-                return Vec::new();
+                return (Vec::new(), true);
             }
         }
         if form.apply && !form.guidance && !form.preview.is_empty() {
@@ -498,12 +489,12 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
             MemoryChange::Create(memory)
         });
     }
-    close_dialog(model, dialog);
-    vec![Effect::Record {
+    let record = Effect::Record {
         intents,
         label,
         memory: change,
-    }]
+    };
+    (vec![record], false)
 }
 
 /// The decisions are in the outbox: show them, and move on.

@@ -2,18 +2,18 @@
 
 use super::refilter;
 use crate::tui::action::{Action, Effect};
-use crate::tui::model::{FilterInput, Mode, Model};
+use crate::tui::model::{FilterInput, Model, Overlay};
 use crossterm::event::{KeyCode, KeyModifiers};
 
 pub fn start(model: &mut Model) -> Vec<Effect> {
     let text = model.filter.to_line();
     let text = if text.is_empty() { text } else { text + " " };
-    model.mode = Mode::Filter(Box::new(FilterInput {
+    model.open(Overlay::Filter(Box::new(FilterInput {
         cursor: text.len(),
         text,
         before: model.filter.clone(),
         error: None,
-    }));
+    })));
     Vec::new()
 }
 
@@ -21,14 +21,14 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     let Action::TextInput(key) = action else {
         return Vec::new();
     };
-    let Mode::Filter(input) = &mut model.mode else {
+    let Some(Overlay::Filter(input)) = model.overlays.last_mut() else {
         return Vec::new();
     };
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Esc => {
             model.filter = input.before.clone();
-            model.mode = Mode::Normal;
+            model.close();
             return refilter(model);
         }
         KeyCode::Enter => {
@@ -36,7 +36,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                 model.notice = Some(format!("Filter not applied: {error}"));
                 return Vec::new();
             }
-            model.mode = Mode::Normal;
+            model.close();
             return Vec::new();
         }
         KeyCode::Char('u') if ctrl => {

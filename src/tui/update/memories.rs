@@ -7,7 +7,7 @@ use crate::domain::{
     same_class,
 };
 use crate::tui::action::{Action, Effect};
-use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode, Model, Pane};
+use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Model, Overlay, Pane};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
 
@@ -33,7 +33,7 @@ fn open_filtered(model: &mut Model, filter: String) -> Vec<Effect> {
         ..MemoryPane::default()
     };
     arrange(model, &mut pane, None);
-    model.mode = Mode::Memories(Box::new(pane));
+    model.open(Overlay::Memories(Box::new(pane)));
     Vec::new()
 }
 
@@ -73,11 +73,7 @@ fn arrange(model: &Model, pane: &mut MemoryPane, keep: Option<&str>) {
 /// The id of the memory under the pane's cursor (the pane may be under a
 /// dialog).
 pub fn selected_id(model: &Model) -> Option<String> {
-    let pane = match &model.mode {
-        Mode::Memories(pane) => pane,
-        Mode::Dialog(d) => d.back_to.as_ref()?,
-        _ => return None,
-    };
+    let pane = model.memory_pane()?;
     pane.order
         .get(pane.cursor.selected)
         .and_then(|&i| model.memories.get(i))
@@ -139,7 +135,7 @@ fn matches(model: &Model, m: &Memory, word: &str) -> bool {
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     let rows = model.memory_rows();
-    let Mode::Memories(pane) = &mut model.mode else {
+    let Some(pane) = model.memory_pane_mut() else {
         return Vec::new();
     };
     if pane.filtering {
@@ -158,13 +154,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                 }
                 _ => return Vec::new(),
             }
-            let keep = selected_id(model);
-            let Mode::Memories(pane) = &mut model.mode else {
-                return Vec::new();
-            };
-            let mut pane = std::mem::take(pane.as_mut());
-            arrange(model, &mut pane, keep.as_deref());
-            model.mode = Mode::Memories(Box::new(pane));
+            rearrange(model);
         }
         return Vec::new();
     }
@@ -186,7 +176,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::EditMemory => return edit_memory(model),
         Action::DeleteMemory => {
             let id = selected_id(model);
-            if let Mode::Memories(pane) = &mut model.mode {
+            if let Some(pane) = model.memory_pane_mut() {
                 pane.confirm_delete = id;
             }
         }
@@ -205,16 +195,12 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Filter => pane.filtering = true,
         Action::SortByImpact => {
             pane.by_impact = !pane.by_impact;
-            let keep = selected_id(model);
-            let Mode::Memories(pane) = &mut model.mode else {
-                return Vec::new();
-            };
-            let mut pane = std::mem::take(pane.as_mut());
-            arrange(model, &mut pane, keep.as_deref());
-            model.mode = Mode::Memories(Box::new(pane));
+            rearrange(model);
         }
         Action::Open => return jump(model),
-        Action::Memories | Action::Back => model.mode = Mode::Normal,
+        Action::Memories | Action::Back => {
+            model.close();
+        }
         Action::Quit => model.quit = true,
         _ => {}
     }
@@ -223,7 +209,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
 
 /// The findings in the selected memory's scope, in the list.
 fn jump(model: &mut Model) -> Vec<Effect> {
-    let Mode::Memories(pane) = &model.mode else {
+    let Some(pane) = model.memory_pane() else {
         return Vec::new();
     };
     let Some(memory) = pane
@@ -247,7 +233,7 @@ fn jump(model: &mut Model) -> Vec<Effect> {
         }),
         ..Default::default()
     };
-    model.mode = Mode::Normal;
+    model.close();
     model.focus = Pane::List;
     model.list.selected = 0;
     model.list.offset = 0;
@@ -256,9 +242,7 @@ fn jump(model: &mut Model) -> Vec<Effect> {
 
 /// The memory under the pane's cursor.
 fn selected(model: &Model) -> Option<&Memory> {
-    let Mode::Memories(pane) = &model.mode else {
-        return None;
-    };
+    let pane = model.memory_pane()?;
     pane.order
         .get(pane.cursor.selected)
         .map(|&i| &model.memories[i])
@@ -266,12 +250,9 @@ fn selected(model: &Model) -> Option<&Memory> {
 
 /// Opens a memory dialog over the pane; closing it comes back here.
 fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effect> {
-    let Mode::Memories(pane) = std::mem::replace(&mut model.mode, Mode::Normal) else {
-        return Vec::new();
-    };
     let mut note = TextArea::default();
     note.set_placeholder_text("The note");
-    model.mode = Mode::Dialog(Box::new(Dialog {
+    model.open(Overlay::Dialog(Box::new(Dialog {
         kind: DialogKind::Memory,
         targets,
         reason: TriageReason::FalsePositive,
@@ -279,9 +260,7 @@ fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effe
         error: None,
         field: Field::Text,
         memory: Some(Box::new(form)),
-        back_to: Some(pane),
-        closed: false,
-    }));
+    })));
     Vec::new()
 }
 
@@ -326,18 +305,26 @@ fn activate(model: &mut Model) -> Vec<Effect> {
 /// The memories changed (recorded here, or pulled): the pane follows.
 /// `keep` is the memory the cursor was on.
 pub fn reloaded(model: &mut Model, keep: Option<String>) {
-    let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
-    let pane = match &mut mode {
-        Mode::Memories(pane) => Some(pane),
-        Mode::Dialog(d) => d.back_to.as_mut(),
-        _ => None,
-    };
-    // Counting what each memory covers is only for a pane on screen.
-    if let Some(pane) = pane {
-        pane.impact = impacts(model);
-        arrange(model, pane, keep.as_deref());
+    let mut overlays = std::mem::take(&mut model.overlays);
+    // Counting what each memory covers is only for a pane that is open.
+    for overlay in &mut overlays {
+        if let Overlay::Memories(pane) = overlay {
+            pane.impact = impacts(model);
+            arrange(model, pane, keep.as_deref());
+        }
     }
-    model.mode = mode;
+    model.overlays = overlays;
+}
+
+/// The pane's filter or order changed: arranged again, the cursor staying
+/// on its memory.
+fn rearrange(model: &mut Model) {
+    let keep = selected_id(model);
+    let Some(Overlay::Memories(mut pane)) = model.close() else {
+        return;
+    };
+    arrange(model, &mut pane, keep.as_deref());
+    model.open(Overlay::Memories(pane));
 }
 
 fn impacts(model: &Model) -> Vec<usize> {

@@ -6,7 +6,7 @@
 use crate::domain::{Memory, RuleScope, Scope};
 use crate::tui::format::capitalise;
 use crate::tui::model::{
-    Cursor, Dialog, Field, MemoryForm, Mode, Model, Picker, ProjectOption, RuleOption,
+    Cursor, Dialog, Field, MemoryForm, Model, Overlay, Picker, ProjectOption, RuleOption,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -165,13 +165,15 @@ pub fn refresh(model: &Model, form: &mut MemoryForm, targets: &[i64]) {
 /// The index or the memories changed under an open form: its count
 /// follows, so what saving applies is what it shows.
 pub fn refresh_open(model: &mut Model) {
-    let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
-    if let Mode::Dialog(d) = &mut mode
-        && let Some(form) = d.memory.as_mut()
-    {
-        refresh(model, form, &d.targets);
+    let mut overlays = std::mem::take(&mut model.overlays);
+    for overlay in &mut overlays {
+        if let Overlay::Dialog(d) = overlay
+            && let Some(form) = d.memory.as_mut()
+        {
+            refresh(model, form, &d.targets);
+        }
     }
-    model.mode = mode;
+    model.overlays = overlays;
 }
 
 /// The memory the form describes, or why it cannot be saved.

@@ -10,7 +10,7 @@ mod nav;
 mod sidebar;
 
 use super::action::{Action, Effect};
-use super::model::{Mode, Model, Pane};
+use super::model::{Model, Overlay, Pane};
 
 /// Prepares a fresh model: selects the default view and asks for the first
 /// finding's details.
@@ -57,15 +57,15 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         _ => {}
     }
     model.notice = None;
-    match &model.mode {
-        Mode::Filter(_) => filter::update(model, action),
-        Mode::Help { .. } => help(model, action),
-        Mode::Dialog(_) => match action {
+    match model.top() {
+        Some(Overlay::Filter(_)) => filter::update(model, action),
+        Some(Overlay::Help { .. }) => help(model, action),
+        Some(Overlay::Dialog(_)) => match action {
             Action::TextInput(key) => decide::dialog_input(model, key),
             _ => Vec::new(),
         },
-        Mode::Memories(_) => memories::update(model, action),
-        Mode::Normal => normal(model, action),
+        Some(Overlay::Memories(_)) => memories::update(model, action),
+        None => normal(model, action),
     }
 }
 
@@ -96,7 +96,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Help => {
-            model.mode = Mode::Help { scroll: 0 };
+            model.open(Overlay::Help { scroll: 0 });
             Vec::new()
         }
         Action::Suspend => vec![Effect::Suspend],
@@ -186,7 +186,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
 }
 
 fn help(model: &mut Model, action: Action) -> Vec<Effect> {
-    let Mode::Help { scroll } = &mut model.mode else {
+    let Some(Overlay::Help { scroll }) = model.top_mut() else {
         return Vec::new();
     };
     match action {
@@ -195,7 +195,9 @@ fn help(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::PageDown | Action::HalfPageDown => *scroll += 10,
         Action::PageUp | Action::HalfPageUp => *scroll = scroll.saturating_sub(10),
         Action::Top => *scroll = 0,
-        Action::Help | Action::Back | Action::Quit => model.mode = Mode::Normal,
+        Action::Help | Action::Back | Action::Quit => {
+            model.close();
+        }
         _ => {}
     }
     Vec::new()

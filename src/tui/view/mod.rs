@@ -10,7 +10,7 @@ mod status;
 
 use super::format::fit;
 use super::layout;
-use super::model::{Mode, Model, Pane};
+use super::model::{Model, Overlay, Pane};
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -34,33 +34,38 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         return;
     }
     let panes = layout::panes(area.width, area.height, model.focus);
-    let memory_pane = match &model.mode {
-        Mode::Memories(pane) => Some(pane),
-        Mode::Dialog(d) => d.back_to.as_ref(),
-        _ => None,
-    };
-    if let Some(pane) = memory_pane {
-        memories::draw(frame, model, area, pane);
-        status::draw(frame, model, panes.status);
-        if let Mode::Dialog(d) = &model.mode {
-            dialog::draw(frame, model, area, d);
+    // The bottom of the screen: the panes, or the last overlay that covers
+    // them; the status line; then the overlays above, in order.
+    let covering = model.overlays.iter().rposition(Overlay::covers_panes);
+    let above = match covering {
+        Some(i) => {
+            if let Overlay::Memories(pane) = &model.overlays[i] {
+                memories::draw(frame, model, area, pane);
+            }
+            i + 1
         }
-        return;
-    }
-    if let Some(r) = panes.sidebar {
-        sidebar::draw(frame, model, r);
-    }
-    if let Some(r) = panes.list {
-        list::draw(frame, model, r);
-    }
-    if let Some(r) = panes.detail {
-        detail::draw(frame, model, r);
-    }
+        None => {
+            if let Some(r) = panes.sidebar {
+                sidebar::draw(frame, model, r);
+            }
+            if let Some(r) = panes.list {
+                list::draw(frame, model, r);
+            }
+            if let Some(r) = panes.detail {
+                detail::draw(frame, model, r);
+            }
+            0
+        }
+    };
     status::draw(frame, model, panes.status);
-    match &model.mode {
-        Mode::Help { scroll } => help::draw(frame, model, area, *scroll),
-        Mode::Dialog(d) => dialog::draw(frame, model, area, d),
-        Mode::Normal | Mode::Filter(_) | Mode::Memories(_) => {}
+    for overlay in &model.overlays[above..] {
+        match overlay {
+            Overlay::Help { scroll } => help::draw(frame, model, area, *scroll),
+            Overlay::Dialog(d) => dialog::draw(frame, model, area, d),
+            // The filter is typed in the status line; the memory pane
+            // covers the panes.
+            Overlay::Filter(_) | Overlay::Memories(_) => {}
+        }
     }
 }
 
@@ -82,7 +87,7 @@ fn pane_block<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
 }
 
 fn is_focused(model: &Model, pane: Pane) -> bool {
-    model.focus == pane && matches!(model.mode, Mode::Normal | Mode::Filter(_))
+    model.focus == pane && matches!(model.top(), None | Some(Overlay::Filter(_)))
 }
 
 /// A span of text that may come from outside: always made inert first.

@@ -2,7 +2,7 @@
 
 use crate::tui::action::Action;
 use crate::tui::format::{fit, pad};
-use crate::tui::model::{Mode, Model};
+use crate::tui::model::{Model, Overlay};
 use crate::tui::text::inert;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let theme = &model.theme;
     let width = area.width as usize;
-    if let Mode::Filter(input) = &model.mode {
+    if let Some(Overlay::Filter(input)) = model.top() {
         let prompt = format!("/{}", inert(&input.text));
         let note = input
             .error
@@ -54,9 +54,9 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     }
     left += &format!(" · {}", model.backend);
     left.push(' ');
-    let right = match (&model.notice, &model.mode) {
+    let right = match (&model.notice, model.top()) {
         (Some(notice), _) => format!(" {} ", inert(notice)),
-        (None, Mode::Memories(_)) => {
+        (None, Some(Overlay::Memories(_))) => {
             " Enter findings  n new  e edit  d delete  L live  s sort  / filter  m back "
                 .to_string()
         }
