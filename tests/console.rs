@@ -72,7 +72,7 @@ impl Console {
                 }
                 Effect::Record {
                     intents,
-                    label,
+                    summary,
                     memory,
                 } => {
                     let decided = self
@@ -88,7 +88,7 @@ impl Console {
                         );
                         self.run(more);
                     }
-                    Action::Recorded(Box::new(decided), label)
+                    Action::Recorded(Box::new(decided), summary)
                 }
                 Effect::Undo(entry) => {
                     let undone = self

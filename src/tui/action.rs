@@ -2,6 +2,7 @@
 //! the runtime to carry out.
 
 use super::model::UndoEntry;
+use super::summary::Summary;
 use crate::domain::{BacklogView, Finding, FindingIndex, Intent, MemoryChange};
 use crate::domain::{Decided, RowUpdate};
 use crossterm::event::KeyEvent;
@@ -84,8 +85,9 @@ pub enum Action {
     DetailLoaded(Box<Finding>),
     #[serde(skip)]
     DetailFailed(i64, String),
+    /// Recorded, and what that did.
     #[serde(skip)]
-    Recorded(Box<Decided>, String),
+    Recorded(Box<Decided>, Summary),
     #[serde(skip)]
     RecordFailed(String),
     #[serde(skip)]
@@ -188,10 +190,11 @@ pub enum Effect {
     /// Stop the process with SIGTSTP after restoring the terminal.
     Suspend,
     /// Record decisions in the outbox before anything shows them
-    /// (answered by Recorded or RecordFailed). The label names them.
+    /// (answered by Recorded or RecordFailed).
     Record {
         intents: Vec<(i64, Intent)>,
-        label: String,
+        /// What they do, for the notice and undo.
+        summary: Summary,
         /// A memory change recorded in the same transaction.
         memory: Option<MemoryChange>,
     },

@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod runtime;
+pub mod summary;
 pub mod text;
 pub mod theme;
 pub mod update;

@@ -107,7 +107,7 @@ async fn event_loop<B: Backend>(
                 }
                 Effect::Record {
                     intents,
-                    label,
+                    summary,
                     memory,
                 } => {
                     let decided =
@@ -120,7 +120,7 @@ async fn event_loop<B: Backend>(
                             {
                                 effects.extend(update::update(&mut model, loaded));
                             }
-                            Action::Recorded(Box::new(decided), label)
+                            Action::Recorded(Box::new(decided), summary)
                         }
                         Err(e) => {
                             tracing::error!("recording decisions: {e:#}");

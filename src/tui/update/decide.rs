@@ -13,13 +13,14 @@ use crate::domain::{
 use crate::tui::action::{Action, Effect};
 use crate::tui::format::capitalise;
 use crate::tui::model::{Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
+use crate::tui::summary::{Decision, MemoryDone, Summary};
 use crate::tui::text::inert_lines;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
-        Action::Accept => decide(model, Intent::Accept { comment: None }, "accepted"),
+        Action::Accept => decide(model, Intent::Accept { comment: None }, Decision::Accepted),
         Action::Reject => {
             let targets = model.targets();
             let any_tp = targets
@@ -35,7 +36,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                         reason: None,
                         comment: None,
                     },
-                    "rejected",
+                    Decision::Rejected,
                 )
             }
         }
@@ -49,9 +50,9 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::AcceptAndRemember => accept_and_remember(model),
         Action::CustomizeFix => customize_fix(model),
-        Action::ToFix => decide(model, set(TriageState::Fixing), "set to fix"),
-        Action::Review => decide(model, set(TriageState::Reviewing), "set to reviewing"),
-        Action::Reopen => decide(model, set(TriageState::Reopened), "reopened"),
+        Action::ToFix => decide(model, set(TriageState::Fixing), Decision::SetToFix),
+        Action::Review => decide(model, set(TriageState::Reviewing), Decision::SetToReviewing),
+        Action::Reopen => decide(model, set(TriageState::Reopened), Decision::Reopened),
         Action::ToggleMark => {
             if let Some(id) = model.selected_id() {
                 if !model.marked.remove(&id) {
@@ -97,7 +98,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Action::Recorded(decided, label) => recorded(model, *decided, label),
+        Action::Recorded(decided, summary) => recorded(model, *decided, summary),
         Action::RecordFailed(error) => {
             model.notice = Some(format!("Not recorded, nothing changed: {error}"));
             Vec::new()
@@ -130,7 +131,7 @@ fn verdict_of(model: &Model, id: i64) -> Option<Verdict> {
 
 /// Checks the intent against what the list knows of each target, so a key
 /// that makes no sense says why instead of doing anything.
-fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
+fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> {
     let targets = model.targets();
     if targets.is_empty() {
         model.notice = Some("No finding selected".into());
@@ -167,10 +168,10 @@ fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
         });
         return Vec::new();
     }
-    let label = count_label(verb, intents.len());
+    let summary = Summary::decided(decision, intents.len());
     vec![Effect::Record {
         intents,
-        label,
+        summary,
         memory: None,
     }]
 }
@@ -390,54 +391,50 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
         return (Vec::new(), true);
     }
     let note = (!text.is_empty()).then_some(text);
-    let (intent, verb) = match dialog.kind {
-        DialogKind::Ignore => (
-            Some(Intent::SetState {
+    let decision = match dialog.kind {
+        DialogKind::Ignore => Some((
+            Intent::SetState {
                 state: TriageState::Ignored,
                 reason: Some(dialog.reason),
                 note,
-            }),
-            format!("ignored ({})", dialog.reason.label().to_lowercase()),
-        ),
-        DialogKind::AcceptFalsePositive => (
-            Some(Intent::Accept { comment: note }),
-            "accepted".to_string(),
-        ),
+            },
+            Decision::Ignored(dialog.reason),
+        )),
+        DialogKind::AcceptFalsePositive => {
+            Some((Intent::Accept { comment: note }, Decision::Accepted))
+        }
         DialogKind::RejectTruePositive => {
             if note.is_none() {
                 dialog.error = Some("Say why Assistant is wrong".into());
                 return (Vec::new(), true);
             }
-            (
-                Some(Intent::Reject {
+            Some((
+                Intent::Reject {
                     reason: Some(dialog.reason),
                     comment: note,
-                }),
-                "rejected".to_string(),
-            )
+                },
+                Decision::Rejected,
+            ))
         }
         DialogKind::Note => match note {
-            Some(n) => (Some(Intent::Note(n)), "noted".to_string()),
+            Some(n) => Some((Intent::Note(n), Decision::Noted)),
             None => {
                 dialog.error = Some("The note is empty".into());
                 return (Vec::new(), true);
             }
         },
-        DialogKind::Memory => (None, String::new()),
+        DialogKind::Memory => None,
     };
-    let mut intents: Vec<(i64, Intent)> = match &intent {
-        Some(intent) => dialog
+    let mut intents: Vec<(i64, Intent)> = Vec::new();
+    let mut summary = Summary::default();
+    if let Some((intent, decision)) = decision {
+        intents = dialog
             .targets
             .iter()
             .map(|&id| (id, intent.clone()))
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut label = if intents.is_empty() {
-        String::new()
-    } else {
-        count_label(&verb, intents.len())
-    };
+            .collect();
+        summary = Summary::decided(decision, intents.len());
+    }
     let mut change = None;
     if let Some(form) = &dialog.memory {
         let memory = match memory_form::memory(form, &model.actor) {
@@ -448,16 +445,11 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
                 return (Vec::new(), true);
             }
         };
-        let what = match (&form.editing, form.guidance) {
-            (Some(_), _) => "memory saved",
-            (None, true) => "fix guidance remembered",
-            (None, false) => "remembered",
-        };
-        label = if label.is_empty() {
-            capitalise(what)
-        } else {
-            format!("{label} · {what}")
-        };
+        summary.memory = Some(match (&form.editing, form.guidance) {
+            (Some(_), _) => MemoryDone::Saved,
+            (None, true) => MemoryDone::GuidanceRemembered,
+            (None, false) => MemoryDone::Remembered,
+        });
         if form.apply && !form.guidance {
             // What is applied is what the count says now.
             let shown = form.preview.clone();
@@ -478,10 +470,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
                 _ => TriageReason::FalsePositive,
             };
             intents.extend(memory.apply_intents(&form.preview, reason));
-            label += &format!(
-                " · applied to {}",
-                count_label("", form.preview.len()).trim()
-            );
+            summary.applied = form.preview.len();
         }
         change = Some(if form.editing.is_some() {
             MemoryChange::Update(memory)
@@ -491,29 +480,19 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
     }
     let record = Effect::Record {
         intents,
-        label,
+        summary,
         memory: change,
     };
     (vec![record], false)
 }
 
 /// The decisions are in the outbox: show them, and move on.
-fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
+fn recorded(model: &mut Model, decided: Decided, summary: Summary) -> Vec<Effect> {
     if !decided.outbox_ids.is_empty() {
         // Undo takes back the decisions; a memory saved with them stays
         // (the memory pane deletes it).
-        let decisions = match decided.memory_outbox_id {
-            Some(_) => {
-                let parts: Vec<&str> = label
-                    .split(" · ")
-                    .filter(|p| !p.contains("remembered") && *p != "memory saved")
-                    .collect();
-                format!("{}; the memory stays", parts.join(" · "))
-            }
-            None => label.clone(),
-        };
         model.undo.push(UndoEntry {
-            label: decisions,
+            label: summary.undo_label(),
             outbox_ids: decided.outbox_ids.clone(),
             before: decided.before.clone(),
         });
@@ -523,13 +502,13 @@ fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
     let mut notice = if decided.outbox_ids.is_empty() && decided.memory_outbox_id.is_none() {
         "Nothing recorded".to_string()
     } else {
-        capitalise(&label)
+        summary.notice()
     };
     if let Some((_, why)) = decided.refused.first() {
         notice += &format!(" · {} skipped: {why}", decided.refused.len());
     }
     if let Some(note) = &model.verdict_feedback
-        && (label.starts_with("accepted") || label.starts_with("rejected"))
+        && summary.judges_verdict()
     {
         notice += &format!(" · {note}");
     }
@@ -566,12 +545,4 @@ pub fn apply(model: &mut Model, updates: &[RowUpdate]) -> Vec<Effect> {
         effects = selection_changed(model, selected);
     }
     effects
-}
-
-fn count_label(verb: &str, n: usize) -> String {
-    if n == 1 {
-        format!("{verb} 1 finding")
-    } else {
-        format!("{verb} {n} findings")
-    }
 }

@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Model, Overlay, Pane};
+use crate::tui::summary::{MemoryDone, Summary};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
 
@@ -165,7 +166,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         {
             return vec![Effect::Record {
                 intents: Vec::new(),
-                label: "Memory deleted".into(),
+                summary: Summary::memory(MemoryDone::Deleted),
                 memory: Some(MemoryChange::Delete(id)),
             }];
         }
@@ -297,7 +298,7 @@ fn activate(model: &mut Model) -> Vec<Effect> {
     memory.touch();
     vec![Effect::Record {
         intents: Vec::new(),
-        label: "Memory made live".into(),
+        summary: Summary::memory(MemoryDone::MadeLive),
         memory: Some(MemoryChange::Update(memory)),
     }]
 }
