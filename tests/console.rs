@@ -11,6 +11,7 @@ use sift::store::Store;
 use sift::tui::action::{Action, Effect};
 use sift::tui::keymap::Keymap;
 use sift::tui::model::{Model, Overlay, Pane};
+use sift::tui::perform::Perform;
 use sift::tui::runtime::key_action;
 use sift::tui::theme::Theme;
 use sift::tui::{update, view};
@@ -19,7 +20,8 @@ use time::macros::datetime;
 const BACKLOG: &str = include_str!("fixtures/console_backlog.json");
 
 struct Console {
-    store: Store,
+    /// The store, and the effects on it carried out as the runtime does.
+    perform: Perform,
     model: Model,
     /// Every effect update asked for, in order.
     effects: Vec<Effect>,
@@ -46,7 +48,7 @@ impl Console {
         model.actor = "tester".into();
         model.rule_classes = store.rule_classes().unwrap();
         let mut c = Console {
-            store,
+            perform: Perform::new(store, "tester"),
             model,
             effects: Vec::new(),
         };
@@ -56,55 +58,31 @@ impl Console {
         c
     }
 
+    fn store(&self) -> &Store {
+        self.perform.store()
+    }
+
     fn send(&mut self, action: Action) {
         let effects = update::update(&mut self.model, action);
         self.run(effects);
     }
 
-    /// Carries out effects the way the runtime does, synchronously.
+    /// Carries out effects the way the runtime does, synchronously: those
+    /// on the store through the same `Perform`, the terminal's by hand.
     fn run(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             self.effects.push(effect.clone());
-            let answer = match effect {
-                Effect::LoadDetail(id) => {
-                    let f = self.store.load_finding(id).unwrap().unwrap();
-                    Action::DetailLoaded(Box::new(f))
-                }
-                Effect::Record {
-                    intents,
-                    summary,
-                    memory,
-                } => {
-                    let decided = self
-                        .store
-                        .decide_with_memory(&intents, memory.as_ref(), "tester", false)
-                        .unwrap();
-                    if memory.is_some() {
-                        let (memories, pending) = self.store.memories_in_view().unwrap();
-                        let classes = self.model.rule_classes.clone();
-                        let more = update::update(
-                            &mut self.model,
-                            Action::MemoriesLoaded(memories, pending, classes),
-                        );
-                        self.run(more);
-                    }
-                    Action::Recorded(Box::new(decided), summary)
-                }
-                Effect::Undo(entry) => {
-                    let undone = self
-                        .store
-                        .undo(&entry.outbox_ids, &entry.before, &entry.label, "tester")
-                        .unwrap();
-                    let message = undone.message(&entry.label);
-                    Action::RowsUpdated(undone.updates, Some(message))
-                }
-                Effect::OpenEditor(text) => {
-                    Action::EditorDone(Ok(format!("{text}\nfrom the editor\u{1b}[2J")))
-                }
+            let answers = match effect {
+                Effect::OpenEditor(text) => vec![Action::EditorDone(Ok(format!(
+                    "{text}\nfrom the editor\u{1b}[2J"
+                )))],
                 Effect::Suspend => continue,
+                effect => self.perform.perform(effect),
             };
-            let more = update::update(&mut self.model, answer);
-            self.run(more);
+            for answer in answers {
+                let more = update::update(&mut self.model, answer);
+                self.run(more);
+            }
         }
     }
 
@@ -214,7 +192,7 @@ fn j_and_k_move_and_load_details_latest_first() {
 fn a_late_detail_for_another_finding_is_dropped() {
     let mut c = Console::new(160, 48);
     c.keys("j"); // now 101
-    let stale = c.store.load_finding(103).unwrap().unwrap();
+    let stale = c.store().load_finding(103).unwrap().unwrap();
     c.send(Action::DetailLoaded(Box::new(stale)));
     assert_eq!(c.model.detail.finding.as_ref().unwrap().id, 101);
 }
@@ -450,7 +428,7 @@ fn an_empty_backlog_says_how_to_fill_it() {
 type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
 
 fn pending(c: &Console) -> Vec<PendingRow> {
-    c.store
+    c.store()
         .pending()
         .unwrap()
         .into_iter()
@@ -683,8 +661,8 @@ fn undo_after_sending_sends_the_previous_state_back() {
     let mut c = Console::new(160, 48);
     c.keys("jf"); // 101 to fix
     // The backend acknowledges it.
-    let batch = c.store.next_batch(3000).unwrap().unwrap();
-    c.store
+    let batch = c.store().next_batch(3000).unwrap().unwrap();
+    c.store()
         .apply_triage(
             &batch.finding_ids,
             &batch.change,
@@ -693,7 +671,7 @@ fn undo_after_sending_sends_the_previous_state_back() {
             None,
         )
         .unwrap();
-    c.store.acknowledge(&batch.outbox_ids).unwrap();
+    c.store().acknowledge(&batch.outbox_ids).unwrap();
     c.keys("u");
     assert_eq!(
         pending(&c),
@@ -716,7 +694,7 @@ fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
     c.keys("a");
     assert!(!c.listed().contains(&first));
     // The sync took the decision into a request before u was pressed.
-    let out = c.store.next_batch(3000).unwrap().unwrap();
+    let out = c.store().next_batch(3000).unwrap().unwrap();
     c.keys("u");
     let notice = c.model.notice.clone().unwrap_or_default();
     assert!(notice.starts_with("Undone: 1 decision"), "{notice}");
@@ -725,8 +703,8 @@ fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
     assert!(c.listed().contains(&first));
     // The request lands after all; the restoring decision follows it.
     let now = time::OffsetDateTime::now_utc();
-    for batch in [out, c.store.next_batch(3000).unwrap().unwrap()] {
-        c.store
+    for batch in [out, c.store().next_batch(3000).unwrap().unwrap()] {
+        c.store()
             .apply_triage(
                 &batch.finding_ids,
                 &batch.change,
@@ -735,9 +713,9 @@ fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
                 Some(&batch.request_key),
             )
             .unwrap();
-        c.store.acknowledge(&batch.outbox_ids).unwrap();
+        c.store().acknowledge(&batch.outbox_ids).unwrap();
     }
-    let index = c.store.load_index().unwrap();
+    let index = c.store().load_index().unwrap();
     let row = index.rows.iter().find(|r| r.id == first).unwrap();
     assert!(
         BacklogView::NeedsReview.contains(row),
@@ -941,7 +919,7 @@ fn form(c: &Console) -> &sift::tui::model::MemoryForm {
 }
 
 fn memory_changes(c: &Console) -> Vec<sift::domain::MemoryChange> {
-    c.store
+    c.store()
         .memory_changes()
         .unwrap()
         .into_iter()
@@ -1216,8 +1194,8 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
         false,
         "mallory\u{1b}[31m",
     );
-    c.store.put_memory(&hostile).unwrap();
-    let (memories, pending) = c.store.memories_in_view().unwrap();
+    c.store().put_memory(&hostile).unwrap();
+    let (memories, pending) = c.store().memories_in_view().unwrap();
     let classes = c.model.rule_classes.clone();
     c.send(Action::MemoriesLoaded(memories, pending, classes));
     c.keys("m");
@@ -1326,9 +1304,9 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
         false,
         "bob",
     );
-    c.store.put_memory(&newer).unwrap();
+    c.store().put_memory(&newer).unwrap();
     let reload = |c: &mut Console| {
-        let (memories, pending) = c.store.memories_in_view().unwrap();
+        let (memories, pending) = c.store().memories_in_view().unwrap();
         let classes = c.model.rule_classes.clone();
         c.send(Action::MemoriesLoaded(memories, pending, classes));
     };
@@ -1348,7 +1326,7 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
     );
     // An edit dialog over the pane, and the memories shrink under it.
     c.keys("ge");
-    c.store.delete_memory(&newer.id).unwrap();
+    c.store().delete_memory(&newer.id).unwrap();
     reload(&mut c);
     c.render();
     c.keys("<esc>");

@@ -5,6 +5,7 @@ use super::model::UndoEntry;
 use super::summary::Summary;
 use crate::domain::{BacklogView, Finding, FindingIndex, Intent, MemoryChange};
 use crate::domain::{Decided, RowUpdate};
+use crate::sync::SyncEvent;
 use crossterm::event::KeyEvent;
 use serde::Deserialize;
 
@@ -96,6 +97,9 @@ pub enum Action {
     IndexReloaded(Box<FindingIndex>),
     #[serde(skip)]
     SyncChanged(String),
+    /// What the background sync reports (its status aside).
+    #[serde(skip)]
+    Synced(SyncEvent),
     #[serde(skip)]
     MemoriesLoaded(
         Vec<crate::domain::Memory>,
@@ -176,6 +180,7 @@ impl Action {
             | Action::RowsUpdated(..)
             | Action::IndexReloaded(_)
             | Action::SyncChanged(_)
+            | Action::Synced(_)
             | Action::MemoriesLoaded(..)
             | Action::EditorDone(_) => String::new(),
         }
@@ -185,8 +190,20 @@ impl Action {
 /// Work `update` hands to the runtime; results come back as actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Load a finding's details (latest request wins).
+    /// Load a finding's details (latest request wins; answered by
+    /// DetailLoaded or DetailFailed).
     LoadDetail(i64),
+    /// Read the memories again (answered by MemoriesLoaded).
+    LoadMemories,
+    /// Read the index again, another writer having changed the store
+    /// (answered by MemoriesLoaded and IndexReloaded).
+    ReloadIndex,
+    /// Show findings as they now stand, and perhaps say something about
+    /// them (answered by RowsUpdated).
+    RefreshRows {
+        ids: Vec<i64>,
+        notice: Option<String>,
+    },
     /// Stop the process with SIGTSTP after restoring the terminal.
     Suspend,
     /// Record decisions in the outbox before anything shows them

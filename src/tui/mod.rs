@@ -8,6 +8,7 @@ pub mod format;
 pub mod keymap;
 pub mod layout;
 pub mod model;
+pub mod perform;
 pub mod runtime;
 pub mod summary;
 pub mod text;

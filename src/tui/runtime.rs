@@ -4,6 +4,7 @@
 use super::action::{Action, Effect};
 use super::compact::Compact;
 use super::model::{Model, Overlay};
+use super::perform::Perform;
 use super::{update, view};
 use crate::backend::Backend;
 use crate::store::Store;
@@ -55,7 +56,7 @@ async fn event_loop<B: Backend>(
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let store = StoreWorker::spawn(session.data_dir.clone(), tx.clone())?;
     // Decisions are written here, on this thread, before any frame shows them.
-    let writer = Store::open(&session.data_dir)?;
+    let mut perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let sync = if session.offline {
         model.sync = "offline by choice: decisions wait for `sift sync`".into();
@@ -71,9 +72,9 @@ async fn event_loop<B: Backend>(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
-    (model.memories, model.pending_memories) = writer.memories_in_view()?;
+    (model.memories, model.pending_memories) = perform.store().memories_in_view()?;
     model.actor = session.actor.clone();
-    model.rule_classes = writer.rule_classes()?;
+    model.rule_classes = perform.store().rule_classes()?;
 
     install_panic_hook();
     let mut terminal = enter()?;
@@ -88,7 +89,8 @@ async fn event_loop<B: Backend>(
 
     loop {
         while let Some(effect) = effects.pop_front() {
-            let answer = match effect {
+            dirty = true;
+            let answers = match effect {
                 Effect::LoadDetail(id) => {
                     // Another finding's details wait until the cursor rests, so
                     // a held key repaints only the list.
@@ -99,59 +101,26 @@ async fn event_loop<B: Backend>(
                     } else {
                         detail_due = Some((id, Instant::now() + DETAIL_REST));
                     }
-                    None
+                    continue;
+                }
+                Effect::ReloadIndex => {
+                    store.reload_index();
+                    continue;
                 }
                 Effect::Suspend => {
                     suspend(&mut terminal)?;
-                    None
+                    continue;
                 }
-                Effect::Record {
-                    intents,
-                    summary,
-                    memory,
-                } => {
-                    let decided =
-                        writer.decide_with_memory(&intents, memory.as_ref(), &session.actor, false);
-                    Some(match decided {
-                        Ok(decided) => {
-                            // The memory shows at once, pending.
-                            if memory.is_some()
-                                && let Some(loaded) = memories_loaded(&writer)
-                            {
-                                effects.extend(update::update(&mut model, loaded));
-                            }
-                            Action::Recorded(Box::new(decided), summary)
-                        }
-                        Err(e) => {
-                            tracing::error!("recording decisions: {e:#}");
-                            Action::RecordFailed(format!("{e:#}"))
-                        }
-                    })
-                }
-                Effect::Undo(entry) => Some(
-                    match writer.undo(
-                        &entry.outbox_ids,
-                        &entry.before,
-                        &entry.label,
-                        &session.actor,
-                    ) {
-                        Ok(undone) => {
-                            let message = undone.message(&entry.label);
-                            Action::RowsUpdated(undone.updates, Some(message))
-                        }
-                        Err(e) => Action::RecordFailed(format!("{e:#}")),
-                    },
-                ),
                 Effect::OpenEditor(text) => {
                     // The event stream must not read keys meant for the editor.
                     drop(events);
                     let result = edit_externally(&mut terminal, text).await;
                     events = EventStream::new();
-                    Some(Action::EditorDone(result))
+                    vec![Action::EditorDone(result)]
                 }
+                effect => perform.perform(effect),
             };
-            dirty = true;
-            if let Some(action) = answer {
+            for action in answers {
                 // Something new is in the outbox: send it now.
                 if let Some(sync) = &sync
                     && matches!(action, Action::Recorded(..) | Action::RowsUpdated(..))
@@ -209,10 +178,14 @@ async fn event_loop<B: Backend>(
                 dirty = true;
             }
             Some(event) = sync_rx.recv() => {
-                if let Some(action) = sync_action(event, &writer, &store) {
-                    effects.extend(update::update(&mut model, action));
-                    dirty = true;
-                }
+                let action = match event {
+                    SyncEvent::Status(status) => Action::SyncChanged(
+                        status.label(time::OffsetDateTime::now_utc()),
+                    ),
+                    event => Action::Synced(event),
+                };
+                effects.extend(update::update(&mut model, action));
+                dirty = true;
             }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
@@ -222,66 +195,7 @@ async fn event_loop<B: Backend>(
     if let Some(sync) = sync {
         sync.shutdown().await;
     }
-    writer.waiting_count()
-}
-
-/// What a sync event means for the console.
-fn sync_action(event: SyncEvent, writer: &Store, store: &StoreWorker) -> Option<Action> {
-    match event {
-        SyncEvent::Status(status) => Some(Action::SyncChanged(
-            status.label(time::OffsetDateTime::now_utc()),
-        )),
-        SyncEvent::Acknowledged(ids) => match writer.row_updates(&ids) {
-            Ok(updates) => Some(Action::RowsUpdated(updates, None)),
-            Err(e) => {
-                tracing::warn!("reading acknowledged findings: {e:#}");
-                None
-            }
-        },
-        SyncEvent::Changed => {
-            store.reload_index();
-            None
-        }
-        SyncEvent::MemoriesChanged => memories_loaded(writer),
-        SyncEvent::MemoryRejected { message } => {
-            // It stays in the outbox, shown as pending: nothing to reload.
-            Some(Action::RowsUpdated(
-                Vec::new(),
-                Some(format!(
-                    "The backend refused a memory change: {message}. It is kept; `sift sync` lists it."
-                )),
-            ))
-        }
-        SyncEvent::Rejected {
-            finding_ids,
-            message,
-        } => {
-            let updates = writer.row_updates(&finding_ids).unwrap_or_default();
-            Some(Action::RowsUpdated(
-                updates,
-                Some(format!(
-                    "The backend refused {} decision(s): {message}. They are kept; `sift sync` lists them.",
-                    finding_ids.len()
-                )),
-            ))
-        }
-    }
-}
-
-/// The memories as the reviewer sees them now, from the store.
-fn memories_loaded(writer: &Store) -> Option<Action> {
-    let loaded = writer
-        .memories_in_view()
-        .and_then(|(memories, pending)| Ok((memories, pending, writer.rule_classes()?)));
-    match loaded {
-        Ok((memories, pending, classes)) => {
-            Some(Action::MemoriesLoaded(memories, pending, classes))
-        }
-        Err(e) => {
-            tracing::warn!("reading memories: {e:#}");
-            None
-        }
-    }
+    perform.store().waiting_count()
 }
 
 /// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on
@@ -437,7 +351,8 @@ enum Request {
 
 impl StoreWorker {
     fn spawn(data_dir: PathBuf, replies: mpsc::UnboundedSender<Action>) -> Result<StoreWorker> {
-        let store = Store::open(&data_dir)?;
+        // It only reads: nobody is named as deciding anything.
+        let mut perform = Perform::new(Store::open(&data_dir)?, "");
         let (requests, incoming) = std_mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("store".into())
@@ -451,35 +366,17 @@ impl StoreWorker {
                             Request::Index => index = true,
                         }
                     }
+                    let mut effects = Vec::new();
                     if index {
-                        let loaded = store.load_index().and_then(|index| {
-                            Ok((index, store.memories_in_view()?, store.rule_classes()?))
-                        });
-                        let (index, (memories, pending), classes) = match loaded {
-                            Ok(loaded) => loaded,
-                            Err(e) => {
-                                tracing::warn!("reloading the index: {e:#}");
-                                continue;
-                            }
-                        };
-                        let replies_ok = replies
-                            .send(Action::MemoriesLoaded(memories, pending, classes))
-                            .and_then(|_| replies.send(Action::IndexReloaded(Box::new(index))));
-                        if replies_ok.is_err() {
-                            break;
-                        }
+                        effects.push(Effect::ReloadIndex);
                     }
-                    let Some(id) = detail else { continue };
-                    let reply = match store.load_finding(id) {
-                        Ok(Some(f)) => Action::DetailLoaded(Box::new(f)),
-                        Ok(None) => Action::DetailFailed(id, "it is no longer in the store".into()),
-                        Err(e) => {
-                            tracing::warn!("loading finding {id}: {e:#}");
-                            Action::DetailFailed(id, format!("{e:#}"))
+                    effects.extend(detail.map(Effect::LoadDetail));
+                    for effect in effects {
+                        for answer in perform.perform(effect) {
+                            if replies.send(answer).is_err() {
+                                return;
+                            }
                         }
-                    };
-                    if replies.send(reply).is_err() {
-                        break;
                     }
                 }
             })?;

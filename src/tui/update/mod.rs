@@ -11,6 +11,7 @@ mod sidebar;
 
 use super::action::{Action, Effect};
 use super::model::{Model, Overlay, Pane};
+use crate::sync::SyncEvent;
 
 /// Prepares a fresh model: selects the default view and asks for the first
 /// finding's details.
@@ -43,6 +44,7 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
             model.sync = label;
             return Vec::new();
         }
+        Action::Synced(event) => return synced(model, event),
         Action::MemoriesLoaded(memories, pending, classes) => {
             let keep = memories::selected_id(model);
             model.memories = memories;
@@ -87,6 +89,40 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
         effects = selection_changed(model, selected);
     }
     effects
+}
+
+/// What the background sync reports, and what the console does about it.
+fn synced(model: &mut Model, event: SyncEvent) -> Vec<Effect> {
+    match event {
+        // Worded by the runtime, as SyncChanged.
+        SyncEvent::Status(_) => Vec::new(),
+        SyncEvent::Acknowledged(ids) => vec![Effect::RefreshRows { ids, notice: None }],
+        SyncEvent::Changed => vec![Effect::ReloadIndex],
+        SyncEvent::MemoriesChanged => vec![Effect::LoadMemories],
+        // It stays in the outbox, shown as pending: nothing to reload.
+        SyncEvent::MemoryRejected { message } => decide::update(
+            model,
+            Action::RowsUpdated(
+                Vec::new(),
+                Some(format!(
+                    "The backend refused a memory change: {message}. It is kept; `sift sync` lists it."
+                )),
+            ),
+        ),
+        SyncEvent::Rejected {
+            finding_ids,
+            message,
+        } => {
+            let notice = format!(
+                "The backend refused {} decision(s): {message}. They are kept; `sift sync` lists them.",
+                finding_ids.len()
+            );
+            vec![Effect::RefreshRows {
+                ids: finding_ids,
+                notice: Some(notice),
+            }]
+        }
+    }
 }
 
 fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
