@@ -1336,3 +1336,25 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
     c.keys("nJust a memory<enter>");
     assert_eq!(c.model.notice.as_deref(), Some("Remembered"));
 }
+
+#[test]
+fn times_on_screen_follow_the_clock() {
+    use sift::sync::{SyncEvent, SyncStatus};
+    let mut c = Console::new(160, 48);
+    let at = datetime!(2026-11-24 12:00 UTC);
+    c.send(Action::Synced(SyncEvent::Status(SyncStatus::Synced { at })));
+    assert!(c.render().contains("synced just now"), "{}", c.render());
+    let first_seen = |c: &Console| {
+        c.render()
+            .lines()
+            .find_map(|l| l.split("First seen").nth(1).map(|r| r[..20].to_string()))
+            .unwrap()
+    };
+    let before = first_seen(&c);
+    // The runtime moves the clock on; what reads it reads differently.
+    c.model.now += 86_400 * 30;
+    c.send(Action::Tick);
+    let screen = c.render();
+    assert!(screen.contains("synced 2026-11-24 12:00"), "{screen}");
+    assert_ne!(first_seen(&c), before, "the finding's age moved on");
+}

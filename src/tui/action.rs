@@ -95,11 +95,12 @@ pub enum Action {
     RowsUpdated(Vec<RowUpdate>, Option<String>),
     #[serde(skip)]
     IndexReloaded(Box<FindingIndex>),
-    #[serde(skip)]
-    SyncChanged(String),
-    /// What the background sync reports (its status aside).
+    /// What the background sync reports.
     #[serde(skip)]
     Synced(SyncEvent),
+    /// The clock moved on (the runtime set `Model::now`).
+    #[serde(skip)]
+    Tick,
     #[serde(skip)]
     MemoriesLoaded(
         Vec<crate::domain::Memory>,
@@ -179,8 +180,8 @@ impl Action {
             | Action::RecordFailed(_)
             | Action::RowsUpdated(..)
             | Action::IndexReloaded(_)
-            | Action::SyncChanged(_)
             | Action::Synced(_)
+            | Action::Tick
             | Action::MemoriesLoaded(..)
             | Action::EditorDone(_) => String::new(),
         }

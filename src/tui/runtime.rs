@@ -3,7 +3,7 @@
 
 use super::action::{Action, Effect};
 use super::compact::Compact;
-use super::model::{Model, Overlay};
+use super::model::{Model, Overlay, SyncState};
 use super::perform::Perform;
 use super::{update, view};
 use crate::backend::Backend;
@@ -17,13 +17,14 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use futures_util::StreamExt;
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::buffer::Buffer;
 use std::collections::VecDeque;
 use std::io::{Stdout, Write, stdout};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -59,7 +60,7 @@ async fn event_loop<B: Backend>(
     let mut perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let sync = if session.offline {
-        model.sync = "offline by choice: decisions wait for `sift sync`".into();
+        model.sync = SyncState::OfflineByChoice;
         None
     } else {
         Some(sync::spawn(
@@ -145,8 +146,18 @@ async fn event_loop<B: Backend>(
                 deadline = None;
             }
         }
+        // While something on screen tells the time, wake when the minute
+        // turns: no tick otherwise.
+        let minute = view::tells_time(&model).then(next_minute);
         tokio::select! {
             _ = sleep_until(deadline), if deadline.is_some() && dirty => {}
+            _ = sleep_until(minute), if minute.is_some() => {
+                // Redraw only if the text on screen reads differently now.
+                let before = (!dirty).then(|| screen(&model));
+                model.now = clock();
+                effects.extend(update::update(&mut model, Action::Tick));
+                dirty = dirty || before != Some(screen(&model));
+            }
             _ = sleep_until(detail_due.map(|(_, at)| at)), if detail_due.is_some() => {
                 if let Some((id, _)) = detail_due.take() {
                     store.load_detail(id);
@@ -166,6 +177,7 @@ async fn event_loop<B: Backend>(
                     std::task::Poll::Ready(())
                 })
                 .await;
+                model.now = clock();
                 for event in batch {
                     if let Some(action) = action_for(&model, event) {
                         effects.extend(update::update(&mut model, action));
@@ -174,17 +186,13 @@ async fn event_loop<B: Backend>(
                 }
             }
             Some(action) = rx.recv() => {
+                model.now = clock();
                 effects.extend(update::update(&mut model, action));
                 dirty = true;
             }
             Some(event) = sync_rx.recv() => {
-                let action = match event {
-                    SyncEvent::Status(status) => Action::SyncChanged(
-                        status.label(time::OffsetDateTime::now_utc()),
-                    ),
-                    event => Action::Synced(event),
-                };
-                effects.extend(update::update(&mut model, action));
+                model.now = clock();
+                effects.extend(update::update(&mut model, Action::Synced(event)));
                 dirty = true;
             }
             _ = sigterm.recv() => break,
@@ -248,6 +256,28 @@ fn awaiting_detail(model: &Model) -> bool {
     model.detail.requested.is_some()
         && model.detail.finding.is_none()
         && model.detail.error.is_none()
+}
+
+/// The wall clock, in unix seconds.
+fn clock() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// When the wall clock's next minute begins.
+fn next_minute() -> Instant {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let into_minute = Duration::from_nanos((since_epoch.as_nanos() % 60_000_000_000) as u64);
+    Instant::now() + (Duration::from_secs(60) - into_minute)
+}
+
+/// The frame the model draws, off screen: to tell whether the clock
+/// changed anything on it.
+fn screen(model: &Model) -> Option<Buffer> {
+    let mut terminal = Terminal::new(TestBackend::new(model.width, model.height)).ok()?;
+    terminal.draw(|frame| view::draw(frame, model)).ok()?;
+    Some(terminal.backend().buffer().clone())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -14,6 +14,7 @@ use super::theme::Theme;
 use crate::domain::{
     BacklogView, Before, Facets, Filter, Finding, FindingIndex, Memory, Row, RuleClasses,
 };
+use crate::sync::SyncStatus;
 use std::collections::{BTreeSet, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,18 @@ impl Detail {
     }
 }
 
+/// Where the sync stands.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum SyncState {
+    /// Nothing heard from it yet.
+    #[default]
+    Unknown,
+    /// `--offline`: decisions wait for `sift sync`.
+    OfflineByChoice,
+    /// What it last reported.
+    Reported(SyncStatus),
+}
+
 #[derive(Debug)]
 pub struct Model {
     pub index: FindingIndex,
@@ -92,7 +105,8 @@ pub struct Model {
     pub height: u16,
     /// What the status bar names as the backend, e.g. "embedded ~/.local/share/sift".
     pub backend: String,
-    /// Unix seconds, for ages.
+    /// The clock, in unix seconds: ages and times on screen are worded
+    /// with it. The runtime sets it before it hands events to `update`.
     pub now: i64,
     /// A one-line notice in the status bar until the next key.
     pub notice: Option<String>,
@@ -104,8 +118,9 @@ pub struct Model {
     pub visual: Option<usize>,
     /// Decisions this session, latest last.
     pub undo: Vec<UndoEntry>,
-    /// What the sync says, for the status bar.
-    pub sync: String,
+    /// Where the sync stands, for the status bar (which words it with the
+    /// clock, `now`).
+    pub sync: SyncState,
     /// The reviewer, the author of the memories they write.
     pub actor: String,
     pub memories: Vec<Memory>,
@@ -141,7 +156,7 @@ impl Model {
             marked: BTreeSet::new(),
             visual: None,
             undo: Vec::new(),
-            sync: String::new(),
+            sync: SyncState::default(),
             actor: String::new(),
             memories: Vec::new(),
             pending_memories: HashSet::new(),

@@ -10,7 +10,7 @@ mod nav;
 mod sidebar;
 
 use super::action::{Action, Effect};
-use super::model::{Model, Overlay, Pane};
+use super::model::{Model, Overlay, Pane, SyncState};
 use crate::sync::SyncEvent;
 
 /// Prepares a fresh model: selects the default view and asks for the first
@@ -40,10 +40,9 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::EditorDone(result) => return decide::editor_done(model, result),
         Action::IndexReloaded(index) => return reload(model, *index),
-        Action::SyncChanged(label) => {
-            model.sync = label;
-            return Vec::new();
-        }
+        // The runtime moved the clock: what reads it is computed again
+        // (see `detail::keep_lines`).
+        Action::Tick => return Vec::new(),
         Action::Synced(event) => return synced(model, event),
         Action::MemoriesLoaded(memories, pending, classes) => {
             let keep = memories::selected_id(model);
@@ -94,8 +93,10 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
 /// What the background sync reports, and what the console does about it.
 fn synced(model: &mut Model, event: SyncEvent) -> Vec<Effect> {
     match event {
-        // Worded by the runtime, as SyncChanged.
-        SyncEvent::Status(_) => Vec::new(),
+        SyncEvent::Status(status) => {
+            model.sync = SyncState::Reported(status);
+            Vec::new()
+        }
         SyncEvent::Acknowledged(ids) => vec![Effect::RefreshRows { ids, notice: None }],
         SyncEvent::Changed => vec![Effect::ReloadIndex],
         SyncEvent::MemoriesChanged => vec![Effect::LoadMemories],

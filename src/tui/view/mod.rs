@@ -10,8 +10,9 @@ mod status;
 
 use super::format::fit;
 use super::layout;
-use super::model::{Model, Overlay, Pane};
+use super::model::{Model, Overlay, Pane, SyncState};
 use super::theme::Theme;
+use crate::sync::SyncStatus;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -67,6 +68,18 @@ pub fn draw(frame: &mut Frame, model: &Model) {
             Overlay::Filter(_) | Overlay::Memories(_) => {}
         }
     }
+}
+
+/// Whether something on screen reads the clock: the ages in the list and
+/// the detail pane, or when the sync last answered. The runtime then wakes
+/// as the minute turns, and redraws if the text reads differently.
+pub fn tells_time(model: &Model) -> bool {
+    let sync = matches!(
+        model.sync,
+        SyncState::Reported(SyncStatus::Synced { .. } | SyncStatus::Offline { .. })
+    );
+    let panes = !model.overlays.iter().any(Overlay::covers_panes);
+    sync || (panes && (!model.visible.is_empty() || model.detail.finding.is_some()))
 }
 
 /// A pane's frame, highlighted when it has the focus.

@@ -2,12 +2,13 @@
 
 use crate::tui::action::Action;
 use crate::tui::format::{fit, pad};
-use crate::tui::model::{Model, Overlay};
+use crate::tui::model::{Model, Overlay, SyncState};
 use crate::tui::text::inert;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use time::OffsetDateTime;
 use unicode_width::UnicodeWidthStr;
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
@@ -49,8 +50,8 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     } else if !model.marked.is_empty() {
         left += &format!(" · {} marked", model.marked.len());
     }
-    if !model.sync.is_empty() {
-        left += &format!(" · {}", inert(&model.sync));
+    if let Some(sync) = sync_text(model) {
+        left += &format!(" · {}", inert(&sync));
     }
     left += &format!(" · {}", model.backend);
     left.push(' ');
@@ -69,6 +70,22 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         Span::styled(fit(&right, right_w), theme.status_bar),
     ]);
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Where the sync stands, worded with the model's clock: "synced just now"
+/// becomes "synced 12:03" as the clock moves on.
+fn sync_text(model: &Model) -> Option<String> {
+    match &model.sync {
+        SyncState::Unknown => None,
+        SyncState::OfflineByChoice => {
+            Some("offline by choice: decisions wait for `sift sync`".into())
+        }
+        SyncState::Reported(status) => {
+            let now = OffsetDateTime::from_unix_timestamp(model.now)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            Some(status.label(now))
+        }
+    }
 }
 
 /// Key hints from the live keymap, so they cannot drift from it.
