@@ -1358,3 +1358,49 @@ fn times_on_screen_follow_the_clock() {
     assert!(screen.contains("synced 2026-11-24 12:00"), "{screen}");
     assert_ne!(first_seen(&c), before, "the finding's age moved on");
 }
+
+#[test]
+fn dialog_and_filter_keys_come_from_the_keymap() {
+    use sift::tui::keymap::KeymapToml;
+    let mut c = Console::new(160, 48);
+    let overrides: KeymapToml =
+        toml::from_str("[dialog]\n\"ctrl-s\" = \"save\"\n\"enter\" = \"none\"\n[filter]\n\"tab\" = \"keep_filter\"\n")
+            .unwrap();
+    c.model.keymap = Keymap::with_overrides(&overrides).unwrap();
+    c.keys("i"); // 103
+    let screen = c.render();
+    assert!(screen.contains("C-s save"), "the hints follow: {screen}");
+    c.keys("Checked<cs>");
+    assert!(c.model.top().is_none(), "saved");
+    assert_eq!(
+        pending(&c),
+        vec![(
+            103,
+            Some("ignored".into()),
+            Some("false_positive".into()),
+            Some("Checked".into())
+        )]
+    );
+    c.keys("/sql<tab>");
+    assert!(c.model.top().is_none(), "Tab keeps the filter");
+    assert_eq!(c.listed(), vec![101]);
+}
+
+#[test]
+fn the_help_has_a_section_for_the_dialogs_and_the_filter() {
+    let mut c = Console::new(160, 48);
+    c.keys("?");
+    // Scrolled to the end.
+    for _ in 0..20 {
+        c.keys("<cd>");
+    }
+    let screen = c.render();
+    for text in [
+        "Dialogs (ignore, reject, note, memory)",
+        "next field",
+        "Choosing projects or rules for a memory",
+        "Questions (delete a memory?)",
+    ] {
+        assert!(screen.contains(text), "{text}: {screen}");
+    }
+}

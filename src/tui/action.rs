@@ -77,6 +77,42 @@ pub enum Action {
     DeleteMemory,
     /// In the memory pane: make a suggested memory live.
     ActivateMemory,
+    /// Filter line: keep the filter typed.
+    KeepFilter,
+    /// Filter line: put the filter back as it was.
+    CancelFilter,
+    /// Filter line: clear it.
+    ClearLine,
+    /// Filter line: delete the word before the cursor.
+    DeleteWord,
+    /// Dialog: the next field.
+    NextField,
+    /// Dialog: the previous field.
+    PrevField,
+    /// Dialog: save it (record the decision, the memory).
+    Save,
+    /// Dialog: close it, saving nothing.
+    Cancel,
+    /// Dialog: a new line in the note or the memory's text.
+    NewLine,
+    /// Dialog: edit the note or the memory's text in $VISUAL / $EDITOR.
+    OpenEditor,
+    /// Dialog: "remember this", a memory with the decision, on or off.
+    Remember,
+    /// Dialog: list the findings in the memory's scope.
+    ListInScope,
+    /// Dialog: the previous choice in a field (the reason, projects,
+    /// rules), or a toggle.
+    PrevChoice,
+    /// Dialog: the next choice in a field, or a toggle.
+    NextChoice,
+    /// Dialog: the next reason, a toggle, or the list to choose projects
+    /// or rules from; in that list, choose or unchoose.
+    Choose,
+    /// In the list of projects or rules: keep what is chosen.
+    KeepChoice,
+    /// Answer yes to a question (any other key says no).
+    Confirm,
     /// Not bindable: everything below comes from the runtime.
     #[serde(skip)]
     Resize(u16, u16),
@@ -172,6 +208,23 @@ impl Action {
             Action::EditMemory => "edit the memory's text and scope".into(),
             Action::DeleteMemory => "delete the memory (asks first)".into(),
             Action::ActivateMemory => "make a suggested memory live".into(),
+            Action::KeepFilter => "keep the filter".into(),
+            Action::CancelFilter => "cancel: the filter as it was".into(),
+            Action::ClearLine => "clear the line".into(),
+            Action::DeleteWord => "delete the word before the cursor".into(),
+            Action::NextField => "next field".into(),
+            Action::PrevField => "previous field".into(),
+            Action::Save => "save".into(),
+            Action::Cancel => "cancel: nothing is saved".into(),
+            Action::NewLine => "new line (the note, the memory's text)".into(),
+            Action::OpenEditor => "edit the note or the memory in $VISUAL / $EDITOR".into(),
+            Action::Remember => "remember this: a memory for Assistant (on / off)".into(),
+            Action::ListInScope => "list the findings in the memory's scope".into(),
+            Action::PrevChoice => "previous choice (reason, projects, rules); toggle".into(),
+            Action::NextChoice => "next choice; toggle".into(),
+            Action::Choose => "next reason; toggle; pick projects or rules from a list".into(),
+            Action::KeepChoice => "keep the choice".into(),
+            Action::Confirm => "yes (any other key: no)".into(),
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)

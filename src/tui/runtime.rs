@@ -3,7 +3,7 @@
 
 use super::action::{Action, Effect};
 use super::compact::Compact;
-use super::model::{Model, Overlay, SyncState};
+use super::model::{Model, SyncState};
 use super::perform::Perform;
 use super::{update, view};
 use crate::backend::Backend;
@@ -294,17 +294,15 @@ fn action_for(model: &Model, event: Event) -> Option<Action> {
     }
 }
 
-/// The action a key press means in the model's current mode and pane.
+/// The action a key press means where it lands, through the keymap.
 pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
-    match model.top() {
-        Some(Overlay::Filter(_) | Overlay::Dialog(_)) => return Some(Action::TextInput(key)),
-        Some(Overlay::Memories(pane)) if pane.filtering || pane.confirm_delete.is_some() => {
-            return Some(Action::TextInput(key));
-        }
-        Some(Overlay::Memories(_)) => return model.keymap.lookup_memories(&key).cloned(),
-        None | Some(Overlay::Help { .. }) => {}
+    let (context, typing) = model.key_context();
+    let action = model.keymap.resolve(context, typing, &key)?;
+    match model.dialog() {
+        // A key the dialog has no use for goes to the field.
+        Some(dialog) if !dialog.takes(&action) => Some(Action::TextInput(key)),
+        _ => Some(action),
     }
-    model.keymap.lookup(model.focus, &key).cloned()
 }
 
 fn draw(terminal: &mut Term, model: &Model) -> Result<()> {

@@ -2,6 +2,8 @@
 
 use super::Cursor;
 use crate::domain::{Memory, RuleScope, Scope, TriageReason};
+use crate::tui::action::Action;
+use crate::tui::keymap::{Context, Typing};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
 
@@ -119,7 +121,38 @@ impl Picker {
     }
 }
 
+impl Field {
+    /// Whether it is typed into (rather than chosen from).
+    pub fn is_text(self) -> bool {
+        matches!(self, Field::Note | Field::Text | Field::Paths)
+    }
+}
+
 impl Dialog {
+    /// Where its keys are looked up: its list or listing when one is open
+    /// over the form, else the dialog's keys, the focused field taking
+    /// what is typed.
+    pub fn key_context(&self) -> (Context, Typing) {
+        match self.memory.as_deref() {
+            Some(form) if form.listing.is_some() => (Context::InScope, Typing::Nothing),
+            Some(form) if form.picker.is_some() => (Context::Picker, Typing::Narrowing),
+            _ if self.field.is_text() => (Context::Dialog, Typing::Text),
+            _ => (Context::Dialog, Typing::Nothing),
+        }
+    }
+
+    /// Whether the dialog has a use for `action`. A key bound to one it has
+    /// no use for goes to the field being typed in, as an unbound key does
+    /// (Ctrl-R, "remember this", is the note's redo where there is nothing
+    /// to remember).
+    pub fn takes(&self, action: &Action) -> bool {
+        match action {
+            Action::Remember => self.fields().contains(&Field::Remember),
+            Action::ListInScope => self.memory.is_some(),
+            _ => true,
+        }
+    }
+
     /// The fields, in Tab order.
     pub fn fields(&self) -> Vec<Field> {
         let mut fields = match self.kind {

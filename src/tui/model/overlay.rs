@@ -4,6 +4,7 @@
 
 use super::{Cursor, Dialog, Model};
 use crate::domain::Filter;
+use crate::tui::keymap::{Context, Typing};
 
 /// One thing open over the panes.
 #[derive(Debug, Clone)]
@@ -95,6 +96,21 @@ impl Model {
             Overlay::Memories(pane) => Some(pane.as_ref()),
             _ => None,
         })
+    }
+
+    /// Where a key press is looked up, and which keys are typed rather
+    /// than looked up, as things stand.
+    pub fn key_context(&self) -> (Context, Typing) {
+        match self.top() {
+            None | Some(Overlay::Help { .. }) => (Context::of(self.focus), Typing::Nothing),
+            Some(Overlay::Filter(_)) => (Context::Filter, Typing::Text),
+            Some(Overlay::Dialog(dialog)) => dialog.key_context(),
+            Some(Overlay::Memories(pane)) if pane.confirm_delete.is_some() => {
+                (Context::Confirm, Typing::Nothing)
+            }
+            Some(Overlay::Memories(pane)) if pane.filtering => (Context::Filter, Typing::Text),
+            Some(Overlay::Memories(_)) => (Context::Memories, Typing::Nothing),
+        }
     }
 
     /// The memory pane on top, if it is.

@@ -15,7 +15,6 @@ use crate::tui::format::capitalise;
 use crate::tui::model::{Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
 use crate::tui::summary::{Decision, MemoryDone, Summary};
 use crate::tui::text::inert_lines;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -263,51 +262,50 @@ fn customize_fix(model: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Keys while a dialog is open. Tab and S-Tab move between fields; Enter
-/// saves; Ctrl-J or Alt-Enter starts a new line; ←/→ or Space change a
-/// choice; Ctrl-R turns "remember this" on or off; Ctrl-L lists the
-/// findings in the memory's scope; Ctrl-E opens $EDITOR; Esc cancels.
-pub fn dialog_input(model: &mut Model, key: KeyEvent) -> Vec<Effect> {
+/// An action while a dialog is open (its keys are in the keymap's dialog,
+/// picker and in_scope contexts; text typed comes as TextInput).
+pub fn dialog(model: &mut Model, action: Action) -> Vec<Effect> {
     // The dialog is taken off the stack while it works on the model; it
     // goes back on unless it closed.
     let Some(Overlay::Dialog(mut dialog)) = model.close() else {
         return Vec::new();
     };
-    let (effects, open) = dialog_key(model, &mut dialog, key);
+    let (effects, open) = dialog_action(model, &mut dialog, action);
     if open {
         model.open(Overlay::Dialog(dialog));
     }
     effects
 }
 
-/// What a key did, and whether the dialog stays open.
+/// What an action did, and whether the dialog stays open.
 type Step = (Vec<Effect>, bool);
 
-fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Step {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let alt = key.modifiers.contains(KeyModifiers::ALT);
-    // The memory part takes its keys first (and all of them while a list
-    // is open over it).
-    if memory_form::input(model, dialog, key) {
+fn dialog_action(model: &mut Model, dialog: &mut Dialog, action: Action) -> Step {
+    // The memory part takes its actions first (and all of them while a
+    // list is open over it).
+    if memory_form::act(model, dialog, &action) {
         dialog.error = None;
         return (Vec::new(), true);
     }
     let fields = dialog.fields();
-    match key.code {
-        KeyCode::Esc => return (Vec::new(), false),
-        KeyCode::Tab | KeyCode::BackTab => {
+    match action {
+        Action::Cancel => return (Vec::new(), false),
+        Action::Save => return submit(model, dialog),
+        Action::NextField | Action::PrevField => {
             let i = fields.iter().position(|f| *f == dialog.field).unwrap_or(0);
             let n = fields.len().max(1);
-            let step = if key.code == KeyCode::Tab { 1 } else { n - 1 };
+            let step = if action == Action::NextField {
+                1
+            } else {
+                n - 1
+            };
             dialog.field = fields.get((i + step) % n).copied().unwrap_or(Field::Note);
         }
-        KeyCode::Char('r') if ctrl && fields.contains(&Field::Remember) => {
+        Action::Remember if fields.contains(&Field::Remember) => {
             memory_form::toggle_remember(model, dialog);
         }
-        KeyCode::Enter if alt && dialog.field == Field::Note => dialog.note.insert_newline(),
-        KeyCode::Char('j') if ctrl && dialog.field == Field::Note => dialog.note.insert_newline(),
-        KeyCode::Enter => return submit(model, dialog),
-        KeyCode::Char('e') if ctrl => {
+        Action::NewLine if dialog.field == Field::Note => dialog.note.insert_newline(),
+        Action::OpenEditor => {
             let text = match (dialog.field, &dialog.memory) {
                 (Field::Text, Some(form)) => form.text.lines().join("\n"),
                 (Field::Note, _) => dialog.note.lines().join("\n"),
@@ -315,36 +313,25 @@ fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Step {
             };
             return (vec![Effect::OpenEditor(text)], true);
         }
-        _ => match dialog.field {
+        Action::PrevChoice | Action::NextChoice | Action::Choose => match dialog.field {
             Field::Reason => {
-                if matches!(
-                    key.code,
-                    KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')
-                ) {
-                    let all = TriageReason::ALL;
-                    let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
-                    let step = if key.code == KeyCode::Left {
-                        all.len() - 1
-                    } else {
-                        1
-                    };
-                    dialog.reason = all[(i + step) % all.len()];
-                }
+                let all = TriageReason::ALL;
+                let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
+                let step = if action == Action::PrevChoice {
+                    all.len() - 1
+                } else {
+                    1
+                };
+                dialog.reason = all[(i + step) % all.len()];
             }
-            Field::Remember => {
-                if matches!(
-                    key.code,
-                    KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right
-                ) {
-                    memory_form::toggle_remember(model, dialog);
-                }
-            }
-            Field::Note => {
-                dialog.note.input(key);
-            }
-            // Keys a field has no use for do nothing.
+            Field::Remember => memory_form::toggle_remember(model, dialog),
             _ => {}
         },
+        Action::TextInput(key) if dialog.field == Field::Note => {
+            dialog.note.input(key);
+        }
+        // What a field has no use for does nothing.
+        _ => {}
     }
     dialog.error = note_error(&dialog.note);
     (Vec::new(), true)

@@ -140,13 +140,14 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         return Vec::new();
     };
     if pane.filtering {
-        if let Action::TextInput(key) = action {
-            match key.code {
-                KeyCode::Esc => {
-                    pane.filter.clear();
-                    pane.filtering = false;
-                }
-                KeyCode::Enter => pane.filtering = false,
+        // Typed into the filter; Enter keeps it, Esc clears it.
+        match action {
+            Action::CancelFilter => {
+                pane.filter.clear();
+                pane.filtering = false;
+            }
+            Action::KeepFilter => pane.filtering = false,
+            Action::TextInput(key) => match key.code {
                 KeyCode::Backspace => {
                     pane.filter.pop();
                 }
@@ -154,16 +155,16 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                     pane.filter.push(c)
                 }
                 _ => return Vec::new(),
-            }
-            rearrange(model);
+            },
+            _ => return Vec::new(),
         }
+        rearrange(model);
         return Vec::new();
     }
     if let Some(id) = pane.confirm_delete.take() {
-        // y deletes the memory the question named, anything else keeps it.
-        if let Action::TextInput(key) = action
-            && matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'))
-        {
+        // Yes deletes the memory the question named, any other key keeps
+        // it.
+        if action == Action::Confirm {
             return vec![Effect::Record {
                 intents: Vec::new(),
                 summary: Summary::memory(MemoryDone::Deleted),

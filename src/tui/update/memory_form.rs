@@ -4,11 +4,12 @@
 //! which saving may ignore too.
 
 use crate::domain::{Memory, RuleScope, Scope};
+use crate::tui::action::Action;
 use crate::tui::format::capitalise;
 use crate::tui::model::{
     Cursor, Dialog, Field, MemoryForm, Model, Overlay, Picker, ProjectOption, RuleOption,
 };
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
 
@@ -211,96 +212,83 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
     }
 }
 
-/// Keys for the memory fields, the picker and the listing. True when the
-/// key was used.
-pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
+/// Actions on the memory fields, the picker and the listing. True when the
+/// action was used.
+pub fn act(model: &Model, dialog: &mut Dialog, action: &Action) -> bool {
     let targets = dialog.targets.clone();
     let field = dialog.field;
     let Some(form) = dialog.memory.as_mut() else {
         return false;
     };
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if let Some(scroll) = form.listing.as_mut() {
-        match key.code {
-            KeyCode::Esc | KeyCode::Enter => form.listing = None,
-            KeyCode::Char('l') if ctrl => form.listing = None,
-            KeyCode::Down | KeyCode::Char('j') => {
-                *scroll = (*scroll + 1).min(form.preview.len().saturating_sub(1))
-            }
-            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageDown => *scroll = (*scroll + 10).min(form.preview.len().saturating_sub(1)),
-            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+        let last = form.preview.len().saturating_sub(1);
+        match action {
+            Action::Back => form.listing = None,
+            Action::Down => *scroll = (*scroll + 1).min(last),
+            Action::Up => *scroll = scroll.saturating_sub(1),
+            Action::PageDown => *scroll = (*scroll + 10).min(last),
+            Action::PageUp => *scroll = scroll.saturating_sub(10),
             _ => {}
         }
         return true;
     }
     if form.picker.is_some() {
-        picker_input(form, key);
+        picker_act(form, action);
         if form.picker.is_none() {
             refresh(model, form, &targets);
         }
         return true;
     }
-    if key.code == KeyCode::Char('l') && ctrl {
-        form.listing = Some(0);
-        return true;
+    match action {
+        Action::ListInScope => {
+            form.listing = Some(0);
+            return true;
+        }
+        // Saving, the editor, "remember this", moving between fields and
+        // leaving belong to the dialog.
+        Action::Save
+        | Action::Cancel
+        | Action::NextField
+        | Action::PrevField
+        | Action::OpenEditor
+        | Action::Remember => return false,
+        _ => {}
     }
-    let alt = key.modifiers.contains(KeyModifiers::ALT);
-    // Saving, the editor and "remember this" belong to the dialog.
-    let dialogs = match key.code {
-        KeyCode::Enter => !alt,
-        KeyCode::Char('e' | 'r') => ctrl,
-        KeyCode::Tab | KeyCode::BackTab | KeyCode::Esc => true,
-        _ => false,
-    };
-    if dialogs {
-        return false;
-    }
-    let used = match field {
-        Field::Text => {
-            if (ctrl && key.code == KeyCode::Char('j')) || key.code == KeyCode::Enter {
-                form.text.insert_newline();
-            } else {
-                form.text.input(key);
-            }
+    let used = match (field, action) {
+        (Field::Text, Action::NewLine) => {
+            form.text.insert_newline();
             true
         }
-        Field::Paths => {
-            if ctrl && key.code == KeyCode::Char('j') {
-                return true;
-            }
-            form.paths.input(key);
+        (Field::Text, Action::TextInput(key)) => {
+            form.text.input(*key);
             true
         }
-        Field::Projects => match key.code {
-            KeyCode::Left | KeyCode::Right => {
-                cycle(&mut form.project_at, form.projects.len(), key.code);
-                true
-            }
-            KeyCode::Char(' ') => {
-                open_picker(model, form, false);
-                true
-            }
-            _ => false,
-        },
-        Field::Rules => match key.code {
-            KeyCode::Left | KeyCode::Right => {
-                cycle(&mut form.rule_at, form.rules.len(), key.code);
-                true
-            }
-            KeyCode::Char(' ') => {
-                open_picker(model, form, true);
-                true
-            }
-            _ => false,
-        },
-        Field::Apply => match key.code {
-            KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right => {
-                form.apply = !form.apply;
-                true
-            }
-            _ => false,
-        },
+        // Path prefixes are one line.
+        (Field::Paths, Action::NewLine) => true,
+        (Field::Paths, Action::TextInput(key)) => {
+            form.paths.input(*key);
+            true
+        }
+        (Field::Projects, Action::PrevChoice | Action::NextChoice) => {
+            cycle(&mut form.project_at, form.projects.len(), action);
+            true
+        }
+        (Field::Rules, Action::PrevChoice | Action::NextChoice) => {
+            cycle(&mut form.rule_at, form.rules.len(), action);
+            true
+        }
+        (Field::Projects, Action::Choose) => {
+            open_picker(model, form, false);
+            true
+        }
+        (Field::Rules, Action::Choose) => {
+            open_picker(model, form, true);
+            true
+        }
+        (Field::Apply, Action::PrevChoice | Action::NextChoice | Action::Choose) => {
+            form.apply = !form.apply;
+            true
+        }
         _ => false,
     };
     // Only the scope changes what the memory covers.
@@ -310,9 +298,9 @@ pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
     used
 }
 
-fn cycle(at: &mut usize, len: usize, key: KeyCode) {
+fn cycle(at: &mut usize, len: usize, action: &Action) {
     let len = len.max(1);
-    *at = if key == KeyCode::Left {
+    *at = if *action == Action::PrevChoice {
         (*at + len - 1) % len
     } else {
         (*at + 1) % len
@@ -355,14 +343,14 @@ fn open_picker(model: &Model, form: &mut MemoryForm, rules: bool) {
 
 /// Type to narrow, ↑↓ to move, Space to choose, Enter to keep, Esc to
 /// leave the choice as it was.
-fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
+fn picker_act(form: &mut MemoryForm, action: &Action) {
     let Some(picker) = form.picker.as_mut() else {
         return;
     };
     let shown = picker.shown().len();
-    match key.code {
-        KeyCode::Esc => form.picker = None,
-        KeyCode::Enter => {
+    match action {
+        Action::Back => form.picker = None,
+        Action::KeepChoice => {
             // Keeping the list makes it the scope's choice.
             let chosen: Vec<String> = picker.chosen.iter().cloned().collect();
             if picker.rules {
@@ -374,11 +362,11 @@ fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
             }
             form.picker = None;
         }
-        KeyCode::Down => {
+        Action::Down => {
             picker.cursor.selected = (picker.cursor.selected + 1).min(shown.saturating_sub(1))
         }
-        KeyCode::Up => picker.cursor.selected = picker.cursor.selected.saturating_sub(1),
-        KeyCode::Char(' ') => {
+        Action::Up => picker.cursor.selected = picker.cursor.selected.saturating_sub(1),
+        Action::Choose => {
             if let Some(item) = picker
                 .shown()
                 .get(picker.cursor.selected)
@@ -388,14 +376,17 @@ fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
                 picker.chosen.insert(item);
             }
         }
-        KeyCode::Backspace => {
-            picker.filter.pop();
-            picker.cursor = Cursor::default();
-        }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            picker.filter.push(c);
-            picker.cursor = Cursor::default();
-        }
+        Action::TextInput(key) => match key.code {
+            KeyCode::Backspace => {
+                picker.filter.pop();
+                picker.cursor = Cursor::default();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                picker.filter.push(c);
+                picker.cursor = Cursor::default();
+            }
+            _ => {}
+        },
         _ => {}
     }
 }

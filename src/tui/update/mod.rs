@@ -61,10 +61,7 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
     match model.top() {
         Some(Overlay::Filter(_)) => filter::update(model, action),
         Some(Overlay::Help { .. }) => help(model, action),
-        Some(Overlay::Dialog(_)) => match action {
-            Action::TextInput(key) => decide::dialog_input(model, key),
-            _ => Vec::new(),
-        },
+        Some(Overlay::Dialog(_)) => decide::dialog(model, action),
         Some(Overlay::Memories(_)) => memories::update(model, action),
         None => normal(model, action),
     }

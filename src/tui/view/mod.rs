@@ -8,7 +8,9 @@ mod memories;
 mod sidebar;
 mod status;
 
+use super::action::Action;
 use super::format::fit;
+use super::keymap::Context;
 use super::layout;
 use super::model::{Model, Overlay, Pane, SyncState};
 use super::theme::Theme;
@@ -80,6 +82,48 @@ pub fn tells_time(model: &Model) -> bool {
     );
     let panes = !model.overlays.iter().any(Overlay::covers_panes);
     sync || (panes && (!model.visible.is_empty() || model.detail.finding.is_some()))
+}
+
+/// A hint: groups of actions, whose keys are shown (those of a group run
+/// together, "←→", groups apart, "←→ Space"), and what they do.
+type Hint<'a> = (&'a [&'a [Action]], &'a str);
+
+/// Hints from the live keymap, so they cannot drift from it. A hint whose
+/// actions are all unbound is left out; one with no actions is said as it
+/// is; one with nothing to say shows its keys alone.
+fn key_hints(model: &Model, context: Context, hints: &[Hint]) -> Vec<String> {
+    hints
+        .iter()
+        .filter_map(|(groups, what)| {
+            if groups.is_empty() {
+                return Some(what.to_string());
+            }
+            let keys: Vec<String> = groups
+                .iter()
+                .map(|group| {
+                    group
+                        .iter()
+                        .filter_map(|a| model.keymap.key_in(context, a))
+                        .collect::<String>()
+                })
+                .filter(|k| !k.is_empty())
+                .collect();
+            if keys.is_empty() {
+                return None;
+            }
+            let keys = keys.join(" ");
+            Some(if what.is_empty() {
+                keys
+            } else {
+                format!("{keys} {what}")
+            })
+        })
+        .collect()
+}
+
+/// The first key bound to `action` in `context`, as hints write it.
+fn key(model: &Model, context: Context, action: Action) -> Option<String> {
+    model.keymap.key_in(context, &action)
 }
 
 /// A pane's frame, highlighted when it has the focus.

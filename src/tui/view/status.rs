@@ -1,7 +1,9 @@
 //! The bottom line: backend, view and counts, hints; or the filter prompt.
 
+use super::key_hints;
 use crate::tui::action::Action;
 use crate::tui::format::{fit, pad};
+use crate::tui::keymap::Context;
 use crate::tui::model::{Model, Overlay, SyncState};
 use crate::tui::text::inert;
 use ratatui::Frame;
@@ -20,7 +22,17 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             .error
             .as_deref()
             .map(|e| format!("  {e}"))
-            .unwrap_or_else(|| "  Enter keep · Esc cancel".into());
+            .unwrap_or_else(|| {
+                let hints = key_hints(
+                    model,
+                    Context::Filter,
+                    &[
+                        (&[&[Action::KeepFilter]], "keep"),
+                        (&[&[Action::CancelFilter]], "cancel"),
+                    ],
+                );
+                format!("  {}", hints.join(" · "))
+            });
         let line = Line::from(vec![
             Span::styled(prompt, theme.text),
             Span::styled(
@@ -58,8 +70,21 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let right = match (&model.notice, model.top()) {
         (Some(notice), _) => format!(" {} ", inert(notice)),
         (None, Some(Overlay::Memories(_))) => {
-            " Enter findings  n new  e edit  d delete  L live  s sort  / filter  m back "
-                .to_string()
+            let hints = key_hints(
+                model,
+                Context::Memories,
+                &[
+                    (&[&[Action::Open]], "findings"),
+                    (&[&[Action::NewMemory]], "new"),
+                    (&[&[Action::EditMemory]], "edit"),
+                    (&[&[Action::DeleteMemory]], "delete"),
+                    (&[&[Action::ActivateMemory]], "live"),
+                    (&[&[Action::SortByImpact]], "sort"),
+                    (&[&[Action::Filter]], "filter"),
+                    (&[&[Action::Memories]], "back"),
+                ],
+            );
+            format!(" {} ", hints.join("  "))
         }
         (None, _) => hints(model),
     };
@@ -90,16 +115,19 @@ fn sync_text(model: &Model) -> Option<String> {
 
 /// Key hints from the live keymap, so they cannot drift from it.
 fn hints(model: &Model) -> String {
+    let hints = key_hints(
+        model,
+        Context::of(model.focus),
+        &[
+            (&[&[Action::Help]], "help"),
+            (&[&[Action::Filter]], "filter"),
+            (&[&[Action::FocusNext]], "pane"),
+            (&[&[Action::Quit]], "quit"),
+        ],
+    );
     let mut out = String::from(" ");
-    for (action, what) in [
-        (Action::Help, "help"),
-        (Action::Filter, "filter"),
-        (Action::FocusNext, "pane"),
-        (Action::Quit, "quit"),
-    ] {
-        if let Some(key) = model.keymap.key_for(&action) {
-            out += &format!("{key} {what}  ");
-        }
+    for hint in hints {
+        out += &format!("{hint}  ");
     }
     out
 }
