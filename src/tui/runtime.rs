@@ -119,15 +119,22 @@ async fn event_loop<B: Backend>(
                     events = EventStream::new();
                     vec![Action::EditorDone(result)]
                 }
-                effect => perform.perform(effect),
+                effect => {
+                    let writes = matches!(effect, Effect::Record { .. } | Effect::Undo(_));
+                    let answers = perform.perform(effect);
+                    // Something new is in the outbox: send it now.
+                    if writes
+                        && let Some(sync) = &sync
+                        && answers
+                            .iter()
+                            .any(|a| matches!(a, Action::Recorded(..) | Action::RowsUpdated(..)))
+                    {
+                        sync.wake();
+                    }
+                    answers
+                }
             };
             for action in answers {
-                // Something new is in the outbox: send it now.
-                if let Some(sync) = &sync
-                    && matches!(action, Action::Recorded(..) | Action::RowsUpdated(..))
-                {
-                    sync.wake();
-                }
                 effects.extend(update::update(&mut model, action));
             }
         }

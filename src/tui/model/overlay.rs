@@ -113,11 +113,10 @@ impl Model {
         }
     }
 
-    /// The memory pane on top, if it is.
     pub fn memory_pane_mut(&mut self) -> Option<&mut MemoryPane> {
-        match self.top_mut() {
-            Some(Overlay::Memories(pane)) => Some(pane),
+        self.overlays.iter_mut().rev().find_map(|o| match o {
+            Overlay::Memories(pane) => Some(pane.as_mut()),
             _ => None,
-        }
+        })
     }
 }

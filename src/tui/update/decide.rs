@@ -5,10 +5,9 @@
 
 use super::memory_form;
 use super::{refilter, selection_changed};
-use crate::domain::{Decided, RowUpdate};
 use crate::domain::{
-    DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, TriageReason, TriageState, Verdict,
-    resolve,
+    Decided, DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, RowUpdate, TriageReason,
+    TriageState, Verdict, resolve,
 };
 use crate::tui::action::{Action, Effect};
 use crate::tui::format::capitalise;
