@@ -1404,3 +1404,24 @@ fn the_help_has_a_section_for_the_dialogs_and_the_filter() {
         assert!(screen.contains(text), "{text}: {screen}");
     }
 }
+
+#[test]
+fn the_first_frame_says_the_details_are_loading() {
+    let mut store = Store::in_memory().unwrap();
+    let scans = load_str("backlog.json", BACKLOG, &ImportOptions::default()).unwrap();
+    store.import(&scans).unwrap();
+    let now = datetime!(2026-11-24 12:00 UTC).unix_timestamp();
+    let mut model = Model::new(
+        store.load_index().unwrap(),
+        "x".into(),
+        Keymap::default_keymap(),
+        now,
+    );
+    update::update(&mut model, Action::Resize(160, 48));
+    // The runtime draws before the details arrive if they are slow.
+    assert_eq!(update::init(&mut model), vec![Effect::LoadDetail(103)]);
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal.draw(|f| view::draw(f, &model)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("Loading…"), "{screen}");
+}

@@ -16,7 +16,9 @@ use crate::sync::SyncEvent;
 /// Prepares a fresh model: selects the default view and asks for the first
 /// finding's details.
 pub fn init(model: &mut Model) -> Vec<Effect> {
-    refilter(model)
+    let effects = refilter(model);
+    detail::keep_lines(model);
+    effects
 }
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
