@@ -47,6 +47,8 @@ pub struct Cursor {
 /// One decision, as `u` takes it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UndoEntry {
+    /// What undo calls it (`Summary::undo_label`): in its notice, and in
+    /// the note of a decision that restores what was already sent.
     pub label: String,
     pub outbox_ids: Vec<i64>,
     pub before: Vec<Before>,
