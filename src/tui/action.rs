@@ -222,7 +222,7 @@ impl Action {
             Action::ListInScope => "list the findings in the memory's scope".into(),
             Action::PrevChoice => "previous choice (reason, projects, rules); toggle".into(),
             Action::NextChoice => "next choice; toggle".into(),
-            Action::Choose => "next reason; toggle; pick projects or rules from a list".into(),
+            Action::Choose => "next reason; toggle; the list of projects or rules".into(),
             Action::KeepChoice => "keep the choice".into(),
             Action::Confirm => "yes (any other key: no)".into(),
             Action::Resize(..)
