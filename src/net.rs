@@ -1,8 +1,8 @@
 //! HTTP for every client sift has (the Semgrep API, AI providers): one way
 //! to build a client, and secrets kept out of what servers say back.
 
-use std::time::Duration;
 use reqwest::Url;
+use std::time::Duration;
 
 /// A client for a backend or an AI provider: rustls with the ring provider,
 /// no redirects (a redirect could carry the token elsewhere), a time limit

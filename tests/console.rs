@@ -10,7 +10,8 @@ use sift::import::{ImportOptions, load_str};
 use sift::store::Store;
 use sift::tui::action::{Action, Effect};
 use sift::tui::keymap::Keymap;
-use sift::tui::model::{Mode, Model, Pane};
+use sift::tui::model::{Model, Overlay, Pane};
+use sift::tui::perform::Perform;
 use sift::tui::runtime::key_action;
 use sift::tui::theme::Theme;
 use sift::tui::{update, view};
@@ -19,7 +20,8 @@ use time::macros::datetime;
 const BACKLOG: &str = include_str!("fixtures/console_backlog.json");
 
 struct Console {
-    store: Store,
+    /// The store, and the effects on it carried out as the runtime does.
+    perform: Perform,
     model: Model,
     /// Every effect update asked for, in order.
     effects: Vec<Effect>,
@@ -46,7 +48,7 @@ impl Console {
         model.actor = "tester".into();
         model.rule_classes = store.rule_classes().unwrap();
         let mut c = Console {
-            store,
+            perform: Perform::new(store, "tester"),
             model,
             effects: Vec::new(),
         };
@@ -56,55 +58,31 @@ impl Console {
         c
     }
 
+    fn store(&self) -> &Store {
+        self.perform.store()
+    }
+
     fn send(&mut self, action: Action) {
         let effects = update::update(&mut self.model, action);
         self.run(effects);
     }
 
-    /// Carries out effects the way the runtime does, synchronously.
+    /// Carries out effects the way the runtime does, synchronously: those
+    /// on the store through the same `Perform`, the terminal's by hand.
     fn run(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             self.effects.push(effect.clone());
-            let answer = match effect {
-                Effect::LoadDetail(id) => {
-                    let f = self.store.load_finding(id).unwrap().unwrap();
-                    Action::DetailLoaded(Box::new(f))
-                }
-                Effect::Record {
-                    intents,
-                    label,
-                    memory,
-                } => {
-                    let decided = self
-                        .store
-                        .decide_with_memory(&intents, memory.as_ref(), "tester", false)
-                        .unwrap();
-                    if memory.is_some() {
-                        let (memories, pending) = self.store.memories_in_view().unwrap();
-                        let classes = self.model.rule_classes.clone();
-                        let more = update::update(
-                            &mut self.model,
-                            Action::MemoriesLoaded(memories, pending, classes),
-                        );
-                        self.run(more);
-                    }
-                    Action::Recorded(Box::new(decided), label)
-                }
-                Effect::Undo(entry) => {
-                    let undone = self
-                        .store
-                        .undo(&entry.outbox_ids, &entry.before, &entry.label, "tester")
-                        .unwrap();
-                    let message = undone.message(&entry.label);
-                    Action::RowsUpdated(undone.updates, Some(message))
-                }
-                Effect::OpenEditor(text) => {
-                    Action::EditorDone(Ok(format!("{text}\nfrom the editor\u{1b}[2J")))
-                }
+            let answers = match effect {
+                Effect::OpenEditor(text) => vec![Action::EditorDone(Ok(format!(
+                    "{text}\nfrom the editor\u{1b}[2J"
+                )))],
                 Effect::Suspend => continue,
+                effect => self.perform.perform(effect),
             };
-            let more = update::update(&mut self.model, answer);
-            self.run(more);
+            for answer in answers {
+                let more = update::update(&mut self.model, answer);
+                self.run(more);
+            }
         }
     }
 
@@ -214,7 +192,7 @@ fn j_and_k_move_and_load_details_latest_first() {
 fn a_late_detail_for_another_finding_is_dropped() {
     let mut c = Console::new(160, 48);
     c.keys("j"); // now 101
-    let stale = c.store.load_finding(103).unwrap().unwrap();
+    let stale = c.store().load_finding(103).unwrap().unwrap();
     c.send(Action::DetailLoaded(Box::new(stale)));
     assert_eq!(c.model.detail.finding.as_ref().unwrap().id, 101);
 }
@@ -243,20 +221,17 @@ fn number_keys_and_brackets_switch_views() {
 fn filter_is_live_and_esc_restores_the_previous_one() {
     let mut c = Console::new(160, 48);
     c.keys("/sql");
-    assert!(matches!(c.model.mode, Mode::Filter(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Filter(_))));
     assert_eq!(c.listed(), vec![101], "narrows while typing");
     c.keys("<esc>");
     assert_eq!(c.listed(), vec![103, 101, 102]);
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 
     c.keys("/verdict:fp<enter>");
     assert_eq!(c.listed(), vec![102]);
-    assert!(
-        matches!(c.model.mode, Mode::Normal),
-        "Enter keeps the filter"
-    );
+    assert!(c.model.top().is_none(), "Enter keeps the filter");
     c.keys("/<cu>sev:urgent");
-    let Mode::Filter(input) = &c.model.mode else {
+    let Some(Overlay::Filter(input)) = c.model.top() else {
         panic!("still filtering")
     };
     assert!(input.error.as_deref().unwrap().contains("urgent"));
@@ -267,7 +242,7 @@ fn filter_is_live_and_esc_restores_the_previous_one() {
     );
     c.keys("<enter>");
     assert!(
-        matches!(c.model.mode, Mode::Filter(_)),
+        matches!(c.model.top(), Some(Overlay::Filter(_))),
         "Enter refuses an invalid filter"
     );
     c.keys("<esc>");
@@ -337,13 +312,13 @@ fn empty_view_cannot_focus_the_detail_pane() {
 fn help_lists_the_live_keymap_and_closes() {
     let mut c = Console::new(80, 24);
     c.keys("?");
-    assert!(matches!(c.model.mode, Mode::Help { .. }));
+    assert!(matches!(c.model.top(), Some(Overlay::Help { .. })));
     let screen = c.render();
     assert!(screen.contains("move down"), "{screen}");
     assert!(screen.contains("filter"));
     insta::assert_snapshot!("help_80x24", screen);
     c.keys("?");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 }
 
 #[test]
@@ -428,7 +403,7 @@ fn tiny_terminals_degrade_and_never_panic() {
         }
     }
     c.keys("<esc><esc>m");
-    assert!(matches!(c.model.mode, Mode::Memories(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Memories(_))));
     for (w, h) in [(1, 1), (5, 3), (30, 8)] {
         c.send(Action::Resize(w, h));
         for keys in ["j", "e", "<esc>", "d", "n", "/x", "<enter>"] {
@@ -453,7 +428,7 @@ fn an_empty_backlog_says_how_to_fill_it() {
 type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
 
 fn pending(c: &Console) -> Vec<PendingRow> {
-    c.store
+    c.store()
         .pending()
         .unwrap()
         .into_iter()
@@ -551,17 +526,17 @@ fn rejecting_a_true_positive_asks_why() {
     let mut c = Console::new(80, 24);
     c.keys("j"); // 101: true positive
     c.keys("r");
-    assert!(matches!(c.model.mode, Mode::Dialog(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Dialog(_))));
     insta::assert_snapshot!("reject_dialog_80x24", c.render());
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("the dialog stays")
     };
     assert_eq!(d.error.as_deref(), Some("Say why Assistant is wrong"));
     c.keys("<stab><right><tab>"); // acceptable risk, back to the note
     c.keys("Internal admin only");
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
     assert_eq!(
         pending(&c),
         vec![(
@@ -600,7 +575,7 @@ fn ignore_dialog_with_reason_and_note() {
 fn notes_do_not_change_the_status() {
     let mut c = Console::new(160, 48);
     c.keys("n<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("an empty note is refused")
     };
     assert_eq!(d.error.as_deref(), Some("The note is empty"));
@@ -626,12 +601,12 @@ fn long_notes_are_refused_and_the_editor_text_is_inert() {
     let long = "x".repeat(3001);
     c.keys(&long);
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("refused")
     };
     assert!(d.error.as_deref().unwrap().contains("at most 3000"));
     c.keys("<esc>n<ce>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("still open")
     };
     let text = d.note.lines().join("\n");
@@ -686,8 +661,8 @@ fn undo_after_sending_sends_the_previous_state_back() {
     let mut c = Console::new(160, 48);
     c.keys("jf"); // 101 to fix
     // The backend acknowledges it.
-    let batch = c.store.next_batch(3000).unwrap().unwrap();
-    c.store
+    let batch = c.store().next_batch(3000).unwrap().unwrap();
+    c.store()
         .apply_triage(
             &batch.finding_ids,
             &batch.change,
@@ -696,7 +671,7 @@ fn undo_after_sending_sends_the_previous_state_back() {
             None,
         )
         .unwrap();
-    c.store.acknowledge(&batch.outbox_ids).unwrap();
+    c.store().acknowledge(&batch.outbox_ids).unwrap();
     c.keys("u");
     assert_eq!(
         pending(&c),
@@ -719,7 +694,7 @@ fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
     c.keys("a");
     assert!(!c.listed().contains(&first));
     // The sync took the decision into a request before u was pressed.
-    let out = c.store.next_batch(3000).unwrap().unwrap();
+    let out = c.store().next_batch(3000).unwrap().unwrap();
     c.keys("u");
     let notice = c.model.notice.clone().unwrap_or_default();
     assert!(notice.starts_with("Undone: 1 decision"), "{notice}");
@@ -728,8 +703,8 @@ fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
     assert!(c.listed().contains(&first));
     // The request lands after all; the restoring decision follows it.
     let now = time::OffsetDateTime::now_utc();
-    for batch in [out, c.store.next_batch(3000).unwrap().unwrap()] {
-        c.store
+    for batch in [out, c.store().next_batch(3000).unwrap().unwrap()] {
+        c.store()
             .apply_triage(
                 &batch.finding_ids,
                 &batch.change,
@@ -738,9 +713,9 @@ fn an_undone_accept_that_was_already_sent_stays_in_needs_review() {
                 Some(&batch.request_key),
             )
             .unwrap();
-        c.store.acknowledge(&batch.outbox_ids).unwrap();
+        c.store().acknowledge(&batch.outbox_ids).unwrap();
     }
-    let index = c.store.load_index().unwrap();
+    let index = c.store().load_index().unwrap();
     let row = index.rows.iter().find(|r| r.id == first).unwrap();
     assert!(
         BacklogView::NeedsReview.contains(row),
@@ -831,7 +806,7 @@ fn with_memories(width: u16, height: u16) -> Console {
 fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
     let mut c = with_memories(120, 30);
     c.keys("m");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!("the pane opens")
     };
     // The store lists m2 (older) then m1; the pane shows the newest first.
@@ -841,7 +816,7 @@ fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
     assert_eq!(pane.impact, vec![1, 1]);
     insta::assert_snapshot!("memories_120x30", c.render());
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
     assert_eq!(
         c.listed(),
         vec![101, 105],
@@ -859,24 +834,24 @@ fn the_memory_pane_shows_what_each_memory_covers_and_jumps_there() {
 fn memories_filter_and_sort() {
     let mut c = with_memories(120, 30);
     c.keys("m/fixtures<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(pane.order, vec![0]);
     c.keys("/<esc>s");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert!(pane.by_impact);
     assert_eq!(pane.order.len(), 2);
     // project: and rule: keep the memories whose scope covers them.
     c.keys("/project:storefront<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(pane.order, vec![0], "m1 is the payments API's only");
     c.keys("/<esc>/rule:sql-injection-db<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(
@@ -885,12 +860,12 @@ fn memories_filter_and_sort() {
         "m1 through its class, m2 for all rules"
     );
     c.keys("/<esc>/rule:useless-assign<enter>");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert_eq!(pane.order, vec![0]);
     c.keys("/<esc>m");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 }
 
 #[test]
@@ -898,14 +873,14 @@ fn m_shows_the_memories_that_cover_the_finding() {
     let mut c = with_memories(120, 30);
     c.keys("j"); // 101: in m1's scope (memories[1]), not m2's
     c.keys("M");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!("the pane opens")
     };
     assert_eq!(pane.filter, "finding:101");
     assert_eq!(pane.order, vec![1]);
     c.keys("mk"); // 103: in no scope
     c.keys("M");
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     assert!(pane.order.is_empty());
@@ -937,14 +912,14 @@ fn over_the_semgrep_api_accepting_says_it_went_as_triage() {
 }
 
 fn form(c: &Console) -> &sift::tui::model::MemoryForm {
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("a dialog is open")
     };
     d.memory.as_deref().expect("the memory part is open")
 }
 
 fn memory_changes(c: &Console) -> Vec<sift::domain::MemoryChange> {
-    c.store
+    c.store()
         .memory_changes()
         .unwrap()
         .into_iter()
@@ -955,7 +930,6 @@ fn memory_changes(c: &Console) -> Vec<sift::domain::MemoryChange> {
 #[test]
 fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     use sift::domain::{MemoryChange, RuleScope, Scope};
-    use sift::tui::update::memory_form::scope;
     let mut c = Console::new(160, 48);
     c.keys("j"); // 101: acme/payments-api, the SQL injection rule
     c.keys("iParameterised by the ORM<cr>");
@@ -963,7 +937,7 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     assert_eq!(f.text.lines().join("\n"), "Parameterised by the ORM");
     let sqli = "python.django.security.injection.sql.sql-injection-db-cursor-execute";
     assert_eq!(
-        scope(f),
+        f.scope(),
         Scope {
             projects: vec!["acme/payments-api".into()],
             rules: RuleScope::Rules(vec![sqli.into()]),
@@ -974,7 +948,7 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     assert!(f.preview.is_empty(), "105 is to fix: nothing else is open");
     // Rules: this one -> (wrap) chosen -> all rules.
     c.keys("<tab><tab><left><left>");
-    assert_eq!(scope(form(&c)).rules, RuleScope::All);
+    assert_eq!(form(&c).scope().rules, RuleScope::All);
     assert_eq!(
         form(&c).preview,
         vec![102],
@@ -985,7 +959,7 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
     assert!(c.render().contains("1 open finding in scope"));
     assert!(c.render().contains("logger-credential-leak"));
     c.keys("<esc><tab><tab><space><enter>");
-    assert!(matches!(c.model.mode, Mode::Normal), "saved");
+    assert!(c.model.top().is_none(), "saved");
 
     let note = "Ignored under the memory \"Parameterised by the ORM\"";
     let mut decided = pending(&c);
@@ -1024,7 +998,6 @@ fn ignore_and_remember_applies_to_exactly_the_findings_previewed() {
 #[test]
 fn scopes_are_picked_from_lists() {
     use sift::domain::RuleScope;
-    use sift::tui::update::memory_form::scope;
     let mut c = Console::new(160, 48);
     c.keys("j"); // 101
     c.keys("i<cr>");
@@ -1037,10 +1010,10 @@ fn scopes_are_picked_from_lists() {
     c.keys("pay<space><bs><bs><bs>store<space><enter>");
     let f = form(&c);
     assert!(f.picker.is_none());
-    assert_eq!(scope(f).projects, vec!["acme/storefront"]);
+    assert_eq!(f.scope().projects, vec!["acme/storefront"]);
     // Rules: pick two from the list.
     c.keys("<tab><space>sql<space><bs><bs><bs>useless<space><bs><bs><bs><bs><bs><bs><bs>insecure<space><enter>");
-    let RuleScope::Rules(rules) = scope(form(&c)).rules else {
+    let RuleScope::Rules(rules) = form(&c).scope().rules else {
         panic!("chosen rules")
     };
     assert_eq!(
@@ -1054,12 +1027,12 @@ fn scopes_are_picked_from_lists() {
     // Path prefixes narrow it.
     c.keys("<tab>src/components/");
     assert_eq!(form(&c).preview, vec![103]);
-    assert_eq!(scope(form(&c)).path_prefixes, vec!["src/components/"]);
+    assert_eq!(form(&c).scope().path_prefixes, vec!["src/components/"]);
     // Nothing chosen is refused rather than read as "all".
     c.keys("<stab><stab><space>store<space><enter>");
     assert!(form(&c).preview.is_empty());
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("still open")
     };
     assert!(
@@ -1085,7 +1058,7 @@ fn the_memory_pane_creates_edits_activates_and_deletes() {
     insta::assert_snapshot!("new_memory_120x30", c.render());
     c.keys("<enter>");
     assert!(
-        matches!(c.model.mode, Mode::Memories(_)),
+        matches!(c.model.top(), Some(Overlay::Memories(_))),
         "back to the pane"
     );
     let created = match memory_changes(&c).as_slice() {
@@ -1118,7 +1091,7 @@ fn the_memory_pane_creates_edits_activates_and_deletes() {
         .iter()
         .position(|m| m.stage == MemoryStage::Suggested);
     if let Some(i) = suggested {
-        let Mode::Memories(pane) = &mut c.model.mode else {
+        let Some(Overlay::Memories(pane)) = c.model.top_mut() else {
             unreachable!()
         };
         pane.cursor.selected = pane.order.iter().position(|&o| o == i).unwrap();
@@ -1154,7 +1127,7 @@ fn customize_fix_records_guidance_for_the_project_and_rule() {
     c.keys("c");
     assert!(c.render().contains("Customize fix"), "{:?}", c.model.notice);
     c.keys("Use the ORM's parameter binding, never f-strings<enter>");
-    if let Mode::Dialog(d) = &c.model.mode {
+    if let Some(Overlay::Dialog(d)) = c.model.top() {
         panic!("{:?} {:?}", d.error, d.field);
     }
     let changes = memory_changes(&c);
@@ -1192,7 +1165,7 @@ fn accept_and_remember_starts_from_assistants_reason() {
         .clone();
     assert_eq!(form(&c).text.lines().join("\n"), reason);
     c.keys("<enter>");
-    if let Mode::Dialog(d) = &c.model.mode {
+    if let Some(Overlay::Dialog(d)) = c.model.top() {
         panic!("{:?} {:?}", d.error, d.field);
     }
     assert!(pending(&c).len() == 1, "{:?}", c.model.notice);
@@ -1204,7 +1177,7 @@ fn accept_and_remember_starts_from_assistants_reason() {
     ));
     // On a finding without a false-positive verdict, A says so.
     c.keys("gA");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
 }
 
 #[test]
@@ -1221,8 +1194,8 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
         false,
         "mallory\u{1b}[31m",
     );
-    c.store.put_memory(&hostile).unwrap();
-    let (memories, pending) = c.store.memories_in_view().unwrap();
+    c.store().put_memory(&hostile).unwrap();
+    let (memories, pending) = c.store().memories_in_view().unwrap();
     let classes = c.model.rule_classes.clone();
     c.send(Action::MemoriesLoaded(memories, pending, classes));
     c.keys("m");
@@ -1244,7 +1217,7 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
     // Saved without touching the text: its exact characters are kept, and
     // they are what every way in refuses, so the form says why.
     c.keys("<tab><tab><tab>src/<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("a text with control characters is not saved")
     };
     assert!(
@@ -1261,36 +1234,35 @@ fn hostile_memory_text_stays_inert_in_the_pane_and_the_form() {
 #[test]
 fn the_review_cases_of_the_memory_dialog() {
     use sift::domain::{MemoryChange, RuleScope};
-    use sift::tui::update::memory_form::scope;
     let mut c = Console::new(160, 48);
     c.keys("j"); // 101
     c.keys("i<cr>");
     // Keys a selector field has no use for go nowhere (not into the note).
     c.keys("<tab>xyz");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!()
     };
     assert_eq!(d.note.lines().join(""), "");
     // Space opens the list; Esc leaves the choice as it was.
     c.keys("<space><esc>");
-    assert_eq!(scope(form(&c)).projects, vec!["acme/payments-api"]);
+    assert_eq!(form(&c).scope().projects, vec!["acme/payments-api"]);
     // A count that went stale is refreshed, not applied blindly.
     c.keys("<tab><left><left><tab><tab><space>");
-    assert_eq!(scope(form(&c)).rules, RuleScope::All);
+    assert_eq!(form(&c).scope().rules, RuleScope::All);
     c.keys("<stab><stab><stab><stab>Known safe");
-    if let Mode::Dialog(d) = &mut c.model.mode {
+    if let Some(Overlay::Dialog(d)) = c.model.top_mut() {
         let f = d.memory.as_mut().unwrap();
         assert!(f.apply);
         f.preview.push(999);
     }
     c.keys("<enter>");
-    let Mode::Dialog(d) = &c.model.mode else {
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
         panic!("not saved on a stale count")
     };
     assert!(d.error.as_deref().unwrap().contains("changed meanwhile"));
     assert_eq!(form(&c).preview, vec![102]);
     c.keys("<enter>");
-    assert!(matches!(c.model.mode, Mode::Normal));
+    assert!(c.model.top().is_none());
     assert_eq!(pending(&c).len(), 2);
     // Undo takes back the decisions and says the memory stays.
     let label = &c.model.undo.last().unwrap().label;
@@ -1314,7 +1286,7 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
     use sift::domain::{Memory, MemoryChange, RuleScope, Scope};
     let mut c = with_memories(120, 30);
     c.keys("mG"); // the oldest: m2
-    let Mode::Memories(pane) = &c.model.mode else {
+    let Some(Overlay::Memories(pane)) = c.model.top() else {
         panic!()
     };
     let named = c.model.memories[pane.order[pane.cursor.selected]]
@@ -1332,9 +1304,9 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
         false,
         "bob",
     );
-    c.store.put_memory(&newer).unwrap();
+    c.store().put_memory(&newer).unwrap();
     let reload = |c: &mut Console| {
-        let (memories, pending) = c.store.memories_in_view().unwrap();
+        let (memories, pending) = c.store().memories_in_view().unwrap();
         let classes = c.model.rule_classes.clone();
         c.send(Action::MemoriesLoaded(memories, pending, classes));
     };
@@ -1354,13 +1326,102 @@ fn the_pane_survives_reloads_and_deletes_the_memory_it_named() {
     );
     // An edit dialog over the pane, and the memories shrink under it.
     c.keys("ge");
-    c.store.delete_memory(&newer.id).unwrap();
+    c.store().delete_memory(&newer.id).unwrap();
     reload(&mut c);
     c.render();
     c.keys("<esc>");
-    assert!(matches!(c.model.mode, Mode::Memories(_)));
+    assert!(matches!(c.model.top(), Some(Overlay::Memories(_))));
     c.render();
     // Saving a memory alone says so.
     c.keys("nJust a memory<enter>");
     assert_eq!(c.model.notice.as_deref(), Some("Remembered"));
+}
+
+#[test]
+fn times_on_screen_follow_the_clock() {
+    use sift::sync::{SyncEvent, SyncStatus};
+    let mut c = Console::new(160, 48);
+    let at = datetime!(2026-11-24 12:00 UTC);
+    c.send(Action::Synced(SyncEvent::Status(SyncStatus::Synced { at })));
+    assert!(c.render().contains("synced just now"), "{}", c.render());
+    let first_seen = |c: &Console| {
+        c.render()
+            .lines()
+            .find_map(|l| l.split("First seen").nth(1).map(|r| r[..20].to_string()))
+            .unwrap()
+    };
+    let before = first_seen(&c);
+    // The runtime moves the clock on; what reads it reads differently.
+    c.model.now += 86_400 * 30;
+    c.send(Action::Tick);
+    let screen = c.render();
+    assert!(screen.contains("synced 2026-11-24 12:00"), "{screen}");
+    assert_ne!(first_seen(&c), before, "the finding's age moved on");
+}
+
+#[test]
+fn dialog_and_filter_keys_come_from_the_keymap() {
+    use sift::tui::keymap::KeymapToml;
+    let mut c = Console::new(160, 48);
+    let overrides: KeymapToml =
+        toml::from_str("[dialog]\n\"ctrl-s\" = \"save\"\n\"enter\" = \"none\"\n[filter]\n\"tab\" = \"keep_filter\"\n")
+            .unwrap();
+    c.model.keymap = Keymap::with_overrides(&overrides).unwrap();
+    c.keys("i"); // 103
+    let screen = c.render();
+    assert!(screen.contains("C-s save"), "the hints follow: {screen}");
+    c.keys("Checked<cs>");
+    assert!(c.model.top().is_none(), "saved");
+    assert_eq!(
+        pending(&c),
+        vec![(
+            103,
+            Some("ignored".into()),
+            Some("false_positive".into()),
+            Some("Checked".into())
+        )]
+    );
+    c.keys("/sql<tab>");
+    assert!(c.model.top().is_none(), "Tab keeps the filter");
+    assert_eq!(c.listed(), vec![101]);
+}
+
+#[test]
+fn the_help_has_a_section_for_the_dialogs_and_the_filter() {
+    let mut c = Console::new(160, 48);
+    c.keys("?");
+    // Scrolled to the end.
+    for _ in 0..20 {
+        c.keys("<cd>");
+    }
+    let screen = c.render();
+    for text in [
+        "Dialogs (ignore, reject, note, memory)",
+        "next field",
+        "Choosing projects or rules for a memory",
+        "Questions (delete a memory?)",
+    ] {
+        assert!(screen.contains(text), "{text}: {screen}");
+    }
+}
+
+#[test]
+fn the_first_frame_says_the_details_are_loading() {
+    let mut store = Store::in_memory().unwrap();
+    let scans = load_str("backlog.json", BACKLOG, &ImportOptions::default()).unwrap();
+    store.import(&scans).unwrap();
+    let now = datetime!(2026-11-24 12:00 UTC).unix_timestamp();
+    let mut model = Model::new(
+        store.load_index().unwrap(),
+        "x".into(),
+        Keymap::default_keymap(),
+        now,
+    );
+    update::update(&mut model, Action::Resize(160, 48));
+    // The runtime draws before the details arrive if they are slow.
+    assert_eq!(update::init(&mut model), vec![Effect::LoadDetail(103)]);
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal.draw(|f| view::draw(f, &model)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("Loading…"), "{screen}");
 }

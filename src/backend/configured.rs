@@ -5,8 +5,8 @@
 use super::api::Api;
 use super::embedded::Embedded;
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
-use crate::show::display_path;
 use crate::domain::{Memory, MemoryChange};
+use crate::show::display_path;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

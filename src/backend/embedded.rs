@@ -4,9 +4,9 @@
 //! script's `sift triage`, another console) are noticed.
 
 use super::{Backend, BackendError, TriageRequest, TriageResponse};
-use crate::show::display_path;
 use crate::domain::{Memory, MemoryChange};
 use crate::service::{self, ServiceError, SharedStore};
+use crate::show::display_path;
 use crate::store::Store;
 use crate::wire::v1::BulkTriageRequest;
 use anyhow::Result;

@@ -2,36 +2,12 @@
 //! finding as it stands (with pending decisions applied), then recorded in
 //! the outbox in one transaction.
 
-use super::{RowUpdate, Store};
+use super::Store;
 use crate::domain::{
-    DecisionContext, Intent, MemoryChange, TriageChange, TriageReason, TriageState, resolve,
+    Before, Decided, DecisionContext, Intent, MemoryChange, TriageChange, TriageState, Undone,
+    resolve,
 };
 use anyhow::Result;
-
-/// How a finding stood before a decision, for undo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Before {
-    pub finding_id: i64,
-    pub triage_state: TriageState,
-    pub triage_reason: Option<TriageReason>,
-    /// False for a note alone: there is no state to restore.
-    pub changed_state: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Decided {
-    /// Outbox ids of what was recorded.
-    pub outbox_ids: Vec<i64>,
-    /// What was recorded, per finding.
-    pub changes: Vec<(i64, TriageChange)>,
-    /// Findings the intent made no sense for, and why.
-    pub refused: Vec<(i64, String)>,
-    pub before: Vec<Before>,
-    /// How the decided findings show now.
-    pub updates: Vec<RowUpdate>,
-    /// The memory change recorded with the decisions, if any.
-    pub memory_outbox_id: Option<i64>,
-}
 
 impl Store {
     /// Resolves and records. With `all_or_nothing`, a single refusal (or an
@@ -166,44 +142,5 @@ impl Store {
         let ids: Vec<i64> = before.iter().map(|b| b.finding_id).collect();
         undone.updates = self.row_updates(&ids)?;
         Ok(undone)
-    }
-}
-
-/// What `undo` did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Undone {
-    /// Decisions dropped before they were sent.
-    pub taken_back: usize,
-    /// Decisions the backend may have had, answered by restoring ones.
-    pub answered: usize,
-    /// What could not be restored exactly.
-    pub notes: Vec<String>,
-    /// How the findings show now.
-    pub updates: Vec<RowUpdate>,
-}
-
-impl Undone {
-    /// "Undone: 3 decisions: …label…", and what was not restored exactly.
-    pub fn message(&self, label: &str) -> String {
-        let n = self.taken_back + self.answered;
-        let mut message = format!(
-            "Undone: {n} decision{}: {label}",
-            if n == 1 { "" } else { "s" }
-        );
-        if self.answered > 0 {
-            message += &format!(
-                " · {} already sent, restored by {}",
-                self.answered,
-                if self.answered == 1 {
-                    "another decision"
-                } else {
-                    "other decisions"
-                }
-            );
-        }
-        for n in &self.notes {
-            message += &format!(" · {n}");
-        }
-        message
     }
 }

@@ -10,10 +10,12 @@ mod outbox;
 mod readonly;
 mod triage;
 
-pub use decide::{Before, Decided, Undone};
 pub use findings::ImportSummary;
 pub use listing::{ListingRow, ProjectRow};
-pub use outbox::{Batch, Pending, PendingMemoryChange, RowUpdate};
+pub use outbox::{Batch, Pending, PendingMemoryChange};
+// Plain data, kept in the domain; named here too for code that knows them
+// as the store's.
+pub use crate::domain::{Before, Decided, RowUpdate, Undone};
 pub use triage::Applied;
 
 use anyhow::{Context, Result, bail};

@@ -12,8 +12,8 @@
 //! rejected, and reported; it does not hold back the others.
 
 use crate::backend::{Backend, BackendError, TriageRequest};
-pub use crate::show::human;
 use crate::domain::TriageChange;
+pub use crate::show::human;
 use crate::store::Store;
 use anyhow::Result;
 use std::future::Future;

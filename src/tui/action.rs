@@ -2,8 +2,10 @@
 //! the runtime to carry out.
 
 use super::model::UndoEntry;
+use super::summary::Summary;
 use crate::domain::{BacklogView, Finding, FindingIndex, Intent, MemoryChange};
-use crate::store::{Decided, RowUpdate};
+use crate::domain::{Decided, RowUpdate};
+use crate::sync::SyncEvent;
 use crossterm::event::KeyEvent;
 use serde::Deserialize;
 
@@ -75,6 +77,42 @@ pub enum Action {
     DeleteMemory,
     /// In the memory pane: make a suggested memory live.
     ActivateMemory,
+    /// Filter line: keep the filter typed.
+    KeepFilter,
+    /// Filter line: put the filter back as it was.
+    CancelFilter,
+    /// Filter line: clear it.
+    ClearLine,
+    /// Filter line: delete the word before the cursor.
+    DeleteWord,
+    /// Dialog: the next field.
+    NextField,
+    /// Dialog: the previous field.
+    PrevField,
+    /// Dialog: save it (record the decision, the memory).
+    Save,
+    /// Dialog: close it, saving nothing.
+    Cancel,
+    /// Dialog: a new line in the note or the memory's text.
+    NewLine,
+    /// Dialog: edit the note or the memory's text in $VISUAL / $EDITOR.
+    OpenEditor,
+    /// Dialog: "remember this", a memory with the decision, on or off.
+    Remember,
+    /// Dialog: list the findings in the memory's scope.
+    ListInScope,
+    /// Dialog: the previous choice in a field (the reason, projects,
+    /// rules), or a toggle.
+    PrevChoice,
+    /// Dialog: the next choice in a field, or a toggle.
+    NextChoice,
+    /// Dialog: the next reason, a toggle, or the list to choose projects
+    /// or rules from; in that list, choose or unchoose.
+    Choose,
+    /// In the list of projects or rules: keep what is chosen.
+    KeepChoice,
+    /// Answer yes to a question (any other key says no).
+    Confirm,
     /// Not bindable: everything below comes from the runtime.
     #[serde(skip)]
     Resize(u16, u16),
@@ -84,16 +122,21 @@ pub enum Action {
     DetailLoaded(Box<Finding>),
     #[serde(skip)]
     DetailFailed(i64, String),
+    /// Recorded, and what that did.
     #[serde(skip)]
-    Recorded(Box<Decided>, String),
+    Recorded(Box<Decided>, Summary),
     #[serde(skip)]
     RecordFailed(String),
     #[serde(skip)]
     RowsUpdated(Vec<RowUpdate>, Option<String>),
     #[serde(skip)]
     IndexReloaded(Box<FindingIndex>),
+    /// What the background sync reports.
     #[serde(skip)]
-    SyncChanged(String),
+    Synced(SyncEvent),
+    /// The clock moved on (the runtime set `Model::now`).
+    #[serde(skip)]
+    Tick,
     #[serde(skip)]
     MemoriesLoaded(
         Vec<crate::domain::Memory>,
@@ -165,6 +208,23 @@ impl Action {
             Action::EditMemory => "edit the memory's text and scope".into(),
             Action::DeleteMemory => "delete the memory (asks first)".into(),
             Action::ActivateMemory => "make a suggested memory live".into(),
+            Action::KeepFilter => "keep the filter".into(),
+            Action::CancelFilter => "cancel: the filter as it was".into(),
+            Action::ClearLine => "clear the line".into(),
+            Action::DeleteWord => "delete the word before the cursor".into(),
+            Action::NextField => "next field".into(),
+            Action::PrevField => "previous field".into(),
+            Action::Save => "save".into(),
+            Action::Cancel => "cancel: nothing is saved".into(),
+            Action::NewLine => "new line (the note, the memory's text)".into(),
+            Action::OpenEditor => "edit the note or the memory in $VISUAL / $EDITOR".into(),
+            Action::Remember => "remember this: a memory for Assistant (on / off)".into(),
+            Action::ListInScope => "list the findings in the memory's scope".into(),
+            Action::PrevChoice => "previous choice (reason, projects, rules); toggle".into(),
+            Action::NextChoice => "next choice; toggle".into(),
+            Action::Choose => "next reason; toggle; the list of projects or rules".into(),
+            Action::KeepChoice => "keep the choice".into(),
+            Action::Confirm => "yes (any other key: no)".into(),
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
@@ -173,7 +233,8 @@ impl Action {
             | Action::RecordFailed(_)
             | Action::RowsUpdated(..)
             | Action::IndexReloaded(_)
-            | Action::SyncChanged(_)
+            | Action::Synced(_)
+            | Action::Tick
             | Action::MemoriesLoaded(..)
             | Action::EditorDone(_) => String::new(),
         }
@@ -183,15 +244,28 @@ impl Action {
 /// Work `update` hands to the runtime; results come back as actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Load a finding's details (latest request wins).
+    /// Load a finding's details (latest request wins; answered by
+    /// DetailLoaded or DetailFailed).
     LoadDetail(i64),
+    /// Read the memories again (answered by MemoriesLoaded).
+    LoadMemories,
+    /// Read the index again, another writer having changed the store
+    /// (answered by MemoriesLoaded and IndexReloaded).
+    ReloadIndex,
+    /// Show findings as they now stand, and perhaps say something about
+    /// them (answered by RowsUpdated).
+    RefreshRows {
+        ids: Vec<i64>,
+        notice: Option<String>,
+    },
     /// Stop the process with SIGTSTP after restoring the terminal.
     Suspend,
     /// Record decisions in the outbox before anything shows them
-    /// (answered by Recorded or RecordFailed). The label names them.
+    /// (answered by Recorded or RecordFailed).
     Record {
         intents: Vec<(i64, Intent)>,
-        label: String,
+        /// What they do, for the notice and undo.
+        summary: Summary,
         /// A memory change recorded in the same transaction.
         memory: Option<MemoryChange>,
     },

@@ -17,15 +17,30 @@ pub enum Context {
     List,
     Detail,
     Memories,
+    /// Typing a filter, for the findings or in the memory pane.
+    Filter,
+    /// A dialog: a decision's, or a memory's.
+    Dialog,
+    /// Choosing projects or rules for a memory's scope from a list.
+    Picker,
+    /// The findings a memory would apply to, listed in its dialog.
+    InScope,
+    /// A question (delete this memory?).
+    Confirm,
 }
 
 impl Context {
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Sidebar,
         Context::List,
         Context::Detail,
         Context::Memories,
+        Context::Filter,
+        Context::Dialog,
+        Context::Picker,
+        Context::InScope,
+        Context::Confirm,
     ];
 
     fn name(self) -> &'static str {
@@ -35,6 +50,11 @@ impl Context {
             Context::List => "list",
             Context::Detail => "detail",
             Context::Memories => "memories",
+            Context::Filter => "filter",
+            Context::Dialog => "dialog",
+            Context::Picker => "picker",
+            Context::InScope => "in_scope",
+            Context::Confirm => "confirm",
         }
     }
 
@@ -45,10 +65,26 @@ impl Context {
             Context::List => "Findings list",
             Context::Detail => "Finding details",
             Context::Memories => "Memory pane",
+            Context::Filter => "Filter line (/)",
+            Context::Dialog => "Dialogs (ignore, reject, note, memory)",
+            Context::Picker => "Choosing projects or rules for a memory",
+            Context::InScope => "The findings a memory would apply to",
+            Context::Confirm => "Questions (delete a memory?)",
         }
     }
 
-    fn of(pane: Pane) -> Context {
+    /// Whether a key not bound here means what it means everywhere (the
+    /// panes); elsewhere (a line or a dialog being typed in, a question)
+    /// the global keys do not apply.
+    fn falls_back(self) -> bool {
+        matches!(
+            self,
+            Context::Sidebar | Context::List | Context::Detail | Context::Memories
+        )
+    }
+
+    /// Where a key is looked up while `pane` has the focus.
+    pub fn of(pane: Pane) -> Context {
         match pane {
             Pane::Sidebar => Context::Sidebar,
             Pane::List => Context::List,
@@ -154,6 +190,65 @@ impl Key {
     }
 }
 
+/// What an action does where it is bound, for the help overlay: the same
+/// action says more in some places.
+fn describe(context: Context, action: &Action) -> String {
+    match (context, action) {
+        (Context::Picker, Action::Choose) => "choose or unchoose".into(),
+        (Context::Picker, Action::Back) => "back: the choice stays as it was".into(),
+        (Context::InScope, Action::Back) => "back to the dialog".into(),
+        (Context::InScope, Action::Down) => "scroll down".into(),
+        (Context::InScope, Action::Up) => "scroll up".into(),
+        (Context::InScope, Action::PageDown) => "scroll a page down".into(),
+        (Context::InScope, Action::PageUp) => "scroll a page up".into(),
+        _ => action.describe(),
+    }
+}
+
+/// Which keys are text, typed into what has the keys, rather than looked
+/// up in the keymap: only the others can be bound there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Typing {
+    /// Nothing is typed: every key is looked up.
+    Nothing,
+    /// A line or a text box: characters, and the keys that move in or
+    /// delete text.
+    Text,
+    /// A list narrowed by typing: characters (Space aside) and Backspace.
+    Narrowing,
+}
+
+impl Typing {
+    pub fn takes(self, event: &KeyEvent) -> bool {
+        if event.modifiers.contains(KeyModifiers::CONTROL) {
+            return false;
+        }
+        match self {
+            Typing::Nothing => false,
+            Typing::Text => matches!(
+                event.code,
+                KeyCode::Char(_)
+                    | KeyCode::Backspace
+                    | KeyCode::Delete
+                    | KeyCode::Left
+                    | KeyCode::Right
+                    | KeyCode::Up
+                    | KeyCode::Down
+                    | KeyCode::Home
+                    | KeyCode::End
+                    | KeyCode::PageUp
+                    | KeyCode::PageDown
+            ),
+            Typing::Narrowing => {
+                matches!(
+                    event.code,
+                    KeyCode::Char(c) if c != ' '
+                ) || event.code == KeyCode::Backspace
+            }
+        }
+    }
+}
+
 /// A binding value: an action, or "none" to remove a default binding.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -197,8 +292,10 @@ impl Keymap {
                 .into_iter()
                 .find(|c| c.name() == context_name)
                 .ok_or_else(|| {
+                    let names: Vec<&str> = Context::ALL.iter().map(|c| c.name()).collect();
                     format!(
-                        "unknown keymap section '{context_name}' (global, sidebar, list, detail)"
+                        "unknown keymap section '{context_name}' ({})",
+                        names.join(", ")
                     )
                 })?;
             for (key_spec, value) in entries {
@@ -222,17 +319,13 @@ impl Keymap {
         Ok(())
     }
 
-    /// The action for a key in the memory pane, falling back to global keys.
-    pub fn lookup_memories(&self, event: &KeyEvent) -> Option<&Action> {
-        self.lookup_in(Context::Memories, event)
-    }
-
     /// The action for a key in the focused pane, falling back to global keys.
     pub fn lookup(&self, pane: Pane, event: &KeyEvent) -> Option<&Action> {
         self.lookup_in(Context::of(pane), event)
     }
 
-    fn lookup_in(&self, context: Context, event: &KeyEvent) -> Option<&Action> {
+    /// The action bound to a key in `context` (or, in the panes, globally).
+    pub fn lookup_in(&self, context: Context, event: &KeyEvent) -> Option<&Action> {
         let key = Key::from_event(event);
         let find = |context| {
             self.bindings
@@ -240,7 +333,45 @@ impl Keymap {
                 .find(|(c, k, _)| *c == context && *k == key)
                 .map(|(_, _, a)| a)
         };
-        find(context).or_else(|| find(Context::Global))
+        find(context).or_else(|| {
+            context
+                .falls_back()
+                .then(|| find(Context::Global))
+                .flatten()
+        })
+    }
+
+    /// What a key press means in `context`: text typed into what has the
+    /// keys (as `typing` says), else the action it is bound to. Where
+    /// something is typed into or asked, an unbound key is handed over as
+    /// it is (a field may have a use for it; a question takes it as "no");
+    /// in the panes it means nothing.
+    pub fn resolve(&self, context: Context, typing: Typing, event: &KeyEvent) -> Option<Action> {
+        if typing.takes(event) {
+            return Some(Action::TextInput(*event));
+        }
+        match self.lookup_in(context, event) {
+            Some(action) => Some(action.clone()),
+            None if !context.falls_back() => Some(Action::TextInput(*event)),
+            None => None,
+        }
+    }
+
+    /// The first key bound to `action` in `context` (or, in the panes,
+    /// globally), as hints write it.
+    pub fn key_in(&self, context: Context, action: &Action) -> Option<String> {
+        let find = |context| {
+            self.bindings
+                .iter()
+                .find(|(c, _, a)| *c == context && a == action)
+                .map(|(_, k, _)| k.label())
+        };
+        find(context).or_else(|| {
+            context
+                .falls_back()
+                .then(|| find(Context::Global))
+                .flatten()
+        })
     }
 
     /// Help rows per context, the focused pane's first: (keys, description),
@@ -268,7 +399,7 @@ impl Keymap {
                             Action::ShowView(_) if keys.len() > 1 => {
                                 "switch view (in left-pane order)".to_string()
                             }
-                            a => a.describe(),
+                            a => describe(context, &a),
                         };
                         (keys.join(" "), what)
                     })
@@ -276,14 +407,6 @@ impl Keymap {
                 (context, rows)
             })
             .collect()
-    }
-
-    /// The first key bound to an action, for hints ("? help").
-    pub fn key_for(&self, action: &Action) -> Option<String> {
-        self.bindings
-            .iter()
-            .find(|(_, _, a)| a == action)
-            .map(|(_, k, _)| k.label())
     }
 }
 
@@ -348,5 +471,87 @@ mod tests {
         assert!(err.contains("explode"), "{err}");
         let bad: KeymapToml = toml::from_str("[lists]\nj = \"down\"\n").unwrap();
         assert!(Keymap::with_overrides(&bad).unwrap_err().contains("lists"));
+    }
+
+    #[test]
+    fn typed_text_goes_to_the_field_and_the_other_keys_to_the_keymap() {
+        let km = Keymap::default_keymap();
+        let none = KeyModifiers::NONE;
+        let left = key(KeyCode::Left, none);
+        let text = |k: KeyEvent| Some(Action::TextInput(k));
+        // In a text box, ← moves the cursor; on a choice, it changes it.
+        assert_eq!(km.resolve(Context::Dialog, Typing::Text, &left), text(left));
+        assert_eq!(
+            km.resolve(Context::Dialog, Typing::Nothing, &left),
+            Some(Action::PrevChoice)
+        );
+        let tab = key(KeyCode::Tab, none);
+        assert_eq!(
+            km.resolve(Context::Dialog, Typing::Text, &tab),
+            Some(Action::NextField)
+        );
+        // Global keys do not apply where text is typed: q is typed.
+        let q = key(KeyCode::Char('q'), none);
+        assert_eq!(km.resolve(Context::Filter, Typing::Text, &q), text(q));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(
+            km.resolve(Context::Filter, Typing::Text, &ctrl_c),
+            text(ctrl_c)
+        );
+        assert_eq!(
+            km.resolve(Context::Filter, Typing::Text, &key(KeyCode::Enter, none)),
+            Some(Action::KeepFilter)
+        );
+        // A list narrowed by typing: Space chooses, letters narrow.
+        let space = key(KeyCode::Char(' '), none);
+        assert_eq!(
+            km.resolve(Context::Picker, Typing::Narrowing, &space),
+            Some(Action::Choose)
+        );
+        let j = key(KeyCode::Char('j'), none);
+        assert_eq!(km.resolve(Context::Picker, Typing::Narrowing, &j), text(j));
+        assert_eq!(
+            km.resolve(Context::InScope, Typing::Nothing, &j),
+            Some(Action::Down)
+        );
+        // A question: y says yes, any other key is handed over (no).
+        assert_eq!(
+            km.resolve(
+                Context::Confirm,
+                Typing::Nothing,
+                &key(KeyCode::Char('y'), none)
+            ),
+            Some(Action::Confirm)
+        );
+        assert_eq!(km.resolve(Context::Confirm, Typing::Nothing, &q), text(q));
+        // In the panes an unbound key means nothing.
+        let z = key(KeyCode::Char('z'), none);
+        assert_eq!(km.resolve(Context::List, Typing::Nothing, &z), None);
+    }
+
+    #[test]
+    fn every_context_has_its_section_in_the_help() {
+        let km = Keymap::default_keymap();
+        let help = km.help(Pane::List);
+        for context in Context::ALL {
+            let rows = &help.iter().find(|(c, _)| *c == context).unwrap().1;
+            assert!(!rows.is_empty(), "{context:?}");
+        }
+        let dialog = &help.iter().find(|(c, _)| *c == Context::Dialog).unwrap().1;
+        assert!(dialog.contains(&("C-j M-Enter".into(), Action::NewLine.describe())));
+        let overrides: KeymapToml = toml::from_str("[dialog]\n\"ctrl-s\" = \"save\"\n").unwrap();
+        let km = Keymap::with_overrides(&overrides).unwrap();
+        assert_eq!(
+            km.key_in(Context::Dialog, &Action::Save).as_deref(),
+            Some("Enter")
+        );
+        assert_eq!(
+            km.resolve(
+                Context::Dialog,
+                Typing::Text,
+                &key(KeyCode::Char('s'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Save)
+        );
     }
 }

@@ -3,7 +3,8 @@
 
 use super::action::{Action, Effect};
 use super::compact::Compact;
-use super::model::{Mode, Model};
+use super::model::{Model, SyncState};
+use super::perform::Perform;
 use super::{update, view};
 use crate::backend::Backend;
 use crate::store::Store;
@@ -16,13 +17,14 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use futures_util::StreamExt;
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::buffer::Buffer;
 use std::collections::VecDeque;
 use std::io::{Stdout, Write, stdout};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -55,10 +57,10 @@ async fn event_loop<B: Backend>(
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let store = StoreWorker::spawn(session.data_dir.clone(), tx.clone())?;
     // Decisions are written here, on this thread, before any frame shows them.
-    let writer = Store::open(&session.data_dir)?;
+    let mut perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let sync = if session.offline {
-        model.sync = "offline by choice: decisions wait for `sift sync`".into();
+        model.sync = SyncState::OfflineByChoice;
         None
     } else {
         Some(sync::spawn(
@@ -71,9 +73,9 @@ async fn event_loop<B: Backend>(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
-    (model.memories, model.pending_memories) = writer.memories_in_view()?;
+    (model.memories, model.pending_memories) = perform.store().memories_in_view()?;
     model.actor = session.actor.clone();
-    model.rule_classes = writer.rule_classes()?;
+    model.rule_classes = perform.store().rule_classes()?;
 
     install_panic_hook();
     let mut terminal = enter()?;
@@ -88,7 +90,8 @@ async fn event_loop<B: Backend>(
 
     loop {
         while let Some(effect) = effects.pop_front() {
-            let answer = match effect {
+            dirty = true;
+            let answers = match effect {
                 Effect::LoadDetail(id) => {
                     // Another finding's details wait until the cursor rests, so
                     // a held key repaints only the list.
@@ -99,65 +102,39 @@ async fn event_loop<B: Backend>(
                     } else {
                         detail_due = Some((id, Instant::now() + DETAIL_REST));
                     }
-                    None
+                    continue;
+                }
+                Effect::ReloadIndex => {
+                    store.reload_index();
+                    continue;
                 }
                 Effect::Suspend => {
                     suspend(&mut terminal)?;
-                    None
+                    continue;
                 }
-                Effect::Record {
-                    intents,
-                    label,
-                    memory,
-                } => {
-                    let decided =
-                        writer.decide_with_memory(&intents, memory.as_ref(), &session.actor, false);
-                    Some(match decided {
-                        Ok(decided) => {
-                            // The memory shows at once, pending.
-                            if memory.is_some()
-                                && let Some(loaded) = memories_loaded(&writer)
-                            {
-                                effects.extend(update::update(&mut model, loaded));
-                            }
-                            Action::Recorded(Box::new(decided), label)
-                        }
-                        Err(e) => {
-                            tracing::error!("recording decisions: {e:#}");
-                            Action::RecordFailed(format!("{e:#}"))
-                        }
-                    })
-                }
-                Effect::Undo(entry) => Some(
-                    match writer.undo(
-                        &entry.outbox_ids,
-                        &entry.before,
-                        &entry.label,
-                        &session.actor,
-                    ) {
-                        Ok(undone) => {
-                            let message = undone.message(&entry.label);
-                            Action::RowsUpdated(undone.updates, Some(message))
-                        }
-                        Err(e) => Action::RecordFailed(format!("{e:#}")),
-                    },
-                ),
                 Effect::OpenEditor(text) => {
                     // The event stream must not read keys meant for the editor.
                     drop(events);
                     let result = edit_externally(&mut terminal, text).await;
                     events = EventStream::new();
-                    Some(Action::EditorDone(result))
+                    vec![Action::EditorDone(result)]
+                }
+                effect => {
+                    let writes = matches!(effect, Effect::Record { .. } | Effect::Undo(_));
+                    let answers = perform.perform(effect);
+                    // Something new is in the outbox: send it now.
+                    if writes
+                        && let Some(sync) = &sync
+                        && answers
+                            .iter()
+                            .any(|a| matches!(a, Action::Recorded(..) | Action::RowsUpdated(..)))
+                    {
+                        sync.wake();
+                    }
+                    answers
                 }
             };
-            dirty = true;
-            if let Some(action) = answer {
-                // Something new is in the outbox: send it now.
-                if let Some(sync) = &sync
-                    && matches!(action, Action::Recorded(..) | Action::RowsUpdated(..))
-                {
-                    sync.wake();
-                }
+            for action in answers {
                 effects.extend(update::update(&mut model, action));
             }
         }
@@ -176,8 +153,18 @@ async fn event_loop<B: Backend>(
                 deadline = None;
             }
         }
+        // While something on screen tells the time, wake when the minute
+        // turns: no tick otherwise.
+        let minute = view::tells_time(&model).then(next_minute);
         tokio::select! {
             _ = sleep_until(deadline), if deadline.is_some() && dirty => {}
+            _ = sleep_until(minute), if minute.is_some() => {
+                // Redraw only if the text on screen reads differently now.
+                let before = (!dirty).then(|| screen(&model));
+                model.now = clock();
+                effects.extend(update::update(&mut model, Action::Tick));
+                dirty = dirty || before != Some(screen(&model));
+            }
             _ = sleep_until(detail_due.map(|(_, at)| at)), if detail_due.is_some() => {
                 if let Some((id, _)) = detail_due.take() {
                     store.load_detail(id);
@@ -197,6 +184,7 @@ async fn event_loop<B: Backend>(
                     std::task::Poll::Ready(())
                 })
                 .await;
+                model.now = clock();
                 for event in batch {
                     if let Some(action) = action_for(&model, event) {
                         effects.extend(update::update(&mut model, action));
@@ -205,14 +193,14 @@ async fn event_loop<B: Backend>(
                 }
             }
             Some(action) = rx.recv() => {
+                model.now = clock();
                 effects.extend(update::update(&mut model, action));
                 dirty = true;
             }
             Some(event) = sync_rx.recv() => {
-                if let Some(action) = sync_action(event, &writer, &store) {
-                    effects.extend(update::update(&mut model, action));
-                    dirty = true;
-                }
+                model.now = clock();
+                effects.extend(update::update(&mut model, Action::Synced(event)));
+                dirty = true;
             }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
@@ -222,66 +210,7 @@ async fn event_loop<B: Backend>(
     if let Some(sync) = sync {
         sync.shutdown().await;
     }
-    writer.waiting_count()
-}
-
-/// What a sync event means for the console.
-fn sync_action(event: SyncEvent, writer: &Store, store: &StoreWorker) -> Option<Action> {
-    match event {
-        SyncEvent::Status(status) => Some(Action::SyncChanged(
-            status.label(time::OffsetDateTime::now_utc()),
-        )),
-        SyncEvent::Acknowledged(ids) => match writer.row_updates(&ids) {
-            Ok(updates) => Some(Action::RowsUpdated(updates, None)),
-            Err(e) => {
-                tracing::warn!("reading acknowledged findings: {e:#}");
-                None
-            }
-        },
-        SyncEvent::Changed => {
-            store.reload_index();
-            None
-        }
-        SyncEvent::MemoriesChanged => memories_loaded(writer),
-        SyncEvent::MemoryRejected { message } => {
-            // It stays in the outbox, shown as pending: nothing to reload.
-            Some(Action::RowsUpdated(
-                Vec::new(),
-                Some(format!(
-                    "The backend refused a memory change: {message}. It is kept; `sift sync` lists it."
-                )),
-            ))
-        }
-        SyncEvent::Rejected {
-            finding_ids,
-            message,
-        } => {
-            let updates = writer.row_updates(&finding_ids).unwrap_or_default();
-            Some(Action::RowsUpdated(
-                updates,
-                Some(format!(
-                    "The backend refused {} decision(s): {message}. They are kept; `sift sync` lists them.",
-                    finding_ids.len()
-                )),
-            ))
-        }
-    }
-}
-
-/// The memories as the reviewer sees them now, from the store.
-fn memories_loaded(writer: &Store) -> Option<Action> {
-    let loaded = writer
-        .memories_in_view()
-        .and_then(|(memories, pending)| Ok((memories, pending, writer.rule_classes()?)));
-    match loaded {
-        Ok((memories, pending, classes)) => {
-            Some(Action::MemoriesLoaded(memories, pending, classes))
-        }
-        Err(e) => {
-            tracing::warn!("reading memories: {e:#}");
-            None
-        }
-    }
+    perform.store().waiting_count()
 }
 
 /// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on
@@ -336,6 +265,28 @@ fn awaiting_detail(model: &Model) -> bool {
         && model.detail.error.is_none()
 }
 
+/// The wall clock, in unix seconds.
+fn clock() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// When the wall clock's next minute begins.
+fn next_minute() -> Instant {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let into_minute = Duration::from_nanos((since_epoch.as_nanos() % 60_000_000_000) as u64);
+    Instant::now() + (Duration::from_secs(60) - into_minute)
+}
+
+/// The frame the model draws, off screen: to tell whether the clock
+/// changed anything on it.
+fn screen(model: &Model) -> Option<Buffer> {
+    let mut terminal = Terminal::new(TestBackend::new(model.width, model.height)).ok()?;
+    terminal.draw(|frame| view::draw(frame, model)).ok()?;
+    Some(terminal.backend().buffer().clone())
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     if let Some(d) = deadline {
         tokio::time::sleep_until(d.into()).await;
@@ -350,17 +301,15 @@ fn action_for(model: &Model, event: Event) -> Option<Action> {
     }
 }
 
-/// The action a key press means in the model's current mode and pane.
+/// The action a key press means where it lands, through the keymap.
 pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
-    match &model.mode {
-        Mode::Filter(_) | Mode::Dialog(_) => return Some(Action::TextInput(key)),
-        Mode::Memories(pane) if pane.filtering || pane.confirm_delete.is_some() => {
-            return Some(Action::TextInput(key));
-        }
-        Mode::Memories(_) => return model.keymap.lookup_memories(&key).cloned(),
-        Mode::Normal | Mode::Help { .. } => {}
+    let (context, typing) = model.key_context();
+    let action = model.keymap.resolve(context, typing, &key)?;
+    match model.dialog() {
+        // A key the dialog has no use for goes to the field.
+        Some(dialog) if !dialog.takes(&action) => Some(Action::TextInput(key)),
+        _ => Some(action),
     }
-    model.keymap.lookup(model.focus, &key).cloned()
 }
 
 fn draw(terminal: &mut Term, model: &Model) -> Result<()> {
@@ -437,7 +386,8 @@ enum Request {
 
 impl StoreWorker {
     fn spawn(data_dir: PathBuf, replies: mpsc::UnboundedSender<Action>) -> Result<StoreWorker> {
-        let store = Store::open(&data_dir)?;
+        // It only reads: nobody is named as deciding anything.
+        let mut perform = Perform::new(Store::open(&data_dir)?, "");
         let (requests, incoming) = std_mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("store".into())
@@ -451,35 +401,17 @@ impl StoreWorker {
                             Request::Index => index = true,
                         }
                     }
+                    let mut effects = Vec::new();
                     if index {
-                        let loaded = store.load_index().and_then(|index| {
-                            Ok((index, store.memories_in_view()?, store.rule_classes()?))
-                        });
-                        let (index, (memories, pending), classes) = match loaded {
-                            Ok(loaded) => loaded,
-                            Err(e) => {
-                                tracing::warn!("reloading the index: {e:#}");
-                                continue;
-                            }
-                        };
-                        let replies_ok = replies
-                            .send(Action::MemoriesLoaded(memories, pending, classes))
-                            .and_then(|_| replies.send(Action::IndexReloaded(Box::new(index))));
-                        if replies_ok.is_err() {
-                            break;
-                        }
+                        effects.push(Effect::ReloadIndex);
                     }
-                    let Some(id) = detail else { continue };
-                    let reply = match store.load_finding(id) {
-                        Ok(Some(f)) => Action::DetailLoaded(Box::new(f)),
-                        Ok(None) => Action::DetailFailed(id, "it is no longer in the store".into()),
-                        Err(e) => {
-                            tracing::warn!("loading finding {id}: {e:#}");
-                            Action::DetailFailed(id, format!("{e:#}"))
+                    effects.extend(detail.map(Effect::LoadDetail));
+                    for effect in effects {
+                        for answer in perform.perform(effect) {
+                            if replies.send(answer).is_err() {
+                                return;
+                            }
                         }
-                    };
-                    if replies.send(reply).is_err() {
-                        break;
                     }
                 }
             })?;

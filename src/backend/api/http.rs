@@ -140,7 +140,6 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
 
-
     use super::*;
     use reqwest::header::{HeaderValue, RETRY_AFTER};
 

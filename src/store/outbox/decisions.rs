@@ -3,7 +3,7 @@
 //! backend acknowledges them.
 
 use super::{Kind, Row, Which, insert};
-use crate::domain::{Status, TriageChange, TriageReason, TriageState};
+use crate::domain::{RowUpdate, Status, TriageChange, TriageReason, TriageState};
 use crate::store::Store;
 use crate::wire::timestamp;
 use anyhow::{Context, Result};
@@ -42,15 +42,6 @@ pub struct Batch {
     pub finding_ids: Vec<i64>,
     /// Sent with the request; the same decisions sent again carry it again.
     pub request_key: String,
-}
-
-/// How a finding shows after its decisions, for the console's index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RowUpdate {
-    pub id: i64,
-    pub triage_state: TriageState,
-    pub status: Status,
-    pub pending: bool,
 }
 
 /// A decision as the outbox keeps it.

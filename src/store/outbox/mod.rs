@@ -18,7 +18,7 @@
 mod decisions;
 mod memory;
 
-pub use decisions::{Batch, Pending, RowUpdate};
+pub use decisions::{Batch, Pending};
 pub(super) use decisions::{Overlay, record_in as record_decisions_in};
 pub use memory::PendingMemoryChange;
 pub(super) use memory::record_in as record_memory_change_in;

@@ -6,44 +6,21 @@
 use super::memory_form;
 use super::{refilter, selection_changed};
 use crate::domain::{
-    DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, TriageReason, TriageState, Verdict,
-    resolve,
+    Decided, DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, RowUpdate, TriageReason,
+    TriageState, Verdict, resolve,
 };
-use crate::store::{Decided, RowUpdate};
 use crate::text::inert_lines;
 use crate::tui::action::{Action, Effect};
-use crate::tui::model::{Dialog, DialogKind, Field, Mode, Model, UndoEntry};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::tui::format::capitalise;
+use crate::tui::model::{Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
+use crate::tui::summary::{Decision, MemoryDone, Summary};
 use ratatui_textarea::TextArea;
-
-/// The findings a decision applies to: the visual range, else the marked
-/// findings, else the one under the cursor.
-pub fn targets(model: &Model) -> Vec<i64> {
-    if let Some(anchor) = model.visual {
-        let (a, b) = if anchor <= model.list.selected {
-            (anchor, model.list.selected)
-        } else {
-            (model.list.selected, anchor)
-        };
-        return model
-            .visible
-            .get(a..=b.min(model.visible.len().saturating_sub(1)))
-            .unwrap_or_default()
-            .iter()
-            .map(|&i| model.index.rows[i as usize].id)
-            .collect();
-    }
-    if !model.marked.is_empty() {
-        return model.marked.iter().copied().collect();
-    }
-    model.selected_id().into_iter().collect()
-}
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
-        Action::Accept => decide(model, Intent::Accept { comment: None }, "accepted"),
+        Action::Accept => decide(model, Intent::Accept { comment: None }, Decision::Accepted),
         Action::Reject => {
-            let targets = targets(model);
+            let targets = model.targets();
             let any_tp = targets
                 .iter()
                 .any(|id| verdict_of(model, *id) == Some(Verdict::TruePositive));
@@ -57,23 +34,23 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                         reason: None,
                         comment: None,
                     },
-                    "rejected",
+                    Decision::Rejected,
                 )
             }
         }
         Action::Ignore => {
-            let targets = targets(model);
+            let targets = model.targets();
             open_dialog(model, DialogKind::Ignore, targets)
         }
         Action::AddNote => {
-            let targets = targets(model);
+            let targets = model.targets();
             open_dialog(model, DialogKind::Note, targets)
         }
         Action::AcceptAndRemember => accept_and_remember(model),
         Action::CustomizeFix => customize_fix(model),
-        Action::ToFix => decide(model, set(TriageState::Fixing), "set to fix"),
-        Action::Review => decide(model, set(TriageState::Reviewing), "set to reviewing"),
-        Action::Reopen => decide(model, set(TriageState::Reopened), "reopened"),
+        Action::ToFix => decide(model, set(TriageState::Fixing), Decision::SetToFix),
+        Action::Review => decide(model, set(TriageState::Reviewing), Decision::SetToReviewing),
+        Action::Reopen => decide(model, set(TriageState::Reopened), Decision::Reopened),
         Action::ToggleMark => {
             if let Some(id) = model.selected_id() {
                 if !model.marked.remove(&id) {
@@ -87,7 +64,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             model.visual = match model.visual {
                 Some(_) => {
                     // Ending the range keeps it as marks.
-                    let range = targets(model);
+                    let range = model.targets();
                     model.marked.extend(range);
                     None
                 }
@@ -119,7 +96,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Action::Recorded(decided, label) => recorded(model, *decided, label),
+        Action::Recorded(decided, summary) => recorded(model, *decided, summary),
         Action::RecordFailed(error) => {
             model.notice = Some(format!("Not recorded, nothing changed: {error}"));
             Vec::new()
@@ -152,8 +129,8 @@ fn verdict_of(model: &Model, id: i64) -> Option<Verdict> {
 
 /// Checks the intent against what the list knows of each target, so a key
 /// that makes no sense says why instead of doing anything.
-fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
-    let targets = targets(model);
+fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> {
+    let targets = model.targets();
     if targets.is_empty() {
         model.notice = Some("No finding selected".into());
         return Vec::new();
@@ -189,10 +166,10 @@ fn decide(model: &mut Model, intent: Intent, verb: &str) -> Vec<Effect> {
         });
         return Vec::new();
     }
-    let label = count_label(verb, intents.len());
+    let summary = Summary::decided(decision, intents.len());
     vec![Effect::Record {
         intents,
-        label,
+        summary,
         memory: None,
     }]
 }
@@ -202,7 +179,7 @@ fn open_dialog(model: &mut Model, kind: DialogKind, targets: Vec<i64>) -> Vec<Ef
         model.notice = Some("No finding selected".into());
         return Vec::new();
     }
-    model.mode = Mode::Dialog(Box::new(new_dialog(kind, targets)));
+    model.open(Overlay::Dialog(Box::new(new_dialog(kind, targets))));
     Vec::new()
 }
 
@@ -229,15 +206,14 @@ fn new_dialog(kind: DialogKind, targets: Vec<i64>) -> Dialog {
             Field::Note
         },
         memory: None,
-        back_to: None,
-        closed: false,
     }
 }
 
 /// `A`: accept false-positive verdicts and remember why; the memory starts
 /// from Assistant's reason.
 fn accept_and_remember(model: &mut Model) -> Vec<Effect> {
-    let targets: Vec<i64> = targets(model)
+    let targets: Vec<i64> = model
+        .targets()
         .into_iter()
         .filter(|id| verdict_of(model, *id) == Some(Verdict::FalsePositive))
         .collect();
@@ -257,7 +233,7 @@ fn accept_and_remember(model: &mut Model) -> Vec<Effect> {
     let form = memory_form::new_form(model, &dialog.targets, &dialog.targets, &reason, false);
     dialog.memory = Some(Box::new(form));
     dialog.field = Field::Text;
-    model.mode = Mode::Dialog(Box::new(dialog));
+    model.open(Overlay::Dialog(Box::new(dialog)));
     Vec::new()
 }
 
@@ -281,107 +257,88 @@ fn customize_fix(model: &mut Model) -> Vec<Effect> {
     }
     let mut dialog = new_dialog(DialogKind::Memory, vec![id]);
     dialog.memory = Some(Box::new(memory_form::new_form(model, &[id], &[], "", true)));
-    model.mode = Mode::Dialog(Box::new(dialog));
+    model.open(Overlay::Dialog(Box::new(dialog)));
     Vec::new()
 }
 
-/// Keys while a dialog is open. Tab and S-Tab move between fields; Enter
-/// saves; Ctrl-J or Alt-Enter starts a new line; ←/→ or Space change a
-/// choice; Ctrl-R turns "remember this" on or off; Ctrl-L lists the
-/// findings in the memory's scope; Ctrl-E opens $EDITOR; Esc cancels.
-pub fn dialog_input(model: &mut Model, key: KeyEvent) -> Vec<Effect> {
-    let Mode::Dialog(mut dialog) = std::mem::replace(&mut model.mode, Mode::Normal) else {
+/// An action while a dialog is open (its keys are in the keymap's dialog,
+/// picker and in_scope contexts; text typed comes as TextInput).
+pub fn dialog(model: &mut Model, action: Action) -> Vec<Effect> {
+    // The dialog is taken off the stack while it works on the model; it
+    // goes back on unless it closed.
+    let Some(Overlay::Dialog(mut dialog)) = model.close() else {
         return Vec::new();
     };
-    let effects = dialog_key(model, &mut dialog, key);
-    if !dialog.closed {
-        model.mode = Mode::Dialog(dialog);
+    let (effects, open) = dialog_action(model, &mut dialog, action);
+    if open {
+        model.open(Overlay::Dialog(dialog));
     }
     effects
 }
 
-fn dialog_key(model: &mut Model, dialog: &mut Dialog, key: KeyEvent) -> Vec<Effect> {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let alt = key.modifiers.contains(KeyModifiers::ALT);
-    // The memory part takes its keys first (and all of them while a list
-    // is open over it).
-    if memory_form::input(model, dialog, key) {
+/// What an action did, and whether the dialog stays open.
+type Step = (Vec<Effect>, bool);
+
+fn dialog_action(model: &mut Model, dialog: &mut Dialog, action: Action) -> Step {
+    // The memory part takes its actions first (and all of them while a
+    // list is open over it).
+    if memory_form::act(model, dialog, &action) {
         dialog.error = None;
-        return Vec::new();
+        return (Vec::new(), true);
     }
-    let fields = memory_form::fields(dialog);
-    match key.code {
-        KeyCode::Esc => {
-            close_dialog(model, dialog);
-            return Vec::new();
-        }
-        KeyCode::Tab | KeyCode::BackTab => {
+    let fields = dialog.fields();
+    match action {
+        Action::Cancel => return (Vec::new(), false),
+        Action::Save => return submit(model, dialog),
+        Action::NextField | Action::PrevField => {
             let i = fields.iter().position(|f| *f == dialog.field).unwrap_or(0);
             let n = fields.len().max(1);
-            let step = if key.code == KeyCode::Tab { 1 } else { n - 1 };
+            let step = if action == Action::NextField {
+                1
+            } else {
+                n - 1
+            };
             dialog.field = fields.get((i + step) % n).copied().unwrap_or(Field::Note);
         }
-        KeyCode::Char('r') if ctrl && fields.contains(&Field::Remember) => {
+        Action::Remember if fields.contains(&Field::Remember) => {
             memory_form::toggle_remember(model, dialog);
         }
-        KeyCode::Enter if alt && dialog.field == Field::Note => dialog.note.insert_newline(),
-        KeyCode::Char('j') if ctrl && dialog.field == Field::Note => dialog.note.insert_newline(),
-        KeyCode::Enter => return submit(model, dialog),
-        KeyCode::Char('e') if ctrl => {
+        Action::NewLine if dialog.field == Field::Note => dialog.note.insert_newline(),
+        Action::OpenEditor => {
             let text = match (dialog.field, &dialog.memory) {
                 (Field::Text, Some(form)) => form.text.lines().join("\n"),
                 (Field::Note, _) => dialog.note.lines().join("\n"),
-                _ => return Vec::new(),
+                _ => return (Vec::new(), true),
             };
-            return vec![Effect::OpenEditor(text)];
+            return (vec![Effect::OpenEditor(text)], true);
         }
-        _ => match dialog.field {
+        Action::PrevChoice | Action::NextChoice | Action::Choose => match dialog.field {
             Field::Reason => {
-                if matches!(
-                    key.code,
-                    KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')
-                ) {
-                    let all = TriageReason::ALL;
-                    let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
-                    let step = if key.code == KeyCode::Left {
-                        all.len() - 1
-                    } else {
-                        1
-                    };
-                    dialog.reason = all[(i + step) % all.len()];
-                }
+                let all = TriageReason::ALL;
+                let i = all.iter().position(|r| *r == dialog.reason).unwrap_or(0);
+                let step = if action == Action::PrevChoice {
+                    all.len() - 1
+                } else {
+                    1
+                };
+                dialog.reason = all[(i + step) % all.len()];
             }
-            Field::Remember => {
-                if matches!(
-                    key.code,
-                    KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right
-                ) {
-                    memory_form::toggle_remember(model, dialog);
-                }
-            }
-            Field::Note => {
-                dialog.note.input(key);
-            }
-            // Keys a field has no use for do nothing.
+            Field::Remember => memory_form::toggle_remember(model, dialog),
             _ => {}
         },
+        Action::TextInput(key) if dialog.field == Field::Note => {
+            dialog.note.input(key);
+        }
+        // What a field has no use for does nothing.
+        _ => {}
     }
     dialog.error = note_error(&dialog.note);
-    Vec::new()
-}
-
-/// Leaves the dialog: back to the memory pane if it was opened there.
-fn close_dialog(model: &mut Model, dialog: &mut Dialog) {
-    model.mode = match dialog.back_to.take() {
-        Some(pane) => Mode::Memories(pane),
-        None => Mode::Normal,
-    };
-    dialog.closed = true;
+    (Vec::new(), true)
 }
 
 /// Text from $EDITOR replaces the note, or the memory's text.
 pub fn editor_done(model: &mut Model, result: Result<String, String>) -> Vec<Effect> {
-    let Mode::Dialog(dialog) = &mut model.mode else {
+    let Some(dialog) = model.dialog_mut() else {
         return Vec::new();
     };
     match result {
@@ -413,61 +370,57 @@ fn note_text(note: &TextArea) -> String {
     note.lines().join("\n").trim().to_string()
 }
 
-fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
+fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
     let text = note_text(&dialog.note);
     if let Some(e) = note_error(&dialog.note) {
         dialog.error = Some(e);
-        return Vec::new();
+        return (Vec::new(), true);
     }
     let note = (!text.is_empty()).then_some(text);
-    let (intent, verb) = match dialog.kind {
-        DialogKind::Ignore => (
-            Some(Intent::SetState {
+    let decision = match dialog.kind {
+        DialogKind::Ignore => Some((
+            Intent::SetState {
                 state: TriageState::Ignored,
                 reason: Some(dialog.reason),
                 note,
-            }),
-            format!("ignored ({})", dialog.reason.label().to_lowercase()),
-        ),
-        DialogKind::AcceptFalsePositive => (
-            Some(Intent::Accept { comment: note }),
-            "accepted".to_string(),
-        ),
+            },
+            Decision::Ignored(dialog.reason),
+        )),
+        DialogKind::AcceptFalsePositive => {
+            Some((Intent::Accept { comment: note }, Decision::Accepted))
+        }
         DialogKind::RejectTruePositive => {
             if note.is_none() {
                 dialog.error = Some("Say why Assistant is wrong".into());
-                return Vec::new();
+                return (Vec::new(), true);
             }
-            (
-                Some(Intent::Reject {
+            Some((
+                Intent::Reject {
                     reason: Some(dialog.reason),
                     comment: note,
-                }),
-                "rejected".to_string(),
-            )
+                },
+                Decision::Rejected,
+            ))
         }
         DialogKind::Note => match note {
-            Some(n) => (Some(Intent::Note(n)), "noted".to_string()),
+            Some(n) => Some((Intent::Note(n), Decision::Noted)),
             None => {
                 dialog.error = Some("The note is empty".into());
-                return Vec::new();
+                return (Vec::new(), true);
             }
         },
-        DialogKind::Memory => (None, String::new()),
+        DialogKind::Memory => None,
     };
-    let mut intents: Vec<(i64, Intent)> = match &intent {
-        Some(intent) => dialog
+    let mut intents: Vec<(i64, Intent)> = Vec::new();
+    let mut summary = Summary::default();
+    if let Some((intent, decision)) = decision {
+        intents = dialog
             .targets
             .iter()
             .map(|&id| (id, intent.clone()))
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut label = if intents.is_empty() {
-        String::new()
-    } else {
-        count_label(&verb, intents.len())
-    };
+            .collect();
+        summary = Summary::decided(decision, intents.len());
+    }
     let mut change = None;
     if let Some(form) = &dialog.memory {
         let memory = match memory_form::memory(form, &model.actor) {
@@ -475,19 +428,14 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
             Err(e) => {
                 dialog.error = Some(e);
                 dialog.field = Field::Text;
-                return Vec::new();
+                return (Vec::new(), true);
             }
         };
-        let what = match (&form.editing, form.guidance) {
-            (Some(_), _) => "memory saved",
-            (None, true) => "fix guidance remembered",
-            (None, false) => "remembered",
-        };
-        label = if label.is_empty() {
-            capitalise(what)
-        } else {
-            format!("{label} · {what}")
-        };
+        summary.memory = Some(match (&form.editing, form.guidance) {
+            (Some(_), _) => MemoryDone::Saved,
+            (None, true) => MemoryDone::GuidanceRemembered,
+            (None, false) => MemoryDone::Remembered,
+        });
         if form.apply && !form.guidance {
             // What is applied is what the count says now.
             let shown = form.preview.clone();
@@ -499,7 +447,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
                 dialog.error = Some(format!(
                     "The findings in scope changed meanwhile: now {n}. Enter saves with these."
                 ));
-                return Vec::new();
+                return (Vec::new(), true);
             }
         }
         if form.apply && !form.guidance && !form.preview.is_empty() {
@@ -508,10 +456,7 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
                 _ => TriageReason::FalsePositive,
             };
             intents.extend(memory.apply_intents(&form.preview, reason));
-            label += &format!(
-                " · applied to {}",
-                count_label("", form.preview.len()).trim()
-            );
+            summary.applied = form.preview.len();
         }
         change = Some(if form.editing.is_some() {
             MemoryChange::Update(memory)
@@ -519,31 +464,21 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Vec<Effect> {
             MemoryChange::Create(memory)
         });
     }
-    close_dialog(model, dialog);
-    vec![Effect::Record {
+    let record = Effect::Record {
         intents,
-        label,
+        summary,
         memory: change,
-    }]
+    };
+    (vec![record], false)
 }
 
 /// The decisions are in the outbox: show them, and move on.
-fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
+fn recorded(model: &mut Model, decided: Decided, summary: Summary) -> Vec<Effect> {
     if !decided.outbox_ids.is_empty() {
         // Undo takes back the decisions; a memory saved with them stays
         // (the memory pane deletes it).
-        let decisions = match decided.memory_outbox_id {
-            Some(_) => {
-                let parts: Vec<&str> = label
-                    .split(" · ")
-                    .filter(|p| !p.contains("remembered") && *p != "memory saved")
-                    .collect();
-                format!("{}; the memory stays", parts.join(" · "))
-            }
-            None => label.clone(),
-        };
         model.undo.push(UndoEntry {
-            label: decisions,
+            label: summary.undo_label(),
             outbox_ids: decided.outbox_ids.clone(),
             before: decided.before.clone(),
         });
@@ -553,13 +488,13 @@ fn recorded(model: &mut Model, decided: Decided, label: String) -> Vec<Effect> {
     let mut notice = if decided.outbox_ids.is_empty() && decided.memory_outbox_id.is_none() {
         "Nothing recorded".to_string()
     } else {
-        capitalise(&label)
+        summary.notice()
     };
     if let Some((_, why)) = decided.refused.first() {
         notice += &format!(" · {} skipped: {why}", decided.refused.len());
     }
     if let Some(note) = &model.verdict_feedback
-        && (label.starts_with("accepted") || label.starts_with("rejected"))
+        && summary.judges_verdict()
     {
         notice += &format!(" · {note}");
     }
@@ -596,20 +531,4 @@ pub fn apply(model: &mut Model, updates: &[RowUpdate]) -> Vec<Effect> {
         effects = selection_changed(model, selected);
     }
     effects
-}
-
-fn count_label(verb: &str, n: usize) -> String {
-    if n == 1 {
-        format!("{verb} 1 finding")
-    } else {
-        format!("{verb} {n} findings")
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }

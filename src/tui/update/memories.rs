@@ -7,15 +7,10 @@ use crate::domain::{
     same_class,
 };
 use crate::tui::action::{Action, Effect};
-use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Mode, Model, Pane};
+use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Model, Overlay, Pane};
+use crate::tui::summary::{MemoryDone, Summary};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
-
-/// Rows of memories on screen: the terminal less the status bar, the
-/// pane's border and its header.
-pub fn rows(model: &Model) -> usize {
-    (model.height as usize).saturating_sub(4).max(1)
-}
 
 pub fn open(model: &mut Model) -> Vec<Effect> {
     open_filtered(model, String::new())
@@ -39,7 +34,7 @@ fn open_filtered(model: &mut Model, filter: String) -> Vec<Effect> {
         ..MemoryPane::default()
     };
     arrange(model, &mut pane, None);
-    model.mode = Mode::Memories(Box::new(pane));
+    model.open(Overlay::Memories(Box::new(pane)));
     Vec::new()
 }
 
@@ -79,11 +74,7 @@ fn arrange(model: &Model, pane: &mut MemoryPane, keep: Option<&str>) {
 /// The id of the memory under the pane's cursor (the pane may be under a
 /// dialog).
 pub fn selected_id(model: &Model) -> Option<String> {
-    let pane = match &model.mode {
-        Mode::Memories(pane) => pane,
-        Mode::Dialog(d) => d.back_to.as_ref()?,
-        _ => return None,
-    };
+    let pane = model.memory_pane()?;
     pane.order
         .get(pane.cursor.selected)
         .and_then(|&i| model.memories.get(i))
@@ -144,18 +135,19 @@ fn matches(model: &Model, m: &Memory, word: &str) -> bool {
 }
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
-    let rows = rows(model);
-    let Mode::Memories(pane) = &mut model.mode else {
+    let rows = model.memory_rows();
+    let Some(pane) = model.memory_pane_mut() else {
         return Vec::new();
     };
     if pane.filtering {
-        if let Action::TextInput(key) = action {
-            match key.code {
-                KeyCode::Esc => {
-                    pane.filter.clear();
-                    pane.filtering = false;
-                }
-                KeyCode::Enter => pane.filtering = false,
+        // Typed into the filter; Enter keeps it, Esc clears it.
+        match action {
+            Action::CancelFilter => {
+                pane.filter.clear();
+                pane.filtering = false;
+            }
+            Action::KeepFilter => pane.filtering = false,
+            Action::TextInput(key) => match key.code {
                 KeyCode::Backspace => {
                     pane.filter.pop();
                 }
@@ -163,25 +155,19 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
                     pane.filter.push(c)
                 }
                 _ => return Vec::new(),
-            }
-            let keep = selected_id(model);
-            let Mode::Memories(pane) = &mut model.mode else {
-                return Vec::new();
-            };
-            let mut pane = std::mem::take(pane.as_mut());
-            arrange(model, &mut pane, keep.as_deref());
-            model.mode = Mode::Memories(Box::new(pane));
+            },
+            _ => return Vec::new(),
         }
+        rearrange(model);
         return Vec::new();
     }
     if let Some(id) = pane.confirm_delete.take() {
-        // y deletes the memory the question named, anything else keeps it.
-        if let Action::TextInput(key) = action
-            && matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'))
-        {
+        // Yes deletes the memory the question named, any other key keeps
+        // it.
+        if action == Action::Confirm {
             return vec![Effect::Record {
                 intents: Vec::new(),
-                label: "Memory deleted".into(),
+                summary: Summary::memory(MemoryDone::Deleted),
                 memory: Some(MemoryChange::Delete(id)),
             }];
         }
@@ -192,7 +178,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::EditMemory => return edit_memory(model),
         Action::DeleteMemory => {
             let id = selected_id(model);
-            if let Mode::Memories(pane) = &mut model.mode {
+            if let Some(pane) = model.memory_pane_mut() {
                 pane.confirm_delete = id;
             }
         }
@@ -211,16 +197,12 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Filter => pane.filtering = true,
         Action::SortByImpact => {
             pane.by_impact = !pane.by_impact;
-            let keep = selected_id(model);
-            let Mode::Memories(pane) = &mut model.mode else {
-                return Vec::new();
-            };
-            let mut pane = std::mem::take(pane.as_mut());
-            arrange(model, &mut pane, keep.as_deref());
-            model.mode = Mode::Memories(Box::new(pane));
+            rearrange(model);
         }
         Action::Open => return jump(model),
-        Action::Memories | Action::Back => model.mode = Mode::Normal,
+        Action::Memories | Action::Back => {
+            model.close();
+        }
         Action::Quit => model.quit = true,
         _ => {}
     }
@@ -229,7 +211,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
 
 /// The findings in the selected memory's scope, in the list.
 fn jump(model: &mut Model) -> Vec<Effect> {
-    let Mode::Memories(pane) = &model.mode else {
+    let Some(pane) = model.memory_pane() else {
         return Vec::new();
     };
     let Some(memory) = pane
@@ -253,7 +235,7 @@ fn jump(model: &mut Model) -> Vec<Effect> {
         }),
         ..Default::default()
     };
-    model.mode = Mode::Normal;
+    model.close();
     model.focus = Pane::List;
     model.list.selected = 0;
     model.list.offset = 0;
@@ -262,9 +244,7 @@ fn jump(model: &mut Model) -> Vec<Effect> {
 
 /// The memory under the pane's cursor.
 fn selected(model: &Model) -> Option<&Memory> {
-    let Mode::Memories(pane) = &model.mode else {
-        return None;
-    };
+    let pane = model.memory_pane()?;
     pane.order
         .get(pane.cursor.selected)
         .map(|&i| &model.memories[i])
@@ -272,12 +252,9 @@ fn selected(model: &Model) -> Option<&Memory> {
 
 /// Opens a memory dialog over the pane; closing it comes back here.
 fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effect> {
-    let Mode::Memories(pane) = std::mem::replace(&mut model.mode, Mode::Normal) else {
-        return Vec::new();
-    };
     let mut note = TextArea::default();
     note.set_placeholder_text("The note");
-    model.mode = Mode::Dialog(Box::new(Dialog {
+    model.open(Overlay::Dialog(Box::new(Dialog {
         kind: DialogKind::Memory,
         targets,
         reason: TriageReason::FalsePositive,
@@ -285,9 +262,7 @@ fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effe
         error: None,
         field: Field::Text,
         memory: Some(Box::new(form)),
-        back_to: Some(pane),
-        closed: false,
-    }));
+    })));
     Vec::new()
 }
 
@@ -324,7 +299,7 @@ fn activate(model: &mut Model) -> Vec<Effect> {
     memory.touch();
     vec![Effect::Record {
         intents: Vec::new(),
-        label: "Memory made live".into(),
+        summary: Summary::memory(MemoryDone::MadeLive),
         memory: Some(MemoryChange::Update(memory)),
     }]
 }
@@ -332,18 +307,26 @@ fn activate(model: &mut Model) -> Vec<Effect> {
 /// The memories changed (recorded here, or pulled): the pane follows.
 /// `keep` is the memory the cursor was on.
 pub fn reloaded(model: &mut Model, keep: Option<String>) {
-    let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
-    let pane = match &mut mode {
-        Mode::Memories(pane) => Some(pane),
-        Mode::Dialog(d) => d.back_to.as_mut(),
-        _ => None,
-    };
-    // Counting what each memory covers is only for a pane on screen.
-    if let Some(pane) = pane {
-        pane.impact = impacts(model);
-        arrange(model, pane, keep.as_deref());
+    let mut overlays = std::mem::take(&mut model.overlays);
+    // Counting what each memory covers is only for a pane that is open.
+    for overlay in &mut overlays {
+        if let Overlay::Memories(pane) = overlay {
+            pane.impact = impacts(model);
+            arrange(model, pane, keep.as_deref());
+        }
     }
-    model.mode = mode;
+    model.overlays = overlays;
+}
+
+/// The pane's filter or order changed: arranged again, the cursor staying
+/// on its memory.
+fn rearrange(model: &mut Model) {
+    let keep = selected_id(model);
+    let Some(Overlay::Memories(mut pane)) = model.close() else {
+        return;
+    };
+    arrange(model, &mut pane, keep.as_deref());
+    model.open(Overlay::Memories(pane));
 }
 
 fn impacts(model: &Model) -> Vec<usize> {

@@ -4,30 +4,14 @@
 //! which saving may ignore too.
 
 use crate::domain::{Memory, RuleScope, Scope};
+use crate::tui::action::Action;
+use crate::tui::format::capitalise;
 use crate::tui::model::{
-    Cursor, Dialog, DialogKind, Field, MemoryForm, Mode, Model, Picker, ProjectOption, RuleOption,
+    Cursor, Dialog, Field, MemoryForm, Model, Overlay, Picker, ProjectOption, RuleOption,
 };
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
-
-/// The fields of a dialog, in Tab order.
-pub fn fields(dialog: &Dialog) -> Vec<Field> {
-    let mut fields = match dialog.kind {
-        DialogKind::Ignore => vec![Field::Reason, Field::Note, Field::Remember],
-        DialogKind::AcceptFalsePositive => vec![Field::Note, Field::Remember],
-        DialogKind::RejectTruePositive => vec![Field::Reason, Field::Note],
-        DialogKind::Note => vec![Field::Note],
-        DialogKind::Memory => Vec::new(),
-    };
-    if let Some(form) = &dialog.memory {
-        fields.extend([Field::Text, Field::Projects, Field::Rules, Field::Paths]);
-        if !form.guidance {
-            fields.push(Field::Apply);
-        }
-    }
-    fields
-}
 
 /// A form for a new memory about the findings `about` (their projects and
 /// rules are offered first), with `text` to start from; its count leaves
@@ -167,39 +151,10 @@ fn text_area(text: &str, placeholder: &str) -> TextArea<'static> {
     area
 }
 
-/// The scope the form shows now.
-pub fn scope(form: &MemoryForm) -> Scope {
-    let projects = match form.projects.get(form.project_at) {
-        Some(ProjectOption::One(p)) => vec![p.clone()],
-        Some(ProjectOption::Chosen) => form.chosen_projects.clone(),
-        _ => Vec::new(),
-    };
-    let rules = match form.rules.get(form.rule_at) {
-        Some(RuleOption::One(r)) => RuleScope::Rules(vec![r.clone()]),
-        Some(RuleOption::Class(c)) => RuleScope::Class(c.clone()),
-        Some(RuleOption::Chosen) => RuleScope::Rules(form.chosen_rules.clone()),
-        _ => RuleScope::All,
-    };
-    let path_prefixes = form
-        .paths
-        .lines()
-        .join(",")
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    Scope {
-        projects,
-        rules,
-        path_prefixes,
-    }
-}
-
 /// Recomputes which undecided findings the scope covers.
 pub fn refresh(model: &Model, form: &mut MemoryForm, targets: &[i64]) {
-    let scope = scope(form);
-    form.preview = if chosen_nothing(form) {
+    let scope = form.scope();
+    form.preview = if form.chosen_nothing() {
         Vec::new()
     } else {
         model
@@ -211,21 +166,15 @@ pub fn refresh(model: &Model, form: &mut MemoryForm, targets: &[i64]) {
 /// The index or the memories changed under an open form: its count
 /// follows, so what saving applies is what it shows.
 pub fn refresh_open(model: &mut Model) {
-    let mut mode = std::mem::replace(&mut model.mode, Mode::Normal);
-    if let Mode::Dialog(d) = &mut mode
-        && let Some(form) = d.memory.as_mut()
-    {
-        refresh(model, form, &d.targets);
+    let mut overlays = std::mem::take(&mut model.overlays);
+    for overlay in &mut overlays {
+        if let Overlay::Dialog(d) = overlay
+            && let Some(form) = d.memory.as_mut()
+        {
+            refresh(model, form, &d.targets);
+        }
     }
-    model.mode = mode;
-}
-
-/// "Chosen" with nothing chosen: the scope would be wider than it looks.
-fn chosen_nothing(form: &MemoryForm) -> bool {
-    (form.projects.get(form.project_at) == Some(&ProjectOption::Chosen)
-        && form.chosen_projects.is_empty())
-        || (form.rules.get(form.rule_at) == Some(&RuleOption::Chosen)
-            && form.chosen_rules.is_empty())
+    model.overlays = overlays;
 }
 
 /// The memory the form describes, or why it cannot be saved.
@@ -236,7 +185,7 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
         return Err("Choose at least one project (Space on Projects), or all".into());
     }
     let mut text = form.text.lines().join("\n").trim().to_string();
-    let mut scope = scope(form);
+    let mut scope = form.scope();
     let memory = match &form.editing {
         Some(before) => {
             // The boxes show text made inert: what was not edited keeps
@@ -263,103 +212,83 @@ pub fn memory(form: &MemoryForm, author: &str) -> Result<Memory, String> {
     }
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-/// Keys for the memory fields, the picker and the listing. True when the
-/// key was used.
-pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
+/// Actions on the memory fields, the picker and the listing. True when the
+/// action was used.
+pub fn act(model: &Model, dialog: &mut Dialog, action: &Action) -> bool {
     let targets = dialog.targets.clone();
     let field = dialog.field;
     let Some(form) = dialog.memory.as_mut() else {
         return false;
     };
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if let Some(scroll) = form.listing.as_mut() {
-        match key.code {
-            KeyCode::Esc | KeyCode::Enter => form.listing = None,
-            KeyCode::Char('l') if ctrl => form.listing = None,
-            KeyCode::Down | KeyCode::Char('j') => {
-                *scroll = (*scroll + 1).min(form.preview.len().saturating_sub(1))
-            }
-            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageDown => *scroll = (*scroll + 10).min(form.preview.len().saturating_sub(1)),
-            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+        let last = form.preview.len().saturating_sub(1);
+        match action {
+            Action::Back => form.listing = None,
+            Action::Down => *scroll = (*scroll + 1).min(last),
+            Action::Up => *scroll = scroll.saturating_sub(1),
+            Action::PageDown => *scroll = (*scroll + 10).min(last),
+            Action::PageUp => *scroll = scroll.saturating_sub(10),
             _ => {}
         }
         return true;
     }
     if form.picker.is_some() {
-        picker_input(form, key);
+        picker_act(form, action);
         if form.picker.is_none() {
             refresh(model, form, &targets);
         }
         return true;
     }
-    if key.code == KeyCode::Char('l') && ctrl {
-        form.listing = Some(0);
-        return true;
+    match action {
+        Action::ListInScope => {
+            form.listing = Some(0);
+            return true;
+        }
+        // Saving, the editor, "remember this", moving between fields and
+        // leaving belong to the dialog.
+        Action::Save
+        | Action::Cancel
+        | Action::NextField
+        | Action::PrevField
+        | Action::OpenEditor
+        | Action::Remember => return false,
+        _ => {}
     }
-    let alt = key.modifiers.contains(KeyModifiers::ALT);
-    // Saving, the editor and "remember this" belong to the dialog.
-    let dialogs = match key.code {
-        KeyCode::Enter => !alt,
-        KeyCode::Char('e' | 'r') => ctrl,
-        KeyCode::Tab | KeyCode::BackTab | KeyCode::Esc => true,
-        _ => false,
-    };
-    if dialogs {
-        return false;
-    }
-    let used = match field {
-        Field::Text => {
-            if (ctrl && key.code == KeyCode::Char('j')) || key.code == KeyCode::Enter {
-                form.text.insert_newline();
-            } else {
-                form.text.input(key);
-            }
+    let used = match (field, action) {
+        (Field::Text, Action::NewLine) => {
+            form.text.insert_newline();
             true
         }
-        Field::Paths => {
-            if ctrl && key.code == KeyCode::Char('j') {
-                return true;
-            }
-            form.paths.input(key);
+        (Field::Text, Action::TextInput(key)) => {
+            form.text.input(*key);
             true
         }
-        Field::Projects => match key.code {
-            KeyCode::Left | KeyCode::Right => {
-                cycle(&mut form.project_at, form.projects.len(), key.code);
-                true
-            }
-            KeyCode::Char(' ') => {
-                open_picker(model, form, false);
-                true
-            }
-            _ => false,
-        },
-        Field::Rules => match key.code {
-            KeyCode::Left | KeyCode::Right => {
-                cycle(&mut form.rule_at, form.rules.len(), key.code);
-                true
-            }
-            KeyCode::Char(' ') => {
-                open_picker(model, form, true);
-                true
-            }
-            _ => false,
-        },
-        Field::Apply => match key.code {
-            KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right => {
-                form.apply = !form.apply;
-                true
-            }
-            _ => false,
-        },
+        // Path prefixes are one line.
+        (Field::Paths, Action::NewLine) => true,
+        (Field::Paths, Action::TextInput(key)) => {
+            form.paths.input(*key);
+            true
+        }
+        (Field::Projects, Action::PrevChoice | Action::NextChoice) => {
+            cycle(&mut form.project_at, form.projects.len(), action);
+            true
+        }
+        (Field::Rules, Action::PrevChoice | Action::NextChoice) => {
+            cycle(&mut form.rule_at, form.rules.len(), action);
+            true
+        }
+        (Field::Projects, Action::Choose) => {
+            open_picker(model, form, false);
+            true
+        }
+        (Field::Rules, Action::Choose) => {
+            open_picker(model, form, true);
+            true
+        }
+        (Field::Apply, Action::PrevChoice | Action::NextChoice | Action::Choose) => {
+            form.apply = !form.apply;
+            true
+        }
         _ => false,
     };
     // Only the scope changes what the memory covers.
@@ -369,9 +298,9 @@ pub fn input(model: &Model, dialog: &mut Dialog, key: KeyEvent) -> bool {
     used
 }
 
-fn cycle(at: &mut usize, len: usize, key: KeyCode) {
+fn cycle(at: &mut usize, len: usize, action: &Action) {
     let len = len.max(1);
-    *at = if key == KeyCode::Left {
+    *at = if *action == Action::PrevChoice {
         (*at + len - 1) % len
     } else {
         (*at + 1) % len
@@ -414,14 +343,14 @@ fn open_picker(model: &Model, form: &mut MemoryForm, rules: bool) {
 
 /// Type to narrow, ↑↓ to move, Space to choose, Enter to keep, Esc to
 /// leave the choice as it was.
-fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
+fn picker_act(form: &mut MemoryForm, action: &Action) {
     let Some(picker) = form.picker.as_mut() else {
         return;
     };
     let shown = picker.shown().len();
-    match key.code {
-        KeyCode::Esc => form.picker = None,
-        KeyCode::Enter => {
+    match action {
+        Action::Back => form.picker = None,
+        Action::KeepChoice => {
             // Keeping the list makes it the scope's choice.
             let chosen: Vec<String> = picker.chosen.iter().cloned().collect();
             if picker.rules {
@@ -433,11 +362,11 @@ fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
             }
             form.picker = None;
         }
-        KeyCode::Down => {
+        Action::Down => {
             picker.cursor.selected = (picker.cursor.selected + 1).min(shown.saturating_sub(1))
         }
-        KeyCode::Up => picker.cursor.selected = picker.cursor.selected.saturating_sub(1),
-        KeyCode::Char(' ') => {
+        Action::Up => picker.cursor.selected = picker.cursor.selected.saturating_sub(1),
+        Action::Choose => {
             if let Some(item) = picker
                 .shown()
                 .get(picker.cursor.selected)
@@ -447,14 +376,17 @@ fn picker_input(form: &mut MemoryForm, key: KeyEvent) {
                 picker.chosen.insert(item);
             }
         }
-        KeyCode::Backspace => {
-            picker.filter.pop();
-            picker.cursor = Cursor::default();
-        }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            picker.filter.push(c);
-            picker.cursor = Cursor::default();
-        }
+        Action::TextInput(key) => match key.code {
+            KeyCode::Backspace => {
+                picker.filter.pop();
+                picker.cursor = Cursor::default();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                picker.filter.push(c);
+                picker.cursor = Cursor::default();
+            }
+            _ => {}
+        },
         _ => {}
     }
 }

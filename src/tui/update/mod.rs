@@ -2,26 +2,32 @@
 //! with no I/O. One file per area.
 
 mod decide;
+mod detail;
 mod filter;
 mod memories;
 pub mod memory_form;
 mod nav;
 mod sidebar;
 
-pub use decide::targets;
-pub use memories::rows as memory_rows;
-
 use super::action::{Action, Effect};
-use super::layout;
-use super::model::{Mode, Model, Pane};
+use super::model::{Model, Overlay, Pane, SyncState};
+use crate::sync::SyncEvent;
 
 /// Prepares a fresh model: selects the default view and asks for the first
 /// finding's details.
 pub fn init(model: &mut Model) -> Vec<Effect> {
-    refilter(model)
+    let effects = refilter(model);
+    detail::keep_lines(model);
+    effects
 }
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
+    let effects = act(model, action);
+    detail::keep_lines(model);
+    effects
+}
+
+fn act(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::Resize(w, h) => {
             model.width = w;
@@ -29,34 +35,24 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             nav::clamp_all(model);
             return Vec::new();
         }
-        Action::DetailLoaded(finding) => {
-            if model.detail.requested == Some(finding.id) {
-                model.detail.finding = Some(finding);
-                model.detail.error = None;
-            }
-            return Vec::new();
-        }
-        Action::DetailFailed(id, error) => {
-            if model.detail.requested == Some(id) {
-                model.detail.finding = None;
-                model.detail.error = Some(error);
-            }
-            return Vec::new();
-        }
+        Action::DetailLoaded(finding) => return detail::loaded(model, finding),
+        Action::DetailFailed(id, error) => return detail::failed(model, id, error),
         Action::Recorded(..) | Action::RecordFailed(_) | Action::RowsUpdated(..) => {
             return decide::update(model, action);
         }
         Action::EditorDone(result) => return decide::editor_done(model, result),
         Action::IndexReloaded(index) => return reload(model, *index),
-        Action::SyncChanged(label) => {
-            model.sync = label;
-            return Vec::new();
-        }
+        // The runtime moved the clock: what reads it is computed again
+        // (see `detail::keep_lines`).
+        Action::Tick => return Vec::new(),
+        Action::Synced(event) => return synced(model, event),
         Action::MemoriesLoaded(memories, pending, classes) => {
             let keep = memories::selected_id(model);
             model.memories = memories;
             model.pending_memories = pending;
             model.rule_classes = classes;
+            // Which of them cover the finding shown may have changed.
+            model.detail.touch();
             memories::reloaded(model, keep);
             memory_form::refresh_open(model);
             return Vec::new();
@@ -64,15 +60,12 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         _ => {}
     }
     model.notice = None;
-    match &model.mode {
-        Mode::Filter(_) => filter::update(model, action),
-        Mode::Help { .. } => help(model, action),
-        Mode::Dialog(_) => match action {
-            Action::TextInput(key) => decide::dialog_input(model, key),
-            _ => Vec::new(),
-        },
-        Mode::Memories(_) => memories::update(model, action),
-        Mode::Normal => normal(model, action),
+    match model.top() {
+        Some(Overlay::Filter(_)) => filter::update(model, action),
+        Some(Overlay::Help { .. }) => help(model, action),
+        Some(Overlay::Dialog(_)) => decide::dialog(model, action),
+        Some(Overlay::Memories(_)) => memories::update(model, action),
+        None => normal(model, action),
     }
 }
 
@@ -96,6 +89,42 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     effects
 }
 
+/// What the background sync reports, and what the console does about it.
+fn synced(model: &mut Model, event: SyncEvent) -> Vec<Effect> {
+    match event {
+        SyncEvent::Status(status) => {
+            model.sync = SyncState::Reported(status);
+            Vec::new()
+        }
+        SyncEvent::Acknowledged(ids) => vec![Effect::RefreshRows { ids, notice: None }],
+        SyncEvent::Changed => vec![Effect::ReloadIndex],
+        SyncEvent::MemoriesChanged => vec![Effect::LoadMemories],
+        // It stays in the outbox, shown as pending: nothing to reload.
+        SyncEvent::MemoryRejected { message } => decide::update(
+            model,
+            Action::RowsUpdated(
+                Vec::new(),
+                Some(format!(
+                    "The backend refused a memory change: {message}. It is kept; `sift sync` lists it."
+                )),
+            ),
+        ),
+        SyncEvent::Rejected {
+            finding_ids,
+            message,
+        } => {
+            let notice = format!(
+                "The backend refused {} decision(s): {message}. They are kept; `sift sync` lists them.",
+                finding_ids.len()
+            );
+            vec![Effect::RefreshRows {
+                ids: finding_ids,
+                notice: Some(notice),
+            }]
+        }
+    }
+}
+
 fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::Quit => {
@@ -103,7 +132,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Help => {
-            model.mode = Mode::Help { scroll: 0 };
+            model.open(Overlay::Help { scroll: 0 });
             Vec::new()
         }
         Action::Suspend => vec![Effect::Suspend],
@@ -193,7 +222,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
 }
 
 fn help(model: &mut Model, action: Action) -> Vec<Effect> {
-    let Mode::Help { scroll } = &mut model.mode else {
+    let Some(Overlay::Help { scroll }) = model.top_mut() else {
         return Vec::new();
     };
     match action {
@@ -202,7 +231,9 @@ fn help(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::PageDown | Action::HalfPageDown => *scroll += 10,
         Action::PageUp | Action::HalfPageUp => *scroll = scroll.saturating_sub(10),
         Action::Top => *scroll = 0,
-        Action::Help | Action::Back | Action::Quit => model.mode = Mode::Normal,
+        Action::Help | Action::Back | Action::Quit => {
+            model.close();
+        }
         _ => {}
     }
     Vec::new()
@@ -250,6 +281,11 @@ pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<E
     if now == before && model.detail.requested == now && now.is_some() {
         return Vec::new();
     }
+    if model.detail.error.is_some() || model.detail.finding.is_none() {
+        // An error or a "Loading…" gives way; a finding shown stays until
+        // the next one arrives.
+        model.detail.touch();
+    }
     model.detail.scroll = 0;
     model.detail.requested = now;
     model.detail.error = None;
@@ -265,9 +301,4 @@ pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<E
             Vec::new()
         }
     }
-}
-
-/// The panes for the model's size and focus.
-pub(super) fn panes(model: &Model) -> layout::Panes {
-    layout::panes(model.width, model.height, model.focus)
 }

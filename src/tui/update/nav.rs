@@ -1,15 +1,15 @@
 //! Moving through the list, the left pane and the detail pane.
 
-use super::{panes, selection_changed};
+use super::detail::max_scroll;
+use super::selection_changed;
 use crate::tui::action::{Action, Effect};
 use crate::tui::model::{Cursor, Model, Pane, SidebarEntry};
-use crate::tui::view::detail;
 
 /// Rows kept visible above and below the cursor when scrolling.
 const SCROLLOFF: usize = 3;
 
 pub fn move_focused(model: &mut Model, action: &Action) -> Vec<Effect> {
-    let p = panes(model);
+    let p = model.panes();
     match model.focus {
         Pane::List => move_focused_list(model, action),
         Pane::Sidebar => {
@@ -22,7 +22,7 @@ pub fn move_focused(model: &mut Model, action: &Action) -> Vec<Effect> {
         }
         Pane::Detail => {
             let rows = p.detail_rows();
-            let max = detail_max_scroll(model, rows);
+            let max = max_scroll(model, rows);
             let d = &mut model.detail.scroll;
             *d = match action {
                 Action::Down => *d + 1,
@@ -44,7 +44,7 @@ pub fn move_focused(model: &mut Model, action: &Action) -> Vec<Effect> {
 /// Moves the list cursor, whichever pane has the focus.
 pub fn move_focused_list(model: &mut Model, action: &Action) -> Vec<Effect> {
     let before = model.selected_id();
-    let rows = panes(model).list_rows();
+    let rows = model.panes().list_rows();
     move_cursor(&mut model.list, model.visible.len(), rows, action);
     selection_changed(model, before)
 }
@@ -68,11 +68,6 @@ fn step_over_heading(model: &mut Model, before: usize, rows: usize) {
         c.selected + 1
     };
     scroll_into_view(c, len, rows);
-}
-
-fn detail_max_scroll(model: &Model, rows: usize) -> usize {
-    let width = panes(model).detail.map_or(0, |r| r.width.saturating_sub(2));
-    detail::content_height(model, width).saturating_sub(rows)
 }
 
 pub(super) fn move_cursor(c: &mut Cursor, len: usize, rows: usize, action: &Action) {
@@ -109,9 +104,10 @@ fn scroll_into_view(c: &mut Cursor, len: usize, rows: usize) {
     c.offset = c.offset.min(len.saturating_sub(rows));
 }
 
-/// After a resize, a refilter or a focus change.
+/// After a resize, a refilter or a focus change. (The detail pane's scroll
+/// is kept within its lines as they are computed: `detail::keep_lines`.)
 pub fn clamp_all(model: &mut Model) {
-    let p = panes(model);
+    let p = model.panes();
     for (cursor, len, rows) in [
         (&mut model.list, model.visible.len(), p.list_rows()),
         (
@@ -123,8 +119,6 @@ pub fn clamp_all(model: &mut Model) {
         cursor.selected = cursor.selected.min(len.saturating_sub(1));
         scroll_into_view(cursor, len, rows);
     }
-    let max = detail_max_scroll(model, p.detail_rows());
-    model.detail.scroll = model.detail.scroll.min(max);
 }
 
 #[cfg(test)]

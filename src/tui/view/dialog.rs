@@ -3,13 +3,15 @@
 //! comment), a note, and a memory alone. The memory part shows its scope
 //! and how many findings it covers as it is edited.
 
-use super::{centered, fit, untrusted};
+use super::{Hint, centered, key, key_hints, untrusted};
 use crate::domain::{MAX_MEMORY_CHARS, MAX_NOTE_CHARS, TriageReason};
+use crate::tui::action::Action;
+use crate::tui::format::fit;
+use crate::tui::keymap::Context;
 use crate::tui::model::{
     Dialog, DialogKind, Field, MemoryForm, Model, Picker, ProjectOption, RuleOption,
 };
 use crate::tui::theme::Theme;
-use crate::tui::update::memory_form;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -35,7 +37,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         return;
     }
     let width = inner.width as usize;
-    let footer = footer(dialog, width, theme);
+    let footer = footer(model, dialog, width);
     let body = Rect {
         height: inner.height.saturating_sub(footer.len() as u16),
         ..inner
@@ -57,7 +59,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         }
     }
     let mut stack = Stack { area: body };
-    let fields = memory_form::fields(dialog);
+    let fields = dialog.fields();
     if fields.contains(&Field::Reason) {
         let focused = dialog.field == Field::Reason;
         let mark = if focused { "▸ " } else { "  " };
@@ -100,12 +102,18 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
             Line::from(vec![
                 label("", dialog.field == Field::Remember, theme),
                 Span::styled(if on { "[x]" } else { "[ ]" }, theme.text),
-                Span::styled(" Remember this: a memory for Assistant (C-r)", theme.text),
+                Span::styled(
+                    match key(model, Context::Dialog, Action::Remember) {
+                        Some(key) => format!(" Remember this: a memory for Assistant ({key})"),
+                        None => " Remember this: a memory for Assistant".into(),
+                    },
+                    theme.text,
+                ),
             ]),
         );
     }
     if let Some(form) = &dialog.memory {
-        draw_form(frame, &mut stack, dialog, form, theme);
+        draw_form(frame, &mut stack, model, dialog, form);
     }
 }
 
@@ -132,7 +140,8 @@ fn title(dialog: &Dialog) -> String {
 }
 
 /// The count or the error, and the keys.
-fn footer<'a>(dialog: &Dialog, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+fn footer<'a>(model: &Model, dialog: &Dialog, width: usize) -> Vec<Line<'a>> {
+    let theme = &model.theme;
     let (count, max) = match (dialog.field, &dialog.memory) {
         (Field::Text | Field::Projects | Field::Rules | Field::Paths | Field::Apply, Some(f)) => (
             f.text.lines().join("\n").trim().chars().count(),
@@ -143,26 +152,68 @@ fn footer<'a>(dialog: &Dialog, width: usize, theme: &Theme) -> Vec<Line<'a>> {
             MAX_NOTE_CHARS,
         ),
     };
-    let hint = match dialog.memory.as_deref() {
-        Some(f) if f.picker.is_some() => {
-            "type to narrow · ↑↓ move · Space choose · Enter keep · Esc back"
-        }
-        Some(f) if f.listing.is_some() => "↑↓ scroll · Esc back",
-        Some(_) => "Tab field · ←→ Space choose · C-l findings · Enter save · Esc cancel",
-        None => match dialog.kind {
-            DialogKind::Note => "Enter save · C-j new line · C-e $EDITOR · Esc cancel",
-            DialogKind::Ignore => {
-                "Tab field · ←→ reason · C-r remember · Enter save · C-j new line · Esc"
-            }
-            _ => "Tab field · ←→ reason · Enter save · C-j new line · C-e $EDITOR · Esc",
-        },
+    use Action::*;
+    let choices: &[Action] = &[PrevChoice, NextChoice];
+    let (context, hints): (Context, &[Hint]) = match dialog.memory.as_deref() {
+        Some(f) if f.picker.is_some() => (
+            Context::Picker,
+            &[
+                (&[], "type to narrow"),
+                (&[&[Up, Down]], "move"),
+                (&[&[Choose]], "choose"),
+                (&[&[KeepChoice]], "keep"),
+                (&[&[Back]], "back"),
+            ],
+        ),
+        Some(f) if f.listing.is_some() => (
+            Context::InScope,
+            &[(&[&[Up, Down]], "scroll"), (&[&[Back]], "back")],
+        ),
+        Some(_) => (
+            Context::Dialog,
+            &[
+                (&[&[NextField]], "field"),
+                (&[choices, &[Choose]], "choose"),
+                (&[&[ListInScope]], "findings"),
+                (&[&[Save]], "save"),
+                (&[&[Cancel]], "cancel"),
+            ],
+        ),
+        None => (
+            Context::Dialog,
+            match dialog.kind {
+                DialogKind::Note => &[
+                    (&[&[Save]], "save"),
+                    (&[&[NewLine]], "new line"),
+                    (&[&[OpenEditor]], "$EDITOR"),
+                    (&[&[Cancel]], "cancel"),
+                ],
+                DialogKind::Ignore => &[
+                    (&[&[NextField]], "field"),
+                    (&[choices], "reason"),
+                    (&[&[Remember]], "remember"),
+                    (&[&[Save]], "save"),
+                    (&[&[NewLine]], "new line"),
+                    (&[&[Cancel]], ""),
+                ],
+                _ => &[
+                    (&[&[NextField]], "field"),
+                    (&[choices], "reason"),
+                    (&[&[Save]], "save"),
+                    (&[&[NewLine]], "new line"),
+                    (&[&[OpenEditor]], "$EDITOR"),
+                    (&[&[Cancel]], ""),
+                ],
+            },
+        ),
     };
+    let hint = key_hints(model, context, hints).join(" · ");
     vec![
         Line::from(match &dialog.error {
             Some(e) => untrusted(&fit(e, width), theme.error),
             None => Span::styled(format!("{count}/{max}"), theme.dim),
         }),
-        Line::from(Span::styled(fit(hint, width), theme.dim)),
+        Line::from(Span::styled(fit(&hint, width), theme.dim)),
     ]
 }
 
@@ -234,10 +285,11 @@ fn text_box(
 fn draw_form(
     frame: &mut Frame,
     stack: &mut Stack,
+    model: &Model,
     dialog: &Dialog,
     form: &MemoryForm,
-    theme: &Theme,
 ) {
+    let theme = &model.theme;
     let kind = if form.guidance { "Guidance" } else { "Memory" };
     let text_h = stack.area.height.saturating_sub(6).clamp(3, 6);
     text_box(
@@ -249,8 +301,12 @@ fn draw_form(
         dialog.field == Field::Text,
         theme,
     );
+    let pick = key(model, Context::Dialog, Action::Choose);
     let chosen = |names: &[String], what: &str| match names {
-        [] => format!("chosen: none yet (Space to pick {what})"),
+        [] => match &pick {
+            Some(key) => format!("chosen: none yet ({key} to pick {what})"),
+            None => "chosen: none yet".into(),
+        },
         [one] => format!("chosen: {one}"),
         many => format!("chosen: {} {what}", many.len()),
     };
@@ -329,7 +385,9 @@ fn draw_form(
     if let Some(before) = form.covered_before {
         preview += &format!(" (was {before})");
     }
-    preview += " · C-l lists them";
+    if let Some(key) = key(model, Context::Dialog, Action::ListInScope) {
+        preview += &format!(" · {key} lists them");
+    }
     stack.line(frame, Line::from(Span::styled(preview, theme.heading)));
     let focused = dialog.field == Field::Apply;
     let reason = match dialog.kind {

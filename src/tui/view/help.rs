@@ -1,6 +1,9 @@
 //! The `?` overlay, generated from the live keymap.
 
-use super::{centered, fit};
+use super::{centered, key};
+use crate::tui::action::Action;
+use crate::tui::format::fit;
+use crate::tui::keymap::Context;
 use crate::tui::model::Model;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -15,12 +18,35 @@ const FILTER_HELP: &[&str] = &[
     "project:NAME    rule:RULE-ID    view:production",
 ];
 
+/// " Keys — ? or Esc to close, j/k to scroll ", from the keymap.
+fn title(model: &Model) -> String {
+    let context = Context::of(model.focus);
+    let close: Vec<String> = [Action::Help, Action::Back]
+        .into_iter()
+        .filter_map(|a| key(model, context, a))
+        .collect();
+    let scroll: Vec<String> = [Action::Down, Action::Up]
+        .into_iter()
+        .filter_map(|a| key(model, context, a))
+        .collect();
+    let mut title = " Keys".to_string();
+    if !close.is_empty() {
+        title += &format!(" — {} to close", close.join(" or "));
+    }
+    if !scroll.is_empty() {
+        title += &format!(", {} to scroll", scroll.join("/"));
+    }
+    title + " "
+}
+
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect, scroll: usize) {
     let theme = &model.theme;
     let rect = centered(area, 76, area.height.saturating_sub(2).max(3));
     let mut lines: Vec<Line> = Vec::new();
+    // A section per context, the focused pane's first.
     for (context, rows) in model.keymap.help(model.focus) {
-        if rows.is_empty() {
+        let filter = context == Context::Filter;
+        if rows.is_empty() && !filter {
             continue;
         }
         lines.push(Line::from(Span::styled(context.title(), theme.heading)));
@@ -30,17 +56,20 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, scroll: usize) {
                 Span::styled(what, theme.text),
             ]));
         }
+        if filter {
+            // What a filter may say.
+            for row in FILTER_HELP {
+                lines.push(Line::from(Span::styled(format!("  {row}"), theme.text)));
+            }
+        }
         lines.push(Line::from(""));
     }
-    lines.push(Line::from(Span::styled("Filter line (/)", theme.heading)));
-    for row in FILTER_HELP {
-        lines.push(Line::from(Span::styled(format!("  {row}"), theme.text)));
-    }
+    lines.pop();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Thick)
         .border_style(theme.border_focused)
-        .title(" Keys — ? or Esc to close, j/k to scroll ");
+        .title(title(model));
     let inner = block.inner(rect);
     let max_scroll = lines.len().saturating_sub(inner.height as usize);
     let lines: Vec<Line> = lines

@@ -2,9 +2,10 @@
 //! the cost of a frame does not grow with the backlog.
 
 use super::sidebar::short_rule;
-use super::{age, fit_start, is_focused, pad, pane_block};
+use super::{is_focused, pane_block};
 use crate::domain::{Row, Severity, Status};
 use crate::text::inert;
+use crate::tui::format::{age, fit_start, pad};
 use crate::tui::model::{Model, Pane};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -51,7 +52,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     }
 
     let cols = Columns::for_width(width);
-    let range = crate::tui::update::targets(model);
+    let range = model.targets();
     let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
     let mut lines = Vec::with_capacity(inner.height as usize);
     lines.push(Line::from(Span::styled(cols.header(width), theme.dim)));

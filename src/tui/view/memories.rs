@@ -1,11 +1,13 @@
 //! The memory pane: the memories, and the selected one with its scope and
 //! the findings it covers.
 
-use super::{fit, pad, pane_block, untrusted};
+use super::{key, pane_block, untrusted};
 use crate::domain::{Memory, MemoryStage};
 use crate::text::inert_lines;
+use crate::tui::action::Action;
+use crate::tui::format::{fit, pad, wrap};
+use crate::tui::keymap::Context;
 use crate::tui::model::{MemoryPane, Model};
-use crate::tui::update::memory_rows;
 use crate::wire::timestamp;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -71,7 +73,9 @@ fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
         pad(" STAGE  IN SCOPE  MEMORY", width),
         theme.dim,
     ))];
-    let rows = memory_rows(model).min(inner.height.saturating_sub(1) as usize);
+    let rows = model
+        .memory_rows()
+        .min(inner.height.saturating_sub(1) as usize);
     for (n, &i) in pane
         .order
         .iter()
@@ -129,17 +133,20 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
             .index
             .in_scope(&m.scope, &model.rule_classes, false)
             .len();
-        let question = format!(
-            "Delete this memory? It covers {} open findings ({all} in all); decisions made under it stay. y deletes, any other key keeps it.",
+        let mut question = format!(
+            "Delete this memory? It covers {} open findings ({all} in all); decisions made under it stay.",
             impact
         );
-        for piece in super::detail::wrap(&question, width) {
+        if let Some(key) = key(model, Context::Confirm, Action::Confirm) {
+            question += &format!(" {key} deletes, any other key keeps it.");
+        }
+        for piece in wrap(&question, width) {
             lines.push(Line::from(Span::styled(piece, theme.error)));
         }
         lines.push(Line::from(""));
     }
     for l in inert_lines(&m.content) {
-        for piece in super::detail::wrap(&l, width) {
+        for piece in wrap(&l, width) {
             lines.push(Line::from(Span::styled(piece, theme.heading)));
         }
     }
@@ -158,17 +165,15 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
     }
     lines.push(Line::from(""));
     let in_scope = model.index.in_scope(&m.scope, &model.rule_classes, false);
-    lines.push(Line::from(Span::styled(
-        fit(
-            &format!(
-                "Applies to {} open findings in scope ({} in all). Enter lists them.",
-                impact,
-                in_scope.len()
-            ),
-            width,
-        ),
-        theme.key,
-    )));
+    let mut applies = format!(
+        "Applies to {} open findings in scope ({} in all).",
+        impact,
+        in_scope.len()
+    );
+    if let Some(key) = key(model, Context::Memories, Action::Open) {
+        applies += &format!(" {key} lists them.");
+    }
+    lines.push(Line::from(Span::styled(fit(&applies, width), theme.key)));
     for &p in in_scope.iter().take(inner.height as usize) {
         let r = &model.index.rows[p as usize];
         let rule = model.index.rules.get(r.rule);

@@ -8,15 +8,18 @@ mod memories;
 mod sidebar;
 mod status;
 
+use super::action::Action;
+use super::format::fit;
+use super::keymap::Context;
 use super::layout;
-use super::model::{Mode, Model, Pane};
+use super::model::{Model, Overlay, Pane, SyncState};
 use super::theme::Theme;
+use crate::sync::SyncStatus;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();
@@ -34,34 +37,93 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         return;
     }
     let panes = layout::panes(area.width, area.height, model.focus);
-    let memory_pane = match &model.mode {
-        Mode::Memories(pane) => Some(pane),
-        Mode::Dialog(d) => d.back_to.as_ref(),
-        _ => None,
-    };
-    if let Some(pane) = memory_pane {
-        memories::draw(frame, model, area, pane);
-        status::draw(frame, model, panes.status);
-        if let Mode::Dialog(d) = &model.mode {
-            dialog::draw(frame, model, area, d);
+    // The bottom of the screen: the panes, or the last overlay that covers
+    // them; the status line; then the overlays above, in order.
+    let covering = model.overlays.iter().rposition(Overlay::covers_panes);
+    let above = match covering {
+        Some(i) => {
+            if let Overlay::Memories(pane) = &model.overlays[i] {
+                memories::draw(frame, model, area, pane);
+            }
+            i + 1
         }
-        return;
-    }
-    if let Some(r) = panes.sidebar {
-        sidebar::draw(frame, model, r);
-    }
-    if let Some(r) = panes.list {
-        list::draw(frame, model, r);
-    }
-    if let Some(r) = panes.detail {
-        detail::draw(frame, model, r);
-    }
+        None => {
+            if let Some(r) = panes.sidebar {
+                sidebar::draw(frame, model, r);
+            }
+            if let Some(r) = panes.list {
+                list::draw(frame, model, r);
+            }
+            if let Some(r) = panes.detail {
+                detail::draw(frame, model, r);
+            }
+            0
+        }
+    };
     status::draw(frame, model, panes.status);
-    match &model.mode {
-        Mode::Help { scroll } => help::draw(frame, model, area, *scroll),
-        Mode::Dialog(d) => dialog::draw(frame, model, area, d),
-        Mode::Normal | Mode::Filter(_) | Mode::Memories(_) => {}
+    for overlay in &model.overlays[above..] {
+        match overlay {
+            Overlay::Help { scroll } => help::draw(frame, model, area, *scroll),
+            Overlay::Dialog(d) => dialog::draw(frame, model, area, d),
+            // The filter is typed in the status line; the memory pane
+            // covers the panes.
+            Overlay::Filter(_) | Overlay::Memories(_) => {}
+        }
     }
+}
+
+/// Whether something on screen reads the clock: the ages in the list and
+/// the detail pane, or when the sync last answered. The runtime then wakes
+/// as the minute turns, and redraws if the text reads differently.
+pub fn tells_time(model: &Model) -> bool {
+    let sync = matches!(
+        model.sync,
+        SyncState::Reported(SyncStatus::Synced { .. } | SyncStatus::Offline { .. })
+    );
+    let panes = !model.overlays.iter().any(Overlay::covers_panes);
+    sync || (panes && (!model.visible.is_empty() || model.detail.finding.is_some()))
+}
+
+/// A hint: groups of actions, whose keys are shown (those of a group run
+/// together, "←→", groups apart, "←→ Space"), and what they do.
+type Hint<'a> = (&'a [&'a [Action]], &'a str);
+
+/// Hints from the live keymap, so they cannot drift from it. A hint whose
+/// actions are all unbound is left out; one with no actions is said as it
+/// is; one with nothing to say shows its keys alone.
+fn key_hints(model: &Model, context: Context, hints: &[Hint]) -> Vec<String> {
+    hints
+        .iter()
+        .filter_map(|(groups, what)| {
+            if groups.is_empty() {
+                return Some(what.to_string());
+            }
+            let keys: Vec<String> = groups
+                .iter()
+                .map(|group| {
+                    group
+                        .iter()
+                        .filter_map(|a| model.keymap.key_in(context, a))
+                        .collect::<String>()
+                })
+                .filter(|k| !k.is_empty())
+                .collect();
+            if keys.is_empty() {
+                return None;
+            }
+            let keys = keys.join(" ");
+            Some(if what.is_empty() {
+                keys
+            } else {
+                format!("{keys} {what}")
+            })
+        })
+        .collect()
+}
+
+/// The first key bound to `action` in `context`, as hints write it.
+fn key(model: &Model, context: Context, action: Action) -> Option<String> {
+    model.keymap.key_in(context, &action)
 }
 
 /// A pane's frame, highlighted when it has the focus.
@@ -82,75 +144,12 @@ fn pane_block<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
 }
 
 fn is_focused(model: &Model, pane: Pane) -> bool {
-    model.focus == pane && matches!(model.mode, Mode::Normal | Mode::Filter(_))
-}
-
-/// Cuts `text` to `width` display columns, marking the cut with `…`.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
-/// Like [`fit`], but keeps the end (for paths).
-pub fn fit_start(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut tail: Vec<char> = Vec::new();
-    let mut used = 0;
-    for c in text.chars().rev() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        tail.push(c);
-        used += w;
-    }
-    let mut out = String::from(if width > 0 { "…" } else { "" });
-    out.extend(tail.into_iter().rev());
-    out
-}
-
-/// Pads or cuts to exactly `width` columns.
-pub fn pad(text: &str, width: usize) -> String {
-    let mut s = fit(text, width);
-    let w = s.width();
-    s.extend(std::iter::repeat_n(' ', width.saturating_sub(w)));
-    s
+    model.focus == pane && matches!(model.top(), None | Some(Overlay::Filter(_)))
 }
 
 /// A span of text that may come from outside: always made inert first.
 pub fn untrusted<'a>(text: &str, style: Style) -> Span<'a> {
     Span::styled(crate::text::inert(text).into_owned(), style)
-}
-
-/// Age as a reviewer reads it: 45s, 12m, 5h, 3d, 7w, 4mo, 2y.
-pub fn age(now: i64, then: i64) -> String {
-    let s = (now - then).max(0);
-    match s {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3_600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3_600),
-        s if s < 86_400 * 14 => format!("{}d", s / 86_400),
-        s if s < 86_400 * 60 => format!("{}w", s / (86_400 * 7)),
-        s if s < 86_400 * 730 => format!("{}mo", s / (86_400 * 30)),
-        s => format!("{}y", s / (86_400 * 365)),
-    }
 }
 
 /// Centred box of at most `w` x `h` inside `area`.
@@ -163,28 +162,4 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
         w,
         h,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fitting_text() {
-        assert_eq!(fit("abcdef", 4), "abc…");
-        assert_eq!(fit("abc", 4), "abc");
-        assert_eq!(fit_start("src/app/views.py", 9), "…views.py");
-        assert_eq!(pad("ab", 4), "ab  ");
-        assert_eq!(fit("日本語テキスト", 5), "日本…");
-        assert_eq!(fit("x", 0), "");
-    }
-
-    #[test]
-    fn ages() {
-        assert_eq!(age(100, 100), "0s");
-        assert_eq!(age(7_200, 0), "2h");
-        assert_eq!(age(86_400 * 3, 0), "3d");
-        assert_eq!(age(86_400 * 100, 0), "3mo");
-        assert_eq!(age(0, 100), "0s", "clock skew never shows a negative age");
-    }
 }

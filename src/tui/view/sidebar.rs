@@ -1,8 +1,9 @@
 //! The left pane: views with live counts, then projects and rules.
 
-use super::{is_focused, pad, pane_block};
+use super::{is_focused, pane_block};
 use crate::domain::BacklogView;
 use crate::text::inert;
+use crate::tui::format::pad;
 use crate::tui::model::{Model, Pane, SidebarEntry};
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,25 +1,38 @@
 //! The bottom line: backend, view and counts, hints; or the filter prompt.
 
-use super::{fit, pad};
+use super::key_hints;
 use crate::text::inert;
 use crate::tui::action::Action;
-use crate::tui::model::{Mode, Model};
+use crate::tui::format::{fit, pad};
+use crate::tui::keymap::Context;
+use crate::tui::model::{Model, Overlay, SyncState};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use time::OffsetDateTime;
 use unicode_width::UnicodeWidthStr;
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let theme = &model.theme;
     let width = area.width as usize;
-    if let Mode::Filter(input) = &model.mode {
+    if let Some(Overlay::Filter(input)) = model.top() {
         let prompt = format!("/{}", inert(&input.text));
         let note = input
             .error
             .as_deref()
             .map(|e| format!("  {e}"))
-            .unwrap_or_else(|| "  Enter keep · Esc cancel".into());
+            .unwrap_or_else(|| {
+                let hints = key_hints(
+                    model,
+                    Context::Filter,
+                    &[
+                        (&[&[Action::KeepFilter]], "keep"),
+                        (&[&[Action::CancelFilter]], "cancel"),
+                    ],
+                );
+                format!("  {}", hints.join(" · "))
+            });
         let line = Line::from(vec![
             Span::styled(prompt, theme.text),
             Span::styled(
@@ -45,20 +58,33 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         model.index.len(),
     );
     if model.visual.is_some() {
-        left += &format!(" · VISUAL {}", crate::tui::update::targets(model).len());
+        left += &format!(" · VISUAL {}", model.targets().len());
     } else if !model.marked.is_empty() {
         left += &format!(" · {} marked", model.marked.len());
     }
-    if !model.sync.is_empty() {
-        left += &format!(" · {}", inert(&model.sync));
+    if let Some(sync) = sync_text(model) {
+        left += &format!(" · {}", inert(&sync));
     }
     left += &format!(" · {}", model.backend);
     left.push(' ');
-    let right = match (&model.notice, &model.mode) {
+    let right = match (&model.notice, model.top()) {
         (Some(notice), _) => format!(" {} ", inert(notice)),
-        (None, Mode::Memories(_)) => {
-            " Enter findings  n new  e edit  d delete  L live  s sort  / filter  m back "
-                .to_string()
+        (None, Some(Overlay::Memories(_))) => {
+            let hints = key_hints(
+                model,
+                Context::Memories,
+                &[
+                    (&[&[Action::Open]], "findings"),
+                    (&[&[Action::NewMemory]], "new"),
+                    (&[&[Action::EditMemory]], "edit"),
+                    (&[&[Action::DeleteMemory]], "delete"),
+                    (&[&[Action::ActivateMemory]], "live"),
+                    (&[&[Action::SortByImpact]], "sort"),
+                    (&[&[Action::Filter]], "filter"),
+                    (&[&[Action::Memories]], "back"),
+                ],
+            );
+            format!(" {} ", hints.join("  "))
         }
         (None, _) => hints(model),
     };
@@ -71,18 +97,37 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// Where the sync stands, worded with the model's clock: "synced just now"
+/// becomes "synced 12:03" as the clock moves on.
+fn sync_text(model: &Model) -> Option<String> {
+    match &model.sync {
+        SyncState::Unknown => None,
+        SyncState::OfflineByChoice => {
+            Some("offline by choice: decisions wait for `sift sync`".into())
+        }
+        SyncState::Reported(status) => {
+            let now = OffsetDateTime::from_unix_timestamp(model.now)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            Some(status.label(now))
+        }
+    }
+}
+
 /// Key hints from the live keymap, so they cannot drift from it.
 fn hints(model: &Model) -> String {
+    let hints = key_hints(
+        model,
+        Context::of(model.focus),
+        &[
+            (&[&[Action::Help]], "help"),
+            (&[&[Action::Filter]], "filter"),
+            (&[&[Action::FocusNext]], "pane"),
+            (&[&[Action::Quit]], "quit"),
+        ],
+    );
     let mut out = String::from(" ");
-    for (action, what) in [
-        (Action::Help, "help"),
-        (Action::Filter, "filter"),
-        (Action::FocusNext, "pane"),
-        (Action::Quit, "quit"),
-    ] {
-        if let Some(key) = model.keymap.key_for(&action) {
-            out += &format!("{key} {what}  ");
-        }
+    for hint in hints {
+        out += &format!("{hint}  ");
     }
     out
 }

@@ -1,0 +1,366 @@
+//! The detail pane's lines: what the selected finding says, wrapped to the
+//! pane's width. Computed once per finding and width (and again when the
+//! memories that may cover it change, or its age moves on) by `update`,
+//! which keeps them in the model: the view draws them, scrolling counts
+//! them. Pure; neither update nor view.
+
+use crate::domain::{CodeContext, Finding, Memory, MemoryStage, Status, TriageState, Verdict};
+use crate::text::{inert, inert_lines};
+use crate::tui::format::{age, age_changes_at, fit, wrap};
+use crate::tui::theme::Theme;
+use crate::wire::timestamp;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthStr;
+
+/// What the pane shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Shown<'a> {
+    Finding(&'a Finding),
+    /// Why the finding could not be loaded.
+    Error(&'a str),
+    /// The finding asked for has not arrived yet.
+    Loading,
+    /// No finding is selected.
+    Nothing,
+}
+
+/// The lines, and what they were computed for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetailLines {
+    pub lines: Vec<Line<'static>>,
+    /// The width they are wrapped to (0: not computed).
+    pub width: u16,
+    /// The `Detail::version` they show.
+    pub version: u64,
+    /// When a time in them (the finding's age) would read differently,
+    /// in unix seconds.
+    pub stale_at: Option<i64>,
+}
+
+impl DetailLines {
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Whether these are the lines of `version` at `width` at time `now`.
+    pub fn current(&self, version: u64, width: u16, now: i64) -> bool {
+        self.version == version && self.width == width && self.stale_at.is_none_or(|at| now < at)
+    }
+}
+
+/// The pane's lines for what it shows, `width` columns wide.
+pub fn detail_lines(
+    shown: Shown,
+    memories: &[Memory],
+    now: i64,
+    width: u16,
+    theme: &Theme,
+    version: u64,
+) -> DetailLines {
+    let columns = width.max(1) as usize;
+    let (lines, stale_at) = match shown {
+        Shown::Error(error) => {
+            let mut w = Writer::new(columns, theme);
+            w.styled("Cannot show this finding:", theme.error);
+            w.wrapped(error, theme.text);
+            (w.lines, None)
+        }
+        Shown::Finding(f) => {
+            let then = f.relevant_since.unix_timestamp();
+            (
+                finding_lines(f, memories, now, columns, theme),
+                Some(age_changes_at(now, then)),
+            )
+        }
+        Shown::Loading => (vec![Line::from(Span::styled("Loading…", theme.dim))], None),
+        Shown::Nothing => (
+            vec![Line::from(Span::styled("No finding selected.", theme.dim))],
+            None,
+        ),
+    };
+    DetailLines {
+        lines,
+        width,
+        version,
+        stale_at,
+    }
+}
+
+/// Accumulates wrapped, inert lines.
+struct Writer<'t> {
+    width: usize,
+    theme: &'t Theme,
+    lines: Vec<Line<'static>>,
+}
+
+impl<'t> Writer<'t> {
+    fn new(width: usize, theme: &'t Theme) -> Self {
+        Writer {
+            width,
+            theme,
+            lines: Vec::new(),
+        }
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::from(""));
+    }
+
+    fn section(&mut self, title: &str) {
+        self.blank();
+        let rule = "─".repeat(self.width.saturating_sub(title.width() + 4));
+        self.lines.push(Line::from(Span::styled(
+            format!("── {title} {rule}"),
+            self.theme.heading,
+        )));
+    }
+
+    /// Our own text, one line, cut to the width.
+    fn styled(&mut self, text: &str, style: Style) {
+        self.lines
+            .push(Line::from(Span::styled(fit(text, self.width), style)));
+    }
+
+    /// Untrusted text, made inert and word-wrapped.
+    fn wrapped(&mut self, text: &str, style: Style) {
+        for line in inert_lines(text) {
+            for piece in wrap(&line, self.width) {
+                self.lines.push(Line::from(Span::styled(piece, style)));
+            }
+        }
+    }
+
+    /// A label and untrusted value: "Label  value", wrapped under the value.
+    fn field(&mut self, label: &str, value: &str) {
+        let label_w = 11;
+        let value_w = self.width.saturating_sub(label_w).max(1);
+        for (i, piece) in inert_lines(value)
+            .flat_map(|l| wrap(&l, value_w))
+            .enumerate()
+        {
+            let head = if i == 0 {
+                format!("{label:<label_w$}")
+            } else {
+                " ".repeat(label_w)
+            };
+            self.lines.push(Line::from(vec![
+                Span::styled(head, self.theme.dim),
+                Span::styled(piece, self.theme.text),
+            ]));
+        }
+    }
+}
+
+fn finding_lines(
+    f: &Finding,
+    memories: &[Memory],
+    now: i64,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let mut w = Writer::new(width, theme);
+    let short = f.rule.name.rsplit('.').next().unwrap_or(&f.rule.name);
+    w.wrapped(short, theme.heading);
+    if short != f.rule.name {
+        w.wrapped(&f.rule.name, theme.dim);
+    }
+    w.blank();
+    w.wrapped(&f.message, theme.text);
+    w.blank();
+
+    w.lines.push(Line::from(vec![
+        Span::styled(format!("{:<11}", "Severity"), theme.dim),
+        Span::styled(
+            f.severity.as_str().to_uppercase(),
+            theme.severity(f.severity),
+        ),
+        Span::styled("  confidence ", theme.dim),
+        Span::styled(f.confidence.map_or("unknown", |c| c.as_str()), theme.text),
+    ]));
+    w.field("Status", &status_text(f));
+    if let Some(comment) = f.triage_comment.as_deref().filter(|c| !c.is_empty()) {
+        w.field("Note", comment);
+    }
+    for cwe in &f.rule.cwe_names {
+        w.field("CWE", cwe);
+    }
+    for owasp in &f.rule.owasp_names {
+        w.field("OWASP", owasp);
+    }
+    if !f.rule.vulnerability_classes.is_empty() {
+        w.field("Class", &f.rule.vulnerability_classes.join(", "));
+    }
+    w.field("Project", &f.project);
+    w.field("Ref", &f.git_ref);
+    let loc = &f.location;
+    w.field(
+        "Location",
+        &format!("{}:{}:{}", loc.path, loc.line, loc.column),
+    );
+    w.field(
+        "First seen",
+        &format!(
+            "{} ago ({})",
+            age(now, f.relevant_since.unix_timestamp()),
+            &timestamp::format(f.relevant_since)[..10]
+        ),
+    );
+
+    w.section("Assistant");
+    match &f.assistant {
+        None => w.styled("Not analysed by Assistant.", theme.dim),
+        Some(a) => {
+            match a.verdict {
+                Some(Verdict::TruePositive) => {
+                    w.styled("Verdict: true positive — fix it", theme.verdict(a.verdict))
+                }
+                Some(Verdict::FalsePositive) => {
+                    w.styled(
+                        "Verdict: false positive — safe to ignore",
+                        theme.verdict(a.verdict),
+                    );
+                    if !a.verdict_reason.is_empty() {
+                        w.wrapped(&a.verdict_reason, theme.text);
+                    }
+                }
+                None => w.styled("No verdict.", theme.dim),
+            }
+            if let Some(c) = &a.component {
+                let risk = c
+                    .risk
+                    .map(|r| format!(" ({} risk)", r.as_str()))
+                    .unwrap_or_default();
+                w.field("Component", &format!("{}{risk}", c.tag));
+            }
+        }
+    }
+
+    let covering: Vec<&Memory> = memories
+        .iter()
+        .filter(|m| {
+            m.scope.covers(
+                &f.project,
+                &f.rule.name,
+                &f.rule.vulnerability_classes,
+                &f.location.path,
+            )
+        })
+        .collect();
+    if !covering.is_empty() {
+        w.section("Memories that cover it");
+        for m in covering {
+            let stage = match m.stage {
+                MemoryStage::Live => "live",
+                MemoryStage::Suggested => "suggested",
+            };
+            w.wrapped(
+                &format!("• {} ({stage}, {})", m.content, m.scope.summary()),
+                theme.text,
+            );
+        }
+    }
+    w.section("Code");
+    match &f.code {
+        Some(code) => code_lines(&mut w, f, code),
+        None => w.styled(
+            "No code context (import with --repo-root to add it).",
+            theme.dim,
+        ),
+    }
+
+    if let Some(fix) = &f.rule_fix {
+        w.section("Fix from the rule");
+        for line in inert_lines(fix) {
+            w.lines.push(Line::from(Span::styled(
+                fit(&format!("  {line}"), width),
+                theme.text,
+            )));
+        }
+    }
+
+    if let Some(a) = &f.assistant {
+        if let Some(e) = &a.rule_explanation {
+            w.section("Why this rule applies");
+            if !e.summary.is_empty() {
+                w.wrapped(&e.summary, theme.heading);
+            }
+            w.wrapped(&e.explanation, theme.text);
+        }
+        if let Some(g) = &a.guidance {
+            w.section("Guidance");
+            if !g.summary.is_empty() {
+                w.wrapped(&g.summary, theme.heading);
+            }
+            w.wrapped(&g.instructions, theme.text);
+        }
+        if let Some(fix) = &a.autofix_code {
+            w.section("Suggested fix");
+            for line in inert_lines(fix) {
+                w.lines.push(Line::from(Span::styled(
+                    fit(&format!("  {line}"), width),
+                    theme.text,
+                )));
+            }
+        }
+    }
+    if !f.rule.references.is_empty() {
+        w.section("References");
+        for r in &f.rule.references {
+            w.wrapped(r, theme.dim);
+        }
+    }
+
+    w.section("Activity");
+    w.field(&timestamp::format(f.created_at)[..10], "first detected");
+    for a in &f.activity {
+        let when = &timestamp::format(a.at)[..10];
+        let pending = if a.pending { " (pending)" } else { "" };
+        w.field(when, &format!("{}: {}{pending}", a.actor, a.action));
+        if let Some(note) = a.note.as_deref().filter(|n| !n.is_empty()) {
+            for line in inert_lines(note).flat_map(|l| wrap(&l, width.saturating_sub(13).max(1))) {
+                w.lines.push(Line::from(Span::styled(
+                    format!("{:13}{line}", ""),
+                    theme.dim,
+                )));
+            }
+        }
+    }
+    w.lines
+}
+
+fn status_text(f: &Finding) -> String {
+    let status = f.status();
+    let mut s = status.label().to_string();
+    if let (Status::Ignored, Some(r)) = (status, f.triage_reason) {
+        s += &format!(" ({})", r.label().to_lowercase());
+    }
+    if f.triage_state == TriageState::Reopened {
+        s += " (reopened)";
+    }
+    s
+}
+
+fn code_lines(w: &mut Writer, f: &Finding, code: &CodeContext) {
+    let first = f.location.line;
+    let last = f.location.end_line.max(first);
+    let last_no = code.start_line as usize + code.lines.len();
+    let num_w = last_no.to_string().len();
+    for (i, text) in code.lines.iter().enumerate() {
+        let no = code.start_line + i as u32;
+        let matched = no >= first && no <= last;
+        let marker = if matched { "▶" } else { " " };
+        let text = inert(text);
+        let body = fit(&format!("{marker}{no:>num_w$} │ {text}"), w.width);
+        let style = if matched {
+            w.theme.matched_line
+        } else {
+            w.theme.text
+        };
+        w.lines.push(Line::from(Span::styled(body, style)));
+    }
+}

@@ -1,0 +1,62 @@
+//! The detail pane: the finding's details as they arrive, and its lines,
+//! computed again only when what they show, the pane's width or the clock
+//! moved on.
+
+use crate::domain::Finding;
+use crate::tui::action::Effect;
+use crate::tui::detail_lines::{Shown, detail_lines};
+use crate::tui::model::Model;
+
+pub fn loaded(model: &mut Model, finding: Box<Finding>) -> Vec<Effect> {
+    if model.detail.requested == Some(finding.id) {
+        model.detail.finding = Some(finding);
+        model.detail.error = None;
+        model.detail.touch();
+    }
+    Vec::new()
+}
+
+pub fn failed(model: &mut Model, id: i64, error: String) -> Vec<Effect> {
+    if model.detail.requested == Some(id) {
+        model.detail.finding = None;
+        model.detail.error = Some(error);
+        model.detail.touch();
+    }
+    Vec::new()
+}
+
+/// Computes the pane's lines again if they are not those of what it shows
+/// at its width and time, and keeps the scroll within them. A hidden pane
+/// waits until it shows.
+pub fn keep_lines(model: &mut Model) {
+    let panes = model.panes();
+    let Some(area) = panes.detail else {
+        return;
+    };
+    let width = area.width.saturating_sub(2);
+    let detail = &model.detail;
+    if !detail.lines.current(detail.version, width, model.now) {
+        let shown = match (&detail.finding, &detail.error) {
+            (_, Some(error)) => Shown::Error(error),
+            (Some(f), None) => Shown::Finding(f),
+            (None, None) if detail.requested.is_some() => Shown::Loading,
+            (None, None) => Shown::Nothing,
+        };
+        let lines = detail_lines(
+            shown,
+            &model.memories,
+            model.now,
+            width,
+            &model.theme,
+            detail.version,
+        );
+        model.detail.lines = lines;
+    }
+    let max = max_scroll(model, panes.detail_rows());
+    model.detail.scroll = model.detail.scroll.min(max);
+}
+
+/// How far the pane scrolls with `rows` on screen.
+pub fn max_scroll(model: &Model, rows: usize) -> usize {
+    model.detail.lines.len().saturating_sub(rows)
+}
