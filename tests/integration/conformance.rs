@@ -3,7 +3,7 @@
 //! without bearer tokens): what a reviewer relies on, whichever backend
 //! holds the backlog.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, standard_backlog};
 use serde_json::{Value, json};

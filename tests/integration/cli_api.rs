@@ -1,7 +1,7 @@
 //! The scripting commands with `--backend api` against `sift serve` on
 //! loopback: the built binary, its cache, and the server's store.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, standard_backlog};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Mistakes and failures as a script meets them: a project or rule that is
 //! a typo, a data directory that holds no store, a store that fails.
 
-mod binary;
+use crate::binary;
 
 use binary::{Backlog, code, stderr, stdout};
 use serde_json::{Value, json};

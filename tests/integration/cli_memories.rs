@@ -1,7 +1,7 @@
 //! `sift memories` and the memory part of `sift sync` as a script runs them:
 //! the built binary on a demo store, and against `sift serve`.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use sift::domain::{MemoryChange, RuleScope, Status, TriageReason};

@@ -1,7 +1,7 @@
 //! The v2 memory routes: the client against `sift serve` (create, list,
 //! update, delete), and what the server refuses.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, raw_client, standard_backlog};
 use serde_json::{Value, json};

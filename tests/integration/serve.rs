@@ -2,7 +2,7 @@
 //! the routes and shapes, paging, both forms of array parameters, bad
 //! requests, tokens.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, raw_client, standard_backlog};
 use serde_json::{Value, json};

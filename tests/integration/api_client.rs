@@ -1,7 +1,7 @@
 //! The Semgrep API client against `sift serve` on loopback: discovery,
 //! pulls into the cache, triage, and what each failure tells the reviewer.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, raw_client, standard_backlog};
 use sift::backend::api::Api;

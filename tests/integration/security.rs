@@ -2,7 +2,7 @@
 //! on `sift serve` and on the API client, replayed on loopback (issue 11):
 //! each must get nothing.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, raw_client, standard_backlog};
 use serde_json::{Value, json};
@@ -506,7 +506,7 @@ fn check(value: &Value, schema: &Value, schemas: &Value, at: &str, errors: &mut 
 #[tokio::test]
 async fn every_finding_served_is_valid_against_the_v1_schema() {
     let spec: Value =
-        serde_json::from_str(include_str!("fixtures/wire/semgrep_v1_schemas.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/wire/semgrep_v1_schemas.json")).unwrap();
     let schemas = &spec["schemas"];
     let dir = standard_backlog();
     // A finding as the embedded backend keeps a fresh scanner import: no

@@ -3,7 +3,7 @@
 //! Retry-After, nothing at all, or losing its answer on the other.
 //! Decisions arrive once, and none is lost or holds the others back.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, standard_backlog};
 use sift::backend::api::Api;

@@ -17,7 +17,7 @@ use sift::tui::theme::Theme;
 use sift::tui::{update, view};
 use time::macros::datetime;
 
-const BACKLOG: &str = include_str!("fixtures/console_backlog.json");
+const BACKLOG: &str = include_str!("../fixtures/console_backlog.json");
 
 struct Console {
     /// The store, and the effects on it carried out as the runtime does.

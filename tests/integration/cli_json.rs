@@ -2,7 +2,7 @@
 //! names, nesting and order are pinned by snapshots of the built binary's
 //! output on a small fixed backlog, timestamps and random ids redacted.
 
-mod binary;
+use crate::binary;
 
 use binary::{Backlog, code, stderr, stdout};
 use serde_json::Value;

@@ -1,0 +1,26 @@
+//! Every integration test, in one binary (one link of SQLite, reqwest,
+//! axum and ratatui instead of one per file). `cargo test NAME` runs the
+//! tests whose path contains NAME, e.g. `cargo test console::` or
+//! `cargo test identity`.
+
+mod binary;
+mod common;
+
+mod api_client;
+mod cli_api;
+mod cli_errors;
+mod cli_json;
+mod cli_memories;
+mod cli_triage;
+mod conformance;
+mod console;
+mod demo;
+mod e2e_tmux;
+mod identity;
+mod import;
+mod index_load;
+mod memories_http;
+mod security;
+mod serve;
+mod sync;
+mod sync_http;
