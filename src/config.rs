@@ -1,5 +1,6 @@
 //! Where sift keeps things, and the user's config file.
 
+use crate::assistant::{AssistantToml, ProviderSettings};
 use crate::backend::api::credentials::{self, Token};
 use crate::tui::keymap::KeymapToml;
 use anyhow::{Context, Result, bail};
@@ -26,6 +27,8 @@ pub struct Config {
     /// Named backends: `[profiles.acme]`.
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
+    /// sift's own Assistant: the AI provider that judges findings.
+    pub assistant: Option<AssistantToml>,
 }
 
 /// Which backend the commands use.
@@ -57,6 +60,8 @@ pub struct Profile {
     pub token_env: Option<String>,
     /// A token written in the file itself (keep the file 0600).
     pub token: Option<String>,
+    /// The AI provider for this profile, over the top-level `[assistant]`.
+    pub assistant: Option<AssistantToml>,
 }
 
 /// The backend options of the command line.
@@ -140,6 +145,22 @@ pub fn resolve_backend(flags: &BackendFlags, config: &Config) -> Result<Resolved
         token,
         token_source,
     })
+}
+
+/// The AI provider the config names for the profile in use (`--profile`,
+/// or the config's default): the profile's `[profiles.NAME.assistant]`
+/// over the top-level `[assistant]`. None when there is no provider.
+pub fn assistant(profile: Option<&str>, config: &Config) -> Result<Option<ProviderSettings>> {
+    let profile = profile
+        .or(config.profile.as_deref())
+        .and_then(|name| config.profiles.get(name))
+        .and_then(|p| p.assistant.as_ref());
+    let section = match (&config.assistant, profile) {
+        (Some(top), Some(over)) => Some(top.overlaid(over)),
+        (top, over) => top.clone().or_else(|| over.cloned()),
+    };
+    crate::assistant::config::resolve(section.as_ref())
+        .context("the config file's [assistant] section is not usable")
 }
 
 /// Where an API backend's findings are cached: `<data_dir>/cache/<host>-<deployment>`.

@@ -1,5 +1,6 @@
 //! sift: a terminal triage console for Semgrep findings.
 
+pub mod assistant;
 pub mod backend;
 pub mod cli;
 pub mod config;

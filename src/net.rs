@@ -2,7 +2,8 @@
 //! to build a client, and secrets kept out of what servers say back.
 
 use reqwest::Url;
-use std::time::Duration;
+use reqwest::header::HeaderMap;
+use std::time::{Duration, SystemTime};
 
 /// A client for a backend or an AI provider: rustls with the ring provider,
 /// no redirects (a redirect could carry the token elsewhere), a time limit
@@ -54,6 +55,26 @@ pub fn redact(text: &str, secret: &str) -> String {
         }
     }
     out
+}
+
+/// The longest `Retry-After` honoured; longer asks are taken as this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// Plain `http://` only to this machine: a token or code would cross the

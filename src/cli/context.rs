@@ -26,7 +26,7 @@ pub struct Context {
     pub offline: bool,
     /// Who decides, for the activity.
     pub reviewer: String,
-    flags: BackendFlags,
+    pub flags: BackendFlags,
     backend: OnceCell<Arc<Configured>>,
     /// The store the command works on, for messages about its disk.
     store_in_use: RefCell<Option<PathBuf>>,

@@ -13,10 +13,22 @@ use std::io::Write;
 
 #[derive(Args)]
 pub struct FindingsArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print `{"findings": [...]}` in the Semgrep API v1 shape.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which findings a command works on, as the console's views and filter
+/// choose them (`sift findings`, `sift assist`).
+#[derive(Args, Clone)]
+pub struct Selection {
     /// pre-production, needs-review, production, to-fix, reviewing,
-    /// ignored, fixed or all.
-    #[arg(long, default_value = "pre-production", value_parser = parse_view)]
-    pub view: BacklogView,
+    /// ignored, fixed or all (default: pre-production; for `sift assist`,
+    /// all).
+    #[arg(long, value_parser = parse_view)]
+    pub view: Option<BacklogView>,
     /// open, reviewing, fixing (to-fix), ignored, fixed, provisionally_ignored.
     #[arg(long, value_delimiter = ',', value_parser = parse_status)]
     pub status: Vec<Status>,
@@ -34,9 +46,41 @@ pub struct FindingsArgs {
     /// Words to find in the rule id, path or message.
     #[arg(long)]
     pub text: Option<String>,
-    /// Print `{"findings": [...]}` in the Semgrep API v1 shape.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl Selection {
+    /// The filter, with `view` when none was given.
+    pub fn filter(&self, view: BacklogView) -> Filter {
+        Filter {
+            view: self.view.unwrap_or(view),
+            severities: self.severity.clone(),
+            statuses: self.status.clone(),
+            verdicts: self.verdict.clone(),
+            projects: self.project.clone(),
+            rules: self.rule.clone(),
+            words: self
+                .text
+                .as_deref()
+                .map(|t| t.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            scope: None,
+        }
+    }
+
+    /// The positions of the findings it selects in `index`, or what in it
+    /// names nothing the store knows (a typo, said on stderr; exit 3).
+    pub fn select(&self, index: &FindingIndex, view: BacklogView) -> Result<Vec<u32>, Vec<String>> {
+        let filter = self.filter(view);
+        let unknown = unknown_names(index, &filter);
+        if unknown.is_empty() {
+            Ok(index.select(&filter))
+        } else {
+            for problem in &unknown {
+                eprintln!("sift: {}", inert(problem));
+            }
+            Err(unknown)
+        }
+    }
 }
 
 fn parse_view(s: &str) -> Result<BacklogView, String> {
@@ -128,32 +172,17 @@ fn listed(known: &[&str]) -> String {
 
 pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
     ctx.refresh(Refresh::Always)?;
-    let filter = Filter {
-        view: args.view,
-        severities: args.severity,
-        statuses: args.status,
-        verdicts: args.verdict,
-        projects: args.project,
-        rules: args.rule,
-        words: args
-            .text
-            .map(|t| t.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default(),
-        scope: None,
-    };
     let store = ctx.read_store()?;
     let index = store.load_index()?;
-    let unknown = unknown_names(&index, &filter);
-    if !unknown.is_empty() {
-        for problem in &unknown {
-            eprintln!("sift: {}", inert(problem));
+    let selected = match args.selection.select(&index, BacklogView::PreProduction) {
+        Ok(selected) => selected,
+        Err(unknown) => {
+            if args.json {
+                output::print(&FindingsFailed::new(&unknown.join("; ")))?;
+            }
+            return Ok(Exit::BadInput);
         }
-        if args.json {
-            output::print(&FindingsFailed::new(&unknown.join("; ")))?;
-        }
-        return Ok(Exit::BadInput);
-    }
-    let selected = index.select(&filter);
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.json {

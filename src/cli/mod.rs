@@ -12,6 +12,7 @@ macro_rules! say {
     }};
 }
 
+pub mod assist;
 pub mod console;
 pub mod context;
 pub mod errors;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Send the decisions and memory changes waiting in the outbox, fetch
     /// what changed, exit.
     Sync(sync::SyncArgs),
+    /// Ask the team's own AI provider for verdicts on the undecided
+    /// findings that have none (see the config's [assistant]).
+    Assist(Box<assist::AssistArgs>),
 }
 
 impl Command {
@@ -116,6 +120,7 @@ impl Command {
             Command::Triage(a) => a.json.then_some(Failure::Plain),
             Command::Sync(a) => a.json.then_some(Failure::Plain),
             Command::Memories { command } => command.json_failure(),
+            Command::Assist(a) => a.json().then_some(Failure::Plain),
             Command::Demo(_) | Command::Serve(_) => None,
         }
     }
@@ -149,6 +154,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Serve(args)) => serve::run(ctx, args),
         Some(Command::Memories { command }) => memories::run(ctx, command),
         Some(Command::Sync(args)) => sync::run(ctx, args),
+        Some(Command::Assist(args)) => assist::run(ctx, *args),
     }
 }
 

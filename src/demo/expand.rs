@@ -276,6 +276,8 @@ pub(super) fn assistant(
         Verdict::TruePositive => Assistant {
             verdict: Some(verdict),
             verdict_reason: String::new(),
+            judged_by: None,
+            no_verdict: None,
             autofix_code: Some(s.fix.clone()),
             guidance: Some(Guidance {
                 summary: def.guidance.summary.clone(),
@@ -290,6 +292,8 @@ pub(super) fn assistant(
         Verdict::FalsePositive => Assistant {
             verdict: Some(verdict),
             verdict_reason: reason,
+            judged_by: None,
+            no_verdict: None,
             autofix_code: None,
             guidance: None,
             component,
@@ -565,6 +569,7 @@ pub(super) fn assemble(w: &World, items: Vec<(ScanKey, Finding)>) -> Vec<ScanRes
                 identities: Vec::new(),
                 errors: Vec::new(),
                 warnings: Vec::new(),
+                source_root: None,
             }
         })
         .collect()

@@ -46,16 +46,33 @@ pub struct RuleExplanation {
     pub explanation: String,
 }
 
-/// What Semgrep Assistant said about a finding. Every part may be missing.
+/// What Semgrep Assistant, or sift's own, said about a finding. Every part
+/// may be missing.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Assistant {
     pub verdict: Option<Verdict>,
-    /// Why it is a false positive; empty for true positives.
+    /// Why: for a false positive (Semgrep's are empty for true positives).
     pub verdict_reason: String,
+    /// sift's own Assistant judged it (Semgrep's judgements have none).
+    pub judged_by: Option<Judge>,
+    /// sift's own Assistant was asked and gave no verdict: why.
+    pub no_verdict: Option<String>,
     pub autofix_code: Option<String>,
     pub guidance: Option<Guidance>,
     pub component: Option<Component>,
     pub rule_explanation: Option<RuleExplanation>,
+}
+
+/// Who made one of sift's own Assistant's judgements, and with what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judge {
+    /// `openai`, `azure` or `anthropic`.
+    pub provider: String,
+    pub model: String,
+    pub prompt_version: u32,
+    pub at: OffsetDateTime,
+    /// The memories that were in the prompt (their ids).
+    pub memories: Vec<String>,
 }
 
 /// Source lines around the match, kept at import time because the tree may

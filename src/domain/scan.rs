@@ -38,6 +38,9 @@ pub struct ScanResults {
     /// What sift noticed while reading (a source tree that holds none of the
     /// scanned files): the import goes on.
     pub warnings: Vec<String>,
+    /// The scanned source tree (`--repo-root`), for the code around a
+    /// finding later.
+    pub source_root: Option<std::path::PathBuf>,
 }
 
 /// How a scanner's result is recognised on a rescan (`domain::identity`).

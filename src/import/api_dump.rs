@@ -35,6 +35,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<Vec<ScanResults>, Im
                     identities: Vec::new(),
                     errors: Vec::new(),
                     warnings: Vec::new(),
+                    source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
                 });
                 scans.len() - 1
             });

@@ -15,6 +15,7 @@ mod source;
 
 pub(crate) use crate::wire::lenient::{lenient_offset, lenient_u32, null_default};
 pub(crate) use identity::{Span, identity_key, number_keys, real};
+pub use source::code_around;
 pub(crate) use source::context_from_text;
 
 use crate::domain::{CodeContext, Evidence, ScanResults, code_hash};

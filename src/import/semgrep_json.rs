@@ -171,6 +171,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
         repository_url: None,
         git_ref: ctx.git_ref.clone(),
         warnings: ctx.warnings(findings.len()),
+        source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
         findings,
         identities,
         errors: out.errors.into_iter().map(scan_error).collect(),

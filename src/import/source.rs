@@ -154,14 +154,25 @@ impl SourceFile {
     }
 
     pub(super) fn context(&self, line: u32, end_line: u32) -> Option<CodeContext> {
+        self.context_around(line, end_line, CONTEXT_LINES, MAX_CONTEXT_LINES)
+    }
+
+    /// `around` lines before and after the match, at most `max` lines.
+    fn context_around(
+        &self,
+        line: u32,
+        end_line: u32,
+        around: u32,
+        max: usize,
+    ) -> Option<CodeContext> {
         if line == 0 || line > self.lines() {
             return None;
         }
         let end_line = end_line.clamp(line, self.lines());
-        let first = line.saturating_sub(CONTEXT_LINES).max(1);
-        let last = end_line.saturating_add(CONTEXT_LINES).min(self.lines());
+        let first = line.saturating_sub(around).max(1);
+        let last = end_line.saturating_add(around).min(self.lines());
         let lines = (first..=last)
-            .take(MAX_CONTEXT_LINES)
+            .take(max)
             .map(|n| cap_line(&String::from_utf8_lossy(self.line(n))))
             .collect();
         Some(CodeContext {
@@ -244,6 +255,21 @@ impl SourceFile {
         let len = self.line(line).len();
         start + (col as usize).saturating_sub(1).min(len)
     }
+}
+
+/// The code around a finding, read again from its source tree: `around`
+/// lines before and after the match, at most `max` lines. None when the
+/// tree or the file is gone (or too large to read).
+pub fn code_around(
+    root: &Path,
+    path: &str,
+    line: u32,
+    end_line: u32,
+    around: u32,
+    max: usize,
+) -> Option<CodeContext> {
+    let mut tree = SourceTree::open(root).ok()?;
+    tree.file(path)?.context_around(line, end_line, around, max)
 }
 
 /// A code context from text the scanner gave (matched lines or a snippet).

@@ -234,6 +234,7 @@ impl Store {
             "SELECT at, actor, action, note FROM activity WHERE finding_id = ?1 ORDER BY at, id",
         )?;
         let pending = self.pending()?;
+        let judged = self.ai_verdicts(ids)?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let Some(row) = stmt
@@ -285,10 +286,34 @@ impl Store {
                     pending: true,
                 });
             }
+            if let Some(answer) = judged.get(&id) {
+                with_own_judgement(&mut f, answer);
+            }
             out.push(f);
         }
         Ok(out)
     }
+}
+
+/// sift's own Assistant's answer on a finding Semgrep's did not judge.
+fn with_own_judgement(f: &mut Finding, answer: &super::Answer) {
+    let a = f.assistant.get_or_insert_with(Default::default);
+    if a.verdict.is_some() && a.judged_by.is_none() {
+        return; // Semgrep's own verdict stands
+    }
+    match &answer.judgement {
+        super::Judgement::Verdict { verdict, reason } => {
+            a.verdict = Some(*verdict);
+            a.verdict_reason = reason.clone();
+            a.no_verdict = None;
+        }
+        super::Judgement::NoVerdict { why } => {
+            a.verdict = None;
+            a.verdict_reason = String::new();
+            a.no_verdict = Some(why.clone());
+        }
+    }
+    a.judged_by = Some(answer.judge.clone());
 }
 
 /// Above this span of finding ids, `load_index` reads two halves at once.
@@ -470,6 +495,9 @@ fn details_doc(f: &Finding, match_based_id: &str) -> Result<String> {
 
 fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Result<ImportSummary> {
     let project_id = project_id(tx, scan)?;
+    if let Some(root) = &scan.source_root {
+        super::assistant::set_source_root(tx, project_id, root)?;
+    }
     let mut summary = ImportSummary {
         origin: scan.origin.clone(),
         project: scan.project.clone(),

@@ -1,6 +1,7 @@
 //! The local SQLite store: the embedded backend's data, and later the cache
 //! of a remote backend.
 
+mod assistant;
 mod decide;
 mod findings;
 mod identity;
@@ -10,6 +11,7 @@ mod outbox;
 mod readonly;
 mod triage;
 
+pub use assistant::{Answer, Example, Judgement};
 pub use findings::ImportSummary;
 pub use listing::{ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_memory_outbox.sql"),
     include_str!("migrations/0004_finding_evidence.sql"),
     include_str!("migrations/0005_changes.sql"),
+    include_str!("migrations/0006_assistant.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";

@@ -188,6 +188,7 @@ mod tests {
                 identities: vec![],
                 errors: vec![],
                 warnings: vec![],
+                source_root: None,
             }])
             .unwrap();
         store

@@ -115,6 +115,27 @@ pub struct Assistant {
     pub component: Option<Component>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_explanation: Option<RuleExplanation>,
+    /// Not in the Semgrep API: who made sift's own Assistant's judgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_by: Option<JudgedBy>,
+    /// Not in the Semgrep API: sift's own Assistant gave no verdict, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_verdict: Option<String>,
+}
+
+/// sift's own Assistant's provenance (`assistant.judged_by`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JudgedBy {
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub prompt_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub memory_ids: Vec<String>,
 }
 
 /// The policy that brought a finding in (`SastFinding_PolicyReference`).
@@ -256,6 +277,14 @@ impl Finding {
                 .as_ref()
                 .and_then(|t| t.verdict.as_deref())
                 .and_then(Verdict::parse),
+            judged_by: a.judged_by.map(|j| domain::Judge {
+                provider: j.provider,
+                model: j.model,
+                prompt_version: j.prompt_version,
+                at: j.at.as_deref().and_then(timestamp::parse).unwrap_or(now),
+                memories: j.memory_ids,
+            }),
+            no_verdict: a.no_verdict.and_then(non_empty),
             verdict_reason: a.autotriage.map(|t| t.reason).unwrap_or_default(),
             autofix_code: a.autofix.and_then(|f| non_empty(f.fix_code)),
             guidance: a
@@ -391,6 +420,14 @@ impl Finding {
                 summary: e.summary.clone(),
                 explanation: e.explanation.clone(),
             }),
+            judged_by: a.judged_by.as_ref().map(|j| JudgedBy {
+                provider: j.provider.clone(),
+                model: j.model.clone(),
+                prompt_version: j.prompt_version,
+                at: Some(timestamp::format(j.at)),
+                memory_ids: j.memories.clone(),
+            }),
+            no_verdict: a.no_verdict.clone(),
         });
         Finding {
             id: f.id,

@@ -7,6 +7,7 @@ mod binary;
 mod common;
 
 mod api_client;
+mod assist;
 mod cli_api;
 mod cli_errors;
 mod cli_json;

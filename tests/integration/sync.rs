@@ -49,6 +49,7 @@ fn backlog(n: i64) -> TempDir {
             identities: vec![],
             errors: vec![],
             warnings: vec![],
+            source_root: None,
         })
         .collect();
     Store::open(dir.path()).unwrap().import(&scans).unwrap();
@@ -608,6 +609,7 @@ fn fix_by_scan(dir: &Path, ids: &[i64]) {
             identities: vec![],
             errors: vec![],
             warnings: vec![],
+            source_root: None,
         }])
         .unwrap();
 }

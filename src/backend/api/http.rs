@@ -8,28 +8,10 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use std::time::{Duration, SystemTime};
 
-/// The longest `Retry-After` honoured; longer asks are taken as this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+pub use crate::net::{MAX_RETRY_AFTER, retry_after};
 
 /// Where the KB article on 404s from tokens without the Web API scope is.
 pub const KB_404: &str = "https://semgrep.dev/docs/kb/semgrep-appsec-platform/api-404-token-scope";
-
-/// `Retry-After` as seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    let wait = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let at = httpdate::parse_http_date(value).ok()?;
-            at.duration_since(now).unwrap_or(Duration::ZERO)
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
 
 /// The server's own words from an error body: `{"error"}`, `{"message"}`
 /// or `{"detail"}`, else the start of the text. Untrusted: made inert

@@ -624,6 +624,7 @@ fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResul
                     identities: Vec::new(),
                     errors: Vec::new(),
                     warnings: Vec::new(),
+                    source_root: None,
                 });
                 scans.len() - 1
             });

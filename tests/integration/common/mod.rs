@@ -47,6 +47,7 @@ pub fn import_into(dir: &Path, findings: Vec<Value>) {
             identities: vec![],
             errors: vec![],
             warnings: vec![],
+            source_root: None,
         })
         .collect();
     Store::open(dir).unwrap().import(&scans).unwrap();

@@ -1,0 +1,320 @@
+//! An AI provider that runs on loopback and answers in OpenAI's, Azure's
+//! and Anthropic's shapes, with every fault a real one has on a bad day,
+//! and a log of what it was sent: for the tests and the benchmark (built
+//! with the `faults` feature only).
+//!
+//! Its judgement is simple and deterministic: a finding whose matched
+//! lines (those the prompt marks with `>`) hold `sanitize_sql(` or
+//! `FAKE-FALSE-POSITIVE` is a false positive, any other a true positive.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the next request gets instead of a good answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FakeFault {
+    /// 500.
+    ServerError,
+    /// 429 with `Retry-After: N`.
+    RateLimited(u64),
+    /// 401, as for a wrong key.
+    Unauthorized,
+    /// The answer cut at the token limit.
+    Truncated,
+    /// The model declines.
+    Refusal,
+    /// Prose instead of JSON.
+    Prose,
+    /// A verdict whose reason holds terminal escapes and bidi overrides.
+    HostileReason,
+    /// No answer (the client's time limit must fire).
+    Hang,
+}
+
+/// A request as the fake received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub path: String,
+    /// The credential it carried: `Bearer …`, `api-key …` or `x-api-key …`.
+    pub credential: Option<String>,
+    pub body: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<VecDeque<FakeFault>>,
+    log: Mutex<Vec<Logged>>,
+    /// Refuse `json_schema` (as some servers do) with a 400.
+    no_json_schema: Mutex<bool>,
+    latency: Mutex<Duration>,
+}
+
+/// A running fake provider.
+pub struct FakeProvider {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> FakeProvider {
+        let shared = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(openai))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(openai),
+            )
+            .route("/openai/v1/chat/completions", post(openai))
+            .route("/v1/messages", post(anthropic))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeProvider { base, shared, task }
+    }
+
+    /// Queues a fault for the next request that has none yet.
+    pub fn then(&self, fault: FakeFault) -> &Self {
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(fault);
+        self
+    }
+
+    /// Answers each request after this long.
+    pub fn set_latency(&self, latency: Duration) {
+        *self
+            .shared
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = latency;
+    }
+
+    /// Refuse `json_schema` structured output from now on, as a server
+    /// that only knows JSON mode does.
+    pub fn refuse_json_schema(&self) {
+        *self
+            .shared
+            .no_json_schema
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for FakeProvider {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Logs the request, waits the latency, and takes the next fault.
+async fn receive(
+    shared: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<FakeFault> {
+    let credential = ["authorization", "api-key", "x-api-key"]
+        .iter()
+        .find_map(|h| {
+            let v = headers.get(*h)?.to_str().ok()?;
+            Some(if *h == "authorization" {
+                v.to_string()
+            } else {
+                format!("{h} {v}")
+            })
+        });
+    shared
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Logged {
+            path: path.to_string(),
+            credential,
+            body: String::from_utf8_lossy(body).into_owned(),
+        });
+    let latency = *shared.latency.lock().unwrap_or_else(|e| e.into_inner());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    shared
+        .script
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop_front()
+}
+
+/// The fake's judgement of a request's evidence, as the answer's JSON.
+fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
+    // The user's message: OpenAI's second, Anthropic's first.
+    let user = request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("");
+    let matched: String = user
+        .lines()
+        .filter(|l| l.starts_with('>'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let evidence = matched;
+    if fault == Some(&FakeFault::HostileReason) {
+        return json!({
+            "verdict": "false_positive",
+            "reason": "Safe \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J because \u{202e}txt.exe"
+        });
+    }
+    if evidence.contains("sanitize_sql(") || evidence.contains("FAKE-FALSE-POSITIVE") {
+        json!({"verdict": "false_positive", "reason": "The value goes through sanitize_sql() before the query."})
+    } else {
+        json!({"verdict": "true_positive", "reason": "User input reaches the sink unchecked."})
+    }
+}
+
+fn status(code: u16, message: &str, retry_after: Option<u64>) -> Response {
+    let mut response = (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(json!({"error": {"message": message}})),
+    )
+        .into_response();
+    if let Some(secs) = retry_after
+        && let Ok(v) = secs.to_string().parse()
+    {
+        response.headers_mut().insert("retry-after", v);
+    }
+    response
+}
+
+/// The faults every shape answers alike; `None` to answer normally.
+async fn transport_fault(fault: &Option<FakeFault>) -> Option<Response> {
+    match fault {
+        Some(FakeFault::ServerError) => Some(status(500, "the fake is down", None)),
+        Some(FakeFault::RateLimited(s)) => Some(status(429, "slow down", Some(*s))),
+        Some(FakeFault::Unauthorized) => Some(status(401, "Incorrect API key provided", None)),
+        Some(FakeFault::Hang) => {
+            std::future::pending::<()>().await;
+            None
+        }
+        _ => None,
+    }
+}
+
+async fn openai(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = receive(&shared, uri.path(), &headers, &body).await;
+    if let Some(r) = transport_fault(&fault).await {
+        return r;
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return status(400, "the body is not JSON", None);
+    };
+    let schema_mode = request["response_format"]["type"] == "json_schema";
+    if schema_mode
+        && *shared
+            .no_json_schema
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    {
+        return status(
+            400,
+            "response_format json_schema is not supported by this server",
+            None,
+        );
+    }
+    let (content, refusal, finish) = match fault {
+        Some(FakeFault::Truncated) => (json!("{\"verdict\": \"false_pos"), Value::Null, "length"),
+        Some(FakeFault::Refusal) => (Value::Null, json!("I can't help with that."), "stop"),
+        Some(FakeFault::Prose) => (
+            json!("Looking at this code, I believe it is probably fine."),
+            Value::Null,
+            "stop",
+        ),
+        ref f => (
+            json!(judge(&request, f.as_ref()).to_string()),
+            Value::Null,
+            "stop",
+        ),
+    };
+    axum::Json(json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": request["model"],
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": refusal},
+            "finish_reason": finish
+        }],
+        "usage": {"prompt_tokens": body.len() / 4, "completion_tokens": 30}
+    }))
+    .into_response()
+}
+
+async fn anthropic(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = receive(&shared, uri.path(), &headers, &body).await;
+    if let Some(r) = transport_fault(&fault).await {
+        return r;
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return status(400, "the body is not JSON", None);
+    };
+    if headers.get("anthropic-version").is_none() {
+        return status(400, "anthropic-version header is required", None);
+    }
+    let tool = request["tool_choice"]["name"].clone();
+    let (content, stop) = match fault {
+        Some(FakeFault::Truncated) => (json!([]), "max_tokens"),
+        Some(FakeFault::Refusal) => (json!([{"type": "text", "text": "I won't."}]), "refusal"),
+        Some(FakeFault::Prose) => (
+            json!([{"type": "text", "text": "It looks fine to me."}]),
+            "end_turn",
+        ),
+        ref f => (
+            json!([{"type": "tool_use", "id": "toolu_fake", "name": tool,
+                    "input": judge(&request, f.as_ref())}]),
+            "tool_use",
+        ),
+    };
+    axum::Json(json!({
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "content": content,
+        "stop_reason": stop,
+        "usage": {"input_tokens": body.len() / 4, "output_tokens": 30}
+    }))
+    .into_response()
+}

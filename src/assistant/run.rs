@@ -1,0 +1,379 @@
+//! Asking for many verdicts: the findings in chunks (memory stays flat),
+//! one question per distinct prompt (copies and identical code are asked
+//! once), answers reused when the same question was answered before,
+//! requests at once up to `jobs`, 429s and `Retry-After` honoured by every
+//! request, transient failures retried with backoff. Each answer is stored
+//! as it arrives, so a kill loses at most the requests in flight and a
+//! rerun asks only what is left.
+
+use super::prompt::{self, Question};
+use super::provider::{Provider, ProviderError};
+use super::verdict;
+use crate::domain::{Finding, Judge};
+use crate::service::SharedStore;
+use crate::store::{Answer, Judgement, Store};
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+/// Findings planned and asked at a time.
+const CHUNK: usize = 256;
+/// Tries per question when the provider is unavailable.
+const MAX_ATTEMPTS: u32 = 4;
+/// Consoles are told about new verdicts at most this often.
+const NEWS_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Ask again for findings that already have an answer.
+    pub again: bool,
+    /// Make each answer the finding's verdict; without, answers are only
+    /// kept (for `sift assist eval`, which changes nothing).
+    pub attach: bool,
+}
+
+/// What the run tells its caller as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A chunk is planned: its findings, the questions to ask, the
+    /// findings answered from earlier answers.
+    Planned {
+        findings: usize,
+        questions: usize,
+        reused: usize,
+    },
+    /// An answer arrived for these findings (stored already).
+    Answered {
+        findings: Vec<i64>,
+        judgement: Judgement,
+        input_tokens: u64,
+        output_tokens: u64,
+    },
+    /// No answer for these findings this time; a rerun asks again.
+    Failed { findings: Vec<i64>, why: String },
+    /// The provider asked to wait.
+    Waiting { seconds: u64 },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub findings: usize,
+    pub questions: usize,
+    pub reused: usize,
+    pub verdicts: usize,
+    pub no_verdicts: usize,
+    pub failed: Vec<(i64, String)>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// The run stopped early: the provider cannot be used as configured.
+    pub stopped: Option<String>,
+}
+
+/// Findings the run asks about: those without an answer (or all, with
+/// `again`), never one Semgrep's own Assistant judged.
+pub fn wants_asking(f: &Finding, answered: bool, again: bool) -> bool {
+    let semgreps = f
+        .assistant
+        .as_ref()
+        .is_some_and(|a| a.verdict.is_some() && a.judged_by.is_none());
+    !semgreps && (again || !answered)
+}
+
+/// What a run would do, without asking or storing anything.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Survey {
+    /// Findings that would be asked about, or answered from before.
+    pub findings: usize,
+    /// Distinct questions that would be sent.
+    pub questions: usize,
+    /// Findings answered from earlier answers, without a request.
+    pub reused: usize,
+    /// Tokens the questions would take (about four characters a token),
+    /// and their answers (about 150 a question).
+    pub estimated_input_tokens: u64,
+    pub estimated_output_tokens: u64,
+}
+
+/// Plans a run on `ids` and says what it would send.
+pub fn survey(
+    store: &Store,
+    ids: &[i64],
+    provider: &str,
+    model: &str,
+    again: bool,
+) -> Result<Survey> {
+    let opts = RunOptions {
+        again,
+        attach: false,
+    };
+    let mut out = Survey::default();
+    for chunk in ids.chunks(CHUNK) {
+        let (questions, reused) = plan(store, chunk, provider, model, opts)?;
+        out.reused += reused;
+        out.questions += questions.len();
+        out.findings += reused + questions.iter().map(|q| q.findings.len()).sum::<usize>();
+        for q in &questions {
+            let chars = q.question.ask.system.len() + q.question.ask.user.len();
+            out.estimated_input_tokens += (chars / 4) as u64;
+            out.estimated_output_tokens += 150;
+        }
+    }
+    Ok(out)
+}
+
+/// A question and the findings it is for.
+struct Planned {
+    question: Question,
+    findings: Vec<i64>,
+}
+
+/// Asks about `ids` and stores the answers; `events` hears of each.
+pub async fn run(
+    store: &SharedStore,
+    provider: Arc<Provider>,
+    ids: Vec<i64>,
+    opts: RunOptions,
+    events: Arc<dyn Fn(Event) + Send + Sync>,
+) -> Result<Report> {
+    let report = Arc::new(Mutex::new(Report {
+        findings: ids.len(),
+        ..Report::default()
+    }));
+    let gate = Gate::default();
+    let slots = Arc::new(Semaphore::new(provider.settings.jobs));
+    let mut news = Instant::now();
+    for chunk in ids.chunks(CHUNK) {
+        let chunk = chunk.to_vec();
+        let (kind, model) = (
+            provider.settings.kind.as_str().to_string(),
+            provider.settings.model.clone(),
+        );
+        let (questions, reused) = store
+            .run(move |s| plan(s, &chunk, &kind, &model, opts))
+            .await??;
+        {
+            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            r.questions += questions.len();
+            r.reused += reused;
+        }
+        events(Event::Planned {
+            findings: questions.iter().map(|q| q.findings.len()).sum::<usize>() + reused,
+            questions: questions.len(),
+            reused,
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        for planned in questions {
+            let slot = slots.clone().acquire_owned().await?;
+            // Checked once a slot is free: a request that stopped the run
+            // may have just ended.
+            if report
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stopped
+                .is_some()
+            {
+                break;
+            }
+            let (provider, shared, gate, report, events) = (
+                provider.clone(),
+                store.clone(),
+                gate.clone(),
+                report.clone(),
+                events.clone(),
+            );
+            tasks.spawn(async move {
+                let _slot = slot;
+                ask_one(&provider, &shared, &gate, planned, opts, &report, &*events).await
+            });
+            while let Some(done) = tasks.try_join_next() {
+                done??;
+            }
+            if news.elapsed() >= NEWS_EVERY && opts.attach {
+                store.run(|s| s.findings_changed()).await??;
+                news = Instant::now();
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+        if report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stopped
+            .is_some()
+        {
+            break;
+        }
+    }
+    if opts.attach {
+        store.run(|s| s.findings_changed()).await??;
+    }
+    let report = report.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(report)
+}
+
+/// The questions for a chunk of findings, grouped; findings whose question
+/// was answered before get that answer now. Returns the questions to ask
+/// and how many findings were answered from before.
+fn plan(
+    store: &Store,
+    ids: &[i64],
+    provider: &str,
+    model: &str,
+    opts: RunOptions,
+) -> Result<(Vec<Planned>, usize)> {
+    let findings = store.load_findings(ids)?;
+    let answered = store.ai_answered(ids)?;
+    let memories = store.memories()?;
+    let classes = store.rule_classes()?;
+    let mut groups: BTreeMap<String, Planned> = BTreeMap::new();
+    for f in &findings {
+        if !wants_asking(f, answered.contains(&f.id), opts.again) {
+            continue;
+        }
+        let evidence = prompt::gather(store, f, &memories, &classes)?;
+        let question = prompt::question(f, &evidence, provider, model);
+        groups
+            .entry(question.key.clone())
+            .or_insert_with(|| Planned {
+                question,
+                findings: Vec::new(),
+            })
+            .findings
+            .push(f.id);
+    }
+    let mut reused = 0;
+    let mut to_ask = Vec::new();
+    for (key, planned) in groups {
+        match store.ai_answer(&key)?.filter(|_| !opts.again) {
+            Some(answer) => {
+                if opts.attach {
+                    store.record_verdict(&key, &answer, &planned.findings)?;
+                }
+                reused += planned.findings.len();
+            }
+            None => to_ask.push(planned),
+        }
+    }
+    Ok((to_ask, reused))
+}
+
+async fn ask_one(
+    provider: &Provider,
+    store: &SharedStore,
+    gate: &Gate,
+    planned: Planned,
+    opts: RunOptions,
+    report: &Mutex<Report>,
+    events: &(dyn Fn(Event) + Send + Sync),
+) -> Result<()> {
+    let Planned { question, findings } = planned;
+    let mut attempt = 0;
+    let reply = loop {
+        attempt += 1;
+        if let Some(wait) = gate.wait_needed() {
+            events(Event::Waiting {
+                seconds: wait.as_secs().max(1),
+            });
+            tokio::time::sleep(wait).await;
+        }
+        match provider.ask(&question.ask).await {
+            Ok(reply) => break Ok(reply),
+            Err(ProviderError::Unavailable {
+                message,
+                retry_after,
+            }) => {
+                if let Some(wait) = retry_after {
+                    gate.hold(wait);
+                }
+                if attempt >= MAX_ATTEMPTS {
+                    break Err(message);
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(ProviderError::Refused { message }) => break Err(message),
+            Err(ProviderError::Unusable { message }) => {
+                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+                r.stopped.get_or_insert_with(|| message.clone());
+                break Err(message);
+            }
+        }
+    };
+    match reply {
+        Ok(reply) => {
+            let judgement = verdict::read(&reply.content);
+            let answer = Answer {
+                judgement: judgement.clone(),
+                judge: Judge {
+                    provider: provider.settings.kind.as_str().to_string(),
+                    model: provider.settings.model.clone(),
+                    prompt_version: prompt::PROMPT_VERSION,
+                    at: OffsetDateTime::now_utc(),
+                    memories: question.memories.clone(),
+                },
+                input_tokens: reply.input_tokens,
+                output_tokens: reply.output_tokens,
+            };
+            let (key, attach) = (question.key.clone(), findings.clone());
+            store
+                .run(move |s| {
+                    let to: &[i64] = if opts.attach { &attach } else { &[] };
+                    s.record_verdict(&key, &answer, to)
+                })
+                .await??;
+            {
+                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+                match judgement {
+                    Judgement::Verdict { .. } => r.verdicts += findings.len(),
+                    Judgement::NoVerdict { .. } => r.no_verdicts += findings.len(),
+                }
+                r.input_tokens += reply.input_tokens;
+                r.output_tokens += reply.output_tokens;
+            }
+            events(Event::Answered {
+                findings,
+                judgement,
+                input_tokens: reply.input_tokens,
+                output_tokens: reply.output_tokens,
+            });
+        }
+        Err(why) => {
+            report
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .failed
+                .extend(findings.iter().map(|&id| (id, why.clone())));
+            events(Event::Failed { findings, why });
+        }
+    }
+    Ok(())
+}
+
+/// 1 s, 2 s, 4 s…, up to a minute.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
+}
+
+/// When the provider may be asked again, shared by every request.
+#[derive(Clone, Default)]
+struct Gate(Arc<Mutex<Option<Instant>>>);
+
+impl Gate {
+    fn hold(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none_or(|u| u < until) {
+            *g = Some(until);
+        }
+    }
+
+    fn wait_needed(&self) -> Option<Duration> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.and_then(|u| u.checked_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero())
+    }
+}
