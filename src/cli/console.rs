@@ -5,6 +5,7 @@ use super::context::Refresh;
 use super::{Context, Exit, logging};
 use crate::backend::Backend;
 use crate::backend::configured::Configured;
+use crate::text::inert;
 use crate::tui::keymap::Keymap;
 use crate::tui::model::Model;
 use crate::tui::runtime;
@@ -61,10 +62,24 @@ fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
         );
     }
     tracing::info!("console opened on {}", dir.display());
+    // Semgrep's own Assistant judges the API's findings; sift's own judges
+    // the embedded store's, when a provider is configured.
+    let assistant = if backend.is_remote() {
+        None
+    } else {
+        crate::config::assistant(ctx.flags.profile.as_deref(), &ctx.config).unwrap_or_else(|e| {
+            eprintln!(
+                "sift: {}; the console opens without the Assistant",
+                inert(&format!("{e:#}"))
+            );
+            None
+        })
+    };
     let session = runtime::Session {
         data_dir: dir,
         actor: ctx.reviewer.clone(),
         offline: ctx.offline,
+        assistant,
     };
     backend.open()?;
     let pending = runtime::run(model, session, backend)?;

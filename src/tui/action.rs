@@ -113,6 +113,9 @@ pub enum Action {
     KeepChoice,
     /// Answer yes to a question (any other key says no).
     Confirm,
+    /// Ask sift's own Assistant for a verdict on the finding under the
+    /// cursor, the marked ones or the range (again, if they have one).
+    AskAssistant,
     /// Not bindable: everything below comes from the runtime.
     #[serde(skip)]
     Resize(u16, u16),
@@ -146,6 +149,21 @@ pub enum Action {
     /// The note written in $EDITOR, or why it could not be.
     #[serde(skip)]
     EditorDone(Result<String, String>),
+    /// What the Assistant's job in the background did.
+    #[serde(skip)]
+    AssistantNews(AssistantNews),
+}
+
+/// What the console's Assistant job reports as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssistantNews {
+    /// Answers arrived (and are stored) for these findings: so many
+    /// verdicts, so many without one.
+    Answered { findings: Vec<i64>, verdict: bool },
+    /// No answer for these findings this time.
+    Failed { findings: Vec<i64>, why: String },
+    /// The job ended; `stopped` when the provider could not be used.
+    Done { stopped: Option<String> },
 }
 
 /// A view's name as written in the keymap (`{ show_view = "production" }`).
@@ -225,6 +243,9 @@ impl Action {
             Action::Choose => "next reason; toggle; the list of projects or rules".into(),
             Action::KeepChoice => "keep the choice".into(),
             Action::Confirm => "yes (any other key: no)".into(),
+            Action::AskAssistant => {
+                "ask the AI for a verdict (this finding, the marked, the range)".into()
+            }
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
@@ -236,7 +257,8 @@ impl Action {
             | Action::Synced(_)
             | Action::Tick
             | Action::MemoriesLoaded(..)
-            | Action::EditorDone(_) => String::new(),
+            | Action::EditorDone(_)
+            | Action::AssistantNews(_) => String::new(),
         }
     }
 }
@@ -273,4 +295,7 @@ pub enum Effect {
     Undo(UndoEntry),
     /// Edit a note in $VISUAL / $EDITOR (answered by EditorDone).
     OpenEditor(String),
+    /// Ask the Assistant about these findings in the background (answered
+    /// by AssistantNews as answers arrive).
+    AskAssistant(Vec<i64>),
 }

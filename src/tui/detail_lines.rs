@@ -228,7 +228,43 @@ fn finding_lines(
                         w.wrapped(&a.verdict_reason, theme.text);
                     }
                 }
-                None => w.styled("No verdict.", theme.dim),
+                None => match &a.no_verdict {
+                    Some(why) => w.wrapped(&format!("No verdict: {why}"), theme.dim),
+                    None => w.styled("No verdict.", theme.dim),
+                },
+            }
+            // sift's own Assistant says who judged, and with what.
+            if let Some(j) = &a.judged_by {
+                if a.verdict == Some(Verdict::TruePositive) && !a.verdict_reason.is_empty() {
+                    w.wrapped(&a.verdict_reason, theme.text);
+                }
+                w.field(
+                    "Judged by",
+                    &format!(
+                        "{} ({}), {} ago",
+                        j.model,
+                        j.provider,
+                        age(now, j.at.unix_timestamp())
+                    ),
+                );
+                let used: Vec<&str> = j
+                    .memories
+                    .iter()
+                    .map(|id| {
+                        memories
+                            .iter()
+                            .find(|m| m.id == *id)
+                            .map_or(id.as_str(), |m| m.content.as_str())
+                    })
+                    .collect();
+                w.field(
+                    "Memories used",
+                    &if used.is_empty() {
+                        "none".to_string()
+                    } else {
+                        used.join(" · ")
+                    },
+                );
             }
             if let Some(c) = &a.component {
                 let risk = c

@@ -81,7 +81,8 @@ impl Perform {
                         .collect()
                 }
             },
-            Effect::Suspend | Effect::OpenEditor(_) => Vec::new(),
+            // The runtime's: the terminal, and jobs in the background.
+            Effect::Suspend | Effect::OpenEditor(_) | Effect::AskAssistant(_) => Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@ use super::compact::Compact;
 use super::model::{Model, SyncState};
 use super::perform::Perform;
 use super::{update, view};
+use crate::assistant::ProviderSettings;
 use crate::backend::Backend;
 use crate::store::Store;
 use crate::sync::{self, SyncConfig, SyncEvent};
@@ -37,6 +38,9 @@ pub struct Session {
     pub actor: String,
     /// Record decisions without sending them (`sift sync` sends them).
     pub offline: bool,
+    /// sift's own Assistant, when a provider is configured and the
+    /// backend is sift's own (Semgrep's Assistant judges the API's).
+    pub assistant: Option<ProviderSettings>,
 }
 
 /// Runs the console until the reviewer quits or the session ends, with the
@@ -75,6 +79,7 @@ async fn event_loop<B: Backend>(
 
     (model.memories, model.pending_memories) = perform.store().memories_in_view()?;
     model.actor = session.actor.clone();
+    model.assistant = session.assistant.as_ref().map(ProviderSettings::describe);
     model.rule_classes = perform.store().rule_classes()?;
 
     install_panic_hook();
@@ -106,6 +111,17 @@ async fn event_loop<B: Backend>(
                 }
                 Effect::ReloadIndex => {
                     store.reload_index();
+                    continue;
+                }
+                Effect::AskAssistant(ids) => {
+                    if let Some(settings) = session.assistant.clone() {
+                        tokio::spawn(assistant_job(
+                            settings,
+                            session.data_dir.clone(),
+                            ids,
+                            tx.clone(),
+                        ));
+                    }
                     continue;
                 }
                 Effect::Suspend => {
@@ -211,6 +227,55 @@ async fn event_loop<B: Backend>(
         sync.shutdown().await;
     }
     perform.store().waiting_count()
+}
+
+/// Asks the Assistant about `ids` (again, if they have an answer), telling
+/// the console as answers arrive; they are stored as they do.
+async fn assistant_job(
+    settings: ProviderSettings,
+    data_dir: PathBuf,
+    ids: Vec<i64>,
+    tx: mpsc::UnboundedSender<Action>,
+) {
+    use crate::assistant::run::{self, Event, RunOptions};
+    use crate::tui::action::AssistantNews;
+    let done = |stopped| {
+        let _ = tx.send(Action::AssistantNews(AssistantNews::Done { stopped }));
+    };
+    let (provider, store) = match (
+        crate::assistant::Provider::new(settings),
+        crate::service::SharedStore::open(&data_dir),
+    ) {
+        (Ok(p), Ok(s)) => (Arc::new(p), s),
+        (Err(e), _) | (_, Err(e)) => return done(Some(format!("{e:#}"))),
+    };
+    let news = tx.clone();
+    let events: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| {
+        let said = match e {
+            Event::Answered {
+                findings,
+                judgement,
+                ..
+            } => AssistantNews::Answered {
+                findings,
+                verdict: matches!(judgement, crate::store::Judgement::Verdict { .. }),
+            },
+            Event::Failed { findings, why } => AssistantNews::Failed { findings, why },
+            Event::Planned { .. } | Event::Waiting { .. } => return,
+        };
+        let _ = news.send(Action::AssistantNews(said));
+    });
+    let opts = RunOptions {
+        again: true,
+        attach: true,
+    };
+    match run::run(&store, provider, ids, opts, events).await {
+        Ok(report) => done(report.stopped),
+        Err(e) => {
+            tracing::error!("the Assistant's job failed: {e:#}");
+            done(Some(format!("{e:#}")));
+        }
+    }
 }
 
 /// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on

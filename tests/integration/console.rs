@@ -1425,3 +1425,110 @@ fn the_first_frame_says_the_details_are_loading() {
     let screen = terminal.backend().to_string();
     assert!(screen.contains("Loading…"), "{screen}");
 }
+
+#[test]
+fn j_asks_the_assistant_in_the_background_and_answers_show_as_they_arrive() {
+    use sift::tui::action::AssistantNews;
+    let mut c = Console::new(160, 48);
+    c.keys("J");
+    let notice = c.model.notice.clone().unwrap_or_default();
+    assert!(notice.contains("[assistant]"), "says how: {notice}");
+    assert!(
+        !c.effects
+            .iter()
+            .any(|e| matches!(e, Effect::AskAssistant(_)))
+    );
+
+    c.model.assistant = Some("openai fake-model at 127.0.0.1".into());
+    c.keys("j <space>"); // mark two findings
+    let marked: Vec<i64> = c.model.marked.iter().copied().collect();
+    assert_eq!(marked.len(), 2);
+    c.keys("J");
+    let asked = c
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::AskAssistant(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .expect("asked in the background");
+    assert_eq!(asked, marked);
+    assert!(c.render().contains("AI 0/2"), "progress in the status bar");
+    // The reviewer keeps working meanwhile.
+    c.keys("k");
+    c.send(Action::AssistantNews(AssistantNews::Answered {
+        findings: vec![asked[0]],
+        verdict: true,
+    }));
+    assert!(c.render().contains("AI 1/2"));
+    c.send(Action::AssistantNews(AssistantNews::Failed {
+        findings: vec![asked[1]],
+        why: "the fake is down".into(),
+    }));
+    c.send(Action::AssistantNews(AssistantNews::Done { stopped: None }));
+    let notice = c.model.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("1 verdict(s)") && notice.contains("1 unanswered"),
+        "{notice}"
+    );
+    assert!(c.model.assistant_job.is_none());
+    assert!(!c.render().contains("AI 1/2"));
+}
+
+#[test]
+fn the_detail_pane_says_who_judged_and_with_which_memories() {
+    use sift::domain::{Judge, Memory, RuleScope, Scope, Verdict};
+    use sift::store::{Answer, Judgement};
+    let mut c = Console::new(160, 48);
+    let id = c.selected().unwrap();
+    let memory = Memory::new(
+        "Staging keys in test fixtures are fake".into(),
+        Scope {
+            projects: vec![],
+            rules: RuleScope::All,
+            path_prefixes: vec![],
+        },
+        false,
+        "tester",
+    );
+    c.store().put_memory(&memory).unwrap();
+    let (memories, pending) = c.store().memories_in_view().unwrap();
+    let classes = c.model.rule_classes.clone();
+    c.send(Action::MemoriesLoaded(memories, pending, classes));
+    // A finding without Semgrep's verdict, judged by sift's own Assistant.
+    let plain = c
+        .model
+        .index
+        .rows
+        .iter()
+        .find(|r| r.verdict.is_none())
+        .map(|r| r.id)
+        .unwrap();
+    let answer = Answer {
+        judgement: Judgement::Verdict {
+            verdict: Verdict::FalsePositive,
+            reason: "The key is a documented placeholder.".into(),
+        },
+        judge: Judge {
+            provider: "openai".into(),
+            model: "fake-model".into(),
+            prompt_version: 1,
+            at: time::OffsetDateTime::now_utc(),
+            memories: vec![memory.id.clone()],
+        },
+        input_tokens: 10,
+        output_tokens: 5,
+    };
+    c.store().record_verdict("k1", &answer, &[plain]).unwrap();
+    let f = c.store().load_finding(plain).unwrap().unwrap();
+    assert_ne!(id, 0);
+    c.send(Action::DetailLoaded(Box::new(f)));
+    let screen = c.render();
+    assert!(screen.contains("Judged by"), "{screen}");
+    assert!(screen.contains("fake-model (openai)"), "{screen}");
+    assert!(
+        screen.contains("Staging keys in test fixtures are fake"),
+        "{screen}"
+    );
+    assert!(screen.contains("documented placeholder"), "{screen}");
+}

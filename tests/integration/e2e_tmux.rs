@@ -579,3 +579,53 @@ fn seeded_demo(dir: &Path) -> std::path::PathBuf {
     assert!(seeded.status.success());
     data
 }
+
+#[test]
+fn j_asks_the_assistant_and_the_verdict_shows() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(sift::assistant::fake::FakeProvider::start());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let scan =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/semgrep_logged_out.json");
+    let out = sift(dir.path())
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "import",
+            scan.to_str().unwrap(),
+            "--ref",
+            "refs/pull/1/merge",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[assistant]\nprovider = \"openai\"\nurl = \"{}/v1\"\nmodel = \"fake-model\"\n",
+            fake.base
+        ),
+    )
+    .unwrap();
+    let t = Tmux::start(
+        "assist",
+        140,
+        40,
+        &shell_command(&data, &format!("--config '{}'", config.display())),
+    );
+    t.wait_for("Pre-production");
+    t.keys(&["J"]);
+    t.wait_for("The Assistant judged 1 finding(s): 1 verdict(s)");
+    t.keys(&["l"]);
+    let screen = t.wait_for("Judged by");
+    assert!(screen.contains("fake-model (openai)"), "{screen}");
+    assert_eq!(fake.requests().len(), 1);
+    t.keys(&["q"]);
+    t.wait_for("sift exited 0");
+}

@@ -132,7 +132,20 @@ pub struct Model {
     /// Said after accepting or rejecting a verdict when the backend cannot
     /// take Assistant feedback (the Semgrep API with a token).
     pub verdict_feedback: Option<String>,
+    /// sift's own Assistant: the provider, when one is configured.
+    pub assistant: Option<String>,
+    /// The Assistant's job in the background, while it runs.
+    pub assistant_job: Option<AssistantJob>,
     pub quit: bool,
+}
+
+/// How far the console's Assistant job has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AssistantJob {
+    pub total: usize,
+    pub verdicts: usize,
+    pub no_verdicts: usize,
+    pub failed: usize,
 }
 
 impl Model {
@@ -164,6 +177,8 @@ impl Model {
             pending_memories: HashSet::new(),
             rule_classes: RuleClasses::new(),
             verdict_feedback: None,
+            assistant: None,
+            assistant_job: None,
             quit: false,
         }
     }

@@ -1,6 +1,7 @@
 //! `update(&mut Model, Action) -> Vec<Effect>`: every change to the model,
 //! with no I/O. One file per area.
 
+mod assistant;
 mod decide;
 mod detail;
 mod filter;
@@ -46,6 +47,7 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         // (see `detail::keep_lines`).
         Action::Tick => return Vec::new(),
         Action::Synced(event) => return synced(model, event),
+        Action::AssistantNews(news) => return assistant::news(model, news),
         Action::MemoriesLoaded(memories, pending, classes) => {
             let keep = memories::selected_id(model);
             model.memories = memories;
@@ -217,6 +219,13 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::Memories => memories::open(model),
         Action::MemoriesOfFinding => memories::covering(model),
+        Action::AskAssistant => {
+            if model.focus == Pane::Sidebar {
+                model.notice = Some("Choose a finding first (Tab to the list)".into());
+                return Vec::new();
+            }
+            assistant::ask(model)
+        }
         _ => Vec::new(),
     }
 }

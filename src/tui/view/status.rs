@@ -62,6 +62,13 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     } else if !model.marked.is_empty() {
         left += &format!(" · {} marked", model.marked.len());
     }
+    if let Some(job) = &model.assistant_job {
+        let done = job.verdicts + job.no_verdicts + job.failed;
+        left += &format!(" · AI {done}/{}", job.total);
+        if job.failed > 0 {
+            left += &format!(" ({} failed)", job.failed);
+        }
+    }
     if let Some(sync) = sync_text(model) {
         left += &format!(" · {}", inert(&sync));
     }
