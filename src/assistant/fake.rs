@@ -169,20 +169,35 @@ async fn receive(
         .pop_front()
 }
 
-/// The fake's judgement of a request's evidence, as the answer's JSON.
-fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
-    // The user's message: OpenAI's second, Anthropic's first.
-    let user = request["messages"]
+/// The answer to a request, by the schema it asks for (its name), as JSON.
+fn answer(request: &Value, fault: Option<&FakeFault>) -> Value {
+    let schema = request["response_format"]["json_schema"]["name"]
+        .as_str()
+        .or_else(|| request["tool_choice"]["name"].as_str())
+        .unwrap_or("");
+    match schema {
+        // JSON mode names no schema: the question is a verdict's.
+        "triage_verdict" | "" => judge(request, fault),
+        other => json!({"error": format!("the fake knows no schema named {other}")}),
+    }
+}
+
+/// The user's message: OpenAI's second, Anthropic's first.
+fn user_message(request: &Value) -> &str {
+    request["messages"]
         .as_array()
         .and_then(|m| m.iter().find(|m| m["role"] == "user"))
         .and_then(|m| m["content"].as_str())
-        .unwrap_or("");
-    let matched: String = user
+        .unwrap_or("")
+}
+
+/// The fake's judgement of a request's evidence, as the answer's JSON.
+fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
+    let evidence: String = user_message(request)
         .lines()
         .filter(|l| l.starts_with('>'))
         .collect::<Vec<_>>()
         .join("\n");
-    let evidence = matched;
     if fault == Some(&FakeFault::HostileReason) {
         return json!({
             "verdict": "false_positive",
@@ -259,7 +274,7 @@ async fn openai(
             "stop",
         ),
         ref f => (
-            json!(judge(&request, f.as_ref()).to_string()),
+            json!(answer(&request, f.as_ref()).to_string()),
             Value::Null,
             "stop",
         ),
@@ -304,7 +319,7 @@ async fn anthropic(
         ),
         ref f => (
             json!([{"type": "tool_use", "id": "toolu_fake", "name": tool,
-                    "input": judge(&request, f.as_ref())}]),
+                    "input": answer(&request, f.as_ref())}]),
             "tool_use",
         ),
     };
