@@ -204,10 +204,21 @@ fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
             "reason": "Safe \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J because \u{202e}txt.exe"
         });
     }
-    if evidence.contains("sanitize_sql(") || evidence.contains("FAKE-FALSE-POSITIVE") {
-        json!({"verdict": "false_positive", "reason": "The value goes through sanitize_sql() before the query."})
+    // The component, from the file's path in the question.
+    let user = user_message(request);
+    let component = if user.contains("file: tests/") || user.contains("/test") {
+        json!({"tag": "tests", "risk": "low"})
+    } else if user.contains("pay") {
+        json!({"tag": "payments", "risk": "high"})
+    } else if user.contains("settings.py") {
+        json!({"tag": "Infrastructure", "risk": "high"})
     } else {
-        json!({"verdict": "true_positive", "reason": "User input reaches the sink unchecked."})
+        json!({"tag": "web application", "risk": "neutral"})
+    };
+    if evidence.contains("sanitize_sql(") || evidence.contains("FAKE-FALSE-POSITIVE") {
+        json!({"verdict": "false_positive", "reason": "The value goes through sanitize_sql() before the query.", "component": component})
+    } else {
+        json!({"verdict": "true_positive", "reason": "User input reaches the sink unchecked.", "component": component})
     }
 }
 

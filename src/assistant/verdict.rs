@@ -3,56 +3,75 @@
 //! the reason, never a guess.
 
 use super::provider::Content;
-use crate::domain::Verdict;
-use crate::store::Judgement;
-use serde_json::Value;
+use crate::domain::{ComponentRisk, Verdict};
+use crate::store::{ComponentTag, Judgement};
+use serde_json::{Map, Value};
 
 /// Longest reason kept, in characters.
 const MAX_REASON: usize = 2_000;
+/// Longest component tag kept, in characters.
+const MAX_TAG: usize = 40;
+
+/// The JSON object a reply holds, or why there is none (in words for the
+/// reviewer). Shared by every kind of answer.
+pub fn object_in(content: &Content) -> Result<Map<String, Value>, String> {
+    let text = match content {
+        Content::Text(t) => t,
+        Content::Refused(words) => {
+            let words: String = words.chars().take(300).collect();
+            return Err(format!("the model declined: {words}"));
+        }
+        Content::Truncated => {
+            return Err("the answer was cut off at the token limit (max_output_tokens)".into());
+        }
+        Content::Empty => return Err("the answer was empty".into()),
+    };
+    match json_in(text) {
+        Some(Value::Object(object)) => Ok(object),
+        Some(_) => Err("the answer is not a JSON object".into()),
+        None => Err("the answer is not JSON (the model wrote prose)".into()),
+    }
+}
+
+/// A string field, trimmed and cut to `max` characters (with `…`); empty
+/// when missing or not a string.
+pub fn text_field(object: &Map<String, Value>, name: &str, max: usize) -> String {
+    let text = object
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
+    if text.chars().count() > max {
+        let mut cut: String = text.chars().take(max).collect();
+        cut.push('…');
+        cut
+    } else {
+        text.to_string()
+    }
+}
 
 /// The judgement a reply holds.
 pub fn read(content: &Content) -> Judgement {
     let none = |why: &str| Judgement::NoVerdict {
         why: why.to_string(),
     };
-    let text = match content {
-        Content::Text(t) => t,
-        Content::Refused(words) => {
-            let words: String = words.chars().take(300).collect();
-            return none(&format!("the model declined: {words}"));
-        }
-        Content::Truncated => {
-            return none("the answer was cut off at the token limit (max_output_tokens)");
-        }
-        Content::Empty => return none("the answer was empty"),
-    };
-    let Some(value) = json_in(text) else {
-        return none("the answer is not JSON (the model wrote prose)");
-    };
-    let Some(object) = value.as_object() else {
-        return none("the answer is not a JSON object");
+    let object = match object_in(content) {
+        Ok(object) => object,
+        Err(why) => return none(&why),
     };
     let verdict = object.get("verdict").and_then(Value::as_str);
-    let reason = object
-        .get("reason")
-        .and_then(Value::as_str)
-        .map(|r| r.trim())
-        .unwrap_or("");
-    let reason: String = if reason.chars().count() > MAX_REASON {
-        let mut r: String = reason.chars().take(MAX_REASON).collect();
-        r.push('…');
-        r
-    } else {
-        reason.to_string()
-    };
+    let reason = text_field(&object, "reason", MAX_REASON);
+    let component = component(&object);
     match verdict {
         Some("true_positive") => Judgement::Verdict {
             verdict: Verdict::TruePositive,
             reason,
+            component,
         },
         Some("false_positive") if !reason.is_empty() => Judgement::Verdict {
             verdict: Verdict::FalsePositive,
             reason,
+            component,
         },
         Some("false_positive") => none("a false-positive verdict came without a reason"),
         Some("no_verdict") if reason.is_empty() => none("the model could not tell"),
@@ -67,6 +86,20 @@ pub fn read(content: &Content) -> Judgement {
         }
         None => none("the answer has no verdict"),
     }
+}
+
+/// The answer's component, when it has a usable one: a short tag (one
+/// line, lower case) and a risk of the schema's. A verdict without one is
+/// still a verdict.
+fn component(object: &Map<String, Value>) -> Option<ComponentTag> {
+    let c = object.get("component")?.as_object()?;
+    let tag = text_field(c, "tag", MAX_TAG)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let risk = ComponentRisk::parse(&text_field(c, "risk", 10).to_lowercase())?;
+    (!tag.is_empty()).then_some(ComponentTag { tag, risk })
 }
 
 /// The JSON object in a reply: the whole text, or (JSON mode on a small
@@ -104,16 +137,47 @@ mod tests {
             text(r#"{"verdict": "false_positive", "reason": "constant input"}"#),
             Judgement::Verdict {
                 verdict: Verdict::FalsePositive,
-                reason: "constant input".into()
+                reason: "constant input".into(),
+                component: None,
             }
         );
         assert_eq!(
             text("```json\n{\"verdict\": \"true_positive\", \"reason\": \"\"}\n```"),
             Judgement::Verdict {
                 verdict: Verdict::TruePositive,
-                reason: String::new()
+                reason: String::new(),
+                component: None,
             }
         );
+    }
+
+    #[test]
+    fn a_component_comes_with_the_verdict_when_usable() {
+        let j = text(
+            r#"{"verdict": "true_positive", "reason": "x",
+                "component": {"tag": "  Payments\n API ", "risk": "HIGH"}}"#,
+        );
+        let Judgement::Verdict { component, .. } = j else {
+            panic!()
+        };
+        assert_eq!(
+            component,
+            Some(ComponentTag {
+                tag: "payments api".into(),
+                risk: ComponentRisk::High
+            })
+        );
+        let j = text(
+            r#"{"verdict": "true_positive", "reason": "x",
+                "component": {"tag": "payments", "risk": "extreme"}}"#,
+        );
+        assert!(matches!(
+            j,
+            Judgement::Verdict {
+                component: None,
+                ..
+            }
+        ));
     }
 
     #[test]

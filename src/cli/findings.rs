@@ -3,7 +3,9 @@
 
 use super::context::Refresh;
 use super::{Context, Exit, output};
-use crate::domain::{BacklogView, Filter, FindingIndex, Severity, Status, VerdictFilter};
+use crate::domain::{
+    BacklogView, ComponentRisk, Filter, FindingIndex, Severity, SortBy, Status, VerdictFilter,
+};
 use crate::text::inert;
 use crate::wire::v1;
 use anyhow::{Context as _, Result};
@@ -46,6 +48,17 @@ pub struct Selection {
     /// Words to find in the rule id, path or message.
     #[arg(long)]
     pub text: Option<String>,
+    /// Findings an Assistant tagged with this component (part of the tag,
+    /// e.g. `pay` for "payments").
+    #[arg(long)]
+    pub component: Vec<String>,
+    /// high, low or neutral: the component's risk.
+    #[arg(long, value_delimiter = ',', value_parser = parse_risk)]
+    pub risk: Vec<ComponentRisk>,
+    /// The order: severity (default: most severe, then newest), risk
+    /// (high-risk components first), age (oldest first), rule or file.
+    #[arg(long, value_parser = parse_sort)]
+    pub sort: Option<SortBy>,
 }
 
 impl Selection {
@@ -63,6 +76,9 @@ impl Selection {
                 .as_deref()
                 .map(|t| t.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default(),
+            components: self.component.clone(),
+            risks: self.risk.clone(),
+            sort: self.sort.unwrap_or_default(),
             scope: None,
         }
     }
@@ -98,6 +114,15 @@ fn parse_status(s: &str) -> Result<Status, String> {
 
 fn parse_verdict(s: &str) -> Result<VerdictFilter, String> {
     VerdictFilter::parse(s).ok_or_else(|| "expected true_positive, false_positive or none".into())
+}
+
+fn parse_risk(s: &str) -> Result<ComponentRisk, String> {
+    ComponentRisk::parse(&s.to_ascii_lowercase())
+        .ok_or_else(|| "expected high, low or neutral".into())
+}
+
+fn parse_sort(s: &str) -> Result<SortBy, String> {
+    SortBy::parse(s).ok_or_else(|| "expected severity, risk, age, rule or file".into())
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

@@ -1,7 +1,7 @@
 //! The compact in-memory index of every finding: what the list, the counts
 //! and the filters need, and nothing more. Details are loaded on demand.
 
-use super::enums::{Severity, Status, TriageState, Verdict};
+use super::enums::{ComponentRisk, Severity, Status, TriageState, Verdict};
 use super::finding::Lifecycle;
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
@@ -22,6 +22,9 @@ pub struct Row {
     pub status: Status,
     pub triage_state: TriageState,
     pub verdict: Option<Verdict>,
+    /// The component an Assistant tagged ("" when none) and its risk.
+    pub component: u32,
+    pub risk: Option<ComponentRisk>,
     pub lifecycle: Lifecycle,
     /// A decision on it waits for the backend.
     pub pending: bool,
@@ -128,6 +131,8 @@ pub struct IndexEntry<'a> {
     pub status: Status,
     pub triage_state: TriageState,
     pub verdict: Option<Verdict>,
+    pub component: &'a str,
+    pub risk: Option<ComponentRisk>,
     pub lifecycle: Lifecycle,
     pub pending: bool,
 }
@@ -140,6 +145,7 @@ pub struct IndexBuilder {
     paths: Interner,
     messages: Interner,
     refs: Interner,
+    components: Interner,
 }
 
 impl IndexBuilder {
@@ -164,6 +170,8 @@ impl IndexBuilder {
             status: e.status,
             triage_state: e.triage_state,
             verdict: e.verdict,
+            component: self.components.intern(e.component),
+            risk: e.risk,
             lifecycle: e.lifecycle,
             pending: e.pending,
         };
@@ -181,6 +189,7 @@ impl IndexBuilder {
         let paths = remap(&mut self.paths, other.paths);
         let messages = remap(&mut self.messages, other.messages);
         let refs = remap(&mut self.refs, other.refs);
+        let components = remap(&mut self.components, other.components);
         self.rows.reserve(other.rows.len());
         self.rows.extend(other.rows.into_iter().map(|r| Row {
             project: projects[r.project as usize],
@@ -188,6 +197,7 @@ impl IndexBuilder {
             path: paths[r.path as usize],
             message: messages[r.message as usize],
             git_ref: refs[r.git_ref as usize],
+            component: components[r.component as usize],
             ..r
         }));
     }
@@ -215,6 +225,7 @@ impl IndexBuilder {
             paths: self.paths.finish(),
             messages: self.messages.finish(),
             refs: self.refs.finish(),
+            components: self.components.finish(),
         }
     }
 }
@@ -230,6 +241,7 @@ pub struct FindingIndex {
     pub paths: StringTable,
     pub messages: StringTable,
     pub refs: StringTable,
+    pub components: StringTable,
 }
 
 impl FindingIndex {
@@ -269,6 +281,8 @@ mod tests {
             status: Status::Open,
             triage_state: TriageState::Untriaged,
             verdict: None,
+            component: "",
+            risk: None,
             lifecycle: Lifecycle::Production,
             pending: id == 3,
         }

@@ -377,6 +377,8 @@ mod tests {
                 status,
                 triage_state: TriageState::Untriaged,
                 verdict: None,
+                component: "",
+                risk: None,
                 lifecycle: Lifecycle::Production,
                 pending: false,
             });

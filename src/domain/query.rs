@@ -1,7 +1,7 @@
 //! Backlog views and filters over the index: what the console lists and what
 //! `sift findings` prints are the same selection.
 
-use super::enums::{Severity, Status, TriageState, Verdict};
+use super::enums::{ComponentRisk, Severity, Status, TriageState, Verdict};
 use super::finding::Lifecycle;
 use super::index::{FindingIndex, Row, StringTable};
 use super::memory::{RuleClasses, Scope};
@@ -130,6 +130,63 @@ impl VerdictFilter {
     }
 }
 
+/// The order of the list. The default puts the most severe first, then
+/// the newest; the others sort by their key and then in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    Severity,
+    /// High-risk components first, then low, then neutral, then untagged.
+    Risk,
+    /// Oldest first: what has waited longest.
+    Age,
+    Rule,
+    File,
+}
+
+impl SortBy {
+    pub const ALL: [SortBy; 5] = [
+        SortBy::Severity,
+        SortBy::Risk,
+        SortBy::Age,
+        SortBy::Rule,
+        SortBy::File,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Severity => "severity",
+            SortBy::Risk => "risk",
+            SortBy::Age => "age",
+            SortBy::Rule => "rule",
+            SortBy::File => "file",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SortBy> {
+        let t = text.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == t || (t == "sev" && *s == SortBy::Severity))
+    }
+
+    /// The next order, for a key that cycles through them.
+    pub fn next(self) -> SortBy {
+        let i = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+}
+
+/// Ranks risks for sorting: high first, untagged last.
+fn risk_rank(risk: Option<ComponentRisk>) -> u8 {
+    match risk {
+        Some(ComponentRisk::High) => 0,
+        Some(ComponentRisk::Low) => 1,
+        Some(ComponentRisk::Neutral) => 2,
+        None => 3,
+    }
+}
+
 /// A view plus narrowing filters. Empty lists mean "any".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
@@ -139,6 +196,12 @@ pub struct Filter {
     pub verdicts: Vec<VerdictFilter>,
     pub projects: Vec<String>,
     pub rules: Vec<String>,
+    /// Components an Assistant tagged: each a case-insensitive part of the
+    /// tag (`pay` finds "payments").
+    pub components: Vec<String>,
+    pub risks: Vec<ComponentRisk>,
+    /// The list's order.
+    pub sort: SortBy,
     /// Words that must each appear in the rule id, the path or the message
     /// (case-insensitive).
     pub words: Vec<String>,
@@ -193,13 +256,25 @@ impl Filter {
         for r in &self.rules {
             parts.push(format!("rule:{r}"));
         }
+        for c in &self.components {
+            parts.push(format!("component:{c}"));
+        }
+        if !self.risks.is_empty() {
+            parts.push(format!(
+                "risk:{}",
+                join(self.risks.iter().map(|r| r.as_str()).collect())
+            ));
+        }
+        if self.sort != SortBy::default() {
+            parts.push(format!("sort:{}", self.sort.as_str()));
+        }
         parts.extend(self.words.iter().cloned());
         parts.join(" ")
     }
 
     /// Replaces everything but the view with what a filter line says:
     /// `key:value[,value]` tokens (severity, status, verdict, project, rule,
-    /// view) and free words.
+    /// component, risk, sort, view) and free words.
     pub fn apply_line(&mut self, line: &str) -> Result<(), String> {
         // The memory scope is not written in the line: it stays.
         let mut next = Filter {
@@ -240,6 +315,21 @@ impl Filter {
                 }
                 "project" => next.projects.extend(values.map(str::to_string)),
                 "rule" => next.rules.extend(values.map(str::to_string)),
+                "component" => next.components.extend(values.map(str::to_string)),
+                "risk" => {
+                    for v in values {
+                        next.risks.push(
+                            ComponentRisk::parse(&v.to_ascii_lowercase()).ok_or_else(|| {
+                                format!("unknown risk '{v}' (high, low, neutral)")
+                            })?,
+                        );
+                    }
+                }
+                "sort" => {
+                    next.sort = SortBy::parse(value).ok_or_else(|| {
+                        format!("unknown order '{value}' (severity, risk, age, rule, file)")
+                    })?
+                }
                 "view" => {
                     next.view = BacklogView::parse(value)
                         .ok_or_else(|| format!("unknown view '{value}'"))?
@@ -255,7 +345,16 @@ impl Filter {
 fn is_filter_key(key: &str) -> bool {
     matches!(
         key.to_ascii_lowercase().as_str(),
-        "severity" | "sev" | "status" | "verdict" | "project" | "rule" | "view"
+        "severity"
+            | "sev"
+            | "status"
+            | "verdict"
+            | "project"
+            | "rule"
+            | "view"
+            | "component"
+            | "risk"
+            | "sort"
     )
 }
 
@@ -265,6 +364,8 @@ struct Compiled<'a> {
     filter: &'a Filter,
     projects: Option<Vec<u32>>,
     rules: Option<Vec<u32>>,
+    /// Which component tags the `component:` values name.
+    components: Option<Vec<bool>>,
     /// For each word: which rules, paths and messages contain it.
     words: Vec<[Vec<bool>; 3]>,
     /// The memory scope: which projects, rules and paths it admits.
@@ -299,10 +400,21 @@ impl<'a> Compiled<'a> {
                 admits(&index.paths, &|p| s.covers_path(p)),
             ]
         });
+        let components = (!filter.components.is_empty()).then(|| {
+            let wanted: Vec<String> = filter.components.iter().map(|c| c.to_lowercase()).collect();
+            index
+                .components
+                .iter()
+                .map(|(_, tag)| {
+                    !tag.is_empty() && wanted.iter().any(|w| contains_ignore_case(tag, w))
+                })
+                .collect()
+        });
         Compiled {
             filter,
             projects: ids(&index.projects, &filter.projects),
             rules: ids(&index.rules, &filter.rules),
+            components,
             words,
             scope,
         }
@@ -315,6 +427,11 @@ impl<'a> Compiled<'a> {
             rest: (f.severities.is_empty() || f.severities.contains(&row.severity))
                 && (f.statuses.is_empty() || f.statuses.contains(&row.status))
                 && (f.verdicts.is_empty() || f.verdicts.iter().any(|v| v.matches(row.verdict)))
+                && (f.risks.is_empty() || row.risk.is_some_and(|r| f.risks.contains(&r)))
+                && self
+                    .components
+                    .as_ref()
+                    .is_none_or(|c| c[row.component as usize])
                 && self.scope.as_ref().is_none_or(|[projects, rules, paths]| {
                     projects[row.project as usize]
                         && rules[row.rule as usize]
@@ -379,12 +496,34 @@ impl FindingIndex {
     /// Positions (into `rows`) of the findings the filter selects, in list order.
     pub fn select(&self, filter: &Filter) -> Vec<u32> {
         let compiled = Compiled::new(self, filter);
-        self.rows
+        let mut found: Vec<u32> = self
+            .rows
             .iter()
             .enumerate()
             .filter(|(_, r)| compiled.matches(r))
             .map(|(i, _)| i as u32)
-            .collect()
+            .collect();
+        self.sort(&mut found, filter.sort);
+        found
+    }
+
+    /// Puts positions in `sort`'s order; ties keep the index's order
+    /// (most severe, then newest).
+    fn sort(&self, positions: &mut [u32], sort: SortBy) {
+        let row = |p: &u32| &self.rows[*p as usize];
+        match sort {
+            SortBy::Severity => {}
+            SortBy::Risk => positions.sort_by_key(|p| risk_rank(row(p).risk)),
+            SortBy::Age => positions.sort_by_key(|p| row(p).relevant_since),
+            SortBy::Rule => positions
+                .sort_by(|a, b| self.rules.get(row(a).rule).cmp(self.rules.get(row(b).rule))),
+            SortBy::File => positions.sort_by(|a, b| {
+                self.paths
+                    .get(row(a).path)
+                    .cmp(self.paths.get(row(b).path))
+                    .then(row(a).line.cmp(&row(b).line))
+            }),
+        }
     }
 
     /// Counts per view, project and rule, each ignoring its own dimension.
@@ -497,6 +636,8 @@ mod tests {
             status,
             triage_state: TriageState::Untriaged,
             verdict,
+            component: "",
+            risk: None,
             lifecycle: Lifecycle::of(git_ref, "main"),
             pending: false,
         }
@@ -574,6 +715,37 @@ mod tests {
         );
         f.apply_line("sev:high,critical rule:sqli").unwrap();
         assert_eq!(f.to_line(), "severity:high,critical rule:sqli");
+    }
+
+    #[test]
+    fn component_and_risk_filter_and_sort() {
+        let mut b = IndexBuilder::default();
+        let tagged = |id, component, risk| IndexEntry {
+            component,
+            risk,
+            ..entry(id, "acme/web", "sqli", "main", Status::Open, None)
+        };
+        b.push(tagged(1, "", None));
+        b.push(tagged(2, "Payments", Some(ComponentRisk::High)));
+        b.push(tagged(3, "tests", Some(ComponentRisk::Low)));
+        b.push(tagged(4, "user data", Some(ComponentRisk::Neutral)));
+        let index = b.finish();
+        let mut f = Filter {
+            view: BacklogView::All,
+            ..Filter::default()
+        };
+        f.apply_line("component:pay").unwrap();
+        assert_eq!(ids(&index, &f), vec![2]);
+        f.apply_line("risk:low,neutral").unwrap();
+        assert_eq!(ids(&index, &f), vec![4, 3]);
+        f.apply_line("sort:risk").unwrap();
+        assert_eq!(ids(&index, &f), vec![2, 3, 4, 1]);
+        assert_eq!(f.to_line(), "sort:risk");
+        f.apply_line("sort:age").unwrap();
+        assert_eq!(ids(&index, &f), vec![1, 2, 3, 4]);
+        assert!(f.apply_line("risk:extreme").is_err());
+        assert!(f.apply_line("sort:colour").is_err());
+        assert_eq!(SortBy::File.next(), SortBy::Severity);
     }
 
     #[test]

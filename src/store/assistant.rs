@@ -5,7 +5,7 @@
 //! Semgrep does; no verdict touches a human decision).
 
 use super::Store;
-use crate::domain::{Judge, Verdict};
+use crate::domain::{ComponentRisk, Judge, Verdict};
 use crate::wire::timestamp;
 use anyhow::{Context, Result};
 use rusqlite::{OptionalExtension, params};
@@ -21,12 +21,22 @@ pub enum Judgement {
     Verdict {
         verdict: Verdict,
         reason: String,
+        /// The component the code belongs to and its risk, when the
+        /// answer gave a usable one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        component: Option<ComponentTag>,
     },
     /// Asked, and no verdict came (refused, cut short, not the schema, or
     /// the model could not tell): why.
-    NoVerdict {
-        why: String,
-    },
+    NoVerdict { why: String },
+}
+
+/// An Assistant's component tag: what the code is part of ("payments",
+/// "user authentication", "tests") and how sensitive that is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentTag {
+    pub tag: String,
+    pub risk: ComponentRisk,
 }
 
 /// One answer with where it came from.
@@ -119,7 +129,9 @@ impl Store {
             Judgement::NoVerdict { .. } => None,
         };
         let (action, note) = match &answer.judgement {
-            Judgement::Verdict { verdict, reason } => (
+            Judgement::Verdict {
+                verdict, reason, ..
+            } => (
                 format!("judged: {}", verdict.as_str().replace('_', " ")),
                 reason.clone(),
             ),
@@ -149,12 +161,29 @@ impl Store {
                 "INSERT INTO activity (finding_id, at, actor, action, note)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            // Semgrep's own component tag, from an import, stands.
+            let mut set_component = tx.prepare_cached(
+                "UPDATE findings SET component = ?2, risk = ?3
+                 WHERE id = ?1 AND NOT EXISTS (
+                     SELECT 1 FROM finding_details
+                     WHERE finding_id = ?1
+                       AND json_extract(doc, '$.assistant.component.tag') IS NOT NULL)",
+            )?;
+            let component = match &answer.judgement {
+                Judgement::Verdict {
+                    component: Some(c), ..
+                } => Some(c),
+                _ => None,
+            };
             for &id in finding_ids {
                 link.execute(params![id, key])?;
                 let semgreps = platform
                     .query_row([id], |r| r.get::<_, bool>(0))
                     .optional()?
                     .unwrap_or(false);
+                if let Some(c) = component {
+                    set_component.execute(params![id, c.tag, c.risk.as_str()])?;
+                }
                 if semgreps {
                     continue; // Semgrep's own verdict stands
                 }

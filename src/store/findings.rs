@@ -3,8 +3,9 @@
 use super::Store;
 use super::identity::Place;
 use crate::domain::{
-    Activity, CodeContext, Evidence, Finding, FindingIndex, IndexBuilder, IndexEntry, Lifecycle,
-    ScanResults, ScanSource, ScanState, Severity, Status, TriageState, Verdict, is_review_ref,
+    Activity, CodeContext, Component, ComponentRisk, Evidence, Finding, FindingIndex, IndexBuilder,
+    IndexEntry, Lifecycle, ScanResults, ScanSource, ScanState, Severity, Status, TriageState,
+    Verdict, is_review_ref,
 };
 use crate::wire::{timestamp, v1};
 use anyhow::{Context, Result};
@@ -298,11 +299,23 @@ impl Store {
 /// sift's own Assistant's answer on a finding Semgrep's did not judge.
 fn with_own_judgement(f: &mut Finding, answer: &super::Answer) {
     let a = f.assistant.get_or_insert_with(Default::default);
+    if let super::Judgement::Verdict {
+        component: Some(c), ..
+    } = &answer.judgement
+        && a.component.is_none()
+    {
+        a.component = Some(Component {
+            tag: c.tag.clone(),
+            risk: Some(c.risk),
+        });
+    }
     if a.verdict.is_some() && a.judged_by.is_none() {
         return; // Semgrep's own verdict stands
     }
     match &answer.judgement {
-        super::Judgement::Verdict { verdict, reason } => {
+        super::Judgement::Verdict {
+            verdict, reason, ..
+        } => {
             a.verdict = Some(*verdict);
             a.verdict_reason = reason.clone();
             a.no_verdict = None;
@@ -337,7 +350,7 @@ fn scan_index(
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, relevant_since, project_id, rule_id, path, message, ref, line, severity,
-                state, triage_state, verdict
+                state, triage_state, verdict, component, risk
          FROM findings WHERE id >= ?1 AND id < ?2",
     )?;
     let mut rows = stmt.query(params![from, to])?;
@@ -372,6 +385,11 @@ fn scan_index(
             status: Status::derive(state, triage_state),
             triage_state,
             verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
+            component: r.get_ref(12)?.as_str_or_null()?.unwrap_or(""),
+            risk: r
+                .get_ref(13)?
+                .as_str_or_null()?
+                .and_then(ComponentRisk::parse),
             lifecycle: Lifecycle::of(git_ref, primary),
             pending: pending.is_some(),
         });
@@ -527,7 +545,8 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
     let mut id_taken = tx.prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?;
     let mut update_scan_data = tx.prepare_cached(
         "UPDATE findings SET rule_id = ?2, message = ?3, severity = ?4, path = ?5, line = ?6,
-            state = ?7, verdict = COALESCE(?8, verdict)
+            state = ?7, verdict = COALESCE(?8, verdict), component = COALESCE(?9, component),
+            risk = COALESCE(?10, risk)
          WHERE id = ?1",
     )?;
     let mut update_triage = tx.prepare_cached(
@@ -543,8 +562,8 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
     let mut insert = tx.prepare_cached(
         "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
             path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-            relevant_since)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            relevant_since, component, risk)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     let mut insert_details = tx.prepare_cached(
         "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
@@ -573,6 +592,11 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         let code = f.code.as_ref().map(|c| c.lines.join("\n"));
         let code_start = f.code.as_ref().map(|c| c.start_line);
         let verdict = f.verdict().map(|v| v.as_str());
+        let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
+        let (component, risk) = (
+            component.map(|c| c.tag.as_str()),
+            component.and_then(|c| c.risk).map(|r| r.as_str()),
+        );
         let evidence = scan
             .identities
             .get(i)
@@ -600,6 +624,8 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
                 f.location.line,
                 f.state.as_str(),
                 verdict,
+                component,
+                risk,
             ])?;
             update_details.execute(params![id, doc, code_start, code])?;
             super::identity::save_evidence(tx, id, &evidence)?;
@@ -656,6 +682,8 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
             triage.3,
             verdict,
             f.relevant_since.unix_timestamp(),
+            component,
+            risk,
         ])?;
         let id = tx.last_insert_rowid();
         insert_details.execute(params![id, doc, code_start, code])?;

@@ -11,7 +11,7 @@ mod outbox;
 mod readonly;
 mod triage;
 
-pub use assistant::{Answer, Example, Judgement};
+pub use assistant::{Answer, ComponentTag, Example, Judgement};
 pub use findings::ImportSummary;
 pub use listing::{ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_finding_evidence.sql"),
     include_str!("migrations/0005_changes.sql"),
     include_str!("migrations/0006_assistant.sql"),
+    include_str!("migrations/0007_assistant_more.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";

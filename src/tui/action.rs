@@ -65,6 +65,8 @@ pub enum Action {
     MemoriesOfFinding,
     /// In the memory pane: most findings in scope first, or newest first.
     SortByImpact,
+    /// In the list: the next order (severity, risk, age, rule, file).
+    CycleSort,
     /// Accept a false-positive verdict and remember why (a memory).
     AcceptAndRemember,
     /// Guidance for fixes of this rule in this project (a memory).
@@ -220,6 +222,7 @@ impl Action {
             Action::Memories => "memories: open / close the memory pane".into(),
             Action::MemoriesOfFinding => "the memories that cover this finding".into(),
             Action::SortByImpact => "sort by findings in scope / by date".into(),
+            Action::CycleSort => "sort by severity, risk, age, rule or file".into(),
             Action::AcceptAndRemember => "accept a false-positive verdict, remember why".into(),
             Action::CustomizeFix => "customize fix: guidance for this rule in this project".into(),
             Action::NewMemory => "new memory".into(),

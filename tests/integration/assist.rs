@@ -210,6 +210,30 @@ async fn verdicts_arrive_are_stored_and_shown() {
     let tp = lab.finding("app/db.py", 9);
     assert_eq!(tp["assistant"]["autotriage"]["verdict"], "true_positive");
     assert_eq!(tp["status"], "open");
+    // Each carries the component the answer tagged (lowercased), in
+    // Semgrep's shape, and filters and sorts on it.
+    assert_eq!(
+        tp["assistant"]["component"],
+        json!({"tag": "web application", "risk": "neutral"})
+    );
+    let out = lab.sift(&["findings", "--view", "all", "--risk", "high", "--json"]);
+    let high = json(&out)["findings"].as_array().unwrap().clone();
+    assert_eq!(high.len(), 1, "{high:?}");
+    assert_eq!(high[0]["assistant"]["component"]["tag"], "infrastructure");
+    assert_eq!(high[0]["location"]["file_path"], "app/settings.py");
+    let out = lab.sift(&[
+        "findings",
+        "--view",
+        "all",
+        "--sort",
+        "risk",
+        "--component",
+        "a",
+        "--json",
+    ]);
+    let sorted = json(&out)["findings"].as_array().unwrap().clone();
+    assert_eq!(sorted.len(), 4);
+    assert_eq!(sorted[0]["location"]["file_path"], "app/settings.py");
     // The key went in the header, to the fake only.
     let requests = lab.fake.requests();
     assert!(
@@ -548,5 +572,6 @@ async fn sift_serve_serves_the_verdicts_to_every_console() {
         .unwrap();
     assert_eq!(fp["assistant"]["autotriage"]["verdict"], "false_positive");
     assert_eq!(fp["assistant"]["judged_by"]["model"], "fake-model");
+    assert_eq!(fp["assistant"]["component"]["risk"], "neutral");
     server.stop().await;
 }

@@ -1508,6 +1508,7 @@ fn the_detail_pane_says_who_judged_and_with_which_memories() {
         judgement: Judgement::Verdict {
             verdict: Verdict::FalsePositive,
             reason: "The key is a documented placeholder.".into(),
+            component: None,
         },
         judge: Judge {
             provider: "openai".into(),

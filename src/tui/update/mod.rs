@@ -163,6 +163,11 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
             model.filter.view = v.0;
             refilter(model)
         }
+        Action::CycleSort => {
+            model.filter.sort = model.filter.sort.next();
+            model.notice = Some(format!("Sorted by {}", model.filter.sort.as_str()));
+            refilter(model)
+        }
         Action::FocusNext => focus(model, cycle(model.focus, 1)),
         Action::FocusPrev => focus(model, cycle(model.focus, 2)),
         Action::FocusLeft => match model.focus {
