@@ -2,6 +2,7 @@
 
 use crate::assistant::{AssistantToml, ProviderSettings};
 use crate::backend::api::credentials::{self, Token};
+use crate::domain::FixConfidence;
 use crate::tui::keymap::KeymapToml;
 use anyhow::{Context, Result, bail};
 use directories::ProjectDirs;
@@ -151,16 +152,35 @@ pub fn resolve_backend(flags: &BackendFlags, config: &Config) -> Result<Resolved
 /// or the config's default): the profile's `[profiles.NAME.assistant]`
 /// over the top-level `[assistant]`. None when there is no provider.
 pub fn assistant(profile: Option<&str>, config: &Config) -> Result<Option<ProviderSettings>> {
+    crate::assistant::config::resolve(assistant_section(profile, config).as_ref())
+        .context("the config file's [assistant] section is not usable")
+}
+
+/// The lowest rating of a fix the reviewer is shown (`[assistant]
+/// min_fix_confidence`, default low: every fix).
+pub fn min_fix_confidence(profile: Option<&str>, config: &Config) -> Result<FixConfidence> {
+    match assistant_section(profile, config).and_then(|s| s.min_fix_confidence) {
+        None => Ok(FixConfidence::Low),
+        Some(text) => FixConfidence::parse(&text.trim().to_ascii_lowercase()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the config file's [assistant] min_fix_confidence is \"{}\": it takes \"low\", \
+                 \"medium\" or \"high\"",
+                crate::text::inert(&text)
+            )
+        }),
+    }
+}
+
+/// `[assistant]` with the profile's own settings over it.
+fn assistant_section(profile: Option<&str>, config: &Config) -> Option<AssistantToml> {
     let profile = profile
         .or(config.profile.as_deref())
         .and_then(|name| config.profiles.get(name))
         .and_then(|p| p.assistant.as_ref());
-    let section = match (&config.assistant, profile) {
+    match (&config.assistant, profile) {
         (Some(top), Some(over)) => Some(top.overlaid(over)),
         (top, over) => top.clone().or_else(|| over.cloned()),
-    };
-    crate::assistant::config::resolve(section.as_ref())
-        .context("the config file's [assistant] section is not usable")
+    }
 }
 
 /// Where an API backend's findings are cached: `<data_dir>/cache/<host>-<deployment>`.

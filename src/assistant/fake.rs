@@ -178,8 +178,66 @@ fn answer(request: &Value, fault: Option<&FakeFault>) -> Value {
     match schema {
         // JSON mode names no schema: the question is a verdict's.
         "triage_verdict" | "" => judge(request, fault),
+        "fix_suggestion" => write_fix(request),
+        "fix_review" => review_fix(request),
         other => json!({"error": format!("the fake knows no schema named {other}")}),
     }
+}
+
+/// A section of the user's message, by the start of its name.
+fn section<'a>(user: &'a str, name: &str) -> Option<&'a str> {
+    let start = user.find(&format!("<<<{name}"))?;
+    let body = &user[start..];
+    let body = &body[body.find('\n')? + 1..];
+    Some(&body[..body.find("<<<END ")?])
+}
+
+/// The fake's fix: the matched lines with `shell=True` made `shell=False`,
+/// else marked checked; the first team guidance, when there is some, is
+/// followed (named in a comment), so a test sees that it shaped the fix.
+fn write_fix(request: &Value) -> Value {
+    let user = user_message(request);
+    let matched: Vec<String> = section(user, "CODE")
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.strip_prefix("> "))
+        .map(str::to_string)
+        .collect();
+    let guidance = section(user, "THE TEAM'S GUIDANCE FOR FIXES")
+        .and_then(|g| g.lines().next())
+        .map(|g| g.trim_start_matches("- ").to_string());
+    let mut fixed: Vec<String> = matched
+        .iter()
+        .map(|l| {
+            if l.contains("shell=True") {
+                l.replace("shell=True", "shell=False")
+            } else {
+                format!("{l}  # checked")
+            }
+        })
+        .collect();
+    if let (Some(g), Some(first)) = (&guidance, fixed.first_mut()) {
+        first.push_str(&format!("  # as the team asks: {g}"));
+    }
+    json!({
+        "summary": "Do not pass user input to this call unchecked",
+        "instructions": "1. Validate the input.\n2. Use the safe form of the call.",
+        "fix_code": fixed.join("\n"),
+    })
+}
+
+/// The fake's review: a fix that turns the shell off, or follows the
+/// team's guidance, is high; anything else needs other changes (medium).
+fn review_fix(request: &Value) -> Value {
+    let proposed = section(user_message(request), "PROPOSED FIX").unwrap_or("");
+    let sure = proposed.contains("shell=False") || proposed.contains("as the team asks");
+    json!({
+        "issue_still_present": false,
+        "malformed": false,
+        "needs_other_changes": !sure,
+        "fixable": true,
+        "note": if sure { "The call is safe now." } else { "The callers must validate too." },
+    })
 }
 
 /// The user's message: OpenAI's second, Anthropic's first.

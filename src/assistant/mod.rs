@@ -16,6 +16,7 @@ pub mod config;
 pub mod eval;
 #[cfg(feature = "faults")]
 pub mod fake;
+pub mod fix;
 pub mod prompt;
 pub mod provider;
 pub mod run;

@@ -147,7 +147,51 @@ pub fn gather(
 
 /// The question for `f` with its evidence, for a provider and model.
 pub fn question(f: &Finding, evidence: &Evidence, provider: &str, model: &str) -> Question {
-    let mut user = String::new();
+    let mut sections = finding_sections(f, evidence);
+    if !evidence.examples.is_empty() {
+        let mut text = String::new();
+        for (e, matched) in &evidence.examples {
+            let decision = match (e.triage_state.as_str(), e.triage_reason.as_deref()) {
+                ("ignored", Some(r)) => format!("ignored ({})", r.replace('_', " ")),
+                ("fixing", _) => "to fix".to_string(),
+                (s, _) => s.to_string(),
+            };
+            let _ = writeln!(text, "- in {}: {decision}", e.path);
+            if let Some(m) = matched {
+                let _ = writeln!(text, "  code: {}", m.trim());
+            }
+            if let Some(c) = e.comment.as_deref().filter(|c| !c.trim().is_empty()) {
+                let c: String = c.chars().take(MAX_EXAMPLE_NOTE).collect();
+                let _ = writeln!(text, "  note: {}", c.replace('\n', " "));
+            }
+        }
+        sections.push(("EARLIER DECISIONS ON THIS RULE IN THIS PROJECT", text));
+    }
+    if !evidence.memories.is_empty() {
+        sections.push((
+            "THE TEAM'S MEMORIES THAT COVER THIS FINDING",
+            memory_list(&evidence.memories),
+        ));
+    }
+    seal(
+        f,
+        evidence,
+        sections,
+        Asked {
+            system: SYSTEM,
+            closing: "Is this finding a true positive or a false positive? Answer in the JSON \
+                      shape asked for.",
+            schema: verdict_schema(),
+            schema_name: VERDICT_SCHEMA_NAME,
+        },
+        provider,
+        model,
+    )
+}
+
+/// The sections every question about a finding starts with: the rule, the
+/// finding, the code.
+pub fn finding_sections(f: &Finding, evidence: &Evidence) -> Vec<(&'static str, String)> {
     let rule = &f.rule;
     let mut rule_text = format!("id: {}\nmessage: {}\n", rule.name, rule.message);
     let mut field = |label: &str, values: &[String]| {
@@ -181,38 +225,40 @@ pub fn question(f: &Finding, evidence: &Evidence, provider: &str, model: &str) -
         None => "(the code is not available: the scan hid it and no source tree was given)\n"
             .to_string(),
     };
-    let mut sections: Vec<(&str, String)> = vec![
+    vec![
         ("RULE", rule_text),
         ("FINDING", finding_text),
         ("CODE (matched lines marked >)", code_text),
-    ];
-    if !evidence.examples.is_empty() {
-        let mut text = String::new();
-        for (e, matched) in &evidence.examples {
-            let decision = match (e.triage_state.as_str(), e.triage_reason.as_deref()) {
-                ("ignored", Some(r)) => format!("ignored ({})", r.replace('_', " ")),
-                ("fixing", _) => "to fix".to_string(),
-                (s, _) => s.to_string(),
-            };
-            let _ = writeln!(text, "- in {}: {decision}", e.path);
-            if let Some(m) = matched {
-                let _ = writeln!(text, "  code: {}", m.trim());
-            }
-            if let Some(c) = e.comment.as_deref().filter(|c| !c.trim().is_empty()) {
-                let c: String = c.chars().take(MAX_EXAMPLE_NOTE).collect();
-                let _ = writeln!(text, "  note: {}", c.replace('\n', " "));
-            }
-        }
-        sections.push(("EARLIER DECISIONS ON THIS RULE IN THIS PROJECT", text));
-    }
-    if !evidence.memories.is_empty() {
-        let text: String = evidence
-            .memories
-            .iter()
-            .map(|m| format!("- {}\n", m.content.replace('\n', " ")))
-            .collect();
-        sections.push(("THE TEAM'S MEMORIES THAT COVER THIS FINDING", text));
-    }
+    ]
+}
+
+/// Memories as a list for a prompt section.
+pub fn memory_list(memories: &[Memory]) -> String {
+    memories
+        .iter()
+        .map(|m| format!("- {}\n", m.content.replace('\n', " ")))
+        .collect()
+}
+
+/// What a question asks: the instructions, the last words after the
+/// evidence, and the answer's schema.
+pub struct Asked {
+    pub system: &'static str,
+    pub closing: &'static str,
+    pub schema: Value,
+    pub schema_name: &'static str,
+}
+
+/// Makes the question from its sections: the secret masked, the evidence
+/// between markers no evidence contains, and the key that identifies it.
+pub fn seal(
+    f: &Finding,
+    evidence: &Evidence,
+    mut sections: Vec<(&'static str, String)>,
+    asked: Asked,
+    provider: &str,
+    model: &str,
+) -> Question {
     // The secret's value never leaves, nor anything computed from it.
     if let Some(secret) = secret_of(f, evidence.code.as_ref()) {
         let shape = shape_of(&secret);
@@ -228,20 +274,19 @@ pub fn question(f: &Finding, evidence: &Evidence, provider: &str, model: &str) -
         }
         hex(&h.finalize()[..8])
     };
+    let mut user = String::new();
     for (name, body) in &sections {
         let _ = write!(
             user,
             "<<<{name} {boundary}>>>\n{body}<<<END {name} {boundary}>>>\n\n"
         );
     }
-    user.push_str(
-        "Is this finding a true positive or a false positive? Answer in the JSON shape asked for.",
-    );
+    user.push_str(asked.closing);
     let ask = Ask {
-        system: SYSTEM.to_string(),
+        system: asked.system.to_string(),
         user,
-        schema: verdict_schema(),
-        schema_name: VERDICT_SCHEMA_NAME,
+        schema: asked.schema,
+        schema_name: asked.schema_name,
     };
     let key = {
         let mut h = Sha256::new();

@@ -6,12 +6,12 @@
 //! as it arrives, so a kill loses at most the requests in flight and a
 //! rerun asks only what is left.
 
-use super::prompt::{self, Question};
-use super::provider::{Provider, ProviderError};
-use super::verdict;
+use super::prompt::{self, Evidence, Question};
+use super::provider::{Ask, Provider, ProviderError, Reply};
+use super::{fix, verdict};
 use crate::domain::{Finding, Judge};
 use crate::service::SharedStore;
-use crate::store::{Answer, Judgement, Store};
+use crate::store::{Answer, AnswerKind, FixOutcome, FixRecord, Judgement, Store};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,11 +28,23 @@ const NEWS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
+    pub task: Task,
     /// Ask again for findings that already have an answer.
     pub again: bool,
-    /// Make each answer the finding's verdict; without, answers are only
-    /// kept (for `sift assist eval`, which changes nothing).
+    /// Make each answer the finding's verdict or fix; without, answers are
+    /// only kept (for `sift assist eval`, which changes nothing).
     pub attach: bool,
+    /// Fixes for the findings named, whatever their verdict (`sift fix`).
+    pub on_demand: bool,
+}
+
+/// What a run asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Task {
+    #[default]
+    Verdicts,
+    /// Guidance and a fix, rated by a review pass.
+    Fixes,
 }
 
 /// What the run tells its caller as it goes.
@@ -52,6 +64,13 @@ pub enum Event {
         input_tokens: u64,
         output_tokens: u64,
     },
+    /// A fix (or why there is none) arrived for these findings (stored).
+    Fixed {
+        findings: Vec<i64>,
+        outcome: FixOutcome,
+        input_tokens: u64,
+        output_tokens: u64,
+    },
     /// No answer for these findings this time; a rerun asks again.
     Failed { findings: Vec<i64>, why: String },
     /// The provider asked to wait.
@@ -66,11 +85,31 @@ pub struct Report {
     pub reused: usize,
     pub verdicts: usize,
     pub no_verdicts: usize,
+    /// Findings given a fix, guidance without a fix, or neither.
+    pub fixes: usize,
+    pub guidance_only: usize,
+    pub no_fixes: usize,
     pub failed: Vec<(i64, String)>,
     pub input_tokens: u64,
     pub output_tokens: u64,
     /// The run stopped early: the provider cannot be used as configured.
     pub stopped: Option<String>,
+}
+
+impl Report {
+    /// Adds what a run for fixes did to a run for verdicts on the same
+    /// findings.
+    pub fn add_fixes(&mut self, fixes: Report) {
+        self.questions += fixes.questions;
+        self.reused += fixes.reused;
+        self.fixes += fixes.fixes;
+        self.guidance_only += fixes.guidance_only;
+        self.no_fixes += fixes.no_fixes;
+        self.failed.extend(fixes.failed);
+        self.input_tokens += fixes.input_tokens;
+        self.output_tokens += fixes.output_tokens;
+        self.stopped = self.stopped.take().or(fixes.stopped);
+    }
 }
 
 /// Findings the run asks about: those without an answer (or all, with
@@ -108,11 +147,11 @@ pub fn survey(
 ) -> Result<Survey> {
     let opts = RunOptions {
         again,
-        attach: false,
+        ..RunOptions::default()
     };
     let mut out = Survey::default();
     for chunk in ids.chunks(CHUNK) {
-        let (questions, reused) = plan(store, chunk, provider, model, opts)?;
+        let (questions, reused, _) = plan(store, chunk, provider, model, opts)?;
         out.reused += reused;
         out.questions += questions.len();
         out.findings += reused + questions.iter().map(|q| q.findings.len()).sum::<usize>();
@@ -129,6 +168,9 @@ pub fn survey(
 struct Planned {
     question: Question,
     findings: Vec<i64>,
+    /// For a fix: the finding asked about, its evidence and the lines the
+    /// fix replaces, for the review pass.
+    fixing: Option<(Box<Finding>, Evidence, String)>,
 }
 
 /// Asks about `ids` and stores the answers; `events` hears of each.
@@ -152,13 +194,20 @@ pub async fn run(
             provider.settings.kind.as_str().to_string(),
             provider.settings.model.clone(),
         );
-        let (questions, reused) = store
+        let (questions, reused, unanswerable) = store
             .run(move |s| plan(s, &chunk, &kind, &model, opts))
             .await??;
         {
             let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
             r.questions += questions.len();
             r.reused += reused;
+            r.failed.extend(unanswerable.iter().cloned());
+        }
+        for (id, why) in unanswerable {
+            events(Event::Failed {
+                findings: vec![id],
+                why,
+            });
         }
         events(Event::Planned {
             findings: questions.iter().map(|q| q.findings.len()).sum::<usize>() + reused,
@@ -216,51 +265,97 @@ pub async fn run(
     Ok(report)
 }
 
+/// The questions to ask, how many findings were answered from before, and
+/// the findings that cannot be asked about, with why.
+type Plan = (Vec<Planned>, usize, Vec<(i64, String)>);
+
 /// The questions for a chunk of findings, grouped; findings whose question
-/// was answered before get that answer now. Returns the questions to ask
-/// and how many findings were answered from before.
-fn plan(
-    store: &Store,
-    ids: &[i64],
-    provider: &str,
-    model: &str,
-    opts: RunOptions,
-) -> Result<(Vec<Planned>, usize)> {
+/// was answered before get that answer now. Returns the questions to ask,
+/// how many findings were answered from before, and the findings that
+/// cannot be asked about, with why.
+fn plan(store: &Store, ids: &[i64], provider: &str, model: &str, opts: RunOptions) -> Result<Plan> {
     let findings = store.load_findings(ids)?;
-    let answered = store.ai_answered(ids)?;
-    let memories = store.memories()?;
+    let kind = match opts.task {
+        Task::Verdicts => AnswerKind::Verdict,
+        Task::Fixes => AnswerKind::Fix,
+    };
+    let answered = store.ai_answered(ids, kind)?;
+    // As the reviewer sees them: one saved a moment ago counts already.
+    let memories = store.memories_in_view()?.0;
     let classes = store.rule_classes()?;
     let mut groups: BTreeMap<String, Planned> = BTreeMap::new();
+    let mut unanswerable = Vec::new();
     for f in &findings {
-        if !wants_asking(f, answered.contains(&f.id), opts.again) {
-            continue;
-        }
-        let evidence = prompt::gather(store, f, &memories, &classes)?;
-        let question = prompt::question(f, &evidence, provider, model);
+        let answered = answered.contains(&f.id);
+        let planned = match opts.task {
+            Task::Verdicts => {
+                if !wants_asking(f, answered, opts.again) {
+                    continue;
+                }
+                let evidence = prompt::gather(store, f, &memories, &classes)?;
+                Planned {
+                    question: prompt::question(f, &evidence, provider, model),
+                    findings: Vec::new(),
+                    fixing: None,
+                }
+            }
+            Task::Fixes => {
+                if !fix::wants_fix(f, answered, opts.again, opts.on_demand) {
+                    continue;
+                }
+                let mut evidence = prompt::gather(store, f, &memories, &classes)?;
+                let Some(replaces) = evidence.code.as_ref().and_then(|c| fix::matched(f, c)) else {
+                    unanswerable.push((f.id, NO_CODE.to_string()));
+                    continue;
+                };
+                evidence.memories = fix::guidance_memories(f, &memories, &classes);
+                evidence.examples.clear();
+                Planned {
+                    question: fix::question(f, &evidence, provider, model),
+                    findings: Vec::new(),
+                    fixing: Some((Box::new(f.clone()), evidence, replaces)),
+                }
+            }
+        };
         groups
-            .entry(question.key.clone())
-            .or_insert_with(|| Planned {
-                question,
-                findings: Vec::new(),
-            })
+            .entry(planned.question.key.clone())
+            .or_insert(planned)
             .findings
             .push(f.id);
     }
     let mut reused = 0;
     let mut to_ask = Vec::new();
     for (key, planned) in groups {
-        match store.ai_answer(&key)?.filter(|_| !opts.again) {
-            Some(answer) => {
-                if opts.attach {
-                    store.record_verdict(&key, &answer, &planned.findings)?;
-                }
+        let earlier = if opts.again {
+            None
+        } else {
+            match opts.task {
+                Task::Verdicts => store.ai_answer(&key)?.map(|answer| {
+                    if opts.attach {
+                        store.record_verdict(&key, &answer, &planned.findings)
+                    } else {
+                        Ok(())
+                    }
+                }),
+                Task::Fixes => store
+                    .ai_fix_answer(&key)?
+                    .map(|record| store.record_fix(&key, &record, &planned.findings)),
+            }
+        };
+        match earlier {
+            Some(recorded) => {
+                recorded?;
                 reused += planned.findings.len();
             }
             None => to_ask.push(planned),
         }
     }
-    Ok((to_ask, reused))
+    Ok((to_ask, reused, unanswerable))
 }
+
+/// Why a finding gets no fix: there is no code to replace.
+pub const NO_CODE: &str = "no code to fix: the scan hid it and no source tree was given \
+                           (import with --repo-root)";
 
 async fn ask_one(
     provider: &Provider,
@@ -271,54 +366,41 @@ async fn ask_one(
     report: &Mutex<Report>,
     events: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<()> {
-    let Planned { question, findings } = planned;
-    let mut attempt = 0;
-    let reply = loop {
-        attempt += 1;
-        if let Some(wait) = gate.wait_needed() {
-            events(Event::Waiting {
-                seconds: wait.as_secs().max(1),
-            });
-            tokio::time::sleep(wait).await;
-        }
-        match provider.ask(&question.ask).await {
-            Ok(reply) => break Ok(reply),
-            Err(ProviderError::Unavailable {
-                message,
-                retry_after,
-            }) => {
-                if let Some(wait) = retry_after {
-                    gate.hold(wait);
-                }
-                if attempt >= MAX_ATTEMPTS {
-                    break Err(message);
-                }
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            Err(ProviderError::Refused { message }) => break Err(message),
-            Err(ProviderError::Unusable { message }) => {
-                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-                r.stopped.get_or_insert_with(|| message.clone());
-                break Err(message);
-            }
+    let Planned {
+        question,
+        findings,
+        fixing,
+    } = planned;
+    let reply = match ask_with_retries(provider, gate, &question.ask, report, events).await {
+        Ok(reply) => reply,
+        Err(why) => {
+            report
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .failed
+                .extend(findings.iter().map(|&id| (id, why.clone())));
+            events(Event::Failed { findings, why });
+            return Ok(());
         }
     };
-    match reply {
-        Ok(reply) => {
+    let judge = Judge {
+        provider: provider.settings.kind.as_str().to_string(),
+        model: provider.settings.model.clone(),
+        prompt_version: prompt::PROMPT_VERSION,
+        at: OffsetDateTime::now_utc(),
+        memories: question.memories.clone(),
+    };
+    let key = question.key.clone();
+    match fixing {
+        None => {
             let judgement = verdict::read(&reply.content);
             let answer = Answer {
                 judgement: judgement.clone(),
-                judge: Judge {
-                    provider: provider.settings.kind.as_str().to_string(),
-                    model: provider.settings.model.clone(),
-                    prompt_version: prompt::PROMPT_VERSION,
-                    at: OffsetDateTime::now_utc(),
-                    memories: question.memories.clone(),
-                },
+                judge,
                 input_tokens: reply.input_tokens,
                 output_tokens: reply.output_tokens,
             };
-            let (key, attach) = (question.key.clone(), findings.clone());
+            let attach = findings.clone();
             store
                 .run(move |s| {
                     let to: &[i64] = if opts.attach { &attach } else { &[] };
@@ -341,16 +423,109 @@ async fn ask_one(
                 output_tokens: reply.output_tokens,
             });
         }
-        Err(why) => {
-            report
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .failed
-                .extend(findings.iter().map(|&id| (id, why.clone())));
-            events(Event::Failed { findings, why });
+        Some((finding, evidence, replaces)) => {
+            let (mut input_tokens, mut output_tokens) = (reply.input_tokens, reply.output_tokens);
+            let outcome = match fix::read(&reply.content, &replaces) {
+                Err(why) => FixOutcome::NotWritten { why },
+                Ok(mut answer) => {
+                    if !answer.fix_code.is_empty() {
+                        let (kind, model) =
+                            (provider.settings.kind.as_str(), &provider.settings.model);
+                        let review = fix::review_question(
+                            &finding,
+                            &evidence,
+                            &answer.fix_code,
+                            kind,
+                            model,
+                        );
+                        let reviewed =
+                            ask_with_retries(provider, gate, &review.ask, report, events).await;
+                        if let Ok(r) = &reviewed {
+                            input_tokens += r.input_tokens;
+                            output_tokens += r.output_tokens;
+                        }
+                        fix::rate(
+                            &mut answer,
+                            reviewed.as_ref().map(|r| &r.content).map_err(String::clone),
+                        );
+                    }
+                    FixOutcome::Written(answer)
+                }
+            };
+            let record = FixRecord {
+                outcome: outcome.clone(),
+                judge,
+                input_tokens,
+                output_tokens,
+            };
+            let attach = findings.clone();
+            store
+                .run(move |s| s.record_fix(&key, &record, &attach))
+                .await??;
+            {
+                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+                match &outcome {
+                    FixOutcome::Written(a) if a.fix_code.is_empty() => {
+                        r.guidance_only += findings.len()
+                    }
+                    FixOutcome::Written(_) => r.fixes += findings.len(),
+                    FixOutcome::NotWritten { .. } => r.no_fixes += findings.len(),
+                }
+                r.input_tokens += input_tokens;
+                r.output_tokens += output_tokens;
+            }
+            events(Event::Fixed {
+                findings,
+                outcome,
+                input_tokens,
+                output_tokens,
+            });
         }
     }
     Ok(())
+}
+
+/// One request, retried while the provider is unavailable (with backoff,
+/// and waiting as long as any 429 asked every request to); a provider that
+/// cannot be used as configured stops the run.
+async fn ask_with_retries(
+    provider: &Provider,
+    gate: &Gate,
+    ask: &Ask,
+    report: &Mutex<Report>,
+    events: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Reply, String> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if let Some(wait) = gate.wait_needed() {
+            events(Event::Waiting {
+                seconds: wait.as_secs().max(1),
+            });
+            tokio::time::sleep(wait).await;
+        }
+        match provider.ask(ask).await {
+            Ok(reply) => return Ok(reply),
+            Err(ProviderError::Unavailable {
+                message,
+                retry_after,
+            }) => {
+                if let Some(wait) = retry_after {
+                    gate.hold(wait);
+                }
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(message);
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(ProviderError::Refused { message }) => return Err(message),
+            Err(ProviderError::Unusable { message }) => {
+                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+                r.stopped.get_or_insert_with(|| message.clone());
+                return Err(message);
+            }
+        }
+    }
 }
 
 /// 1 s, 2 s, 4 s…, up to a minute.

@@ -6,12 +6,13 @@ use super::context::block_on;
 use super::findings::Selection;
 use super::{Context, Exit, output};
 use crate::assistant::eval::{Evaluation, Tally, human_verdict};
-use crate::assistant::run::{self, Event, Report, RunOptions};
+use crate::assistant::fix;
+use crate::assistant::run::{self, Event, Report, RunOptions, Task};
 use crate::assistant::{NOT_CONFIGURED, Provider, ProviderSettings, prompt};
 use crate::config;
 use crate::domain::{BacklogView, Verdict};
 use crate::service::SharedStore;
-use crate::store::{Judgement, Store};
+use crate::store::{AnswerKind, Judgement, Store};
 use crate::text::inert;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
@@ -27,9 +28,12 @@ pub struct AssistArgs {
     pub command: Option<AssistCommand>,
     #[command(flatten)]
     pub selection: Selection,
-    /// Ask again for findings that already have sift's verdict.
+    /// Ask again for findings that already have sift's verdict (and fix).
     #[arg(long)]
     pub again: bool,
+    /// Verdicts only: no guidance and fixes for the true positives.
+    #[arg(long)]
+    pub no_fixes: bool,
     /// Requests at once (default: the config's `jobs`, else 4).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -127,6 +131,9 @@ struct AssistOutput<'a> {
     reused: usize,
     verdicts: usize,
     no_verdicts: usize,
+    fixes: usize,
+    guidance_only: usize,
+    no_fixes: usize,
     failed: Vec<Failure<'a>>,
     input_tokens: u64,
     output_tokens: u64,
@@ -197,9 +204,44 @@ fn assist(ctx: &Context, settings: Option<ProviderSettings>, args: AssistArgs) -
     let opts = RunOptions {
         again: args.again,
         attach: true,
+        ..RunOptions::default()
     };
-    let report = block_on(run::run(&shared, provider, ids, opts, events))??;
+    let mut report = block_on(run::run(
+        &shared,
+        provider.clone(),
+        ids.clone(),
+        opts,
+        events,
+    ))??;
     progress.finish();
+    // Then guidance and a fix for each true positive among them.
+    if !args.no_fixes && report.stopped.is_none() {
+        let fixes = RunOptions {
+            task: Task::Fixes,
+            ..opts
+        };
+        let wanted = block_on(shared.run(move |s| {
+            let findings = s.load_findings(&ids)?;
+            let answered = s.ai_answered(&ids, AnswerKind::Fix)?;
+            anyhow::Ok(
+                findings
+                    .iter()
+                    .filter(|f| fix::wants_fix(f, answered.contains(&f.id), args.again, false))
+                    .map(|f| f.id)
+                    .collect::<Vec<_>>(),
+            )
+        }))???;
+        if !wanted.is_empty() {
+            let progress = Progress::new(wanted.len(), !args.quiet && !args.json);
+            let events: Arc<dyn Fn(Event) + Send + Sync> = {
+                let progress = progress.clone();
+                Arc::new(move |e| progress.hear(&e))
+            };
+            let fixed = block_on(run::run(&shared, provider, wanted, fixes, events))??;
+            progress.finish();
+            report.add_fixes(fixed);
+        }
+    }
     print_report(&report, &describe, args.json)?;
     Ok(if report.stopped.is_some() {
         Exit::Error
@@ -218,6 +260,9 @@ fn print_report(report: &Report, provider: &str, json: bool) -> Result<()> {
             reused: report.reused,
             verdicts: report.verdicts,
             no_verdicts: report.no_verdicts,
+            fixes: report.fixes,
+            guidance_only: report.guidance_only,
+            no_fixes: report.no_fixes,
             failed: report
                 .failed
                 .iter()
@@ -230,11 +275,13 @@ fn print_report(report: &Report, provider: &str, json: bool) -> Result<()> {
         });
     }
     say!(
-        "{} finding(s): {} verdict(s), {} without a verdict, {} answered from earlier answers, \
-         {} failed; {} question(s) to {}, {} tokens in, {} out",
+        "{} finding(s): {} verdict(s), {} without a verdict, {} fix(es), {} with guidance only, \
+         {} answered from earlier answers, {} failed; {} question(s) to {}, {} tokens in, {} out",
         report.findings,
         report.verdicts,
         report.no_verdicts,
+        report.fixes,
+        report.guidance_only,
         report.reused,
         report.failed.len(),
         report.questions,
@@ -259,7 +306,7 @@ fn show_prompt(store: &Store, settings: Option<ProviderSettings>, id: i64) -> Re
         eprintln!("sift: no finding has the id {id}");
         return Ok(Exit::BadInput);
     };
-    let memories = store.memories()?;
+    let memories = store.memories_in_view()?.0;
     let classes = store.rule_classes()?;
     let evidence = prompt::gather(store, &f, &memories, &classes)?;
     match settings {
@@ -319,6 +366,16 @@ impl Progress {
         match e {
             Event::Planned { reused, .. } => s.done += reused,
             Event::Answered {
+                findings,
+                input_tokens,
+                output_tokens,
+                ..
+            } => {
+                s.done += findings.len();
+                s.tokens += input_tokens + output_tokens;
+                s.waiting = None;
+            }
+            Event::Fixed {
                 findings,
                 input_tokens,
                 output_tokens,
@@ -451,6 +508,7 @@ fn evaluate(ctx: &Context, settings: Option<ProviderSettings>, args: EvalArgs) -
     let opts = RunOptions {
         again: false,
         attach: false,
+        ..RunOptions::default()
     };
     let asked: Vec<i64> = decided.iter().map(|(id, _)| *id).collect();
     let report = block_on(run::run(&shared, provider, asked, opts, events))??;

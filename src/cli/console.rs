@@ -75,6 +75,12 @@ fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
             None
         })
     };
+    model.min_fix_confidence =
+        crate::config::min_fix_confidence(ctx.flags.profile.as_deref(), &ctx.config)
+            .unwrap_or_else(|e| {
+                eprintln!("sift: {}; every fix is shown", inert(&format!("{e:#}")));
+                crate::domain::FixConfidence::Low
+            });
     let session = runtime::Session {
         data_dir: dir,
         actor: ctx.reviewer.clone(),

@@ -18,6 +18,7 @@ pub mod context;
 pub mod errors;
 pub mod exit;
 pub mod findings;
+pub mod fix;
 pub mod import;
 pub mod logging;
 pub mod memories;
@@ -108,6 +109,9 @@ pub enum Command {
     /// Ask the team's own AI provider for verdicts on the undecided
     /// findings that have none (see the config's [assistant]).
     Assist(Box<assist::AssistArgs>),
+    /// Print a finding's fix as a unified diff for `git apply` (asking the
+    /// AI provider for one when it has none).
+    Fix(fix::FixArgs),
 }
 
 impl Command {
@@ -121,6 +125,7 @@ impl Command {
             Command::Sync(a) => a.json.then_some(Failure::Plain),
             Command::Memories { command } => command.json_failure(),
             Command::Assist(a) => a.json().then_some(Failure::Plain),
+            Command::Fix(a) => a.json.then_some(Failure::Plain),
             Command::Demo(_) | Command::Serve(_) => None,
         }
     }
@@ -155,6 +160,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Memories { command }) => memories::run(ctx, command),
         Some(Command::Sync(args)) => sync::run(ctx, args),
         Some(Command::Assist(args)) => assist::run(ctx, *args),
+        Some(Command::Fix(args)) => fix::run(ctx, args),
     }
 }
 

@@ -288,6 +288,7 @@ pub(super) fn assistant(
                 summary: def.explanation.summary.clone(),
                 explanation: def.explanation.explanation.clone(),
             }),
+            fixed_by: None,
         },
         Verdict::FalsePositive => Assistant {
             verdict: Some(verdict),
@@ -298,6 +299,7 @@ pub(super) fn assistant(
             guidance: None,
             component,
             rule_explanation: None,
+            fixed_by: None,
         },
     })
 }

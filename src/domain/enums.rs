@@ -184,6 +184,11 @@ wire_enum!(
     ComponentRisk { High = "high", Low = "low", Neutral = "neutral" }
 );
 
+wire_enum!(
+    /// How far a review pass trusts an AI-written fix, from least to most.
+    FixConfidence { Low = "low", Medium = "medium", High = "high" }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

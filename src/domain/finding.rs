@@ -61,6 +61,23 @@ pub struct Assistant {
     pub guidance: Option<Guidance>,
     pub component: Option<Component>,
     pub rule_explanation: Option<RuleExplanation>,
+    /// sift's own Assistant wrote the guidance and fix: how and with what.
+    pub fixed_by: Option<FixProvenance>,
+}
+
+/// Where one of sift's own Assistant's fixes came from and how far its
+/// review pass trusts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixProvenance {
+    /// None: guidance only, the model wrote no fix for these lines.
+    pub confidence: Option<FixConfidence>,
+    /// What the review pass found, in words.
+    pub review: String,
+    /// The matched lines the fix was written for (a fix for other code is
+    /// stale).
+    pub replaces: String,
+    /// Who wrote it; `memories` are the guidance memories it followed.
+    pub judge: Judge,
 }
 
 /// Who made one of sift's own Assistant's judgements, and with what.

@@ -6,6 +6,7 @@ mod finding;
 mod identity;
 mod index;
 mod memory;
+pub mod patch;
 mod query;
 mod scan;
 

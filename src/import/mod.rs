@@ -15,8 +15,8 @@ mod source;
 
 pub(crate) use crate::wire::lenient::{lenient_offset, lenient_u32, null_default};
 pub(crate) use identity::{Span, identity_key, number_keys, real};
-pub use source::code_around;
 pub(crate) use source::context_from_text;
+pub use source::{code_around, file_in_tree};
 
 use crate::domain::{CodeContext, Evidence, ScanResults, code_hash};
 use json_error::{json_error, line_column, short_debug};

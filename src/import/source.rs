@@ -272,6 +272,23 @@ pub fn code_around(
     tree.file(path)?.context_around(line, end_line, around, max)
 }
 
+/// A finding's file in its source tree, as it is now: its path relative to
+/// the tree's root (with `/`) and its bytes. None when the tree or the file
+/// is gone, too large, or outside the tree.
+pub fn file_in_tree(root: &Path, path: &str) -> Option<(String, Vec<u8>)> {
+    let tree = SourceTree::open(root).ok()?;
+    let found = tree.find(path)?;
+    let relative = found.strip_prefix(&tree.root).ok()?;
+    let relative: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if std::fs::metadata(&found).ok()?.len() > MAX_SOURCE_BYTES {
+        return None;
+    }
+    Some((relative.join("/"), std::fs::read(&found).ok()?))
+}
+
 /// A code context from text the scanner gave (matched lines or a snippet).
 pub(crate) fn context_from_text(text: &str, start_line: u32) -> Option<CodeContext> {
     let text = text.strip_suffix('\n').unwrap_or(text);

@@ -31,6 +31,22 @@ pub enum Judgement {
     NoVerdict { why: String },
 }
 
+/// What was asked about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    Verdict,
+    Fix,
+}
+
+impl AnswerKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            AnswerKind::Verdict => "verdict",
+            AnswerKind::Fix => "fix",
+        }
+    }
+}
+
 /// An Assistant's component tag: what the code is part of ("payments",
 /// "user authentication", "tests") and how sensitive that is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,14 +232,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Which of these findings sift's own Assistant has answered.
-    pub fn ai_answered(&self, finding_ids: &[i64]) -> Result<Vec<i64>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT 1 FROM ai_findings WHERE finding_id = ?1 AND kind = 'verdict'",
-        )?;
+    /// Which of these findings sift's own Assistant has answered, with a
+    /// verdict or a fix (`kind`).
+    pub fn ai_answered(&self, finding_ids: &[i64], kind: AnswerKind) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM ai_findings WHERE finding_id = ?1 AND kind = ?2")?;
         let mut out = Vec::new();
         for &id in finding_ids {
-            if stmt.exists([id])? {
+            if stmt.exists(params![id, kind.as_str()])? {
                 out.push(id);
             }
         }

@@ -236,6 +236,7 @@ impl Store {
         )?;
         let pending = self.pending()?;
         let judged = self.ai_verdicts(ids)?;
+        let fixed = self.ai_fixes(ids)?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let Some(row) = stmt
@@ -289,6 +290,9 @@ impl Store {
             }
             if let Some(answer) = judged.get(&id) {
                 with_own_judgement(&mut f, answer);
+            }
+            if let Some(record) = fixed.get(&id) {
+                super::fixes::with_own_fix(&mut f, record);
             }
             out.push(f);
         }

@@ -4,6 +4,7 @@
 mod assistant;
 mod decide;
 mod findings;
+mod fixes;
 mod identity;
 mod listing;
 mod memories;
@@ -11,8 +12,9 @@ mod outbox;
 mod readonly;
 mod triage;
 
-pub use assistant::{Answer, ComponentTag, Example, Judgement};
+pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
 pub use findings::ImportSummary;
+pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listing::{ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
 // Plain data, kept in the domain; named here too for code that knows them

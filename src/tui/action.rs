@@ -67,6 +67,8 @@ pub enum Action {
     SortByImpact,
     /// In the list: the next order (severity, risk, age, rule, file).
     CycleSort,
+    /// Copy the finding's suggested fix to the clipboard (OSC 52).
+    CopyFix,
     /// Accept a false-positive verdict and remember why (a memory).
     AcceptAndRemember,
     /// Guidance for fixes of this rule in this project (a memory).
@@ -164,8 +166,20 @@ pub enum AssistantNews {
     Answered { findings: Vec<i64>, verdict: bool },
     /// No answer for these findings this time.
     Failed { findings: Vec<i64>, why: String },
+    /// Fixes arrived (and are stored) for these findings, or (`ok` false)
+    /// none came this time.
+    Fixed { findings: Vec<i64>, ok: bool },
     /// The job ended; `stopped` when the provider could not be used.
     Done { stopped: Option<String> },
+}
+
+/// What the console asks the Assistant for in the background.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssistantWork {
+    /// Verdicts on these findings, then fixes for the true positives.
+    Verdicts(Vec<i64>),
+    /// A new fix for this finding, with the guidance saved now.
+    Fix(i64),
 }
 
 /// A view's name as written in the keymap (`{ show_view = "production" }`).
@@ -223,6 +237,7 @@ impl Action {
             Action::MemoriesOfFinding => "the memories that cover this finding".into(),
             Action::SortByImpact => "sort by findings in scope / by date".into(),
             Action::CycleSort => "sort by severity, risk, age, rule or file".into(),
+            Action::CopyFix => "copy the suggested fix to the clipboard (works over SSH)".into(),
             Action::AcceptAndRemember => "accept a false-positive verdict, remember why".into(),
             Action::CustomizeFix => "customize fix: guidance for this rule in this project".into(),
             Action::NewMemory => "new memory".into(),
@@ -300,5 +315,7 @@ pub enum Effect {
     OpenEditor(String),
     /// Ask the Assistant about these findings in the background (answered
     /// by AssistantNews as answers arrive).
-    AskAssistant(Vec<i64>),
+    AskAssistant(AssistantWork),
+    /// Put this text on the reviewer's clipboard (OSC 52).
+    Copy(String),
 }

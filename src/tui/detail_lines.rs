@@ -4,7 +4,9 @@
 //! which keeps them in the model: the view draws them, scrolling counts
 //! them. Pure; neither update nor view.
 
-use crate::domain::{CodeContext, Finding, Memory, MemoryStage, Status, TriageState, Verdict};
+use crate::domain::{
+    CodeContext, Finding, FixConfidence, Memory, MemoryStage, Status, TriageState, Verdict,
+};
 use crate::text::{inert, inert_lines};
 use crate::tui::format::{age, age_changes_at, fit, wrap};
 use crate::tui::theme::Theme;
@@ -23,6 +25,22 @@ pub enum Shown<'a> {
     Loading,
     /// No finding is selected.
     Nothing,
+}
+
+/// How fixes show: the lowest rating shown, and the fix a reviewer's new
+/// guidance replaced (shown as "before").
+#[derive(Debug, Clone, Copy)]
+pub struct FixShown<'a> {
+    pub min: FixConfidence,
+    pub before: Option<&'a FixBefore>,
+}
+
+/// A finding's fix as it was before `c` asked for a new one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixBefore {
+    pub finding: i64,
+    pub code: Option<String>,
+    pub confidence: Option<FixConfidence>,
 }
 
 /// The lines, and what they were computed for.
@@ -57,6 +75,7 @@ impl DetailLines {
 pub fn detail_lines(
     shown: Shown,
     memories: &[Memory],
+    fixes: FixShown,
     now: i64,
     width: u16,
     theme: &Theme,
@@ -73,7 +92,7 @@ pub fn detail_lines(
         Shown::Finding(f) => {
             let then = f.relevant_since.unix_timestamp();
             (
-                finding_lines(f, memories, now, columns, theme),
+                finding_lines(f, memories, fixes, now, columns, theme),
                 Some(age_changes_at(now, then)),
             )
         }
@@ -159,6 +178,7 @@ impl<'t> Writer<'t> {
 fn finding_lines(
     f: &Finding,
     memories: &[Memory],
+    fixes: FixShown,
     now: i64,
     width: usize,
     theme: &Theme,
@@ -334,14 +354,9 @@ fn finding_lines(
             }
             w.wrapped(&g.instructions, theme.text);
         }
-        if let Some(fix) = &a.autofix_code {
-            w.section("Suggested fix");
-            for line in inert_lines(fix) {
-                w.lines.push(Line::from(Span::styled(
-                    fit(&format!("  {line}"), width),
-                    theme.text,
-                )));
-            }
+        // The rule's own fix wins over an Assistant's.
+        if f.rule_fix.is_none() {
+            suggested_fix(&mut w, f, memories, fixes, now);
         }
     }
     if !f.rule.references.is_empty() {
@@ -379,6 +394,118 @@ fn status_text(f: &Finding) -> String {
         s += " (reopened)";
     }
     s
+}
+
+/// An Assistant's fix as a diff against the matched lines: with its
+/// rating, review and provenance when sift's own wrote it; hidden below the
+/// rating the team set; marked stale when the code changed since.
+fn suggested_fix(w: &mut Writer, f: &Finding, memories: &[Memory], fixes: FixShown, now: i64) {
+    let Some(a) = &f.assistant else { return };
+    let theme = w.theme;
+    let matched = f
+        .code
+        .as_ref()
+        .and_then(|c| crate::assistant::fix::matched(f, c));
+    if let Some(code) = &a.autofix_code {
+        match &a.fixed_by {
+            None => {
+                w.section("Suggested fix");
+                diff_lines(w, matched.as_deref(), code);
+            }
+            Some(by) => {
+                let rating = by.confidence.map_or("unrated", |c| c.as_str());
+                w.section(&format!("Suggested fix · {rating} confidence"));
+                let below = by.confidence.is_none_or(|c| c < fixes.min);
+                let stale = matched
+                    .as_deref()
+                    .is_some_and(|m| !same_lines(m, &by.replaces));
+                if below {
+                    w.styled(
+                        &format!(
+                            "Hidden: rated {rating}, below min_fix_confidence ({}).",
+                            fixes.min
+                        ),
+                        theme.dim,
+                    );
+                } else if stale {
+                    w.styled(
+                        "Stale: the code changed since this fix was written (J asks again).",
+                        theme.error,
+                    );
+                } else {
+                    diff_lines(w, matched.as_deref().or(Some(&by.replaces)), code);
+                    w.styled(
+                        "y copies the fix · sift fix ID prints it as a patch",
+                        theme.dim,
+                    );
+                }
+            }
+        }
+    }
+    if let Some(by) = &a.fixed_by {
+        if a.autofix_code.is_none() {
+            w.section("Suggested fix");
+            w.styled("None: guidance only.", theme.dim);
+        }
+        if !by.review.is_empty() {
+            w.field("Review", &by.review);
+        }
+        w.field(
+            "Written by",
+            &format!(
+                "{} ({}), {} ago",
+                by.judge.model,
+                by.judge.provider,
+                age(now, by.judge.at.unix_timestamp())
+            ),
+        );
+        let used: Vec<&str> = by
+            .judge
+            .memories
+            .iter()
+            .map(|id| {
+                memories
+                    .iter()
+                    .find(|m| m.id == *id)
+                    .map_or(id.as_str(), |m| m.content.as_str())
+            })
+            .collect();
+        w.field(
+            "Guided by",
+            &if used.is_empty() {
+                "none".to_string()
+            } else {
+                used.join(" · ")
+            },
+        );
+    }
+    if let Some(before) = fixes.before.filter(|b| b.finding == f.id) {
+        let rating = before.confidence.map_or("unrated", |c| c.as_str());
+        w.section(&format!("Before your guidance · {rating} confidence"));
+        match &before.code {
+            Some(code) => diff_lines(w, matched.as_deref(), code),
+            None => w.styled("No fix.", theme.dim),
+        }
+    }
+}
+
+/// `old` as removed lines (when known) and `new` as added ones.
+fn diff_lines(w: &mut Writer, old: Option<&str>, new: &str) {
+    let (removed, added) = (w.theme.removed, w.theme.added);
+    for line in old.into_iter().flat_map(inert_lines) {
+        let text = fit(&format!("- {line}"), w.width);
+        w.lines.push(Line::from(Span::styled(text, removed)));
+    }
+    for line in inert_lines(new) {
+        let text = fit(&format!("+ {line}"), w.width);
+        w.lines.push(Line::from(Span::styled(text, added)));
+    }
+}
+
+fn same_lines(a: &str, b: &str) -> bool {
+    a.lines()
+        .map(str::trim_end)
+        .eq(b.lines().map(str::trim_end))
 }
 
 fn code_lines(w: &mut Writer, f: &Finding, code: &CodeContext) {

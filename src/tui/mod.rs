@@ -9,6 +9,7 @@
 //! each other; only the runtime and `perform` touch the store.
 
 pub mod action;
+pub mod clipboard;
 pub mod compact;
 pub mod detail_lines;
 pub mod format;

@@ -1,7 +1,7 @@
 //! Owns the terminal, turns events into actions, carries out effects, and
 //! draws only when something changed.
 
-use super::action::{Action, Effect};
+use super::action::{Action, AssistantWork, Effect};
 use super::compact::Compact;
 use super::model::{Model, SyncState};
 use super::perform::Perform;
@@ -113,12 +113,12 @@ async fn event_loop<B: Backend>(
                     store.reload_index();
                     continue;
                 }
-                Effect::AskAssistant(ids) => {
+                Effect::AskAssistant(work) => {
                     if let Some(settings) = session.assistant.clone() {
                         tokio::spawn(assistant_job(
                             settings,
                             session.data_dir.clone(),
-                            ids,
+                            work,
                             tx.clone(),
                         ));
                     }
@@ -126,6 +126,13 @@ async fn event_loop<B: Backend>(
                 }
                 Effect::Suspend => {
                     suspend(&mut terminal)?;
+                    continue;
+                }
+                Effect::Copy(text) => {
+                    let in_tmux = std::env::var_os("TMUX").is_some();
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(super::clipboard::osc52(&text, in_tmux).as_bytes());
+                    let _ = out.flush();
                     continue;
                 }
                 Effect::OpenEditor(text) => {
@@ -229,15 +236,18 @@ async fn event_loop<B: Backend>(
     perform.store().waiting_count()
 }
 
-/// Asks the Assistant about `ids` (again, if they have an answer), telling
-/// the console as answers arrive; they are stored as they do.
+/// Asks the Assistant in the background, telling the console as answers
+/// arrive; they are stored as they do. `Verdicts`: a verdict for each
+/// finding (again, if it has one), then guidance and a fix for the true
+/// positives that have none. `Fix`: a new fix for one finding, whatever it
+/// had (after `c` saved new guidance).
 async fn assistant_job(
     settings: ProviderSettings,
     data_dir: PathBuf,
-    ids: Vec<i64>,
+    work: AssistantWork,
     tx: mpsc::UnboundedSender<Action>,
 ) {
-    use crate::assistant::run::{self, Event, RunOptions};
+    use crate::assistant::run::{self, Event, RunOptions, Task};
     use crate::tui::action::AssistantNews;
     let done = |stopped| {
         let _ = tx.send(Action::AssistantNews(AssistantNews::Done { stopped }));
@@ -249,27 +259,66 @@ async fn assistant_job(
         (Ok(p), Ok(s)) => (Arc::new(p), s),
         (Err(e), _) | (_, Err(e)) => return done(Some(format!("{e:#}"))),
     };
-    let news = tx.clone();
-    let events: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| {
-        let said = match e {
-            Event::Answered {
-                findings,
-                judgement,
-                ..
-            } => AssistantNews::Answered {
-                findings,
-                verdict: matches!(judgement, crate::store::Judgement::Verdict { .. }),
-            },
-            Event::Failed { findings, why } => AssistantNews::Failed { findings, why },
-            Event::Planned { .. } | Event::Waiting { .. } => return,
-        };
-        let _ = news.send(Action::AssistantNews(said));
-    });
-    let opts = RunOptions {
+    let events = |task: Task| -> Arc<dyn Fn(Event) + Send + Sync> {
+        let news = tx.clone();
+        Arc::new(move |e| {
+            let said = match e {
+                Event::Answered {
+                    findings,
+                    judgement,
+                    ..
+                } => AssistantNews::Answered {
+                    findings,
+                    verdict: matches!(judgement, crate::store::Judgement::Verdict { .. }),
+                },
+                Event::Fixed { findings, .. } => AssistantNews::Fixed { findings, ok: true },
+                Event::Failed { findings, .. } if task == Task::Fixes => AssistantNews::Fixed {
+                    findings,
+                    ok: false,
+                },
+                Event::Failed { findings, why } => AssistantNews::Failed { findings, why },
+                Event::Planned { .. } | Event::Waiting { .. } => return,
+            };
+            let _ = news.send(Action::AssistantNews(said));
+        })
+    };
+    let verdicts = RunOptions {
         again: true,
         attach: true,
+        ..RunOptions::default()
     };
-    match run::run(&store, provider, ids, opts, events).await {
+    let fixes = RunOptions {
+        task: Task::Fixes,
+        again: false,
+        ..verdicts
+    };
+    let ran = match work {
+        AssistantWork::Verdicts(ids) => {
+            match run::run(
+                &store,
+                provider.clone(),
+                ids.clone(),
+                verdicts,
+                events(Task::Verdicts),
+            )
+            .await
+            {
+                Ok(report) if report.stopped.is_none() => {
+                    run::run(&store, provider, ids, fixes, events(Task::Fixes)).await
+                }
+                other => other,
+            }
+        }
+        AssistantWork::Fix(id) => {
+            let again = RunOptions {
+                again: true,
+                on_demand: true,
+                ..fixes
+            };
+            run::run(&store, provider, vec![id], again, events(Task::Fixes)).await
+        }
+    };
+    match ran {
         Ok(report) => done(report.stopped),
         Err(e) => {
             tracing::error!("the Assistant's job failed: {e:#}");

@@ -17,6 +17,9 @@ pub struct Theme {
     pub error: Style,
     pub status_bar: Style,
     pub key: Style,
+    /// A fix's lines as a diff: removed and added.
+    pub removed: Style,
+    pub added: Style,
     severity: [Style; 4],
     tp: Style,
     fp: Style,
@@ -48,6 +51,8 @@ impl Theme {
             error: Style::new().fg(Color::Red).add_modifier(bold),
             status_bar: Style::new().add_modifier(Modifier::REVERSED),
             key: Style::new().fg(Color::Cyan).add_modifier(bold),
+            removed: Style::new().fg(Color::Red),
+            added: Style::new().fg(Color::Green),
             severity: [
                 Style::new().fg(Color::Gray),
                 Style::new().fg(Color::Yellow),
@@ -76,6 +81,8 @@ impl Theme {
             error: bold,
             status_bar: Style::new().add_modifier(Modifier::REVERSED),
             key: bold,
+            removed: dim,
+            added: bold,
             severity: [plain, plain, bold, bold],
             tp: bold,
             fp: plain,

@@ -121,6 +121,25 @@ pub struct Assistant {
     /// Not in the Semgrep API: sift's own Assistant gave no verdict, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_verdict: Option<String>,
+    /// Not in the Semgrep API: who wrote sift's own Assistant's guidance
+    /// and fix, and how far its review trusts the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_by: Option<FixedBy>,
+}
+
+/// sift's own Assistant's fix provenance (`assistant.fixed_by`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FixedBy {
+    /// `low`, `medium` or `high`; absent for guidance without a fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub review: String,
+    /// The matched lines the fix replaces, as they were when it was written.
+    #[serde(default, deserialize_with = "null_default")]
+    pub replaces: String,
+    #[serde(flatten)]
+    pub judge: JudgedBy,
 }
 
 /// sift's own Assistant's provenance (`assistant.judged_by`).
@@ -308,6 +327,26 @@ impl Finding {
                     summary: e.summary,
                     explanation: e.explanation,
                 }),
+            fixed_by: a.fixed_by.map(|f| domain::FixProvenance {
+                confidence: f
+                    .confidence
+                    .as_deref()
+                    .and_then(domain::FixConfidence::parse),
+                review: f.review,
+                replaces: f.replaces,
+                judge: domain::Judge {
+                    provider: f.judge.provider,
+                    model: f.judge.model,
+                    prompt_version: f.judge.prompt_version,
+                    at: f
+                        .judge
+                        .at
+                        .as_deref()
+                        .and_then(timestamp::parse)
+                        .unwrap_or(now),
+                    memories: f.judge.memory_ids,
+                },
+            }),
         });
         domain::Finding {
             id: self.id,
@@ -428,6 +467,18 @@ impl Finding {
                 memory_ids: j.memories.clone(),
             }),
             no_verdict: a.no_verdict.clone(),
+            fixed_by: a.fixed_by.as_ref().map(|f| FixedBy {
+                confidence: f.confidence.map(|c| c.as_str().to_string()),
+                review: f.review.clone(),
+                replaces: f.replaces.clone(),
+                judge: JudgedBy {
+                    provider: f.judge.provider.clone(),
+                    model: f.judge.model.clone(),
+                    prompt_version: f.judge.prompt_version,
+                    at: Some(timestamp::format(f.judge.at)),
+                    memory_ids: f.judge.memories.clone(),
+                },
+            }),
         });
         Finding {
             id: f.id,

@@ -194,7 +194,7 @@ fn scan() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verdicts_arrive_are_stored_and_shown() {
     let lab = Lab::new("openai").await;
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["findings"], 4);
@@ -244,12 +244,14 @@ async fn verdicts_arrive_are_stored_and_shown() {
     assert!(requests.iter().all(|r| !r.body.contains(KEY)));
 
     // A rerun asks nothing: every finding is answered.
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["questions"], 0);
     assert_eq!(lab.fake.requests().len(), 4);
     // With --again, they are asked again.
-    let out = lab.run(&["assist", "--again", "--json"]).await;
+    let out = lab
+        .run(&["assist", "--no-fixes", "--again", "--json"])
+        .await;
     assert_eq!(json(&out)["questions"], 4);
 }
 
@@ -262,7 +264,7 @@ async fn a_verdict_never_overrides_a_reviewer() {
         .to_string();
     let out = lab.sift(&["triage", &id, "--state", "fixing"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(
         json(&out)["findings"],
         3,
@@ -288,7 +290,7 @@ async fn the_same_finding_on_two_refs_is_one_question() {
         tree.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     let report = json(&out);
     assert_eq!(report["findings"], 8);
     assert_eq!(report["questions"], 4, "one question per distinct finding");
@@ -304,7 +306,7 @@ async fn the_same_finding_on_two_refs_is_one_question() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secrets_value_never_leaves_and_repository_text_stays_evidence() {
     let lab = Lab::new("openai").await;
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bodies: Vec<String> = lab.fake.requests().into_iter().map(|r| r.body).collect();
     for body in &bodies {
@@ -350,7 +352,7 @@ async fn every_fault_is_a_clear_outcome_and_nothing_stored_is_lost() {
         .then(FakeFault::Refusal)
         .then(FakeFault::Prose)
         .then(FakeFault::HostileReason);
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["no_verdicts"], 3, "{report}");
@@ -373,7 +375,9 @@ async fn every_fault_is_a_clear_outcome_and_nothing_stored_is_lost() {
     // and names the variable; every answer stored stays.
     let asked = lab.fake.requests().len();
     lab.fake.then(FakeFault::Unauthorized);
-    let out = lab.run(&["assist", "--again", "--json"]).await;
+    let out = lab
+        .run(&["assist", "--no-fixes", "--again", "--json"])
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = json(&out);
     assert!(
@@ -398,12 +402,12 @@ async fn a_provider_that_does_not_answer_leaves_findings_for_the_next_run() {
     for _ in 0..16 {
         lab.fake.then(FakeFault::ServerError);
     }
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["failed"].as_array().unwrap().len(), 4);
     assert!(lab.findings().iter().all(|f| f.get("assistant").is_none()));
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["verdicts"], 4);
 }
@@ -412,7 +416,7 @@ async fn a_provider_that_does_not_answer_leaves_findings_for_the_next_run() {
 async fn a_server_without_json_schema_is_asked_in_json_mode() {
     let lab = Lab::new("openai").await;
     lab.fake.refuse_json_schema();
-    let out = lab.run(&["assist", "--json"]).await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["verdicts"], 4);
     let modes: Vec<String> = lab
@@ -435,7 +439,7 @@ async fn a_server_without_json_schema_is_asked_in_json_mode() {
 async fn anthropic_and_azure_are_asked_in_their_own_shapes() {
     for provider in ["anthropic", "azure"] {
         let lab = Lab::new(provider).await;
-        let out = lab.run(&["assist", "--json"]).await;
+        let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
         assert_eq!(out.status.code(), Some(0), "{provider}: {}", stderr(&out));
         assert_eq!(json(&out)["verdicts"], 4, "{provider}");
         let r = &lab.fake.requests()[0];
@@ -573,5 +577,156 @@ async fn sift_serve_serves_the_verdicts_to_every_console() {
     assert_eq!(fp["assistant"]["autotriage"]["verdict"], "false_positive");
     assert_eq!(fp["assistant"]["judged_by"]["model"], "fake-model");
     assert_eq!(fp["assistant"]["component"]["risk"], "neutral");
+    // A true positive's guidance and fix are served in Semgrep's shape,
+    // with sift's rating beside them.
+    let tp = findings
+        .iter()
+        .find(|f| f["location"]["file_path"] == "app/views.py")
+        .unwrap();
+    assert!(
+        tp["assistant"]["autofix"]["fix_code"]
+            .as_str()
+            .unwrap()
+            .contains("shell=False")
+    );
+    assert!(
+        !tp["assistant"]["guidance"]["summary"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(tp["assistant"]["fixed_by"]["confidence"], "high");
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixes_are_written_rated_shown_as_patches_and_rewritten_with_guidance() {
+    let lab = Lab::new("openai").await;
+    let out = lab.run(&["assist", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    // Three true positives: a fix each, written and reviewed.
+    assert_eq!(report["verdicts"], 4);
+    assert_eq!(report["fixes"], 3, "{report}");
+    let fix_requests = |lab: &Lab| {
+        lab.fake
+            .requests()
+            .iter()
+            .filter(|r| r.body.contains("fix_suggestion") || r.body.contains("fix_review"))
+            .count()
+    };
+    assert_eq!(fix_requests(&lab), 6);
+    // The false positive gets none.
+    let fp = lab.finding("app/db.py", 5);
+    assert!(fp["assistant"]["autofix"].is_null(), "{fp}");
+
+    let views = lab.finding("app/views.py", 6)["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = lab.sift(&["fix", &views, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fix = json(&out);
+    assert_eq!(fix["author"], "sift");
+    assert_eq!(fix["confidence"], "high");
+    assert_eq!(fix["path"], "app/views.py");
+    let diff = fix["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-    subprocess.call(request.GET[\"cmd\"], shell=True)\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+    subprocess.call(request.GET[\"cmd\"], shell=False)\n"),
+        "{diff}"
+    );
+
+    // The patch sift fix prints applies to the source tree.
+    let out = lab.sift(&["fix", &views]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let patch = lab.dir.path().join("views.patch");
+    std::fs::write(&patch, &out.stdout).unwrap();
+    let tree = lab.dir.path().join("shop");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(&tree)
+            .args(args)
+            .arg(&patch)
+            .output()
+            .unwrap()
+    };
+    let check = git(&["apply", "--check"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(git(&["apply"]).status.success());
+    let applied = std::fs::read_to_string(tree.join("app/views.py")).unwrap();
+    assert!(applied.contains("shell=False") && !applied.contains("shell=True"));
+    // Applied, the code is not what the fix was written for: stale.
+    let out = lab.sift(&["fix", &views, "--no-ask"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("no longer what the fix was written for"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A fix rated below the team's threshold is not shown.
+    let db = lab.finding("app/db.py", 9)["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        lab.finding("app/db.py", 9)["assistant"]["fixed_by"]["confidence"],
+        "medium"
+    );
+    let config = std::fs::read_to_string(lab.config()).unwrap();
+    std::fs::write(
+        lab.config(),
+        format!("{config}min_fix_confidence = \"high\"\n"),
+    )
+    .unwrap();
+    let out = lab.sift(&["fix", &db, "--no-ask"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("below min_fix_confidence (high)"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(lab.config(), &config).unwrap();
+
+    // Guidance for the rule rewrites the fix with it (customize fix).
+    let rule = "python.django.security.injection.sql.sql-injection-db-cursor-execute";
+    let out = lab.sift(&[
+        "memories",
+        "add",
+        "--guidance",
+        "--project",
+        "shop",
+        "--rule",
+        rule,
+        "--text",
+        "Use the query helpers in app.util",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lab.run(&["fix", &db, "--again", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fix = json(&out);
+    assert_eq!(fix["confidence"], "high");
+    assert!(
+        fix["diff"]
+            .as_str()
+            .unwrap()
+            .contains("as the team asks: Use the query helpers")
+    );
+    let shaped = lab.finding("app/db.py", 9);
+    assert_eq!(
+        shaped["assistant"]["fixed_by"]["memory_ids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // And the rerun of assist asks nothing more.
+    let before = fix_requests(&lab);
+    let out = lab.run(&["assist", "--json"]).await;
+    assert_eq!(json(&out)["questions"], 0);
+    assert_eq!(fix_requests(&lab), before);
 }

@@ -8,7 +8,7 @@ use ratatui::backend::TestBackend;
 use sift::domain::BacklogView;
 use sift::import::{ImportOptions, load_str};
 use sift::store::Store;
-use sift::tui::action::{Action, Effect};
+use sift::tui::action::{Action, AssistantWork, Effect};
 use sift::tui::keymap::Keymap;
 use sift::tui::model::{Model, Overlay, Pane};
 use sift::tui::perform::Perform;
@@ -1448,7 +1448,7 @@ fn j_asks_the_assistant_in_the_background_and_answers_show_as_they_arrive() {
         .effects
         .iter()
         .find_map(|e| match e {
-            Effect::AskAssistant(ids) => Some(ids.clone()),
+            Effect::AskAssistant(AssistantWork::Verdicts(ids)) => Some(ids.clone()),
             _ => None,
         })
         .expect("asked in the background");

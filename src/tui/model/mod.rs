@@ -7,12 +7,13 @@ mod overlay;
 pub use dialog::*;
 pub use overlay::*;
 
-use super::detail_lines::DetailLines;
+use super::detail_lines::{DetailLines, FixBefore};
 use super::keymap::Keymap;
 use super::layout;
 use super::theme::Theme;
 use crate::domain::{
-    BacklogView, Before, Facets, Filter, Finding, FindingIndex, Memory, Row, RuleClasses,
+    BacklogView, Before, Facets, Filter, Finding, FindingIndex, FixConfidence, Memory, Row,
+    RuleClasses,
 };
 use crate::sync::SyncStatus;
 use std::collections::{BTreeSet, HashSet};
@@ -136,6 +137,10 @@ pub struct Model {
     pub assistant: Option<String>,
     /// The Assistant's job in the background, while it runs.
     pub assistant_job: Option<AssistantJob>,
+    /// Fixes rated lower are not shown (`[assistant] min_fix_confidence`).
+    pub min_fix_confidence: FixConfidence,
+    /// The fix `c` replaced, shown beside the new one.
+    pub fix_before: Option<FixBefore>,
     pub quit: bool,
 }
 
@@ -146,6 +151,10 @@ pub struct AssistantJob {
     pub verdicts: usize,
     pub no_verdicts: usize,
     pub failed: usize,
+    /// Fixes written (or found not possible) so far, and those that got
+    /// no answer.
+    pub fixes: usize,
+    pub fix_failed: usize,
 }
 
 impl Model {
@@ -179,6 +188,8 @@ impl Model {
             verdict_feedback: None,
             assistant: None,
             assistant_job: None,
+            min_fix_confidence: FixConfidence::Low,
+            fix_before: None,
             quit: false,
         }
     }

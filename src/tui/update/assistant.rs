@@ -1,7 +1,8 @@
 //! Asking sift's own Assistant from the console: the job runs in the
 //! background while the reviewer works on; answers show as they arrive.
 
-use crate::tui::action::{AssistantNews, Effect};
+use crate::tui::action::{AssistantNews, AssistantWork, Effect};
+use crate::tui::clipboard::MAX_COPY;
 use crate::tui::model::{AssistantJob, Model};
 
 /// `J`: the finding under the cursor, the marked ones or the range.
@@ -35,7 +36,7 @@ pub fn ask(model: &mut Model) -> Vec<Effect> {
     });
     model.marked.clear();
     model.visual = None;
-    vec![Effect::AskAssistant(targets)]
+    vec![Effect::AskAssistant(AssistantWork::Verdicts(targets))]
 }
 
 /// What the job did: counts, the answered findings shown as they now are.
@@ -56,10 +57,32 @@ pub fn news(model: &mut Model, news: AssistantNews) -> Vec<Effect> {
             job.failed += findings.len();
             Vec::new()
         }
+        AssistantNews::Fixed { findings, ok } => {
+            if ok {
+                job.fixes += findings.len();
+            } else {
+                job.fix_failed += findings.len();
+            }
+            let mut effects = vec![Effect::ReloadIndex];
+            // The fix shows in the pane at once.
+            if let Some(id) = model.detail.finding.as_ref().map(|f| f.id)
+                && findings.contains(&id)
+            {
+                effects.push(Effect::LoadDetail(id));
+            }
+            effects
+        }
         AssistantNews::Done { stopped } => {
             let job = model.assistant_job.take().unwrap_or_default();
             model.notice = Some(match stopped {
                 Some(why) => format!("The Assistant stopped: {why}"),
+                None if job.total == 0 => match (job.fixes, job.fix_failed) {
+                    (0, 0) => "The Assistant had nothing to write".to_string(),
+                    (0, _) => "No new fix this time (ask again later)".to_string(),
+                    _ => "The Assistant rewrote the fix with your guidance: before and after \
+                          are in the finding pane"
+                        .to_string(),
+                },
                 None => {
                     let mut said = format!(
                         "The Assistant judged {} finding(s): {} verdict(s), {} without one",
@@ -68,10 +91,47 @@ pub fn news(model: &mut Model, news: AssistantNews) -> Vec<Effect> {
                     if job.failed > 0 {
                         said += &format!(", {} unanswered (ask again later)", job.failed);
                     }
+                    if job.fixes > 0 {
+                        said += &format!("; {} fix(es) written", job.fixes);
+                    }
+                    if job.fix_failed > 0 {
+                        said += &format!(", {} not (ask again later)", job.fix_failed);
+                    }
                     said
                 }
             });
             vec![Effect::ReloadIndex]
         }
     }
+}
+
+/// `y`: the fix the finding pane shows, on the clipboard: the rule's own
+/// when it has one, else the Assistant's when it is shown (not hidden by
+/// its rating, not stale).
+pub fn copy_fix(model: &mut Model) -> Vec<Effect> {
+    let Some(f) = model
+        .detail
+        .finding
+        .as_ref()
+        .filter(|f| Some(f.id) == model.selected_id())
+    else {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    };
+    let fix = match crate::assistant::fix::shown_fix(f, model.min_fix_confidence) {
+        Ok(fix) => fix,
+        Err(why) => {
+            model.notice = Some(format!("Nothing to copy: {why}"));
+            return Vec::new();
+        }
+    };
+    if fix.len() > MAX_COPY {
+        model.notice = Some("The fix is too long to copy: `sift fix ID` prints it".into());
+        return Vec::new();
+    }
+    model.notice = Some(format!(
+        "Fix copied ({} line(s)) to the clipboard",
+        fix.lines().count()
+    ));
+    vec![Effect::Copy(fix)]
 }

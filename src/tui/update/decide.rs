@@ -10,9 +10,10 @@ use crate::domain::{
     TriageState, Verdict, resolve,
 };
 use crate::text::inert_lines;
-use crate::tui::action::{Action, Effect};
+use crate::tui::action::{Action, AssistantWork, Effect};
+use crate::tui::detail_lines::FixBefore;
 use crate::tui::format::capitalise;
-use crate::tui::model::{Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
+use crate::tui::model::{AssistantJob, Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
 use crate::tui::summary::{Decision, MemoryDone, Summary};
 use ratatui_textarea::TextArea;
 
@@ -251,7 +252,8 @@ fn customize_fix(model: &mut Model) -> Vec<Effect> {
         .filter(|f| f.id == id)
         .and_then(|f| f.assistant.as_ref())
         .is_some_and(|a| a.autofix_code.is_some() || a.guidance.is_some());
-    if !fix {
+    // With sift's own Assistant, the guidance writes a fix where there was none.
+    if !fix && model.assistant.is_none() {
         model.notice = Some("Assistant suggests no fix for this finding".into());
         return Vec::new();
     }
@@ -464,12 +466,39 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
             MemoryChange::Create(memory)
         });
     }
+    // New guidance from `c` rewrites this finding's fix with it, when sift's
+    // own Assistant writes fixes; the old one shows beside the new.
+    let rewrite = match (&dialog.memory, &dialog.targets[..]) {
+        (Some(form), &[id])
+            if form.guidance && form.editing.is_none() && model.assistant.is_some() =>
+        {
+            let a = model
+                .detail
+                .finding
+                .as_ref()
+                .filter(|f| f.id == id)
+                .and_then(|f| f.assistant.as_ref());
+            model.fix_before = Some(FixBefore {
+                finding: id,
+                code: a.and_then(|a| a.autofix_code.clone()),
+                confidence: a
+                    .and_then(|a| a.fixed_by.as_ref())
+                    .and_then(|b| b.confidence),
+            });
+            model.detail.touch();
+            model
+                .assistant_job
+                .get_or_insert_with(AssistantJob::default);
+            Some(Effect::AskAssistant(AssistantWork::Fix(id)))
+        }
+        _ => None,
+    };
     let record = Effect::Record {
         intents,
         summary,
         memory: change,
     };
-    (vec![record], false)
+    (std::iter::once(record).chain(rewrite).collect(), false)
 }
 
 /// The decisions are in the outbox: show them, and move on.

@@ -4,7 +4,7 @@
 
 use crate::domain::Finding;
 use crate::tui::action::Effect;
-use crate::tui::detail_lines::{Shown, detail_lines};
+use crate::tui::detail_lines::{FixShown, Shown, detail_lines};
 use crate::tui::model::Model;
 
 pub fn loaded(model: &mut Model, finding: Box<Finding>) -> Vec<Effect> {
@@ -42,9 +42,14 @@ pub fn keep_lines(model: &mut Model) {
             (None, None) if detail.requested.is_some() => Shown::Loading,
             (None, None) => Shown::Nothing,
         };
+        let fixes = FixShown {
+            min: model.min_fix_confidence,
+            before: model.fix_before.as_ref(),
+        };
         let lines = detail_lines(
             shown,
             &model.memories,
+            fixes,
             model.now,
             width,
             &model.theme,

@@ -224,6 +224,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::Memories => memories::open(model),
         Action::MemoriesOfFinding => memories::covering(model),
+        Action::CopyFix => assistant::copy_fix(model),
         Action::AskAssistant => {
             if model.focus == Pane::Sidebar {
                 model.notice = Some("Choose a finding first (Tab to the list)".into());
