@@ -15,6 +15,7 @@ macro_rules! say {
 pub mod assist;
 pub mod console;
 pub mod context;
+pub mod digest;
 pub mod errors;
 pub mod exit;
 pub mod findings;
@@ -108,6 +109,9 @@ pub enum Command {
     /// Ask the team's own AI provider for verdicts on the undecided
     /// findings that have none (see the config's [assistant]).
     Assist(Box<assist::AssistArgs>),
+    /// The top three backlog tasks and the week's figures, printed or
+    /// mailed (the config's [digest]); run it every Monday.
+    Digest(digest::DigestArgs),
 }
 
 impl Command {
@@ -121,6 +125,7 @@ impl Command {
             Command::Sync(a) => a.json.then_some(Failure::Plain),
             Command::Memories { command } => command.json_failure(),
             Command::Assist(a) => a.json().then_some(Failure::Plain),
+            Command::Digest(a) => a.json().then_some(Failure::Plain),
             Command::Demo(_) | Command::Serve(_) => None,
         }
     }
@@ -155,6 +160,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Memories { command }) => memories::run(ctx, command),
         Some(Command::Sync(args)) => sync::run(ctx, args),
         Some(Command::Assist(args)) => assist::run(ctx, *args),
+        Some(Command::Digest(args)) => digest::run(ctx, args),
     }
 }
 
