@@ -207,13 +207,15 @@ pub fn send(settings: &MailSettings, digest: &Digest) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) => {
             let why = redact(format!("{e}"));
-            let what = if e.is_permanent() || e.is_transient() {
-                "refused the digest"
-            } else {
-                "could not take the digest"
-            };
+            if e.is_permanent() || e.is_transient() {
+                bail!(
+                    "the SMTP server {} refused the digest: {}; nothing was sent",
+                    settings.server(),
+                    inert(&why)
+                )
+            }
             bail!(
-                "the SMTP server {} {what}: {}; nothing was sent",
+                "cannot send the digest by the SMTP server {}: {}; nothing was sent",
                 settings.server(),
                 inert(&why)
             )
