@@ -265,3 +265,26 @@ pub fn json(d: &Digest) -> impl Serialize + '_ {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_markup_and_shows_controls() {
+        assert_eq!(
+            esc("<a href=\"x\">it's & \u{1b}[31m</a>"),
+            "&lt;a href=&quot;x&quot;&gt;it&#39;s &amp; ␛[31m&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn markdown_makes_no_link_image_or_emphasis_of_a_name() {
+        assert_eq!(
+            md("![x](http://e/p.png) *b* _i_ <b>"),
+            r"\!\[x\](http://e/p.png) \*b\* \_i\_ \<b\>"
+        );
+        assert_eq!(code_span("a `b` c"), "`` a `b` c ``");
+        assert_eq!(code_span("x``"), "``` x`` ```");
+    }
+}
