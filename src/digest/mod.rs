@@ -130,10 +130,10 @@ fn load(store: &Store, ids: &[i64]) -> Result<Vec<Finding>> {
     Ok(out)
 }
 
-/// One copy of each finding (a match on several refs is one finding), the
-/// copy with the lowest id.
+/// One copy of each finding (a match on several refs is one finding): the
+/// copy seen first, so its age is the finding's.
 fn unique(mut findings: Vec<Finding>) -> Vec<Finding> {
-    findings.sort_by_key(|f| f.id);
+    findings.sort_by_key(|f| (f.relevant_since, f.id));
     let mut seen = HashSet::new();
     findings.retain(|f| seen.insert((f.project.clone(), f.match_based_id.clone())));
     findings
