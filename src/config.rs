@@ -2,6 +2,7 @@
 
 use crate::assistant::{AssistantToml, ProviderSettings};
 use crate::backend::api::credentials::{self, Token};
+use crate::digest::mail::DigestToml;
 use crate::domain::FixConfidence;
 use crate::tui::keymap::KeymapToml;
 use anyhow::{Context, Result, bail};
@@ -30,6 +31,8 @@ pub struct Config {
     pub profiles: BTreeMap<String, Profile>,
     /// sift's own Assistant: the AI provider that judges findings.
     pub assistant: Option<AssistantToml>,
+    /// Where `sift digest --mail` sends the digest.
+    pub digest: Option<DigestToml>,
 }
 
 /// Which backend the commands use.

@@ -96,9 +96,12 @@ pub fn check_scheme(url: &Url) -> Result<(), String> {
 
 /// A URL to this machine (localhost or a loopback address).
 pub fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
+    url.host_str().is_some_and(is_loopback_host)
+}
+
+/// A host name or address of this machine: `localhost` or a loopback
+/// address (IPv6 with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || bare

@@ -15,6 +15,7 @@ macro_rules! say {
 pub mod assist;
 pub mod console;
 pub mod context;
+pub mod digest;
 pub mod errors;
 pub mod exit;
 pub mod findings;
@@ -112,6 +113,9 @@ pub enum Command {
     /// Print a finding's fix as a unified diff for `git apply` (asking the
     /// AI provider for one when it has none).
     Fix(fix::FixArgs),
+    /// The top three backlog tasks and the week's figures, printed or
+    /// mailed (the config's [digest]); run it every Monday.
+    Digest(digest::DigestArgs),
 }
 
 impl Command {
@@ -126,6 +130,7 @@ impl Command {
             Command::Memories { command } => command.json_failure(),
             Command::Assist(a) => a.json().then_some(Failure::Plain),
             Command::Fix(a) => a.json.then_some(Failure::Plain),
+            Command::Digest(a) => a.json().then_some(Failure::Plain),
             Command::Demo(_) | Command::Serve(_) => None,
         }
     }
@@ -161,6 +166,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Sync(args)) => sync::run(ctx, args),
         Some(Command::Assist(args)) => assist::run(ctx, *args),
         Some(Command::Fix(args)) => fix::run(ctx, args),
+        Some(Command::Digest(args)) => digest::run(ctx, args),
     }
 }
 

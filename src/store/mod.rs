@@ -3,6 +3,7 @@
 
 mod assistant;
 mod decide;
+mod digest;
 mod findings;
 mod fixes;
 mod identity;

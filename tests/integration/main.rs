@@ -16,6 +16,7 @@ mod cli_triage;
 mod conformance;
 mod console;
 mod demo;
+mod digest;
 mod e2e_tmux;
 mod identity;
 mod import;
