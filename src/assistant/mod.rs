@@ -18,6 +18,7 @@ pub mod eval;
 pub mod fake;
 pub mod prompt;
 pub mod provider;
+pub mod rule;
 pub mod run;
 pub mod verdict;
 

@@ -71,7 +71,7 @@ pub fn read(content: &Content) -> Judgement {
 
 /// The JSON object in a reply: the whole text, or (JSON mode on a small
 /// model) one fenced or embedded in a little prose.
-fn json_in(text: &str) -> Option<Value> {
+pub(crate) fn json_in(text: &str) -> Option<Value> {
     let text = text.trim();
     if let Ok(v) = serde_json::from_str::<Value>(text) {
         return Some(v);
