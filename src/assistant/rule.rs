@@ -518,7 +518,17 @@ fn cut(text: &str, max: usize) -> String {
 impl Rule {
     /// The rule as a Semgrep config file (`rules:` with this one rule).
     pub fn to_yaml(&self) -> String {
-        let mut y = String::from("# Drafted by `sift rules new`: review it before use.\nrules:\n");
+        self.to_yaml_noted(&[])
+    }
+
+    /// The rule as a Semgrep config file, `notes` (what its test showed)
+    /// as comments at the top.
+    pub fn to_yaml_noted(&self, notes: &[String]) -> String {
+        let mut y = String::from("# Drafted by `sift rules new`: review it before use.\n");
+        for note in notes {
+            let _ = writeln!(y, "# {}", visible(note).replace('\n', " "));
+        }
+        y.push_str("rules:\n");
         let _ = writeln!(y, "  - id: {}", quoted(&self.id));
         let _ = writeln!(y, "    languages: [{}]", self.language.name);
         let _ = writeln!(y, "    severity: {}", self.severity.as_str());

@@ -7,7 +7,7 @@
 //! rerun asks only what is left.
 
 use super::prompt::{self, Question};
-use super::provider::{Provider, ProviderError};
+use super::provider::{Ask, Provider, ProviderError, Reply};
 use super::verdict;
 use crate::domain::{Finding, Judge};
 use crate::service::SharedStore;
@@ -272,36 +272,15 @@ async fn ask_one(
     events: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<()> {
     let Planned { question, findings } = planned;
-    let mut attempt = 0;
-    let reply = loop {
-        attempt += 1;
-        if let Some(wait) = gate.wait_needed() {
-            events(Event::Waiting {
-                seconds: wait.as_secs().max(1),
-            });
-            tokio::time::sleep(wait).await;
+    let waiting = |seconds| events(Event::Waiting { seconds });
+    let reply = match ask_patiently(provider, &question.ask, gate, &waiting).await {
+        Ok(reply) => Ok(reply),
+        Err(ProviderError::Unusable { message }) => {
+            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            r.stopped.get_or_insert_with(|| message.clone());
+            Err(message)
         }
-        match provider.ask(&question.ask).await {
-            Ok(reply) => break Ok(reply),
-            Err(ProviderError::Unavailable {
-                message,
-                retry_after,
-            }) => {
-                if let Some(wait) = retry_after {
-                    gate.hold(wait);
-                }
-                if attempt >= MAX_ATTEMPTS {
-                    break Err(message);
-                }
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            Err(ProviderError::Refused { message }) => break Err(message),
-            Err(ProviderError::Unusable { message }) => {
-                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-                r.stopped.get_or_insert_with(|| message.clone());
-                break Err(message);
-            }
-        }
+        Err(e) => Err(e.to_string()),
     };
     match reply {
         Ok(reply) => {
@@ -353,6 +332,43 @@ async fn ask_one(
     Ok(())
 }
 
+/// Asks one question, waiting as long as the provider (or `gate`) says and
+/// retrying when it is unavailable, up to [`MAX_ATTEMPTS`] tries; `waiting`
+/// hears of each wait the provider asked for. The error is the last one.
+pub async fn ask_patiently(
+    provider: &Provider,
+    ask: &Ask,
+    gate: &Gate,
+    waiting: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Reply, ProviderError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if let Some(wait) = gate.wait_needed() {
+            waiting(wait.as_secs().max(1));
+            tokio::time::sleep(wait).await;
+        }
+        match provider.ask(ask).await {
+            Err(ProviderError::Unavailable {
+                message,
+                retry_after,
+            }) => {
+                if let Some(wait) = retry_after {
+                    gate.hold(wait);
+                }
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(ProviderError::Unavailable {
+                        message,
+                        retry_after,
+                    });
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// 1 s, 2 s, 4 s…, up to a minute.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
@@ -360,7 +376,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// When the provider may be asked again, shared by every request.
 #[derive(Clone, Default)]
-struct Gate(Arc<Mutex<Option<Instant>>>);
+pub struct Gate(Arc<Mutex<Option<Instant>>>);
 
 impl Gate {
     fn hold(&self, wait: Duration) {

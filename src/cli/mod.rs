@@ -22,6 +22,7 @@ pub mod import;
 pub mod logging;
 pub mod memories;
 pub mod output;
+pub mod rules;
 pub mod serve;
 pub mod sync;
 pub mod triage;
@@ -108,6 +109,11 @@ pub enum Command {
     /// Ask the team's own AI provider for verdicts on the undecided
     /// findings that have none (see the config's [assistant]).
     Assist(Box<assist::AssistArgs>),
+    /// Draft Semgrep rules with the team's AI provider.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
 }
 
 impl Command {
@@ -121,6 +127,7 @@ impl Command {
             Command::Sync(a) => a.json.then_some(Failure::Plain),
             Command::Memories { command } => command.json_failure(),
             Command::Assist(a) => a.json().then_some(Failure::Plain),
+            Command::Rules { command } => command.json().then_some(Failure::Plain),
             Command::Demo(_) | Command::Serve(_) => None,
         }
     }
@@ -155,6 +162,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Memories { command }) => memories::run(ctx, command),
         Some(Command::Sync(args)) => sync::run(ctx, args),
         Some(Command::Assist(args)) => assist::run(ctx, *args),
+        Some(Command::Rules { command }) => rules::run(ctx, command),
     }
 }
 
