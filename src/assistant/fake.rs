@@ -216,21 +216,21 @@ fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
     }
 }
 
-/// The fake's rule: the bad example's first line of code with its call's
+/// The fake's rule: the bad example's last line of code with its call's
 /// arguments left open (`os.system(cmd)` gives `os.system(...)`); once told
-/// that a draft matches the good example, that example's first line of code
+/// that a draft matches the good example, that example's last line of code
 /// as `pattern_not` too.
 fn draft_rule(request: &Value, fault: Option<&FakeFault>) -> Value {
     let user = user_message(request);
-    let first_code = |section: &str| {
+    let last_code = |section: &str| {
         section_in(user, section).and_then(|text| {
             text.lines()
                 .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("import "))
+                .rfind(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(str::to_string)
         })
     };
-    let pattern = match first_code("BAD EXAMPLE") {
+    let pattern = match last_code("BAD EXAMPLE") {
         Some(line) => match line.find('(') {
             Some(at) => format!("{}...)", &line[..=at]),
             None => line,
@@ -240,7 +240,7 @@ fn draft_rule(request: &Value, fault: Option<&FakeFault>) -> Value {
     let told = section_in(user, "WHAT SEMGREP SHOWED")
         .is_some_and(|t| t.contains("matches the good example"));
     let pattern_not: Vec<String> = if told {
-        first_code("GOOD EXAMPLE").into_iter().collect()
+        last_code("GOOD EXAMPLE").into_iter().collect()
     } else {
         Vec::new()
     };
