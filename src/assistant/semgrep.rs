@@ -105,8 +105,8 @@ impl Trial {
             Some(l) => parts.push(format!("it matches the good example ({})", lines(l))),
             None => {}
         }
-        if parts.is_empty() || self.problems.iter().any(|p| p.starts_with("semgrep")) {
-            parts.insert(0, "semgrep rejected the rule".to_string());
+        if parts.is_empty() {
+            return "semgrep rejected the rule".to_string();
         }
         parts.join("; ")
     }
@@ -217,6 +217,12 @@ fn read(report: &Value, request: &Request) -> Trial {
             trial.warnings.push(message);
         }
     }
+    if !trial.problems.is_empty() {
+        // A rule semgrep rejects matched nothing: its matches say nothing.
+        trial.bad = None;
+        trial.good = None;
+        return trial;
+    }
     if trial.bad.as_ref().is_some_and(Vec::is_empty) {
         trial
             .problems
@@ -293,7 +299,6 @@ mod tests {
     #[test]
     fn each_failure_is_a_problem_the_model_can_act_on() {
         let report = json!({"results": [result("./good/example.py", 2)], "errors": [
-            {"level": "error", "type": "Rule parse error", "message": "Invalid pattern"},
             {"level": "warn", "type": "Syntax error", "message": "bad/example.py:3"}
         ]});
         let t = read(&report, &request());
@@ -301,16 +306,26 @@ mod tests {
         assert_eq!(
             t.problems,
             [
-                "semgrep rejected the rule: Invalid pattern",
                 "it does not match the bad example",
                 "it matches the good example at line 2: os.system(\"ls\")",
             ]
         );
         assert_eq!(t.warnings, ["bad/example.py:3"]);
-        assert!(
-            t.summary()
-                .starts_with("semgrep rejected the rule; it misses")
+        assert_eq!(
+            t.summary(),
+            "it misses the bad example; it matches the good example (line 2)"
         );
+    }
+
+    #[test]
+    fn a_rule_semgrep_rejects_has_no_matches_to_speak_of() {
+        let report = json!({"results": [], "errors": [
+            {"level": "error", "type": "Rule parse error", "message": "Invalid pattern"}
+        ]});
+        let t = read(&report, &request());
+        assert_eq!(t.problems, ["semgrep rejected the rule: Invalid pattern"]);
+        assert_eq!((&t.bad, &t.good), (&None, &None));
+        assert_eq!(t.summary(), "semgrep rejected the rule");
     }
 
     #[test]

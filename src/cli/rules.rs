@@ -258,6 +258,11 @@ fn hear(round: &Round) {
     }
 }
 
+/// Semgrep's multi-line messages on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// What the drafting came to, on stderr (stdout holds the rule alone).
 fn tell(
     drafted: &Drafted,
@@ -296,11 +301,11 @@ fn tell(
                     inert(&path)
                 );
                 for problem in &t.problems {
-                    eprintln!("  - {}", inert(problem));
+                    eprintln!("  - {}", inert(&one_line(problem)));
                 }
             }
             for warning in &t.warnings {
-                eprintln!("sift: semgrep warned: {}", inert(warning));
+                eprintln!("sift: semgrep warned: {}", inert(&one_line(warning)));
             }
         }
         (Some(_), None) => {
