@@ -6,6 +6,7 @@
 //! Its judgement is simple and deterministic: a finding whose matched
 //! lines (those the prompt marks with `>`) hold `sanitize_sql(` or
 //! `FAKE-FALSE-POSITIVE` is a false positive, any other a true positive.
+//! Its rules are as simple: see [`draft_rule`].
 
 use axum::Router;
 use axum::body::Bytes;
@@ -33,8 +34,11 @@ pub enum FakeFault {
     Refusal,
     /// Prose instead of JSON.
     Prose,
-    /// A verdict whose reason holds terminal escapes and bidi overrides.
+    /// A verdict whose reason (a rule whose message and pattern) holds
+    /// terminal escapes and bidi overrides.
     HostileReason,
+    /// A rule with no pattern: not a rule, so it is asked again.
+    InvalidRule,
     /// No answer (the client's time limit must fire).
     Hang,
 }
@@ -180,6 +184,7 @@ fn answer(request: &Value, fault: Option<&FakeFault>) -> Value {
         "triage_verdict" | "" => judge(request, fault),
         "fix_suggestion" => write_fix(request),
         "fix_review" => review_fix(request),
+        super::rule::RULE_SCHEMA_NAME => draft_rule(request, fault),
         other => json!({"error": format!("the fake knows no schema named {other}")}),
     }
 }
@@ -278,6 +283,63 @@ fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
     } else {
         json!({"verdict": "true_positive", "reason": "User input reaches the sink unchecked.", "component": component})
     }
+}
+
+/// The fake's rule: the bad example's last line of code with its call's
+/// arguments left open (`os.system(cmd)` gives `os.system(...)`); once told
+/// that a draft matches the good example, that example's last line of code
+/// as `pattern_not` too.
+fn draft_rule(request: &Value, fault: Option<&FakeFault>) -> Value {
+    let user = user_message(request);
+    let last_code = |section: &str| {
+        section_in(user, section).and_then(|text| {
+            text.lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+        })
+    };
+    let pattern = match last_code("BAD EXAMPLE") {
+        Some(line) => match line.find('(') {
+            Some(at) => format!("{}...)", &line[..=at]),
+            None => line,
+        },
+        None => "eval(...)".to_string(),
+    };
+    let told = section_in(user, "WHAT SEMGREP SHOWED")
+        .is_some_and(|t| t.contains("matches the good example"));
+    let pattern_not: Vec<String> = if told {
+        last_code("GOOD EXAMPLE").into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    let mut answer = json!({
+        "id": "fake-drafted-rule",
+        "message": "This call runs what it is given; pass it only fixed values.",
+        "severity": "ERROR",
+        "pattern_either": [pattern],
+        "pattern_not": pattern_not,
+        "pattern_inside": [],
+        "pattern_not_inside": [],
+        "metavariable_regex": []
+    });
+    match fault {
+        Some(FakeFault::InvalidRule) => answer["pattern_either"] = json!([]),
+        Some(FakeFault::HostileReason) => {
+            answer["message"] = json!("Bad \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J \u{202e}txt.exe");
+            answer["id"] = json!("x\u{1b}[31m\u{202e}");
+        }
+        _ => {}
+    }
+    answer
+}
+
+/// The text between a section's markers in a question, if it is there.
+fn section_in<'a>(user: &'a str, name: &str) -> Option<&'a str> {
+    let start = user.find(&format!("<<<{name} "))?;
+    let body = start + user[start..].find(">>>\n")? + 4;
+    let end = body + user[body..].find(&format!("<<<END {name} "))?;
+    Some(&user[body..end])
 }
 
 fn status(code: u16, message: &str, retry_after: Option<u64>) -> Response {

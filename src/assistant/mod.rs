@@ -13,13 +13,16 @@
 //! - Answers are stored as they arrive, by the question that produced them.
 
 pub mod config;
+pub mod drafting;
 pub mod eval;
 #[cfg(feature = "faults")]
 pub mod fake;
 pub mod fix;
 pub mod prompt;
 pub mod provider;
+pub mod rule;
 pub mod run;
+pub mod semgrep;
 pub mod verdict;
 
 pub use config::{AssistantToml, NOT_CONFIGURED, ProviderKind, ProviderSettings};

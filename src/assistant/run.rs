@@ -485,27 +485,23 @@ async fn ask_one(
     Ok(())
 }
 
-/// One request, retried while the provider is unavailable (with backoff,
-/// and waiting as long as any 429 asked every request to); a provider that
-/// cannot be used as configured stops the run.
-async fn ask_with_retries(
+/// Asks one question, waiting as long as the provider (or `gate`) says and
+/// retrying when it is unavailable, up to [`MAX_ATTEMPTS`] tries; `waiting`
+/// hears of each wait the provider asked for. The error is the last one.
+pub async fn ask_patiently(
     provider: &Provider,
-    gate: &Gate,
     ask: &Ask,
-    report: &Mutex<Report>,
-    events: &(dyn Fn(Event) + Send + Sync),
-) -> Result<Reply, String> {
+    gate: &Gate,
+    waiting: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Reply, ProviderError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         if let Some(wait) = gate.wait_needed() {
-            events(Event::Waiting {
-                seconds: wait.as_secs().max(1),
-            });
+            waiting(wait.as_secs().max(1));
             tokio::time::sleep(wait).await;
         }
         match provider.ask(ask).await {
-            Ok(reply) => return Ok(reply),
             Err(ProviderError::Unavailable {
                 message,
                 retry_after,
@@ -514,17 +510,36 @@ async fn ask_with_retries(
                     gate.hold(wait);
                 }
                 if attempt >= MAX_ATTEMPTS {
-                    return Err(message);
+                    return Err(ProviderError::Unavailable {
+                        message,
+                        retry_after,
+                    });
                 }
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            Err(ProviderError::Refused { message }) => return Err(message),
-            Err(ProviderError::Unusable { message }) => {
-                let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-                r.stopped.get_or_insert_with(|| message.clone());
-                return Err(message);
-            }
+            done => return done,
         }
+    }
+}
+
+/// [`ask_patiently`] for a run: its waits are events, and a provider that
+/// cannot be used as configured stops the run. The error is in words.
+async fn ask_with_retries(
+    provider: &Provider,
+    gate: &Gate,
+    ask: &Ask,
+    report: &Mutex<Report>,
+    events: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Reply, String> {
+    let waiting = |seconds| events(Event::Waiting { seconds });
+    match ask_patiently(provider, ask, gate, &waiting).await {
+        Ok(reply) => Ok(reply),
+        Err(ProviderError::Unusable { message }) => {
+            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            r.stopped.get_or_insert_with(|| message.clone());
+            Err(message)
+        }
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -535,7 +550,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// When the provider may be asked again, shared by every request.
 #[derive(Clone, Default)]
-struct Gate(Arc<Mutex<Option<Instant>>>);
+pub struct Gate(Arc<Mutex<Option<Instant>>>);
 
 impl Gate {
     fn hold(&self, wait: Duration) {

@@ -104,7 +104,7 @@ fn component(object: &Map<String, Value>) -> Option<ComponentTag> {
 
 /// The JSON object in a reply: the whole text, or (JSON mode on a small
 /// model) one fenced or embedded in a little prose.
-fn json_in(text: &str) -> Option<Value> {
+pub(crate) fn json_in(text: &str) -> Option<Value> {
     let text = text.trim();
     if let Ok(v) = serde_json::from_str::<Value>(text) {
         return Some(v);

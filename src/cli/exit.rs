@@ -19,6 +19,9 @@ pub enum Exit {
     /// The backend rejected decisions or memory changes; they are kept,
     /// listed by `sift sync`.
     Rejected,
+    /// `rules new`: no draft was a usable rule, or the last one failed its
+    /// test on the examples.
+    NoRule,
 }
 
 impl Exit {
@@ -29,6 +32,7 @@ impl Exit {
             Exit::BadInput => 3,
             Exit::Pending => 4,
             Exit::Rejected => 5,
+            Exit::NoRule => 6,
         }
     }
 

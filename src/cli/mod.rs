@@ -24,6 +24,7 @@ pub mod import;
 pub mod logging;
 pub mod memories;
 pub mod output;
+pub mod rules;
 pub mod serve;
 pub mod sync;
 pub mod triage;
@@ -116,6 +117,11 @@ pub enum Command {
     /// The top three backlog tasks and the week's figures, printed or
     /// mailed (the config's [digest]); run it every Monday.
     Digest(digest::DigestArgs),
+    /// Draft Semgrep rules with the team's AI provider.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
 }
 
 impl Command {
@@ -131,6 +137,7 @@ impl Command {
             Command::Assist(a) => a.json().then_some(Failure::Plain),
             Command::Fix(a) => a.json.then_some(Failure::Plain),
             Command::Digest(a) => a.json().then_some(Failure::Plain),
+            Command::Rules { command } => command.json().then_some(Failure::Plain),
             Command::Demo(_) | Command::Serve(_) => None,
         }
     }
@@ -167,6 +174,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Assist(args)) => assist::run(ctx, *args),
         Some(Command::Fix(args)) => fix::run(ctx, args),
         Some(Command::Digest(args)) => digest::run(ctx, args),
+        Some(Command::Rules { command }) => rules::run(ctx, command),
     }
 }
 

@@ -22,6 +22,7 @@ mod identity;
 mod import;
 mod index_load;
 mod memories_http;
+mod rules;
 mod security;
 mod serve;
 mod sync;
