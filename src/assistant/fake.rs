@@ -278,8 +278,21 @@ fn judge(request: &Value, fault: Option<&FakeFault>) -> Value {
     } else {
         json!({"tag": "web application", "risk": "neutral"})
     };
+    // A memory that quotes, in backticks, code the matched lines hold
+    // makes the finding a false positive: how a memory changes a verdict.
+    let memory = section(user, "THE TEAM'S MEMORIES").and_then(|m| {
+        m.lines().find(|line| {
+            line.split('`')
+                .skip(1)
+                .step_by(2)
+                .any(|code| !code.is_empty() && evidence.contains(code))
+        })
+    });
     if evidence.contains("sanitize_sql(") || evidence.contains("FAKE-FALSE-POSITIVE") {
         json!({"verdict": "false_positive", "reason": "The value goes through sanitize_sql() before the query.", "component": component})
+    } else if let Some(memory) = memory {
+        let memory = memory.trim_start_matches("- ");
+        json!({"verdict": "false_positive", "reason": format!("The team's memory covers it: {memory}"), "component": component})
     } else {
         json!({"verdict": "true_positive", "reason": "User input reaches the sink unchecked.", "component": component})
     }

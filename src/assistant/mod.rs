@@ -20,6 +20,7 @@ pub mod fake;
 pub mod fix;
 pub mod prompt;
 pub mod provider;
+pub mod reanalyse;
 pub mod rule;
 pub mod run;
 pub mod semgrep;

@@ -36,6 +36,10 @@ pub struct RunOptions {
     pub attach: bool,
     /// Fixes for the findings named, whatever their verdict (`sift fix`).
     pub on_demand: bool,
+    /// Ask about findings that have an answer when their question is new
+    /// (a memory changed it); an identical question is still answered
+    /// from before (a re-analysis under a memory).
+    pub fresh: bool,
 }
 
 /// What a run asks for.
@@ -289,7 +293,7 @@ fn plan(store: &Store, ids: &[i64], provider: &str, model: &str, opts: RunOption
         let answered = answered.contains(&f.id);
         let planned = match opts.task {
             Task::Verdicts => {
-                if !wants_asking(f, answered, opts.again) {
+                if !wants_asking(f, answered && !opts.fresh, opts.again) {
                     continue;
                 }
                 let evidence = prompt::gather(store, f, &memories, &classes)?;
@@ -351,6 +355,27 @@ fn plan(store: &Store, ids: &[i64], provider: &str, model: &str, opts: RunOption
         }
     }
     Ok((to_ask, reused, unanswerable))
+}
+
+/// The verdict question each finding would be asked now, by its key, and
+/// the memories in it: what a run with `fresh` answers.
+pub fn verdict_questions(
+    store: &Store,
+    ids: &[i64],
+    provider: &str,
+    model: &str,
+) -> Result<Vec<(i64, String, Vec<String>)>> {
+    let memories = store.memories_in_view()?.0;
+    let classes = store.rule_classes()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        for f in store.load_findings(chunk)? {
+            let evidence = prompt::gather(store, &f, &memories, &classes)?;
+            let q = prompt::question(&f, &evidence, provider, model);
+            out.push((f.id, q.key, q.memories));
+        }
+    }
+    Ok(out)
 }
 
 /// Why a finding gets no fix: there is no code to replace.

@@ -210,6 +210,7 @@ fn ask(ctx: &Context, args: &FixArgs, store: &crate::store::Store) -> Result<()>
         again: args.again,
         attach: true,
         on_demand: true,
+        ..RunOptions::default()
     };
     let provider = Arc::new(Provider::new(settings)?);
     let report = block_on(run::run(

@@ -110,6 +110,29 @@ pub enum MemoriesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Judge the undecided findings in a triage memory's scope again with
+    /// the memory in the prompt (the team's AI provider); those now judged
+    /// false positives become suggestions to close. Nothing is closed.
+    Reanalyse(super::reanalyse::ReanalyseArgs),
+    /// The findings a re-analysis suggested closing under the memory, with
+    /// the Assistant's reasons (those nobody decided since).
+    Suggestions {
+        /// The memory's id.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close suggested findings: each is ignored as a false positive, with
+    /// a note naming the memory and the Assistant's reason.
+    AcceptSuggestions {
+        /// The memory's id.
+        id: String,
+        /// Only this finding (repeatable; default: every suggestion).
+        #[arg(long, value_name = "ID")]
+        finding: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl MemoriesCommand {
@@ -120,7 +143,10 @@ impl MemoriesCommand {
             MemoriesCommand::List { json, .. } => json.then_some(Failure::Memories),
             MemoriesCommand::Add { json, .. }
             | MemoriesCommand::Edit { json, .. }
-            | MemoriesCommand::Rm { json, .. } => json.then_some(Failure::Plain),
+            | MemoriesCommand::Rm { json, .. }
+            | MemoriesCommand::Suggestions { json, .. }
+            | MemoriesCommand::AcceptSuggestions { json, .. } => json.then_some(Failure::Plain),
+            MemoriesCommand::Reanalyse(a) => a.json.then_some(Failure::Plain),
         }
     }
 }
@@ -293,12 +319,13 @@ fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
     }
     let mut store = match command {
         // Only reads: a store that is not there is not created.
-        MemoriesCommand::List { .. } => ctx.read_store()?,
+        MemoriesCommand::List { .. } | MemoriesCommand::Suggestions { .. } => ctx.read_store()?,
         _ => ctx.open_store()?,
     };
     let actor = ctx.reviewer.as_str();
-    let send =
-        |store: &mut Store, memory: i64, decisions: &[i64]| send(ctx, store, memory, decisions);
+    let send = |store: &mut Store, memory: i64, decisions: &[i64]| {
+        send(ctx, store, Some(memory), decisions)
+    };
     match command {
         MemoriesCommand::List {
             project,
@@ -380,6 +407,52 @@ fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
             edit_memory(&mut store, &id, text, edit, live, actor, json, send)
         }
         MemoriesCommand::Rm { id, json } => remove(&mut store, &id, actor, json, send),
+        MemoriesCommand::Suggestions { id, json } => {
+            let memory = find(&store, &id)?;
+            super::reanalyse::list(&store, &memory, json)
+        }
+        MemoriesCommand::AcceptSuggestions { id, finding, json } => {
+            let memory = find(&store, &id)?;
+            let suggested = store.suggestions(&memory.id)?;
+            let chosen: Vec<(i64, String)> = suggested
+                .into_iter()
+                .filter(|s| finding.is_empty() || finding.contains(&s.finding_id))
+                .map(|s| (s.finding_id, s.reason))
+                .collect();
+            if let Some(f) = finding
+                .iter()
+                .find(|f| !chosen.iter().any(|(c, _)| c == *f))
+            {
+                return refused(format!(
+                    "finding {f} is not suggested for closing under memory {}",
+                    memory.id
+                ));
+            }
+            let decided =
+                store.decide_with_memory(&memory.suggestion_intents(&chosen), None, actor, true)?;
+            let sent = self::send(ctx, &mut store, None, &decided.outbox_ids)?;
+            let closed: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
+            if json {
+                output::print(&serde_json::json!({
+                    "memory": memory.id,
+                    "closed": closed,
+                    "decisions": sent.decisions(),
+                    "error": sent.error(),
+                }))?;
+            } else {
+                say!(
+                    "{} closed under memory {}",
+                    words::findings(closed.len()),
+                    inert(&memory.id)
+                );
+                sent.explain();
+            }
+            Ok(sent.exit())
+        }
+        MemoriesCommand::Reanalyse(args) => {
+            drop(store);
+            super::reanalyse::run(ctx, args)
+        }
     }
 }
 
@@ -670,13 +743,17 @@ impl Sent {
 
 /// One sync pass (none with `--offline`), then what became of the memory
 /// change `memory` and the decisions `decisions` (outbox ids).
-fn send(ctx: &Context, store: &mut Store, memory: i64, decisions: &[i64]) -> Result<Sent> {
+fn send(ctx: &Context, store: &mut Store, memory: Option<i64>, decisions: &[i64]) -> Result<Sent> {
     let report = ctx.sync_pass(store);
     let reason = report.offline.map_or_else(
         || "the backend did not acknowledge it".to_string(),
         |o| o.reason,
     );
-    let memory = match store.memory_changes()?.into_iter().find(|c| c.id == memory) {
+    let memory = match store
+        .memory_changes()?
+        .into_iter()
+        .find(|c| Some(c.id) == memory)
+    {
         None => Outcome::Acknowledged,
         Some(c) => c.rejected.map_or(Outcome::Pending, Outcome::Rejected),
     };

@@ -24,6 +24,7 @@ pub mod import;
 pub mod logging;
 pub mod memories;
 pub mod output;
+pub mod reanalyse;
 pub mod rules;
 pub mod serve;
 pub mod sync;

@@ -12,6 +12,11 @@ pub fn memory_changes(n: usize) -> String {
     count(n, "memory change", "memory changes")
 }
 
+/// "1 finding", "3 findings".
+pub fn findings(n: usize) -> String {
+    count(n, "finding", "findings")
+}
+
 /// "1 undecided finding", "3 undecided findings".
 pub fn undecided_findings(n: usize) -> String {
     count(n, "undecided finding", "undecided findings")

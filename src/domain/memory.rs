@@ -211,6 +211,25 @@ impl Memory {
             .collect()
     }
 
+    /// Closing the findings a re-analysis under this memory suggested,
+    /// each with the Assistant's reason: ignored as false positives.
+    pub fn suggestion_intents(&self, accepted: &[(i64, String)]) -> Vec<(i64, Intent)> {
+        let note = self.applied_note();
+        accepted
+            .iter()
+            .map(|(id, reason)| {
+                let intent = Intent::SetState {
+                    state: TriageState::Ignored,
+                    reason: Some(TriageReason::FalsePositive),
+                    note: Some(format!(
+                        "{note}. The Assistant, re-analysing under it: {reason}"
+                    )),
+                };
+                (*id, intent)
+            })
+            .collect()
+    }
+
     /// Why the memory cannot be saved, if it cannot.
     pub fn problem(&self) -> Option<String> {
         if self.content.trim().is_empty() {

@@ -11,6 +11,7 @@ mod listing;
 mod memories;
 mod outbox;
 mod readonly;
+mod suggestions;
 mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
@@ -18,6 +19,7 @@ pub use findings::ImportSummary;
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listing::{ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
+pub use suggestions::Suggestion;
 // Plain data, kept in the domain; named here too for code that knows them
 // as the store's.
 pub use crate::domain::{Before, Decided, RowUpdate, Undone};

@@ -730,3 +730,109 @@ async fn fixes_are_written_rated_shown_as_patches_and_rewritten_with_guidance() 
     assert_eq!(json(&out)["questions"], 0);
     assert_eq!(fix_requests(&lab), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_reanalyses_its_scope_and_only_suggests_closing() {
+    let lab = Lab::new("openai").await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lab.sift(&[
+        "memories",
+        "add",
+        "--project",
+        "shop",
+        "--json",
+        "--text",
+        "`request.GET` values are checked by the gateway before they reach views",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let memory = json(&out)["memory"]["id"].as_str().unwrap().to_string();
+
+    let out = lab.run(&["memories", "reanalyse", &memory, "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let done = json(&out);
+    assert_eq!(done["in_scope"], 4, "{done}");
+    let id = |path: &str, line: u64| lab.finding(path, line)["id"].as_i64().unwrap();
+    let mut suggested: Vec<i64> = done["suggested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    suggested.sort();
+    // Exactly the findings in scope the AI now judges false positives: the
+    // two that read request.GET, and the one sanitised before; not the
+    // hard-coded key.
+    let mut expected = vec![
+        id("app/db.py", 5),
+        id("app/db.py", 9),
+        id("app/views.py", 6),
+    ];
+    expected.sort();
+    assert_eq!(suggested, expected);
+    // Nothing was closed, and no verdict changed.
+    for (path, line) in [("app/db.py", 9), ("app/views.py", 6)] {
+        let f = lab.finding(path, line);
+        assert_eq!(f["status"], "open", "{f}");
+        assert_eq!(f["assistant"]["autotriage"]["verdict"], "true_positive");
+    }
+    let out = lab.sift(&["memories", "suggestions", &memory, "--json"]);
+    assert_eq!(json(&out)["suggested"].as_array().unwrap().len(), 3);
+
+    // One accepted, then the rest.
+    let views = id("app/views.py", 6).to_string();
+    let out = lab.sift(&[
+        "memories",
+        "accept-suggestions",
+        &memory,
+        "--finding",
+        &views,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["closed"], json!([id("app/views.py", 6)]));
+    let closed = lab.finding("app/views.py", 6);
+    assert_eq!(closed["status"], "ignored");
+    assert_eq!(closed["triage_reason"], "false_positive");
+    assert!(
+        closed["triage_comment"]
+            .as_str()
+            .unwrap()
+            .contains("checked by the gateway")
+    );
+    let out = lab.sift(&["memories", "suggestions", &memory, "--json"]);
+    assert_eq!(json(&out)["suggested"].as_array().unwrap().len(), 2);
+    let out = lab.sift(&["memories", "accept-suggestions", &memory, "--json"]);
+    assert_eq!(json(&out)["closed"].as_array().unwrap().len(), 2);
+    let out = lab.sift(&["memories", "suggestions", &memory, "--json"]);
+    assert!(json(&out)["suggested"].as_array().unwrap().is_empty());
+    assert_eq!(lab.finding("app/settings.py", 3)["status"], "open");
+
+    // A finding not suggested cannot be closed this way; guidance does not
+    // re-analyse.
+    let settings = id("app/settings.py", 3).to_string();
+    let out = lab.sift(&[
+        "memories",
+        "accept-suggestions",
+        &memory,
+        "--finding",
+        &settings,
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = lab.sift(&[
+        "memories",
+        "add",
+        "--guidance",
+        "--text",
+        "use shlex",
+        "--json",
+    ]);
+    let guidance = json(&out)["memory"]["id"].as_str().unwrap().to_string();
+    let out = lab.run(&["memories", "reanalyse", &guidance]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("guidance for fixes"),
+        "{}",
+        stderr(&out)
+    );
+}

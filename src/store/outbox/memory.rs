@@ -158,11 +158,19 @@ impl Store {
             match (op.as_str(), stored) {
                 ("delete", _) => {
                     tx.execute("DELETE FROM memories WHERE id = ?1", [&local_id])?;
+                    tx.execute(
+                        "DELETE FROM ai_suggestions WHERE memory_id = ?1",
+                        [&local_id],
+                    )?;
                 }
                 (_, Some(m)) => {
                     if m.id != local_id {
                         tx.execute("DELETE FROM memories WHERE id = ?1", [&local_id])?;
                         rename_pending(&tx, &local_id, &m.id)?;
+                        tx.execute(
+                            "UPDATE OR REPLACE ai_suggestions SET memory_id = ?2 WHERE memory_id = ?1",
+                            params![local_id, m.id],
+                        )?;
                         tx.execute(
                             "INSERT OR REPLACE INTO memory_ids (local_id, backend_id)
                              VALUES (?1, ?2)",
