@@ -215,6 +215,9 @@ pub struct ScopeFilter {
     /// What the list's title says, e.g. the memory's first words.
     pub label: String,
     pub scope: Scope,
+    /// Only these findings (sorted): those a re-analysis under the memory
+    /// suggested closing.
+    pub suggested: Option<Vec<i64>>,
 }
 
 impl Filter {
@@ -437,6 +440,10 @@ impl<'a> Compiled<'a> {
                         && rules[row.rule as usize]
                         && paths[row.path as usize]
                 })
+                && f.scope
+                    .as_ref()
+                    .and_then(|s| s.suggested.as_ref())
+                    .is_none_or(|ids| ids.binary_search(&row.id).is_ok())
                 && self.words.iter().all(|[rules, paths, messages]| {
                     rules[row.rule as usize]
                         || paths[row.path as usize]
@@ -582,6 +589,7 @@ impl FindingIndex {
             scope: Some(ScopeFilter {
                 label: String::new(),
                 scope: scope.resolved(classes),
+                suggested: None,
             }),
             ..Filter::default()
         };

@@ -40,7 +40,8 @@ impl Store {
         Ok(())
     }
 
-    /// The memory's suggestions still open: findings nobody decided since.
+    /// The memory's suggestions still open: findings nobody decided since
+    /// (a decision waiting in the outbox counts as made).
     pub fn suggestions(&self, memory_id: &str) -> Result<Vec<Suggestion>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.finding_id, a.answer FROM ai_suggestions s
@@ -48,6 +49,9 @@ impl Store {
              JOIN findings f ON f.id = s.finding_id
              WHERE s.memory_id = ?1 AND f.state = 'unresolved'
                AND f.triage_state IN ('untriaged', 'provisionally_ignored', 'reopened')
+               AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.kind = 'triage'
+                   AND c.subject = CAST(s.finding_id AS TEXT)
+                   AND json_extract(c.body, '$.state') IS NOT NULL)
              ORDER BY s.finding_id",
         )?;
         let rows = stmt.query_map([memory_id], |r| {
@@ -75,6 +79,9 @@ impl Store {
              JOIN findings f ON f.id = s.finding_id
              WHERE f.state = 'unresolved'
                AND f.triage_state IN ('untriaged', 'provisionally_ignored', 'reopened')
+               AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.kind = 'triage'
+                   AND c.subject = CAST(s.finding_id AS TEXT)
+                   AND json_extract(c.body, '$.state') IS NOT NULL)
              GROUP BY s.memory_id",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, usize>(1)?)))?;

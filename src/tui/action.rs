@@ -67,6 +67,13 @@ pub enum Action {
     SortByImpact,
     /// In the list: the next order (severity, risk, age, rule, file).
     CycleSort,
+    /// In the memory pane: judge its scope again with the memory (the AI).
+    Reanalyse,
+    /// In the memory pane: list the findings suggested to close under it.
+    ShowSuggestions,
+    /// In the memory pane: close every finding suggested under it (asks).
+    AcceptSuggestions,
+
     /// Copy the finding's suggested fix to the clipboard (OSC 52).
     CopyFix,
     /// Accept a false-positive verdict and remember why (a memory).
@@ -156,6 +163,12 @@ pub enum Action {
     /// What the Assistant's job in the background did.
     #[serde(skip)]
     AssistantNews(AssistantNews),
+    /// How many open suggestions each memory has.
+    #[serde(skip)]
+    SuggestionCounts(std::collections::HashMap<String, usize>),
+    /// A memory's suggestions, for the list (answers LoadSuggestions).
+    #[serde(skip)]
+    SuggestionsLoaded(String, Vec<crate::store::Suggestion>),
 }
 
 /// What the console's Assistant job reports as it goes.
@@ -169,6 +182,8 @@ pub enum AssistantNews {
     /// Fixes arrived (and are stored) for these findings, or (`ok` false)
     /// none came this time.
     Fixed { findings: Vec<i64>, ok: bool },
+    /// A re-analysis under a memory suggested closing so many findings.
+    Reanalysed { suggested: usize },
     /// The job ended; `stopped` when the provider could not be used.
     Done { stopped: Option<String> },
 }
@@ -180,6 +195,8 @@ pub enum AssistantWork {
     Verdicts(Vec<i64>),
     /// A new fix for this finding, with the guidance saved now.
     Fix(i64),
+    /// The undecided findings in this memory's scope, judged again with it.
+    Reanalyse(String),
 }
 
 /// A view's name as written in the keymap (`{ show_view = "production" }`).
@@ -238,6 +255,13 @@ impl Action {
             Action::SortByImpact => "sort by findings in scope / by date".into(),
             Action::CycleSort => "sort by severity, risk, age, rule or file".into(),
             Action::CopyFix => "copy the suggested fix to the clipboard (works over SSH)".into(),
+            Action::Reanalyse => {
+                "re-analyse its scope with the AI: suggests findings to close".into()
+            }
+            Action::ShowSuggestions => "list the findings suggested to close under it".into(),
+            Action::AcceptSuggestions => {
+                "close every finding suggested under it (asks first)".into()
+            }
             Action::AcceptAndRemember => "accept a false-positive verdict, remember why".into(),
             Action::CustomizeFix => "customize fix: guidance for this rule in this project".into(),
             Action::NewMemory => "new memory".into(),
@@ -275,6 +299,8 @@ impl Action {
             | Action::Synced(_)
             | Action::Tick
             | Action::MemoriesLoaded(..)
+            | Action::SuggestionCounts(_)
+            | Action::SuggestionsLoaded(..)
             | Action::EditorDone(_)
             | Action::AssistantNews(_) => String::new(),
         }
@@ -318,4 +344,9 @@ pub enum Effect {
     AskAssistant(AssistantWork),
     /// Put this text on the reviewer's clipboard (OSC 52).
     Copy(String),
+    /// Read a memory's suggestions (answered by SuggestionsLoaded).
+    LoadSuggestions(String),
+    /// Close every finding suggested under this memory (answered by
+    /// Recorded, like any decision).
+    CloseSuggested(String),
 }

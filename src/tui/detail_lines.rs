@@ -27,12 +27,15 @@ pub enum Shown<'a> {
     Nothing,
 }
 
-/// How fixes show: the lowest rating shown, and the fix a reviewer's new
-/// guidance replaced (shown as "before").
+/// What the pane shows beside the finding's own record: the lowest fix
+/// rating shown, the fix a reviewer's new guidance replaced (shown as
+/// "before"), and why a re-analysis suggests closing it.
 #[derive(Debug, Clone, Copy)]
-pub struct FixShown<'a> {
+pub struct Aside<'a> {
     pub min: FixConfidence,
     pub before: Option<&'a FixBefore>,
+    /// The memory's first words and the Assistant's reason.
+    pub suggestion: Option<(&'a str, &'a str)>,
 }
 
 /// A finding's fix as it was before `c` asked for a new one.
@@ -75,7 +78,7 @@ impl DetailLines {
 pub fn detail_lines(
     shown: Shown,
     memories: &[Memory],
-    fixes: FixShown,
+    fixes: Aside,
     now: i64,
     width: u16,
     theme: &Theme,
@@ -178,7 +181,7 @@ impl<'t> Writer<'t> {
 fn finding_lines(
     f: &Finding,
     memories: &[Memory],
-    fixes: FixShown,
+    fixes: Aside,
     now: i64,
     width: usize,
     theme: &Theme,
@@ -320,6 +323,17 @@ fn finding_lines(
             );
         }
     }
+    if let Some((memory, reason)) = fixes.suggestion {
+        w.section("Suggested to close");
+        w.wrapped(
+            &format!("Under the memory \"{memory}\": {reason}"),
+            theme.text,
+        );
+        w.styled(
+            "a closes it (ignored as a false positive, the memory named)",
+            theme.dim,
+        );
+    }
     w.section("Code");
     match &f.code {
         Some(code) => code_lines(&mut w, f, code),
@@ -399,7 +413,7 @@ fn status_text(f: &Finding) -> String {
 /// An Assistant's fix as a diff against the matched lines: with its
 /// rating, review and provenance when sift's own wrote it; hidden below the
 /// rating the team set; marked stale when the code changed since.
-fn suggested_fix(w: &mut Writer, f: &Finding, memories: &[Memory], fixes: FixShown, now: i64) {
+fn suggested_fix(w: &mut Writer, f: &Finding, memories: &[Memory], fixes: Aside, now: i64) {
     let Some(a) = &f.assistant else { return };
     let theme = w.theme;
     let matched = f

@@ -5,6 +5,7 @@
 //! console headless.
 
 use super::action::{Action, Effect};
+use super::summary::{Decision, Summary};
 use crate::store::Store;
 
 /// The store, and who decides.
@@ -32,7 +33,12 @@ impl Perform {
     pub fn perform(&mut self, effect: Effect) -> Vec<Action> {
         match effect {
             Effect::LoadDetail(id) => vec![self.detail(id)],
-            Effect::LoadMemories => self.memories().into_iter().collect(),
+            Effect::LoadMemories => self.memories().into_iter().chain(self.counts()).collect(),
+            Effect::CloseSuggested(memory) => self.close_suggested(&memory),
+            Effect::LoadSuggestions(memory) => match self.store.suggestions(&memory) {
+                Ok(found) => vec![Action::SuggestionsLoaded(memory, found)],
+                Err(e) => vec![Action::RecordFailed(format!("{e:#}"))],
+            },
             Effect::ReloadIndex => self.reload(),
             Effect::Record {
                 intents,
@@ -50,6 +56,8 @@ impl Perform {
                             None => Vec::new(),
                         };
                         answers.push(Action::Recorded(Box::new(decided), summary));
+                        // Closed findings are no longer suggestions.
+                        answers.extend(self.counts());
                         answers
                     }
                     Err(e) => {
@@ -117,6 +125,51 @@ impl Perform {
         }
     }
 
+    /// Closes every finding suggested under the memory: each ignored as a
+    /// false positive, with a note naming it and the Assistant's reason.
+    fn close_suggested(&mut self, memory_id: &str) -> Vec<Action> {
+        let closed = (|| -> anyhow::Result<_> {
+            let (memories, _) = self.store.memories_in_view()?;
+            let memory = memories
+                .into_iter()
+                .find(|m| m.id == memory_id)
+                .ok_or_else(|| anyhow::anyhow!("the memory is gone"))?;
+            let accepted: Vec<(i64, String)> = self
+                .store
+                .suggestions(memory_id)?
+                .into_iter()
+                .map(|s| (s.finding_id, s.reason))
+                .collect();
+            let intents = memory.suggestion_intents(&accepted);
+            let n = intents.len();
+            Ok((
+                self.store
+                    .decide_with_memory(&intents, None, &self.actor, false)?,
+                n,
+            ))
+        })();
+        match closed {
+            Ok((decided, n)) => {
+                let summary = Summary::decided(Decision::ClosedSuggested, n);
+                let mut answers = vec![Action::Recorded(Box::new(decided), summary)];
+                answers.extend(self.counts());
+                answers
+            }
+            Err(e) => vec![Action::RecordFailed(format!("{e:#}"))],
+        }
+    }
+
+    /// How many findings each memory suggests closing.
+    fn counts(&self) -> Option<Action> {
+        match self.store.suggestion_counts() {
+            Ok(counts) => Some(Action::SuggestionCounts(counts)),
+            Err(e) => {
+                tracing::warn!("reading suggestions: {e:#}");
+                None
+            }
+        }
+    }
+
     /// The index (and the memories, whose counts follow the findings)
     /// read again after another writer changed the store.
     fn reload(&self) -> Vec<Action> {
@@ -128,10 +181,12 @@ impl Perform {
             ))
         });
         match loaded {
-            Ok((index, (memories, pending), classes)) => vec![
-                Action::MemoriesLoaded(memories, pending, classes),
-                Action::IndexReloaded(Box::new(index)),
-            ],
+            Ok((index, (memories, pending), classes)) => {
+                let mut answers = vec![Action::MemoriesLoaded(memories, pending, classes)];
+                answers.extend(self.counts());
+                answers.push(Action::IndexReloaded(Box::new(index)));
+                answers
+            }
             Err(e) => {
                 tracing::warn!("reloading the index: {e:#}");
                 Vec::new()

@@ -309,6 +309,18 @@ async fn assistant_job(
                 other => other,
             }
         }
+        AssistantWork::Reanalyse(memory) => {
+            let events = events(Task::Verdicts);
+            match crate::assistant::reanalyse::reanalyse(&store, provider, &memory, events).await {
+                Ok(done) => {
+                    let _ = tx.send(Action::AssistantNews(AssistantNews::Reanalysed {
+                        suggested: done.suggested.len(),
+                    }));
+                    Ok(done.report)
+                }
+                Err(e) => Err(e),
+            }
+        }
         AssistantWork::Fix(id) => {
             let again = RunOptions {
                 again: true,

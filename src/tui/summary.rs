@@ -15,6 +15,8 @@ pub enum Decision {
     SetToReviewing,
     Reopened,
     Noted,
+    /// Closed as the Assistant suggested, under a memory.
+    ClosedSuggested,
 }
 
 impl Decision {
@@ -27,6 +29,7 @@ impl Decision {
             Decision::SetToReviewing => "set to reviewing".into(),
             Decision::Reopened => "reopened".into(),
             Decision::Noted => "noted".into(),
+            Decision::ClosedSuggested => "closed as suggested under the memory".into(),
         }
     }
 }

@@ -1533,3 +1533,92 @@ fn the_detail_pane_says_who_judged_and_with_which_memories() {
     );
     assert!(screen.contains("documented placeholder"), "{screen}");
 }
+
+#[test]
+fn suggestions_to_close_are_listed_and_closed_only_by_the_reviewer() {
+    use sift::domain::{Judge, Memory, RuleScope, Scope, Status, Verdict};
+    use sift::store::{Answer, Judgement};
+    let mut c = Console::new(160, 48);
+    c.model.assistant = Some("openai fake-model at 127.0.0.1".into());
+    let memory = Memory::new(
+        "Refund queries go through the ORM's escaping".into(),
+        Scope {
+            projects: vec![],
+            rules: RuleScope::All,
+            path_prefixes: vec![],
+        },
+        false,
+        "tester",
+    );
+    c.store().put_memory(&memory).unwrap();
+    // A re-analysis under it judged two open findings false positives.
+    let open: Vec<i64> = c
+        .model
+        .index
+        .rows
+        .iter()
+        .filter(|r| r.status == Status::Open)
+        .map(|r| r.id)
+        .take(2)
+        .collect();
+    assert_eq!(open.len(), 2);
+    let mut keys = Vec::new();
+    for (n, &id) in open.iter().enumerate() {
+        let answer = Answer {
+            judgement: Judgement::Verdict {
+                verdict: Verdict::FalsePositive,
+                reason: format!("Escaped by the ORM ({n})."),
+                component: None,
+            },
+            judge: Judge {
+                provider: "openai".into(),
+                model: "fake-model".into(),
+                prompt_version: 2,
+                at: time::OffsetDateTime::now_utc(),
+                memories: vec![memory.id.clone()],
+            },
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        let key = format!("re{n}");
+        c.store().record_verdict(&key, &answer, &[]).unwrap();
+        keys.push((id, key));
+    }
+    c.store().record_suggestions(&memory.id, &keys).unwrap();
+    c.run(vec![Effect::LoadMemories]);
+    c.keys("m");
+    assert!(c.render().contains("2 to close"), "{}", c.render());
+    // S lists them; nothing is closed yet.
+    c.keys("S");
+    let screen = c.render();
+    assert!(screen.contains("suggested to close under"), "{screen}");
+    assert_eq!(c.model.visible.len(), 2);
+    assert!(screen.contains("Escaped by the ORM"), "{screen}");
+    for &id in &open {
+        let f = c.store().load_finding(id).unwrap().unwrap();
+        assert_eq!(f.status(), Status::Open);
+    }
+    // a closes the one under the cursor, with the memory and the reason.
+    let first = c.selected().unwrap();
+    c.keys("a");
+    let f = c.store().load_finding(first).unwrap().unwrap();
+    assert_eq!(f.status(), Status::Ignored);
+    let note = f.triage_comment.clone().unwrap_or_default();
+    assert!(note.contains("Refund queries go through"), "{note}");
+    assert!(note.contains("Escaped by the ORM"), "{note}");
+    // The memory pane closes the rest, after asking.
+    c.keys("m");
+    assert!(c.render().contains("1 to close"), "{}", c.render());
+    c.keys("C");
+    assert!(
+        c.render().contains("Close the 1 finding(s)"),
+        "{}",
+        c.render()
+    );
+    c.keys("y");
+    for &id in &open {
+        let f = c.store().load_finding(id).unwrap().unwrap();
+        assert_eq!(f.status(), Status::Ignored, "{id}");
+    }
+    assert!(!c.render().contains("to close ·"), "{}", c.render());
+}

@@ -141,6 +141,11 @@ pub struct Model {
     pub min_fix_confidence: FixConfidence,
     /// The fix `c` replaced, shown beside the new one.
     pub fix_before: Option<FixBefore>,
+    /// Open suggestions to close, per memory id.
+    pub suggestion_counts: std::collections::HashMap<String, usize>,
+    /// The suggestions the list shows (under `filter.scope`), with the
+    /// Assistant's reasons.
+    pub suggestions: Option<(String, Vec<crate::store::Suggestion>)>,
     pub quit: bool,
 }
 
@@ -155,6 +160,8 @@ pub struct AssistantJob {
     /// no answer.
     pub fixes: usize,
     pub fix_failed: usize,
+    /// A re-analysis under a memory: how many findings it suggested closing.
+    pub reanalysed: Option<usize>,
 }
 
 impl Model {
@@ -190,6 +197,8 @@ impl Model {
             assistant_job: None,
             min_fix_confidence: FixConfidence::Low,
             fix_before: None,
+            suggestion_counts: Default::default(),
+            suggestions: None,
             quit: false,
         }
     }

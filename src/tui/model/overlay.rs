@@ -50,6 +50,8 @@ pub struct MemoryPane {
     pub filter: String,
     /// Asking to confirm deleting the memory with this id.
     pub confirm_delete: Option<String>,
+    /// Asking to confirm closing every finding suggested under this memory.
+    pub confirm_close: Option<String>,
     /// Typing into the filter.
     pub filtering: bool,
     pub by_impact: bool,
@@ -105,7 +107,9 @@ impl Model {
             None | Some(Overlay::Help { .. }) => (Context::of(self.focus), Typing::Nothing),
             Some(Overlay::Filter(_)) => (Context::Filter, Typing::Text),
             Some(Overlay::Dialog(dialog)) => dialog.key_context(),
-            Some(Overlay::Memories(pane)) if pane.confirm_delete.is_some() => {
+            Some(Overlay::Memories(pane))
+                if pane.confirm_delete.is_some() || pane.confirm_close.is_some() =>
+            {
                 (Context::Confirm, Typing::Nothing)
             }
             Some(Overlay::Memories(pane)) if pane.filtering => (Context::Filter, Typing::Text),

@@ -72,10 +72,21 @@ pub fn news(model: &mut Model, news: AssistantNews) -> Vec<Effect> {
             }
             effects
         }
+        AssistantNews::Reanalysed { suggested, .. } => {
+            job.reanalysed = Some(suggested);
+            vec![Effect::LoadMemories]
+        }
         AssistantNews::Done { stopped } => {
             let job = model.assistant_job.take().unwrap_or_default();
             model.notice = Some(match stopped {
                 Some(why) => format!("The Assistant stopped: {why}"),
+                None if job.reanalysed.is_some() => match job.reanalysed {
+                    Some(0) | None => "Re-analysed under the memory: nothing more to close".into(),
+                    Some(n) => format!(
+                        "Re-analysed under the memory: {n} finding(s) suggested to close; S in the \
+                         memory pane lists them, nothing is closed until you accept"
+                    ),
+                },
                 None if job.total == 0 => match (job.fixes, job.fix_failed) {
                     (0, 0) => "The Assistant had nothing to write".to_string(),
                     (0, _) => "No new fix this time (ask again later)".to_string(),

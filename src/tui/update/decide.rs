@@ -19,7 +19,10 @@ use ratatui_textarea::TextArea;
 
 pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
-        Action::Accept => decide(model, Intent::Accept { comment: None }, Decision::Accepted),
+        Action::Accept => match accept_suggested(model) {
+            Some(effects) => effects,
+            None => decide(model, Intent::Accept { comment: None }, Decision::Accepted),
+        },
         Action::Reject => {
             let targets = model.targets();
             let any_tp = targets
@@ -111,6 +114,31 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         _ => Vec::new(),
     }
+}
+
+/// In the list of findings suggested to close under a memory, `a` closes
+/// the targets that are suggested: ignored as false positives, with the
+/// memory and the Assistant's reason in the note.
+fn accept_suggested(model: &mut Model) -> Option<Vec<Effect>> {
+    model.filter.scope.as_ref()?.suggested.as_ref()?;
+    let (memory_id, suggestions) = model.suggestions.as_ref()?;
+    let targets = model.targets();
+    let chosen: Vec<(i64, String)> = suggestions
+        .iter()
+        .filter(|s| targets.contains(&s.finding_id))
+        .map(|s| (s.finding_id, s.reason.clone()))
+        .collect();
+    if chosen.is_empty() {
+        return None;
+    }
+    let memory = model.memories.iter().find(|m| m.id == *memory_id)?;
+    let intents = memory.suggestion_intents(&chosen);
+    let n = intents.len();
+    Some(vec![Effect::Record {
+        intents,
+        summary: Summary::decided(Decision::ClosedSuggested, n),
+        memory: None,
+    }])
 }
 
 fn set(state: TriageState) -> Intent {
@@ -521,6 +549,14 @@ fn recorded(model: &mut Model, decided: Decided, summary: Summary) -> Vec<Effect
     };
     if let Some((_, why)) = decided.refused.first() {
         notice += &format!(" · {} skipped: {why}", decided.refused.len());
+    }
+    // A triage memory can change verdicts: say how to see what it changes.
+    if matches!(
+        summary.memory,
+        Some(MemoryDone::Remembered | MemoryDone::Saved)
+    ) && model.assistant.is_some()
+    {
+        notice += " · R in the memory pane (m) re-analyses its scope with it";
     }
     if let Some(note) = &model.verdict_feedback
         && summary.judges_verdict()

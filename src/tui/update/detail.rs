@@ -4,7 +4,7 @@
 
 use crate::domain::Finding;
 use crate::tui::action::Effect;
-use crate::tui::detail_lines::{FixShown, Shown, detail_lines};
+use crate::tui::detail_lines::{Aside, Shown, detail_lines};
 use crate::tui::model::Model;
 
 pub fn loaded(model: &mut Model, finding: Box<Finding>) -> Vec<Effect> {
@@ -42,9 +42,21 @@ pub fn keep_lines(model: &mut Model) {
             (None, None) if detail.requested.is_some() => Shown::Loading,
             (None, None) => Shown::Nothing,
         };
-        let fixes = FixShown {
+        let suggestion = model
+            .filter
+            .scope
+            .as_ref()
+            .filter(|s| s.suggested.is_some())
+            .zip(model.suggestions.as_ref())
+            .and_then(|(scope, (_, found))| {
+                let id = detail.finding.as_ref()?.id;
+                let s = found.iter().find(|s| s.finding_id == id)?;
+                Some((scope.label.as_str(), s.reason.as_str()))
+            });
+        let fixes = Aside {
             min: model.min_fix_confidence,
             before: model.fix_before.as_ref(),
+            suggestion,
         };
         let lines = detail_lines(
             shown,

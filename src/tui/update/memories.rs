@@ -6,8 +6,11 @@ use crate::domain::{
     BacklogView, Memory, MemoryChange, MemoryStage, RuleScope, ScopeFilter, TriageReason,
     same_class,
 };
-use crate::tui::action::{Action, Effect};
-use crate::tui::model::{Dialog, DialogKind, Field, MemoryForm, MemoryPane, Model, Overlay, Pane};
+use crate::store::Suggestion;
+use crate::tui::action::{Action, AssistantWork, Effect};
+use crate::tui::model::{
+    AssistantJob, Dialog, DialogKind, Field, MemoryForm, MemoryPane, Model, Overlay, Pane,
+};
 use crate::tui::summary::{MemoryDone, Summary};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -161,6 +164,12 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
         rearrange(model);
         return Vec::new();
     }
+    if let Some(id) = pane.confirm_close.take() {
+        if action == Action::Confirm {
+            return vec![Effect::CloseSuggested(id)];
+        }
+        return Vec::new();
+    }
     if let Some(id) = pane.confirm_delete.take() {
         // Yes deletes the memory the question named, any other key keeps
         // it.
@@ -183,6 +192,27 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::ActivateMemory => return activate(model),
+        Action::Reanalyse => return reanalyse(model),
+        Action::ShowSuggestions => {
+            if let Some(id) = selected_id(model) {
+                return vec![Effect::LoadSuggestions(id)];
+            }
+        }
+        Action::AcceptSuggestions => {
+            let id = selected_id(model);
+            let n = id
+                .as_ref()
+                .and_then(|id| model.suggestion_counts.get(id))
+                .copied()
+                .unwrap_or(0);
+            if n == 0 {
+                model.notice = Some(
+                    "No findings are suggested to close under this memory (R re-analyses)".into(),
+                );
+            } else if let Some(pane) = model.memory_pane_mut() {
+                pane.confirm_close = id;
+            }
+        }
         Action::Down
         | Action::Up
         | Action::PageDown
@@ -209,6 +239,71 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
+/// `R`: the undecided findings in the memory's scope judged again with
+/// it, in the background; those now judged false positives become
+/// suggestions to close.
+fn reanalyse(model: &mut Model) -> Vec<Effect> {
+    let Some(memory) = selected(model) else {
+        return Vec::new();
+    };
+    let why_not = if model.assistant.is_none() {
+        Some("No AI provider is configured: add [assistant] to sift's config file")
+    } else if memory.guidance {
+        Some("This memory is guidance for fixes: it does not change verdicts")
+    } else if memory.stage != MemoryStage::Live {
+        Some("This memory is suggested: make it live (L) first")
+    } else if model.assistant_job.is_some() {
+        Some("The Assistant is busy; ask again when it is done")
+    } else {
+        None
+    };
+    if let Some(why) = why_not {
+        model.notice = Some(why.into());
+        return Vec::new();
+    }
+    let id = memory.id.clone();
+    let total = model
+        .index
+        .undecided_in_scope(&memory.scope, &model.rule_classes, &[])
+        .len();
+    model.assistant_job = Some(AssistantJob {
+        total,
+        ..AssistantJob::default()
+    });
+    model.notice = Some(format!(
+        "Re-analysing {total} undecided finding(s) under the memory…"
+    ));
+    vec![Effect::AskAssistant(AssistantWork::Reanalyse(id))]
+}
+
+/// The findings suggested to close under a memory, in the list, where `a`
+/// closes one (or the marked) and the memory pane's key closes them all.
+pub fn show_suggestions(model: &mut Model, memory_id: &str, found: Vec<Suggestion>) -> Vec<Effect> {
+    if found.is_empty() {
+        model.notice =
+            Some("No findings are suggested to close under this memory (R re-analyses)".into());
+        return Vec::new();
+    }
+    let Some(memory) = model.memories.iter().find(|m| m.id == memory_id) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<i64> = found.iter().map(|s| s.finding_id).collect();
+    ids.sort_unstable();
+    let label = first_words(memory);
+    let scope = memory.scope.resolved(&model.rule_classes);
+    model.suggestions = Some((memory_id.to_string(), found));
+    show_in_list(model, label, scope, Some(ids))
+}
+
+fn first_words(memory: &Memory) -> String {
+    memory
+        .content
+        .split_whitespace()
+        .take(6)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The findings in the selected memory's scope, in the list.
 fn jump(model: &mut Model) -> Vec<Effect> {
     let Some(pane) = model.memory_pane() else {
@@ -221,20 +316,28 @@ fn jump(model: &mut Model) -> Vec<Effect> {
     else {
         return Vec::new();
     };
-    let label: String = memory
-        .content
-        .split_whitespace()
-        .take(6)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let label = first_words(memory);
+    let scope = memory.scope.resolved(&model.rule_classes);
+    model.suggestions = None;
+    show_in_list(model, label, scope, None)
+}
+
+fn show_in_list(
+    model: &mut Model,
+    label: String,
+    scope: crate::domain::Scope,
+    suggested: Option<Vec<i64>>,
+) -> Vec<Effect> {
     model.filter = crate::domain::Filter {
         view: BacklogView::All,
         scope: Some(ScopeFilter {
             label,
-            scope: memory.scope.resolved(&model.rule_classes),
+            scope,
+            suggested,
         }),
         ..Default::default()
     };
+    model.detail.touch();
     model.close();
     model.focus = Pane::List;
     model.list.selected = 0;

@@ -48,6 +48,13 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Tick => return Vec::new(),
         Action::Synced(event) => return synced(model, event),
         Action::AssistantNews(news) => return assistant::news(model, news),
+        Action::SuggestionCounts(counts) => {
+            model.suggestion_counts = counts;
+            return Vec::new();
+        }
+        Action::SuggestionsLoaded(memory, found) => {
+            return memories::show_suggestions(model, &memory, found);
+        }
         Action::MemoriesLoaded(memories, pending, classes) => {
             let keep = memories::selected_id(model);
             model.memories = memories;

@@ -21,10 +21,11 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         model.visible.len()
     ))];
     if let Some(scope) = &model.filter.scope {
-        title.push(Span::styled(
-            format!("in memory \"{}\" ", inert(&scope.label)),
-            theme.key,
-        ));
+        let text = match scope.suggested {
+            Some(_) => format!("suggested to close under \"{}\" ", inert(&scope.label)),
+            None => format!("in memory \"{}\" ", inert(&scope.label)),
+        };
+        title.push(Span::styled(text, theme.key));
     }
     let filter = model.filter.to_line();
     if !filter.is_empty() {

@@ -100,8 +100,12 @@ fn draw_list(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) {
         } else {
             " "
         };
+        let to_close = match model.suggestion_counts.get(&m.id) {
+            Some(n) if *n > 0 => format!("{n} to close · "),
+            _ => String::new(),
+        };
         let text = format!(
-            " {stage:<5}{pending} {:>8}  {first}",
+            " {stage:<5}{pending} {:>8}  {to_close}{first}",
             pane.impact.get(i).copied().unwrap_or(0)
         );
         let style = if n == pane.cursor.selected {
@@ -128,6 +132,20 @@ fn draw_detail(frame: &mut Frame, model: &Model, area: Rect, pane: &MemoryPane) 
     let impact = pane.impact.get(i).copied().unwrap_or(0);
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
+    if pane.confirm_close.is_some() {
+        let n = model.suggestion_counts.get(&m.id).copied().unwrap_or(0);
+        let mut question = format!(
+            "Close the {n} finding(s) suggested under this memory? Each is ignored as a false \
+             positive, with a note naming the memory and the Assistant's reason."
+        );
+        if let Some(key) = key(model, Context::Confirm, Action::Confirm) {
+            question += &format!(" {key} closes them, any other key does not.");
+        }
+        for piece in wrap(&question, width) {
+            lines.push(Line::from(Span::styled(piece, theme.error)));
+        }
+        lines.push(Line::from(""));
+    }
     if pane.confirm_delete.is_some() {
         let all = model
             .index
