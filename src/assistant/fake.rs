@@ -184,6 +184,7 @@ fn answer(request: &Value, fault: Option<&FakeFault>) -> Value {
         "triage_verdict" | "" => judge(request, fault),
         "fix_suggestion" => write_fix(request),
         "fix_review" => review_fix(request),
+        "memory_draft" => draft_memory(request),
         super::rule::RULE_SCHEMA_NAME => draft_rule(request, fault),
         other => json!({"error": format!("the fake knows no schema named {other}")}),
     }
@@ -243,6 +244,18 @@ fn review_fix(request: &Value) -> Value {
         "fixable": true,
         "note": if sure { "The call is safe now." } else { "The callers must validate too." },
     })
+}
+
+/// The fake's memory from an ignore note: nothing for a note that only
+/// says "duplicate" or is a word or two; else the note as a rule of thumb.
+fn draft_memory(request: &Value) -> Value {
+    let note = section(user_message(request), "THE REVIEWER'S NOTE")
+        .unwrap_or("")
+        .trim();
+    if note.split_whitespace().count() < 3 || note.to_lowercase().contains("duplicate") {
+        return json!({"applies": false, "memory": ""});
+    }
+    json!({"applies": true, "memory": format!("Findings of this rule are safe when {note}")})
 }
 
 /// The user's message: OpenAI's second, Anthropic's first.

@@ -13,6 +13,7 @@
 //! - Answers are stored as they arrive, by the question that produced them.
 
 pub mod config;
+pub mod draft;
 pub mod drafting;
 pub mod eval;
 #[cfg(feature = "faults")]

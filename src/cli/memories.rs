@@ -122,6 +122,16 @@ pub enum MemoriesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Draft a suggested memory from the note a reviewer wrote when
+    /// ignoring a finding (the team's AI provider); `L` in the console or
+    /// `edit --live` makes it live.
+    Draft {
+        /// The ignored finding whose note to draft from.
+        #[arg(long, value_name = "ID")]
+        finding: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Close suggested findings: each is ignored as a false positive, with
     /// a note naming the memory and the Assistant's reason.
     AcceptSuggestions {
@@ -145,6 +155,7 @@ impl MemoriesCommand {
             | MemoriesCommand::Edit { json, .. }
             | MemoriesCommand::Rm { json, .. }
             | MemoriesCommand::Suggestions { json, .. }
+            | MemoriesCommand::Draft { json, .. }
             | MemoriesCommand::AcceptSuggestions { json, .. } => json.then_some(Failure::Plain),
             MemoriesCommand::Reanalyse(a) => a.json.then_some(Failure::Plain),
         }
@@ -289,7 +300,7 @@ pub struct NotRecorded<'a> {
 /// that cannot be saved. Carried as an error to `run`, which says why.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Refused(String);
+pub(super) struct Refused(pub(super) String);
 
 fn refused<T>(why: impl Into<String>) -> Result<T> {
     Err(Refused(why.into()).into())
@@ -452,6 +463,35 @@ fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
         MemoriesCommand::Reanalyse(args) => {
             drop(store);
             super::reanalyse::run(ctx, args)
+        }
+        MemoriesCommand::Draft { finding, json } => {
+            let Some(memory) = super::reanalyse::draft(ctx, &store, finding, actor)? else {
+                if json {
+                    output::print(&serde_json::json!({ "memory": null }))?;
+                } else {
+                    say!("the note holds nothing to remember: no memory drafted");
+                }
+                return Ok(Exit::Ok);
+            };
+            let outbox_id =
+                store.record_memory_change(&MemoryChange::Create(memory.clone()), actor)?;
+            let sent = self::send(ctx, &mut store, Some(outbox_id), &[])?;
+            let (now, pending) = in_view(&store, &memory)?.unwrap_or((memory, true));
+            if json {
+                let left = undecided(&store, &now.scope)?.len();
+                output::print(&serde_json::json!({
+                    "memory": MemoryJson::new(&now, pending, left),
+                    "result": sent.memory.word(),
+                    "error": sent.error(),
+                }))?;
+            } else {
+                say!("{}	suggested	{}", inert(&now.id), sent.memory.text());
+                for line in inert_lines(&now.content) {
+                    say!("  {line}");
+                }
+                sent.explain();
+            }
+            Ok(sent.exit())
         }
     }
 }

@@ -2,6 +2,7 @@
 //! backlog judged again under a memory, and what it suggests closing.
 
 use super::context::block_on;
+use super::memories::Refused;
 use super::{Context, Exit, output, words};
 use crate::assistant::reanalyse::reanalyse;
 use crate::assistant::{NOT_CONFIGURED, Provider};
@@ -124,6 +125,37 @@ pub fn run(ctx: &Context, args: ReanalyseArgs) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// A suggested memory drafted from the note on ignored finding `id`, or
+/// none when the note holds nothing to remember.
+pub fn draft(ctx: &Context, store: &Store, id: i64, author: &str) -> Result<Option<Memory>> {
+    if ctx.backend()?.is_remote() {
+        bail!("drafting memories uses sift's own Assistant on sift's own store");
+    }
+    let Some(settings) = config::assistant(ctx.flags.profile.as_deref(), &ctx.config)? else {
+        bail!("{NOT_CONFIGURED}");
+    };
+    let Some(f) = store.load_finding(id)? else {
+        return Err(Refused(format!("no finding has the id {id}")).into());
+    };
+    let (Some(reason), Some(note)) = (
+        f.triage_reason,
+        f.triage_comment.as_deref().filter(|n| !n.trim().is_empty()),
+    ) else {
+        return Err(Refused(format!(
+            "finding {id} is not ignored with a note: there is nothing to draft from"
+        ))
+        .into());
+    };
+    let memories = store.memories_in_view()?.0;
+    let classes = store.rule_classes()?;
+    let evidence = crate::assistant::prompt::gather(store, &f, &memories, &classes)?;
+    let provider = Provider::new(settings)?;
+    let drafted = block_on(crate::assistant::draft::draft(
+        &provider, &f, &evidence, reason, note, author,
+    ))?;
+    drafted.map_err(|why| anyhow::anyhow!("no draft from the AI provider: {}", inert(&why)))
 }
 
 /// `sift memories suggestions ID`.

@@ -184,6 +184,10 @@ pub enum AssistantNews {
     Fixed { findings: Vec<i64>, ok: bool },
     /// A re-analysis under a memory suggested closing so many findings.
     Reanalysed { suggested: usize },
+    /// A memory drafted from an ignore note (its text, now a suggested
+    /// memory in the outbox), none (the note holds nothing to remember),
+    /// or why no draft came.
+    Drafted(Result<Option<String>, String>),
     /// The job ended; `stopped` when the provider could not be used.
     Done { stopped: Option<String> },
 }
@@ -197,6 +201,13 @@ pub enum AssistantWork {
     Fix(i64),
     /// The undecided findings in this memory's scope, judged again with it.
     Reanalyse(String),
+    /// A suggested memory drafted from the note the reviewer just wrote
+    /// ignoring this finding.
+    DraftMemory {
+        finding: i64,
+        reason: crate::domain::TriageReason,
+        note: String,
+    },
 }
 
 /// A view's name as written in the keymap (`{ show_view = "production" }`).

@@ -118,6 +118,7 @@ async fn event_loop<B: Backend>(
                         tokio::spawn(assistant_job(
                             settings,
                             session.data_dir.clone(),
+                            session.actor.clone(),
                             work,
                             tx.clone(),
                         ));
@@ -244,6 +245,7 @@ async fn event_loop<B: Backend>(
 async fn assistant_job(
     settings: ProviderSettings,
     data_dir: PathBuf,
+    actor: String,
     work: AssistantWork,
     tx: mpsc::UnboundedSender<Action>,
 ) {
@@ -309,6 +311,15 @@ async fn assistant_job(
                 other => other,
             }
         }
+        AssistantWork::DraftMemory {
+            finding,
+            reason,
+            note,
+        } => {
+            let drafted = draft_memory(&store, &provider, finding, reason, note, actor).await;
+            let _ = tx.send(Action::AssistantNews(AssistantNews::Drafted(drafted)));
+            return;
+        }
         AssistantWork::Reanalyse(memory) => {
             let events = events(Task::Verdicts);
             match crate::assistant::reanalyse::reanalyse(&store, provider, &memory, events).await {
@@ -337,6 +348,43 @@ async fn assistant_job(
             done(Some(format!("{e:#}")));
         }
     }
+}
+
+/// Drafts a suggested memory from an ignore note and puts it in the outbox
+/// (the sync sends it like any memory change).
+async fn draft_memory(
+    store: &crate::service::SharedStore,
+    provider: &crate::assistant::Provider,
+    finding: i64,
+    reason: crate::domain::TriageReason,
+    note: String,
+    actor: String,
+) -> Result<Option<String>, String> {
+    let loaded = store
+        .run(move |s| -> anyhow::Result<_> {
+            let f = s
+                .load_finding(finding)?
+                .ok_or_else(|| anyhow::anyhow!("the finding is gone"))?;
+            let memories = s.memories_in_view()?.0;
+            let classes = s.rule_classes()?;
+            let evidence = crate::assistant::prompt::gather(s, &f, &memories, &classes)?;
+            Ok((f, evidence))
+        })
+        .await
+        .and_then(|r| r);
+    let (f, evidence) = loaded.map_err(|e| format!("{e:#}"))?;
+    let memory =
+        crate::assistant::draft::draft(provider, &f, &evidence, reason, &note, &actor).await?;
+    let Some(memory) = memory else {
+        return Ok(None);
+    };
+    let text = memory.content.clone();
+    store
+        .run(move |s| s.record_memory_change(&crate::domain::MemoryChange::Create(memory), &actor))
+        .await
+        .and_then(|r| r)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(Some(text))
 }
 
 /// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on

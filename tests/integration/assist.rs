@@ -836,3 +836,77 @@ async fn a_memory_reanalyses_its_scope_and_only_suggests_closing() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignore_note_becomes_a_suggested_memory_on_request() {
+    let lab = Lab::new("openai").await;
+    let id = lab.finding("app/db.py", 9)["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = lab.sift(&[
+        "triage",
+        &id,
+        "--state",
+        "ignored",
+        "--reason",
+        "false_positive",
+        "--note",
+        "the id is cast to int by the router before the view runs",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lab
+        .run(&["memories", "draft", "--finding", &id, "--json"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let drafted = json(&out);
+    let memory = &drafted["memory"];
+    assert_eq!(memory["stage"], "suggested", "{drafted}");
+    assert_eq!(memory["kind"], "triage");
+    assert!(
+        memory["text"]
+            .as_str()
+            .unwrap()
+            .contains("cast to int by the router")
+    );
+    assert_eq!(memory["scope"]["projects"], json!(["shop"]));
+    assert_eq!(
+        memory["scope"]["rules"],
+        json!(["python.django.security.injection.sql.sql-injection-db-cursor-execute"])
+    );
+    // A suggested memory changes no verdict: the next question leaves it out.
+    let out = lab.sift(&["memories", "list", "--json"]);
+    assert_eq!(json(&out)["memories"].as_array().unwrap().len(), 1);
+
+    // A note that holds nothing general drafts nothing; no note, no draft.
+    let other = lab.finding("app/views.py", 6)["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    lab.sift(&[
+        "triage",
+        &other,
+        "--state",
+        "ignored",
+        "--reason",
+        "duplicate",
+        "--note",
+        "duplicate of 12",
+    ]);
+    let out = lab
+        .run(&["memories", "draft", "--finding", &other, "--json"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(json(&out)["memory"].is_null());
+    let open = lab.finding("app/settings.py", 3)["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = lab.run(&["memories", "draft", "--finding", &open]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("not ignored with a note"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1622,3 +1622,32 @@ fn suggestions_to_close_are_listed_and_closed_only_by_the_reviewer() {
     }
     assert!(!c.render().contains("to close ·"), "{}", c.render());
 }
+
+#[test]
+fn an_ignore_with_a_note_asks_for_a_drafted_memory_when_an_ai_is_configured() {
+    let mut c = Console::new(160, 48);
+    c.model.assistant = Some("openai fake-model at 127.0.0.1".into());
+    let id = c.selected().unwrap();
+    c.keys("i");
+    c.keys("Staging config only, never deployed");
+    c.keys("<enter>");
+    let asked = c.effects.iter().find_map(|e| match e {
+        Effect::AskAssistant(AssistantWork::DraftMemory { finding, note, .. }) => {
+            Some((*finding, note.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(
+        asked,
+        Some((id, "Staging config only, never deployed".to_string())),
+        "{:?}",
+        c.effects
+    );
+    // The answer says what was drafted and where it is.
+    c.send(Action::AssistantNews(
+        sift::tui::action::AssistantNews::Drafted(Ok(Some(
+            "Staging config is never deployed".into(),
+        ))),
+    ));
+    assert!(c.render().contains("L makes it live"), "{}", c.render());
+}

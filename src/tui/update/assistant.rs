@@ -72,6 +72,17 @@ pub fn news(model: &mut Model, news: AssistantNews) -> Vec<Effect> {
             }
             effects
         }
+        AssistantNews::Drafted(drafted) => {
+            model.notice = Some(match drafted {
+                Ok(Some(text)) => format!(
+                    "The Assistant drafted a suggested memory from your note: \"{text}\" · m \
+                     shows it, L makes it live"
+                ),
+                Ok(None) => "Your note holds nothing to remember: no memory drafted".into(),
+                Err(why) => format!("No memory drafted from your note: {why}"),
+            });
+            return vec![Effect::LoadMemories];
+        }
         AssistantNews::Reanalysed { suggested, .. } => {
             job.reanalysed = Some(suggested);
             vec![Effect::LoadMemories]

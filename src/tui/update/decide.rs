@@ -402,6 +402,20 @@ fn note_text(note: &TextArea) -> String {
 
 fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
     let text = note_text(&dialog.note);
+    // An ignore with a note and no memory: sift's own Assistant may draft a
+    // suggested memory from the note, as Semgrep's does.
+    let draft = match (dialog.kind, &dialog.memory, dialog.targets.first()) {
+        (DialogKind::Ignore, None, Some(&finding))
+            if !text.is_empty() && model.assistant.is_some() =>
+        {
+            Some(Effect::AskAssistant(AssistantWork::DraftMemory {
+                finding,
+                reason: dialog.reason,
+                note: text.clone(),
+            }))
+        }
+        _ => None,
+    };
     if let Some(e) = note_error(&dialog.note) {
         dialog.error = Some(e);
         return (Vec::new(), true);
@@ -526,7 +540,13 @@ fn submit(model: &mut Model, dialog: &mut Dialog) -> Step {
         summary,
         memory: change,
     };
-    (std::iter::once(record).chain(rewrite).collect(), false)
+    (
+        std::iter::once(record)
+            .chain(rewrite)
+            .chain(draft)
+            .collect(),
+        false,
+    )
 }
 
 /// The decisions are in the outbox: show them, and move on.
