@@ -81,7 +81,7 @@ pub fn news(model: &mut Model, news: AssistantNews) -> Vec<Effect> {
                 Ok(None) => "Your note holds nothing to remember: no memory drafted".into(),
                 Err(why) => format!("No memory drafted from your note: {why}"),
             });
-            return vec![Effect::LoadMemories];
+            vec![Effect::LoadMemories]
         }
         AssistantNews::Reanalysed { suggested, .. } => {
             job.reanalysed = Some(suggested);
