@@ -192,6 +192,11 @@ pub async fn run(
     let gate = Gate::default();
     let slots = Arc::new(Semaphore::new(provider.settings.jobs));
     let mut news = Instant::now();
+    // One set across chunks: the next chunk is planned while the last
+    // one's requests are still in flight (the slots bound them).
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut asked: std::collections::HashSet<String> = Default::default();
+    let mut waiting_for: Vec<(String, Vec<i64>)> = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let chunk = chunk.to_vec();
         let (kind, model) = (
@@ -218,8 +223,13 @@ pub async fn run(
             questions: questions.len(),
             reused,
         });
-        let mut tasks = tokio::task::JoinSet::new();
         for planned in questions {
+            // The same question is in flight from an earlier chunk: its
+            // answer is reused once it is in.
+            if !asked.insert(planned.question.key.clone()) {
+                waiting_for.push((planned.question.key.clone(), planned.findings));
+                continue;
+            }
             let slot = slots.clone().acquire_owned().await?;
             // Checked once a slot is free: a request that stopped the run
             // may have just ended.
@@ -250,9 +260,6 @@ pub async fn run(
                 news = Instant::now();
             }
         }
-        while let Some(done) = tasks.join_next().await {
-            done??;
-        }
         if report
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -262,11 +269,48 @@ pub async fn run(
             break;
         }
     }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let reused = store
+        .run(move |s| reuse_answers(s, &waiting_for, opts))
+        .await??;
+    {
+        let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+        r.reused += reused.len();
+        r.questions -= reused.len().min(r.questions);
+    }
     if opts.attach {
         store.run(|s| s.findings_changed()).await??;
     }
     let report = report.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok(report)
+}
+
+/// Gives findings whose question was in flight when they were planned the
+/// answer it got; those whose question got none stay for the next run.
+fn reuse_answers(
+    store: &Store,
+    waiting_for: &[(String, Vec<i64>)],
+    opts: RunOptions,
+) -> Result<Vec<i64>> {
+    let mut reused = Vec::new();
+    for (key, findings) in waiting_for {
+        let found = match opts.task {
+            Task::Verdicts => store.ai_answer(key)?.map(|answer| {
+                let to: &[i64] = if opts.attach { findings } else { &[] };
+                store.record_verdict(key, &answer, to)
+            }),
+            Task::Fixes => store
+                .ai_fix_answer(key)?
+                .map(|record| store.record_fix(key, &record, findings)),
+        };
+        if let Some(recorded) = found {
+            recorded?;
+            reused.extend(findings);
+        }
+    }
+    Ok(reused)
 }
 
 /// The questions to ask, how many findings were answered from before, and

@@ -266,8 +266,11 @@ pub fn open_or_read_only(
 
 /// Runs one async task to its end on a small runtime.
 pub fn block_on<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
+    // The store's work runs on blocking threads, one at a time (it is
+    // behind a lock): a few threads do, more only hold memory.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(4)
         .build()?;
     Ok(rt.block_on(work))
 }

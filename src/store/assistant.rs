@@ -249,6 +249,8 @@ impl Store {
 
     /// Up to `n` decisions reviewers made on the same rule in the same
     /// project, newest first, not on `except` (nor its copies).
+    /// (By the decided-findings index: grouping by copy would otherwise
+    /// lead SQLite to scan the project's findings for every question.)
     pub fn decided_examples(
         &self,
         project: &str,
@@ -258,7 +260,7 @@ impl Store {
     ) -> Result<Vec<Example>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.id, f.path, f.triage_state, f.triage_reason, f.triage_comment
-             FROM findings f
+             FROM findings f INDEXED BY findings_decided
              JOIN projects p ON p.id = f.project_id
              JOIN rules r ON r.id = f.rule_id
              WHERE p.name = ?1 AND r.name = ?2

@@ -16,3 +16,7 @@ CREATE TABLE ai_suggestions (
     at TEXT NOT NULL,
     PRIMARY KEY (memory_id, finding_id)
 );
+-- Earlier decisions on a rule in a project, for every question to the AI:
+-- without it, each question scans the project's findings.
+CREATE INDEX findings_decided ON findings (project_id, rule_id)
+    WHERE triage_state IN ('ignored', 'fixing', 'reviewing');
