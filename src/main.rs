@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use sift::cli::{Cli, Exit, errors};
-use sift::text::inert;
+use sift::text::inert_lines;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,7 +13,16 @@ fn main() -> ExitCode {
         // A reader that stops early (`sift findings | head`) is not an error.
         Err(e) if errors::is_broken_pipe(&e) => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("sift: {}", inert(&format!("{e:#}")));
+            // Line by line, each inert; later lines indented, so no text
+            // from outside can pass for a line of sift's own.
+            let message = format!("{e:#}");
+            for (i, line) in inert_lines(&message).enumerate() {
+                match i {
+                    0 => eprintln!("sift: {line}"),
+                    _ if line.is_empty() => eprintln!(),
+                    _ => eprintln!("  {line}"),
+                }
+            }
             Exit::Error.into()
         }
     }

@@ -39,6 +39,8 @@ pub enum FakeFault {
     HostileReason,
     /// A rule with no pattern: not a rule, so it is asked again.
     InvalidRule,
+    /// The prompt's evidence markers repeated back, as small models do.
+    Echo,
     /// No answer (the client's time limit must fire).
     Hang,
 }
@@ -258,6 +260,14 @@ fn draft_memory(request: &Value) -> Value {
     json!({"applies": true, "memory": format!("Findings of this rule are safe when {note}")})
 }
 
+/// The code in a question's evidence markers (`<<<RULE code>>>`).
+fn boundary_of(user: &str) -> String {
+    user.split_once("<<<RULE ")
+        .and_then(|(_, rest)| rest.split_once(">>>"))
+        .map(|(code, _)| code.to_string())
+        .unwrap_or_default()
+}
+
 /// The user's message: OpenAI's second, Anthropic's first.
 fn user_message(request: &Value) -> &str {
     request["messages"]
@@ -430,6 +440,12 @@ async fn openai(
             Value::Null,
             "stop",
         ),
+        Some(FakeFault::Echo) => {
+            let code = boundary_of(user_message(&request));
+            let echoed = json!({"verdict": "true_positive", "reason": code, "summary": code,
+                                "instructions": code, "fix_code": code});
+            (json!(echoed.to_string()), Value::Null, "stop")
+        }
         ref f => (
             json!(answer(&request, f.as_ref()).to_string()),
             Value::Null,

@@ -191,11 +191,7 @@ pub fn read(content: &Content, replaces: &str) -> Result<FixAnswer, String> {
     if fix_code.chars().count() > MAX_FIX_CODE {
         return Err("the fix is longer than any fix for a few lines should be".into());
     }
-    // Hidden characters in code can make it read otherwise than it runs.
-    if let Some(c) = fix_code
-        .chars()
-        .find(|&c| needs_marking(c) && !matches!(c, '\n' | '\t' | '\r'))
-    {
+    if let Some(c) = hidden_character(&fix_code) {
         return Err(format!(
             "the fix holds a control or invisible character (U+{:04X}); it is not kept",
             c as u32
@@ -217,18 +213,37 @@ pub fn read(content: &Content, replaces: &str) -> Result<FixAnswer, String> {
     })
 }
 
+/// A control or invisible character in code (other than line ends and
+/// tabs): such code can read otherwise than it runs, so no fix holding one
+/// is offered, whoever wrote it.
+pub fn hidden_character(code: &str) -> Option<char> {
+    code.chars()
+        .find(|&c| needs_marking(c) && !matches!(c, '\n' | '\t' | '\r'))
+}
+
 /// The fix a reviewer is shown for `f`, as text: the rule's own when it
 /// has one, else an Assistant's, unless its rating is below `min` or the
 /// code changed since it was written. Err says why there is none.
 pub fn shown_fix(f: &Finding, min: FixConfidence) -> Result<String, String> {
+    let refuse_hidden = |code: &str| match hidden_character(code) {
+        Some(c) => Err(format!(
+            "the fix holds a control or invisible character (U+{:04X}): it is not offered",
+            c as u32
+        )),
+        None => Ok(code.to_string()),
+    };
     if let Some(fix) = &f.rule_fix {
-        return Ok(fix.clone());
+        return refuse_hidden(fix);
     }
     let Some(a) = f.assistant.as_ref() else {
         return Err("no Assistant has looked at this finding".into());
     };
     let Some(code) = &a.autofix_code else {
-        return Err("the Assistant wrote no fix for this finding".into());
+        return Err(match (&a.no_fix, &a.fixed_by) {
+            (Some(why), _) => format!("the Assistant wrote no fix: {why} (--again asks again)"),
+            (None, Some(by)) => format!("the Assistant wrote guidance only. {}", by.review),
+            (None, None) => "no Assistant has written a fix for this finding".into(),
+        });
     };
     if let Some(by) = &a.fixed_by {
         match by.confidence {
@@ -245,7 +260,7 @@ pub fn shown_fix(f: &Finding, min: FixConfidence) -> Result<String, String> {
             return Err("the code changed since the fix was written (ask again)".into());
         }
     }
-    Ok(code.clone())
+    refuse_hidden(code)
 }
 
 /// What the review pass found.

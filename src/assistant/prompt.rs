@@ -37,6 +37,9 @@ pub struct Question {
     pub key: String,
     /// The memories in the prompt.
     pub memories: Vec<String>,
+    /// The code in the evidence markers: an answer that repeats it is the
+    /// prompt echoed, not an answer.
+    pub boundary: String,
 }
 
 const SYSTEM: &str = "You are an application security engineer triaging one finding of the \
@@ -307,6 +310,7 @@ pub fn seal(
         ask,
         key,
         memories: evidence.memories.iter().map(|m| m.id.clone()).collect(),
+        boundary,
     }
 }
 

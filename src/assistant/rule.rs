@@ -313,6 +313,11 @@ pub fn read(content: &Content, request: &Request) -> Draft {
             );
         }
         Content::Empty => return Draft::Unusable("the answer was empty".into()),
+        Content::Echoed => {
+            return Draft::Unusable(
+                "the answer repeats the prompt's evidence markers instead of answering".into(),
+            );
+        }
     };
     let Some(value) = json_in(text) else {
         return Draft::Unusable("the answer is not JSON (the model wrote prose)".into());

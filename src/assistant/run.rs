@@ -7,7 +7,7 @@
 //! rerun asks only what is left.
 
 use super::prompt::{self, Evidence, Question};
-use super::provider::{Ask, Provider, ProviderError, Reply};
+use super::provider::{Ask, Content, Provider, ProviderError, Reply};
 use super::{fix, verdict};
 use crate::domain::{Finding, Judge};
 use crate::service::SharedStore;
@@ -441,6 +441,11 @@ async fn ask_one(
         fixing,
     } = planned;
     let reply = match ask_with_retries(provider, gate, &question.ask, report, events).await {
+        // A small model may answer with the prompt's own markers.
+        Ok(mut reply) if echoes(&reply.content, &question.boundary) => {
+            reply.content = Content::Echoed;
+            reply
+        }
         Ok(reply) => reply,
         Err(why) => {
             report
@@ -589,6 +594,10 @@ pub async fn ask_patiently(
             done => return done,
         }
     }
+}
+
+fn echoes(content: &Content, boundary: &str) -> bool {
+    matches!(content, Content::Text(text) if !boundary.is_empty() && text.contains(boundary))
 }
 
 /// [`ask_patiently`] for a run: its waits are events, and a provider that

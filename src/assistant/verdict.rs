@@ -25,6 +25,11 @@ pub fn object_in(content: &Content) -> Result<Map<String, Value>, String> {
             return Err("the answer was cut off at the token limit (max_output_tokens)".into());
         }
         Content::Empty => return Err("the answer was empty".into()),
+        Content::Echoed => {
+            return Err(
+                "the answer repeats the prompt's evidence markers instead of answering".into(),
+            );
+        }
     };
     match json_in(text) {
         Some(Value::Object(object)) => Ok(object),

@@ -173,7 +173,8 @@ fn assist(ctx: &Context, settings: Option<ProviderSettings>, args: AssistArgs) -
         } else {
             say!(
                 "{} finding(s) would be judged: {} question(s) sent, {} answered from \
-                 earlier answers; about {} tokens in, {} out",
+                 earlier answers; about {} tokens in, {} out. Then each true positive without \
+                 a fix takes two more questions (the fix and its review; --no-fixes: none)",
                 survey.findings,
                 survey.questions,
                 survey.reused,
@@ -276,12 +277,14 @@ fn print_report(report: &Report, provider: &str, json: bool) -> Result<()> {
     }
     say!(
         "{} finding(s): {} verdict(s), {} without a verdict, {} fix(es), {} with guidance only, \
-         {} answered from earlier answers, {} failed; {} question(s) to {}, {} tokens in, {} out",
+         {} without a fix, {} answered from earlier answers, {} failed; {} question(s) to {}, {} \
+         tokens in, {} out",
         report.findings,
         report.verdicts,
         report.no_verdicts,
         report.fixes,
         report.guidance_only,
+        report.no_fixes,
         report.reused,
         report.failed.len(),
         report.questions,

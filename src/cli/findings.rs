@@ -37,9 +37,10 @@ pub struct Selection {
     /// true_positive (tp), false_positive (fp) or none.
     #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
     pub verdict: Vec<VerdictFilter>,
+    /// A project (repository) name (repeatable).
     #[arg(long)]
     pub project: Vec<String>,
-    /// Full rule id.
+    /// Full rule id (repeatable).
     #[arg(long)]
     pub rule: Vec<String>,
     /// low, medium, high, critical.
@@ -247,5 +248,14 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
         }
     }
     out.flush().context("cannot write the findings")?;
+    // An empty answer a new reader would take for an empty backlog.
+    if selected.is_empty() && !args.json && !index.is_empty() {
+        let view = args.selection.view.unwrap_or(BacklogView::PreProduction);
+        eprintln!(
+            "sift: no findings match in the {} view ({} in the store; `--view all` lists every view)",
+            view.label().to_lowercase(),
+            index.len()
+        );
+    }
     Ok(Exit::Ok)
 }

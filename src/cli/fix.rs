@@ -104,6 +104,9 @@ pub fn run(ctx: &Context, args: FixArgs) -> Result<Exit> {
     let matched = patch::lines_of(&file, loc.line, loc.end_line);
     let (author, new_text, expected) = match (&f.rule_fix, f.assistant.as_ref()) {
         (Some(rule_fix), _) => {
+            if let Err(why) = fix::shown_fix(&f, min) {
+                return refuse(&args, &format!("finding {}: {why}", f.id));
+            }
             let Some(new) = matched.as_deref().and_then(|m| {
                 patch::span_replaced(
                     m,
@@ -197,7 +200,10 @@ fn ask(ctx: &Context, args: &FixArgs, store: &crate::store::Store) -> Result<()>
         );
     }
     let Some(settings) = config::assistant(ctx.flags.profile.as_deref(), &ctx.config)? else {
-        bail!("finding {} has no fix to print. {NOT_CONFIGURED}", args.id);
+        bail!(
+            "finding {} has no fix to print, and {NOT_CONFIGURED}",
+            args.id
+        );
     };
     let dir = store
         .path()

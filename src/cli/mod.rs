@@ -110,10 +110,13 @@ pub enum Command {
     /// what changed, exit.
     Sync(sync::SyncArgs),
     /// Ask the team's own AI provider for verdicts on the undecided
-    /// findings that have none (see the config's [assistant]).
+    /// findings that have none, then guidance and a rated fix for the true
+    /// positives (see the config's [assistant]).
     Assist(Box<assist::AssistArgs>),
-    /// Print a finding's fix as a unified diff for `git apply` (asking the
-    /// AI provider for one when it has none).
+    /// Print a finding's fix as a unified diff that `git apply` takes in
+    /// the source tree given at import (`sift import --repo-root`), asking
+    /// the AI provider for one when it has none. Exit 3: no fix to print
+    /// (stale, rated below min_fix_confidence, or none with --no-ask).
     Fix(fix::FixArgs),
     /// The top three backlog tasks and the week's figures, printed or
     /// mailed (the config's [digest]); run it every Monday.

@@ -289,6 +289,7 @@ pub(super) fn assistant(
                 explanation: def.explanation.explanation.clone(),
             }),
             fixed_by: None,
+            no_fix: None,
         },
         Verdict::FalsePositive => Assistant {
             verdict: Some(verdict),
@@ -300,6 +301,7 @@ pub(super) fn assistant(
             component,
             rule_explanation: None,
             fixed_by: None,
+            no_fix: None,
         },
     })
 }

@@ -63,6 +63,8 @@ pub struct Assistant {
     pub rule_explanation: Option<RuleExplanation>,
     /// sift's own Assistant wrote the guidance and fix: how and with what.
     pub fixed_by: Option<FixProvenance>,
+    /// sift's own Assistant was asked for a fix and wrote none: why.
+    pub no_fix: Option<String>,
 }
 
 /// Where one of sift's own Assistant's fixes came from and how far its

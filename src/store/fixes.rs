@@ -153,13 +153,17 @@ impl Store {
 /// sift's own guidance and fix on a finding, unless Semgrep's Assistant
 /// wrote some (from an import or a pull): Semgrep's stand.
 pub(super) fn with_own_fix(f: &mut Finding, record: &FixRecord) {
-    let FixOutcome::Written(fix) = &record.outcome else {
-        return;
-    };
     let a = f.assistant.get_or_insert_with(Default::default);
     if a.fixed_by.is_none() && (a.autofix_code.is_some() || a.guidance.is_some()) {
         return;
     }
+    let fix = match &record.outcome {
+        FixOutcome::Written(fix) => fix,
+        FixOutcome::NotWritten { why } => {
+            a.no_fix = Some(why.clone());
+            return;
+        }
+    };
     a.guidance = Some(Guidance {
         summary: fix.summary.clone(),
         instructions: fix.instructions.clone(),

@@ -456,6 +456,10 @@ fn suggested_fix(w: &mut Writer, f: &Finding, memories: &[Memory], fixes: Aside,
             }
         }
     }
+    if let (Some(why), None, None) = (&a.no_fix, &a.autofix_code, &a.fixed_by) {
+        w.section("Suggested fix");
+        w.wrapped(&format!("None: {why}"), theme.dim);
+    }
     if let Some(by) = &a.fixed_by {
         if a.autofix_code.is_none() {
             w.section("Suggested fix");

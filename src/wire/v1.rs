@@ -125,6 +125,9 @@ pub struct Assistant {
     /// and fix, and how far its review trusts the fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_by: Option<FixedBy>,
+    /// Not in the Semgrep API: sift's own Assistant wrote no fix, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_fix: Option<String>,
 }
 
 /// sift's own Assistant's fix provenance (`assistant.fixed_by`).
@@ -327,6 +330,7 @@ impl Finding {
                     summary: e.summary,
                     explanation: e.explanation,
                 }),
+            no_fix: a.no_fix.and_then(non_empty),
             fixed_by: a.fixed_by.map(|f| domain::FixProvenance {
                 confidence: f
                     .confidence
@@ -467,6 +471,7 @@ impl Finding {
                 memory_ids: j.memories.clone(),
             }),
             no_verdict: a.no_verdict.clone(),
+            no_fix: a.no_fix.clone(),
             fixed_by: a.fixed_by.as_ref().map(|f| FixedBy {
                 confidence: f.confidence.map(|c| c.as_str().to_string()),
                 review: f.review.clone(),

@@ -910,3 +910,54 @@ async fn an_ignore_note_becomes_a_suggested_memory_on_request() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fix_that_did_not_come_says_why_and_an_echoed_prompt_is_no_answer() {
+    let lab = Lab::new("openai").await;
+    let out = lab.run(&["assist", "--no-fixes", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let views = lab.finding("app/views.py", 6)["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    // The fix question's answer is cut off: stored as no fix, with why.
+    lab.fake.then(FakeFault::Truncated);
+    let out = lab.run(&["fix", &views]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cut off at the token limit"),
+        "{}",
+        stderr(&out)
+    );
+    let f = lab.finding("app/views.py", 6);
+    assert!(
+        f["assistant"]["no_fix"]
+            .as_str()
+            .unwrap()
+            .contains("cut off"),
+        "{f}"
+    );
+    // Asked again, a model that repeats the prompt's markers gives no fix
+    // either, and says so.
+    lab.fake.then(FakeFault::Echo);
+    let out = lab.run(&["fix", &views, "--again"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("repeats the prompt's evidence markers"),
+        "{}",
+        stderr(&out)
+    );
+    // And a verdict that echoes is no verdict.
+    lab.fake.then(FakeFault::Echo);
+    let out = lab
+        .run(&[
+            "assist",
+            "--no-fixes",
+            "--again",
+            "--rule",
+            "python.lang.security.audit.subprocess-shell-true.subprocess-shell-true",
+            "--json",
+        ])
+        .await;
+    assert_eq!(json(&out)["no_verdicts"], 1, "{}", stderr(&out));
+}

@@ -39,6 +39,9 @@ pub enum Content {
     Truncated,
     /// Nothing usable in the reply.
     Empty,
+    /// The answer repeats the prompt's evidence markers: the prompt echoed
+    /// (small models do), not an answer.
+    Echoed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
