@@ -11,7 +11,6 @@ use crate::assistant::run::{self, Event, Report, RunOptions, Task};
 use crate::assistant::{NOT_CONFIGURED, Provider, ProviderSettings, prompt};
 use crate::config;
 use crate::domain::{BacklogView, Verdict};
-use crate::service::SharedStore;
 use crate::store::{AnswerKind, Judgement, Store};
 use crate::text::inert;
 use anyhow::{Result, bail};
@@ -190,13 +189,8 @@ fn assist(ctx: &Context, settings: Option<ProviderSettings>, args: AssistArgs) -
     let settings = configured(settings, args.jobs)?;
     let describe = settings.describe();
     let provider = Arc::new(Provider::new(settings)?);
-    let dir = store
-        .path()
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
     drop(store);
-    let shared = SharedStore::open(&dir)?;
+    let shared = ctx.shared_store()?;
     let progress = Progress::new(ids.len(), !args.quiet && !args.json);
     let events: Arc<dyn Fn(Event) + Send + Sync> = {
         let progress = progress.clone();
@@ -497,12 +491,7 @@ fn evaluate(ctx: &Context, settings: Option<ProviderSettings>, args: EvalArgs) -
     }
     let (kind, model) = (settings.kind.as_str().to_string(), settings.model.clone());
     let provider = Arc::new(Provider::new(settings)?);
-    let dir = store
-        .path()
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    let shared = SharedStore::open(&dir)?;
+    let shared = ctx.shared_store()?;
     let progress = Progress::new(decided.len(), !args.quiet && !args.json);
     let events: Arc<dyn Fn(Event) + Send + Sync> = {
         let progress = progress.clone();

@@ -157,6 +157,13 @@ impl Context {
 
     /// Fails, without creating anything, when the embedded backend has no
     /// store yet (for a command that would only read it).
+    /// The backend's store (which must exist), shared by the async work
+    /// of a command (the Assistant's runs).
+    pub fn shared_store(&self) -> Result<crate::service::SharedStore> {
+        self.require_existing_store()?;
+        crate::service::SharedStore::open(self.backend()?.store_dir())
+    }
+
     pub fn require_existing_store(&self) -> Result<()> {
         let backend = self.backend()?;
         if !backend.is_remote() {

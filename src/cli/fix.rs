@@ -10,7 +10,6 @@ use crate::assistant::{NOT_CONFIGURED, Provider, fix};
 use crate::config;
 use crate::domain::FixConfidence;
 use crate::domain::patch::{self, PatchError};
-use crate::service::SharedStore;
 use crate::text::inert;
 use anyhow::{Result, bail};
 use clap::Args;
@@ -75,7 +74,7 @@ pub fn run(ctx: &Context, args: FixArgs) -> Result<Exit> {
             .as_ref()
             .is_some_and(|a| a.autofix_code.is_some());
     if f.rule_fix.is_none() && (args.again || !has_fix) && !args.no_ask {
-        ask(ctx, &args, &store)?;
+        ask(ctx, &args)?;
     }
     let Some(f) = store.load_finding(args.id)? else {
         return refuse(
@@ -192,7 +191,7 @@ pub fn run(ctx: &Context, args: FixArgs) -> Result<Exit> {
 }
 
 /// Asks sift's own Assistant for a fix for the finding, stored as it comes.
-fn ask(ctx: &Context, args: &FixArgs, store: &crate::store::Store) -> Result<()> {
+fn ask(ctx: &Context, args: &FixArgs) -> Result<()> {
     if ctx.backend()?.is_remote() {
         bail!(
             "finding {} has no fix; on the Semgrep API, Semgrep's own Assistant writes them",
@@ -205,12 +204,7 @@ fn ask(ctx: &Context, args: &FixArgs, store: &crate::store::Store) -> Result<()>
             args.id
         );
     };
-    let dir = store
-        .path()
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    let shared = SharedStore::open(&dir)?;
+    let shared = ctx.shared_store()?;
     let opts = RunOptions {
         task: Task::Fixes,
         again: args.again,

@@ -8,7 +8,6 @@ use crate::assistant::reanalyse::reanalyse;
 use crate::assistant::{NOT_CONFIGURED, Provider};
 use crate::config;
 use crate::domain::Memory;
-use crate::service::SharedStore;
 use crate::store::Store;
 use crate::text::inert;
 use anyhow::{Result, bail};
@@ -59,9 +58,7 @@ pub fn run(ctx: &Context, args: ReanalyseArgs) -> Result<Exit> {
     if let Some(jobs) = args.jobs {
         settings.jobs = jobs.clamp(1, 64);
     }
-    let dir = ctx.backend()?.store_dir().to_path_buf();
-    ctx.require_existing_store()?;
-    let shared = SharedStore::open(&dir)?;
+    let shared = ctx.shared_store()?;
     let provider = Arc::new(Provider::new(settings)?);
     let done = block_on(reanalyse(&shared, provider, &args.id, Arc::new(|_| {})))?;
     let done = match done {

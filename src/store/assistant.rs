@@ -124,22 +124,14 @@ impl Store {
     /// history says who judged it.
     pub fn record_verdict(&self, key: &str, answer: &Answer, finding_ids: &[i64]) -> Result<()> {
         let tx = self.write_tx()?;
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO ai_answers (key, kind, answer, provider, model,
-                prompt_version, memories, input_tokens, output_tokens, at)
-             VALUES (?1, 'verdict', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
+        keep_answer(
+            &tx,
             key,
-            serde_json::to_string(&answer.judgement)?,
-            answer.judge.provider,
-            answer.judge.model,
-            answer.judge.prompt_version,
-            serde_json::to_string(&answer.judge.memories)?,
-            answer.input_tokens,
-            answer.output_tokens,
-            timestamp::format(answer.judge.at),
-        ])?;
+            AnswerKind::Verdict,
+            &serde_json::to_string(&answer.judgement)?,
+            &answer.judge,
+            (answer.input_tokens, answer.output_tokens),
+        )?;
         let verdict = match &answer.judgement {
             Judgement::Verdict { verdict, .. } => Some(verdict.as_str()),
             Judgement::NoVerdict { .. } => None,
@@ -297,6 +289,36 @@ impl Store {
     pub fn findings_changed(&self) -> Result<()> {
         self.bump_version()
     }
+}
+
+/// Keeps an answer of `kind` under its question's key, with who gave it
+/// and the tokens (in, out) it took.
+pub(super) fn keep_answer(
+    tx: &rusqlite::Transaction,
+    key: &str,
+    kind: AnswerKind,
+    answer: &str,
+    judge: &Judge,
+    (input_tokens, output_tokens): (u64, u64),
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO ai_answers (key, kind, answer, provider, model,
+            prompt_version, memories, input_tokens, output_tokens, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        key,
+        kind.as_str(),
+        answer,
+        judge.provider,
+        judge.model,
+        judge.prompt_version,
+        serde_json::to_string(&judge.memories)?,
+        input_tokens,
+        output_tokens,
+        timestamp::format(judge.at),
+    ])?;
+    Ok(())
 }
 
 /// Remembers where a project's source tree is (an import with

@@ -2,7 +2,7 @@
 //! the question that produced them (an identical question is asked once)
 //! and for each finding they were written for.
 
-use super::Store;
+use super::{AnswerKind, Store};
 use crate::domain::{Finding, FixConfidence, FixProvenance, Guidance, Judge};
 use crate::wire::timestamp;
 use anyhow::{Context, Result};
@@ -52,22 +52,14 @@ impl Store {
     /// in one transaction, with a line in each finding's history.
     pub fn record_fix(&self, key: &str, record: &FixRecord, finding_ids: &[i64]) -> Result<()> {
         let tx = self.write_tx()?;
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO ai_answers (key, kind, answer, provider, model,
-                prompt_version, memories, input_tokens, output_tokens, at)
-             VALUES (?1, 'fix', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
+        super::assistant::keep_answer(
+            &tx,
             key,
-            serde_json::to_string(&record.outcome)?,
-            record.judge.provider,
-            record.judge.model,
-            record.judge.prompt_version,
-            serde_json::to_string(&record.judge.memories)?,
-            record.input_tokens,
-            record.output_tokens,
-            timestamp::format(record.judge.at),
-        ])?;
+            AnswerKind::Fix,
+            &serde_json::to_string(&record.outcome)?,
+            &record.judge,
+            (record.input_tokens, record.output_tokens),
+        )?;
         let (action, note) = match &record.outcome {
             FixOutcome::Written(a) => match a.confidence {
                 Some(c) => (format!("wrote a fix ({c} confidence)"), a.summary.clone()),

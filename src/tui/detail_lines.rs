@@ -270,24 +270,7 @@ fn finding_lines(
                         age(now, j.at.unix_timestamp())
                     ),
                 );
-                let used: Vec<&str> = j
-                    .memories
-                    .iter()
-                    .map(|id| {
-                        memories
-                            .iter()
-                            .find(|m| m.id == *id)
-                            .map_or(id.as_str(), |m| m.content.as_str())
-                    })
-                    .collect();
-                w.field(
-                    "Memories used",
-                    &if used.is_empty() {
-                        "none".to_string()
-                    } else {
-                        used.join(" · ")
-                    },
-                );
+                w.field("Memories used", &memory_texts(&j.memories, memories));
             }
             if let Some(c) = &a.component {
                 let risk = c
@@ -477,25 +460,7 @@ fn suggested_fix(w: &mut Writer, f: &Finding, memories: &[Memory], fixes: Aside,
                 age(now, by.judge.at.unix_timestamp())
             ),
         );
-        let used: Vec<&str> = by
-            .judge
-            .memories
-            .iter()
-            .map(|id| {
-                memories
-                    .iter()
-                    .find(|m| m.id == *id)
-                    .map_or(id.as_str(), |m| m.content.as_str())
-            })
-            .collect();
-        w.field(
-            "Guided by",
-            &if used.is_empty() {
-                "none".to_string()
-            } else {
-                used.join(" · ")
-            },
-        );
+        w.field("Guided by", &memory_texts(&by.judge.memories, memories));
     }
     if let Some(before) = fixes.before.filter(|b| b.finding == f.id) {
         let rating = before.confidence.map_or("unrated", |c| c.as_str());
@@ -505,6 +470,23 @@ fn suggested_fix(w: &mut Writer, f: &Finding, memories: &[Memory], fixes: Aside,
             None => w.styled("No fix.", theme.dim),
         }
     }
+}
+
+/// The texts of the memories an answer used (their ids when a memory is
+/// gone), or "none".
+fn memory_texts(ids: &[String], memories: &[Memory]) -> String {
+    if ids.is_empty() {
+        return "none".into();
+    }
+    ids.iter()
+        .map(|id| {
+            memories
+                .iter()
+                .find(|m| m.id == *id)
+                .map_or(id.as_str(), |m| m.content.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// `old` as removed lines (when known) and `new` as added ones.
