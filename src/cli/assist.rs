@@ -367,12 +367,8 @@ impl Progress {
                 input_tokens,
                 output_tokens,
                 ..
-            } => {
-                s.done += findings.len();
-                s.tokens += input_tokens + output_tokens;
-                s.waiting = None;
             }
-            Event::Fixed {
+            | Event::Fixed {
                 findings,
                 input_tokens,
                 output_tokens,
