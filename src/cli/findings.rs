@@ -154,12 +154,25 @@ const KNOWN_LISTED: usize = 10;
 /// otherwise.
 fn unknown_names(index: &FindingIndex, filter: &Filter) -> Vec<String> {
     let mut problems = Vec::new();
+    let same: fn(&str, &str) -> bool = |name, asked| name == asked;
     let kinds = [
-        ("no project is named", &filter.projects, &index.projects),
-        ("no rule has the id", &filter.rules, &index.rules),
+        (
+            "no project is named",
+            &filter.projects,
+            &index.projects,
+            same,
+        ),
+        // A rule by its full id or its short name.
+        (
+            "no rule has the id",
+            &filter.rules,
+            &index.rules,
+            crate::domain::rule_matches as fn(&str, &str) -> bool,
+        ),
     ];
-    for (what, asked, table) in kinds {
-        let missing: Vec<&String> = asked.iter().filter(|n| table.find(n).is_none()).collect();
+    for (what, asked, table, matches) in kinds {
+        let known = |n: &String| table.iter().any(|(_, name)| matches(name, n));
+        let missing: Vec<&String> = asked.iter().filter(|n| !known(n)).collect();
         if missing.is_empty() {
             continue;
         }

@@ -53,9 +53,9 @@ impl Severity {
     /// ERROR/WARNING/INFO and CRITICAL/HIGH/MEDIUM/LOW.
     pub fn parse_loose(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
-            "critical" => Some(Self::Critical),
+            "critical" | "crit" => Some(Self::Critical),
             "high" | "error" => Some(Self::High),
-            "medium" | "warning" | "moderate" => Some(Self::Medium),
+            "medium" | "med" | "warning" | "moderate" => Some(Self::Medium),
             "low" | "info" | "note" => Some(Self::Low),
             _ => None,
         }

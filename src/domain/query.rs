@@ -187,6 +187,13 @@ fn risk_rank(risk: Option<ComponentRisk>) -> u8 {
     }
 }
 
+/// Whether a rule id is the one `asked` names: the full id, or its last
+/// part, the short name the list shows (`sql-injection` for
+/// `python.django.security.injection.sql-injection`).
+pub fn rule_matches(full: &str, asked: &str) -> bool {
+    full == asked || full.rsplit('.').next() == Some(asked)
+}
+
 /// A view plus narrowing filters. Empty lists mean "any".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
@@ -416,7 +423,14 @@ impl<'a> Compiled<'a> {
         Compiled {
             filter,
             projects: ids(&index.projects, &filter.projects),
-            rules: ids(&index.rules, &filter.rules),
+            rules: (!filter.rules.is_empty()).then(|| {
+                index
+                    .rules
+                    .iter()
+                    .filter(|(_, full)| filter.rules.iter().any(|r| rule_matches(full, r)))
+                    .map(|(id, _)| id)
+                    .collect()
+            }),
             components,
             words,
             scope,
@@ -723,6 +737,21 @@ mod tests {
         );
         f.apply_line("sev:high,critical rule:sqli").unwrap();
         assert_eq!(f.to_line(), "severity:high,critical rule:sqli");
+    }
+
+    #[test]
+    fn rules_by_short_name_and_severity_by_abbreviation() {
+        let index = index();
+        let mut f = Filter {
+            view: BacklogView::All,
+            ..Filter::default()
+        };
+        f.apply_line("rule:xss").unwrap();
+        assert_eq!(ids(&index, &f), vec![2]);
+        f.apply_line("sev:high,crit").unwrap();
+        assert_eq!(ids(&index, &f).len(), 4);
+        assert!(rule_matches("python.django.sql-injection", "sql-injection"));
+        assert!(!rule_matches("python.django.sql-injection", "injection"));
     }
 
     #[test]

@@ -15,7 +15,17 @@ const FILTER_HELP: &[&str] = &[
     "sev:high,crit   severity: low, medium, high, critical",
     "status:open     open, reviewing, to-fix, ignored, fixed, provisionally_ignored",
     "verdict:fp      tp, fp or none",
-    "project:NAME    rule:RULE-ID    view:production",
+    "project:NAME    rule:RULE-ID or its short name    view:production",
+    "component:pay   risk:high,low,neutral    sort:severity|risk|age|rule|file",
+];
+
+/// What the list's short words and marks mean.
+const LEGEND: &[&str] = &[
+    "TP FP --         the Assistant's verdict: true positive, false positive, none",
+    "open review to-fix ignored fixed   the finding's status",
+    "prov-ig          provisionally ignored: judged a false positive, nobody decided",
+    "…                a decision the backend has not acknowledged yet",
+    "● ▌              marked (Space), in the visual range (V)",
 ];
 
 /// " Keys — ? or Esc to close, j/k to scroll ", from the keymap.
@@ -64,7 +74,10 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, scroll: usize) {
         }
         lines.push(Line::from(""));
     }
-    lines.pop();
+    lines.push(Line::from(Span::styled("In the list", theme.heading)));
+    for row in LEGEND {
+        lines.push(Line::from(Span::styled(format!("  {row}"), theme.text)));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Thick)

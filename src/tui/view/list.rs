@@ -41,10 +41,16 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         return;
     }
     if model.visible.is_empty() {
+        let filter = model.filter.to_line();
+        let first = if filter.is_empty() {
+            "No findings here.".to_string()
+        } else {
+            format!("No findings in this view match /{}.", inert(&filter))
+        };
         let lines = vec![
-            Line::from(Span::styled("No findings here.", theme.dim)),
+            Line::from(Span::styled(first, theme.dim)),
             Line::from(Span::styled(
-                "Choose another view on the left, or change the filter (/).",
+                "Choose another view on the left, or change the filter (/; Backspace clears it).",
                 theme.dim,
             )),
         ];
