@@ -76,6 +76,11 @@ pub enum Action {
 
     /// Copy the finding's suggested fix to the clipboard (OSC 52).
     CopyFix,
+    /// Open the finding's file at its line in $VISUAL / $EDITOR.
+    OpenFile,
+    /// Something to say in the status bar.
+    #[serde(skip)]
+    Said(String),
     /// Accept a false-positive verdict and remember why (a memory).
     AcceptAndRemember,
     /// Guidance for fixes of this rule in this project (a memory).
@@ -266,6 +271,7 @@ impl Action {
             Action::SortByImpact => "sort by findings in scope / by date".into(),
             Action::CycleSort => "sort by severity, risk, age, rule or file".into(),
             Action::CopyFix => "copy the suggested fix to the clipboard (works over SSH)".into(),
+            Action::OpenFile => "open the file at the finding's line in $EDITOR".into(),
             Action::Reanalyse => {
                 "re-analyse its scope with the AI: suggests findings to close".into()
             }
@@ -311,6 +317,7 @@ impl Action {
             | Action::Tick
             | Action::MemoriesLoaded(..)
             | Action::SuggestionCounts(_)
+            | Action::Said(_)
             | Action::SuggestionsLoaded(..)
             | Action::EditorDone(_)
             | Action::AssistantNews(_) => String::new(),
@@ -357,6 +364,9 @@ pub enum Effect {
     Copy(String),
     /// Read a memory's suggestions (answered by SuggestionsLoaded).
     LoadSuggestions(String),
+    /// Open this finding's file at its line in the reviewer's editor (the
+    /// source tree given at import).
+    OpenFile(i64),
     /// Close every finding suggested under this memory (answered by
     /// Recorded, like any decision).
     CloseSuggested(String),

@@ -90,9 +90,11 @@ impl Perform {
                 }
             },
             // The runtime's: the terminal, and jobs in the background.
-            Effect::Suspend | Effect::OpenEditor(_) | Effect::AskAssistant(_) | Effect::Copy(_) => {
-                Vec::new()
-            }
+            Effect::Suspend
+            | Effect::OpenEditor(_)
+            | Effect::AskAssistant(_)
+            | Effect::Copy(_)
+            | Effect::OpenFile(_) => Vec::new(),
         }
     }
 

@@ -136,6 +136,22 @@ async fn event_loop<B: Backend>(
                     let _ = out.flush();
                     continue;
                 }
+                Effect::OpenFile(id) => {
+                    let said = match file_of(perform.store(), id) {
+                        Ok((path, line)) => {
+                            drop(events);
+                            let ran = run_editor(&mut terminal, path, Some(line)).await;
+                            events = EventStream::new();
+                            match ran {
+                                Ok(s) if s.success() => None,
+                                Ok(s) => Some(format!("The editor exited with {s}")),
+                                Err(e) => Some(e),
+                            }
+                        }
+                        Err(why) => Some(format!("Cannot open the file: {why}")),
+                    };
+                    said.map(Action::Said).into_iter().collect()
+                }
                 Effect::OpenEditor(text) => {
                     // The event stream must not read keys meant for the editor.
                     drop(events);
@@ -387,24 +403,25 @@ async fn draft_memory(
     Ok(Some(text))
 }
 
-/// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on
-/// it with the terminal handed over, and reads it back.
-async fn edit_externally(terminal: &mut Term, text: String) -> Result<String, String> {
+/// Runs $VISUAL or $EDITOR (vi without) on `path`, at `line` (`+LINE`,
+/// which vi, vim, nano, emacs and most others take), with the terminal
+/// handed over until it exits.
+async fn run_editor(
+    terminal: &mut Term,
+    path: PathBuf,
+    line: Option<u32>,
+) -> Result<std::process::ExitStatus, String> {
     let editor = std::env::var("VISUAL")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
-    let file = tempfile::Builder::new()
-        .prefix("sift-note-")
-        .suffix(".txt")
-        .tempfile()
-        .map_err(|e| format!("cannot create a file for the editor: {e}"))?;
-    std::fs::write(file.path(), text).map_err(|e| format!("cannot write the note: {e}"))?;
     leave(terminal);
-    let path = file.path().to_path_buf();
     // The editor command may carry arguments ("code --wait").
     let mut words = editor.split_whitespace().map(str::to_string);
     let program = words.next().unwrap_or_else(|| "vi".into());
-    let args: Vec<String> = words.collect();
+    let mut args: Vec<String> = words.collect();
+    if let Some(line) = line {
+        args.push(format!("+{line}"));
+    }
     let status = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&program)
             .args(&args)
@@ -413,11 +430,38 @@ async fn edit_externally(terminal: &mut Term, text: String) -> Result<String, St
             .map_err(|e| format!("cannot start the editor '{program}': {e}"))
     })
     .await
-    .map_err(|e| format!("the editor failed: {e}"))?;
+    .map_err(|e| format!("the editor failed: {e}"));
     if let Ok(t) = enter() {
         *terminal = t;
     }
-    match status? {
+    status?
+}
+
+/// The finding's file in the project's source tree, and its line.
+fn file_of(store: &Store, id: i64) -> Result<(PathBuf, u32), String> {
+    let f = store
+        .load_finding(id)
+        .map_err(|e| format!("{e:#}"))?
+        .ok_or("the finding is gone")?;
+    let root = store
+        .source_root(&f.project)
+        .map_err(|e| format!("{e:#}"))?
+        .ok_or("its project has no source tree: import with --repo-root DIR")?;
+    let (relative, _) = crate::import::file_in_tree(&root, &f.location.path)
+        .ok_or("its file is not in the project's source tree")?;
+    Ok((root.join(relative), f.location.line))
+}
+
+/// Writes `text` to a private temporary file, opens $VISUAL or $EDITOR on
+/// it with the terminal handed over, and reads it back.
+async fn edit_externally(terminal: &mut Term, text: String) -> Result<String, String> {
+    let file = tempfile::Builder::new()
+        .prefix("sift-note-")
+        .suffix(".txt")
+        .tempfile()
+        .map_err(|e| format!("cannot create a file for the editor: {e}"))?;
+    std::fs::write(file.path(), text).map_err(|e| format!("cannot write the note: {e}"))?;
+    match run_editor(terminal, file.path().to_path_buf(), None).await? {
         s if s.success() => {
             std::fs::read_to_string(file.path()).map_err(|e| format!("cannot read the note: {e}"))
         }

@@ -1651,3 +1651,16 @@ fn an_ignore_with_a_note_asks_for_a_drafted_memory_when_an_ai_is_configured() {
     ));
     assert!(c.render().contains("L makes it live"), "{}", c.render());
 }
+
+#[test]
+fn e_opens_the_findings_file_in_the_editor() {
+    let mut c = Console::new(160, 48);
+    let id = c.selected().unwrap();
+    c.keys("E");
+    assert!(c.effects.contains(&Effect::OpenFile(id)), "{:?}", c.effects);
+    // Where it cannot, the status bar says why.
+    c.send(Action::Said(
+        "Cannot open the file: its project has no source tree".into(),
+    ));
+    assert!(c.render().contains("has no source tree"), "{}", c.render());
+}

@@ -48,6 +48,10 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Tick => return Vec::new(),
         Action::Synced(event) => return synced(model, event),
         Action::AssistantNews(news) => return assistant::news(model, news),
+        Action::Said(text) => {
+            model.notice = Some(text);
+            return Vec::new();
+        }
         Action::SuggestionCounts(counts) => {
             model.suggestion_counts = counts;
             return Vec::new();
@@ -232,6 +236,13 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Memories => memories::open(model),
         Action::MemoriesOfFinding => memories::covering(model),
         Action::CopyFix => assistant::copy_fix(model),
+        Action::OpenFile => match model.selected_id() {
+            Some(id) => vec![Effect::OpenFile(id)],
+            None => {
+                model.notice = Some("No finding selected".into());
+                Vec::new()
+            }
+        },
         Action::AskAssistant => {
             if model.focus == Pane::Sidebar {
                 model.notice = Some("Choose a finding first (Tab to the list)".into());
