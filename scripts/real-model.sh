@@ -113,8 +113,9 @@ url = "http://127.0.0.1:$port/v1"
 model = "SmolLM2-135M-Instruct"
 api_key_env = "SIFT_REAL_MODEL_KEY"
 jobs = 1
-timeout_secs = 120
-max_output_tokens = 256
+timeout_secs = 240
+# A fix (summary, steps, code) needs room; a verdict stops far earlier.
+max_output_tokens = 640
 TOML
 export SIFT_REAL_MODEL_KEY=$key
 s() { "$sift" --data-dir "$run/data" --config "$run/config.toml" "$@"; }
