@@ -115,7 +115,7 @@ api_key_env = "SIFT_REAL_MODEL_KEY"
 jobs = 1
 timeout_secs = 240
 # A fix (summary, steps, code) needs room; a verdict stops far earlier.
-max_output_tokens = 640
+max_output_tokens = 1200
 TOML
 export SIFT_REAL_MODEL_KEY=$key
 s() { "$sift" --data-dir "$run/data" --config "$run/config.toml" "$@"; }
@@ -207,7 +207,7 @@ python3 - "$run/findings.json" "$run/assist.json" "$run/data/sift.db" "$run/fixa
 import json, sqlite3, sys
 findings = json.load(open(sys.argv[1]))["findings"]
 report = json.load(open(sys.argv[2]))
-# A "no fix" is only in the finding's history (the console's detail pane).
+# Why no fix came: assistant.no_fix (and the finding's history).
 db = sqlite3.connect(f"file:{sys.argv[3]}?mode=ro", uri=True)
 def no_fix_reason(fid):
     row = db.execute("SELECT note FROM activity WHERE finding_id = ? AND action = 'wrote no fix' "
@@ -227,8 +227,9 @@ for f in findings:
         fixable.append(f["id"])
     elif by and not by.get("confidence") and not code and guidance.get("summary"):
         guidance_only += 1
-    elif not by and no_fix_reason(f["id"]):
+    elif not by and (a.get("no_fix") or no_fix_reason(f["id"])):
         no_fix += 1
+        print(f"  finding {f['id']}: no fix: {a.get('no_fix') or no_fix_reason(f['id'])}")
     elif f["id"] in failed:
         unanswered += 1
     else:
