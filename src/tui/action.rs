@@ -78,6 +78,8 @@ pub enum Action {
     CopyFix,
     /// Open the finding's file at its line in $VISUAL / $EDITOR.
     OpenFile,
+    /// Copy the finding's `path:line` to the clipboard (OSC 52).
+    CopyLocation,
     /// Something to say in the status bar.
     #[serde(skip)]
     Said(String),
@@ -272,6 +274,7 @@ impl Action {
             Action::CycleSort => "sort by severity, risk, age, rule or file".into(),
             Action::CopyFix => "copy the suggested fix to the clipboard (works over SSH)".into(),
             Action::OpenFile => "open the file at the finding's line in $EDITOR".into(),
+            Action::CopyLocation => "copy the finding's path:line to the clipboard".into(),
             Action::Reanalyse => {
                 "re-analyse its scope with the AI: suggests findings to close".into()
             }

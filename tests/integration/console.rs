@@ -1658,6 +1658,11 @@ fn e_opens_the_findings_file_in_the_editor() {
     let id = c.selected().unwrap();
     c.keys("E");
     assert!(c.effects.contains(&Effect::OpenFile(id)), "{:?}", c.effects);
+    // Y copies where it is.
+    let row = c.model.selected_row().unwrap();
+    let at = format!("{}:{}", c.model.index.paths.get(row.path), row.line);
+    c.keys("Y");
+    assert!(c.effects.contains(&Effect::Copy(at)), "{:?}", c.effects);
     // Where it cannot, the status bar says why.
     c.send(Action::Said(
         "Cannot open the file: its project has no source tree".into(),

@@ -236,6 +236,17 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Memories => memories::open(model),
         Action::MemoriesOfFinding => memories::covering(model),
         Action::CopyFix => assistant::copy_fix(model),
+        Action::CopyLocation => match model.selected_row() {
+            Some(row) => {
+                let at = format!("{}:{}", model.index.paths.get(row.path), row.line);
+                model.notice = Some(format!("Copied {at}"));
+                vec![Effect::Copy(at)]
+            }
+            None => {
+                model.notice = Some("No finding selected".into());
+                Vec::new()
+            }
+        },
         Action::OpenFile => match model.selected_id() {
             Some(id) => vec![Effect::OpenFile(id)],
             None => {
