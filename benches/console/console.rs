@@ -98,7 +98,7 @@ pub fn session(opts: &Options, data: &Path, interact: bool) -> Result<Session> {
         // SCROLLOFF rows of the bottom.
         let first_scroll = list_rows(opts.rows).saturating_sub(SCROLLOFF);
         anyhow::ensure!(HELD_KEYS < first_scroll, "the held key would scroll");
-        let panes = layout::panes(opts.cols, opts.rows, Pane::List);
+        let panes = layout::panes(opts.cols, opts.rows, Pane::List, false);
         for n in 1..=MOVES {
             pty.capture = Some(Vec::new());
             let r = pty.press(b"j", QUIET)?;

@@ -80,6 +80,20 @@ pub enum Action {
     OpenFile,
     /// Copy the finding's `path:line` to the clipboard (OSC 52).
     CopyLocation,
+    /// Copy the finding's rule id to the clipboard.
+    CopyRule,
+    /// Copy the finding's id to the clipboard.
+    CopyId,
+    /// Copy the link to the finding's line of code to the clipboard.
+    CopyUrl,
+    /// Open the link to the finding's line of code in a browser.
+    OpenUrl,
+    /// The selected finding alone, full width, or the panes again.
+    Zoom,
+    /// The next finding in the list, from the finding's pane too.
+    NextFinding,
+    /// The previous finding in the list.
+    PrevFinding,
     /// Something to say in the status bar.
     #[serde(skip)]
     Said(String),
@@ -141,6 +155,9 @@ pub enum Action {
     TextInput(KeyEvent),
     #[serde(skip)]
     DetailLoaded(Box<Finding>),
+    /// The colours of a finding's code, computed after it loaded.
+    #[serde(skip)]
+    CodeHighlighted(i64, std::sync::Arc<super::highlight::Highlight>),
     #[serde(skip)]
     DetailFailed(i64, String),
     /// Recorded, and what that did.
@@ -275,6 +292,13 @@ impl Action {
             Action::CopyFix => "copy the suggested fix to the clipboard (works over SSH)".into(),
             Action::OpenFile => "open the file at the finding's line in $EDITOR".into(),
             Action::CopyLocation => "copy the finding's path:line to the clipboard".into(),
+            Action::CopyRule => "copy the finding's rule id to the clipboard".into(),
+            Action::CopyId => "copy the finding's id to the clipboard".into(),
+            Action::CopyUrl => "copy the link to the finding's line of code".into(),
+            Action::OpenUrl => "open the link to the finding's line of code ($BROWSER)".into(),
+            Action::Zoom => "zoom: the finding alone, full width / the panes again".into(),
+            Action::NextFinding => "next finding (the finding's pane stays)".into(),
+            Action::PrevFinding => "previous finding".into(),
             Action::Reanalyse => {
                 "re-analyse its scope with the AI: suggests findings to close".into()
             }
@@ -311,6 +335,7 @@ impl Action {
             Action::Resize(..)
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
+            | Action::CodeHighlighted(..)
             | Action::DetailFailed(..)
             | Action::Recorded(..)
             | Action::RecordFailed(_)
@@ -370,6 +395,8 @@ pub enum Effect {
     /// Open this finding's file at its line in the reviewer's editor (the
     /// source tree given at import).
     OpenFile(i64),
+    /// Open this link in the reviewer's browser ($BROWSER), or say why not.
+    OpenUrl(String),
     /// Close every finding suggested under this memory (answered by
     /// Recorded, like any decision).
     CloseSuggested(String),

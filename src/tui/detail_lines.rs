@@ -8,11 +8,13 @@ use crate::domain::{
     CodeContext, Finding, FixConfidence, Memory, MemoryStage, Status, TriageState, Verdict,
 };
 use crate::text::{inert, inert_lines};
-use crate::tui::format::{age, age_changes_at, fit, wrap};
+use crate::tui::format::{age, age_changes_at, chop, fit, wrap};
+use crate::tui::highlight::Highlight;
 use crate::tui::theme::Theme;
 use crate::wire::timestamp;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use std::ops::Range;
 use unicode_width::UnicodeWidthStr;
 
 /// What the pane shows.
@@ -29,13 +31,15 @@ pub enum Shown<'a> {
 
 /// What the pane shows beside the finding's own record: the lowest fix
 /// rating shown, the fix a reviewer's new guidance replaced (shown as
-/// "before"), and why a re-analysis suggests closing it.
+/// "before"), why a re-analysis suggests closing it, and the colours of
+/// its code.
 #[derive(Debug, Clone, Copy)]
 pub struct Aside<'a> {
     pub min: FixConfidence,
     pub before: Option<&'a FixBefore>,
     /// The memory's first words and the Assistant's reason.
     pub suggestion: Option<(&'a str, &'a str)>,
+    pub colours: Option<&'a Highlight>,
 }
 
 /// A finding's fix as it was before `c` asked for a new one.
@@ -157,6 +161,54 @@ impl<'t> Writer<'t> {
         }
     }
 
+    /// A line of code (untrusted, made inert here), broken at the width
+    /// rather than cut: the first piece after `head`, the rest after as
+    /// many spaces and `more`. `spans` are byte ranges of `text` and their
+    /// styles, in order; the rest of the text has `style`.
+    fn code(
+        &mut self,
+        head: &str,
+        more: &str,
+        text: &str,
+        spans: &[(Range<usize>, Style)],
+        style: Style,
+    ) {
+        let gutter = head.width();
+        let room = self.width.saturating_sub(gutter).max(1);
+        let mut pieces: Vec<(String, Style)> = Vec::new();
+        let mut at = 0;
+        // Colours computed for other text (the code changed) are dropped.
+        let fits = |r: &Range<usize>, at: usize| {
+            r.start >= at
+                && r.end <= text.len()
+                && text.is_char_boundary(r.start)
+                && text.is_char_boundary(r.end)
+        };
+        for (r, s) in spans {
+            if !fits(r, at) {
+                continue;
+            }
+            if r.start > at {
+                pieces.push((inert(&text[at..r.start]).into_owned(), style));
+            }
+            pieces.push((inert(&text[r.clone()]).into_owned(), style.patch(*s)));
+            at = r.end;
+        }
+        if at < text.len() {
+            pieces.push((inert(&text[at..]).into_owned(), style));
+        }
+        for (i, row) in chop(&pieces, room).into_iter().enumerate() {
+            let lead = if i == 0 {
+                Span::styled(head.to_string(), style)
+            } else {
+                Span::styled(format!("{:>gutter$}", more), self.theme.dim)
+            };
+            let mut line = vec![lead];
+            line.extend(row.into_iter().map(|(t, s)| Span::styled(t, s)));
+            self.lines.push(Line::from(line));
+        }
+    }
+
     /// A label and untrusted value: "Label  value", wrapped under the value.
     fn field(&mut self, label: &str, value: &str) {
         let label_w = 11;
@@ -187,15 +239,13 @@ fn finding_lines(
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let mut w = Writer::new(width, theme);
+    // What it is and where, then the code: the evidence comes before what
+    // anyone judged about it.
+    // The rule's full id is under "About the rule" (R copies it).
     let short = f.rule.name.rsplit('.').next().unwrap_or(&f.rule.name);
     w.wrapped(short, theme.heading);
-    if short != f.rule.name {
-        w.wrapped(&f.rule.name, theme.dim);
-    }
-    w.blank();
     w.wrapped(&f.message, theme.text);
     w.blank();
-
     w.lines.push(Line::from(vec![
         Span::styled(format!("{:<11}", "Severity"), theme.dim),
         Span::styled(
@@ -209,30 +259,27 @@ fn finding_lines(
     if let Some(comment) = f.triage_comment.as_deref().filter(|c| !c.is_empty()) {
         w.field("Note", comment);
     }
-    for cwe in &f.rule.cwe_names {
-        w.field("CWE", cwe);
-    }
-    for owasp in &f.rule.owasp_names {
-        w.field("OWASP", owasp);
-    }
-    if !f.rule.vulnerability_classes.is_empty() {
-        w.field("Class", &f.rule.vulnerability_classes.join(", "));
-    }
-    w.field("Project", &f.project);
-    w.field("Ref", &f.git_ref);
     let loc = &f.location;
     w.field(
         "Location",
         &format!("{}:{}:{}", loc.path, loc.line, loc.column),
     );
-    w.field(
-        "First seen",
-        &format!(
-            "{} ago ({})",
-            age(now, f.relevant_since.unix_timestamp()),
-            &timestamp::format(f.relevant_since)[..10]
+    w.field("Project", &format!("{} · ref {}", f.project, f.git_ref));
+
+    w.section("Code");
+    match &f.code {
+        Some(code) => code_lines(&mut w, f, code, fixes.colours),
+        None => w.styled(
+            "No code context (import with --repo-root to add it).",
+            theme.dim,
         ),
-    );
+    }
+    if let Some(fix) = &f.rule_fix {
+        w.section("Fix from the rule");
+        for line in fix.split('\n') {
+            w.code("  ", "", line, &[], theme.text);
+        }
+    }
 
     w.section("Assistant");
     match &f.assistant {
@@ -281,6 +328,37 @@ fn finding_lines(
             }
         }
     }
+    if let Some((memory, reason)) = fixes.suggestion {
+        w.section("Suggested to close");
+        w.wrapped(
+            &format!("Under the memory \"{memory}\": {reason}"),
+            theme.text,
+        );
+        w.styled(
+            "a closes it (ignored as a false positive, the memory named)",
+            theme.dim,
+        );
+    }
+    if let Some(a) = &f.assistant {
+        // The rule's own fix wins over an Assistant's.
+        if f.rule_fix.is_none() {
+            suggested_fix(&mut w, f, memories, fixes, now);
+        }
+        if let Some(g) = &a.guidance {
+            w.section("Guidance");
+            if !g.summary.is_empty() {
+                w.wrapped(&g.summary, theme.heading);
+            }
+            w.wrapped(&g.instructions, theme.text);
+        }
+        if let Some(e) = &a.rule_explanation {
+            w.section("Why this rule applies");
+            if !e.summary.is_empty() {
+                w.wrapped(&e.summary, theme.heading);
+            }
+            w.wrapped(&e.explanation, theme.text);
+        }
+    }
 
     let covering: Vec<&Memory> = memories
         .iter()
@@ -294,76 +372,45 @@ fn finding_lines(
         })
         .collect();
     if !covering.is_empty() {
-        w.section("Memories that cover it");
+        // One line each: M lists them in full.
+        w.section(&format!("Memories that cover it ({})", covering.len()));
         for m in covering {
             let stage = match m.stage {
-                MemoryStage::Live => "live",
-                MemoryStage::Suggested => "suggested",
+                MemoryStage::Live => "",
+                MemoryStage::Suggested => " (suggested)",
             };
-            w.wrapped(
-                &format!("• {} ({stage}, {})", m.content, m.scope.summary()),
+            let first = inert_lines(&m.content).next().unwrap_or_default();
+            w.styled(
+                &format!("• {first}{stage} · {}", inert(&m.scope.summary())),
                 theme.text,
             );
         }
     }
-    if let Some((memory, reason)) = fixes.suggestion {
-        w.section("Suggested to close");
-        w.wrapped(
-            &format!("Under the memory \"{memory}\": {reason}"),
-            theme.text,
-        );
-        w.styled(
-            "a closes it (ignored as a false positive, the memory named)",
-            theme.dim,
-        );
-    }
-    w.section("Code");
-    match &f.code {
-        Some(code) => code_lines(&mut w, f, code),
-        None => w.styled(
-            "No code context (import with --repo-root to add it).",
-            theme.dim,
-        ),
-    }
 
-    if let Some(fix) = &f.rule_fix {
-        w.section("Fix from the rule");
-        for line in inert_lines(fix) {
-            w.lines.push(Line::from(Span::styled(
-                fit(&format!("  {line}"), width),
-                theme.text,
-            )));
-        }
+    w.section("About the rule");
+    w.field("Rule", &f.rule.name);
+    for cwe in &f.rule.cwe_names {
+        w.field("CWE", cwe);
     }
-
-    if let Some(a) = &f.assistant {
-        if let Some(e) = &a.rule_explanation {
-            w.section("Why this rule applies");
-            if !e.summary.is_empty() {
-                w.wrapped(&e.summary, theme.heading);
-            }
-            w.wrapped(&e.explanation, theme.text);
-        }
-        if let Some(g) = &a.guidance {
-            w.section("Guidance");
-            if !g.summary.is_empty() {
-                w.wrapped(&g.summary, theme.heading);
-            }
-            w.wrapped(&g.instructions, theme.text);
-        }
-        // The rule's own fix wins over an Assistant's.
-        if f.rule_fix.is_none() {
-            suggested_fix(&mut w, f, memories, fixes, now);
-        }
+    for owasp in &f.rule.owasp_names {
+        w.field("OWASP", owasp);
     }
-    if !f.rule.references.is_empty() {
-        w.section("References");
-        for r in &f.rule.references {
-            w.wrapped(r, theme.dim);
-        }
+    if !f.rule.vulnerability_classes.is_empty() {
+        w.field("Class", &f.rule.vulnerability_classes.join(", "));
+    }
+    for r in &f.rule.references {
+        w.field("Reference", r);
     }
 
     w.section("Activity");
+    w.field(
+        "First seen",
+        &format!(
+            "{} ago ({})",
+            age(now, f.relevant_since.unix_timestamp()),
+            &timestamp::format(f.relevant_since)[..10]
+        ),
+    );
     w.field(&timestamp::format(f.created_at)[..10], "first detected");
     for a in &f.activity {
         let when = &timestamp::format(a.at)[..10];
@@ -492,13 +539,23 @@ fn memory_texts(ids: &[String], memories: &[Memory]) -> String {
 /// `old` as removed lines (when known) and `new` as added ones.
 fn diff_lines(w: &mut Writer, old: Option<&str>, new: &str) {
     let (removed, added) = (w.theme.removed, w.theme.added);
-    for line in old.into_iter().flat_map(inert_lines) {
-        let text = fit(&format!("- {line}"), w.width);
-        w.lines.push(Line::from(Span::styled(text, removed)));
+    for line in old.into_iter().flat_map(|o| o.split('\n')) {
+        w.code(
+            "- ",
+            "",
+            line.strip_suffix('\r').unwrap_or(line),
+            &[],
+            removed,
+        );
     }
-    for line in inert_lines(new) {
-        let text = fit(&format!("+ {line}"), w.width);
-        w.lines.push(Line::from(Span::styled(text, added)));
+    for line in new.split('\n') {
+        w.code(
+            "+ ",
+            "",
+            line.strip_suffix('\r').unwrap_or(line),
+            &[],
+            added,
+        );
     }
 }
 
@@ -508,22 +565,36 @@ fn same_lines(a: &str, b: &str) -> bool {
         .eq(b.lines().map(str::trim_end))
 }
 
-fn code_lines(w: &mut Writer, f: &Finding, code: &CodeContext) {
+fn code_lines(w: &mut Writer, f: &Finding, code: &CodeContext, colours: Option<&Highlight>) {
     let first = f.location.line;
     let last = f.location.end_line.max(first);
     let last_no = code.start_line as usize + code.lines.len();
     let num_w = last_no.to_string().len();
+    let theme = w.theme;
     for (i, text) in code.lines.iter().enumerate() {
         let no = code.start_line + i as u32;
         let matched = no >= first && no <= last;
         let marker = if matched { "▶" } else { " " };
-        let text = inert(text);
-        let body = fit(&format!("{marker}{no:>num_w$} │ {text}"), w.width);
         let style = if matched {
-            w.theme.matched_line
+            theme.matched_line
         } else {
-            w.theme.text
+            theme.text
         };
-        w.lines.push(Line::from(Span::styled(body, style)));
+        let spans: Vec<(Range<usize>, Style)> = colours
+            .and_then(|h| h.lines.get(i))
+            .map(|spans| {
+                spans
+                    .iter()
+                    .map(|(r, t)| (r.clone(), theme.token(*t)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        w.code(
+            &format!("{marker}{no:>num_w$} │ "),
+            "┆ ",
+            text,
+            &spans,
+            style,
+        );
     }
 }

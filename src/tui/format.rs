@@ -88,6 +88,36 @@ pub fn wrap(line: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Breaks styled pieces of one inert line into rows of at most `width`
+/// columns, character by character (code keeps its spaces); always at
+/// least one row.
+pub fn chop<S: Copy>(pieces: &[(String, S)], width: usize) -> Vec<Vec<(String, S)>> {
+    let width = width.max(1);
+    let mut rows: Vec<Vec<(String, S)>> = vec![Vec::new()];
+    let mut used = 0;
+    for (text, style) in pieces {
+        let mut current = String::new();
+        for c in text.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width && used > 0 {
+                push_piece(&mut rows, std::mem::take(&mut current), *style);
+                rows.push(Vec::new());
+                used = 0;
+            }
+            current.push(c);
+            used += cw;
+        }
+        push_piece(&mut rows, current, *style);
+    }
+    rows
+}
+
+fn push_piece<S>(rows: &mut [Vec<(String, S)>], text: String, style: S) {
+    if let (false, Some(row)) = (text.is_empty(), rows.last_mut()) {
+        row.push((text, style));
+    }
+}
+
 /// The units an age is written in: up to this many seconds, this unit.
 const AGE_UNITS: [(i64, i64, &str); 7] = [
     (60, 1, "s"),
@@ -138,6 +168,22 @@ pub fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chop_breaks_code_at_the_width_and_keeps_spaces() {
+        let pieces = [("ab  ".to_string(), 1), ("cdef".to_string(), 2)];
+        let rows = chop(&pieces, 3);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|r| r.iter().map(|(t, _)| t.as_str()).collect())
+            .collect();
+        assert_eq!(text, ["ab ", " cd", "ef"]);
+        assert_eq!(rows[1], [(" ".to_string(), 1), ("cd".to_string(), 2)]);
+        assert_eq!(chop::<u8>(&[], 5), vec![Vec::new()]);
+        // A wide character never splits, and never overflows a row.
+        let wide = chop(&[("日本".to_string(), 0)], 3);
+        assert_eq!(wide.len(), 2);
+    }
 
     #[test]
     fn fitting_text() {

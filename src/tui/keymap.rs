@@ -525,8 +525,8 @@ mod tests {
         );
         assert_eq!(km.resolve(Context::Confirm, Typing::Nothing, &q), text(q));
         // In the panes an unbound key means nothing.
-        let z = key(KeyCode::Char('z'), none);
-        assert_eq!(km.resolve(Context::List, Typing::Nothing, &z), None);
+        let unbound = key(KeyCode::Char('Q'), none);
+        assert_eq!(km.resolve(Context::List, Typing::Nothing, &unbound), None);
     }
 
     #[test]

@@ -50,10 +50,18 @@ pub fn too_small(width: u16, height: u16) -> bool {
 }
 
 /// Three panes when wide, two when medium (the focused one and its
-/// neighbour), one when narrow.
-pub fn panes(width: u16, height: u16, focus: Pane) -> Panes {
+/// neighbour), one when narrow; the finding alone, full width, when zoomed.
+pub fn panes(width: u16, height: u16, focus: Pane, zoom: bool) -> Panes {
     let body = Rect::new(0, 0, width, height.saturating_sub(1));
     let status = Rect::new(0, height.saturating_sub(1), width, 1.min(height));
+    if zoom {
+        return Panes {
+            sidebar: None,
+            list: None,
+            detail: Some(body),
+            status,
+        };
+    }
     let split = |widths: &[u16]| -> Vec<Rect> {
         let mut x = 0;
         widths
@@ -120,17 +128,20 @@ mod tests {
 
     #[test]
     fn breakpoints() {
-        let wide = panes(160, 48, Pane::List);
+        let wide = panes(160, 48, Pane::List, false);
         assert!(wide.sidebar.is_some() && wide.list.is_some() && wide.detail.is_some());
-        let medium = panes(80, 24, Pane::List);
+        let medium = panes(80, 24, Pane::List, false);
         assert!(medium.sidebar.is_some() && medium.list.is_some() && medium.detail.is_none());
-        let medium_detail = panes(80, 24, Pane::Detail);
+        let medium_detail = panes(80, 24, Pane::Detail, false);
         assert!(medium_detail.detail.is_some() && medium_detail.sidebar.is_none());
-        let narrow = panes(40, 10, Pane::List);
+        let narrow = panes(40, 10, Pane::List, false);
         assert!(narrow.list.is_some() && narrow.sidebar.is_none() && narrow.detail.is_none());
+        let zoomed = panes(160, 48, Pane::Detail, true);
+        assert_eq!(zoomed.detail.map(|r| r.width), Some(160));
+        assert!(zoomed.list.is_none() && zoomed.sidebar.is_none());
         // Nothing overflows the screen, even at 1x1.
         for (w, h) in [(1, 1), (20, 5), (59, 7), (80, 24), (200, 60)] {
-            let p = panes(w, h, Pane::List);
+            let p = panes(w, h, Pane::List, false);
             for r in [p.sidebar, p.list, p.detail].into_iter().flatten() {
                 assert!(r.right() <= w && r.bottom() <= h, "{w}x{h}: {r:?}");
             }

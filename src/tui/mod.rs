@@ -13,6 +13,7 @@ pub mod clipboard;
 pub mod compact;
 pub mod detail_lines;
 pub mod format;
+pub mod highlight;
 pub mod keymap;
 pub mod layout;
 pub mod model;

@@ -94,7 +94,8 @@ impl Perform {
             | Effect::OpenEditor(_)
             | Effect::AskAssistant(_)
             | Effect::Copy(_)
-            | Effect::OpenFile(_) => Vec::new(),
+            | Effect::OpenFile(_)
+            | Effect::OpenUrl(_) => Vec::new(),
         }
     }
 

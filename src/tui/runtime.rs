@@ -3,11 +3,13 @@
 
 use super::action::{Action, AssistantWork, Effect};
 use super::compact::Compact;
+use super::highlight::Highlight;
 use super::model::{Model, SyncState};
 use super::perform::Perform;
 use super::{update, view};
 use crate::assistant::ProviderSettings;
 use crate::backend::Backend;
+use crate::domain::Finding;
 use crate::store::Store;
 use crate::sync::{self, SyncConfig, SyncEvent};
 use anyhow::{Context, Result};
@@ -126,16 +128,19 @@ async fn event_loop<B: Backend>(
                     continue;
                 }
                 Effect::Suspend => {
-                    suspend(&mut terminal)?;
-                    continue;
+                    if suspend(&mut terminal)? {
+                        continue;
+                    }
+                    vec![Action::Said(
+                        "Cannot suspend: the shell that started sift has no job control (q quits)"
+                            .into(),
+                    )]
                 }
                 Effect::Copy(text) => {
-                    let in_tmux = std::env::var_os("TMUX").is_some();
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(super::clipboard::osc52(&text, in_tmux).as_bytes());
-                    let _ = out.flush();
+                    copy(&text);
                     continue;
                 }
+                Effect::OpenUrl(url) => vec![Action::Said(open_url(&url))],
                 Effect::OpenFile(id) => {
                     let said = match file_of(perform.store(), id) {
                         Ok((path, line)) => {
@@ -577,18 +582,79 @@ fn install_panic_hook() {
 }
 
 /// Ctrl-Z: raw mode swallows it, so stop ourselves the way the shell would.
-fn suspend(terminal: &mut Term) -> Result<()> {
+/// Stops sift until the shell's `fg`; false when it did not stop.
+fn suspend(terminal: &mut Term) -> Result<bool> {
     leave(terminal);
+    let asked = std::time::Instant::now();
     // SAFETY: raise() only sends a signal to this process; SIGTSTP's default
     // action stops it until the shell sends SIGCONT.
     unsafe {
         libc::raise(libc::SIGTSTP);
     }
+    // Without job control (an orphaned process group) the kernel discards
+    // the stop and raise returns at once; a stop and an `fg` take a person
+    // far longer.
+    let stopped = asked.elapsed() >= std::time::Duration::from_millis(20);
     // A new Terminal has empty buffers, so the next frame is drawn whole.
     // (Terminal::clear would ask the terminal for the cursor position, and
     // the live event stream would swallow the answer.)
     *terminal = enter()?;
-    Ok(())
+    Ok(stopped)
+}
+
+/// Puts `text` on the reviewer's clipboard (OSC 52, through tmux too).
+fn copy(text: &str) {
+    let in_tmux = std::env::var_os("TMUX").is_some();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(super::clipboard::osc52(text, in_tmux).as_bytes());
+    let _ = out.flush();
+}
+
+/// Opens `url` with $BROWSER, or the desktop's opener when there is a
+/// display; over SSH there is neither, so the link is copied instead. Says
+/// what happened.
+fn open_url(url: &str) -> String {
+    let desktop = std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some()
+        || cfg!(target_os = "macos");
+    let opener = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| {
+            desktop.then(|| {
+                if cfg!(target_os = "macos") {
+                    "open".to_string()
+                } else {
+                    "xdg-open".to_string()
+                }
+            })
+        });
+    let Some(opener) = opener else {
+        copy(url);
+        return "No browser here (no $BROWSER, no display): the link is copied".into();
+    };
+    // The browser command may carry arguments; the link is one argument of
+    // its own, never seen by a shell.
+    let mut words = opener.split_whitespace();
+    let program = words.next().unwrap_or("xdg-open");
+    let started = std::process::Command::new(program)
+        .args(words)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match started {
+        // Reaped on its own thread: browsers may outlive the wait.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+            format!("Opened with {program}")
+        }
+        Err(e) => {
+            copy(url);
+            format!("Cannot start '{program}' ({e}): the link is copied")
+        }
+    }
 }
 
 /// Reads from the store on its own thread; only the latest detail request
@@ -607,6 +673,7 @@ impl StoreWorker {
         // It only reads: nobody is named as deciding anything.
         let mut perform = Perform::new(Store::open(&data_dir)?, "");
         let (requests, incoming) = std_mpsc::channel::<Request>();
+        let mut highlights = HighlightCache::default();
         std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
@@ -626,13 +693,29 @@ impl StoreWorker {
                     effects.extend(detail.map(Effect::LoadDetail));
                     for effect in effects {
                         for answer in perform.perform(effect) {
+                            // The code's colours follow the finding, so
+                            // it shows without waiting for them.
+                            let colours = match &answer {
+                                Action::DetailLoaded(f) => Some((f.id, highlights.get(f))),
+                                _ => None,
+                            };
                             if replies.send(answer).is_err() {
+                                return;
+                            }
+                            if let Some((id, Some(h))) = colours
+                                && replies.send(Action::CodeHighlighted(id, h)).is_err()
+                            {
                                 return;
                             }
                         }
                     }
                 }
             })?;
+        // The grammars load once, off the key path, before the first
+        // finding needs them.
+        std::thread::Builder::new()
+            .name("grammars".into())
+            .spawn(super::highlight::warm)?;
         Ok(StoreWorker { requests })
     }
 
@@ -642,5 +725,38 @@ impl StoreWorker {
 
     fn reload_index(&self) {
         let _ = self.requests.send(Request::Index);
+    }
+}
+
+/// The code colours of the findings seen last, so moving back and forth
+/// does not parse again.
+#[derive(Default)]
+struct HighlightCache {
+    /// Latest last: the finding, the code coloured, its colours.
+    kept: std::collections::VecDeque<(i64, Vec<String>, Option<Arc<Highlight>>)>,
+}
+
+impl HighlightCache {
+    const SIZE: usize = 64;
+
+    fn get(&mut self, f: &Finding) -> Option<Arc<Highlight>> {
+        let code = f.code.as_ref()?;
+        if let Some(i) = self
+            .kept
+            .iter()
+            .position(|(id, lines, _)| *id == f.id && *lines == code.lines)
+        {
+            let hit = self.kept.remove(i)?;
+            let colours = hit.2.clone();
+            self.kept.push_back(hit);
+            return colours;
+        }
+        let colours = super::highlight::highlight(&f.location.path, &code.lines).map(Arc::new);
+        if self.kept.len() == Self::SIZE {
+            self.kept.pop_front();
+        }
+        self.kept
+            .push_back((f.id, code.lines.clone(), colours.clone()));
+        colours
     }
 }

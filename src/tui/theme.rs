@@ -1,6 +1,7 @@
 //! Semantic styles. With NO_COLOR every role uses only bold, dim, reverse
 //! and underline, so the console stays readable without colour.
 
+use super::highlight::Token;
 use crate::domain::{Severity, Status, Verdict};
 use ratatui::style::{Color, Modifier, Style};
 
@@ -20,6 +21,8 @@ pub struct Theme {
     /// A fix's lines as a diff: removed and added.
     pub removed: Style,
     pub added: Style,
+    /// Code by kind of token (`highlight::Token`).
+    code: [Style; 7],
     severity: [Style; 4],
     tp: Style,
     fp: Style,
@@ -53,6 +56,15 @@ impl Theme {
             key: Style::new().fg(Color::Cyan).add_modifier(bold),
             removed: Style::new().fg(Color::Red),
             added: Style::new().fg(Color::Green),
+            code: [
+                Style::new().fg(Color::Magenta),
+                Style::new().fg(Color::Green),
+                Style::new().fg(Color::DarkGray),
+                Style::new().fg(Color::Cyan),
+                Style::new().fg(Color::Cyan),
+                Style::new().fg(Color::Blue),
+                Style::new().fg(Color::LightBlue),
+            ],
             severity: [
                 Style::new().fg(Color::Gray),
                 Style::new().fg(Color::Yellow),
@@ -83,6 +95,8 @@ impl Theme {
             key: bold,
             removed: dim,
             added: bold,
+            // Only comments stand apart without colour.
+            code: [plain, plain, dim, plain, plain, plain, plain],
             severity: [plain, plain, bold, bold],
             tp: bold,
             fp: plain,
@@ -92,6 +106,10 @@ impl Theme {
 
     pub fn severity(&self, s: Severity) -> Style {
         self.severity[s as usize]
+    }
+
+    pub fn token(&self, t: Token) -> Style {
+        self.code[t as usize]
     }
 
     pub fn verdict(&self, v: Option<Verdict>) -> Style {

@@ -1669,3 +1669,108 @@ fn e_opens_the_findings_file_in_the_editor() {
     ));
     assert!(c.render().contains("has no source tree"), "{}", c.render());
 }
+
+/// The selected finding with code around it: a long matched line, and the
+/// colours the store's thread would send after it.
+fn with_code(c: &mut Console) {
+    let id = c.selected().unwrap();
+    let mut f = c.store().load_finding(id).unwrap().unwrap();
+    let lines: Vec<String> = [
+        "def refund(request):",
+        "    account = request.GET['account']  # from the query string",
+        "    cursor.execute(f\"SELECT * FROM refunds WHERE account = '{account}' AND status = 'open' ORDER BY created_at DESC\")",
+        "    return render(request, 'refunds.html')",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    f.location.line = 48;
+    f.location.end_line = 48;
+    f.code = Some(sift::domain::CodeContext {
+        start_line: 46,
+        lines: lines.clone(),
+    });
+    let colours = sift::tui::highlight::highlight("refunds.py", &lines).unwrap();
+    c.send(Action::DetailLoaded(Box::new(f)));
+    c.send(Action::CodeHighlighted(id, std::sync::Arc::new(colours)));
+}
+
+#[test]
+fn zoom_shows_the_finding_alone_with_its_code_whole() {
+    for (w, h) in [(160, 48), (80, 24), (60, 15)] {
+        let mut c = Console::new(w, h);
+        c.keys("j");
+        with_code(&mut c);
+        c.keys("z");
+        assert!(c.model.zoom && c.model.focus == Pane::Detail);
+        let screen = c.render();
+        // No other pane; the code near the top, the long matched line
+        // wrapped, not cut.
+        assert!(!screen.contains("Backlog"), "{screen}");
+        assert!(screen.contains("Code"), "{w}x{h}: {screen}");
+        insta::assert_snapshot!(format!("zoom_{w}x{h}"), screen);
+        if h < 24 {
+            c.keys("<cd>");
+        }
+        let screen = c.render();
+        assert!(screen.contains("ORDER BY"), "{w}x{h}: {screen}");
+        // The next finding without leaving the zoom, and back to the panes.
+        let before = c.selected();
+        c.keys("<cn>");
+        assert_ne!(c.selected(), before);
+        assert!(c.model.zoom);
+        c.keys("<cp><esc>");
+        assert_eq!(c.selected(), before);
+        assert!(!c.model.zoom && c.model.focus == Pane::List);
+    }
+}
+
+#[test]
+fn enter_in_the_list_zooms_and_tab_leaves_the_zoom() {
+    let mut c = Console::new(160, 48);
+    c.keys("<enter>");
+    assert!(c.model.zoom);
+    c.keys("<tab>");
+    assert!(!c.model.zoom);
+    assert!(c.render().contains("Backlog"));
+}
+
+#[test]
+fn code_is_coloured_by_kind_of_token() {
+    let mut c = Console::new(160, 48);
+    c.model.theme = Theme::color();
+    c.keys("j");
+    with_code(&mut c);
+    let keyword = Theme::color().token(sift::tui::highlight::Token::Keyword);
+    let coloured: Vec<String> = c
+        .model
+        .detail
+        .lines
+        .lines
+        .iter()
+        .flat_map(|l| l.spans.iter())
+        .filter(|s| s.style.fg == keyword.fg)
+        .map(|s| s.content.to_string())
+        .collect();
+    assert!(coloured.iter().any(|s| s == "def"), "{coloured:?}");
+}
+
+#[test]
+fn copies_name_the_rule_the_id_and_the_link() {
+    let mut c = Console::new(160, 48);
+    c.keys("j");
+    let id = c.selected().unwrap();
+    c.keys("#");
+    assert!(c.effects.contains(&Effect::Copy(id.to_string())));
+    c.keys("R");
+    assert!(
+        c.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Copy(r) if r.starts_with("python.django.")))
+    );
+    // The fixture's finding has no link to its line of code: said, not copied.
+    let copies = c.effects.len();
+    c.keys("U");
+    assert_eq!(c.effects.len(), copies);
+    assert!(c.render().contains("no link"));
+}

@@ -299,8 +299,35 @@ fn ctrl_z_suspends_and_fg_resumes() {
     // Drawn again at once, without waiting for a key.
     t.wait_for("Needs review");
     t.keys(&["q"]);
+    // Typed only once sift has given the terminal back, or sift reads it.
+    let start = Instant::now();
+    while t.screen().contains("Needs review") && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     t.keys(&["echo done-$?", "Enter"]);
     t.wait_for("done-0");
+}
+
+/// Where nothing can resume it (no shell with job control), Ctrl-Z says
+/// so instead of doing nothing, and keys typed next are not lost in a stop.
+#[test]
+fn ctrl_z_without_job_control_says_it_cannot_suspend() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // sift is the pane's own program: no shell to resume it.
+    let t = Tmux::start(
+        "nojobs",
+        100,
+        30,
+        &format!(
+            "env TERM=xterm-256color {SIFT} --data-dir '{}' demo",
+            data.display()
+        ),
+    );
+    t.wait_for("Pre-production");
+    t.keys(&["C-z"]);
+    t.wait_for("Cannot suspend");
+    t.keys(&["q"]);
 }
 
 /// Decisions made in the console survive SIGKILL before they were sent, and

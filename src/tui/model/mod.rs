@@ -68,6 +68,8 @@ pub struct Detail {
     pub version: u64,
     /// The pane's lines, kept current by `update`.
     pub lines: DetailLines,
+    /// The colours of a finding's code, when they arrived for it.
+    pub highlight: Option<(i64, std::sync::Arc<super::highlight::Highlight>)>,
 }
 
 impl Detail {
@@ -100,6 +102,8 @@ pub struct Model {
     pub list: Cursor,
     pub sidebar: Cursor,
     pub focus: Pane,
+    /// The selected finding alone, full width (`z`, Enter in the list).
+    pub zoom: bool,
     /// What is open over the panes, bottom first: the top one takes the
     /// keys, and closing it shows what was under it.
     pub overlays: Vec<Overlay>,
@@ -175,6 +179,7 @@ impl Model {
             list: Cursor::default(),
             sidebar: Cursor::default(),
             focus: Pane::List,
+            zoom: false,
             overlays: Vec::new(),
             detail: Detail::default(),
             width: 80,
@@ -239,7 +244,7 @@ impl Model {
 
     /// The panes for the model's size and focus.
     pub fn panes(&self) -> layout::Panes {
-        layout::panes(self.width, self.height, self.focus)
+        layout::panes(self.width, self.height, self.focus, self.zoom)
     }
 
     /// Rows of memories on screen in the memory pane: the terminal less

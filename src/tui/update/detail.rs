@@ -16,6 +16,18 @@ pub fn loaded(model: &mut Model, finding: Box<Finding>) -> Vec<Effect> {
     Vec::new()
 }
 
+pub fn highlighted(
+    model: &mut Model,
+    id: i64,
+    colours: std::sync::Arc<crate::tui::highlight::Highlight>,
+) -> Vec<Effect> {
+    if model.detail.requested == Some(id) {
+        model.detail.highlight = Some((id, colours));
+        model.detail.touch();
+    }
+    Vec::new()
+}
+
 pub fn failed(model: &mut Model, id: i64, error: String) -> Vec<Effect> {
     if model.detail.requested == Some(id) {
         model.detail.finding = None;
@@ -53,10 +65,16 @@ pub fn keep_lines(model: &mut Model) {
                 let s = found.iter().find(|s| s.finding_id == id)?;
                 Some((scope.label.as_str(), s.reason.as_str()))
             });
+        let colours = detail
+            .highlight
+            .as_ref()
+            .filter(|(id, _)| Some(*id) == detail.finding.as_ref().map(|f| f.id))
+            .map(|(_, h)| h.as_ref());
         let fixes = Aside {
             min: model.min_fix_confidence,
             before: model.fix_before.as_ref(),
             suggestion,
+            colours,
         };
         let lines = detail_lines(
             shown,

@@ -38,6 +38,7 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::DetailLoaded(finding) => return detail::loaded(model, finding),
         Action::DetailFailed(id, error) => return detail::failed(model, id, error),
+        Action::CodeHighlighted(id, colours) => return detail::highlighted(model, id, colours),
         Action::Recorded(..) | Action::RecordFailed(_) | Action::RowsUpdated(..) => {
             return decide::update(model, action);
         }
@@ -196,6 +197,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
                 model.notice = Some("Marks cleared".into());
                 Vec::new()
             } else if model.focus == Pane::Detail {
+                // Out of the zoom and the finding's pane at once.
                 focus(model, Pane::List)
             } else {
                 Vec::new()
@@ -203,9 +205,13 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::Open => match model.focus {
             Pane::Sidebar => sidebar::open(model),
-            Pane::List if model.selected_row().is_some() => focus(model, Pane::Detail),
-            _ => Vec::new(),
+            // The finding, full width: the evidence is what a reviewer reads.
+            Pane::List => zoom(model, true),
+            Pane::Detail => Vec::new(),
         },
+        Action::Zoom => zoom(model, !model.zoom),
+        Action::NextFinding => nav::move_focused_list(model, &Action::Down),
+        Action::PrevFinding => nav::move_focused_list(model, &Action::Up),
         Action::Down
         | Action::Up
         | Action::PageDown
@@ -236,14 +242,13 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Memories => memories::open(model),
         Action::MemoriesOfFinding => memories::covering(model),
         Action::CopyFix => assistant::copy_fix(model),
-        Action::CopyLocation => match model.selected_row() {
-            Some(row) => {
-                let at = format!("{}:{}", model.index.paths.get(row.path), row.line);
-                model.notice = Some(format!("Copied {at}"));
-                vec![Effect::Copy(at)]
-            }
-            None => {
-                model.notice = Some("No finding selected".into());
+        Action::CopyLocation | Action::CopyRule | Action::CopyId | Action::CopyUrl => {
+            copy_of_selected(model, &action)
+        }
+        Action::OpenUrl => match selected_url(model) {
+            Ok(url) => vec![Effect::OpenUrl(url)],
+            Err(why) => {
+                model.notice = Some(why.into());
                 Vec::new()
             }
         },
@@ -294,9 +299,62 @@ fn focus(model: &mut Model, pane: Pane) -> Vec<Effect> {
         model.notice = Some("No finding selected".into());
         return Vec::new();
     }
+    // The zoom shows the finding's pane alone: leaving it leaves the zoom.
+    if pane != Pane::Detail {
+        model.zoom = false;
+    }
     model.focus = pane;
     nav::clamp_all(model);
     Vec::new()
+}
+
+/// The selected finding alone, full width (`on`), or the panes again.
+fn zoom(model: &mut Model, on: bool) -> Vec<Effect> {
+    if !on {
+        model.zoom = false;
+        return focus(model, Pane::List);
+    }
+    let effects = focus(model, Pane::Detail);
+    model.zoom = model.focus == Pane::Detail;
+    nav::clamp_all(model);
+    effects
+}
+
+/// What `Y`, `R`, `#` and `U` copy: the selected finding's path:line, rule
+/// id, id or link to its line of code.
+fn copy_of_selected(model: &mut Model, action: &Action) -> Vec<Effect> {
+    let Some(row) = model.selected_row() else {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    };
+    let text = match action {
+        Action::CopyRule => model.index.rules.get(row.rule).to_string(),
+        Action::CopyId => row.id.to_string(),
+        Action::CopyUrl => match selected_url(model) {
+            Ok(url) => url,
+            Err(why) => {
+                model.notice = Some(why.into());
+                return Vec::new();
+            }
+        },
+        _ => format!("{}:{}", model.index.paths.get(row.path), row.line),
+    };
+    model.notice = Some(format!("Copied {}", crate::text::inert(&text)));
+    vec![Effect::Copy(text)]
+}
+
+/// The link to the selected finding's line of code, once its details are
+/// loaded.
+fn selected_url(model: &Model) -> Result<String, &'static str> {
+    let id = model.selected_id().ok_or("No finding selected")?;
+    match &model.detail.finding {
+        Some(f) if f.id == id => f
+            .line_of_code_url
+            .clone()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .ok_or("This finding has no link to its line of code"),
+        _ => Err("The finding is still loading; try again"),
+    }
 }
 
 /// Re-runs the filter, keeping the selected finding when it is still listed,
@@ -341,6 +399,7 @@ pub(super) fn selection_changed(model: &mut Model, before: Option<i64>) -> Vec<E
             model.detail.finding = None;
             if model.focus == Pane::Detail {
                 model.focus = Pane::List;
+                model.zoom = false;
             }
             Vec::new()
         }

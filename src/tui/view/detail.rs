@@ -1,7 +1,9 @@
 //! The selected finding, everything a reviewer needs to decide: the lines
 //! `update` keeps for it (see `detail_lines`), scrolled.
 
-use super::{is_focused, pane_block};
+use super::{is_focused, key_hints, pane_block};
+use crate::tui::action::Action;
+use crate::tui::keymap::Context;
 use crate::tui::model::{Model, Pane};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,6 +18,29 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         (Some(f), _) => format!(" Finding {} ", f.id),
         (None, Some(id)) => format!(" Finding {id} "),
         (None, None) => " Finding ".into(),
+    };
+    // Zoomed, the pane stands alone: where it is in the list, and the way
+    // on and back.
+    let title = if model.zoom {
+        let hints = key_hints(
+            model,
+            Context::Detail,
+            &[
+                (
+                    &[&[Action::NextFinding], &[Action::PrevFinding]],
+                    "next/prev",
+                ),
+                (&[&[Action::Zoom], &[Action::Back]], "panes"),
+            ],
+        );
+        format!(
+            "{title}· {} of {} · {} ",
+            model.list.selected + 1,
+            model.visible.len(),
+            hints.join(" · ")
+        )
+    } else {
+        title
     };
     let block = pane_block(Line::from(title), focused, &model.theme);
     let inner = block.inner(area);

@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         frame.render_widget(Paragraph::new(lines), area);
         return;
     }
-    let panes = layout::panes(area.width, area.height, model.focus);
+    let panes = layout::panes(area.width, area.height, model.focus, model.zoom);
     // The bottom of the screen: the panes, or the last overlay that covers
     // them; the status line; then the overlays above, in order.
     let covering = model.overlays.iter().rposition(Overlay::covers_panes);
