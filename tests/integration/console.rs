@@ -1774,3 +1774,89 @@ fn copies_name_the_rule_the_id_and_the_link() {
     assert_eq!(c.effects.len(), copies);
     assert!(c.render().contains("no link"));
 }
+
+/// What the screen shows of a field when it has the focus.
+fn focused_mark(field: sift::tui::model::Field) -> &'static str {
+    use sift::tui::model::Field;
+    match field {
+        Field::Reason => "▸ Reason",
+        Field::Note => "▸ Note",
+        Field::Remember => "Remember this",
+        Field::Text => "▸ Memory",
+        Field::Projects => "▸ Projects",
+        Field::Rules => "▸ Rules",
+        Field::Paths => "▸ Paths",
+        Field::Apply => "Ignore them too",
+    }
+}
+
+#[test]
+fn no_dialog_field_can_be_focused_while_hidden() {
+    for height in 6..=34 {
+        let mut c = Console::new(100, height);
+        c.keys("j");
+        c.keys("iwhy<cr>"); // ignore, with "remember this"
+        // Rules: all, so the memory applies to another finding.
+        c.keys("<tab><tab><left><left>");
+        let Some(Overlay::Dialog(d)) = c.model.top() else {
+            panic!("the dialog is open")
+        };
+        let reachable = d.layout(height).shown;
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            c.keys("<tab>");
+            let Some(Overlay::Dialog(d)) = c.model.top() else {
+                panic!("the dialog is open")
+            };
+            let field = d.field;
+            assert!(reachable.contains(&field), "{height} rows: {field:?}");
+            let screen = c.render();
+            assert!(
+                screen.contains(focused_mark(field)),
+                "{height} rows: {field:?} focused but not shown:\n{screen}"
+            );
+            if field == sift::tui::model::Field::Apply {
+                assert!(screen.contains("Applies to"), "{screen}");
+            }
+            seen.push(field);
+        }
+        if height >= 16 {
+            assert!(
+                seen.contains(&sift::tui::model::Field::Apply),
+                "{height} rows: every field is reachable: {seen:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dialog_title_counts_every_finding_it_will_decide() {
+    let mut c = Console::new(160, 48);
+    c.keys("j");
+    c.keys("iwhy<cr><tab><tab><left><left>");
+    assert!(c.render().contains("Ignore 1 finding "));
+    // "Ignore them too": the one in the memory's scope counts as well.
+    c.keys("<tab><tab><space>");
+    let screen = c.render();
+    assert!(
+        screen.contains("Ignore 2 findings (1 chosen, 1 in the memory's scope)"),
+        "{screen}"
+    );
+    // Made small, the toggle is out of sight, and the title still says it.
+    c.send(Action::Resize(60, 12));
+    assert!(c.render().contains("Ignore 2 findings"));
+}
+
+#[test]
+fn dialog_text_wraps_and_keeps_its_beginning_in_sight() {
+    let note = "Only reachable from the admin VPN, behind the SSO proxy that strips every header a client sends, and logged";
+    for (w, h) in [(160, 48), (80, 24), (60, 15)] {
+        let mut c = Console::new(w, h);
+        c.keys("i");
+        c.keys(note);
+        let screen = c.render();
+        assert!(screen.contains("Only reachable"), "{w}x{h}: {screen}");
+        assert!(screen.contains("logged"), "{w}x{h}: {screen}");
+        insta::assert_snapshot!(format!("ignore_note_wrapped_{w}x{h}"), screen);
+    }
+}

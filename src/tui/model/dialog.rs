@@ -7,6 +7,25 @@ use crate::tui::keymap::{Context, Typing};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeSet;
 
+/// A dialog's text box: long lines wrap at words (or inside a word too
+/// long for a line), so the beginning of a note never scrolls out of sight.
+pub fn text_field(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
+    let mut area = TextArea::new(lines);
+    area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+    area.set_placeholder_text(placeholder.to_string());
+    area
+}
+
+/// A dialog's body at one terminal height: its text boxes' heights (a
+/// framed box from 3 lines, a bare line below) and the fields that fit, in
+/// order. A field that does not fit is neither drawn nor reachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialogLayout {
+    pub note: u16,
+    pub text: u16,
+    pub shown: Vec<Field>,
+}
+
 /// What a dialog decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialogKind {
@@ -150,6 +169,81 @@ impl Dialog {
             Action::Remember => self.fields().contains(&Field::Remember),
             Action::ListInScope => self.memory.is_some(),
             _ => true,
+        }
+    }
+
+    /// The findings it will decide: its targets, and with "Ignore them
+    /// too" on, those in the memory's scope.
+    pub fn deciding(&self) -> usize {
+        let applied = match self.memory.as_deref() {
+            Some(f) if f.apply && !f.guidance && self.kind != DialogKind::Memory => f.preview.len(),
+            _ => 0,
+        };
+        self.targets.len() + applied
+    }
+
+    /// The dialog's frame at most (columns, rows); smaller terminals get
+    /// what they have.
+    pub fn frame_size(&self) -> (u16, u16) {
+        match self.memory {
+            Some(_) => (84, 30),
+            None => (76, 16),
+        }
+    }
+
+    /// How the dialog's body is laid out on a `height`-row terminal, so the
+    /// view draws exactly the fields that update lets the reviewer reach.
+    pub fn layout(&self, height: u16) -> DialogLayout {
+        // The frame's borders and the two footer lines.
+        let body = self.frame_size().1.min(height).saturating_sub(4);
+        let fields = self.fields();
+        let has = |f: Field| fields.contains(&f);
+        let note = self.kind != DialogKind::Memory;
+        let form = self.memory.as_deref();
+        // One-line rows: reason, remember, projects, rules, paths, and
+        // "applies to" with its toggle (or the guidance's line).
+        let lines = u16::from(has(Field::Reason))
+            + u16::from(has(Field::Remember))
+            + form.map_or(0, |_| 3 + if has(Field::Apply) { 2 } else { 1 });
+        let boxes = u16::from(note) + u16::from(form.is_some());
+        let room = body.saturating_sub(lines);
+        // Text boxes take a line each at least, framed (3 lines and more)
+        // when there is room: the note first, then the memory's text.
+        let mut extra = room.saturating_sub(boxes);
+        let grow = |extra: &mut u16, want: u16| {
+            let more = want.saturating_sub(1).min(*extra);
+            *extra -= more;
+            1 + more
+        };
+        let (note_h, text_h) = match (note, form.is_some()) {
+            (true, false) => (grow(&mut extra, u16::MAX), 0),
+            (true, true) => {
+                // The memory's text gets a frame too before the note grows.
+                let n = if extra >= 4 { grow(&mut extra, 3) } else { 1 };
+                (n, grow(&mut extra, 6))
+            }
+            (false, _) => (0, grow(&mut extra, 6)),
+        };
+        // Top to bottom, the fields whose rows fit.
+        let mut used = 0;
+        let mut shown = Vec::new();
+        for field in fields {
+            let rows = match field {
+                Field::Note => note_h,
+                Field::Text => text_h,
+                Field::Apply => 2,
+                _ => 1,
+            };
+            used += rows;
+            if used > body {
+                break;
+            }
+            shown.push(field);
+        }
+        DialogLayout {
+            note: note_h,
+            text: text_h,
+            shown,
         }
     }
 

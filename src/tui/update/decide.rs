@@ -13,6 +13,7 @@ use crate::text::inert_lines;
 use crate::tui::action::{Action, AssistantWork, Effect};
 use crate::tui::detail_lines::FixBefore;
 use crate::tui::format::capitalise;
+use crate::tui::model::text_field;
 use crate::tui::model::{AssistantJob, Dialog, DialogKind, Field, Model, Overlay, UndoEntry};
 use crate::tui::summary::{Decision, MemoryDone, Summary};
 use ratatui_textarea::TextArea;
@@ -213,13 +214,15 @@ fn open_dialog(model: &mut Model, kind: DialogKind, targets: Vec<i64>) -> Vec<Ef
 }
 
 fn new_dialog(kind: DialogKind, targets: Vec<i64>) -> Dialog {
-    let mut note = TextArea::default();
-    note.set_placeholder_text(match kind {
-        DialogKind::Ignore => "Why (optional)",
-        DialogKind::AcceptFalsePositive => "A comment (optional)",
-        DialogKind::RejectTruePositive => "Why Assistant is wrong (required)",
-        DialogKind::Note | DialogKind::Memory => "The note",
-    });
+    let note = text_field(
+        vec![String::new()],
+        match kind {
+            DialogKind::Ignore => "Why (optional)",
+            DialogKind::AcceptFalsePositive => "A comment (optional)",
+            DialogKind::RejectTruePositive => "Why Assistant is wrong (required)",
+            DialogKind::Note | DialogKind::Memory => "The note",
+        },
+    );
     Dialog {
         kind,
         targets,
@@ -306,6 +309,19 @@ pub fn dialog(model: &mut Model, action: Action) -> Vec<Effect> {
     effects
 }
 
+/// After a resize, the dialog's focus moves to a field still on screen.
+pub fn keep_field_in_sight(model: &mut Model) {
+    let height = model.height;
+    if let Some(Overlay::Dialog(dialog)) = model.top_mut() {
+        let shown = dialog.layout(height).shown;
+        if !shown.contains(&dialog.field)
+            && let Some(first) = shown.first()
+        {
+            dialog.field = *first;
+        }
+    }
+}
+
 /// What an action did, and whether the dialog stays open.
 type Step = (Vec<Effect>, bool);
 
@@ -316,7 +332,8 @@ fn dialog_action(model: &mut Model, dialog: &mut Dialog, action: Action) -> Step
         dialog.error = None;
         return (Vec::new(), true);
     }
-    let fields = dialog.fields();
+    // Only the fields on screen can be reached.
+    let fields = dialog.layout(model.height).shown;
     match action {
         Action::Cancel => return (Vec::new(), false),
         Action::Save => return submit(model, dialog),
@@ -381,9 +398,7 @@ pub fn editor_done(model: &mut Model, result: Result<String, String>) -> Vec<Eff
                 (Field::Text, Some(form)) => &mut form.text,
                 _ => &mut dialog.note,
             };
-            let placeholder = area.placeholder_text().to_string();
-            *area = TextArea::new(lines);
-            area.set_placeholder_text(placeholder);
+            *area = text_field(lines, area.placeholder_text());
             dialog.error = note_error(&dialog.note);
         }
         Err(e) => dialog.error = Some(e),

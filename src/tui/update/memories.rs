@@ -8,12 +8,12 @@ use crate::domain::{
 };
 use crate::store::Suggestion;
 use crate::tui::action::{Action, AssistantWork, Effect};
+use crate::tui::model::text_field;
 use crate::tui::model::{
     AssistantJob, Dialog, DialogKind, Field, MemoryForm, MemoryPane, Model, Overlay, Pane,
 };
 use crate::tui::summary::{MemoryDone, Summary};
 use crossterm::event::{KeyCode, KeyModifiers};
-use ratatui_textarea::TextArea;
 
 pub fn open(model: &mut Model) -> Vec<Effect> {
     open_filtered(model, String::new())
@@ -355,8 +355,7 @@ fn selected(model: &Model) -> Option<&Memory> {
 
 /// Opens a memory dialog over the pane; closing it comes back here.
 fn open_form(model: &mut Model, form: MemoryForm, targets: Vec<i64>) -> Vec<Effect> {
-    let mut note = TextArea::default();
-    note.set_placeholder_text("The note");
+    let note = text_field(vec![String::new()], "The note");
     model.open(Overlay::Dialog(Box::new(Dialog {
         kind: DialogKind::Memory,
         targets,

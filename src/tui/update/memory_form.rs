@@ -6,6 +6,7 @@
 use crate::domain::{Memory, RuleScope, Scope};
 use crate::tui::action::Action;
 use crate::tui::format::capitalise;
+use crate::tui::model::text_field;
 use crate::tui::model::{
     Cursor, Dialog, Field, MemoryForm, Model, Overlay, Picker, ProjectOption, RuleOption,
 };
@@ -144,8 +145,7 @@ fn text_area(text: &str, placeholder: &str) -> TextArea<'static> {
             .map(|l| l.into_owned())
             .collect()
     };
-    let mut area = TextArea::new(lines);
-    area.set_placeholder_text(placeholder.to_string());
+    let mut area = text_field(lines, placeholder);
     area.move_cursor(ratatui_textarea::CursorMove::Bottom);
     area.move_cursor(ratatui_textarea::CursorMove::End);
     area

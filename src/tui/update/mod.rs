@@ -34,6 +34,7 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
             model.width = w;
             model.height = h;
             nav::clamp_all(model);
+            decide::keep_field_in_sight(model);
             return Vec::new();
         }
         Action::DetailLoaded(finding) => return detail::loaded(model, finding),

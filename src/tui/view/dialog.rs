@@ -9,7 +9,7 @@ use crate::tui::action::Action;
 use crate::tui::format::fit;
 use crate::tui::keymap::Context;
 use crate::tui::model::{
-    Dialog, DialogKind, Field, MemoryForm, Model, Picker, ProjectOption, RuleOption,
+    Dialog, DialogKind, DialogLayout, Field, MemoryForm, Model, Picker, ProjectOption, RuleOption,
 };
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -21,10 +21,9 @@ use ratatui_textarea::TextArea;
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
     let theme = &model.theme;
-    let rect = match dialog.memory {
-        Some(_) => centered(area, 84, 30),
-        None => centered(area, 76, 16),
-    };
+    let (w, h) = dialog.frame_size();
+    let rect = centered(area, w, h);
+    let layout = dialog.layout(area.height);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Thick)
@@ -59,7 +58,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         }
     }
     let mut stack = Stack { area: body };
-    let fields = dialog.fields();
+    let fields = &layout.shown;
     if fields.contains(&Field::Reason) {
         let focused = dialog.field == Field::Reason;
         let mark = if focused { "▸ " } else { "  " };
@@ -78,18 +77,12 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         }
         stack.line(frame, Line::from(spans));
     }
-    if dialog.kind != DialogKind::Memory {
-        let note_h = if dialog.memory.is_some() { 3 } else { u16::MAX };
-        // Room left for the "remember this" line below.
-        let room = stack
-            .area
-            .height
-            .saturating_sub(u16::from(fields.contains(&Field::Remember)));
+    if fields.contains(&Field::Note) {
         text_box(
             frame,
             &mut stack,
             &dialog.note,
-            note_h.min(room),
+            layout.note,
             "Note",
             dialog.field == Field::Note,
             theme,
@@ -113,17 +106,22 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, dialog: &Dialog) {
         );
     }
     if let Some(form) = &dialog.memory {
-        draw_form(frame, &mut stack, model, dialog, form);
+        draw_form(frame, &mut stack, model, dialog, form, &layout);
     }
 }
 
 fn title(dialog: &Dialog) -> String {
-    let n = dialog.targets.len();
-    let what = if n == 1 {
+    // Every finding it will decide, those the memory applies to included.
+    let n = dialog.deciding();
+    let chosen = dialog.targets.len();
+    let mut what = if n == 1 {
         "1 finding".to_string()
     } else {
         format!("{n} findings")
     };
+    if n > chosen {
+        what += &format!(" ({chosen} chosen, {} in the memory's scope)", n - chosen);
+    }
     match dialog.kind {
         DialogKind::Ignore => format!(" Ignore {what} "),
         DialogKind::AcceptFalsePositive => {
@@ -251,6 +249,7 @@ fn label<'a>(name: &str, focused: bool, theme: &Theme) -> Span<'a> {
     Span::styled(text, if focused { theme.key } else { theme.dim })
 }
 
+/// A text box: framed from 3 lines, else one bare line after its name.
 fn text_box(
     frame: &mut Frame,
     stack: &mut Stack,
@@ -261,10 +260,25 @@ fn text_box(
     theme: &Theme,
 ) {
     let rect = stack.take(height);
-    if rect.height < 3 {
+    if rect.height == 0 {
         return;
     }
     let mut area = area.clone();
+    if !focused {
+        area.set_cursor_style(Style::default());
+    }
+    if rect.height < 3 {
+        let head = label(name, focused, theme);
+        let head_w = (head.content.chars().count() as u16).min(rect.width);
+        frame.render_widget(Paragraph::new(Line::from(head)), rect);
+        let rest = Rect {
+            x: rect.x + head_w,
+            width: rect.width - head_w,
+            ..rect
+        };
+        frame.render_widget(&area, rest);
+        return;
+    }
     let mark = if focused { "▸ " } else { "" };
     area.set_block(
         Block::default()
@@ -276,9 +290,6 @@ fn text_box(
             })
             .title(format!(" {mark}{name} ")),
     );
-    if !focused {
-        area.set_cursor_style(Style::default());
-    }
     frame.render_widget(&area, rect);
 }
 
@@ -288,15 +299,19 @@ fn draw_form(
     model: &Model,
     dialog: &Dialog,
     form: &MemoryForm,
+    layout: &DialogLayout,
 ) {
     let theme = &model.theme;
     let kind = if form.guidance { "Guidance" } else { "Memory" };
-    let text_h = stack.area.height.saturating_sub(6).clamp(3, 6);
+    let shown = |f: Field| layout.shown.contains(&f);
+    if !shown(Field::Text) {
+        return;
+    }
     text_box(
         frame,
         stack,
         &form.text,
-        text_h,
+        layout.text,
         kind,
         dialog.field == Field::Text,
         theme,
@@ -335,6 +350,9 @@ fn draw_form(
             (form.rule_at, form.rules.len()),
         ),
     ] {
+        if !shown(field) {
+            return;
+        }
         let focused = dialog.field == field;
         let (left, right) = if focused { ("‹ ", " ›") } else { ("", "") };
         // Room for the label, the arrows and "n/m".
@@ -349,6 +367,9 @@ fn draw_form(
                 Span::styled(format!("  {}/{}", of.0 + 1, of.1), theme.dim),
             ]),
         );
+    }
+    if !shown(Field::Paths) {
+        return;
     }
     let paths = form.paths.lines().join(" ");
     let focused = dialog.field == Field::Paths;
@@ -370,6 +391,11 @@ fn draw_form(
                 theme.dim,
             )),
         );
+        return;
+    }
+    // What it applies to shows with the toggle that applies it, or not at
+    // all.
+    if !shown(Field::Apply) {
         return;
     }
     let n = form.preview.len();
