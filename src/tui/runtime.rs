@@ -160,7 +160,10 @@ async fn event_loop<B: Backend>(
                     vec![Action::EditorDone(result)]
                 }
                 effect => {
-                    let writes = matches!(effect, Effect::Record { .. } | Effect::Undo(_));
+                    let writes = matches!(
+                        effect,
+                        Effect::Record { .. } | Effect::Undo(_) | Effect::SettleConflicts { .. }
+                    );
                     let answers = perform.perform(effect);
                     // Something new is in the outbox: send it now.
                     if writes

@@ -1,6 +1,6 @@
 //! The bottom line: backend, view and counts, hints; or the filter prompt.
 
-use super::key_hints;
+use super::{colleagues, key_hints};
 use crate::text::inert;
 use crate::tui::action::Action;
 use crate::tui::format::{fit, pad};
@@ -69,6 +69,9 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             left += &format!(" ({} failed)", job.failed);
         }
     }
+    if let Some(conflicts) = colleagues::count(model) {
+        left += &format!(" · {conflicts}");
+    }
     if let Some(sync) = sync_text(model) {
         left += &format!(" · {}", inert(&sync));
     }
@@ -93,6 +96,10 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             );
             format!(" {} ", hints.join("  "))
         }
+        (None, None) => match colleagues::on_selected(model) {
+            Some(conflict) => format!(" {} ", inert(&conflict)),
+            None => hints(model),
+        },
         (None, _) => hints(model),
     };
     let right_w = right.width().min(width);
