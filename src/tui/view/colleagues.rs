@@ -17,24 +17,27 @@ pub fn count(model: &Model) -> Option<String> {
     }
 }
 
-/// On a finding whose decision a colleague's crossed: "ana set this to
-/// fixing 3s before you set it to ignored; theirs reached the server first
-/// · K keep yours · T take theirs". Untrusted: made inert by the caller.
+/// On a finding whose decision a colleague's crossed:
+/// "K keep yours · T take theirs: ana set this to fixing 3s before you set
+/// it to ignored; theirs reached the server first". Untrusted: made inert
+/// by the caller.
 pub fn on_selected(model: &Model) -> Option<String> {
     let id = model.selected_id()?;
     let mine = model.conflicts.iter().rev().find(|p| p.finding_id == id)?;
     let conflict = mine.conflict.as_ref()?;
-    let mut text = conflict_sentence(conflict, &mine.change, mine.created_at);
-    let hints = key_hints(
+    // The keys first: a narrow status bar cuts the sentence, not them.
+    let mut text = key_hints(
         model,
         Context::of(model.focus),
         &[
             (&[&[Action::KeepMine]], "keep yours"),
             (&[&[Action::TakeTheirs]], "take theirs"),
         ],
-    );
-    for hint in hints {
-        text += &format!(" · {hint}");
+    )
+    .join(" · ");
+    if !text.is_empty() {
+        text += ": ";
     }
+    text += &conflict_sentence(conflict, &mine.change, mine.created_at);
     Some(text)
 }

@@ -72,6 +72,9 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     if let Some(conflicts) = colleagues::count(model) {
         left += &format!(" · {conflicts}");
     }
+    // What a conflict's sentence leaves of the left side: the view and
+    // the count, at least.
+    let kept_left = left.width() + 1;
     if let Some(sync) = sync_text(model) {
         left += &format!(" · {}", inert(&sync));
     }
@@ -97,7 +100,10 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             format!(" {} ", hints.join("  "))
         }
         (None, None) => match colleagues::on_selected(model) {
-            Some(conflict) => format!(" {} ", inert(&conflict)),
+            Some(conflict) => {
+                let room = width.saturating_sub(kept_left + 2);
+                format!(" {} ", fit(&inert(&conflict), room))
+            }
             None => hints(model),
         },
         (None, _) => hints(model),
