@@ -78,6 +78,7 @@ async fn event_loop<B: Backend>(
     let mut sighup = signal(SignalKind::hangup())?;
 
     (model.memories, model.pending_memories) = perform.store().memories_in_view()?;
+    model.conflicts = perform.store().conflicts()?;
     model.actor = session.actor.clone();
     model.assistant = session.assistant.as_ref().map(ProviderSettings::describe);
     model.rule_classes = perform.store().rule_classes()?;

@@ -18,8 +18,7 @@ use crate::sync::SyncEvent;
 /// Prepares a fresh model: selects the default view and asks for the first
 /// finding's details.
 pub fn init(model: &mut Model) -> Vec<Effect> {
-    let mut effects = refilter(model);
-    effects.push(Effect::LoadConflicts);
+    let effects = refilter(model);
     detail::keep_lines(model);
     effects
 }
