@@ -911,3 +911,22 @@ pub fn prepare_cache_dir(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semgrep_dev_and_its_tenants_are_semgrep_dev_and_sift_serve_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |url: &str| {
+            Api::new(url, None, None, dir.path())
+                .unwrap()
+                .is_semgrep_dev()
+        };
+        assert!(at("https://semgrep.dev"));
+        assert!(at("https://acme.semgrep.dev/api/v1"));
+        assert!(!at("http://127.0.0.1:8321"));
+        assert!(!at("https://notsemgrep.dev"));
+    }
+}
