@@ -3,6 +3,7 @@
 //! reviewer saw it), and settling them: `keep` sends yours again over
 //! theirs, `drop` lets theirs stand.
 
+use super::sync::OutboxDecision;
 use super::{Context, Exit, output, words};
 use crate::domain::{TriageReason, TriageState};
 use crate::store::Pending;
@@ -41,20 +42,14 @@ pub struct SettleArgs {
 }
 
 /// A decision in conflict, for `--json` (`sift conflicts`, `sift sync`,
-/// `sift triage`).
+/// `sift triage`): the decision as `sift sync` lists the outbox, its
+/// message saying what happened, and what the finding holds.
 #[derive(Serialize)]
 pub struct ConflictEntry<'a> {
-    /// The finding's id.
-    pub id: i64,
-    /// Your decision.
-    pub new_triage_state: Option<TriageState>,
-    pub new_triage_reason: Option<TriageReason>,
-    pub new_note: Option<&'a str>,
-    pub actor: &'a str,
-    pub created_at: String,
+    #[serde(flatten)]
+    pub decision: OutboxDecision<'a>,
     /// What the finding holds on the backend, and who set it when.
     pub theirs: Theirs<'a>,
-    pub message: String,
 }
 
 #[derive(Serialize)]
@@ -69,20 +64,16 @@ impl<'a> ConflictEntry<'a> {
     /// None for a decision not in conflict.
     pub fn of(p: &'a Pending) -> Option<ConflictEntry<'a>> {
         let c = p.conflict.as_ref()?;
+        let mut decision = OutboxDecision::from(p);
+        decision.message = Some(conflict_sentence(c, &p.change, p.created_at));
         Some(ConflictEntry {
-            id: p.finding_id,
-            new_triage_state: p.change.state,
-            new_triage_reason: p.change.reason,
-            new_note: p.change.note.as_deref(),
-            actor: &p.actor,
-            created_at: timestamp::format(p.created_at),
+            decision,
             theirs: Theirs {
                 triage_state: c.state,
                 triage_reason: c.reason,
                 by: c.by.as_deref(),
                 at: c.at.map(timestamp::format),
             },
-            message: conflict_sentence(c, &p.change, p.created_at),
         })
     }
 

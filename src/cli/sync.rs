@@ -55,8 +55,9 @@ pub struct OutboxDecision<'a> {
     pub new_note: Option<&'a str>,
     pub actor: &'a str,
     pub created_at: String,
-    /// The backend's message, for a rejected decision.
-    pub message: Option<&'a str>,
+    /// The backend's message, for a rejected decision; what happened, for
+    /// one in conflict.
+    pub message: Option<String>,
 }
 
 impl<'a> From<&'a Pending> for OutboxDecision<'a> {
@@ -68,7 +69,7 @@ impl<'a> From<&'a Pending> for OutboxDecision<'a> {
             new_note: p.change.note.as_deref(),
             actor: &p.actor,
             created_at: timestamp::format(p.created_at),
-            message: p.rejected.as_deref(),
+            message: p.rejected.clone(),
         }
     }
 }

@@ -214,7 +214,10 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
     let outcome = |outbox_id: i64| match left.iter().find(|p| p.id == outbox_id) {
         None => ("acknowledged", None),
         Some(p) => match (&p.conflict, &p.rejected) {
-            (Some(_), _) => ("conflict", ConflictEntry::of(p).map(|entry| entry.message)),
+            (Some(_), _) => (
+                "conflict",
+                ConflictEntry::of(p).and_then(|entry| entry.decision.message),
+            ),
             (None, Some(message)) => ("rejected", Some(message.clone())),
             (None, None) => ("pending", None),
         },

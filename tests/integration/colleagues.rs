@@ -6,8 +6,8 @@
 
 use crate::common;
 
+use crate::cli_api::json;
 use common::{TestServer, standard_backlog};
-use serde_json::Value;
 use sift::backend::Backend;
 use sift::backend::api::Api;
 use sift::backend::embedded::Embedded;
@@ -15,7 +15,7 @@ use sift::domain::{Intent, Status, TriageReason, TriageState};
 use sift::store::Store;
 use sift::sync::{self, PassReport, SyncConfig};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -239,36 +239,9 @@ async fn the_embedded_backend_checks_too() {
 
 // The command line ------------------------------------------------------
 
-/// Runs sift as `user`, in a blocking task, with an environment of its own.
+/// Runs sift as `user` (`cli_api`'s runner: an environment of its own).
 async fn sift(data: &Path, user: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sift"));
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("USER", user)
-        .env("HOME", data)
-        .env_remove("SIFT_CONFIG")
-        .env_remove("SIFT_BACKEND")
-        .env_remove("SIFT_PROFILE")
-        .env_remove("SIFT_REVIEWER")
-        .env_remove("SEMGREP_APP_TOKEN")
-        .env_remove("SEMGREP_URL")
-        .env_remove("SEMGREP_APP_URL")
-        .env("XDG_CONFIG_HOME", data.join("no-config"))
-        .env("XDG_STATE_HOME", data.join("state"));
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    crate::cli_api::sift(data, &[("USER", user)], args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
