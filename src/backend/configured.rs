@@ -53,6 +53,11 @@ impl Configured {
         matches!(self, Configured::Api { .. })
     }
 
+    /// True for Semgrep's own service at semgrep.dev (not `sift serve`).
+    pub fn is_semgrep_dev(&self) -> bool {
+        matches!(self, Configured::Api { api, .. } if api.is_semgrep_dev())
+    }
+
     /// Opens the embedded store now, so that a store that cannot be opened
     /// is reported as such rather than as a backend that is unavailable.
     /// Nothing to do for an API backend.

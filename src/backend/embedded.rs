@@ -61,7 +61,8 @@ impl Backend for Embedded {
     }
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
-        let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
+        let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change)
+            .with_preconditions(&request.preconditions);
         let applied = self
             .call(move |store| {
                 service::bulk_triage(store, &body, &request.actor, request.key.as_deref()).map_err(
@@ -78,6 +79,7 @@ impl Backend for Embedded {
         Ok(TriageResponse {
             triaged: applied.triaged,
             not_applied: applied.not_applied,
+            conflicts: applied.conflicts,
         })
     }
 
@@ -140,6 +142,7 @@ mod tests {
             },
             actor: "alice".into(),
             key: None,
+            preconditions: Vec::new(),
         };
         backend.triage(request.clone()).await.unwrap();
         assert!(

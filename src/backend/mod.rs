@@ -8,7 +8,7 @@ pub mod embedded;
 #[cfg(feature = "faults")]
 pub mod faults;
 
-use crate::domain::{Memory, MemoryChange, TriageChange};
+use crate::domain::{Memory, MemoryChange, TriageChange, TriageConflict, TriageState};
 use std::future::Future;
 use std::time::Duration;
 
@@ -22,6 +22,11 @@ pub struct TriageRequest {
     /// The request's key (`Idempotency-Key`): a backend that saw it answers
     /// as it did the first time and changes nothing.
     pub key: Option<String>,
+    /// Per finding, the triage state the reviewer saw when deciding. A
+    /// backend that can check it (the embedded one, `sift serve`) leaves a
+    /// finding someone else decided since alone and answers a conflict;
+    /// semgrep.dev cannot, and the decision wins there.
+    pub preconditions: Vec<(i64, TriageState)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,6 +36,9 @@ pub struct TriageResponse {
     /// Findings asked for whose status did not change, with why (a newer
     /// scan had marked them fixed): their decisions were not applied.
     pub not_applied: Vec<(i64, String)>,
+    /// Findings left alone because someone else decided them since the
+    /// reviewer saw them: their decisions were not applied.
+    pub conflicts: Vec<TriageConflict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

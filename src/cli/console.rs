@@ -54,9 +54,10 @@ fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
         OffsetDateTime::now_utc().unix_timestamp(),
     );
     model.theme = Theme::for_env();
-    if backend.is_remote() {
+    if backend.is_semgrep_dev() {
         // An API token cannot send Assistant feedback (it needs a browser
-        // session): say what happens instead.
+        // session on semgrep.dev): say what happens instead. `sift serve`
+        // has no such feedback to miss.
         model.verdict_feedback = Some(
             "sent as Semgrep triage; agree/disagree feedback to Assistant needs the web app".into(),
         );

@@ -22,6 +22,10 @@ pub enum Exit {
     /// `rules new`: no draft was a usable rule, or the last one failed its
     /// test on the examples.
     NoRule,
+    /// A colleague decided findings before the reviewer's decisions on them
+    /// reached the backend: those are kept, not applied, until settled with
+    /// `sift conflicts keep|drop`.
+    Conflict,
 }
 
 impl Exit {
@@ -33,11 +37,13 @@ impl Exit {
             Exit::Pending => 4,
             Exit::Rejected => 5,
             Exit::NoRule => 6,
+            Exit::Conflict => 7,
         }
     }
 
     /// What an outbox that has been sent leaves: rejected wins over
-    /// pending, pending over success.
+    /// pending, pending over success (and conflicts, `Conflict`, over
+    /// all of them where a command reports them).
     pub fn of_outbox(rejected: bool, pending: bool) -> Exit {
         if rejected {
             Exit::Rejected

@@ -13,6 +13,7 @@ macro_rules! say {
 }
 
 pub mod assist;
+pub mod conflicts;
 pub mod console;
 pub mod context;
 pub mod digest;
@@ -109,6 +110,9 @@ pub enum Command {
     /// Send the decisions and memory changes waiting in the outbox, fetch
     /// what changed, exit.
     Sync(sync::SyncArgs),
+    /// List your decisions a colleague's crossed (they decided the finding
+    /// first), and keep yours or take theirs.
+    Conflicts(conflicts::ConflictsArgs),
     /// Ask the team's own AI provider for verdicts on the undecided
     /// findings that have none, then guidance and a rated fix for the true
     /// positives (see the config's [assistant]).
@@ -137,6 +141,7 @@ impl Command {
             Command::Findings(a) => a.json.then_some(Failure::Findings),
             Command::Triage(a) => a.json.then_some(Failure::Plain),
             Command::Sync(a) => a.json.then_some(Failure::Plain),
+            Command::Conflicts(a) => a.json.then_some(Failure::Plain),
             Command::Memories { command } => command.json_failure(),
             Command::Assist(a) => a.json().then_some(Failure::Plain),
             Command::Fix(a) => a.json.then_some(Failure::Plain),
@@ -175,6 +180,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Serve(args)) => serve::run(ctx, args),
         Some(Command::Memories { command }) => memories::run(ctx, command),
         Some(Command::Sync(args)) => sync::run(ctx, args),
+        Some(Command::Conflicts(args)) => conflicts::run(ctx, args),
         Some(Command::Assist(args)) => assist::run(ctx, *args),
         Some(Command::Fix(args)) => fix::run(ctx, args),
         Some(Command::Digest(args)) => digest::run(ctx, args),

@@ -1,6 +1,8 @@
-//! `sift sync`: one pass over the outbox; says what is still waiting and
-//! what the backend rejected, decisions and memory changes.
+//! `sift sync`: one pass over the outbox; says what is still waiting, what
+//! the backend rejected, decisions and memory changes, and which decisions
+//! a colleague's crossed.
 
+use super::conflicts::{self, ConflictEntry};
 use super::{Context, Exit, output, words};
 use crate::domain::{TriageReason, TriageState};
 use crate::store::{Pending, PendingMemoryChange};
@@ -32,6 +34,9 @@ pub struct SyncOutput<'a> {
     pub memory_changes_acknowledged: usize,
     pub memory_changes_pending: usize,
     pub rejected_memory_changes: Vec<OutboxMemoryChange<'a>>,
+    /// Decisions not applied because a colleague decided the findings
+    /// first: kept until `sift conflicts keep|drop`.
+    pub conflicts: Vec<ConflictEntry<'a>>,
     pub offline_reason: Option<&'a str>,
     /// With `--drop-rejected`: the decisions given up on.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,8 +55,9 @@ pub struct OutboxDecision<'a> {
     pub new_note: Option<&'a str>,
     pub actor: &'a str,
     pub created_at: String,
-    /// The backend's message, for a rejected decision.
-    pub message: Option<&'a str>,
+    /// The backend's message, for a rejected decision; what happened, for
+    /// one in conflict.
+    pub message: Option<String>,
 }
 
 impl<'a> From<&'a Pending> for OutboxDecision<'a> {
@@ -63,7 +69,7 @@ impl<'a> From<&'a Pending> for OutboxDecision<'a> {
             new_note: p.change.note.as_deref(),
             actor: &p.actor,
             created_at: timestamp::format(p.created_at),
-            message: p.rejected.as_deref(),
+            message: p.rejected.clone(),
         }
     }
 }
@@ -120,6 +126,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
     let fetch_failed = !ctx.offline && report.offline.is_some();
     let rejected = store.rejected()?;
     let rejected_memory = store.rejected_memory_changes()?;
+    let crossed = store.conflicts()?;
     // `waiting` counts both; each is reported in its own words.
     let memory_waiting = store.memory_changes_waiting()?;
     let decisions_waiting = report.waiting.saturating_sub(memory_waiting);
@@ -138,6 +145,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
             memory_changes_acknowledged: report.memory_changes_acknowledged,
             memory_changes_pending: memory_waiting,
             rejected_memory_changes: memory_list(&rejected_memory),
+            conflicts: ConflictEntry::list(&crossed),
             offline_reason,
             dropped: drop_rejected.then(|| list(&dropped)),
             dropped_memory_changes: drop_rejected.then(|| memory_list(&dropped_memory)),
@@ -156,7 +164,10 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
             );
         }
         let sent = report.acknowledged + report.memory_changes_acknowledged;
-        let nothing_left = report.waiting == 0 && rejected.is_empty() && rejected_memory.is_empty();
+        let nothing_left = report.waiting == 0
+            && rejected.is_empty()
+            && rejected_memory.is_empty()
+            && crossed.is_empty();
         if sent == 0 && nothing_left {
             say!("nothing to send");
         }
@@ -185,6 +196,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
                 inert(c.rejected.as_deref().unwrap_or(""))
             );
         }
+        conflicts::print_lines(&crossed)?;
         if report.waiting > 0 {
             eprintln!(
                 "sift: {} {} not sent yet: {}. They are kept; the next `sift sync`, or the console, will send them.",
@@ -204,9 +216,11 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
                 words::decisions_and_memory_changes(rejected.len(), rejected_memory.len())
             );
         }
+        conflicts::explain(crossed.len());
     }
     let rejected_any = !rejected.is_empty() || !rejected_memory.is_empty();
     Ok(match Exit::of_outbox(rejected_any, report.waiting > 0) {
+        _ if !crossed.is_empty() => Exit::Conflict,
         Exit::Ok if fetch_failed => Exit::Error,
         exit => exit,
     })

@@ -1,6 +1,7 @@
 //! `sift triage`: decisions on findings, all or none, recorded in the
 //! outbox and sent in one sync pass.
 
+use super::conflicts::{self, ConflictEntry};
 use super::context::Refresh;
 use super::{Context, Exit, output, usage_error, words};
 use crate::domain::{Intent, TriageReason, TriageState};
@@ -71,6 +72,9 @@ pub struct TriageOutput<'a> {
     pub acknowledged: usize,
     pub pending: usize,
     pub rejected: usize,
+    /// Decisions not applied because a colleague decided the findings
+    /// first (kept until `sift conflicts keep|drop`).
+    pub conflicts: Vec<ConflictEntry<'a>>,
     pub decisions: Vec<DecisionOutcome<'a>>,
     /// Why each decision that makes no sense was refused; only when
     /// nothing was recorded for that reason.
@@ -86,11 +90,12 @@ pub struct DecisionOutcome<'a> {
     pub new_triage_state: Option<TriageState>,
     pub new_triage_reason: Option<TriageReason>,
     pub new_note: Option<&'a str>,
-    /// `acknowledged`, `pending` or `rejected`.
+    /// `acknowledged`, `pending`, `rejected` or `conflict`.
     pub result: &'static str,
-    /// The backend's message, for a rejected decision.
+    /// The backend's message, for a rejected decision; what the colleague
+    /// did, for a conflict.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<&'a str>,
+    pub message: Option<String>,
 }
 
 /// A decision that makes no sense, and why.
@@ -175,6 +180,7 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
                 acknowledged: 0,
                 pending: 0,
                 rejected: 0,
+                conflicts: Vec::new(),
                 decisions: Vec::new(),
                 refused: Some(
                     refused
@@ -207,13 +213,25 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
         .collect();
     let outcome = |outbox_id: i64| match left.iter().find(|p| p.id == outbox_id) {
         None => ("acknowledged", None),
-        Some(p) => match &p.rejected {
-            Some(message) => ("rejected", Some(message.as_str())),
-            None => ("pending", None),
+        Some(p) => match (&p.conflict, &p.rejected) {
+            (Some(_), _) => (
+                "conflict",
+                ConflictEntry::of(p).and_then(|entry| entry.decision.message),
+            ),
+            (None, Some(message)) => ("rejected", Some(message.clone())),
+            (None, None) => ("pending", None),
         },
     };
-    let rejected: Vec<&Pending> = left.iter().filter(|p| p.rejected.is_some()).collect();
-    let pending = left.len() - rejected.len();
+    let crossed: Vec<Pending> = left
+        .iter()
+        .filter(|p| p.conflict.is_some())
+        .cloned()
+        .collect();
+    let rejected: Vec<&Pending> = left
+        .iter()
+        .filter(|p| p.rejected.is_some() && p.conflict.is_none())
+        .collect();
+    let pending = left.len() - rejected.len() - crossed.len();
     let offline_reason = report.offline.as_ref().map(|o| o.reason.as_str());
 
     if json {
@@ -242,6 +260,7 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
             acknowledged: changes.len() - left.len(),
             pending,
             rejected: rejected.len(),
+            conflicts: ConflictEntry::list(&crossed),
             decisions,
             refused: None,
             error,
@@ -250,7 +269,7 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
         for ((id, change), outbox_id) in changes.iter().zip(&outbox_ids) {
             let (result, message) = outcome(*outbox_id);
             let result = match message {
-                Some(m) => format!("{result}: {}", inert(m)),
+                Some(m) => format!("{result}: {}", inert(&m)),
                 None => result.to_string(),
             };
             say!("{id}\t{}\t{result}", change.describe());
@@ -270,6 +289,10 @@ fn triage(ctx: &Context, ids: &[i64], intent: &Intent, json: bool) -> Result<Exi
                 words::decisions(rejected.len())
             );
         }
+        conflicts::explain(crossed.len());
+    }
+    if !crossed.is_empty() {
+        return Ok(Exit::Conflict);
     }
     Ok(Exit::of_outbox(!rejected.is_empty(), pending > 0))
 }

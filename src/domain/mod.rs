@@ -1,5 +1,6 @@
 //! Plain types and rules about findings and memories. No I/O.
 
+pub mod conflict;
 mod decision;
 mod enums;
 mod finding;
@@ -10,6 +11,7 @@ pub mod patch;
 mod query;
 mod scan;
 
+pub use conflict::TriageConflict;
 pub use decision::*;
 pub use enums::*;
 pub use finding::*;

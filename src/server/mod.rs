@@ -243,6 +243,7 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
         .layer(middleware::from_fn_with_state(app.clone(), time_limit))
         .layer(middleware::from_fn_with_state(app.clone(), guard::guard))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::map_response(says_it_is_sift))
         .with_state(app))
 }
 
@@ -299,6 +300,16 @@ pub async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down: finishing the requests in flight");
+}
+
+/// Every answer says it comes from `sift serve`, so a client knows it may
+/// send what Semgrep does not take (a triage's preconditions).
+async fn says_it_is_sift(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        crate::wire::headers::SIFT_SERVE,
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    response
 }
 
 async fn log_request(request: Request, next: Next) -> Response {
@@ -570,10 +581,21 @@ async fn bulk_triage(
     // The client's key for this request: the same request again (its
     // answer was lost) answers as the first did and changes nothing.
     let key = idempotency_key(&headers);
-    let triaged = app
+    let applied = app
         .with_store(move |store| {
-            Ok(service::bulk_triage(store, &request, &actor, key.as_deref())?.triaged)
+            Ok(service::bulk_triage(
+                store,
+                &request,
+                &actor,
+                key.as_deref(),
+            )?)
         })
         .await?;
-    Ok(Json(BulkTriageResponse::new(triaged)))
+    let mut answer = BulkTriageResponse::new(applied.triaged);
+    answer.sift_conflicts = applied
+        .conflicts
+        .iter()
+        .map(v1::Conflict::from_domain)
+        .collect();
+    Ok(Json(answer))
 }

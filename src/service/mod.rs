@@ -33,7 +33,8 @@ pub enum ServiceError {
 /// A v1 bulk triage: the request checked as the spec says, the findings it
 /// names (by id or by a filter), the change applied to them and to their
 /// copies on other refs. With a `key`, the same request again answers as
-/// the first did and changes nothing.
+/// the first did and changes nothing. A finding with a precondition that
+/// someone else decided since is left alone and answered as a conflict.
 pub fn bulk_triage(
     store: &Store,
     request: &BulkTriageRequest,
@@ -53,11 +54,24 @@ pub fn bulk_triage(
             ids
         }
     };
-    let applied = store.apply_triage(&ids, &valid.change, actor, OffsetDateTime::now_utc(), key)?;
+    let applied = store.apply_triage_if(
+        &ids,
+        &valid.change,
+        actor,
+        OffsetDateTime::now_utc(),
+        key,
+        &valid.preconditions,
+    )?;
     tracing::info!(
         "{actor} triaged {} finding(s): {}",
         applied.triaged.len(),
         valid.change.describe()
     );
+    if !applied.conflicts.is_empty() {
+        tracing::info!(
+            "{actor}'s decision was not applied to {} finding(s) someone else decided since",
+            applied.conflicts.len()
+        );
+    }
     Ok(applied)
 }

@@ -70,7 +70,16 @@ impl Store {
             decided.memory_outbox_id =
                 Some(super::outbox::record_memory_change_in(&tx, change, actor)?);
         }
-        decided.outbox_ids = super::outbox::record_decisions_in(&tx, &decided.changes, actor)?;
+        // Each decision carries the state the reviewer saw it in (pending
+        // decisions applied), so a backend can tell when a colleague decided
+        // the finding since.
+        let seen: Vec<Option<TriageState>> = decided
+            .before
+            .iter()
+            .map(|b| Some(b.triage_state))
+            .collect();
+        decided.outbox_ids =
+            super::outbox::record_decisions_in(&tx, &decided.changes, &seen, actor)?;
         tx.commit()?;
         let changed: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
         decided.updates = self.row_updates(&changed)?;
@@ -134,7 +143,7 @@ impl Store {
                 ));
             }
         }
-        super::outbox::record_decisions_in(&tx, &restore, actor)?;
+        super::outbox::record_decisions_in(&tx, &restore, &[], actor)?;
         tx.commit()?;
         undone.answered = restore.len();
         undone.notes.sort();

@@ -273,8 +273,12 @@ impl Store {
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            // Decisions not yet acknowledged show as they will be.
-            for p in pending.iter().filter(|p| p.finding_id == id) {
+            // Decisions not yet acknowledged show as they will be; one a
+            // colleague's crossed waits for the reviewer, not applied.
+            for p in pending
+                .iter()
+                .filter(|p| p.finding_id == id && p.conflict.is_none())
+            {
                 if let Some(state) = p.change.state {
                     f.triage_state = state;
                     f.triage_reason = p.change.reason;

@@ -2,8 +2,9 @@
 //! over the store.
 
 use super::Store;
-use crate::domain::{TriageChange, TriageState};
+use crate::domain::{TriageChange, TriageConflict, TriageReason, TriageState, conflict};
 use crate::wire::timestamp;
+use crate::wire::v1::Conflict;
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -18,9 +19,33 @@ pub struct Applied {
     /// Findings asked for whose status could not change (a newer scan had
     /// marked every copy of them fixed), with why.
     pub not_applied: Vec<(i64, String)>,
+    /// Findings asked for that someone else decided since the reviewer saw
+    /// them (their precondition failed): left alone, with what they hold.
+    #[serde(default, with = "stored_conflicts")]
+    pub conflicts: Vec<TriageConflict>,
     /// The findings version this change produced.
     #[serde(skip)]
     pub version: i64,
+}
+
+/// Conflicts kept in a remembered answer, in their wire shape.
+mod stored_conflicts {
+    use super::{Conflict, TriageConflict};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &[TriageConflict], s: S) -> Result<S::Ok, S::Error> {
+        c.iter()
+            .map(Conflict::from_domain)
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TriageConflict>, D::Error> {
+        Ok(Vec::<Conflict>::deserialize(d)?
+            .into_iter()
+            .filter_map(Conflict::into_domain)
+            .collect())
+    }
 }
 
 /// Answers older than this are forgotten: no client resends that late.
@@ -44,6 +69,22 @@ impl Store {
         at: OffsetDateTime,
         key: Option<&str>,
     ) -> Result<Applied> {
+        self.apply_triage_if(ids, change, actor, at, key, &[])
+    }
+
+    /// `apply_triage`, leaving alone each finding in `preconditions` that
+    /// someone else decided since the reviewer saw it in the state given
+    /// (`domain::conflict::crosses`): it is reported in `conflicts`, with
+    /// who decided it and when, and its copies are not touched.
+    pub fn apply_triage_if(
+        &self,
+        ids: &[i64],
+        change: &TriageChange,
+        actor: &str,
+        at: OffsetDateTime,
+        key: Option<&str>,
+        preconditions: &[(i64, TriageState)],
+    ) -> Result<Applied> {
         let tx = self.write_tx()?;
         if let Some(key) = key {
             let earlier: Option<String> = tx
@@ -62,9 +103,24 @@ impl Store {
         // Every copy of the findings asked for, and whether a scan fixed it.
         let mut copies: BTreeMap<i64, bool> = BTreeMap::new();
         let mut not_applied = Vec::new();
+        let mut conflicts = Vec::new();
+        // A note alone in the history is no decision on the state.
+        let note_activity = TriageChange {
+            state: None,
+            reason: None,
+            note: None,
+        }
+        .activity();
         {
             let mut identity =
                 tx.prepare_cached("SELECT project_id, match_based_id FROM findings WHERE id = ?1")?;
+            let mut standing = tx.prepare_cached(
+                "SELECT triage_state, triage_reason, triaged_at FROM findings WHERE id = ?1",
+            )?;
+            let mut last_decision = tx.prepare_cached(
+                "SELECT actor, at FROM activity WHERE finding_id = ?1 AND action <> ?2
+                 ORDER BY id DESC LIMIT 1",
+            )?;
             let mut same = tx.prepare_cached(
                 "SELECT id, state = 'fixed' FROM findings
                  WHERE project_id = ?1 AND match_based_id = ?2",
@@ -76,6 +132,37 @@ impl Store {
                 else {
                     continue;
                 };
+                let seen = preconditions
+                    .iter()
+                    .find(|(p, _)| *p == id)
+                    .map(|(_, s)| *s);
+                if let (Some(seen), Some(wanted)) = (seen, change.state) {
+                    let (now, reason, triaged_at) = standing.query_row([id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ))
+                    })?;
+                    let now = TriageState::parse(&now).unwrap_or(TriageState::Untriaged);
+                    if conflict::crosses(seen, now, wanted) {
+                        let by: Option<(String, String)> = last_decision
+                            .query_row(params![id, note_activity], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()?;
+                        conflicts.push(TriageConflict {
+                            finding_id: id,
+                            state: now,
+                            reason: reason.as_deref().and_then(TriageReason::parse),
+                            at: by
+                                .as_ref()
+                                .map(|(_, at)| at.as_str())
+                                .or(triaged_at.as_deref())
+                                .and_then(timestamp::parse),
+                            by: by.map(|(who, _)| who),
+                        });
+                        continue;
+                    }
+                }
                 let found = same
                     .query_map(params![project, mbid], |r| {
                         Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
@@ -136,6 +223,7 @@ impl Store {
         let applied = Applied {
             triaged,
             not_applied,
+            conflicts,
             version: super::bump_findings_version(&tx)?,
         };
         if let Some(key) = key {

@@ -10,9 +10,18 @@
 //! with exponential backoff and jitter, and at least as long as the backend
 //! asked (`Retry-After`). A decision the backend refuses is kept, marked
 //! rejected, and reported; it does not hold back the others.
+//!
+//! Each decision carries the state the reviewer saw the finding in. A
+//! backend that checks it (the embedded one, `sift serve`) leaves a finding
+//! someone else decided since alone and says so: the decision stays in the
+//! outbox as a conflict until the reviewer keeps it or takes theirs.
+
+mod conflicts;
+
+pub use conflicts::conflict_sentence;
 
 use crate::backend::{Backend, BackendError, TriageRequest};
-use crate::domain::TriageChange;
+use crate::domain::{TriageChange, TriageConflict};
 pub use crate::show::human;
 use crate::store::Store;
 use anyhow::Result;
@@ -77,6 +86,18 @@ pub struct RejectedBatch {
     pub message: String,
 }
 
+/// A decision the backend left alone because someone else decided the
+/// finding since the reviewer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflicted {
+    pub outbox_id: i64,
+    /// The reviewer's decision.
+    pub change: TriageChange,
+    pub actor: String,
+    /// What the finding holds, and who set it when.
+    pub conflict: TriageConflict,
+}
+
 /// What one push-and-pull pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -89,6 +110,11 @@ pub struct PassReport {
     pub triaged: Vec<i64>,
     /// Decisions refused in this pass.
     pub rejected: Vec<RejectedBatch>,
+    /// Decisions left alone in this pass: a colleague decided first.
+    pub conflicts: Vec<Conflicted>,
+    /// Decisions in conflict in the outbox after the pass, from this pass
+    /// or earlier ones.
+    pub conflicts_total: usize,
     /// Memory changes the backend acknowledged.
     pub memory_changes_acknowledged: usize,
     /// Why the backend refused memory changes in this pass (untrusted).
@@ -149,6 +175,7 @@ async fn pass_after<B: Backend>(
             change: batch.change.clone(),
             actor: batch.actor.clone(),
             key: Some(batch.request_key.clone()),
+            preconditions: batch.preconditions.clone(),
         };
         report.calls += 1;
         match within(cfg.request_timeout, backend.triage(request)).await {
@@ -163,12 +190,36 @@ async fn pass_after<B: Backend>(
                         Some((*o, why.as_str()))
                     })
                     .collect();
+                // A decision a colleague's crossed is kept, not applied.
+                let crossed: Vec<(i64, &TriageConflict)> = batch
+                    .outbox_ids
+                    .iter()
+                    .zip(&batch.finding_ids)
+                    .filter_map(|(o, f)| {
+                        let c = answer.conflicts.iter().find(|c| c.finding_id == *f)?;
+                        Some((*o, c))
+                    })
+                    .collect();
                 let applied: Vec<i64> = batch
                     .outbox_ids
                     .iter()
                     .filter(|o| !refused.iter().any(|(r, _)| r == *o))
+                    .filter(|o| !crossed.iter().any(|(c, _)| c == *o))
                     .copied()
                     .collect();
+                for (outbox_id, conflict) in crossed {
+                    tracing::info!(
+                        "a decision on {} was not applied: someone else decided it first",
+                        conflict.finding_id
+                    );
+                    store.mark_conflicted(outbox_id, conflict)?;
+                    report.conflicts.push(Conflicted {
+                        outbox_id,
+                        change: batch.change.clone(),
+                        actor: batch.actor.clone(),
+                        conflict: conflict.clone(),
+                    });
+                }
                 store.acknowledge(&applied)?;
                 report.acknowledged += applied.len();
                 triaged.extend(answer.triaged);
@@ -244,6 +295,7 @@ async fn pass_after<B: Backend>(
     report.triaged = triaged.into_iter().collect();
     report.waiting = store.waiting_count()?;
     report.rejected_total = store.rejected_count()?;
+    report.conflicts_total = store.conflict_count()?;
     Ok(report)
 }
 
@@ -402,6 +454,9 @@ pub enum SyncEvent {
         /// The backend's message: untrusted text.
         message: String,
     },
+    /// The backend left these decisions alone: someone else decided the
+    /// findings first. They wait in the outbox for the reviewer.
+    Conflicts(Vec<Conflicted>),
     /// The backend acknowledged memory changes: they are no longer
     /// pending.
     MemoriesChanged,
@@ -595,6 +650,9 @@ async fn pass<B: Backend>(
             finding_ids: r.finding_ids,
             message: r.message,
         });
+    }
+    if !report.conflicts.is_empty() {
+        let _ = events.send(SyncEvent::Conflicts(report.conflicts));
     }
     if report.memory_changes_acknowledged > 0 {
         let _ = events.send(SyncEvent::MemoriesChanged);

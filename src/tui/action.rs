@@ -94,6 +94,10 @@ pub enum Action {
     NextFinding,
     /// The previous finding in the list.
     PrevFinding,
+    /// A colleague decided the finding first: send yours again over theirs.
+    KeepMine,
+    /// A colleague decided the finding first: drop yours, take theirs.
+    TakeTheirs,
     /// Something to say in the status bar.
     #[serde(skip)]
     Said(String),
@@ -193,6 +197,9 @@ pub enum Action {
     /// A memory's suggestions, for the list (answers LoadSuggestions).
     #[serde(skip)]
     SuggestionsLoaded(String, Vec<crate::store::Suggestion>),
+    /// The decisions in conflict with a colleague's (answers LoadConflicts).
+    #[serde(skip)]
+    ConflictsLoaded(Vec<crate::store::Pending>),
 }
 
 /// What the console's Assistant job reports as it goes.
@@ -299,6 +306,8 @@ impl Action {
             Action::Zoom => "zoom: the finding alone, full width / the panes again".into(),
             Action::NextFinding => "next finding (the finding's pane stays)".into(),
             Action::PrevFinding => "previous finding".into(),
+            Action::KeepMine => "a colleague decided first: keep your decision".into(),
+            Action::TakeTheirs => "a colleague decided first: take theirs, drop yours".into(),
             Action::Reanalyse => {
                 "re-analyse its scope with the AI: suggests findings to close".into()
             }
@@ -347,6 +356,7 @@ impl Action {
             | Action::SuggestionCounts(_)
             | Action::Said(_)
             | Action::SuggestionsLoaded(..)
+            | Action::ConflictsLoaded(_)
             | Action::EditorDone(_)
             | Action::AssistantNews(_) => String::new(),
         }
@@ -400,4 +410,14 @@ pub enum Effect {
     /// Close every finding suggested under this memory (answered by
     /// Recorded, like any decision).
     CloseSuggested(String),
+    /// Read the decisions in conflict with a colleague's (answered by
+    /// ConflictsLoaded).
+    LoadConflicts,
+    /// Settle conflicts: send the reviewer's decisions again (`keep`), or
+    /// drop them for the colleague's (answered by ConflictsLoaded and
+    /// RowsUpdated).
+    SettleConflicts { outbox_ids: Vec<i64>, keep: bool },
+    /// Say why the finding the cursor was on left the view (answered by
+    /// Said).
+    SayWhyItLeft(i64),
 }

@@ -89,6 +89,12 @@ impl Perform {
                         .collect()
                 }
             },
+            Effect::LoadConflicts => match self.store.conflicts() {
+                Ok(conflicts) => vec![Action::ConflictsLoaded(conflicts)],
+                Err(e) => vec![Action::RecordFailed(format!("{e:#}"))],
+            },
+            Effect::SettleConflicts { outbox_ids, keep } => self.settle(&outbox_ids, keep),
+            Effect::SayWhyItLeft(id) => self.why_it_left(id).into_iter().collect(),
             // The runtime's: the terminal, and jobs in the background.
             Effect::Suspend
             | Effect::OpenEditor(_)
@@ -97,6 +103,80 @@ impl Perform {
             | Effect::OpenFile(_)
             | Effect::OpenUrl(_) => Vec::new(),
         }
+    }
+
+    /// Keeps the reviewer's decisions in conflict (they go again at the
+    /// next pass) or drops them for the colleague's.
+    fn settle(&self, outbox_ids: &[i64], keep: bool) -> Vec<Action> {
+        let settled = (|| -> anyhow::Result<_> {
+            let findings: Vec<i64> = self
+                .store
+                .conflicts()?
+                .iter()
+                .filter(|p| outbox_ids.contains(&p.id))
+                .map(|p| p.finding_id)
+                .collect();
+            let n = if keep {
+                self.store.keep_mine(outbox_ids)?
+            } else {
+                self.store.take_theirs(outbox_ids)?
+            };
+            Ok((
+                self.store.conflicts()?,
+                self.store.row_updates(&findings)?,
+                n,
+            ))
+        })();
+        match settled {
+            Ok((conflicts, updates, n)) => {
+                let decisions = if n == 1 {
+                    "decision".to_string()
+                } else {
+                    format!("{n} decisions")
+                };
+                let notice = if keep {
+                    format!("Your {decisions} will be sent again over your colleague's")
+                } else {
+                    format!("Your {decisions} dropped: your colleague's stands")
+                };
+                vec![
+                    Action::ConflictsLoaded(conflicts),
+                    Action::RowsUpdated(updates, Some(notice)),
+                ]
+            }
+            Err(e) => vec![Action::RecordFailed(format!("{e:#}"))],
+        }
+    }
+
+    /// Why the finding the cursor was on left the view: "The finding you
+    /// were on was set to ignored by ana; it left this view".
+    fn why_it_left(&self, id: i64) -> Option<Action> {
+        let f = match self.store.load_finding(id) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return Some(Action::Said(
+                    "The finding you were on is gone from the store; it left this view".into(),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!("loading finding {id}: {e:#}");
+                return None;
+            }
+        };
+        let status = f.status().as_str().replace('_', " ");
+        // Who decided, when the history holds the decision that set the
+        // state (an API backend's cache holds only this reviewer's own).
+        let by = f
+            .activity
+            .last()
+            .filter(|a| !a.pending && Some(a.at) == f.triaged_at)
+            .map(|a| a.actor.as_str());
+        Some(Action::Said(match by {
+            Some(who) => {
+                format!("The finding you were on was set to {status} by {who}; it left this view")
+            }
+            None => format!("The finding you were on is now {status}; it left this view"),
+        }))
     }
 
     /// A finding's details, or why there are none.

@@ -80,6 +80,7 @@ async fn event_loop<B: Backend>(
     let mut sighup = signal(SignalKind::hangup())?;
 
     (model.memories, model.pending_memories) = perform.store().memories_in_view()?;
+    model.conflicts = perform.store().conflicts()?;
     model.actor = session.actor.clone();
     model.assistant = session.assistant.as_ref().map(ProviderSettings::describe);
     model.rule_classes = perform.store().rule_classes()?;
@@ -165,7 +166,10 @@ async fn event_loop<B: Backend>(
                     vec![Action::EditorDone(result)]
                 }
                 effect => {
-                    let writes = matches!(effect, Effect::Record { .. } | Effect::Undo(_));
+                    let writes = matches!(
+                        effect,
+                        Effect::Record { .. } | Effect::Undo(_) | Effect::SettleConflicts { .. }
+                    );
                     let answers = perform.perform(effect);
                     // Something new is in the outbox: send it now.
                     if writes

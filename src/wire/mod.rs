@@ -13,4 +13,7 @@ pub mod headers {
     /// The reviewer's name, honoured by `sift serve` only when it has no
     /// tokens (loopback), where it is the only way to know who decided.
     pub const REVIEWER: &str = "x-sift-reviewer";
+    /// On every answer of `sift serve` (its version): the client may send
+    /// it what Semgrep does not take, such as a triage's preconditions.
+    pub const SIFT_SERVE: &str = "x-sift-serve";
 }

@@ -9,8 +9,8 @@ use super::lenient::{
 };
 use super::timestamp;
 use crate::domain::{
-    self, ComponentRisk, Confidence, ScanState, Severity, Status, TriageChange, TriageReason,
-    TriageState, Verdict,
+    self, ComponentRisk, Confidence, ScanState, Severity, Status, TriageChange, TriageConflict,
+    TriageReason, TriageState, Verdict,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -626,6 +626,12 @@ pub struct BulkTriageRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub limit: Option<i64>,
+    /// Not in the Semgrep API, sent to `sift serve` only: per finding, the
+    /// triage state the reviewer saw when deciding. A finding someone else
+    /// decided since is not triaged; the answer lists it in
+    /// `sift_conflicts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sift_preconditions: Vec<Precondition>,
     /// The listing filters (`status`, `repos`, `ref`, `rules`, …) that
     /// select findings when there are no `issue_ids`.
     #[serde(flatten)]
@@ -652,6 +658,8 @@ pub struct ValidTriage {
     pub issue_type: String,
     pub selection: TriageSelection,
     pub change: TriageChange,
+    /// Findings to leave alone unless their triage state is still this.
+    pub preconditions: Vec<(i64, TriageState)>,
 }
 
 impl BulkTriageRequest {
@@ -667,8 +675,22 @@ impl BulkTriageRequest {
                 .map(|r| r.as_str().to_string()),
             new_note: change.note.clone(),
             limit: None,
+            sift_preconditions: Vec::new(),
             filters: serde_json::Map::new(),
         }
+    }
+
+    /// The same call, applied only to findings still as the reviewer saw
+    /// them (`sift serve` only).
+    pub fn with_preconditions(mut self, seen: &[(i64, TriageState)]) -> Self {
+        self.sift_preconditions = seen
+            .iter()
+            .map(|&(issue_id, state)| Precondition {
+                issue_id,
+                triage_state: state.as_str().to_string(),
+            })
+            .collect();
+        self
     }
 
     /// Checks the call as the API describes it (its `BulkTriageRequest`
@@ -740,6 +762,16 @@ impl BulkTriageRequest {
                 limit: limit as usize,
             }
         };
+        let mut preconditions = Vec::with_capacity(self.sift_preconditions.len());
+        for p in &self.sift_preconditions {
+            let seen = TriageState::parse(p.triage_state.trim()).ok_or_else(|| {
+                format!(
+                    "sift_preconditions: '{}' is not a triage state",
+                    p.triage_state
+                )
+            })?;
+            preconditions.push((p.issue_id, seen));
+        }
         Ok(ValidTriage {
             issue_type,
             selection,
@@ -748,6 +780,7 @@ impl BulkTriageRequest {
                 reason,
                 note,
             },
+            preconditions,
         })
     }
 }
@@ -769,13 +802,66 @@ fn parse_new_triage_state(text: &str) -> Result<TriageState, String> {
     }
 }
 
-/// `{"num_triaged": n, "triaged_issues": [...]}`.
+/// One of `sift_preconditions`: leave the finding alone unless its triage
+/// state is still `triage_state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Precondition {
+    #[serde(deserialize_with = "int_or_string")]
+    pub issue_id: i64,
+    pub triage_state: String,
+}
+
+/// One of `sift_conflicts`: a finding not triaged because someone else
+/// decided it since the reviewer saw it, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    #[serde(deserialize_with = "int_or_string")]
+    pub issue_id: i64,
+    pub triage_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage_reason: Option<String>,
+    /// Who decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+impl Conflict {
+    pub fn from_domain(c: &TriageConflict) -> Conflict {
+        Conflict {
+            issue_id: c.finding_id,
+            triage_state: c.state.as_str().to_string(),
+            triage_reason: c.reason.map(|r| r.as_str().to_string()),
+            by: c.by.clone(),
+            at: c.at.map(timestamp::format),
+        }
+    }
+
+    /// None when the state is not one sift knows.
+    pub fn into_domain(self) -> Option<TriageConflict> {
+        Some(TriageConflict {
+            finding_id: self.issue_id,
+            state: TriageState::parse(&self.triage_state)?,
+            reason: self.triage_reason.as_deref().and_then(TriageReason::parse),
+            by: self.by,
+            at: self.at.as_deref().and_then(timestamp::parse),
+        })
+    }
+}
+
+/// `{"num_triaged": n, "triaged_issues": [...]}`, and from `sift serve`
+/// the findings left alone because a colleague decided them since.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkTriageResponse {
     #[serde(default, deserialize_with = "opt_int_or_string")]
     pub num_triaged: Option<i64>,
     #[serde(default, deserialize_with = "ids_int_or_string")]
     pub triaged_issues: Vec<i64>,
+    /// Not in the Semgrep API (`sift serve` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sift_conflicts: Vec<Conflict>,
 }
 
 impl BulkTriageResponse {
@@ -783,6 +869,7 @@ impl BulkTriageResponse {
         BulkTriageResponse {
             num_triaged: Some(triaged.len() as i64),
             triaged_issues: triaged,
+            sift_conflicts: Vec::new(),
         }
     }
 }

@@ -27,6 +27,7 @@ fn request(ids: &[i64], change: TriageChange) -> TriageRequest {
         change,
         actor: "alice".into(),
         key: None,
+        preconditions: Vec::new(),
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs sift in a blocking task, with an environment of its own.
-async fn sift(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) async fn sift(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sift"));
     cmd.arg("--data-dir")
         .arg(data)
@@ -35,7 +35,7 @@ async fn sift(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn json(out: &Output) -> Value {
+pub(crate) fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",

@@ -96,6 +96,7 @@ fn by(actor: &str, ids: &[i64], change: TriageChange) -> TriageRequest {
         change,
         actor: actor.into(),
         key: None,
+        preconditions: Vec::new(),
     }
 }
 

@@ -19,23 +19,23 @@ use time::macros::datetime;
 
 const BACKLOG: &str = include_str!("../fixtures/console_backlog.json");
 
-struct Console {
+pub(crate) struct Console {
     /// The store, and the effects on it carried out as the runtime does.
     perform: Perform,
-    model: Model,
+    pub(crate) model: Model,
     /// Every effect update asked for, in order.
     effects: Vec<Effect>,
 }
 
 impl Console {
-    fn new(width: u16, height: u16) -> Console {
+    pub(crate) fn new(width: u16, height: u16) -> Console {
         let mut store = Store::in_memory().unwrap();
         let scans = load_str("backlog.json", BACKLOG, &ImportOptions::default()).unwrap();
         store.import(&scans).unwrap();
         Console::on(store, width, height)
     }
 
-    fn on(store: Store, width: u16, height: u16) -> Console {
+    pub(crate) fn on(store: Store, width: u16, height: u16) -> Console {
         let now = datetime!(2026-11-24 12:00 UTC).unix_timestamp();
         let mut model = Model::new(
             store.load_index().unwrap(),
@@ -58,11 +58,11 @@ impl Console {
         c
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         self.perform.store()
     }
 
-    fn send(&mut self, action: Action) {
+    pub(crate) fn send(&mut self, action: Action) {
         let effects = update::update(&mut self.model, action);
         self.run(effects);
     }
@@ -89,7 +89,7 @@ impl Console {
     /// Presses keys: single characters, or names in angle brackets
     /// ("<enter>", "<esc>", "<tab>", "<stab>" for shift-tab, "<down>",
     /// "<left>", "<bs>", "<cu>" for ctrl-u).
-    fn keys(&mut self, keys: &str) {
+    pub(crate) fn keys(&mut self, keys: &str) {
         let mut chars = keys.chars().peekable();
         while let Some(c) = chars.next() {
             let code = if c == '<' && chars.peek().is_some_and(|n| n.is_ascii_lowercase()) {
@@ -126,18 +126,18 @@ impl Console {
         }
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let backend = TestBackend::new(self.model.width, self.model.height);
         let mut terminal = Terminal::new(backend).unwrap();
         terminal.draw(|f| view::draw(f, &self.model)).unwrap();
         terminal.backend().to_string()
     }
 
-    fn selected(&self) -> Option<i64> {
+    pub(crate) fn selected(&self) -> Option<i64> {
         self.model.selected_id()
     }
 
-    fn listed(&self) -> Vec<i64> {
+    pub(crate) fn listed(&self) -> Vec<i64> {
         self.model
             .visible
             .iter()

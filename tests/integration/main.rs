@@ -13,6 +13,7 @@ mod cli_errors;
 mod cli_json;
 mod cli_memories;
 mod cli_triage;
+mod colleagues;
 mod conformance;
 mod console;
 mod demo;

@@ -687,6 +687,7 @@ async fn undo_while_a_batch_is_out_takes_back_all_of_it_and_its_copies() {
             change: out.change.clone(),
             actor: ME.into(),
             key: Some(out.request_key.clone()),
+            preconditions: out.preconditions.clone(),
         })
         .await
         .unwrap();

@@ -61,6 +61,9 @@ pub struct Api {
     last_pull: Mutex<Vec<String>>,
     /// Named to `sift serve` (which records it when it has no tokens).
     reviewer: Option<String>,
+    /// Whether the backend is `sift serve` (it says so on every answer),
+    /// once an answer has come: only it takes a triage's preconditions.
+    sift_serve: Mutex<Option<bool>>,
 }
 
 impl std::fmt::Debug for Api {
@@ -108,6 +111,7 @@ impl Api {
             dedup: false,
             last_pull: Mutex::new(last_pull),
             reviewer: None,
+            sift_serve: Mutex::new(None),
         })
     }
 
@@ -140,6 +144,14 @@ impl Api {
 
     pub fn base_url(&self) -> &Url {
         &self.base
+    }
+
+    /// Whether this is Semgrep's own service (semgrep.dev, or a tenant
+    /// under it), whose web app takes what an API token cannot send.
+    pub fn is_semgrep_dev(&self) -> bool {
+        self.base
+            .host_str()
+            .is_some_and(|h| h == "semgrep.dev" || h.ends_with(".semgrep.dev"))
     }
 
     pub fn cache_dir(&self) -> &Path {
@@ -257,6 +269,8 @@ impl Api {
             .map_err(|e| self.redacted(http::transport_error(&e, what, self.timeout)))?;
         let status = response.status();
         let headers = response.headers().clone();
+        *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(headers.contains_key(crate::wire::headers::SIFT_SERVE));
         let body = response
             .text()
             .await
@@ -283,6 +297,20 @@ impl Api {
             Some(token) => e.redact(token.expose()),
             None => e,
         }
+    }
+
+    /// Whether the backend is `sift serve`, which checks a triage's
+    /// preconditions; semgrep.dev and other Semgrep APIs do not. Asks (a
+    /// ping) when no answer has come yet; a backend that does not answer
+    /// is taken for one that does not check.
+    async fn checks_preconditions(&self) -> bool {
+        let known = *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = known {
+            return known;
+        }
+        let _ = self.ping().await;
+        let known = *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner());
+        known.unwrap_or(false)
     }
 
     /// `GET /api/v1/ping`.
@@ -643,10 +671,21 @@ impl Backend for Api {
     }
 
     async fn triage(&self, request: TriageRequest) -> Result<TriageResponse, BackendError> {
-        let body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
+        let mut body = BulkTriageRequest::for_change("sast", &request.issue_ids, &request.change);
+        // Semgrep does not check preconditions (nor promise to accept the
+        // field): they go to `sift serve` only, and elsewhere the decision
+        // wins as it always has.
+        if !request.preconditions.is_empty() && self.checks_preconditions().await {
+            body = body.with_preconditions(&request.preconditions);
+        }
         let answer = self
             .bulk_triage(&body, Some(&request.actor), request.key.as_deref())
             .await?;
+        let conflicts: Vec<domain::TriageConflict> = answer
+            .sift_conflicts
+            .into_iter()
+            .filter_map(crate::wire::v1::Conflict::into_domain)
+            .collect();
         // What the backend says it triaged (unknown ids are not in it). When
         // it lists them all, a new status that reached none of a finding's
         // copies was not applied (a newer scan fixed the finding, or it is
@@ -658,6 +697,7 @@ impl Backend for Api {
                 .issue_ids
                 .iter()
                 .filter(|id| !triaged.contains(id))
+                .filter(|id| !conflicts.iter().any(|c| c.finding_id == **id))
                 .map(|&id| {
                     (
                         id,
@@ -688,6 +728,7 @@ impl Backend for Api {
         Ok(TriageResponse {
             triaged,
             not_applied,
+            conflicts,
         })
     }
 
@@ -869,4 +910,23 @@ pub fn prepare_cache_dir(dir: &Path) -> Result<()> {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semgrep_dev_and_its_tenants_are_semgrep_dev_and_sift_serve_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |url: &str| {
+            Api::new(url, None, None, dir.path())
+                .unwrap()
+                .is_semgrep_dev()
+        };
+        assert!(at("https://semgrep.dev"));
+        assert!(at("https://acme.semgrep.dev/api/v1"));
+        assert!(!at("http://127.0.0.1:8321"));
+        assert!(!at("https://notsemgrep.dev"));
+    }
 }

@@ -3,9 +3,10 @@
 //! backend acknowledges them.
 
 use super::{Kind, Row, Which, insert};
-use crate::domain::{RowUpdate, Status, TriageChange, TriageReason, TriageState};
+use crate::domain::{RowUpdate, Status, TriageChange, TriageConflict, TriageReason, TriageState};
 use crate::store::Store;
 use crate::wire::timestamp;
+use crate::wire::v1::Conflict;
 use anyhow::{Context, Result};
 use rusqlite::Transaction;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,12 @@ pub struct Pending {
     pub rejected: Option<String>,
     /// A request carried it: the backend may have applied it.
     pub sent: bool,
+    /// The finding's triage state as the reviewer saw it when deciding,
+    /// sent as the decision's precondition (none for a note alone).
+    pub seen: Option<TriageState>,
+    /// Someone else decided the finding since: the backend left it alone,
+    /// and it waits for the reviewer to keep it or take theirs.
+    pub conflict: Option<TriageConflict>,
 }
 
 /// Identical decisions by one reviewer, to send in one bulk triage call
@@ -42,6 +49,8 @@ pub struct Batch {
     pub finding_ids: Vec<i64>,
     /// Sent with the request; the same decisions sent again carry it again.
     pub request_key: String,
+    /// Per finding, the state the reviewer saw (decisions that have one).
+    pub preconditions: Vec<(i64, TriageState)>,
 }
 
 /// A decision as the outbox keeps it.
@@ -50,14 +59,23 @@ struct Body {
     state: Option<String>,
     reason: Option<String>,
     note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seen: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conflict: Option<Conflict>,
 }
 
 impl Body {
-    fn of(change: &TriageChange) -> Body {
+    fn of(change: &TriageChange, seen: Option<TriageState>) -> Body {
         Body {
             state: change.state.map(|s| s.as_str().into()),
             reason: change.reason.map(|r| r.as_str().into()),
             note: change.note.clone(),
+            // A note alone changes no state, so it crosses no one's.
+            seen: seen
+                .filter(|_| change.state.is_some())
+                .map(|s| s.as_str().into()),
+            conflict: None,
         }
     }
 }
@@ -79,6 +97,8 @@ fn decode(row: Row) -> Result<Pending> {
         last_error: row.last_error,
         rejected: row.rejected,
         sent: row.request_key.is_some(),
+        seen: body.seen.as_deref().and_then(TriageState::parse),
+        conflict: body.conflict.and_then(Conflict::into_domain),
     })
 }
 
@@ -87,7 +107,7 @@ impl Store {
     /// outbox ids in the same order.
     pub fn record(&self, decisions: &[(i64, TriageChange)], actor: &str) -> Result<Vec<i64>> {
         let tx = self.write_tx()?;
-        let ids = record_in(&tx, decisions, actor)?;
+        let ids = record_in(&tx, decisions, &[], actor)?;
         tx.commit()?;
         Ok(ids)
     }
@@ -161,10 +181,11 @@ impl Store {
         };
         let ids: Vec<i64> = chosen.iter().map(|p| p.id).collect();
         let (request_key, taken) = self.claim(&tx, &ids, key.as_deref())?;
-        let finding_ids = chosen
+        let sent: Vec<&&Pending> = chosen.iter().filter(|p| taken.contains(&p.id)).collect();
+        let finding_ids = sent.iter().map(|p| p.finding_id).collect();
+        let preconditions = sent
             .iter()
-            .filter(|p| taken.contains(&p.id))
-            .map(|p| p.finding_id)
+            .filter_map(|p| Some((p.finding_id, p.seen?)))
             .collect();
         tx.commit()?;
         Ok(Some(Batch {
@@ -173,6 +194,7 @@ impl Store {
             outbox_ids: taken,
             finding_ids,
             request_key,
+            preconditions,
         }))
     }
 
@@ -190,11 +212,78 @@ impl Store {
         Ok(rejected)
     }
 
+    /// The decisions in conflict with a colleague's, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<Pending>> {
+        self.decisions(Which::Conflicted)
+    }
+
+    /// The backend left this decision alone: someone else decided the
+    /// finding since the reviewer saw it. It is kept, not sent again, until
+    /// the reviewer settles it.
+    pub fn mark_conflicted(&self, outbox_id: i64, conflict: &TriageConflict) -> Result<()> {
+        let wire = serde_json::to_string(&Conflict::from_domain(conflict))?;
+        let why = format!(
+            "someone else set the finding to {} since you saw it",
+            conflict.theirs()
+        );
+        self.conn.execute(
+            "UPDATE changes SET body = json_set(body, '$.conflict', json(?2)),
+                rejected = ?3, last_error = ?3, attempts = attempts + 1, sent_at = NULL
+             WHERE id = ?1 AND kind = 'triage'",
+            rusqlite::params![outbox_id, wire, why],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps the reviewer's decisions over the colleague's: they go again
+    /// at the next pass, under a new key, on the finding as the colleague
+    /// left it (if someone changed it once more, that is a new conflict).
+    /// Returns how many.
+    pub fn keep_mine(&self, outbox_ids: &[i64]) -> Result<usize> {
+        self.settle(
+            outbox_ids,
+            &format!(
+                "UPDATE changes SET
+                    body = json_set(json_remove(body, '$.conflict'), '$.seen',
+                                    json_extract(body, '$.conflict.triage_state')),
+                    rejected = NULL, last_error = NULL, request_key = NULL, sent_at = NULL
+                 WHERE id = ?1 AND kind = 'triage' {}",
+                Which::Conflicted.sql()
+            ),
+        )
+    }
+
+    /// Takes the colleague's decisions: the reviewer's conflicting ones are
+    /// dropped. Returns how many.
+    pub fn take_theirs(&self, outbox_ids: &[i64]) -> Result<usize> {
+        self.settle(
+            outbox_ids,
+            &format!(
+                "DELETE FROM changes WHERE id = ?1 AND kind = 'triage' {}",
+                Which::Conflicted.sql()
+            ),
+        )
+    }
+
+    fn settle(&self, outbox_ids: &[i64], sql: &str) -> Result<usize> {
+        let tx = self.write_tx()?;
+        let mut settled = 0;
+        {
+            let mut statement = tx.prepare(sql)?;
+            for &id in outbox_ids {
+                settled += statement.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(settled)
+    }
+
     /// The latest pending state change per finding (a note alone changes
-    /// nothing), and which findings have anything pending.
+    /// nothing), and which findings have anything pending. A decision in
+    /// conflict is not applied: the finding shows what the backend holds.
     pub(in crate::store) fn pending_overlay(&self) -> Result<Overlay> {
         let mut overlay = Overlay::new();
-        for p in self.pending()? {
+        for p in self.pending()?.into_iter().filter(|p| p.conflict.is_none()) {
             let entry = overlay.entry(p.finding_id).or_insert(None);
             if let Some(state) = p.change.state {
                 *entry = Some((state, p.change.reason));
@@ -236,15 +325,19 @@ impl Store {
 
 /// Writes decisions to the outbox inside a transaction; returns their
 /// outbox ids in the same order.
+/// `seen[i]`, when there is one, is the state the reviewer saw the finding
+/// of `decisions[i]` in: the decision's precondition.
 pub(in crate::store) fn record_in(
     tx: &Transaction,
     decisions: &[(i64, TriageChange)],
+    seen: &[Option<TriageState>],
     actor: &str,
 ) -> Result<Vec<i64>> {
     let now = timestamp::format(OffsetDateTime::now_utc());
     let mut ids = Vec::with_capacity(decisions.len());
-    for (finding_id, change) in decisions {
-        let body = serde_json::to_string(&Body::of(change))?;
+    for (i, (finding_id, change)) in decisions.iter().enumerate() {
+        let seen = seen.get(i).copied().flatten();
+        let body = serde_json::to_string(&Body::of(change, seen))?;
         ids.push(insert(
             tx,
             Kind::Triage,

@@ -69,17 +69,26 @@ pub(super) struct Row {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Which {
     All,
+    /// Refused by the backend (conflicts aside).
     Rejected,
-    /// Still to be sent: not rejected.
+    /// Decisions the backend left alone because someone else decided the
+    /// finding since: not sent again until the reviewer settles them.
+    Conflicted,
+    /// Still to be sent: not rejected, not in conflict.
     Waiting,
 }
 
+/// A conflict is kept in the decision's body; like a refusal, it stops the
+/// decision from being sent (`rejected` holds its sentence).
+const IN_CONFLICT: &str = "json_extract(body, '$.conflict') IS NOT NULL";
+
 impl Which {
-    fn sql(self) -> &'static str {
+    fn sql(self) -> String {
         match self {
-            Which::All => "",
-            Which::Rejected => "AND rejected IS NOT NULL",
-            Which::Waiting => "AND rejected IS NULL",
+            Which::All => String::new(),
+            Which::Rejected => format!("AND rejected IS NOT NULL AND NOT ({IN_CONFLICT})"),
+            Which::Conflicted => format!("AND rejected IS NOT NULL AND {IN_CONFLICT}"),
+            Which::Waiting => "AND rejected IS NULL".into(),
         }
     }
 }
@@ -237,8 +246,11 @@ impl Store {
     /// cause was fixed), under a new key; returns how many.
     pub(super) fn retry_rejected_of(&self, kind: Kind) -> Result<usize> {
         Ok(self.conn.execute(
-            "UPDATE changes SET rejected = NULL, request_key = NULL
-             WHERE kind = ?1 AND rejected IS NOT NULL",
+            &format!(
+                "UPDATE changes SET rejected = NULL, request_key = NULL
+                 WHERE kind = ?1 {}",
+                Which::Rejected.sql()
+            ),
             [kind.as_str()],
         )?)
     }
@@ -288,6 +300,11 @@ impl Store {
     /// Decisions and memory changes the backend refused.
     pub fn rejected_count(&self) -> Result<usize> {
         self.count_changes(None, Which::Rejected)
+    }
+
+    /// Decisions in conflict with a colleague's, waiting for the reviewer.
+    pub fn conflict_count(&self) -> Result<usize> {
+        self.count_changes(Some(Kind::Triage), Which::Conflicted)
     }
 
     /// Decisions and memory changes the sync will still send.

@@ -150,6 +150,8 @@ pub struct Model {
     /// The suggestions the list shows (under `filter.scope`), with the
     /// Assistant's reasons.
     pub suggestions: Option<(String, Vec<crate::store::Suggestion>)>,
+    /// The reviewer's decisions a colleague's crossed, to keep or drop.
+    pub conflicts: Vec<crate::store::Pending>,
     pub quit: bool,
 }
 
@@ -204,6 +206,7 @@ impl Model {
             fix_before: None,
             suggestion_counts: Default::default(),
             suggestions: None,
+            conflicts: Vec::new(),
             quit: false,
         }
     }

@@ -2,6 +2,7 @@
 //! with no I/O. One file per area.
 
 mod assistant;
+mod colleagues;
 mod decide;
 mod detail;
 mod filter;
@@ -61,6 +62,10 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::SuggestionsLoaded(memory, found) => {
             return memories::show_suggestions(model, &memory, found);
         }
+        Action::ConflictsLoaded(conflicts) => {
+            model.conflicts = conflicts;
+            return Vec::new();
+        }
         Action::MemoriesLoaded(memories, pending, classes) => {
             let keep = memories::selected_id(model);
             model.memories = memories;
@@ -88,6 +93,8 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
 /// finding stays selected and the list does not jump.
 fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> {
     let offset = model.list.offset;
+    // Read before the index changes: positions in `visible` name rows of
+    // the old index.
     let selected = model.selected_id();
     model.index = index;
     model.list.offset = offset;
@@ -95,12 +102,13 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     let kept = memories::selected_id(model);
     memories::reloaded(model, kept);
     memory_form::refresh_open(model);
-    let mut effects = refilter(model);
+    let mut effects = refilter_from(model, selected);
     if effects.is_empty() && selected.is_some() {
         // Same finding, perhaps changed: show it as it is now.
         model.detail.requested = None;
         effects = selection_changed(model, selected);
     }
+    effects.extend(colleagues::left_view(model, selected));
     effects
 }
 
@@ -114,6 +122,7 @@ fn synced(model: &mut Model, event: SyncEvent) -> Vec<Effect> {
         SyncEvent::Acknowledged(ids) => vec![Effect::RefreshRows { ids, notice: None }],
         SyncEvent::Changed => vec![Effect::ReloadIndex],
         SyncEvent::MemoriesChanged => vec![Effect::LoadMemories],
+        SyncEvent::Conflicts(conflicts) => colleagues::arrived(model, conflicts),
         // It stays in the outbox, shown as pending: nothing to reload.
         SyncEvent::MemoryRejected { message } => decide::update(
             model,
@@ -253,6 +262,8 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
         },
+        Action::KeepMine => colleagues::settle(model, true),
+        Action::TakeTheirs => colleagues::settle(model, false),
         Action::OpenFile => match model.selected_id() {
             Some(id) => vec![Effect::OpenFile(id)],
             None => {
@@ -362,6 +373,11 @@ fn selected_url(model: &Model) -> Result<String, &'static str> {
 /// and asks for the details of whatever is selected afterwards.
 pub(super) fn refilter(model: &mut Model) -> Vec<Effect> {
     let before = model.selected_id();
+    refilter_from(model, before)
+}
+
+/// `refilter`, the finding `before` having been selected.
+fn refilter_from(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
     model.visible = model.index.select(&model.filter);
     model.facets = model.index.facets(&model.filter);
     sidebar::rebuild(model);

@@ -1,5 +1,6 @@
 //! Pure functions of `&Model` that draw the console. No I/O here.
 
+mod colleagues;
 pub mod detail;
 mod dialog;
 mod help;

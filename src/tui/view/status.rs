@@ -1,6 +1,6 @@
 //! The bottom line: backend, view and counts, hints; or the filter prompt.
 
-use super::key_hints;
+use super::{colleagues, key_hints};
 use crate::text::inert;
 use crate::tui::action::Action;
 use crate::tui::format::{fit, pad};
@@ -69,6 +69,12 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             left += &format!(" ({} failed)", job.failed);
         }
     }
+    if let Some(conflicts) = colleagues::count(model) {
+        left += &format!(" · {conflicts}");
+    }
+    // What a conflict's sentence leaves of the left side: the view and
+    // the count, at least.
+    let kept_left = left.width() + 1;
     if let Some(sync) = sync_text(model) {
         left += &format!(" · {}", inert(&sync));
     }
@@ -93,6 +99,13 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             );
             format!(" {} ", hints.join("  "))
         }
+        (None, None) => match colleagues::on_selected(model) {
+            Some(conflict) => {
+                let room = width.saturating_sub(kept_left + 2);
+                format!(" {} ", fit(&inert(&conflict), room))
+            }
+            None => hints(model),
+        },
         (None, _) => hints(model),
     };
     let right_w = right.width().min(width);
