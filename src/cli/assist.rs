@@ -110,17 +110,15 @@ fn configured(settings: Option<ProviderSettings>, jobs: Option<usize>) -> Result
 
 /// The undecided findings a selection names (open or provisionally
 /// ignored): the ones a verdict is for.
-fn undecided(store: &Store, selection: &Selection) -> Result<Result<Vec<i64>, String>> {
+fn undecided(store: &Store, selection: &Selection) -> Result<Vec<i64>> {
     let index = store.load_index()?;
-    Ok(match selection.select(&index, BacklogView::All) {
-        Ok(positions) => Ok(positions
-            .into_iter()
-            .map(|p| &index.rows[p as usize])
-            .filter(|r| r.status.is_undecided())
-            .map(|r| r.id)
-            .collect()),
-        Err(unknown) => Err(unknown.join("; ")),
-    })
+    Ok(selection
+        .select(&index, BacklogView::All)?
+        .into_iter()
+        .map(|p| &index.rows[p as usize])
+        .filter(|r| r.status.is_undecided())
+        .map(|r| r.id)
+        .collect())
 }
 
 #[derive(Serialize)]
@@ -148,15 +146,7 @@ struct Failure<'a> {
 
 fn assist(ctx: &Context, settings: Option<ProviderSettings>, args: AssistArgs) -> Result<Exit> {
     let store = ctx.read_store()?;
-    let ids = match undecided(&store, &args.selection)? {
-        Ok(ids) => ids,
-        Err(error) => {
-            if args.json {
-                output::print(&serde_json::json!({ "error": error }))?;
-            }
-            return Ok(Exit::BadInput);
-        }
-    };
+    let ids = undecided(&store, &args.selection)?;
     if let Some(id) = args.show_prompt {
         return show_prompt(&store, settings, id);
     }
@@ -460,18 +450,12 @@ fn rule_output<'a>(rule: &'a str, tally: &'a Tally) -> EvalRule<'a> {
 }
 
 fn evaluate(ctx: &Context, settings: Option<ProviderSettings>, args: EvalArgs) -> Result<Exit> {
-    let settings = configured(settings, args.jobs)?;
     let store = ctx.read_store()?;
     let index = store.load_index()?;
-    let positions = match args.selection.select(&index, BacklogView::All) {
-        Ok(p) => p,
-        Err(unknown) => {
-            if args.json {
-                output::print(&serde_json::json!({ "error": unknown.join("; ") }))?;
-            }
-            return Ok(Exit::BadInput);
-        }
-    };
+    // A name the store does not know is said before a missing provider,
+    // as `sift assist` does.
+    let positions = args.selection.select(&index, BacklogView::All)?;
+    let settings = configured(settings, args.jobs)?;
     let ids: Vec<i64> = positions
         .iter()
         .map(|&p| index.rows[p as usize].id)

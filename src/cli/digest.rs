@@ -77,15 +77,7 @@ pub fn run(ctx: &Context, args: DigestArgs) -> Result<Exit> {
         text: None,
         sort: None,
     };
-    let positions = match selection.select(&index, BacklogView::All) {
-        Ok(positions) => positions,
-        Err(unknown) => {
-            if args.json() {
-                output::print(&serde_json::json!({ "error": unknown.join("; ") }))?;
-            }
-            return Ok(Exit::BadInput);
-        }
-    };
+    let positions = selection.select(&index, BacklogView::All)?;
     let rows = positions.iter().map(|&p| &index.rows[p as usize]);
     let ids: HashSet<i64> = rows.clone().map(|r| r.id).collect();
     let undecided: Vec<i64> = rows

@@ -2,6 +2,7 @@
 //! Semgrep API v1 shape.
 
 use super::context::Refresh;
+use super::names::Known;
 use super::{Context, Exit, output};
 use crate::domain::{
     BacklogView, ComponentRisk, Filter, FindingIndex, Severity, SortBy, Status, VerdictFilter,
@@ -84,19 +85,13 @@ impl Selection {
         }
     }
 
-    /// The positions of the findings it selects in `index`, or what in it
-    /// names nothing the store knows (a typo, said on stderr; exit 3).
-    pub fn select(&self, index: &FindingIndex, view: BacklogView) -> Result<Vec<u32>, Vec<String>> {
+    /// The positions of the findings it selects in `index`, or the
+    /// `--project` and `--rule` names the store does not know (a typo;
+    /// `cli::run` says it, exit 3).
+    pub fn select(&self, index: &FindingIndex, view: BacklogView) -> Result<Vec<u32>> {
         let filter = self.filter(view);
-        let unknown = unknown_names(index, &filter);
-        if unknown.is_empty() {
-            Ok(index.select(&filter))
-        } else {
-            for problem in &unknown {
-                eprintln!("sift: {}", inert(problem));
-            }
-            Err(unknown)
-        }
+        Known::in_index(index).check(&filter.projects, &filter.rules)?;
+        Ok(index.select(&filter))
     }
 }
 
@@ -146,82 +141,11 @@ impl<'a> FindingsFailed<'a> {
     }
 }
 
-/// At most this many known names are listed when a name is not known.
-const KNOWN_LISTED: usize = 10;
-
-/// What the filter's `--project` and `--rule` name that the store does not
-/// know, said with the names it does know: a typo lists nothing, silently,
-/// otherwise.
-fn unknown_names(index: &FindingIndex, filter: &Filter) -> Vec<String> {
-    let mut problems = Vec::new();
-    let same: fn(&str, &str) -> bool = |name, asked| name == asked;
-    let kinds = [
-        (
-            "no project is named",
-            &filter.projects,
-            &index.projects,
-            same,
-        ),
-        // A rule by its full id or its short name.
-        (
-            "no rule has the id",
-            &filter.rules,
-            &index.rules,
-            crate::domain::rule_matches as fn(&str, &str) -> bool,
-        ),
-    ];
-    for (what, asked, table, matches) in kinds {
-        let known = |n: &String| table.iter().any(|(_, name)| matches(name, n));
-        let missing: Vec<&String> = asked.iter().filter(|n| !known(n)).collect();
-        if missing.is_empty() {
-            continue;
-        }
-        let mut known: Vec<&str> = table.iter().map(|(_, name)| name).collect();
-        known.sort_unstable();
-        known.dedup();
-        problems.push(format!(
-            "{what} {}; the store has{}",
-            either(&missing),
-            listed(&known)
-        ));
-    }
-    problems
-}
-
-/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
-fn either(names: &[&String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-    match quoted.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        _ => quoted.concat(),
-    }
-}
-
-/// `: a, b, c`, at most [`KNOWN_LISTED`] names; ` none` for none.
-fn listed(known: &[&str]) -> String {
-    if known.is_empty() {
-        return " none".into();
-    }
-    let shown = known[..known.len().min(KNOWN_LISTED)].join(", ");
-    match known.len().saturating_sub(KNOWN_LISTED) {
-        0 => format!(": {shown}"),
-        more => format!(": {shown} and {more} more"),
-    }
-}
-
 pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
     ctx.refresh(Refresh::Always)?;
     let store = ctx.read_store()?;
     let index = store.load_index()?;
-    let selected = match args.selection.select(&index, BacklogView::PreProduction) {
-        Ok(selected) => selected,
-        Err(unknown) => {
-            if args.json {
-                output::print(&FindingsFailed::new(&unknown.join("; ")))?;
-            }
-            return Ok(Exit::BadInput);
-        }
-    };
+    let selected = args.selection.select(&index, BacklogView::PreProduction)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.json {

@@ -1,6 +1,7 @@
 //! `sift import`: scanner output into the embedded backend's store.
 
 use super::{Context, Exit, output};
+use crate::domain::ScanError;
 use crate::import::ImportOptions;
 use crate::store::ImportSummary;
 use crate::text::inert;
@@ -23,6 +24,10 @@ pub struct ImportArgs {
     /// The scanned source tree, for code context and stable identities.
     #[arg(long, value_name = "DIR")]
     pub repo_root: Option<PathBuf>,
+    /// List every error the scanner reported, not only how many of each
+    /// kind (`--json` always lists them).
+    #[arg(long)]
+    pub errors: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -152,6 +157,13 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
             s.updated,
             s.fixed
         );
+        if scan.errors.is_empty() {
+            continue;
+        }
+        say!("  {}", errors_by_kind(&scan.errors, args.errors));
+        if !args.errors {
+            continue;
+        }
         for e in &scan.errors {
             let path = e
                 .path
@@ -168,4 +180,56 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// "33 scanner errors: 20 Syntax error, 12 Timeout, 1 Other": the kinds,
+/// most frequent first. A real scan can report hundreds, each a paragraph;
+/// the count per kind is what a reviewer reads first.
+fn errors_by_kind(errors: &[ScanError], listed: bool) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for e in errors {
+        match kinds.iter_mut().find(|(kind, _)| *kind == e.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((&e.kind, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let each: Vec<String> = kinds
+        .iter()
+        .map(|(kind, n)| format!("{n} {}", inert(kind)))
+        .collect();
+    let noun = if errors.len() == 1 { "error" } else { "errors" };
+    let more = if listed { "" } else { " (--errors lists them)" };
+    format!("{} scanner {noun}: {}{more}", errors.len(), each.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(kind: &str) -> ScanError {
+        ScanError {
+            level: "error".into(),
+            kind: kind.into(),
+            message: "m".into(),
+            path: None,
+        }
+    }
+
+    #[test]
+    fn errors_are_counted_by_kind_most_frequent_first() {
+        let mut errors = vec![error("Other")];
+        errors.extend((0..12).map(|_| error("Timeout")));
+        errors.extend((0..20).map(|_| error("Syntax error")));
+        errors.push(error("Lexical error"));
+        assert_eq!(
+            errors_by_kind(&errors, false),
+            "34 scanner errors: 20 Syntax error, 12 Timeout, 1 Lexical error, 1 Other \
+             (--errors lists them)"
+        );
+        assert_eq!(
+            errors_by_kind(&[error("Timeout\u{1b}[2J")], true),
+            "1 scanner error: 1 Timeout␛[2J"
+        );
+    }
 }

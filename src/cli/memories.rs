@@ -4,10 +4,10 @@
 
 use super::context::Refresh;
 use super::triage::parse_reason;
-use super::{Context, Exit, output, usage_error, words};
+use super::{Context, Exit, names, output, usage_error, words};
 use crate::domain::{
-    FindingIndex, Memory, MemoryChange, MemoryStage, RuleClasses, RuleScope, Scope, TriageReason,
-    same_class,
+    FindingIndex, Memory, MemoryChange, MemoryStage, Row, RuleClasses, RuleScope, Scope,
+    TriageReason, same_class,
 };
 use crate::store::Store;
 use crate::text::{inert, inert_lines};
@@ -15,7 +15,7 @@ use crate::wire::timestamp;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use time::OffsetDateTime;
 
@@ -49,7 +49,8 @@ pub enum MemoriesCommand {
         /// Every rule of a vulnerability class, e.g. "SQL Injection".
         #[arg(long, value_name = "C")]
         class: Option<String>,
-        /// Only findings under this path (repeatable).
+        /// Only findings under this path (a prefix, e.g. `app/`), or whose
+        /// path matches this glob (`**/tests/**`, `src/*.py`) (repeatable).
         #[arg(long, value_name = "X")]
         path_prefix: Vec<String>,
         /// A guidance memory (shapes fix advice) rather than a triage one.
@@ -66,6 +67,10 @@ pub enum MemoriesCommand {
         /// acceptable_risk, no_time, duplicate, no_triage_reason.
         #[arg(long, value_name = "R", requires = "apply", value_parser = parse_reason)]
         reason: Option<TriageReason>,
+        /// With --apply: say which findings it would ignore, and which in
+        /// its scope it would skip, and record nothing.
+        #[arg(long, requires = "apply")]
+        dry_run: bool,
         #[arg(long)]
         json: bool,
     },
@@ -91,7 +96,8 @@ pub enum MemoriesCommand {
         /// About every rule.
         #[arg(long)]
         all_rules: bool,
-        /// The path prefixes, instead of the present ones (repeatable).
+        /// The paths (prefixes or globs), instead of the present ones
+        /// (repeatable).
         #[arg(long, value_name = "X", conflicts_with = "no_path_prefixes")]
         path_prefix: Vec<String>,
         /// Drop the path prefixes.
@@ -353,6 +359,7 @@ fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
             suggested,
             apply,
             reason,
+            dry_run,
             json,
         } => {
             let mut memory = Memory::new(read_text(text)?, Scope::default(), guidance, actor);
@@ -374,7 +381,10 @@ fn memories(ctx: &Context, command: MemoriesCommand) -> Result<Exit> {
                 return refused(problem);
             }
             let reason = apply.then(|| reason.unwrap_or(TriageReason::FalsePositive));
-            add(&mut store, memory, reason, actor, json, send)
+            match reason {
+                Some(reason) if dry_run => apply_dry_run(&store, &memory, reason, json),
+                _ => add(&mut store, memory, reason, actor, json, send),
+            }
         }
         MemoriesCommand::Edit {
             id,
@@ -549,14 +559,16 @@ impl ScopeEdit {
             Some(RuleScope::Class(class)) => Some(RuleScope::Class(known_class(classes, class))),
             other => other,
         };
-        let named = Scope {
-            projects: self.projects.clone().unwrap_or_default(),
-            rules: rules.clone().unwrap_or(RuleScope::All),
-            path_prefixes: Vec::new(),
+        let named_rules = match &rules {
+            Some(RuleScope::Rules(rules)) => &rules[..],
+            _ => &[],
         };
-        let unknown = store.unknown_scope_names(&named)?;
-        if !unknown.is_empty() {
-            return refused(unknown.join("; "));
+        let projects = self.projects.as_deref().unwrap_or_default();
+        if let Err(e) = names::check_in_store(store, projects, named_rules) {
+            return match e.downcast::<names::UnknownNames>() {
+                Ok(unknown) => refused(unknown.to_string()),
+                Err(e) => Err(e),
+            };
         }
         if let Some(projects) = self.projects {
             scope.projects = dedup(projects);
@@ -595,6 +607,7 @@ fn known_class(classes: &RuleClasses, class: String) -> String {
 }
 
 fn list(store: &Store, projects: &[String], rules: &[String], json: bool) -> Result<Exit> {
+    names::check_in_store(store, projects, rules)?;
     let (memories, pending) = store.memories_in_view()?;
     let classes = store.rule_classes()?;
     let index = store.load_index()?;
@@ -847,12 +860,7 @@ fn add(
     let change = MemoryChange::Create(memory.clone());
     let decided = store.decide_with_memory(&intents, Some(&change), actor, true)?;
     if !decided.refused.is_empty() {
-        let why: Vec<String> = decided
-            .refused
-            .iter()
-            .map(|(id, why)| format!("finding {id}: {why}"))
-            .collect();
-        return refused(why.join("; "));
+        return refused(refusals(&decided.refused));
     }
     let outbox_id = decided
         .memory_outbox_id
@@ -893,6 +901,99 @@ fn add(
         sent.explain();
     }
     Ok(sent.exit())
+}
+
+/// "finding 12: why; finding 14: why".
+fn refusals(refused: &[(i64, String)]) -> String {
+    let why: Vec<String> = refused
+        .iter()
+        .map(|(id, why)| format!("finding {id}: {why}"))
+        .collect();
+    why.join("; ")
+}
+
+/// `sift memories add --apply --dry-run --json`.
+#[derive(Serialize)]
+struct DryRunOutput<'a> {
+    dry_run: bool,
+    /// The memory as it would be created (its id is not kept).
+    memory: MemoryJson<'a>,
+    reason: &'static str,
+    /// The undecided findings it would ignore.
+    would_ignore: Vec<i64>,
+    by_project: BTreeMap<&'a str, usize>,
+    by_rule: BTreeMap<&'a str, usize>,
+    /// The other findings in its scope, by status: decided already.
+    skipped: BTreeMap<&'static str, usize>,
+}
+
+/// `sift memories add --apply --dry-run`: what adding the memory would
+/// ignore and skip, resolved as the real run resolves it; nothing is
+/// recorded. A decision the real run would refuse refuses this too (exit
+/// 3), so a script learns it before anything is written.
+fn apply_dry_run(store: &Store, memory: &Memory, reason: TriageReason, json: bool) -> Result<Exit> {
+    let index = store.load_index()?;
+    let classes = store.rule_classes()?;
+    let in_scope: Vec<&Row> = index
+        .in_scope(&memory.scope, &classes, false)
+        .into_iter()
+        .map(|p| &index.rows[p as usize])
+        .collect();
+    let (undecided, decided): (Vec<&Row>, Vec<&Row>) =
+        in_scope.into_iter().partition(|r| r.status.is_undecided());
+    let ids: Vec<i64> = undecided.iter().map(|r| r.id).collect();
+    let resolved = store.resolve_intents(&memory.apply_intents(&ids, reason))?;
+    if !resolved.refused.is_empty() {
+        return refused(refusals(&resolved.refused));
+    }
+    let mut by_project = BTreeMap::new();
+    let mut by_rule = BTreeMap::new();
+    for r in &undecided {
+        *by_project.entry(index.projects.get(r.project)).or_insert(0) += 1;
+        *by_rule.entry(index.rules.get(r.rule)).or_insert(0) += 1;
+    }
+    let mut skipped = BTreeMap::new();
+    for r in &decided {
+        *skipped.entry(r.status.as_str()).or_insert(0) += 1;
+    }
+    if json {
+        output::print(&DryRunOutput {
+            dry_run: true,
+            memory: MemoryJson::new(memory, false, ids.len()),
+            reason: reason.as_str(),
+            would_ignore: ids,
+            by_project,
+            by_rule,
+            skipped,
+        })?;
+        return Ok(Exit::Ok);
+    }
+    say!(
+        "would create the memory ({}) and ignore {} in its scope as {}:",
+        inert(&memory.scope.summary()),
+        words::undecided_findings(ids.len()),
+        reason.label().to_lowercase()
+    );
+    for (what, counts) in [("project", &by_project), ("rule", &by_rule)] {
+        for (name, n) in counts {
+            say!("  {what} {}: {n}", inert(name));
+        }
+    }
+    if skipped.is_empty() {
+        say!("skipped: none (no finding in its scope is decided already)");
+    } else {
+        let each: Vec<String> = skipped
+            .iter()
+            .map(|(status, n)| format!("{n} {}", status.replace('_', " ")))
+            .collect();
+        say!(
+            "skipped {} in its scope, decided already: {}",
+            words::findings(decided.len()),
+            each.join(", ")
+        );
+    }
+    say!("nothing was recorded (--dry-run)");
+    Ok(Exit::Ok)
 }
 
 /// The memory with this id as the reviewer sees it, or a refusal (exit 3).

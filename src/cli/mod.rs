@@ -24,6 +24,7 @@ pub mod fix;
 pub mod import;
 pub mod logging;
 pub mod memories;
+pub mod names;
 pub mod output;
 pub mod reanalyse;
 pub mod rules;
@@ -159,6 +160,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let json_failure = cli.command.as_ref().and_then(Command::json_failure);
     let result = Context::new(&cli)
         .and_then(|ctx| dispatch(&ctx, cli.command).map_err(|e| errors::explain(e, &ctx)));
+    // A name the store does not know: said alike by every command.
+    if let Err(e) = &result
+        && let Some(unknown) = e.downcast_ref::<names::UnknownNames>()
+    {
+        unknown.explain();
+        if let Some(failure) = json_failure {
+            failure.print(&unknown.to_string());
+        }
+        return Ok(Exit::BadInput);
+    }
     match result {
         Err(e) if !errors::is_broken_pipe(&e) => {
             if let Some(failure) = json_failure {

@@ -2,6 +2,7 @@
 
 use super::decision::Intent;
 use super::enums::{TriageReason, TriageState};
+use super::path_scope::{PathScope, glob_problem};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -41,7 +42,8 @@ pub enum RuleScope {
     Class(String),
 }
 
-/// Projects x rules x optional path prefixes. No projects means all projects.
+/// Projects x rules x optional paths. No projects means all projects; each
+/// path is a prefix or a glob (see `path_scope`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope {
     pub projects: Vec<String>,
@@ -54,13 +56,16 @@ impl Scope {
         self.covers_project(project) && self.covers_rule_of(rule, classes) && self.covers_path(path)
     }
 
-    /// No path prefixes, or one that starts this path.
+    /// No paths, or one that covers this path (a prefix that starts it, a
+    /// glob that matches it). To match many paths, read them once with
+    /// [`Scope::paths`].
     pub fn covers_path(&self, path: &str) -> bool {
-        self.path_prefixes.is_empty()
-            || self
-                .path_prefixes
-                .iter()
-                .any(|p| path.starts_with(p.as_str()))
+        self.paths().covers(path)
+    }
+
+    /// The scope's paths, read once to be matched against many paths.
+    pub fn paths(&self) -> PathScope {
+        PathScope::new(&self.path_prefixes)
     }
 
     /// All projects, or this one among them.
@@ -279,7 +284,7 @@ impl Memory {
         {
             return Some(format!("a path prefix {p}"));
         }
-        None
+        prefixes.iter().find_map(|p| glob_problem(p))
     }
 }
 

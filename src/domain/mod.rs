@@ -8,6 +8,7 @@ mod identity;
 mod index;
 mod memory;
 pub mod patch;
+mod path_scope;
 mod query;
 mod scan;
 
@@ -18,5 +19,6 @@ pub use finding::*;
 pub use identity::{Candidate, Evidence, PathMap, code_hash, match_results};
 pub use index::*;
 pub use memory::*;
+pub use path_scope::PathScope;
 pub use query::*;
 pub use scan::*;

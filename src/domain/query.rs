@@ -400,6 +400,7 @@ impl<'a> Compiled<'a> {
             .collect();
         let scope = filter.scope.as_ref().map(|f| {
             let s = &f.scope;
+            let paths = s.paths();
             let admits = |table: &StringTable, keep: &dyn Fn(&str) -> bool| -> Vec<bool> {
                 table.iter().map(|(_, x)| keep(x)).collect()
             };
@@ -407,7 +408,7 @@ impl<'a> Compiled<'a> {
                 admits(&index.projects, &|p| s.covers_project(p)),
                 // The class was turned into its rules: no classes needed.
                 admits(&index.rules, &|r| s.covers_rule_of(r, &[])),
-                admits(&index.paths, &|p| s.covers_path(p)),
+                admits(&index.paths, &|p| paths.covers(p)),
             ]
         });
         let components = (!filter.components.is_empty()).then(|| {

@@ -30,6 +30,36 @@ impl Store {
         actor: &str,
         all_or_nothing: bool,
     ) -> Result<Decided> {
+        let mut decided = self.resolve_intents(intents)?;
+        if all_or_nothing && !decided.refused.is_empty() {
+            decided.changes.clear();
+            decided.before.clear();
+            return Ok(decided);
+        }
+        let tx = self.write_tx()?;
+        if let Some(change) = memory {
+            decided.memory_outbox_id =
+                Some(super::outbox::record_memory_change_in(&tx, change, actor)?);
+        }
+        // Each decision carries the state the reviewer saw it in (pending
+        // decisions applied), so a backend can tell when a colleague decided
+        // the finding since.
+        let seen: Vec<Option<TriageState>> = decided
+            .before
+            .iter()
+            .map(|b| Some(b.triage_state))
+            .collect();
+        decided.outbox_ids =
+            super::outbox::record_decisions_in(&tx, &decided.changes, &seen, actor)?;
+        tx.commit()?;
+        let changed: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
+        decided.updates = self.row_updates(&changed)?;
+        Ok(decided)
+    }
+
+    /// What deciding would change and refuse, each finding as it stands;
+    /// nothing is recorded (`--dry-run` says it, `decide` records it).
+    pub fn resolve_intents(&self, intents: &[(i64, Intent)]) -> Result<Decided> {
         let ids: Vec<i64> = intents.iter().map(|(id, _)| *id).collect();
         let findings = self.load_findings(&ids)?;
         let mut decided = Decided::default();
@@ -60,29 +90,6 @@ impl Store {
                 Err(why) => decided.refused.push((*id, why)),
             }
         }
-        if all_or_nothing && !decided.refused.is_empty() {
-            decided.changes.clear();
-            decided.before.clear();
-            return Ok(decided);
-        }
-        let tx = self.write_tx()?;
-        if let Some(change) = memory {
-            decided.memory_outbox_id =
-                Some(super::outbox::record_memory_change_in(&tx, change, actor)?);
-        }
-        // Each decision carries the state the reviewer saw it in (pending
-        // decisions applied), so a backend can tell when a colleague decided
-        // the finding since.
-        let seen: Vec<Option<TriageState>> = decided
-            .before
-            .iter()
-            .map(|b| Some(b.triage_state))
-            .collect();
-        decided.outbox_ids =
-            super::outbox::record_decisions_in(&tx, &decided.changes, &seen, actor)?;
-        tx.commit()?;
-        let changed: Vec<i64> = decided.changes.iter().map(|(id, _)| *id).collect();
-        decided.updates = self.row_updates(&changed)?;
         Ok(decided)
     }
 

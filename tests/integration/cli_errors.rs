@@ -56,6 +56,67 @@ fn a_project_or_rule_the_store_does_not_know_is_said_not_listed_as_nothing() {
     );
 }
 
+/// Every command with a project or rule filter says an unknown name the
+/// same way: on stderr with the names known, exit 3, and with `--json` its
+/// failure shape holding the same words.
+#[test]
+fn every_name_filter_says_an_unknown_name_alike() {
+    let b = Backlog::new();
+    let said = "no project is named \"nosuch\"; the store has: acme/api, acme/webapp, shop";
+    let cases: [(&[&str], Value); 5] = [
+        (
+            &["findings", "--project", "nosuch"],
+            json!({"findings": []}),
+        ),
+        (&["assist", "--project", "nosuch"], json!({})),
+        (&["assist", "eval", "--project", "nosuch"], json!({})),
+        (&["digest", "--project", "nosuch"], json!({})),
+        (
+            &["memories", "list", "--project", "nosuch"],
+            json!({"memories": []}),
+        ),
+    ];
+    for (args, mut shape) in cases {
+        let out = b.run(args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), format!("sift: {said}\n"), "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        if args[0] == "digest" {
+            with_json.truncate(args.len());
+            with_json.extend(["--format", "json"]);
+        }
+        let out = b.run(&with_json);
+        assert_eq!(code(&out), 3, "{with_json:?}: {}", stderr(&out));
+        shape["error"] = json!(said);
+        assert_eq!(json(&stdout(&out)), shape, "{with_json:?}");
+    }
+    // A rule: the memory list wants the full id, as a memory's scope does.
+    let out = b.run(&["memories", "list", "--rule", "detected-generic-api-key"]);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out)
+            .starts_with("sift: no rule has the id \"detected-generic-api-key\"; the store has: "),
+        "{}",
+        stderr(&out)
+    );
+    let out = b.run(&[
+        "memories",
+        "list",
+        "--rule",
+        "generic.secrets.security.detected-generic-api-key.detected-generic-api-key",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Adding a memory says it too, and that nothing was recorded.
+    let out = b.run(&["memories", "add", "--text", "t", "--project", "nosuch"]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        format!("sift: {said}\nsift: nothing was recorded\n")
+    );
+}
+
 #[test]
 fn the_names_listed_are_at_most_ten_and_inert() {
     let b = Backlog::empty();

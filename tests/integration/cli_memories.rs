@@ -313,14 +313,7 @@ fn apply_ignores_exactly_the_undecided_findings_in_scope() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let added = json(&out);
-    let mut ignored: Vec<i64> = added["ignored"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    ignored.sort();
-    assert_eq!(ignored, expected);
+    assert_eq!(common::sorted_ids(&added["ignored"]), expected);
     assert_eq!(
         added["decisions"]["acknowledged"].as_u64().unwrap() as usize,
         expected.len()
@@ -370,6 +363,94 @@ fn apply_ignores_exactly_the_undecided_findings_in_scope() {
         lines.next(),
         Some("ignored 0 undecided findings in its scope: 0 acknowledged")
     );
+}
+
+#[test]
+fn a_dry_run_says_what_apply_would_ignore_and_records_nothing() {
+    let (_tmp, d) = demo();
+    let expected = undecided_ids(&d, false);
+    let before = all_findings(&d);
+    let memories = memory_count(&d);
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "memories",
+            "add",
+            "--text",
+            "The ledger API only runs behind the VPN",
+            "--project",
+            PROJECT,
+            "--apply",
+        ];
+        args.extend(extra);
+        args
+    };
+    let out = sift(&d, &args(&["--dry-run", "--json"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = json(&out);
+    assert_eq!(said["dry_run"], true);
+    assert_eq!(said["reason"], "false_positive");
+    let would = common::sorted_ids(&said["would_ignore"]);
+    assert_eq!(would, expected);
+    assert_eq!(
+        said["by_project"],
+        serde_json::json!({ PROJECT: expected.len() })
+    );
+    let by_rule: u64 = said["by_rule"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_rule as usize, expected.len());
+    // The project's other findings are skipped, counted by status.
+    let mut decided = std::collections::BTreeMap::new();
+    for f in before.iter().filter(|f| f["repository"]["name"] == PROJECT) {
+        if !is_undecided(f) {
+            *decided
+                .entry(f["status"].as_str().unwrap().to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    assert!(!decided.is_empty(), "the demo has decided findings");
+    assert_eq!(said["skipped"], serde_json::json!(decided));
+
+    let out = sift(&d, &args(&["--dry-run", "--reason", "no_time"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "would create the memory ({PROJECT} × all rules) and ignore {} undecided findings \
+             in its scope as no time:",
+            expected.len()
+        )
+    );
+    assert_eq!(lines[1], format!("  project {PROJECT}: {}", expected.len()));
+    assert!(lines.iter().any(|l| l.starts_with("  rule ")), "{text}");
+    let skipped: usize = decided.values().sum();
+    let each: Vec<String> = decided
+        .iter()
+        .map(|(status, n)| format!("{n} {}", status.replace('_', " ")))
+        .collect();
+    let said = format!(
+        "skipped {skipped} findings in its scope, decided already: {}",
+        each.join(", ")
+    );
+    assert!(lines.contains(&said.as_str()), "{said}\n{text}");
+    assert_eq!(lines.last(), Some(&"nothing was recorded (--dry-run)"));
+
+    // Nothing changed; the real run ignores exactly what was said.
+    assert_eq!(memory_count(&d), memories);
+    outbox_empty(&d);
+    assert_eq!(all_findings(&d), before);
+    let out = sift(&d, &args(&["--json"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(common::sorted_ids(&json(&out)["ignored"]), would);
+
+    // --dry-run is for --apply.
+    let out = sift(&d, &["memories", "add", "--text", "t", "--dry-run"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
 
 #[test]
@@ -467,8 +548,14 @@ fn unknown_names_and_ids_record_nothing() {
     );
     assert_eq!(code(&out), 3);
     let err = stderr(&out);
-    assert!(err.contains("no project is named acme/nope"), "{err}");
-    assert!(err.contains("no rule has the id no.such.rule"), "{err}");
+    assert!(
+        err.contains("no project is named \"acme/nope\"; the store has: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("no rule has the id \"no.such.rule\"; the store has: "),
+        "{err}"
+    );
     assert!(err.contains("nothing was recorded"), "{err}");
 
     let out = sift(&d, &["memories", "add", "--text", "", "--json"]);

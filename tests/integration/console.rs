@@ -1044,6 +1044,31 @@ fn scopes_are_picked_from_lists() {
 }
 
 #[test]
+fn a_glob_in_the_memory_form_previews_what_it_covers_and_a_bad_one_is_refused() {
+    let mut c = with_memories(120, 30);
+    c.keys("m");
+    c.keys("nViews are behind the gateway");
+    c.keys("<tab><right>"); // all projects
+    c.keys("<tab><left><left>"); // all rules
+    c.keys("<tab>**/views/*.py");
+    assert_eq!(form(&c).preview, vec![101], "the glob, not a prefix");
+    c.keys(", src/**");
+    let mut preview = form(&c).preview.clone();
+    preview.sort();
+    assert_eq!(preview, vec![101, 103, 104]);
+    c.keys("<bs><bs>[a-z");
+    c.keys("<enter>");
+    let Some(Overlay::Dialog(d)) = c.model.top() else {
+        panic!("still open")
+    };
+    assert_eq!(
+        d.error.as_deref(),
+        Some("The path \"src/[a-z\" is not a valid glob: a `[` is not closed by a `]`")
+    );
+    assert!(memory_changes(&c).is_empty(), "nothing was saved");
+}
+
+#[test]
 fn the_memory_pane_creates_edits_activates_and_deletes() {
     use sift::domain::{MemoryChange, MemoryStage, RuleScope};
     let mut c = with_memories(120, 30);

@@ -181,6 +181,52 @@ fn scanner_errors_are_reported_and_the_import_goes_on() {
     assert_eq!(summary[0].new, 4);
 }
 
+/// A real scan reports dozens of errors, each a paragraph: the import
+/// counts them by kind, `--errors` lists them, `--json` always does.
+#[test]
+fn many_scanner_errors_are_summarised_by_kind() {
+    use crate::binary::{Backlog, stdout};
+    use serde_json::json;
+    let error = |kind: Value, i: usize| {
+        json!({"code": 3, "level": "warn", "type": kind, "path": format!("src/f{i}.py"),
+               "message": format!("Syntax error at line src/f{i}.py:1:\n `x` was unexpected\n{}",
+                                  "context ".repeat(40))})
+    };
+    let mut errors: Vec<Value> = (0..20).map(|i| error(json!("Syntax error"), i)).collect();
+    errors.extend((20..32).map(|i| error(json!("Timeout"), i)));
+    errors.push(error(json!(["PartialParsing", []]), 32));
+    let b = Backlog::empty();
+    let report = crate::scopes::scan_report(Value::Array(errors));
+    std::fs::write(b.dir.path().join("scan.json"), report.to_string()).unwrap();
+
+    let out = b.ok(&["import", "scan.json", "--project", "web"]);
+    assert_eq!(
+        stdout(&out),
+        "scan.json: web @ main: 7 new, 0 updated, 0 fixed\n  \
+         33 scanner errors: 20 Syntax error, 12 Timeout, 1 PartialParsing (--errors lists them)\n"
+    );
+    let out = b.ok(&["import", "scan.json", "--project", "web", "--errors"]);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1],
+        "  33 scanner errors: 20 Syntax error, 12 Timeout, 1 PartialParsing"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("  scanner warn ("))
+            .count(),
+        33,
+        "{text}"
+    );
+    assert!(text.contains("  scanner warn (Timeout) in src/f20.py: Syntax error at line"));
+    let out = b.ok(&["import", "scan.json", "--project", "web", "--json"]);
+    let said: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(said["scanner_errors"].as_array().unwrap().len(), 33);
+    assert_eq!(said["imported"][0]["errors"], 33);
+}
+
 #[test]
 fn options_name_the_project_and_ref() {
     let opts = ImportOptions {

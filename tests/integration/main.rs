@@ -24,6 +24,7 @@ mod import;
 mod index_load;
 mod memories_http;
 mod rules;
+mod scopes;
 mod security;
 mod serve;
 mod sync;

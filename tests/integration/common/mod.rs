@@ -178,3 +178,16 @@ pub fn raw_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The ids in a JSON array of numbers (`"ignored"`, `"would_ignore"`), in
+/// order.
+pub fn sorted_ids(list: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|v| v.as_i64().unwrap_or_else(|| panic!("not an id: {v}")))
+        .collect();
+    ids.sort();
+    ids
+}
