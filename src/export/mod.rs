@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(ignored.triage_state, Some(TriageState::Ignored));
         assert_eq!(ignored.reason, Some(TriageReason::AcceptableRisk));
         assert!(!ignored.synced);
-        assert_eq!(ignored.at, "2026-03-02T10:00:00Z");
+        assert_eq!(ignored.at, "2026-03-02T10:00:00.000000Z");
         let note = entry("added a note", false);
         assert_eq!((note.triage_state, note.reason), (None, None));
         assert!(note.synced);
