@@ -131,6 +131,22 @@ impl Selection {
             Err(unknown)
         }
     }
+
+    /// Says on stderr that nothing matched, when the store has findings: an
+    /// empty answer a new reader would take for an empty backlog.
+    pub fn say_none_matched(&self, index: &FindingIndex) {
+        if index.is_empty() {
+            return;
+        }
+        let view = self
+            .filter(BacklogView::PreProduction)
+            .map_or(BacklogView::PreProduction, |f| f.view);
+        eprintln!(
+            "sift: no findings match in the {} view ({} in the store; `--view all` lists every view)",
+            view.label().to_lowercase(),
+            index.len()
+        );
+    }
 }
 
 fn parse_view(s: &str) -> Result<BacklogView, String> {
@@ -179,24 +195,6 @@ impl ListedFinding {
             finding: v1::Finding::from_domain(f),
             history: export::history(f),
         }
-    }
-}
-
-impl Selection {
-    /// Says on stderr that nothing matched, when the store has findings: an
-    /// empty answer a new reader would take for an empty backlog.
-    pub fn say_none_matched(&self, index: &FindingIndex) {
-        if index.is_empty() {
-            return;
-        }
-        let view = self
-            .filter(BacklogView::PreProduction)
-            .map_or(BacklogView::PreProduction, |f| f.view);
-        eprintln!(
-            "sift: no findings match in the {} view ({} in the store; `--view all` lists every view)",
-            view.label().to_lowercase(),
-            index.len()
-        );
     }
 }
 

@@ -43,7 +43,7 @@ const COLUMNS: [&str; 28] = [
     "history",
 ];
 
-pub fn write(records: &mut Records<'_>, out: &mut impl Write) -> Result<()> {
+pub fn write(records: &mut Records<'_>, out: &mut (impl Write + ?Sized)) -> Result<()> {
     write_row(out, COLUMNS.iter().map(|c| Cow::Borrowed(*c)))?;
     while let Some(r) = records.next_record()? {
         write_row(out, cells(&r).into_iter())?;
@@ -112,7 +112,7 @@ fn history_line(h: &HistoryEntry) -> String {
 }
 
 fn write_row<'a>(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     cells: impl Iterator<Item = Cow<'a, str>>,
 ) -> std::io::Result<()> {
     for (i, c) in cells.enumerate() {

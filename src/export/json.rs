@@ -7,7 +7,11 @@ use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
 
-pub fn write(header: &Header, records: &mut Records<'_>, out: &mut impl Write) -> Result<()> {
+pub fn write(
+    header: &Header,
+    records: &mut Records<'_>,
+    out: &mut (impl Write + ?Sized),
+) -> Result<()> {
     out.write_all(b"{\"export\": ")?;
     write_value(out, header)?;
     out.write_all(b",\n\"findings\": [")?;
@@ -22,7 +26,7 @@ pub fn write(header: &Header, records: &mut Records<'_>, out: &mut impl Write) -
 }
 
 /// `value` as JSON on one line, its hidden characters escaped.
-pub(super) fn write_value(out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+pub(super) fn write_value(out: &mut (impl Write + ?Sized), value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string(value)?;
     out.write_all(crate::text::escape_hidden_json(&text).as_bytes())?;
     Ok(())

@@ -67,7 +67,7 @@ pub fn write(
     store: &Store,
     filter: &Filter,
     format: Format,
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
 ) -> Result<ExportSummary> {
     let index = store.load_index()?;
     let positions = index.select(filter);
@@ -83,7 +83,7 @@ pub fn write_selected(
     positions: &[u32],
     filter: &Filter,
     format: Format,
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
 ) -> Result<ExportSummary> {
     let ids: Vec<i64> = positions
         .iter()

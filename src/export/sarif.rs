@@ -82,7 +82,11 @@ impl Rules {
     }
 }
 
-pub fn write(rules: &Rules, records: &mut Records<'_>, out: &mut impl Write) -> Result<()> {
+pub fn write(
+    rules: &Rules,
+    records: &mut Records<'_>,
+    out: &mut (impl Write + ?Sized),
+) -> Result<()> {
     out.write_all(b"{\"$schema\": ")?;
     write_value(out, &SCHEMA)?;
     out.write_all(b", \"version\": \"2.1.0\", \"runs\": [{\n\"tool\": ")?;
