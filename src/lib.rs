@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod digest;
 pub mod domain;
+pub mod export;
 pub mod ids;
 pub mod import;
 pub mod net;

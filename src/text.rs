@@ -29,6 +29,33 @@ pub fn inert_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
         .map(|l| inert(l.strip_suffix('\r').unwrap_or(l)))
 }
 
+/// JSON allows C1 controls (U+0080–U+009F), bidi overrides, zero-width and
+/// other invisible characters raw in strings; a reviewer piping the output
+/// to a terminal would get them raw. Each becomes a `\uXXXX` escape, which
+/// parses back to the same string.
+///
+/// Only characters from U+007F up are escaped, and serde_json writes every
+/// one of those inside a string literal (structure, numbers and whitespace
+/// are ASCII, and so are its escapes), so the result is the same JSON.
+pub fn escape_hidden_json(json: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c >= '\u{7f}' && needs_marking(c);
+    if !json.chars().any(hidden) {
+        return Cow::Borrowed(json);
+    }
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if hidden(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn is_plain(c: char) -> bool {
     !needs_marking(c)
 }

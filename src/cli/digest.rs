@@ -76,6 +76,7 @@ pub fn run(ctx: &Context, args: DigestArgs) -> Result<Exit> {
         risk: Vec::new(),
         text: None,
         sort: None,
+        filter_line: None,
     };
     let positions = selection.select(&index, BacklogView::All)?;
     let rows = positions.iter().map(|&p| &index.rows[p as usize]);

@@ -2,11 +2,13 @@
 //! Semgrep API v1 shape.
 
 use super::context::Refresh;
-use super::names::Known;
+use super::names::{Known, UnknownNames};
 use super::{Context, Exit, output};
 use crate::domain::{
-    BacklogView, ComponentRisk, Filter, FindingIndex, Severity, SortBy, Status, VerdictFilter,
+    BacklogView, ComponentRisk, Filter, Finding, FindingIndex, Severity, SortBy, Status,
+    VerdictFilter,
 };
+use crate::export::{self, HistoryEntry};
 use crate::text::inert;
 use crate::wire::v1;
 use anyhow::{Context as _, Result};
@@ -61,37 +63,79 @@ pub struct Selection {
     /// (high-risk components first), age (oldest first), rule or file.
     #[arg(long, value_parser = parse_sort)]
     pub sort: Option<SortBy>,
+    /// The console's filter line, e.g. `severity:high,critical rule:sqli
+    /// payments` (keys: severity, status, verdict, project, rule,
+    /// component, risk, sort, view; other words are searched for). The
+    /// options above add to it.
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filter_line: Option<String>,
 }
 
 impl Selection {
-    /// The filter, with `view` when none was given.
-    pub fn filter(&self, view: BacklogView) -> Filter {
-        Filter {
-            view: self.view.unwrap_or(view),
-            severities: self.severity.clone(),
-            statuses: self.status.clone(),
-            verdicts: self.verdict.clone(),
-            projects: self.project.clone(),
-            rules: self.rule.clone(),
-            words: self
-                .text
-                .as_deref()
-                .map(|t| t.split_whitespace().map(str::to_string).collect())
-                .unwrap_or_default(),
-            components: self.component.clone(),
-            risks: self.risk.clone(),
-            sort: self.sort.unwrap_or_default(),
-            scope: None,
+    /// The filter, with `view` when none was given; an error names what in
+    /// `--filter` makes no sense.
+    pub fn filter(&self, view: BacklogView) -> Result<Filter, String> {
+        let mut filter = Filter {
+            view,
+            ..Filter::default()
+        };
+        if let Some(line) = &self.filter_line {
+            filter
+                .apply_line(line)
+                .map_err(|e| format!("--filter: {e}"))?;
         }
+        filter.view = self.view.unwrap_or(filter.view);
+        filter.severities.extend(&self.severity);
+        filter.statuses.extend(&self.status);
+        filter.verdicts.extend(&self.verdict);
+        filter.projects.extend(self.project.iter().cloned());
+        filter.rules.extend(self.rule.iter().cloned());
+        filter.words.extend(
+            self.text
+                .iter()
+                .flat_map(|t| t.split_whitespace().map(str::to_string)),
+        );
+        filter.components.extend(self.component.iter().cloned());
+        filter.risks.extend(&self.risk);
+        filter.sort = self.sort.unwrap_or(filter.sort);
+        Ok(filter)
     }
 
     /// The positions of the findings it selects in `index`, or the
-    /// `--project` and `--rule` names the store does not know (a typo;
-    /// `cli::run` says it, exit 3).
+    /// `--project` and `--rule` names the store does not know, or what in
+    /// `--filter` cannot be read (`cli::run` says it, exit 3).
     pub fn select(&self, index: &FindingIndex, view: BacklogView) -> Result<Vec<u32>> {
-        let filter = self.filter(view);
+        self.select_with_filter(index, view).map(|(_, found)| found)
+    }
+
+    /// [`Selection::select`], with the filter it made.
+    pub fn select_with_filter(
+        &self,
+        index: &FindingIndex,
+        view: BacklogView,
+    ) -> Result<(Filter, Vec<u32>)> {
+        let filter = self
+            .filter(view)
+            .map_err(|problem| UnknownNames(vec![problem]))?;
         Known::in_index(index).check(&filter.projects, &filter.rules)?;
-        Ok(index.select(&filter))
+        let found = index.select(&filter);
+        Ok((filter, found))
+    }
+
+    /// Says on stderr that nothing matched, when the store has findings: an
+    /// empty answer a new reader would take for an empty backlog.
+    pub fn say_none_matched(&self, index: &FindingIndex) {
+        if index.is_empty() {
+            return;
+        }
+        let view = self
+            .filter(BacklogView::PreProduction)
+            .map_or(BacklogView::PreProduction, |f| f.view);
+        eprintln!(
+            "sift: no findings match in the {} view ({} in the store; `--view all` lists every view)",
+            view.label().to_lowercase(),
+            index.len()
+        );
     }
 }
 
@@ -125,10 +169,29 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse_loose(s).ok_or_else(|| "expected low, medium, high or critical".into())
 }
 
+/// One finding of `sift findings --json`: the Semgrep API v1 shape, and
+/// its history (decisions and notes, oldest first, those still waiting in
+/// the outbox marked `"synced": false`), which the v1 shape has no room for.
+#[derive(Serialize)]
+pub struct ListedFinding {
+    #[serde(flatten)]
+    pub finding: v1::Finding,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl ListedFinding {
+    pub fn of(f: &Finding) -> ListedFinding {
+        ListedFinding {
+            finding: v1::Finding::from_domain(f),
+            history: export::history(f),
+        }
+    }
+}
+
 /// `sift findings --json` when it lists nothing because of `error`.
 #[derive(Serialize)]
 pub struct FindingsFailed<'a> {
-    pub findings: Vec<v1::Finding>,
+    pub findings: Vec<ListedFinding>,
     pub error: &'a str,
 }
 
@@ -163,7 +226,7 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
                 }
                 first = false;
                 out.write_all(b"\n  ")?;
-                out.write_all(output::to_line(&v1::Finding::from_domain(&f))?.as_bytes())?;
+                out.write_all(output::to_line(&ListedFinding::of(&f))?.as_bytes())?;
             }
         }
         out.write_all(b"\n]}\n")?;
@@ -185,14 +248,8 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
         }
     }
     out.flush().context("cannot write the findings")?;
-    // An empty answer a new reader would take for an empty backlog.
-    if selected.is_empty() && !args.json && !index.is_empty() {
-        let view = args.selection.view.unwrap_or(BacklogView::PreProduction);
-        eprintln!(
-            "sift: no findings match in the {} view ({} in the store; `--view all` lists every view)",
-            view.label().to_lowercase(),
-            index.len()
-        );
+    if selected.is_empty() && !args.json {
+        args.selection.say_none_matched(&index);
     }
     Ok(Exit::Ok)
 }

@@ -19,6 +19,7 @@ pub mod context;
 pub mod digest;
 pub mod errors;
 pub mod exit;
+pub mod export;
 pub mod findings;
 pub mod fix;
 pub mod import;
@@ -98,6 +99,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Print the findings the console would list.
     Findings(findings::FindingsArgs),
+    /// Write the findings a selection shows, each with its decision
+    /// history, as SARIF 2.1.0 (decisions as suppressions), JSON or CSV.
+    Export(export::ExportArgs),
     /// Decide findings and send the decisions to the backend.
     Triage(triage::TriageArgs),
     /// Serve the embedded backend over HTTP with the Semgrep API's routes,
@@ -148,7 +152,7 @@ impl Command {
             Command::Fix(a) => a.json.then_some(Failure::Plain),
             Command::Digest(a) => a.json().then_some(Failure::Plain),
             Command::Rules { command } => command.json().then_some(Failure::Plain),
-            Command::Demo(_) | Command::Serve(_) => None,
+            Command::Demo(_) | Command::Serve(_) | Command::Export(_) => None,
         }
     }
 }
@@ -187,6 +191,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<Exit> {
         Some(Command::Demo(args)) => console::demo(ctx, args),
         Some(Command::Import(args)) => import::run(ctx, args),
         Some(Command::Findings(args)) => findings::run(ctx, args),
+        Some(Command::Export(args)) => export::run(ctx, args),
         Some(Command::Triage(args)) => triage::run(ctx, args),
         Some(Command::Serve(args)) => serve::run(ctx, args),
         Some(Command::Memories { command }) => memories::run(ctx, command),

@@ -4,8 +4,6 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 /// `value` as indented JSON, its non-printing characters escaped.
@@ -25,31 +23,7 @@ pub fn print(value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-/// JSON allows C1 controls (U+0080–U+009F), bidi overrides, zero-width and
-/// other invisible characters raw in strings; a reviewer piping the output
-/// to a terminal would get them raw. Each becomes a `\uXXXX` escape, which
-/// parses back to the same string.
-///
-/// Only characters from U+007F up are escaped, and serde_json writes every
-/// one of those inside a string literal (structure, numbers and whitespace
-/// are ASCII, and so are its escapes), so the result is the same JSON.
-pub fn escape_hidden(json: &str) -> Cow<'_, str> {
-    let hidden = |c: char| c >= '\u{7f}' && crate::text::needs_marking(c);
-    if !json.chars().any(hidden) {
-        return Cow::Borrowed(json);
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if hidden(c) {
-            for unit in c.encode_utf16(&mut [0; 2]) {
-                let _ = write!(out, "\\u{unit:04x}");
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+pub use crate::text::escape_hidden_json as escape_hidden;
 
 /// What `--json` prints on stdout when a command fails (its message also
 /// goes to stderr): `{"error": "…"}`, or, for the commands that list or
@@ -88,6 +62,7 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     #[test]
     fn hidden_characters_are_escaped_and_parse_back() {

@@ -59,6 +59,33 @@ impl TriageChange {
             Some(_) => format!("set to {}", self.describe()),
         }
     }
+
+    /// The state change a history entry's words record, the inverse of
+    /// [`TriageChange::activity`] (the `activity` table keeps only the
+    /// words); `None` for entries that are not a reviewer's decision, such
+    /// as a scan's "fixed: no longer reported". The note is not included.
+    pub fn from_activity(action: &str) -> Option<TriageChange> {
+        let note = std::iter::once(TriageChange {
+            state: None,
+            reason: None,
+            note: None,
+        });
+        let states = TriageState::ALL.iter().flat_map(|&state| {
+            let reasons = if state == TriageState::Ignored {
+                TriageReason::ALL
+            } else {
+                &[]
+            };
+            std::iter::once(None)
+                .chain(reasons.iter().copied().map(Some))
+                .map(move |reason| TriageChange {
+                    state: Some(state),
+                    reason,
+                    note: None,
+                })
+        });
+        note.chain(states).find(|c| c.activity() == action)
+    }
 }
 
 /// The finding facts a decision depends on.
@@ -245,6 +272,34 @@ fn non_empty(text: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_words_read_back_as_the_change() {
+        for &state in TriageState::ALL {
+            for reason in std::iter::once(None).chain(TriageReason::ALL.iter().copied().map(Some)) {
+                let reason = reason.filter(|_| state == TriageState::Ignored);
+                let change = TriageChange {
+                    state: Some(state),
+                    reason,
+                    note: None,
+                };
+                assert_eq!(
+                    TriageChange::from_activity(&change.activity()),
+                    Some(change.clone()),
+                    "{}",
+                    change.activity()
+                );
+            }
+        }
+        assert_eq!(
+            TriageChange::from_activity("added a note").map(|c| c.state),
+            Some(None)
+        );
+        assert_eq!(
+            TriageChange::from_activity("fixed: no longer reported"),
+            None
+        );
+    }
 
     fn ctx(verdict: Option<Verdict>) -> DecisionContext<'static> {
         DecisionContext {

@@ -191,7 +191,12 @@ fn risk_rank(risk: Option<ComponentRisk>) -> u8 {
 /// part, the short name the list shows (`sql-injection` for
 /// `python.django.security.injection.sql-injection`).
 pub fn rule_matches(full: &str, asked: &str) -> bool {
-    full == asked || full.rsplit('.').next() == Some(asked)
+    full == asked || rule_short_name(full) == asked
+}
+
+/// A rule id's last part, the short name the list shows.
+pub fn rule_short_name(full: &str) -> &str {
+    full.rsplit('.').next().unwrap_or(full)
 }
 
 /// A view plus narrowing filters. Empty lists mean "any".

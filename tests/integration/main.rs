@@ -19,6 +19,7 @@ mod console;
 mod demo;
 mod digest;
 mod e2e_tmux;
+mod export;
 mod identity;
 mod import;
 mod index_load;
