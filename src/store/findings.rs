@@ -220,6 +220,40 @@ impl Store {
         Ok(found.pop())
     }
 
+    /// How many findings outside `ids` are copies of those in it: the same
+    /// finding on another ref of its project, which a decision on it
+    /// changes too.
+    pub fn copies_on_other_refs(&self, ids: &[i64]) -> Result<usize> {
+        let ids = serde_json::to_string(ids)?;
+        let n: i64 = self.conn.query_row(
+            "WITH chosen(id) AS (SELECT value FROM json_each(?1))
+             SELECT count(DISTINCT other.id)
+             FROM chosen
+             JOIN findings f ON f.id = chosen.id
+             JOIN findings other ON other.project_id = f.project_id
+                               AND other.match_based_id = f.match_based_id
+             WHERE other.id NOT IN (SELECT id FROM chosen)",
+            [ids],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    /// The other refs a finding is on (the same finding, its copies).
+    pub fn other_refs(&self, id: i64) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT other.ref FROM findings f
+             JOIN findings other ON other.project_id = f.project_id
+                               AND other.match_based_id = f.match_based_id
+             WHERE f.id = ?1 AND other.id <> f.id
+             ORDER BY other.ref",
+        )?;
+        let refs = stmt
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(refs)
+    }
+
     /// Findings by id, in the order given; unknown ids are skipped.
     pub fn load_findings(&self, ids: &[i64]) -> Result<Vec<Finding>> {
         let mut stmt = self.conn.prepare_cached(

@@ -159,6 +159,12 @@ pub enum Action {
     TextInput(KeyEvent),
     #[serde(skip)]
     DetailLoaded(Box<Finding>),
+    /// The other refs a finding is on, loaded with it.
+    #[serde(skip)]
+    OtherRefs(i64, Vec<String>),
+    /// A bulk decision, counted, to be asked before it is recorded.
+    #[serde(skip)]
+    BulkCounted(Box<BulkQuestion>),
     /// The colours of a finding's code, computed after it loaded.
     #[serde(skip)]
     CodeHighlighted(i64, std::sync::Arc<super::highlight::Highlight>),
@@ -221,6 +227,18 @@ pub enum AssistantNews {
     Drafted(Result<Option<String>, String>),
     /// The job ended; `stopped` when the provider could not be used.
     Done { stopped: Option<String> },
+}
+
+/// A decision on many findings, as the reviewer is asked about it before
+/// it is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkQuestion {
+    pub intents: Vec<(i64, Intent)>,
+    pub summary: Summary,
+    /// Findings left out, per reason.
+    pub skipped: Vec<(String, usize)>,
+    /// The same findings on other refs, which the decision changes too.
+    pub copies: usize,
 }
 
 /// What the console asks the Assistant for in the background.
@@ -345,6 +363,8 @@ impl Action {
             | Action::TextInput(_)
             | Action::DetailLoaded(_)
             | Action::CodeHighlighted(..)
+            | Action::BulkCounted(_)
+            | Action::OtherRefs(..)
             | Action::DetailFailed(..)
             | Action::Recorded(..)
             | Action::RecordFailed(_)
@@ -405,6 +425,9 @@ pub enum Effect {
     /// Open this finding's file at its line in the reviewer's editor (the
     /// source tree given at import).
     OpenFile(i64),
+    /// Count what a large decision would touch (its copies on other refs),
+    /// to ask before recording it (answered by BulkCounted).
+    CountBulk(Box<BulkQuestion>),
     /// Open this link in the reviewer's browser ($BROWSER), or say why not.
     OpenUrl(String),
     /// Close every finding suggested under this memory (answered by

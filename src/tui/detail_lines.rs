@@ -40,6 +40,8 @@ pub struct Aside<'a> {
     /// The memory's first words and the Assistant's reason.
     pub suggestion: Option<(&'a str, &'a str)>,
     pub colours: Option<&'a Highlight>,
+    /// The other refs the finding is on: its decisions change them too.
+    pub other_refs: &'a [String],
 }
 
 /// A finding's fix as it was before `c` asked for a new one.
@@ -265,6 +267,15 @@ fn finding_lines(
         &format!("{}:{}:{}", loc.path, loc.line, loc.column),
     );
     w.field("Project", &format!("{} · ref {}", f.project, f.git_ref));
+    if !fixes.other_refs.is_empty() {
+        w.field(
+            "Also on",
+            &format!(
+                "{} (the same finding; a decision changes it there too)",
+                fixes.other_refs.join(", ")
+            ),
+        );
+    }
 
     w.section("Code");
     match &f.code {

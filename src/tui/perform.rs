@@ -32,7 +32,14 @@ impl Perform {
     /// nothing here.
     pub fn perform(&mut self, effect: Effect) -> Vec<Action> {
         match effect {
-            Effect::LoadDetail(id) => vec![self.detail(id)],
+            Effect::LoadDetail(id) => {
+                let mut answers = vec![self.detail(id)];
+                // The same finding on other refs, which its decisions change too.
+                if let Ok(refs) = self.store.other_refs(id) {
+                    answers.push(Action::OtherRefs(id, refs));
+                }
+                answers
+            }
             Effect::LoadMemories => self.memories().into_iter().chain(self.counts()).collect(),
             Effect::CloseSuggested(memory) => self.close_suggested(&memory),
             Effect::LoadSuggestions(memory) => match self.store.suggestions(&memory) {
@@ -40,6 +47,16 @@ impl Perform {
                 Err(e) => vec![Action::RecordFailed(format!("{e:#}"))],
             },
             Effect::ReloadIndex => self.reload(),
+            Effect::CountBulk(mut question) => {
+                let ids: Vec<i64> = question.intents.iter().map(|(id, _)| *id).collect();
+                match self.store.copies_on_other_refs(&ids) {
+                    Ok(copies) => {
+                        question.copies = copies;
+                        vec![Action::BulkCounted(question)]
+                    }
+                    Err(e) => vec![Action::RecordFailed(format!("{e:#}"))],
+                }
+            }
             Effect::Record {
                 intents,
                 summary,

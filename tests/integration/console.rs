@@ -1885,3 +1885,78 @@ fn dialog_text_wraps_and_keeps_its_beginning_in_sight() {
         insta::assert_snapshot!(format!("ignore_note_wrapped_{w}x{h}"), screen);
     }
 }
+
+/// The console on the demo backlog (about 180 findings, on several refs).
+fn on_demo(width: u16, height: u16) -> Console {
+    let mut store = Store::in_memory().unwrap();
+    sift::demo::seed(&mut store, None, time::OffsetDateTime::now_utc()).unwrap();
+    Console::on(store, width, height)
+}
+
+#[test]
+fn a_large_bulk_decision_says_what_it_will_do_and_asks_once() {
+    let mut c = on_demo(160, 48);
+    c.keys("8"); // every view
+    let listed = c.listed().len();
+    assert!(listed >= 25, "{listed}");
+    c.keys("*a");
+    // Asked, not recorded.
+    assert!(matches!(c.model.top(), Some(Overlay::Confirm(_))));
+    assert!(pending(&c).is_empty());
+    let screen = c.render();
+    let Some(Overlay::Confirm(q)) = c.model.top() else {
+        unreachable!()
+    };
+    let (deciding, skipped): (usize, usize) =
+        (q.intents.len(), q.skipped.iter().map(|(_, n)| n).sum());
+    assert_eq!(
+        deciding + skipped,
+        listed,
+        "each marked finding is counted once"
+    );
+    assert!(skipped > 0, "some findings have no verdict to accept");
+    assert!(
+        screen.contains(&format!("Decide {deciding} findings?")),
+        "{screen}"
+    );
+    assert!(screen.contains("Left out:"), "{screen}");
+    // Any other key: nothing happens.
+    c.keys("n");
+    assert!(c.model.top().is_none());
+    assert!(pending(&c).is_empty());
+    assert!(c.render().contains("Nothing decided"));
+    // Yes: recorded, once.
+    c.keys("ay");
+    assert_eq!(pending(&c).len(), deciding);
+}
+
+#[test]
+fn copies_on_other_refs_are_counted_before_a_bulk_decision() {
+    let mut c = on_demo(160, 48);
+    let store = c.store();
+    let ids: Vec<i64> = c.model.index.rows.iter().map(|r| r.id).collect();
+    // Every finding that has a copy elsewhere: choosing one of each pair
+    // counts the other.
+    let with_copies: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !store.other_refs(*id).unwrap().is_empty())
+        .collect();
+    assert!(
+        !with_copies.is_empty(),
+        "the demo has findings on several refs"
+    );
+    let one = with_copies[0];
+    let others = store.other_refs(one).unwrap().len();
+    assert_eq!(store.copies_on_other_refs(&[one]).unwrap(), others);
+    // Both copies chosen: nothing else changes.
+    let all_copies = store.copies_on_other_refs(&ids).unwrap();
+    assert_eq!(all_copies, 0);
+    // The finding's pane names the other refs.
+    c.keys("8g");
+    let at = c.listed().iter().position(|id| *id == one).unwrap();
+    c.keys(&"j".repeat(at));
+    assert_eq!(c.selected(), Some(one));
+    let screen = c.render();
+    assert!(screen.contains("Also on"), "{screen}");
+}

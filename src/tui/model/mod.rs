@@ -68,6 +68,8 @@ pub struct Detail {
     pub version: u64,
     /// The pane's lines, kept current by `update`.
     pub lines: DetailLines,
+    /// The other refs a finding is on (its id first).
+    pub other_refs: (i64, Vec<String>),
     /// The colours of a finding's code, when they arrived for it.
     pub highlight: Option<(i64, std::sync::Arc<super::highlight::Highlight>)>,
 }

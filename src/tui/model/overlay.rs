@@ -17,6 +17,8 @@ pub enum Overlay {
     Dialog(Box<Dialog>),
     /// The memory pane, in place of the panes.
     Memories(Box<MemoryPane>),
+    /// A decision on many findings, asked before it is recorded.
+    Confirm(Box<crate::tui::action::BulkQuestion>),
 }
 
 impl Overlay {
@@ -107,6 +109,7 @@ impl Model {
             None | Some(Overlay::Help { .. }) => (Context::of(self.focus), Typing::Nothing),
             Some(Overlay::Filter(_)) => (Context::Filter, Typing::Text),
             Some(Overlay::Dialog(dialog)) => dialog.key_context(),
+            Some(Overlay::Confirm(_)) => (Context::Confirm, Typing::Nothing),
             Some(Overlay::Memories(pane))
                 if pane.confirm_delete.is_some() || pane.confirm_close.is_some() =>
             {

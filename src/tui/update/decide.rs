@@ -10,7 +10,7 @@ use crate::domain::{
     TriageState, Verdict, resolve,
 };
 use crate::text::inert_lines;
-use crate::tui::action::{Action, AssistantWork, Effect};
+use crate::tui::action::{Action, AssistantWork, BulkQuestion, Effect};
 use crate::tui::detail_lines::FixBefore;
 use crate::tui::format::capitalise;
 use crate::tui::model::text_field;
@@ -197,6 +197,56 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
         return Vec::new();
     }
     let summary = Summary::decided(decision, intents.len());
+    if intents.len() >= ASK_FROM {
+        // Many at once: counted (copies on other refs), then asked.
+        return vec![Effect::CountBulk(Box::new(BulkQuestion {
+            intents,
+            summary,
+            skipped: tally(refusals),
+            copies: 0,
+        }))];
+    }
+    vec![Effect::Record {
+        intents,
+        summary,
+        memory: None,
+    }]
+}
+
+/// A decision on this many findings or more is asked about first.
+pub const ASK_FROM: usize = 25;
+
+/// Each reason, and how many findings it left out, most first.
+fn tally(reasons: Vec<String>) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for why in reasons {
+        match counts.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((why, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts
+}
+
+/// The bulk decision counted: asked over the panes.
+pub fn counted(model: &mut Model, question: Box<BulkQuestion>) -> Vec<Effect> {
+    model.open(Overlay::Confirm(question));
+    Vec::new()
+}
+
+/// The answer to a bulk question: yes records it, any other key drops it.
+pub fn answered(model: &mut Model, action: Action) -> Vec<Effect> {
+    let Some(Overlay::Confirm(question)) = model.close() else {
+        return Vec::new();
+    };
+    if action != Action::Confirm {
+        model.notice = Some("Nothing decided".into());
+        return Vec::new();
+    }
+    let BulkQuestion {
+        intents, summary, ..
+    } = *question;
     vec![Effect::Record {
         intents,
         summary,

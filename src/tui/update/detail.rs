@@ -28,6 +28,14 @@ pub fn highlighted(
     Vec::new()
 }
 
+pub fn other_refs(model: &mut Model, id: i64, refs: Vec<String>) -> Vec<Effect> {
+    if model.detail.requested == Some(id) {
+        model.detail.other_refs = (id, refs);
+        model.detail.touch();
+    }
+    Vec::new()
+}
+
 pub fn failed(model: &mut Model, id: i64, error: String) -> Vec<Effect> {
     if model.detail.requested == Some(id) {
         model.detail.finding = None;
@@ -75,6 +83,9 @@ pub fn keep_lines(model: &mut Model) {
             before: model.fix_before.as_ref(),
             suggestion,
             colours,
+            other_refs: Some(&detail.other_refs)
+                .filter(|(id, _)| Some(*id) == detail.finding.as_ref().map(|f| f.id))
+                .map_or(&[][..], |(_, refs)| refs.as_slice()),
         };
         let lines = detail_lines(
             shown,

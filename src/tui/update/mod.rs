@@ -41,10 +41,12 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::DetailLoaded(finding) => return detail::loaded(model, finding),
         Action::DetailFailed(id, error) => return detail::failed(model, id, error),
         Action::CodeHighlighted(id, colours) => return detail::highlighted(model, id, colours),
+        Action::OtherRefs(id, refs) => return detail::other_refs(model, id, refs),
         Action::Recorded(..) | Action::RecordFailed(_) | Action::RowsUpdated(..) => {
             return decide::update(model, action);
         }
         Action::EditorDone(result) => return decide::editor_done(model, result),
+        Action::BulkCounted(question) => return decide::counted(model, question),
         Action::IndexReloaded(index) => return reload(model, *index),
         // The runtime moved the clock: what reads it is computed again
         // (see `detail::keep_lines`).
@@ -85,6 +87,7 @@ fn act(model: &mut Model, action: Action) -> Vec<Effect> {
         Some(Overlay::Help { .. }) => help(model, action),
         Some(Overlay::Dialog(_)) => decide::dialog(model, action),
         Some(Overlay::Memories(_)) => memories::update(model, action),
+        Some(Overlay::Confirm(_)) => decide::answered(model, action),
         None => normal(model, action),
     }
 }

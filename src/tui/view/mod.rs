@@ -1,6 +1,7 @@
 //! Pure functions of `&Model` that draw the console. No I/O here.
 
 mod colleagues;
+mod confirm;
 pub mod detail;
 mod dialog;
 mod help;
@@ -66,6 +67,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         match overlay {
             Overlay::Help { scroll } => help::draw(frame, model, area, *scroll),
             Overlay::Dialog(d) => dialog::draw(frame, model, area, d),
+            Overlay::Confirm(q) => confirm::draw(frame, model, area, q),
             // The filter is typed in the status line; the memory pane
             // covers the panes.
             Overlay::Filter(_) | Overlay::Memories(_) => {}
