@@ -225,7 +225,7 @@ fn tally(reasons: Vec<String>) -> Vec<(String, usize)> {
             None => counts.push((why, 1)),
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     counts
 }
 
