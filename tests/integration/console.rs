@@ -1954,6 +1954,13 @@ fn copies_on_other_refs_are_counted_before_a_bulk_decision() {
     assert_eq!(all_copies, 0);
     // The finding's pane names the other refs.
     c.keys("8g");
+    // Every view spans projects and refs: the list says where each is.
+    let screen = c.render();
+    assert!(screen.contains("WHERE"), "{screen}");
+    assert!(
+        screen.contains("@main") || screen.contains("@pr"),
+        "{screen}"
+    );
     let at = c.listed().iter().position(|id| *id == one).unwrap();
     c.keys(&"j".repeat(at));
     assert_eq!(c.selected(), Some(one));

@@ -37,6 +37,32 @@ pub enum SidebarEntry {
     Heading(&'static str),
 }
 
+/// Whether the findings listed span more than one project or ref: the
+/// list then says which each is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spread {
+    pub projects: bool,
+    pub refs: bool,
+}
+
+impl Spread {
+    pub fn of(index: &FindingIndex, visible: &[u32]) -> Spread {
+        let mut rows = visible.iter().map(|&i| &index.rows[i as usize]);
+        let Some(first) = rows.next() else {
+            return Spread::default();
+        };
+        let mut spread = Spread::default();
+        for row in rows {
+            spread.projects |= row.project != first.project;
+            spread.refs |= row.git_ref != first.git_ref;
+            if spread.projects && spread.refs {
+                break;
+            }
+        }
+        spread
+    }
+}
+
 /// A selection in a scrolling list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cursor {
@@ -99,6 +125,7 @@ pub struct Model {
     pub filter: Filter,
     /// Positions in `index.rows` of the findings listed, in order.
     pub visible: Vec<u32>,
+    pub spread: Spread,
     pub facets: Facets,
     pub sidebar_entries: Vec<SidebarEntry>,
     pub list: Cursor,
@@ -178,6 +205,7 @@ impl Model {
             index,
             filter: Filter::default(),
             visible: Vec::new(),
+            spread: Spread::default(),
             facets: Facets::default(),
             sidebar_entries: Vec::new(),
             list: Cursor::default(),

@@ -5,8 +5,8 @@ use super::sidebar::short_rule;
 use super::{is_focused, pane_block};
 use crate::domain::{Row, Severity, Status};
 use crate::text::inert;
-use crate::tui::format::{age, fit_start, pad};
-use crate::tui::model::{Model, Pane};
+use crate::tui::format::{age, fit, fit_start, pad};
+use crate::tui::model::{Model, Pane, Spread};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -58,20 +58,22 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         return;
     }
 
-    let cols = Columns::for_width(width);
+    let cols = Columns::for_width(width, model.spread);
     let range = model.targets();
     let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
     let mut lines = Vec::with_capacity(inner.height as usize);
     lines.push(Line::from(Span::styled(cols.header(width), theme.dim)));
     let rows = (inner.height as usize).saturating_sub(1);
-    for (n, &pos) in model
+    let page: Vec<&Row> = model
         .visible
         .iter()
-        .enumerate()
         .skip(model.list.offset)
         .take(rows)
-    {
-        let row = &model.index.rows[pos as usize];
+        .map(|&pos| &model.index.rows[pos as usize])
+        .collect();
+    let places = locations(model, &page, cols.location);
+    for (i, (row, place)) in page.iter().zip(places).enumerate() {
+        let n = model.list.offset + i;
         let marker = if in_range(row.id) {
             "▌"
         } else if model.marked.contains(&row.id) {
@@ -79,7 +81,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         } else {
             " "
         };
-        let mut line = cols.line(model, row, width, marker);
+        let mut line = cols.line(model, row, width, marker, &place);
         if n == model.list.selected {
             let sel = if focused {
                 theme.selected
@@ -111,11 +113,15 @@ fn empty_backlog(model: &Model) -> Vec<Line<'static>> {
     ]
 }
 
-/// Column widths for a list width; narrow lists drop status and age.
+/// Column widths for a list width; narrow lists drop status and age. A
+/// view that spans projects or refs gets a column saying which.
 struct Columns {
     status: bool,
     age: bool,
     rule: usize,
+    /// Project and ref, when the view has more than one of either.
+    place: usize,
+    spread: Spread,
     location: usize,
 }
 
@@ -126,7 +132,7 @@ impl Columns {
     const STATUS: usize = 8;
     const AGE: usize = 4;
 
-    fn for_width(width: usize) -> Columns {
+    fn for_width(width: usize, spread: Spread) -> Columns {
         let status = width >= 56;
         let age = width >= 44;
         let fixed = Self::MARK
@@ -137,11 +143,25 @@ impl Columns {
             + if status { Self::STATUS + 1 } else { 0 }
             + if age { Self::AGE + 1 } else { 0 };
         let rest = width.saturating_sub(fixed + 1);
+        let wanted = match (spread.projects, spread.refs) {
+            (true, true) => 22,
+            (true, false) => 14,
+            (false, true) => 8,
+            (false, false) => 0,
+        };
+        let place = if wanted > 0 {
+            wanted.min(rest / 5).max(4) + 1
+        } else {
+            0
+        };
+        let rest = rest.saturating_sub(place);
         let rule = rest * 9 / 20;
         Columns {
             status,
             age,
             rule,
+            place,
+            spread,
             location: rest - rule,
         }
     }
@@ -154,6 +174,15 @@ impl Columns {
         }
         s += &pad("RULE", self.rule);
         s.push(' ');
+        if self.place > 0 {
+            let name = match (self.spread.projects, self.spread.refs) {
+                (true, false) => "PROJECT",
+                (false, true) => "REF",
+                _ => "WHERE",
+            };
+            s += &pad(name, self.place - 1);
+            s.push(' ');
+        }
         s += &pad("LOCATION", self.location);
         if self.age {
             s.push(' ');
@@ -162,7 +191,14 @@ impl Columns {
         pad(&s, width)
     }
 
-    fn line(&self, model: &Model, row: &Row, width: usize, marker: &str) -> Line<'static> {
+    fn line(
+        &self,
+        model: &Model,
+        row: &Row,
+        width: usize,
+        marker: &str,
+        location: &str,
+    ) -> Line<'static> {
         let t = &model.theme;
         let mut spans = vec![
             Span::styled(marker.to_string(), t.key),
@@ -193,11 +229,12 @@ impl Columns {
         let rule = inert(short_rule(model.index.rules.get(row.rule))).into_owned();
         spans.push(Span::styled(pad(&rule, self.rule), t.text));
         spans.push(Span::raw(" "));
-        let location = format!("{}:{}", inert(model.index.paths.get(row.path)), row.line);
-        spans.push(Span::styled(
-            pad(&fit_start(&location, self.location), self.location),
-            t.text,
-        ));
+        if self.place > 0 {
+            let place = place_of(model, row, self.spread, self.place - 1);
+            spans.push(Span::styled(pad(&place, self.place - 1), t.dim));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(pad(location, self.location), t.text));
         if self.age {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(
@@ -209,6 +246,101 @@ impl Columns {
         spans.push(Span::raw(" ".repeat(width.saturating_sub(used))));
         Line::from(spans)
     }
+}
+
+/// Where a finding is, in the words the place column uses: the project's
+/// last part and a short ref ("payments-api@pr42", "main"), `width` wide;
+/// the ref is kept whole and the project's name gives way.
+fn place_of(model: &Model, row: &Row, spread: Spread, width: usize) -> String {
+    let project = model.index.projects.get(row.project);
+    let project = inert(project.rsplit('/').next().unwrap_or(project));
+    let git_ref = inert(&short_ref(model.index.refs.get(row.git_ref))).into_owned();
+    match (spread.projects, spread.refs) {
+        (true, true) => {
+            let room = width.saturating_sub(git_ref.chars().count() + 1);
+            if room < 3 {
+                return fit_start(&git_ref, width);
+            }
+            format!("{}@{git_ref}", fit(&project, room))
+        }
+        (true, false) => fit(&project, width),
+        _ => fit_start(&git_ref, width),
+    }
+}
+
+/// A ref as people say it: `refs/pull/42/merge` is "pr42", a merge
+/// request "mr7", `refs/heads/x` is "x".
+pub fn short_ref(git_ref: &str) -> String {
+    let parts: Vec<&str> = git_ref.split('/').collect();
+    match parts.as_slice() {
+        ["refs", "pull", n, ..] => format!("pr{n}"),
+        ["refs", "merge-requests", n, ..] => format!("mr{n}"),
+        ["refs", "heads", rest @ ..] if !rest.is_empty() => rest.join("/"),
+        _ => git_ref.to_string(),
+    }
+}
+
+/// The rows' locations, each fitted to `width` so that it keeps what tells
+/// it from the other paths on screen: the folders where two paths ending
+/// alike part ways ("…/sqli/…/low.php:32" beside "…/xss_r/…/low.php:9").
+fn locations(model: &Model, page: &[&Row], width: usize) -> Vec<String> {
+    let paths: Vec<std::borrow::Cow<str>> = page
+        .iter()
+        .map(|r| inert(model.index.paths.get(r.path)))
+        .collect();
+    page.iter()
+        .zip(&paths)
+        .map(|(row, path)| {
+            let parts: Vec<&str> = path.split('/').collect();
+            // The fewest last parts no other path on screen ends with.
+            let telling = (1..=parts.len())
+                .find(|&k| {
+                    let tail = &parts[parts.len() - k..];
+                    paths.iter().all(|other| {
+                        other == path
+                            || !other
+                                .split('/')
+                                .rev()
+                                .take(k)
+                                .eq(tail.iter().rev().copied())
+                    })
+                })
+                .unwrap_or(parts.len());
+            fit_path(&parts, telling, row.line, width)
+        })
+        .collect()
+}
+
+/// `parts` joined and followed by `:line`, shortened to `width`: the first
+/// folder and the last `telling` parts, then the telling part and the file
+/// name, then the file name's end.
+fn fit_path(parts: &[&str], telling: usize, line: u32, width: usize) -> String {
+    let n = parts.len();
+    let at = |s: String| format!("{s}:{line}");
+    let fits = |s: &str| unicode_width::UnicodeWidthStr::width(s) <= width;
+    let full = at(parts.join("/"));
+    if fits(&full) {
+        return full;
+    }
+    let file = parts.last().copied().unwrap_or("");
+    let mut tries = Vec::new();
+    // As many of the last parts as fit, at least the telling ones.
+    for k in (telling.max(1)..n).rev() {
+        tries.push(at(format!("…/{}", parts[n - k..].join("/"))));
+    }
+    if telling > 1 {
+        tries.push(at(format!("…/{}/…/{file}", parts[n - telling])));
+    }
+    tries.push(at(format!("…/{file}")));
+    let last = if n > 1 {
+        format!("…/{file}")
+    } else {
+        file.to_string()
+    };
+    tries
+        .into_iter()
+        .find(|t| fits(t))
+        .unwrap_or_else(|| fit_start(&at(last), width))
 }
 
 pub fn severity_label(s: Severity) -> &'static str {
@@ -228,5 +360,34 @@ fn status_label(s: Status) -> &'static str {
         Status::Ignored => "ignored",
         Status::Fixed => "fixed",
         Status::ProvisionallyIgnored => "prov-ig",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shortened_path_keeps_the_folder_that_tells_it_apart() {
+        let sqli = ["DVWA", "vulnerabilities", "sqli", "source", "low.php"];
+        // "low.php" and "source/low.php" are shared with xss_r's: the
+        // telling part is three from the end.
+        assert_eq!(fit_path(&sqli, 3, 32, 19), "…/sqli/…/low.php:32");
+        assert_eq!(fit_path(&sqli, 3, 32, 24), "…/sqli/source/low.php:32");
+        assert_eq!(
+            fit_path(&sqli, 3, 32, 80),
+            "DVWA/vulnerabilities/sqli/source/low.php:32"
+        );
+        assert_eq!(fit_path(&sqli, 1, 32, 14), "…/low.php:32");
+        assert_eq!(fit_path(&sqli, 3, 32, 8), "….php:32");
+        assert_eq!(fit_path(&["app.py"], 1, 7, 5), "…py:7");
+    }
+
+    #[test]
+    fn refs_read_as_people_say_them() {
+        assert_eq!(short_ref("refs/pull/42/merge"), "pr42");
+        assert_eq!(short_ref("refs/merge-requests/7/head"), "mr7");
+        assert_eq!(short_ref("refs/heads/release/2.1"), "release/2.1");
+        assert_eq!(short_ref("main"), "main");
     }
 }
