@@ -80,6 +80,9 @@ pub enum Action {
     OpenFile,
     /// Copy the finding's `path:line` to the clipboard (OSC 52).
     CopyLocation,
+    /// Write the findings the list shows, with their history, to a SARIF
+    /// file in the current directory.
+    Export,
     /// Copy the finding's rule id to the clipboard.
     CopyRule,
     /// Copy the finding's id to the clipboard.
@@ -317,6 +320,9 @@ impl Action {
             Action::CopyFix => "copy the suggested fix to the clipboard (works over SSH)".into(),
             Action::OpenFile => "open the file at the finding's line in $EDITOR".into(),
             Action::CopyLocation => "copy the finding's path:line to the clipboard".into(),
+            Action::Export => {
+                "export what the list shows, with decisions, to a SARIF file here".into()
+            }
             Action::CopyRule => "copy the finding's rule id to the clipboard".into(),
             Action::CopyId => "copy the finding's id to the clipboard".into(),
             Action::CopyUrl => "copy the link to the finding's line of code".into(),
@@ -425,6 +431,9 @@ pub enum Effect {
     /// Open this finding's file at its line in the reviewer's editor (the
     /// source tree given at import).
     OpenFile(i64),
+    /// Write the findings this filter selects to a SARIF file (answered by
+    /// Said).
+    Export(Box<crate::domain::Filter>),
     /// Count what a large decision would touch (its copies on other refs),
     /// to ask before recording it (answered by BulkCounted).
     CountBulk(Box<BulkQuestion>),

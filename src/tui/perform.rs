@@ -118,7 +118,8 @@ impl Perform {
             | Effect::AskAssistant(_)
             | Effect::Copy(_)
             | Effect::OpenFile(_)
-            | Effect::OpenUrl(_) => Vec::new(),
+            | Effect::OpenUrl(_)
+            | Effect::Export(_) => Vec::new(),
         }
     }
 

@@ -142,6 +142,15 @@ async fn event_loop<B: Backend>(
                     continue;
                 }
                 Effect::OpenUrl(url) => vec![Action::Said(open_url(&url))],
+                Effect::Export(filter) => {
+                    // Off the key path, on a connection of its own.
+                    let (data_dir, tx) = (session.data_dir.clone(), tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let said = export_view(&data_dir, &filter);
+                        let _ = tx.send(Action::Said(said));
+                    });
+                    continue;
+                }
                 Effect::OpenFile(id) => {
                     let said = match file_of(perform.store(), id) {
                         Ok((path, line)) => {
@@ -604,6 +613,40 @@ fn suspend(terminal: &mut Term) -> Result<bool> {
     // the live event stream would swallow the answer.)
     *terminal = enter()?;
     Ok(stopped)
+}
+
+/// Writes the findings `filter` selects, with their history, to a new
+/// SARIF file in the current directory; says where, or why not.
+fn export_view(data_dir: &std::path::Path, filter: &crate::domain::Filter) -> String {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    let name = format!("sift-export-{}-{stamp}.sarif", filter.view.slug());
+    let written = (|| -> Result<crate::export::ExportSummary> {
+        let store = Store::open(data_dir)?;
+        // A new file only: an export never replaces anything.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&name)
+            .with_context(|| format!("cannot create {name}"))?;
+        let mut out = std::io::BufWriter::new(file);
+        let summary = crate::export::write(&store, filter, crate::export::Format::Sarif, &mut out)?;
+        out.flush()?;
+        Ok(summary)
+    })();
+    match written {
+        Ok(summary) => format!(
+            "Exported {} findings to ./{name} (SARIF; `sift export` writes JSON or CSV)",
+            summary.findings
+        ),
+        Err(e) => {
+            let _ = std::fs::remove_file(&name);
+            format!("Export failed: {e:#}")
+        }
+    }
 }
 
 /// Puts `text` on the reviewer's clipboard (OSC 52, through tmux too).

@@ -308,6 +308,44 @@ fn ctrl_z_suspends_and_fg_resumes() {
     t.wait_for("done-0");
 }
 
+/// X writes what the list shows to a SARIF file in the current directory,
+/// off the key path, and says where.
+#[test]
+fn x_exports_the_view_as_sarif_beside_the_reviewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let here = dir.path().join("here");
+    std::fs::create_dir(&here).unwrap();
+    let t = Tmux::start(
+        "export",
+        160,
+        40,
+        &format!(
+            "cd '{}' && env TERM=xterm-256color {SIFT} --data-dir '{}' demo",
+            here.display(),
+            data.display()
+        ),
+    );
+    t.wait_for("Pre-production");
+    t.keys(&["X"]);
+    let screen = t.wait_for("Exported");
+    t.keys(&["q"]);
+    let files: Vec<_> = std::fs::read_dir(&here)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}\n{screen}");
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(
+        screen.contains(&format!("Exported {} findings", results.len())),
+        "{screen}"
+    );
+}
+
 /// Where nothing can resume it (no shell with job control), Ctrl-Z says
 /// so instead of doing nothing, and keys typed next are not lost in a stop.
 #[test]

@@ -223,6 +223,14 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
             Pane::Detail => Vec::new(),
         },
         Action::Zoom => zoom(model, !model.zoom),
+        Action::Export => {
+            if model.visible.is_empty() {
+                model.notice = Some("Nothing to export: the list is empty".into());
+                return Vec::new();
+            }
+            model.notice = Some(format!("Exporting {} findings…", model.visible.len()));
+            vec![Effect::Export(Box::new(model.filter.clone()))]
+        }
         Action::NextFinding => nav::move_focused_list(model, &Action::Down),
         Action::PrevFinding => nav::move_focused_list(model, &Action::Up),
         Action::Down
