@@ -15,10 +15,11 @@ use super::action::{Action, Effect};
 use super::model::{Model, Overlay, Pane, SyncState};
 use crate::sync::SyncEvent;
 
-/// Prepares a fresh model: selects the default view and asks for the first
-/// finding's details.
+/// Prepares a fresh model: selects the default view (or the first with
+/// findings, when it has none) and asks for the first finding's details.
 pub fn init(model: &mut Model) -> Vec<Effect> {
-    let effects = refilter(model);
+    let mut effects = refilter(model);
+    effects.extend(sidebar::open_on_findings(model));
     detail::keep_lines(model);
     effects
 }
