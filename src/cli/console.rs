@@ -58,6 +58,10 @@ fn console(ctx: &Context, backend: Arc<Configured>, throwaway: bool) -> Result<(
     model.theme = Theme::for_env();
     model.command = invocation(ctx);
     model.throwaway = throwaway;
+    if throwaway {
+        // The status bar says the decisions go; this, once, how to keep them.
+        model.notice = Some(KEEP_THE_DEMO.into());
+    }
     if backend.is_semgrep_dev() {
         // An API token cannot send Assistant feedback (it needs a browser
         // session on semgrep.dev): say what happens instead. `sift serve`
@@ -102,6 +106,9 @@ fn console(ctx: &Context, backend: Arc<Configured>, throwaway: bool) -> Result<(
     }
     Ok(())
 }
+
+/// How to keep a demo's decisions, said when it opens.
+const KEEP_THE_DEMO: &str = "Keep decisions: sift --data-dir DIR demo";
 
 /// `sift demo`: a fresh demo backlog in `--data-dir` (which must hold
 /// none) or in a temporary directory removed when the console closes.

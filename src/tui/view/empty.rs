@@ -28,10 +28,10 @@ pub fn lines(model: &Model) -> Vec<Line<'static>> {
     vec![
         Line::from(Span::styled("The backlog is empty.", t.heading)),
         Line::from(""),
-        Line::from("Import scanner output (it shows here at once):"),
+        Line::from("Import a scan (it shows here within a minute):"),
         Line::from(Span::styled("  semgrep scan --json -o results.json", t.key)),
         Line::from(Span::styled(
-            format!("  {sift} import results.json --project NAME"),
+            format!("  {sift} import results.json"),
             t.key,
         )),
         Line::from(""),

@@ -72,9 +72,9 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         }
         (None, None) => match colleagues::on_selected(model) {
             Some(conflict) => Part::flexible(format!(" {} ", inert(&conflict)), Yield::Notice),
-            None => Part::forms(vec![hints(model), String::new()], Yield::Hints),
+            None => hints(model),
         },
-        (None, _) => Part::forms(vec![hints(model), String::new()], Yield::Hints),
+        (None, _) => hints(model),
     };
     parts.push(right);
     make_room(&mut parts, width);
@@ -97,35 +97,46 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
 enum Yield {
     Backend,
     Hints,
-    /// Why the sync is offline, and since when.
-    SyncReason,
+    /// Since when the sync is offline; "synced 12:03".
+    SyncSince,
     Assistant,
+    /// The demo's sentence, to its short form.
+    DemoSentence,
+    /// The help key, the last of the hints.
+    Help,
+    /// Why the sync is offline.
+    SyncReason,
     View,
+    /// The demo's short form, to "demo".
+    Demo,
     /// A notice, or a colleague's conflict on the selected finding.
     Notice,
-    Demo,
     /// "offline", when the pending count and the retry are all that fits.
     Offline,
     Never,
 }
 
-/// A part of the bar, in its forms longest first; a flexible one (a
-/// sentence) is cut to what room is left instead.
+/// A part of the bar, in its forms longest first, each with when it gives
+/// way to the next; a flexible one (a sentence) is cut to what room is
+/// left instead.
 struct Part {
-    forms: Vec<String>,
+    forms: Vec<(String, Yield)>,
     form: usize,
-    yields: Yield,
     flexible: bool,
 }
 
 impl Part {
-    fn forms(forms: Vec<String>, yields: Yield) -> Part {
+    fn stepped(forms: Vec<(String, Yield)>) -> Part {
         Part {
             forms,
             form: 0,
-            yields,
             flexible: false,
         }
+    }
+
+    /// Forms that all give way alike.
+    fn forms(forms: Vec<String>, yields: Yield) -> Part {
+        Part::stepped(forms.into_iter().map(|f| (f, yields)).collect())
     }
 
     fn fixed(text: String) -> Part {
@@ -140,7 +151,11 @@ impl Part {
     }
 
     fn text(&self) -> &str {
-        self.forms.get(self.form).map_or("", String::as_str)
+        self.forms.get(self.form).map_or("", |(text, _)| text)
+    }
+
+    fn yields(&self) -> Yield {
+        self.forms.get(self.form).map_or(Yield::Never, |(_, y)| *y)
     }
 
     fn can_shrink(&self) -> bool {
@@ -164,7 +179,7 @@ impl Part {
         } else {
             fit(self.text(), room)
         };
-        self.forms.push(cut);
+        self.forms.push((cut, self.yields()));
         self.form = self.forms.len() - 1;
     }
 }
@@ -183,7 +198,7 @@ fn make_room(parts: &mut [Part], width: usize) {
             .iter_mut()
             .rev()
             .filter(|p| p.can_shrink())
-            .min_by_key(|p| p.yields);
+            .min_by_key(|p| p.yields());
         match next {
             Some(part) => part.shrink(used - width),
             None => return,
@@ -220,16 +235,14 @@ fn left_parts(model: &Model) -> Vec<Part> {
         parts.push(Part::fixed(format!(" · {conflicts}")));
     }
     if model.throwaway {
-        parts.push(Part::forms(
-            vec![
-                " · demo: your decisions are discarded on quit; to keep them, start it as \
-                 `sift --data-dir DIR demo`"
-                    .into(),
-                " · demo: decisions discarded on quit".into(),
-                " · demo".into(),
-            ],
-            Yield::Demo,
-        ));
+        parts.push(Part::stepped(vec![
+            (
+                " · demo: your decisions are discarded on quit".into(),
+                Yield::DemoSentence,
+            ),
+            (" · demo: discarded on quit".into(), Yield::Demo),
+            (" · demo".into(), Yield::Never),
+        ]));
     }
     parts.extend(sync_parts(model));
     parts.push(Part::forms(
@@ -261,28 +274,44 @@ fn sync_parts(model: &Model) -> Vec<Part> {
         }
     };
     let waiting = words.pending.is_some() || words.retry.is_some();
-    let mut detail: Vec<String> = words.detail.iter().map(|d| inert(d).into_owned()).collect();
-    detail.push(String::new());
+    // "since 12:01: timed out" gives way to "timed out" early; the reason
+    // holds on longer.
+    let last = words.detail.len().saturating_sub(1);
+    let mut detail: Vec<(String, Yield)> = words
+        .detail
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let yields = if i < last {
+                Yield::SyncSince
+            } else {
+                Yield::SyncReason
+            };
+            (inert(d).into_owned(), yields)
+        })
+        .collect();
+    detail.push((String::new(), Yield::Never));
     let mut parts = vec![
         // Offline, the word holds on longer than why; "synced 12:03"
-        // gives way with the details.
+        // gives way early.
         Part::forms(
             vec![format!(" · {}", words.state), String::new()],
             if waiting {
                 Yield::Offline
             } else {
-                Yield::SyncReason
+                Yield::SyncSince
             },
         ),
-        Part::forms(detail, Yield::SyncReason),
+        Part::stepped(detail),
     ];
     parts.extend(words.pending.map(|p| Part::fixed(format!(" · {p}"))));
     parts.extend(words.retry.map(|r| Part::fixed(format!(" · {r}"))));
     parts
 }
 
-/// Key hints from the live keymap, so they cannot drift from it.
-fn hints(model: &Model) -> String {
+/// Key hints from the live keymap, so they cannot drift from it; on a
+/// narrow terminal the help key holds on longest.
+fn hints(model: &Model) -> Part {
     let hints = key_hints(
         model,
         Context::of(model.focus),
@@ -293,9 +322,16 @@ fn hints(model: &Model) -> String {
             (&[&[Action::Quit]], "quit"),
         ],
     );
-    let mut out = String::from(" ");
-    for hint in hints {
-        out += &format!("{hint}  ");
-    }
-    out
+    let words = |hints: &[String]| {
+        let mut out = String::from(" ");
+        for hint in hints {
+            out += &format!("{hint}  ");
+        }
+        out
+    };
+    Part::stepped(vec![
+        (words(&hints), Yield::Hints),
+        (words(&hints[..hints.len().min(1)]), Yield::Help),
+        (String::new(), Yield::Never),
+    ])
 }
