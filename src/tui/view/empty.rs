@@ -28,12 +28,9 @@ pub fn lines(model: &Model) -> Vec<Line<'static>> {
     vec![
         Line::from(Span::styled("The backlog is empty.", t.heading)),
         Line::from(""),
-        Line::from("Import a scan (it shows here within a minute):"),
+        Line::from("Import a scan (shown within a minute):"),
         Line::from(Span::styled("  semgrep scan --json -o results.json", t.key)),
-        Line::from(Span::styled(
-            format!("  {sift} import results.json"),
-            t.key,
-        )),
+        Line::from(Span::styled(format!("  {sift} import results.json"), t.key)),
         Line::from(""),
         Line::from("Or look around in the demo backlog:"),
         Line::from(Span::styled("  sift demo", t.key)),

@@ -78,14 +78,16 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     };
     parts.push(right);
     make_room(&mut parts, width);
-    let (right, left) = parts.split_last().unwrap_or((&parts[0], &[]));
-    let left: String = left.iter().map(Part::text).collect::<String>() + " ";
-    let right = right.text();
+    let right = parts
+        .pop()
+        .map(|p| p.text().to_string())
+        .unwrap_or_default();
+    let left: String = parts.iter().map(Part::text).collect::<String>() + " ";
     let right_w = right.width().min(width);
     let left = pad(&left, width.saturating_sub(right_w));
     let line = Line::from(vec![
         Span::styled(left, theme.status_bar),
-        Span::styled(fit(right, right_w), theme.status_bar),
+        Span::styled(fit(&right, right_w), theme.status_bar),
     ]);
     frame.render_widget(Paragraph::new(line), area);
 }
@@ -245,8 +247,8 @@ fn left_parts(model: &Model) -> Vec<Part> {
         ]));
     }
     parts.extend(sync_parts(model));
-    parts.push(Part::forms(
-        vec![format!(" · {}", model.backend), String::new()],
+    parts.push(Part::flexible(
+        format!(" · {}", inert(&model.backend)),
         Yield::Backend,
     ));
     parts
