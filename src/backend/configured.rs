@@ -4,7 +4,7 @@
 
 use super::api::Api;
 use super::embedded::Embedded;
-use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
 use crate::domain::{Memory, MemoryChange};
 use crate::show::display_path;
 use std::path::{Path, PathBuf};
@@ -82,8 +82,9 @@ impl Configured {
     /// `ready` for the trait's methods: a store that cannot be opened makes
     /// the backend unavailable, as a store failure inside it does.
     fn backend(&self) -> Result<Ready<'_>, BackendError> {
-        self.ready()
-            .map_err(|e| BackendError::unavailable(format!("the store failed: {e:#}")))
+        self.ready().map_err(|e| {
+            BackendError::outage(Outage::LocalStore, format!("the store failed: {e:#}"))
+        })
     }
 }
 

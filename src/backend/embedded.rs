@@ -3,7 +3,7 @@
 //! semantics; there is nothing to pull, but other writers (an import, a
 //! script's `sift triage`, another console) are noticed.
 
-use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
 use crate::domain::{Memory, MemoryChange};
 use crate::service::{self, ServiceError, SharedStore};
 use crate::show::display_path;
@@ -32,16 +32,16 @@ impl Embedded {
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, BackendError> {
-        let answer = self
-            .store
-            .run(work)
-            .await
-            .map_err(|e| BackendError::unavailable(format!("the store failed: {e:#}")))?;
+        let answer = self.store.run(work).await.map_err(|e| {
+            BackendError::outage(Outage::LocalStore, format!("the store failed: {e:#}"))
+        })?;
         answer.map_err(|e| match e {
             ServiceError::Invalid(message) | ServiceError::NotFound(message) => {
                 BackendError::Rejected { message }
             }
-            ServiceError::Store(e) => BackendError::unavailable(format!("the store failed: {e:#}")),
+            ServiceError::Store(e) => {
+                BackendError::outage(Outage::LocalStore, format!("the store failed: {e:#}"))
+            }
         })
     }
 

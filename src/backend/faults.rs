@@ -1,7 +1,7 @@
 //! A backend that fails on purpose, for testing the sync against errors,
 //! rate limits, hangs and outages without a network.
 
-use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
 use crate::domain::{Memory, MemoryChange};
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -79,10 +79,14 @@ impl<B: Backend> Faulty<B> {
     {
         match self.next_fault() {
             None => call().await,
-            Some(Fault::ServerError) => Err(BackendError::unavailable("the backend answered 500")),
+            Some(Fault::ServerError) => Err(BackendError::outage(
+                Outage::Http(500),
+                "the backend answered 500",
+            )),
             Some(Fault::RetryAfter(d)) => Err(BackendError::Unavailable {
                 message: "the backend answered 429 (rate limited)".into(),
                 retry_after: Some(d),
+                outage: Outage::Http(429),
             }),
             Some(Fault::Hang) => std::future::pending().await,
             Some(Fault::LoseAnswer) => {
@@ -120,7 +124,10 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn pull(&self) -> Result<bool, BackendError> {
         if *self.down.lock().unwrap() {
-            return Err(BackendError::unavailable("the backend is unreachable"));
+            return Err(BackendError::outage(
+                Outage::Unreachable,
+                "the backend is unreachable",
+            ));
         }
         self.inner.pull().await
     }

@@ -49,17 +49,66 @@ pub enum BackendError {
         message: String,
         /// What the backend asked for (Retry-After), if anything.
         retry_after: Option<Duration>,
+        /// What kind of failure it was, for a short word on screen.
+        outage: Outage,
     },
     /// The backend refused the request; sending it again will not help.
     #[error("{message}")]
     Rejected { message: String },
 }
 
+/// Why the backend could not be used, in a few words: the status bar
+/// says this, and the log and `sift sync` say the full message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Nothing listens at the backend's address.
+    ConnectionRefused,
+    /// No connection for another reason (no route, no such host, TLS).
+    Unreachable,
+    /// The backend did not answer in time.
+    TimedOut,
+    /// The backend answered with this HTTP status (a 5xx, a 429).
+    Http(u16),
+    /// The backend's answer was not what the API defines.
+    BadAnswer,
+    /// The backend asked to be left alone a while (a stored Retry-After).
+    AskedToWait,
+    /// The backend refused the request.
+    Refused,
+    /// The local store or cache failed.
+    LocalStore,
+    /// Anything else (a connection dropped half way).
+    Other,
+}
+
+impl Outage {
+    /// "connection refused", "timed out", "HTTP 503".
+    pub fn summary(self) -> String {
+        match self {
+            Outage::ConnectionRefused => "connection refused".into(),
+            Outage::Unreachable => "unreachable".into(),
+            Outage::TimedOut => "timed out".into(),
+            Outage::Http(code) => format!("HTTP {code}"),
+            Outage::BadAnswer => "unexpected answer".into(),
+            Outage::AskedToWait => "asked to wait".into(),
+            Outage::Refused => "request refused".into(),
+            Outage::LocalStore => "local store failed".into(),
+            Outage::Other => "connection failed".into(),
+        }
+    }
+}
+
 impl BackendError {
     pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::outage(Outage::Other, message)
+    }
+
+    /// Unavailable for a known kind of failure.
+    pub fn outage(outage: Outage, message: impl Into<String>) -> Self {
         BackendError::Unavailable {
             message: message.into(),
             retry_after: None,
+            outage,
         }
     }
 
@@ -73,9 +122,11 @@ impl BackendError {
             BackendError::Unavailable {
                 message,
                 retry_after,
+                outage,
             } => BackendError::Unavailable {
                 message: crate::net::redact(&message, secret),
                 retry_after,
+                outage,
             },
             BackendError::Rejected { message } => BackendError::Rejected {
                 message: crate::net::redact(&message, secret),

@@ -5,6 +5,7 @@ use super::context::Refresh;
 use super::{Context, Exit, logging};
 use crate::backend::Backend;
 use crate::backend::configured::Configured;
+use crate::digest::rank::shell_quote;
 use crate::text::inert;
 use crate::tui::keymap::Keymap;
 use crate::tui::model::Model;
@@ -33,13 +34,14 @@ pub fn run(ctx: &Context) -> Result<Exit> {
     if !ctx.offline {
         ctx.refresh(Refresh::IfEmpty)?;
     }
-    console(ctx, backend)?;
+    console(ctx, backend, false)?;
     Ok(Exit::Ok)
 }
 
 /// Opens the console on the backend's store (the embedded one, or an API
-/// backend's cache, which its sync keeps up to date).
-fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
+/// backend's cache, which its sync keeps up to date); a `throwaway` one is
+/// removed when the console closes.
+fn console(ctx: &Context, backend: Arc<Configured>, throwaway: bool) -> Result<()> {
     let dir = backend.store_dir().to_path_buf();
     let keymap = Keymap::with_overrides(&ctx.config.keys)
         .map_err(|e| anyhow::anyhow!("the keymap in the config file is not valid: {e}"))?;
@@ -54,6 +56,12 @@ fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
         OffsetDateTime::now_utc().unix_timestamp(),
     );
     model.theme = Theme::for_env();
+    model.command = invocation(ctx);
+    model.throwaway = throwaway;
+    if throwaway {
+        // The status bar says the decisions go; this, once, how to keep them.
+        model.notice = Some(KEEP_THE_DEMO.into());
+    }
     if backend.is_semgrep_dev() {
         // An API token cannot send Assistant feedback (it needs a browser
         // session on semgrep.dev): say what happens instead. `sift serve`
@@ -99,6 +107,9 @@ fn console(ctx: &Context, backend: Arc<Configured>) -> Result<()> {
     Ok(())
 }
 
+/// How to keep a demo's decisions, said when it opens.
+const KEEP_THE_DEMO: &str = "Keep decisions: sift --data-dir DIR demo";
+
 /// `sift demo`: a fresh demo backlog in `--data-dir` (which must hold
 /// none) or in a temporary directory removed when the console closes.
 pub fn demo(ctx: &Context, args: DemoArgs) -> Result<Exit> {
@@ -135,6 +146,26 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<Exit> {
         say!("Open it with: sift --data-dir {}", kept.display());
         return Ok(Exit::Ok);
     }
-    console(ctx, Arc::new(Configured::embedded(&dir)))?;
+    console(ctx, Arc::new(Configured::embedded(&dir)), temp.is_some())?;
+    if temp.is_some() {
+        eprintln!(
+            "sift: the demo's decisions were discarded with its temporary store; to keep them \
+             next time, start it as `sift --data-dir DIR demo` (DIR new or empty) and reopen it \
+             with `sift --data-dir DIR`."
+        );
+    }
     Ok(Exit::Ok)
+}
+
+/// How the reviewer started sift, for the commands the console suggests:
+/// "sift --data-dir /tmp/x", each word as a shell takes it.
+fn invocation(ctx: &Context) -> String {
+    let mut command = String::from("sift");
+    if let Some(dir) = &ctx.data_dir_flag {
+        command += &format!(" --data-dir {}", shell_quote(&dir.to_string_lossy()));
+    }
+    if let Some(profile) = &ctx.flags.profile {
+        command += &format!(" --profile {}", shell_quote(profile));
+    }
+    command
 }

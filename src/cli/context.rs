@@ -235,6 +235,7 @@ fn waiting(store: &Store, reason: String) -> PassReport {
         offline: Some(Offline {
             reason,
             retry_after: None,
+            outage: crate::backend::Outage::Other,
         }),
         waiting: store.waiting_count().unwrap_or(0),
         rejected_total: store.rejected_count().unwrap_or(0),

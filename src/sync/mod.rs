@@ -20,7 +20,7 @@ mod conflicts;
 
 pub use conflicts::conflict_sentence;
 
-use crate::backend::{Backend, BackendError, TriageRequest};
+use crate::backend::{Backend, BackendError, Outage, TriageRequest};
 use crate::domain::{TriageChange, TriageConflict};
 pub use crate::show::human;
 use crate::store::Store;
@@ -74,6 +74,8 @@ pub struct Offline {
     pub reason: String,
     /// How long the backend asked to wait (Retry-After), if it did.
     pub retry_after: Option<Duration>,
+    /// What kind of failure, for the status bar.
+    pub outage: Outage,
 }
 
 /// Decisions the backend refused in one call.
@@ -162,6 +164,7 @@ async fn pass_after<B: Backend>(
         report.offline = Some(Offline {
             reason: format!("the backend asked to wait {} more", human(wait)),
             retry_after: Some(wait),
+            outage: Outage::AskedToWait,
         });
     }
     if report.offline.is_none() {
@@ -244,6 +247,7 @@ async fn pass_after<B: Backend>(
             Err(BackendError::Unavailable {
                 message,
                 retry_after,
+                outage,
             }) => {
                 tracing::warn!(
                     "sending {} decisions failed: {message}",
@@ -254,6 +258,7 @@ async fn pass_after<B: Backend>(
                 report.offline = Some(Offline {
                     reason: message,
                     retry_after,
+                    outage,
                 });
                 break;
             }
@@ -278,16 +283,19 @@ async fn pass_after<B: Backend>(
             Err(BackendError::Unavailable {
                 message,
                 retry_after,
+                outage,
             }) => {
                 report.offline = Some(Offline {
                     reason: format!("fetching findings failed: {message}"),
                     retry_after,
+                    outage,
                 })
             }
             Err(BackendError::Rejected { message }) => {
                 report.offline = Some(Offline {
                     reason: format!("the backend refused to list findings: {message}"),
                     retry_after: None,
+                    outage: Outage::Refused,
                 })
             }
         }
@@ -318,6 +326,7 @@ async fn push_memory_changes<B: Backend>(
             Err(BackendError::Unavailable {
                 message,
                 retry_after,
+                outage,
             }) => {
                 tracing::warn!("sending a memory change failed: {message}");
                 store.record_memory_failure(pending.id, &message)?;
@@ -325,6 +334,7 @@ async fn push_memory_changes<B: Backend>(
                 report.offline = Some(Offline {
                     reason: message,
                     retry_after,
+                    outage,
                 });
                 break;
             }
@@ -357,10 +367,10 @@ async fn within<T>(
 ) -> Result<T, BackendError> {
     match tokio::time::timeout(limit, request).await {
         Ok(answer) => answer,
-        Err(_) => Err(BackendError::unavailable(format!(
-            "the backend did not answer within {}",
-            human(limit)
-        ))),
+        Err(_) => Err(BackendError::outage(
+            Outage::TimedOut,
+            format!("the backend did not answer within {}", human(limit)),
+        )),
     }
 }
 
@@ -380,47 +390,85 @@ pub enum SyncStatus {
         /// Untrusted text (it may quote the backend): make it inert before
         /// it reaches the terminal.
         reason: String,
+        /// What kind of failure: the status bar says this, not `reason`.
+        outage: Outage,
         pending: usize,
         next_try: Option<OffsetDateTime>,
     },
 }
 
+/// The status bar's words for the sync, in parts that give way in turn
+/// on a narrow terminal: `detail` shortens (its forms are longest first),
+/// while `pending` and `retry` always stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncWords {
+    /// "synced 12:03", "offline".
+    pub state: String,
+    /// What follows the state, for an outage: " since 12:01: timed out",
+    /// ": timed out".
+    pub detail: Vec<String>,
+    /// "3 pending", while offline.
+    pub pending: Option<String>,
+    /// "retry in 40s", "retrying", while offline.
+    pub retry: Option<String>,
+}
+
 impl SyncStatus {
     /// For the status bar: "synced 12:03", "syncing 3…", "3 pending",
-    /// "offline since 12:01 (the backend answered 500) · 3 pending · retry
-    /// in 40s". Times are UTC.
+    /// "offline since 12:01: HTTP 500 · 3 pending · retry in 40s". Times
+    /// are UTC. The full reason is in the log and `sift sync`.
     pub fn label(&self, now: OffsetDateTime) -> String {
+        let words = self.words(now);
+        let state = words.state + words.detail.first().map_or("", String::as_str);
+        let mut parts = vec![state.as_str()];
+        parts.extend(words.pending.as_deref());
+        parts.extend(words.retry.as_deref());
+        parts.join(" · ")
+    }
+
+    /// `label` in parts, for a status bar that has to make room.
+    pub fn words(&self, now: OffsetDateTime) -> SyncWords {
+        let only = |state: String| SyncWords {
+            state,
+            detail: Vec::new(),
+            pending: None,
+            retry: None,
+        };
         match self {
-            SyncStatus::Synced { at } => {
-                if (now - *at).whole_seconds() < 60 {
-                    "synced just now".into()
-                } else {
-                    format!("synced {}", clock(*at, now))
-                }
-            }
-            SyncStatus::Syncing { pending: 0 } => "syncing…".into(),
-            SyncStatus::Syncing { pending } => format!("syncing {pending}…"),
-            SyncStatus::Pending { count } => format!("{count} pending"),
+            SyncStatus::Synced { at } => only(if (now - *at).whole_seconds() < 60 {
+                "synced just now".into()
+            } else {
+                format!("synced {}", clock(*at, now))
+            }),
+            SyncStatus::Syncing { pending: 0 } => only("syncing…".into()),
+            SyncStatus::Syncing { pending } => only(format!("syncing {pending}…")),
+            SyncStatus::Pending { count } => only(format!("{count} pending")),
             SyncStatus::Offline {
                 since,
-                reason,
+                outage,
                 pending,
                 next_try,
+                ..
             } => {
-                let mut label = format!("offline since {} ({reason})", clock(*since, now));
-                if *pending > 0 {
-                    label.push_str(&format!(" · {pending} pending"));
-                }
-                if let Some(at) = next_try {
-                    let wait = *at - now;
+                let why = outage.summary();
+                let retry = next_try.map(|at| {
+                    let wait = at - now;
                     if wait.is_positive() {
                         let wait = Duration::try_from(wait).unwrap_or_default();
-                        label.push_str(&format!(" · retry in {}", human(wait)));
+                        format!("retry in {}", human(wait))
                     } else {
-                        label.push_str(" · retrying");
+                        "retrying".into()
                     }
+                });
+                SyncWords {
+                    state: "offline".into(),
+                    detail: vec![
+                        format!(" since {}: {why}", clock(*since, now)),
+                        format!(": {why}"),
+                    ],
+                    pending: (*pending > 0).then(|| format!("{pending} pending")),
+                    retry,
                 }
-                label
             }
         }
     }
@@ -571,6 +619,7 @@ async fn run<B: Backend>(
                 let status = SyncStatus::Offline {
                     since: *since.get_or_insert(now),
                     reason: offline.reason,
+                    outage: offline.outage,
                     pending,
                     next_try: Some(now + delay),
                 };
@@ -585,6 +634,7 @@ async fn run<B: Backend>(
                 let status = SyncStatus::Offline {
                     since: *since.get_or_insert(now),
                     reason: format!("the local store failed: {e:#}"),
+                    outage: Outage::LocalStore,
                     pending: 0,
                     next_try: Some(now + delay),
                 };
@@ -603,13 +653,14 @@ async fn run<B: Backend>(
                         break;
                     }
                     // Backing off: keep the wait, tell how much now waits.
-                    if let (SyncStatus::Offline { since, reason, next_try, .. }, Some(store)) =
+                    if let (SyncStatus::Offline { since, reason, outage, next_try, .. }, Some(store)) =
                         (&status, &store)
                         && let Ok(pending) = store.waiting_count()
                     {
                         let status = SyncStatus::Offline {
                             since: *since,
                             reason: reason.clone(),
+                            outage: *outage,
                             pending,
                             next_try: *next_try,
                         };
@@ -767,13 +818,14 @@ mod tests {
         assert_eq!(SyncStatus::Pending { count: 3 }.label(now), "3 pending");
         let offline = SyncStatus::Offline {
             since: datetime!(2026-09-01 12:01:00 UTC),
-            reason: "the backend answered 500".into(),
+            reason: "the backend answered 500: <html>…".into(),
+            outage: Outage::Http(500),
             pending: 3,
             next_try: Some(datetime!(2026-09-01 12:06:10 UTC)),
         };
         assert_eq!(
             offline.label(now),
-            "offline since 12:01 (the backend answered 500) · 3 pending · retry in 40s"
+            "offline since 12:01: HTTP 500 · 3 pending · retry in 40s"
         );
         assert!(
             offline

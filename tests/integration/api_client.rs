@@ -198,6 +198,7 @@ async fn server_errors_rate_limits_hangs_and_garbage_are_worth_a_retry() {
         BackendError::Unavailable {
             message,
             retry_after,
+            ..
         } => {
             assert!(message.contains("rate limiting"), "{message}");
             assert_eq!(retry_after, Some(Duration::from_secs(3)));

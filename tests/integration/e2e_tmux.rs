@@ -700,3 +700,24 @@ fn j_asks_the_assistant_and_the_verdict_shows() {
     t.keys(&["q"]);
     t.wait_for("sift exited 0");
 }
+
+/// `sift demo` on its temporary store: on quit it says the decisions went
+/// with it, and how to keep them next time.
+#[test]
+fn the_demo_says_on_quit_that_its_decisions_were_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    // The temporary store goes under the test's own directory.
+    let command = format!(
+        "TERM=xterm-256color TMPDIR='{}' {SIFT} demo; echo \"sift exited $?\"; sleep 30",
+        dir.path().display()
+    );
+    let t = Tmux::start("demo-quit", 100, 30, &command);
+    t.wait_for("discarded on quit");
+    t.keys(&["q"]);
+    let after = t.wait_for("sift exited 0");
+    assert!(
+        after.contains("the demo's decisions were discarded")
+            && after.contains("--data-dir DIR demo"),
+        "{after}"
+    );
+}

@@ -16,6 +16,7 @@ mod cli_triage;
 mod colleagues;
 mod conformance;
 mod console;
+mod console_first_run;
 mod demo;
 mod digest;
 mod e2e_tmux;

@@ -308,7 +308,7 @@ async fn retry_after_is_honoured_even_when_woken() {
     assert!(next_try.unwrap() - now >= time::Duration::seconds(89));
     let label = status.label(now);
     assert!(
-        label.contains("(the backend answered 429 (rate limited)) · 1 pending · retry in"),
+        label.contains(": HTTP 429 · 1 pending · retry in"),
         "{label}"
     );
 

@@ -2,7 +2,7 @@
 //! later (`Unavailable`) or do not resend (`Rejected`). Every message tells
 //! the reviewer what to do; none holds the token.
 
-use crate::backend::BackendError;
+use crate::backend::{BackendError, Outage};
 use crate::wire::v1::ErrorBody;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -53,10 +53,12 @@ pub fn classify(
                 format!("the backend is unavailable (503){said}")
             },
             retry_after: retry_after(headers, SystemTime::now()),
+            outage: Outage::Http(code),
         },
         500..=599 => BackendError::Unavailable {
             message: format!("the backend failed {what} ({code}){said}"),
             retry_after: retry_after(headers, SystemTime::now()),
+            outage: Outage::Http(code),
         },
         401 => BackendError::Rejected {
             message: "the token was refused (401): check SEMGREP_APP_TOKEN (or api_token in \
@@ -96,17 +98,34 @@ pub fn classify(
 
 /// What a failed connection means: always worth another try.
 pub fn transport_error(e: &reqwest::Error, what: &str, timeout: Duration) -> BackendError {
-    let message = if e.is_timeout() {
-        format!(
+    if e.is_timeout() {
+        let message = format!(
             "the backend did not answer {what} within {}",
             crate::show::human(timeout)
-        )
+        );
+        BackendError::outage(Outage::TimedOut, message)
     } else if e.is_connect() {
-        format!("cannot reach the backend for {what}: {}", root_cause(e))
+        let message = format!("cannot reach the backend for {what}: {}", root_cause(e));
+        BackendError::outage(connect_outage(e), message)
     } else {
-        format!("{what} failed on the way: {}", root_cause(e))
-    };
-    BackendError::unavailable(message)
+        let message = format!("{what} failed on the way: {}", root_cause(e));
+        BackendError::unavailable(message)
+    }
+}
+
+/// A refused connection (nothing listens there), told from the others by
+/// the operating system's error underneath.
+fn connect_outage(e: &(dyn std::error::Error + 'static)) -> Outage {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return Outage::ConnectionRefused;
+        }
+        cause = c.source();
+    }
+    Outage::Unreachable
 }
 
 /// The innermost cause, without the URL (which holds no secret, but is
@@ -179,6 +198,7 @@ mod tests {
             BackendError::Unavailable {
                 message: "the backend is rate limiting the triage (429)".into(),
                 retry_after: Some(Duration::from_secs(7)),
+                outage: Outage::Http(429),
             }
         );
         assert!(c(401, "").to_string().contains("check SEMGREP_APP_TOKEN"));

@@ -15,7 +15,7 @@
 pub mod credentials;
 pub mod http;
 
-use super::{Backend, BackendError, TriageRequest, TriageResponse};
+use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
 use crate::domain::{self, Memory, MemoryChange, ScanResults, ScanSource, TriageChange};
 use crate::service::SharedStore;
 use crate::store::Store;
@@ -284,9 +284,10 @@ impl Api {
         what: &str,
     ) -> Result<T, BackendError> {
         serde_json::from_str(body).map_err(|e| {
-            BackendError::unavailable(format!(
-                "the backend's answer to {what} is not the JSON the API defines ({e})"
-            ))
+            BackendError::outage(
+                Outage::BadAnswer,
+                format!("the backend's answer to {what} is not the JSON the API defines ({e})"),
+            )
         })
     }
 
@@ -538,7 +539,10 @@ impl Api {
             )
             .await?;
         r.memory.ok_or_else(|| {
-            BackendError::unavailable("the backend's answer to creating a memory holds no memory")
+            BackendError::outage(
+                Outage::BadAnswer,
+                "the backend's answer to creating a memory holds no memory",
+            )
         })
     }
 
@@ -554,7 +558,10 @@ impl Api {
             .memory_call(reqwest::Method::PUT, &rest, Some(body), "updating a memory")
             .await?;
         r.memory.ok_or_else(|| {
-            BackendError::unavailable("the backend's answer to updating a memory holds no memory")
+            BackendError::outage(
+                Outage::BadAnswer,
+                "the backend's answer to updating a memory holds no memory",
+            )
         })
     }
 
@@ -605,7 +612,9 @@ impl Api {
             .run(work)
             .await
             .and_then(|answer| answer)
-            .map_err(|e| BackendError::unavailable(format!("the local cache failed: {e:#}")))
+            .map_err(|e| {
+                BackendError::outage(Outage::LocalStore, format!("the local cache failed: {e:#}"))
+            })
     }
 }
 

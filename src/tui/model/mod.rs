@@ -181,6 +181,11 @@ pub struct Model {
     pub suggestions: Option<(String, Vec<crate::store::Suggestion>)>,
     /// The reviewer's decisions a colleague's crossed, to keep or drop.
     pub conflicts: Vec<crate::store::Pending>,
+    /// How the reviewer started sift, as a shell takes it again ("sift
+    /// --data-dir /tmp/x"): the empty backlog's commands start with it.
+    pub command: String,
+    /// The store is thrown away on quit (`sift demo`): said on screen.
+    pub throwaway: bool,
     pub quit: bool,
 }
 
@@ -237,6 +242,8 @@ impl Model {
             suggestion_counts: Default::default(),
             suggestions: None,
             conflicts: Vec::new(),
+            command: "sift".into(),
+            throwaway: false,
             quit: false,
         }
     }

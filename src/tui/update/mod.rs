@@ -15,10 +15,11 @@ use super::action::{Action, Effect};
 use super::model::{Model, Overlay, Pane, SyncState};
 use crate::sync::SyncEvent;
 
-/// Prepares a fresh model: selects the default view and asks for the first
-/// finding's details.
+/// Prepares a fresh model: selects the default view (or the first with
+/// findings, when it has none) and asks for the first finding's details.
 pub fn init(model: &mut Model) -> Vec<Effect> {
-    let effects = refilter(model);
+    let mut effects = refilter(model);
+    effects.extend(sidebar::open_on_findings(model));
     detail::keep_lines(model);
     effects
 }
@@ -99,6 +100,7 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     // Read before the index changes: positions in `visible` name rows of
     // the old index.
     let selected = model.selected_id();
+    let first_findings = model.index.is_empty();
     model.index = index;
     model.list.offset = offset;
     // What the memories cover may have changed with the findings.
@@ -106,6 +108,10 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     memories::reloaded(model, kept);
     memory_form::refresh_open(model);
     let mut effects = refilter_from(model, selected);
+    if first_findings {
+        // An import into the empty store, from another terminal.
+        effects.extend(sidebar::open_on_findings(model));
+    }
     if effects.is_empty() && selected.is_some() {
         // Same finding, perhaps changed: show it as it is now.
         model.detail.requested = None;

@@ -51,6 +51,35 @@ pub fn rebuild(model: &mut Model) {
     }
 }
 
+/// On a start with nothing in the default view (a scan of the main branch
+/// has no pull-request findings) and findings elsewhere: opens the first
+/// view, in the sidebar's order, that has some, and says so.
+pub fn open_on_findings(model: &mut Model) -> Vec<Effect> {
+    let empty = model.filter.view;
+    if !model.visible.is_empty() || model.index.is_empty() {
+        return Vec::new();
+    }
+    let first = BacklogView::ALL
+        .iter()
+        .zip(&model.facets.views)
+        .find(|(_, count)| **count > 0);
+    let Some((&view, _)) = first else {
+        return Vec::new();
+    };
+    model.filter.view = view;
+    let effects = refilter(model);
+    let entry = SidebarEntry::View(view);
+    if let Some(at) = model.sidebar_entries.iter().position(|e| *e == entry) {
+        model.sidebar.selected = at;
+    }
+    model.notice = Some(format!(
+        "{} is empty; showing {}",
+        empty.label(),
+        view.label()
+    ));
+    effects
+}
+
 /// Enter on an entry: switch view, or choose / unchoose a project or rule.
 pub fn open(model: &mut Model) -> Vec<Effect> {
     let Some(entry) = model.sidebar_entries.get(model.sidebar.selected).copied() else {

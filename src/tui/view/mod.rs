@@ -4,6 +4,7 @@ mod colleagues;
 mod confirm;
 pub mod detail;
 mod dialog;
+mod empty;
 mod help;
 mod list;
 mod memories;
@@ -54,7 +55,11 @@ pub fn draw(frame: &mut Frame, model: &Model) {
                 sidebar::draw(frame, model, r);
             }
             if let Some(r) = panes.list {
-                list::draw(frame, model, r);
+                if model.index.is_empty() {
+                    empty::draw(frame, model, r);
+                } else {
+                    list::draw(frame, model, r);
+                }
             }
             if let Some(r) = panes.detail {
                 detail::draw(frame, model, r);
