@@ -36,10 +36,6 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     frame.render_widget(block, area);
     let width = inner.width as usize;
 
-    if model.index.is_empty() {
-        frame.render_widget(Paragraph::new(empty_backlog(model)), inner);
-        return;
-    }
     if model.visible.is_empty() {
         let filter = model.filter.to_line();
         let first = if filter.is_empty() {
@@ -93,24 +89,6 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-/// What to show when there is nothing at all: how to get findings in.
-fn empty_backlog(model: &Model) -> Vec<Line<'static>> {
-    let t = &model.theme;
-    vec![
-        Line::from(Span::styled("The backlog is empty.", t.heading)),
-        Line::from(""),
-        Line::from("Import scanner output:"),
-        Line::from(Span::styled("  semgrep scan --json -o results.json", t.key)),
-        Line::from(Span::styled(
-            "  sift import results.json --project NAME",
-            t.key,
-        )),
-        Line::from(""),
-        Line::from("Or look around in the demo backlog:"),
-        Line::from(Span::styled("  sift demo", t.key)),
-    ]
 }
 
 /// Column widths for a list width; narrow lists drop status and age. A
