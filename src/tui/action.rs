@@ -57,6 +57,9 @@ pub enum Action {
     VisualRange,
     /// Mark every finding in the view (or unmark all when all are marked).
     MarkAll,
+    /// Mark the findings in the view of the cursor's rule (its file when
+    /// sorted by file): a group to work through at once.
+    MarkGroup,
     /// Take back the last decision.
     Undo,
     /// Open or close the memory pane.
@@ -312,6 +315,9 @@ impl Action {
             Action::ToggleMark => "mark / unmark and move down".into(),
             Action::VisualRange => "start / end a visual range".into(),
             Action::MarkAll => "mark all in the view / unmark all".into(),
+            Action::MarkGroup => {
+                "mark the view's findings of this rule (of this file when sorted by file)".into()
+            }
             Action::Undo => "undo the last decision".into(),
             Action::Memories => "memories: open / close the memory pane".into(),
             Action::MemoriesOfFinding => "the memories that cover this finding".into(),

@@ -1967,3 +1967,36 @@ fn copies_on_other_refs_are_counted_before_a_bulk_decision() {
     let screen = c.render();
     assert!(screen.contains("Also on"), "{screen}");
 }
+
+#[test]
+fn sorted_by_rule_a_group_reads_as_one_and_plus_marks_it() {
+    let mut c = on_demo(160, 48);
+    c.keys("8/sort:rule<enter>");
+    let rule_of = |c: &Console, id: i64| {
+        let row = &c.model.index.rows[c.model.index.position_of(id).unwrap()];
+        c.model.index.rules.get(row.rule).to_string()
+    };
+    let listed = c.listed();
+    // The first finding whose rule has more than one in the view.
+    let at = (1..listed.len())
+        .find(|&i| rule_of(&c, listed[i]) == rule_of(&c, listed[i - 1]))
+        .unwrap();
+    c.keys(&"j".repeat(at));
+    let rule = rule_of(&c, listed[at]);
+    let group: Vec<i64> = listed
+        .iter()
+        .copied()
+        .filter(|id| rule_of(&c, *id) == rule)
+        .collect();
+    assert!(group.len() >= 2);
+    assert!(c.render().contains("  \""), "a ditto for the repeated rule");
+    c.keys("+");
+    let marked: Vec<i64> = c.model.marked.iter().copied().collect();
+    let mut want = group.clone();
+    want.sort();
+    assert_eq!(marked, want);
+    assert!(
+        c.render()
+            .contains(&format!("Marked {} findings of", group.len()))
+    );
+}

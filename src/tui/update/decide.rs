@@ -91,6 +91,7 @@ pub fn update(model: &mut Model, action: Action) -> Vec<Effect> {
             model.visual = None;
             Vec::new()
         }
+        Action::MarkGroup => mark_group(model),
         Action::Undo => match model.undo.pop() {
             Some(entry) => {
                 model.notice = Some(format!("Undoing: {}", entry.label));
@@ -140,6 +141,44 @@ fn accept_suggested(model: &mut Model) -> Option<Vec<Effect>> {
         summary: Summary::decided(Decision::ClosedSuggested, n),
         memory: None,
     }])
+}
+
+/// Marks the findings in the view that share the cursor's rule (its file
+/// when the list is sorted by file), and says how many.
+fn mark_group(model: &mut Model) -> Vec<Effect> {
+    let Some(row) = model.selected_row().copied() else {
+        model.notice = Some("No finding selected".into());
+        return Vec::new();
+    };
+    let by_file = model.filter.sort == crate::domain::SortBy::File;
+    let same = |r: &crate::domain::Row| {
+        if by_file {
+            r.path == row.path
+        } else {
+            r.rule == row.rule
+        }
+    };
+    let group: Vec<i64> = model
+        .visible
+        .iter()
+        .map(|&i| &model.index.rows[i as usize])
+        .filter(|r| same(r))
+        .map(|r| r.id)
+        .collect();
+    let name = if by_file {
+        model.index.paths.get(row.path)
+    } else {
+        let rule = model.index.rules.get(row.rule);
+        rule.rsplit('.').next().unwrap_or(rule)
+    };
+    model.notice = Some(format!(
+        "Marked {} findings of {} (Esc clears the marks)",
+        group.len(),
+        crate::text::inert(name)
+    ));
+    model.visual = None;
+    model.marked.extend(group);
+    Vec::new()
 }
 
 fn set(state: TriageState) -> Intent {

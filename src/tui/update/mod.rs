@@ -257,6 +257,7 @@ fn normal(model: &mut Model, action: Action) -> Vec<Effect> {
         | Action::ToggleMark
         | Action::VisualRange
         | Action::MarkAll
+        | Action::MarkGroup
         | Action::AcceptAndRemember
         | Action::CustomizeFix
         | Action::Undo => {

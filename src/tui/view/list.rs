@@ -3,7 +3,7 @@
 
 use super::sidebar::short_rule;
 use super::{is_focused, pane_block};
-use crate::domain::{Row, Severity, Status};
+use crate::domain::{Row, Severity, SortBy, Status};
 use crate::text::inert;
 use crate::tui::format::{age, fit, fit_start, pad};
 use crate::tui::model::{Model, Pane, Spread};
@@ -68,8 +68,31 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         .map(|&pos| &model.index.rows[pos as usize])
         .collect();
     let places = locations(model, &page, cols.location);
+    // Sorted by rule or file, a group's rows after its first show a ditto mark.
+    let sort = model.filter.sort;
+    let grouped = |i: usize, row: &Row| {
+        let before = match i {
+            0 => model
+                .list
+                .offset
+                .checked_sub(1)
+                .and_then(|p| model.visible.get(p))
+                .map(|&p| &model.index.rows[p as usize]),
+            _ => Some(page[i - 1]),
+        };
+        before.is_some_and(|b| match sort {
+            SortBy::Rule => b.rule == row.rule,
+            SortBy::File => b.path == row.path,
+            _ => false,
+        })
+    };
     for (i, (row, place)) in page.iter().zip(places).enumerate() {
         let n = model.list.offset + i;
+        let place = match (grouped(i, row), sort) {
+            (true, SortBy::File) => format!("  \":{}", row.line),
+            _ => place,
+        };
+        let ditto_rule = sort == SortBy::Rule && grouped(i, row);
         let marker = if in_range(row.id) {
             "▌"
         } else if model.marked.contains(&row.id) {
@@ -77,7 +100,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         } else {
             " "
         };
-        let mut line = cols.line(model, row, width, marker, &place);
+        let mut line = cols.line(model, row, width, marker, &place, ditto_rule);
         if n == model.list.selected {
             let sel = if focused {
                 theme.selected
@@ -176,6 +199,7 @@ impl Columns {
         width: usize,
         marker: &str,
         location: &str,
+        ditto_rule: bool,
     ) -> Line<'static> {
         let t = &model.theme;
         let mut spans = vec![
@@ -204,8 +228,12 @@ impl Columns {
             ));
             spans.push(Span::raw(" "));
         }
-        let rule = inert(short_rule(model.index.rules.get(row.rule))).into_owned();
-        spans.push(Span::styled(pad(&rule, self.rule), t.text));
+        if ditto_rule {
+            spans.push(Span::styled(pad("  \"", self.rule), t.dim));
+        } else {
+            let rule = inert(short_rule(model.index.rules.get(row.rule))).into_owned();
+            spans.push(Span::styled(pad(&rule, self.rule), t.text));
+        }
         spans.push(Span::raw(" "));
         if self.place > 0 {
             let place = place_of(model, row, self.spread, self.place - 1);
