@@ -241,6 +241,9 @@ pub enum AssistantNews {
 pub struct BulkQuestion {
     pub intents: Vec<(i64, Intent)>,
     pub summary: Summary,
+    /// What becomes of the findings decided, per outcome ("ignored (false
+    /// positive)", "set to fix"), most first.
+    pub outcomes: Vec<(String, usize)>,
     /// Findings left out, per reason.
     pub skipped: Vec<(String, usize)>,
     /// The same findings on other refs, which the decision changes too.

@@ -623,15 +623,32 @@ fn export_view(data_dir: &std::path::Path, filter: &crate::domain::Filter) -> St
             "[year][month][day]-[hour][minute][second]"
         ))
         .unwrap_or_default();
-    let name = format!("sift-export-{}-{stamp}.sarif", filter.view.slug());
+    let base = format!("sift-export-{}-{stamp}", filter.view.slug());
+    // A new file only: an export never replaces anything, its own from the
+    // same second included; readable by the reviewer alone.
+    let mut created = None;
+    for n in 1..100 {
+        let name = match n {
+            1 => format!("{base}.sarif"),
+            n => format!("{base}-{n}.sarif"),
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&name) {
+            Ok(file) => {
+                created = Some((name, file));
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return format!("Export failed: cannot create {name}: {e}"),
+        }
+    }
+    let Some((name, file)) = created else {
+        return format!("Export failed: {base}.sarif and its numbered names exist");
+    };
     let written = (|| -> Result<crate::export::ExportSummary> {
         let store = Store::open(data_dir)?;
-        // A new file only: an export never replaces anything.
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&name)
-            .with_context(|| format!("cannot create {name}"))?;
         let mut out = std::io::BufWriter::new(file);
         let summary = crate::export::write(&store, filter, crate::export::Format::Sarif, &mut out)?;
         out.flush()?;
@@ -643,6 +660,7 @@ fn export_view(data_dir: &std::path::Path, filter: &crate::domain::Filter) -> St
             summary.findings
         ),
         Err(e) => {
+            // Only the file this export created goes.
             let _ = std::fs::remove_file(&name);
             format!("Export failed: {e:#}")
         }

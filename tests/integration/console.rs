@@ -1921,6 +1921,9 @@ fn a_large_bulk_decision_says_what_it_will_do_and_asks_once() {
         "{screen}"
     );
     assert!(screen.contains("Left out:"), "{screen}");
+    // What accepting makes of them: false positives ignored, the rest to fix.
+    assert!(screen.contains("ignored (false positive)"), "{screen}");
+    assert!(screen.contains("set to fix"), "{screen}");
     // Any other key: nothing happens.
     c.keys("n");
     assert!(c.model.top().is_none());

@@ -220,7 +220,10 @@ impl Dialog {
             (true, true) => {
                 // The memory's text gets a frame too before the note grows.
                 let n = if extra >= 4 { grow(&mut extra, 3) } else { 1 };
-                (n, grow(&mut extra, 6))
+                let t = grow(&mut extra, 6);
+                // What is left lets a long note be read too.
+                let more = if n >= 3 { extra.min(5) } else { 0 };
+                (n + more, t)
             }
             (false, _) => (0, grow(&mut extra, 6)),
         };

@@ -205,6 +205,7 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
         return Vec::new();
     }
     let mut refusals = Vec::new();
+    let mut outcomes = Vec::new();
     let intents: Vec<(i64, Intent)> = targets
         .iter()
         .filter(|&&id| {
@@ -218,7 +219,10 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
                 verdict_reason: "",
             };
             match resolve(&intent, context) {
-                Ok(_) => true,
+                Ok(change) => {
+                    outcomes.push(outcome(&change));
+                    true
+                }
                 Err(why) => {
                     refusals.push(why);
                     false
@@ -241,6 +245,7 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
         return vec![Effect::CountBulk(Box::new(BulkQuestion {
             intents,
             summary,
+            outcomes: tally(outcomes),
             skipped: tally(refusals),
             copies: 0,
         }))];
@@ -250,6 +255,20 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
         summary,
         memory: None,
     }]
+}
+
+/// What a change makes of a finding, in words.
+fn outcome(change: &crate::domain::TriageChange) -> String {
+    match (change.state, change.reason) {
+        (Some(TriageState::Ignored), Some(reason)) => {
+            format!("ignored ({})", reason.label().to_lowercase())
+        }
+        (Some(TriageState::Fixing), _) => "set to fix".into(),
+        (Some(TriageState::Reviewing), _) => "set to reviewing".into(),
+        (Some(TriageState::Reopened), _) => "reopened".into(),
+        (Some(state), _) => format!("set to {}", state.as_str().replace('_', " ")),
+        (None, _) => "noted".into(),
+    }
 }
 
 /// A decision on this many findings or more is asked about first.

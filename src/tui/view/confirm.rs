@@ -13,7 +13,15 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect, question: &BulkQuestion) {
     let theme = &model.theme;
-    let mut said = vec![format!("This will be: {}.", question.summary.undo_label())];
+    let outcomes: Vec<String> = question
+        .outcomes
+        .iter()
+        .map(|(what, n)| format!("{n} {what}"))
+        .collect();
+    let mut said = vec![format!(
+        "{}.",
+        crate::tui::format::capitalise(&outcomes.join(", "))
+    )];
     if question.copies > 0 {
         said.push(format!(
             "It also changes {} cop{} of them on other refs: a decision applies to a finding on every ref of its project.",

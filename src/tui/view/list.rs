@@ -54,37 +54,36 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         return;
     }
 
-    let cols = Columns::for_width(width, model.spread);
+    let page_rows: Vec<&Row> = model
+        .visible
+        .iter()
+        .skip(model.list.offset)
+        .take((inner.height as usize).saturating_sub(1))
+        .map(|&pos| &model.index.rows[pos as usize])
+        .collect();
+    // The place column as wide as the page's places need, within limits.
+    let place_wanted = page_rows
+        .iter()
+        .map(|r| place_of(model, r, model.spread, usize::MAX).chars().count())
+        .max()
+        .unwrap_or(0);
+    let cols = Columns::for_width(width, model.spread, place_wanted);
     let range = model.targets();
     let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
     let mut lines = Vec::with_capacity(inner.height as usize);
     lines.push(Line::from(Span::styled(cols.header(width), theme.dim)));
-    let rows = (inner.height as usize).saturating_sub(1);
-    let page: Vec<&Row> = model
-        .visible
-        .iter()
-        .skip(model.list.offset)
-        .take(rows)
-        .map(|&pos| &model.index.rows[pos as usize])
-        .collect();
+    let page = page_rows;
     let places = locations(model, &page, cols.location);
     // Sorted by rule or file, a group's rows after its first show a ditto mark.
     let sort = model.filter.sort;
+    // The top row always names its group.
     let grouped = |i: usize, row: &Row| {
-        let before = match i {
-            0 => model
-                .list
-                .offset
-                .checked_sub(1)
-                .and_then(|p| model.visible.get(p))
-                .map(|&p| &model.index.rows[p as usize]),
-            _ => Some(page[i - 1]),
-        };
-        before.is_some_and(|b| match sort {
-            SortBy::Rule => b.rule == row.rule,
-            SortBy::File => b.path == row.path,
-            _ => false,
-        })
+        i > 0
+            && match sort {
+                SortBy::Rule => page[i - 1].rule == row.rule,
+                SortBy::File => page[i - 1].path == row.path,
+                _ => false,
+            }
     };
     for (i, (row, place)) in page.iter().zip(places).enumerate() {
         let n = model.list.offset + i;
@@ -133,7 +132,7 @@ impl Columns {
     const STATUS: usize = 8;
     const AGE: usize = 4;
 
-    fn for_width(width: usize, spread: Spread) -> Columns {
+    fn for_width(width: usize, spread: Spread, place_wanted: usize) -> Columns {
         let status = width >= 56;
         let age = width >= 44;
         let fixed = Self::MARK
@@ -144,14 +143,9 @@ impl Columns {
             + if status { Self::STATUS + 1 } else { 0 }
             + if age { Self::AGE + 1 } else { 0 };
         let rest = width.saturating_sub(fixed + 1);
-        let wanted = match (spread.projects, spread.refs) {
-            (true, true) => 22,
-            (true, false) => 14,
-            (false, true) => 8,
-            (false, false) => 0,
-        };
-        let place = if wanted > 0 {
-            wanted.min(rest / 5).max(4) + 1
+        let spans = spread.projects || spread.refs;
+        let place = if spans {
+            place_wanted.min(rest / 3).max(4) + 1
         } else {
             0
         };
@@ -336,6 +330,12 @@ fn fit_path(parts: &[&str], telling: usize, line: u32, width: usize) -> String {
     }
     if telling > 1 {
         tries.push(at(format!("…/{}/…/{file}", parts[n - telling])));
+        // The telling folder wins over the whole file name.
+        let head = format!("…/{}/", parts[n - telling]);
+        let room = width.saturating_sub(unicode_width::UnicodeWidthStr::width(head.as_str()));
+        if room >= 8 {
+            tries.push(format!("{head}{}", fit_start(&at(file.to_string()), room)));
+        }
     }
     tries.push(at(format!("…/{file}")));
     let last = if n > 1 {
@@ -386,6 +386,16 @@ mod tests {
         );
         assert_eq!(fit_path(&sqli, 1, 32, 14), "…/low.php:32");
         assert_eq!(fit_path(&sqli, 3, 32, 8), "….php:32");
+        // Too narrow for the telling folder and the whole file name: the
+        // folder stays, the name gives way.
+        let weak = [
+            "DVWA",
+            "vulnerabilities",
+            "weak_id",
+            "source",
+            "impossible.php",
+        ];
+        assert_eq!(fit_path(&weak, 3, 6, 22), "…/weak_id/…sible.php:6");
         assert_eq!(fit_path(&["app.py"], 1, 7, 5), "…py:7");
     }
 
