@@ -570,8 +570,9 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
     let mut insert = tx.prepare_cached(
         "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
             path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-            relevant_since, component, risk)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            relevant_since, component, risk, change_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))",
     )?;
     let mut insert_details = tx.prepare_cached(
         "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",

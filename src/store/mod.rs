@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_changes.sql"),
     include_str!("migrations/0006_assistant.sql"),
     include_str!("migrations/0007_assistant_more.sql"),
+    include_str!("migrations/0008_change_seq.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";
