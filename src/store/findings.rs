@@ -74,18 +74,20 @@ impl StoredRule {
 impl Store {
     /// Stores every scan in one transaction: all of them land, or none.
     pub fn import(&mut self, scans: &[ScanResults]) -> Result<Vec<ImportSummary>> {
-        let now = OffsetDateTime::now_utc();
-        let tx = self.write_tx()?;
-        let mut summaries = Vec::with_capacity(scans.len());
-        for scan in scans {
-            summaries.push(
-                import_scan(&tx, scan, now)
-                    .with_context(|| format!("cannot store the findings of {}", scan.origin))?,
-            );
-        }
-        super::bump_findings_version(&tx)?;
-        tx.commit()?;
-        Ok(summaries)
+        self.with_write_cache(|store| {
+            let now = OffsetDateTime::now_utc();
+            let tx = store.write_tx()?;
+            let mut summaries = Vec::with_capacity(scans.len());
+            for scan in scans {
+                summaries
+                    .push(import_scan(&tx, scan, now).with_context(|| {
+                        format!("cannot store the findings of {}", scan.origin)
+                    })?);
+            }
+            super::bump_findings_version(&tx)?;
+            tx.commit()?;
+            Ok(summaries)
+        })
     }
 
     /// Appends to a finding's history.
@@ -222,6 +224,22 @@ impl Store {
 
     /// Findings by id, in the order given; unknown ids are skipped.
     pub fn load_findings(&self, ids: &[i64]) -> Result<Vec<Finding>> {
+        // One read transaction for the lot, not one (and its locks) for each
+        // statement: the same picture of every finding, and a page of
+        // `sift serve`'s listing without thousands of lock calls.
+        let snapshot = if self.conn.is_autocommit() && ids.len() > 1 {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let found = self.load_findings_in(ids)?;
+        if let Some(tx) = snapshot {
+            tx.finish()?;
+        }
+        Ok(found)
+    }
+
+    fn load_findings_in(&self, ids: &[i64]) -> Result<Vec<Finding>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT d.doc, f.ref, f.state, f.triage_state, f.triage_reason, f.triage_comment,
                     f.triaged_at, d.code_start, d.code, r.doc, p.name, p.url
