@@ -74,20 +74,19 @@ impl StoredRule {
 impl Store {
     /// Stores every scan in one transaction: all of them land, or none.
     pub fn import(&mut self, scans: &[ScanResults]) -> Result<Vec<ImportSummary>> {
-        self.with_write_cache(|store| {
-            let now = OffsetDateTime::now_utc();
-            let tx = store.write_tx()?;
-            let mut summaries = Vec::with_capacity(scans.len());
-            for scan in scans {
-                summaries
-                    .push(import_scan(&tx, scan, now).with_context(|| {
-                        format!("cannot store the findings of {}", scan.origin)
-                    })?);
-            }
-            super::bump_findings_version(&tx)?;
-            tx.commit()?;
-            Ok(summaries)
-        })
+        let _cache = self.write_cache()?;
+        let now = OffsetDateTime::now_utc();
+        let tx = self.write_tx()?;
+        let mut summaries = Vec::with_capacity(scans.len());
+        for scan in scans {
+            summaries.push(
+                import_scan(&tx, scan, now)
+                    .with_context(|| format!("cannot store the findings of {}", scan.origin))?,
+            );
+        }
+        super::bump_findings_version(&tx)?;
+        tx.commit()?;
+        Ok(summaries)
     }
 
     /// Appends to a finding's history.

@@ -49,6 +49,20 @@ pub const DB_FILE: &str = "sift.db";
 /// findings made 40 writes and 20 reads a finding with the default.
 const WRITE_CACHE_KIB: i64 = 64 * 1024;
 
+/// Gives the memory of a large write's page cache back when dropped.
+struct WriteCache<'a> {
+    conn: &'a Connection,
+    before: i64,
+}
+
+impl Drop for WriteCache<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.conn.pragma_update(None, "cache_size", self.before) {
+            tracing::warn!("cannot shrink the store's page cache again: {e}");
+        }
+    }
+}
+
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -122,19 +136,18 @@ impl Store {
         &self.path
     }
 
-    /// Runs a large write with a page cache that holds it, then gives the
-    /// memory back (a console's connection keeps the small default).
-    fn with_write_cache<T>(&self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+    /// A page cache that holds a large write, until the guard is dropped
+    /// (a console's connection keeps the small default otherwise).
+    fn write_cache(&self) -> Result<WriteCache<'_>> {
         let before: i64 = self
             .conn
             .pragma_query_value(None, "cache_size", |r| r.get(0))?;
         self.conn
             .pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
-        let out = work(self);
-        if let Err(e) = self.conn.pragma_update(None, "cache_size", before) {
-            tracing::warn!("cannot shrink the store's page cache again: {e}");
-        }
-        out
+        Ok(WriteCache {
+            conn: &self.conn,
+            before,
+        })
     }
 
     /// A transaction that will write: it takes the write lock at once,

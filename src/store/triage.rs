@@ -85,20 +85,7 @@ impl Store {
         key: Option<&str>,
         preconditions: &[(i64, TriageState)],
     ) -> Result<Applied> {
-        self.with_write_cache(|store| {
-            store.apply_triage_in(ids, change, actor, at, key, preconditions)
-        })
-    }
-
-    fn apply_triage_in(
-        &self,
-        ids: &[i64],
-        change: &TriageChange,
-        actor: &str,
-        at: OffsetDateTime,
-        key: Option<&str>,
-        preconditions: &[(i64, TriageState)],
-    ) -> Result<Applied> {
+        let _cache = self.write_cache()?;
         let tx = self.write_tx()?;
         if let Some(key) = key {
             let earlier: Option<String> = tx

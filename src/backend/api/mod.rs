@@ -269,18 +269,29 @@ impl Api {
             return Ok(None);
         }
         if !status.is_success() {
-            let deployment = self.deployment.lock().await.clone();
-            let e = self.redacted(http::classify(
-                status,
-                &headers,
-                &body,
-                what,
-                deployment.as_deref(),
-            ));
-            tracing::warn!("{what}: {e}");
-            return Err(e);
+            return Err(self.failed(status, &headers, &body, what).await);
         }
         self.parse(&body, what).map(Some)
+    }
+
+    /// What an answer other than 2xx means, logged, without the token.
+    async fn failed(
+        &self,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &str,
+        what: &str,
+    ) -> BackendError {
+        let deployment = self.deployment.lock().await.clone();
+        let e = self.redacted(http::classify(
+            status,
+            headers,
+            body,
+            what,
+            deployment.as_deref(),
+        ));
+        tracing::warn!("{what}: {e}");
+        e
     }
 
     /// The answer's status, headers and body.
@@ -405,24 +416,14 @@ impl Api {
         Ok(out)
     }
 
-    /// One page of `GET …/findings`; also returns the body as it came.
-    pub async fn findings_page(
-        &self,
-        query: &FindingsQuery,
-    ) -> Result<(FindingsPage, String), BackendError> {
-        let slug = self.deployment().await?;
-        let mut url = self.url(&Self::deployment_path(&slug, "findings"))?;
-        {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in query.to_pairs() {
-                pairs.append_pair(k, &v);
-            }
+    /// One page of `GET …/findings`.
+    pub async fn findings_page(&self, query: &FindingsQuery) -> Result<FindingsPage, BackendError> {
+        match self.findings_page_at(query, None).await? {
+            Listed::Page { page, .. } => Ok(page),
+            Listed::CursorUnknown => Ok(FindingsPage {
+                findings: Vec::new(),
+            }),
         }
-        self.send(
-            self.request(reqwest::Method::GET, url),
-            &format!("listing findings (page {})", query.page),
-        )
-        .await
     }
 
     /// One page of `GET …/findings`, asking `sift serve` only for what
@@ -454,16 +455,7 @@ impl Api {
             return Ok(Listed::CursorUnknown);
         }
         if !status.is_success() {
-            let deployment = self.deployment.lock().await.clone();
-            let e = self.redacted(http::classify(
-                status,
-                &headers,
-                &body,
-                &what,
-                deployment.as_deref(),
-            ));
-            tracing::warn!("{what}: {e}");
-            return Err(e);
+            return Err(self.failed(status, &headers, &body, &what).await);
         }
         let cursor = headers
             .get(crate::wire::headers::CHANGE_CURSOR)
