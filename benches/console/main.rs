@@ -65,6 +65,8 @@ pub struct Options {
     pub vd_max_s: u64,
     /// Only the console on the pty: no export, sift serve, push or VisiData.
     pub console_only: bool,
+    /// Only `sift serve`'s pulls and push: no console, export or VisiData.
+    pub serve_only: bool,
     /// Skip the full pull from sift serve when its first two pages suggest
     /// it would take longer than this (seconds).
     pub serve_max_s: u64,
@@ -79,6 +81,7 @@ cargo bench --bench console [-- OPTIONS]
   --no-vd          skip the VisiData comparison (env SIFT_BENCH_NO_VD=1)
   --console-only   only the console on the pty (the budgets): no export,
                    sift serve, pushes or VisiData
+  --serve-only     only the pulls from and the push to sift serve
   --no-install     do not pip-install VisiData into target/bench-venv when
                    it is missing
   --vd-max-mb MB   stop VisiData above this resident memory (default 6144)
@@ -136,6 +139,7 @@ impl Options {
             vd_max_s: 300,
             serve_max_s: 600,
             console_only: false,
+            serve_only: false,
             sift,
             target,
             data,
@@ -150,6 +154,7 @@ impl Options {
                 "--runs" => opts.runs = value()?.parse()?,
                 "--no-vd" => opts.vd = false,
                 "--console-only" => opts.console_only = true,
+                "--serve-only" => opts.serve_only = true,
                 "--no-install" => opts.install_vd = false,
                 "--vd-max-mb" => opts.vd_max_mb = value()?.parse()?,
                 "--vd-max-s" => opts.vd_max_s = value()?.parse()?,
@@ -160,6 +165,9 @@ impl Options {
                 }
                 other => bail!("unknown argument {other}\n\n{USAGE}"),
             }
+        }
+        if opts.console_only && opts.serve_only {
+            bail!("--console-only and --serve-only leave nothing to measure together");
         }
         if opts.runs == 0 || opts.sizes.is_empty() {
             bail!("nothing to measure\n\n{USAGE}");
@@ -326,6 +334,12 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
         serve: None,
         vd: None,
     };
+
+    if opts.serve_only {
+        size.serve = serve::measure(opts, &backlog, 10_000)?;
+        print_serve(opts, size.serve.as_ref());
+        return Ok(size);
+    }
 
     // A first start reads the store from disk; the runs after it find it
     // in the page cache, as a reviewer's second start would.
@@ -516,32 +530,7 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
         export.max_rss_kb as f64 / 1024.0
     );
     size.serve = serve::measure(opts, &backlog, 10_000)?;
-    if let Some(v) = &size.serve {
-        match v.skipped_estimate_s {
-            Some(est) => println!(
-                "  sift serve on loopback: first page of 3,000 in {:.0} ms, the next in {:.0} ms; \
-                 the full pull ({} pages) would take about {est:.0} s, over --serve-max-s {}: skipped",
-                v.first_page_ms, v.next_page_ms, v.pages, opts.serve_max_s
-            ),
-            None => {
-                println!(
-                    "  sift serve on loopback: full pull of {} findings ({} pages; first page {:.0} ms, \
-                     second {:.0} ms) into an empty cache in {:.0} ms, peak RSS of the puller {:.0} MB",
-                    v.pulled,
-                    v.pages,
-                    v.first_page_ms,
-                    v.next_page_ms,
-                    v.pull_ms,
-                    v.pull_hwm_kb as f64 / 1024.0
-                );
-                println!(
-                    "  {} decisions through sift serve: recorded in {:.0} ms, pushed in {:.0} ms \
-                     ({} bulk triage calls); the pass's pull after them {:.0} ms",
-                    v.decisions, v.record_ms, v.push_ms, v.push_calls, v.pass_pull_ms
-                );
-            }
-        }
-    }
+    print_serve(opts, size.serve.as_ref());
 
     if let Some(vd) = vd {
         let v = visidata::measure(opts, vd, &export.file, n)?;
@@ -565,6 +554,45 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
     let _ = std::fs::remove_file(&export.file);
     size.export = Some(export);
     Ok(size)
+}
+
+fn print_serve(opts: &Options, serve: Option<&serve::Serve>) {
+    let Some(v) = serve else { return };
+    match v.skipped_estimate_s {
+        Some(est) => println!(
+            "  sift serve on loopback: first page of 3,000 in {:.0} ms, the next in {:.0} ms; \
+             the full pull ({} pages) would take about {est:.0} s, over --serve-max-s {}: skipped",
+            v.first_page_ms, v.next_page_ms, v.pages, opts.serve_max_s
+        ),
+        None => {
+            println!(
+                "  sift serve on loopback: full pull of {} findings ({} pages; first page {:.0} ms, \
+                 second {:.0} ms) into an empty cache in {:.0} ms, peak RSS of the puller {:.0} MB",
+                v.pulled,
+                v.pages,
+                v.first_page_ms,
+                v.next_page_ms,
+                v.pull_ms,
+                v.pull_hwm_kb as f64 / 1024.0
+            );
+            println!(
+                "  {} decisions through sift serve: recorded in {:.0} ms, pushed in {:.0} ms \
+                 ({} bulk triage calls); the pass's pull after them {:.0} ms; a routine pull \
+                 (nothing changed) {:.1} ms, {}",
+                v.decisions,
+                v.record_ms,
+                v.push_ms,
+                v.push_calls,
+                v.pass_pull_ms,
+                v.routine_pull_ms,
+                if v.by_cursor {
+                    "by the change cursor"
+                } else {
+                    "every page (no change cursor)"
+                }
+            );
+        }
+    }
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
@@ -642,10 +670,14 @@ fn report(opts: &Options, sizes: &[Size]) {
         }
     }
 
-    if sizes.iter().all(|s| s.export.is_none()) {
+    if sizes
+        .iter()
+        .all(|s| s.export.is_none() && s.serve.is_none())
+    {
         println!("\n(--console-only: no export, sift serve, pushes or VisiData)");
     } else {
         without_terminal(sizes);
+        pulls_table(sizes);
     }
     if sizes.iter().any(|s| s.vd.is_some()) {
         visidata_table(sizes);
@@ -679,6 +711,30 @@ fn without_terminal(sizes: &[Size]) {
             pull,
             push,
             fmt(p.map(|p| p.push_ms), 0),
+        );
+    }
+}
+
+/// The pulls from `sift serve` against issue 16's goals.
+fn pulls_table(sizes: &[Size]) {
+    println!(
+        "\nPulls from sift serve (goals at 100k: full ≤ 3 s, after 10k ≤ 300 ms, routine ≤ 100 ms):\n"
+    );
+    println!(
+        "| size | full pull into an empty cache ms | pull after 10,000 decisions ms | routine pull ms | by cursor |"
+    );
+    println!("|---:|---:|---:|---:|---|");
+    for s in sizes {
+        let Some(v) = s.serve.filter(|v| v.skipped_estimate_s.is_none()) else {
+            continue;
+        };
+        println!(
+            "| {} | {:.0} | {:.0} | {:.1} | {} |",
+            label(s.n),
+            v.pull_ms,
+            v.pass_pull_ms,
+            v.routine_pull_ms,
+            if v.by_cursor { "yes" } else { "no" }
         );
     }
 }

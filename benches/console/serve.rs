@@ -1,6 +1,8 @@
 //! The backlog over HTTP: `sift serve` on loopback, a full pull by the
 //! Semgrep API backend into an empty cache, then 10,000 decisions recorded
-//! in that cache and pushed back by the sync's push-and-pull pass.
+//! in that cache and pushed back by the sync's push-and-pull pass, whose
+//! pull brings them back (only the changes, by `sift serve`'s change
+//! cursor); then routine pulls, with nothing changed.
 
 use crate::backlog::{Backlog, Scratch};
 use crate::{Options, ms};
@@ -38,10 +40,17 @@ pub struct Serve {
     /// The bulk triage calls of the push-and-pull pass.
     pub push_ms: f64,
     pub push_calls: usize,
-    /// The pull that ends the pass (the backlog changed, so it is stored
-    /// again).
+    /// The pull that ends the pass: the 10,000 decisions come back.
     pub pass_pull_ms: f64,
+    /// Pulls with nothing changed since the last, as the console makes
+    /// them every few seconds: the median of `ROUTINE_PULLS`.
+    pub routine_pull_ms: f64,
+    /// Whether the client held a change cursor (asked only for changes).
+    pub by_cursor: bool,
 }
+
+/// Routine pulls timed after the pass.
+const ROUTINE_PULLS: usize = 5;
 
 /// Whether this sift has a `serve` command.
 pub fn available(opts: &Options) -> bool {
@@ -219,9 +228,11 @@ pub fn measure(opts: &Options, backlog: &Backlog, decisions: usize) -> Result<Op
     if let Some(offline) = report.offline {
         bail!("pushing to sift serve failed: {}", offline.reason);
     }
-    if report.acknowledged != out.decisions {
+    // A decision on a finding a scan fixed is refused, not lost.
+    let refused: usize = report.rejected.iter().map(|r| r.outbox_ids.len()).sum();
+    if report.acknowledged + refused != out.decisions {
         bail!(
-            "sift serve acknowledged {} of {} decisions",
+            "sift serve acknowledged {} and refused {refused} of {} decisions",
             report.acknowledged,
             out.decisions
         );
@@ -230,6 +241,18 @@ pub fn measure(opts: &Options, backlog: &Backlog, decisions: usize) -> Result<Op
     out.push_ms = ms(push);
     out.push_calls = calls;
     out.pass_pull_ms = ms(*timed.pull.lock().unwrap_or_else(|e| e.into_inner()));
+    out.by_cursor = timed.inner.pulls_cheaply();
+    let mut routine = Vec::with_capacity(ROUTINE_PULLS);
+    for _ in 0..ROUTINE_PULLS {
+        let t = Instant::now();
+        let changed = rt.block_on(timed.inner.pull())?;
+        routine.push(ms(t.elapsed()));
+        if changed {
+            bail!("a routine pull found changes where there were none");
+        }
+    }
+    routine.sort_by(f64::total_cmp);
+    out.routine_pull_ms = routine[routine.len() / 2];
     Ok(Some(out))
 }
 

@@ -127,4 +127,12 @@ impl Backend for Configured {
             Ready::Api(b) => b.pull().await,
         }
     }
+
+    fn pulls_cheaply(&self) -> bool {
+        match self {
+            // A look at the store's version, opened or not.
+            Configured::Embedded { .. } => true,
+            Configured::Api { api, .. } => api.pulls_cheaply(),
+        }
+    }
 }

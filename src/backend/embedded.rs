@@ -115,6 +115,11 @@ impl Backend for Embedded {
         *seen = Some(version);
         Ok(changed)
     }
+
+    /// A pull reads the store's version.
+    fn pulls_cheaply(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -163,4 +163,10 @@ pub trait Backend: Send + Sync + 'static {
     /// memories); true when something changed that the console should
     /// reload.
     fn pull(&self) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// Whether a pull costs little when little changed (it asks only for
+    /// the changes), so the console may pull every few seconds.
+    fn pulls_cheaply(&self) -> bool {
+        false
+    }
 }

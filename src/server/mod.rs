@@ -531,41 +531,87 @@ async fn list_projects(
     Ok(Json(ListProjectsResponse { projects }))
 }
 
+/// The Semgrep listing; on every answer, the change cursor past it
+/// (`X-Sift-Change-Cursor`). With `since_change=CURSOR`, only the findings
+/// changed since, in the order they changed (410 when the cursor is
+/// another store's: the client pulls everything).
 async fn list_findings(
     State(app): State<Arc<App>>,
     UrlPath(slug): UrlPath<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<FindingsPage>, ApiError> {
+) -> Result<(HeaderMap, Json<FindingsPage>), ApiError> {
     app.check_slug(&slug)?;
-    let query =
-        FindingsQuery::from_pairs(query_pairs(raw.as_deref())).map_err(ApiError::bad_request)?;
+    let pairs = query_pairs(raw.as_deref());
+    let since = match pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == crate::wire::SINCE_CHANGE)
+    {
+        None => None,
+        Some((_, v)) => Some(service::ChangeCursor::parse(v).ok_or_else(|| {
+            ApiError::bad_request(format!("since_change is not a change cursor: '{v}'"))
+        })?),
+    };
+    let query = FindingsQuery::from_pairs(pairs).map_err(ApiError::bad_request)?;
+    if since.is_some()
+        && let Some(why) = service::changes_refuse(&query)
+    {
+        return Err(ApiError::bad_request(why));
+    }
     let selection = app.selection.clone();
-    let findings = app
+    let (findings, cursor) = app
         .with_store(move |store| {
-            let key = format!(
-                "{:?}",
-                FindingsQuery {
-                    page: 0,
-                    ..query.clone()
-                }
-            );
-            let version = store.findings_version().map_err(ApiError::internal)?;
-            let mut cached = selection.lock().unwrap_or_else(|e| e.into_inner());
-            let ids = match cached.as_ref() {
-                Some((k, v, ids)) if *k == key && *v == version => ids.clone(),
-                _ => {
-                    let ids = Arc::new(service::select_ids(store, &query)?);
-                    *cached = Some((key, version, ids.clone()));
-                    ids
+            let (page, cursor) = match since {
+                Some(after) => service::select_changes(store, &query, after)?.ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::GONE,
+                        "the change cursor is not this server's (its store was replaced): \
+                         pull everything",
+                    )
+                })?,
+                None => {
+                    // Before selecting: what changes meanwhile comes next time.
+                    let head = service::ChangeCursor::head(store)?;
+                    (selected_page(store, &selection, &query)?, head)
                 }
             };
-            drop(cached);
-            let page = service::page(&ids, &query);
             let found: Vec<Finding> = store.load_findings(&page).map_err(ApiError::internal)?;
-            Ok(found.iter().map(v1::Finding::from_domain).collect())
+            Ok((found.iter().map(v1::Finding::from_domain).collect(), cursor))
         })
         .await?;
-    Ok(Json(FindingsPage { findings }))
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&cursor.to_string()) {
+        headers.insert(crate::wire::headers::CHANGE_CURSOR, value);
+    }
+    Ok((headers, Json(FindingsPage { findings })))
+}
+
+/// One page of the query's selection; the next pages of a pull are sliced
+/// from the last selection while the findings have not changed.
+fn selected_page(
+    store: &Store,
+    selection: &Mutex<Option<Selection>>,
+    query: &FindingsQuery,
+) -> Result<Vec<i64>, ApiError> {
+    let key = format!(
+        "{:?}",
+        FindingsQuery {
+            page: 0,
+            ..query.clone()
+        }
+    );
+    let version = store.findings_version().map_err(ApiError::internal)?;
+    let mut cached = selection.lock().unwrap_or_else(|e| e.into_inner());
+    let ids = match cached.as_ref() {
+        Some((k, v, ids)) if *k == key && *v == version => ids.clone(),
+        _ => {
+            let ids = Arc::new(service::select_ids(store, query)?);
+            *cached = Some((key, version, ids.clone()));
+            ids
+        }
+    };
+    drop(cached);
+    Ok(service::page(&ids, query))
 }
 
 async fn bulk_triage(

@@ -74,6 +74,7 @@ impl StoredRule {
 impl Store {
     /// Stores every scan in one transaction: all of them land, or none.
     pub fn import(&mut self, scans: &[ScanResults]) -> Result<Vec<ImportSummary>> {
+        let _cache = self.write_cache()?;
         let now = OffsetDateTime::now_utc();
         let tx = self.write_tx()?;
         let mut summaries = Vec::with_capacity(scans.len());
@@ -256,6 +257,22 @@ impl Store {
 
     /// Findings by id, in the order given; unknown ids are skipped.
     pub fn load_findings(&self, ids: &[i64]) -> Result<Vec<Finding>> {
+        // One read transaction for the lot, not one (and its locks) for each
+        // statement: the same picture of every finding, and a page of
+        // `sift serve`'s listing without thousands of lock calls.
+        let snapshot = if self.conn.is_autocommit() && ids.len() > 1 {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let found = self.load_findings_in(ids)?;
+        if let Some(tx) = snapshot {
+            tx.finish()?;
+        }
+        Ok(found)
+    }
+
+    fn load_findings_in(&self, ids: &[i64]) -> Result<Vec<Finding>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT d.doc, f.ref, f.state, f.triage_state, f.triage_reason, f.triage_comment,
                     f.triaged_at, d.code_start, d.code, r.doc, p.name, p.url
@@ -604,8 +621,9 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
     let mut insert = tx.prepare_cached(
         "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
             path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-            relevant_since, component, risk)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            relevant_since, component, risk, change_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))",
     )?;
     let mut insert_details = tx.prepare_cached(
         "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",

@@ -1,6 +1,7 @@
 //! What `sift serve` lists: every finding's filterable facts as stored
 //! (without the pending overlay: a server reports what it holds), the
-//! projects with their scan times; and the memory removal its API offers.
+//! projects with their scan times; the findings changed since a change
+//! number; and the memory removal its API offers.
 
 use super::Store;
 use crate::domain::{ScanState, Severity, Status, TriageReason, TriageState, Verdict};
@@ -36,40 +37,72 @@ pub struct ProjectRow {
     pub latest_import: Option<String>,
 }
 
+/// The facts of `ListingRow`, and the change number (column 13).
+const LISTING_SELECT: &str = "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref,
+        f.match_based_id, r.name, f.severity, f.state, f.triage_state, f.triage_reason,
+        f.verdict, f.relevant_since, f.change_seq
+     FROM findings f
+     JOIN projects p ON p.id = f.project_id
+     JOIN rules r ON r.id = f.rule_id";
+
+fn listing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListingRow> {
+    let state = ScanState::parse(r.get_ref(8)?.as_str()?).unwrap_or(ScanState::Unresolved);
+    let triage = TriageState::parse(r.get_ref(9)?.as_str()?).unwrap_or(TriageState::Untriaged);
+    Ok(ListingRow {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        project: r.get(2)?,
+        primary_branch: r.get(3)?,
+        git_ref: r.get(4)?,
+        match_based_id: r.get(5)?,
+        rule: r.get(6)?,
+        severity: Severity::parse(r.get_ref(7)?.as_str()?).unwrap_or(Severity::Medium),
+        status: Status::derive(state, triage),
+        triage_reason: r
+            .get_ref(10)?
+            .as_str_or_null()?
+            .and_then(TriageReason::parse),
+        verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
+        relevant_since: r.get(12)?,
+    })
+}
+
 impl Store {
     /// Every finding, in no particular order.
     pub fn listing_rows(&self) -> Result<Vec<ListingRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref, f.match_based_id,
-                    r.name, f.severity, f.state, f.triage_state, f.triage_reason, f.verdict,
-                    f.relevant_since
-             FROM findings f
-             JOIN projects p ON p.id = f.project_id
-             JOIN rules r ON r.id = f.rule_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let state = ScanState::parse(r.get_ref(8)?.as_str()?).unwrap_or(ScanState::Unresolved);
-            let triage =
-                TriageState::parse(r.get_ref(9)?.as_str()?).unwrap_or(TriageState::Untriaged);
-            Ok(ListingRow {
-                id: r.get(0)?,
-                project_id: r.get(1)?,
-                project: r.get(2)?,
-                primary_branch: r.get(3)?,
-                git_ref: r.get(4)?,
-                match_based_id: r.get(5)?,
-                rule: r.get(6)?,
-                severity: Severity::parse(r.get_ref(7)?.as_str()?).unwrap_or(Severity::Medium),
-                status: Status::derive(state, triage),
-                triage_reason: r
-                    .get_ref(10)?
-                    .as_str_or_null()?
-                    .and_then(TriageReason::parse),
-                verdict: r.get_ref(11)?.as_str_or_null()?.and_then(Verdict::parse),
-                relevant_since: r.get(12)?,
-            })
+        let mut stmt = self.conn.prepare_cached(LISTING_SELECT)?;
+        let rows = stmt.query_map([], listing_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// At most `limit` findings changed after change number `after`, in
+    /// the order they changed, each with its change number.
+    pub fn changed_rows(&self, after: i64, limit: usize) -> Result<Vec<(i64, ListingRow)>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{LISTING_SELECT} WHERE f.change_seq > ?1 ORDER BY f.change_seq LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(rusqlite::params![after, limit], |r| {
+            Ok((r.get(13)?, listing_row(r)?))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Where the findings' changes stand: the store's id and its latest
+    /// change number. A cursor names both, so that one from another store
+    /// (a server started afresh) is told apart.
+    pub fn change_head(&self) -> Result<(i64, i64)> {
+        let id: i64 =
+            self.conn
+                .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| {
+                    r.get(0)
+                })?;
+        let seq: i64 = self.conn.query_row(
+            "SELECT coalesce(max(change_seq), 0) FROM findings",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((id, seq))
     }
 
     /// Every project, by name.

@@ -38,9 +38,30 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_changes.sql"),
     include_str!("migrations/0006_assistant.sql"),
     include_str!("migrations/0007_assistant_more.sql"),
+    include_str!("migrations/0008_change_seq.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";
+
+/// SQLite's page cache during a large write, in KiB (its default is 2 MB).
+/// A transaction that touches more pages than the cache holds writes them
+/// to the WAL again and again and reads them back: an import of 3,000
+/// findings made 40 writes and 20 reads a finding with the default.
+const WRITE_CACHE_KIB: i64 = 64 * 1024;
+
+/// Gives the memory of a large write's page cache back when dropped.
+struct WriteCache<'a> {
+    conn: &'a Connection,
+    before: i64,
+}
+
+impl Drop for WriteCache<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.conn.pragma_update(None, "cache_size", self.before) {
+            tracing::warn!("cannot shrink the store's page cache again: {e}");
+        }
+    }
+}
 
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -113,6 +134,20 @@ fn bump_findings_version(tx: &Connection) -> Result<i64> {
 impl Store {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A page cache that holds a large write, until the guard is dropped
+    /// (a console's connection keeps the small default otherwise).
+    fn write_cache(&self) -> Result<WriteCache<'_>> {
+        let before: i64 = self
+            .conn
+            .pragma_query_value(None, "cache_size", |r| r.get(0))?;
+        self.conn
+            .pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
+        Ok(WriteCache {
+            conn: &self.conn,
+            before,
+        })
     }
 
     /// A transaction that will write: it takes the write lock at once,

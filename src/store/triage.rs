@@ -85,6 +85,7 @@ impl Store {
         key: Option<&str>,
         preconditions: &[(i64, TriageState)],
     ) -> Result<Applied> {
+        let _cache = self.write_cache()?;
         let tx = self.write_tx()?;
         if let Some(key) = key {
             let earlier: Option<String> = tx

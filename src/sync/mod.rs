@@ -48,6 +48,10 @@ pub struct SyncConfig {
     pub batch_size: usize,
     /// How often to pull when there is nothing to send.
     pub poll_interval: Duration,
+    /// How often instead when the backend pulls cheaply (only what
+    /// changed: `sift serve`, the embedded store), so that a colleague's
+    /// decision shows within seconds.
+    pub cheap_poll_interval: Duration,
     /// Longest wait for a whole pull, which may take many pages (each
     /// page's request has its own time limit in the backend).
     pub pull_timeout: Duration,
@@ -61,6 +65,7 @@ impl Default for SyncConfig {
             backoff_max: Duration::from_secs(5 * 60),
             batch_size: 3_000,
             poll_interval: Duration::from_secs(30),
+            cheap_poll_interval: Duration::from_secs(2),
             pull_timeout: Duration::from_secs(5 * 60),
         }
     }
@@ -551,7 +556,8 @@ impl Drop for SyncHandle {
 
 /// Starts the background sync on the current tokio runtime. It opens its
 /// own connection to the store in `data_dir`, passes at once, and then
-/// whenever woken, every `poll_interval` when all is well, or after the
+/// whenever woken, every `poll_interval` when all is well (every
+/// `cheap_poll_interval` when the backend pulls cheaply), or after the
 /// backoff when the backend failed. It stops when `events` is closed or at
 /// `shutdown`.
 pub fn spawn<B: Backend>(
@@ -601,7 +607,10 @@ async fn run<B: Backend>(
                 match waiting {
                     // Decisions recorded during the pass: go again.
                     Ok(count) if count > 0 => (SyncStatus::Pending { count }, Duration::ZERO),
-                    _ => (SyncStatus::Synced { at: now }, cfg.poll_interval),
+                    _ => (
+                        SyncStatus::Synced { at: now },
+                        poll_interval(&*backend, &cfg),
+                    ),
                 }
             }
             Ok(Some(offline)) => {
@@ -715,6 +724,15 @@ async fn pass<B: Backend>(
         let _ = events.send(SyncEvent::Changed);
     }
     Ok(report.offline)
+}
+
+/// How long to wait before the next pull when all is well.
+fn poll_interval<B: Backend>(backend: &B, cfg: &SyncConfig) -> Duration {
+    if backend.pulls_cheaply() {
+        cfg.cheap_poll_interval.min(cfg.poll_interval)
+    } else {
+        cfg.poll_interval
+    }
 }
 
 /// How long to wait after `failures` failures in a row: exponential backoff

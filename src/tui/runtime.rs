@@ -256,9 +256,12 @@ async fn event_loop<B: Backend>(
                 dirty = true;
             }
             Some(event) = sync_rx.recv() => {
+                // A pull every few seconds that finds nothing new draws
+                // nothing.
+                let before = (!dirty).then(|| screen(&model));
                 model.now = clock();
                 effects.extend(update::update(&mut model, Action::Synced(event)));
-                dirty = true;
+                dirty = dirty || before != Some(screen(&model));
             }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,

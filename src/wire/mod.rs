@@ -16,4 +16,12 @@ pub mod headers {
     /// On every answer of `sift serve` (its version): the client may send
     /// it what Semgrep does not take, such as a triage's preconditions.
     pub const SIFT_SERVE: &str = "x-sift-serve";
+    /// On `sift serve`'s findings listing: the change cursor past what the
+    /// answer holds. Sent back as the `since_change` parameter, it asks for
+    /// only what changed since.
+    pub const CHANGE_CURSOR: &str = "x-sift-change-cursor";
 }
+
+/// The findings listing's parameter for `sift serve`'s change cursor
+/// (Semgrep ignores parameters it does not know).
+pub const SINCE_CHANGE: &str = "since_change";

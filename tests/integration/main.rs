@@ -14,6 +14,7 @@ mod cli_json;
 mod cli_memories;
 mod cli_triage;
 mod colleagues;
+mod colleagues_latency;
 mod conformance;
 mod console;
 mod console_first_run;

@@ -1,10 +1,14 @@
 //! The Semgrep API backend: one HTTP client for semgrep.dev, a
 //! single-tenant Semgrep, or `sift serve` (ARCHITECTURE §6).
 //!
-//! Decisions go as v1 bulk triage (`issue_type` "sast"). Pulls page through
-//! `GET …/findings?issue_type=sast&dedup=false&page_size=3000` until a short
-//! or empty page and store the findings in a local cache (a store of its
-//! own, per backend), which the console and the scripting commands read.
+//! Decisions go as v1 bulk triage (`issue_type` "sast"). A full pull pages
+//! through `GET …/findings?issue_type=sast&dedup=false&page_size=3000` until
+//! a short or empty page and stores the findings in a local cache (a store
+//! of its own, per backend), which the console and the scripting commands
+//! read. `sift serve` also answers with a change cursor
+//! (`X-Sift-Change-Cursor`), kept in the cache directory: the next pulls
+//! send it back (`since_change`) and get only the findings changed since;
+//! without one, or when the server no longer knows it, the pull is full.
 //! Autotriage feedback cannot be sent with an API token, so agreeing or
 //! disagreeing with Assistant goes as the v1 triage of ARCHITECTURE §3.
 //!
@@ -44,6 +48,21 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// brought, so an unchanged backlog is not stored (or reloaded) again.
 const PULL_DIGEST_FILE: &str = "last-pull.sha256";
 
+/// The file in the cache directory that keeps `sift serve`'s change cursor
+/// after the last pull.
+const CHANGE_CURSOR_FILE: &str = "change-cursor";
+
+/// A page of the findings listing, or the server's word that it no longer
+/// knows the change cursor asked with.
+enum Listed {
+    Page {
+        page: FindingsPage,
+        /// `sift serve`'s cursor past this page (none from Semgrep).
+        cursor: Option<String>,
+    },
+    CursorUnknown,
+}
+
 pub struct Api {
     client: reqwest::Client,
     base: Url,
@@ -59,6 +78,8 @@ pub struct Api {
     page_size: u32,
     dedup: bool,
     last_pull: Mutex<Vec<String>>,
+    /// `sift serve`'s change cursor after the last pull, if it gave one.
+    change_cursor: Mutex<Option<String>>,
     /// Named to `sift serve` (which records it when it has no tokens).
     reviewer: Option<String>,
     /// Whether the backend is `sift serve` (it says so on every answer),
@@ -95,6 +116,10 @@ impl Api {
         let last_pull = std::fs::read_to_string(cache_dir.join(PULL_DIGEST_FILE))
             .map(|s| s.lines().map(str::to_string).collect())
             .unwrap_or_default();
+        let change_cursor = std::fs::read_to_string(cache_dir.join(CHANGE_CURSOR_FILE))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         Ok(Api {
             client: http_client(DEFAULT_TIMEOUT, credentials::is_loopback(&base))?,
             base,
@@ -110,6 +135,7 @@ impl Api {
             // team sees, with the ids every console accepts.
             dedup: false,
             last_pull: Mutex::new(last_pull),
+            change_cursor: Mutex::new(change_cursor),
             reviewer: None,
             sift_serve: Mutex::new(None),
         })
@@ -243,18 +269,29 @@ impl Api {
             return Ok(None);
         }
         if !status.is_success() {
-            let deployment = self.deployment.lock().await.clone();
-            let e = self.redacted(http::classify(
-                status,
-                &headers,
-                &body,
-                what,
-                deployment.as_deref(),
-            ));
-            tracing::warn!("{what}: {e}");
-            return Err(e);
+            return Err(self.failed(status, &headers, &body, what).await);
         }
         self.parse(&body, what).map(Some)
+    }
+
+    /// What an answer other than 2xx means, logged, without the token.
+    async fn failed(
+        &self,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &str,
+        what: &str,
+    ) -> BackendError {
+        let deployment = self.deployment.lock().await.clone();
+        let e = self.redacted(http::classify(
+            status,
+            headers,
+            body,
+            what,
+            deployment.as_deref(),
+        ));
+        tracing::warn!("{what}: {e}");
+        e
     }
 
     /// The answer's status, headers and body.
@@ -380,11 +417,23 @@ impl Api {
         Ok(out)
     }
 
-    /// One page of `GET …/findings`; also returns the body as it came.
-    pub async fn findings_page(
+    /// One page of `GET …/findings`.
+    pub async fn findings_page(&self, query: &FindingsQuery) -> Result<FindingsPage, BackendError> {
+        match self.findings_page_at(query, None).await? {
+            Listed::Page { page, .. } => Ok(page),
+            Listed::CursorUnknown => Ok(FindingsPage {
+                findings: Vec::new(),
+            }),
+        }
+    }
+
+    /// One page of `GET …/findings`, asking `sift serve` only for what
+    /// changed since `since` (a cursor it gave) when given.
+    async fn findings_page_at(
         &self,
         query: &FindingsQuery,
-    ) -> Result<(FindingsPage, String), BackendError> {
+        since: Option<&str>,
+    ) -> Result<Listed, BackendError> {
         let slug = self.deployment().await?;
         let mut url = self.url(&Self::deployment_path(&slug, "findings"))?;
         {
@@ -392,12 +441,32 @@ impl Api {
             for (k, v) in query.to_pairs() {
                 pairs.append_pair(k, &v);
             }
+            if let Some(since) = since {
+                pairs.append_pair(crate::wire::SINCE_CHANGE, since);
+            }
         }
-        self.send(
-            self.request(reqwest::Method::GET, url),
-            &format!("listing findings (page {})", query.page),
-        )
-        .await
+        let what = match since {
+            Some(_) => "listing the findings changed since the last pull".to_string(),
+            None => format!("listing findings (page {})", query.page),
+        };
+        let (status, headers, body) = self
+            .fetch(self.request(reqwest::Method::GET, url), &what)
+            .await?;
+        if since.is_some() && status == reqwest::StatusCode::GONE {
+            return Ok(Listed::CursorUnknown);
+        }
+        if !status.is_success() {
+            return Err(self.failed(status, &headers, &body, &what).await);
+        }
+        let cursor = headers
+            .get(crate::wire::headers::CHANGE_CURSOR)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()));
+        Ok(Listed::Page {
+            page: self.parse(&body, &what)?,
+            cursor,
+        })
     }
 
     /// `POST …/triage` with a body as given.
@@ -830,6 +899,18 @@ impl Backend for Api {
         };
         Ok(findings_changed || memories_changed)
     }
+
+    /// `sift serve` answers the changes since the cursor it gave.
+    fn pulls_cheaply(&self) -> bool {
+        let serve = *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner());
+        serve == Some(true)
+            && !self.dedup
+            && self
+                .change_cursor
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
+    }
 }
 
 impl Api {
@@ -860,10 +941,75 @@ impl Api {
             .collect())
     }
 
+    /// Brings the cache up to date with the backend's findings: only what
+    /// changed since the last pull when `sift serve` gave a change cursor,
+    /// else every page. True when anything changed.
+    async fn pull_findings(&self) -> Result<bool, BackendError> {
+        let cursor = self
+            .change_cursor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        // A cursor lists every ref's copy: a de-duplicated cache pulls all.
+        if let Some(cursor) = cursor.filter(|_| !self.dedup) {
+            match self.pull_changes(cursor).await? {
+                Some(changed) => return Ok(changed),
+                None => {
+                    tracing::info!("the backend does not know the change cursor: pulling all");
+                    self.keep_cursor(None);
+                }
+            }
+        }
+        self.pull_everything().await
+    }
+
+    /// Pulls the findings changed since `cursor`, page by page; none when
+    /// the backend does not answer it (it no longer knows the cursor, or it
+    /// is not `sift serve`).
+    async fn pull_changes(&self, mut cursor: String) -> Result<Option<bool>, BackendError> {
+        let origin = self.base.as_str().trim_end_matches('/').to_string();
+        let query = FindingsQuery {
+            page_size: self.page_size,
+            ..FindingsQuery::default()
+        };
+        let (mut count, mut changed) = (0usize, false);
+        loop {
+            let (page, next) = match self.findings_page_at(&query, Some(&cursor)).await? {
+                Listed::Page {
+                    page,
+                    cursor: Some(next),
+                } => (page, next),
+                Listed::Page { cursor: None, .. } | Listed::CursorUnknown => return Ok(None),
+            };
+            let n = page.findings.len();
+            count += n;
+            if n > 0 {
+                let scans = group(page.findings, &origin);
+                self.with_cache(move |store| store.import(&scans).map(|_| ()))
+                    .await?;
+                changed = true;
+            }
+            let moved = next != cursor;
+            cursor = next;
+            // A short page is the last; so is one that did not move the
+            // cursor (a server that never ends).
+            if n < query.page_size as usize || !moved || count >= 1_000_000 {
+                break;
+            }
+        }
+        if changed {
+            tracing::info!("pulled {count} changed findings");
+            // The cache no longer holds what the full pull's digests say.
+            self.forget_digests();
+        }
+        self.keep_cursor(Some(cursor));
+        Ok(Some(changed))
+    }
+
     /// Pulls the findings into the cache page by page, so memory holds one
     /// page at a time; a page the same as at the last pull (by digest) is
     /// not imported again. True when anything changed.
-    async fn pull_findings(&self) -> Result<bool, BackendError> {
+    async fn pull_everything(&self) -> Result<bool, BackendError> {
         let before = self
             .last_pull
             .lock()
@@ -876,8 +1022,21 @@ impl Api {
             ..FindingsQuery::default()
         };
         let (mut digests, mut count, mut changed) = (Vec::new(), 0usize, false);
+        // `sift serve`'s cursor as the pull began: what changes while it
+        // pages comes at the next pull.
+        let mut first_cursor = None;
         loop {
-            let (page, _) = self.findings_page(&query).await?;
+            let page = match self.findings_page_at(&query, None).await? {
+                Listed::Page { page, cursor } => {
+                    if query.page == 0 {
+                        first_cursor = cursor;
+                    }
+                    page
+                }
+                Listed::CursorUnknown => FindingsPage {
+                    findings: Vec::new(),
+                },
+            };
             let n = page.findings.len();
             count += n;
             let digest = page_digest(&page.findings);
@@ -904,7 +1063,40 @@ impl Api {
             }
         }
         *self.last_pull.lock().unwrap_or_else(|e| e.into_inner()) = digests;
+        self.keep_cursor(first_cursor.filter(|_| !self.dedup));
         Ok(changed)
+    }
+
+    /// Remembers the change cursor for the next pull (in this process and
+    /// in the cache directory), or forgets it.
+    fn keep_cursor(&self, cursor: Option<String>) {
+        let path = self.cache_dir.join(CHANGE_CURSOR_FILE);
+        let written = match &cursor {
+            Some(c) => std::fs::write(&path, c),
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        if let Err(e) = written {
+            tracing::warn!("cannot keep the change cursor in {}: {e}", path.display());
+        }
+        *self.change_cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
+    }
+
+    /// Forgets the full pull's page digests, so the next full pull imports
+    /// every page.
+    fn forget_digests(&self) {
+        let path = self.cache_dir.join(PULL_DIGEST_FILE);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove {}: {e}", path.display());
+        }
+        self.last_pull
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
