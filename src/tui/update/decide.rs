@@ -220,7 +220,7 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
             };
             match resolve(&intent, context) {
                 Ok(change) => {
-                    outcomes.push(outcome(&change));
+                    outcomes.push(change.activity());
                     true
                 }
                 Err(why) => {
@@ -255,20 +255,6 @@ fn decide(model: &mut Model, intent: Intent, decision: Decision) -> Vec<Effect> 
         summary,
         memory: None,
     }]
-}
-
-/// What a change makes of a finding, in words.
-fn outcome(change: &crate::domain::TriageChange) -> String {
-    match (change.state, change.reason) {
-        (Some(TriageState::Ignored), Some(reason)) => {
-            format!("ignored ({})", reason.label().to_lowercase())
-        }
-        (Some(TriageState::Fixing), _) => "set to fix".into(),
-        (Some(TriageState::Reviewing), _) => "set to reviewing".into(),
-        (Some(TriageState::Reopened), _) => "reopened".into(),
-        (Some(state), _) => format!("set to {}", state.as_str().replace('_', " ")),
-        (None, _) => "noted".into(),
-    }
 }
 
 /// A decision on this many findings or more is asked about first.
