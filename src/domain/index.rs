@@ -65,6 +65,24 @@ impl StringTable {
         self.iter().find(|(_, s)| *s == text).map(|(id, _)| id)
     }
 
+    /// The table's buffer and the end offset of each string, as stored.
+    pub fn parts(&self) -> (&str, &[u32]) {
+        (&self.text, &self.ends)
+    }
+
+    /// A table from stored parts; `None` unless every end lies, in order,
+    /// on a character boundary of `text`.
+    pub fn from_parts(text: String, ends: Vec<u32>) -> Option<StringTable> {
+        let mut start = 0u32;
+        for &end in &ends {
+            if end < start || !text.is_char_boundary(end as usize) {
+                return None;
+            }
+            start = end;
+        }
+        Some(StringTable { text, ends })
+    }
+
     fn push(&mut self, text: &str) -> u32 {
         self.text.push_str(text);
         self.ends.push(self.text.len() as u32);
@@ -88,10 +106,24 @@ struct Interner {
 }
 
 impl Interner {
+    /// An interner that goes on from a finished table.
+    fn over(table: StringTable) -> Interner {
+        let mut interner = Interner::default();
+        for (id, text) in table.iter() {
+            let hash = hash_of(text);
+            match interner.ids.get(&hash) {
+                None => {
+                    interner.ids.insert(hash, id);
+                }
+                Some(_) => interner.collisions.entry(hash).or_default().push(id),
+            }
+        }
+        interner.table = table;
+        interner
+    }
+
     fn intern(&mut self, text: &str) -> u32 {
-        let mut h = FxHasher::default();
-        text.hash(&mut h);
-        let hash = h.finish();
+        let hash = hash_of(text);
         match self.ids.get(&hash) {
             None => {
                 let id = self.table.push(text);
@@ -115,6 +147,12 @@ impl Interner {
         self.table.shrink_to_fit();
         self.table
     }
+}
+
+fn hash_of(text: &str) -> u64 {
+    let mut h = FxHasher::default();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// The finding fields the index keeps, as the store hands them over.
@@ -181,6 +219,12 @@ impl IndexBuilder {
     /// Adds the findings of another builder (of other findings), as if
     /// they had been pushed here.
     pub fn append(&mut self, other: IndexBuilder) {
+        let rows = self.remapped(other);
+        self.rows.extend(rows);
+    }
+
+    /// `other`'s rows with their strings interned here.
+    fn remapped(&mut self, other: IndexBuilder) -> Vec<Row> {
         let remap = |into: &mut Interner, from: Interner| -> Vec<u32> {
             from.table.iter().map(|(_, s)| into.intern(s)).collect()
         };
@@ -190,35 +234,31 @@ impl IndexBuilder {
         let messages = remap(&mut self.messages, other.messages);
         let refs = remap(&mut self.refs, other.refs);
         let components = remap(&mut self.components, other.components);
-        self.rows.reserve(other.rows.len());
-        self.rows.extend(other.rows.into_iter().map(|r| Row {
-            project: projects[r.project as usize],
-            rule: rules[r.rule as usize],
-            path: paths[r.path as usize],
-            message: messages[r.message as usize],
-            git_ref: refs[r.git_ref as usize],
-            component: components[r.component as usize],
-            ..r
-        }));
+        other
+            .rows
+            .into_iter()
+            .map(|r| Row {
+                project: projects[r.project as usize],
+                rule: rules[r.rule as usize],
+                path: paths[r.path as usize],
+                message: messages[r.message as usize],
+                git_ref: refs[r.git_ref as usize],
+                component: components[r.component as usize],
+                ..r
+            })
+            .collect()
     }
 
     pub fn finish(mut self) -> FindingIndex {
-        // The list order: most severe first, then newest, then highest id.
-        self.rows.sort_unstable_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.relevant_since.cmp(&a.relevant_since))
-                .then(b.id.cmp(&a.id))
-        });
+        self.rows.sort_unstable_by(list_order);
+        self.into_index()
+    }
+
+    /// The index of rows already in list order.
+    fn into_index(mut self) -> FindingIndex {
         self.rows.shrink_to_fit();
-        let positions = self
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id, i as u32))
-            .collect();
         FindingIndex {
-            positions,
+            positions: Positions::of(&self.rows),
             rows: self.rows,
             projects: self.projects.finish(),
             rules: self.rules.finish(),
@@ -230,12 +270,83 @@ impl IndexBuilder {
     }
 }
 
+/// The list order: most severe first, then newest, then highest id.
+pub fn list_order(a: &Row, b: &Row) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then(b.relevant_since.cmp(&a.relevant_since))
+        .then(b.id.cmp(&a.id))
+}
+
+/// Finding id -> position in the rows. Store ids are dense, so a table
+/// indexed by id costs one pass to build, where a hash map of a million
+/// ids cost tens of milliseconds of the start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Positions {
+    /// `slots[id - base]` is the position, or `u32::MAX` for no finding.
+    Dense { base: i64, slots: Vec<u32> },
+    /// Ids too far apart for a table.
+    Sparse(FxHashMap<i64, u32>),
+}
+
+impl Default for Positions {
+    fn default() -> Self {
+        Positions::Dense {
+            base: 0,
+            slots: Vec::new(),
+        }
+    }
+}
+
+impl Positions {
+    fn of(rows: &[Row]) -> Positions {
+        let span = rows.iter().fold(None, |span, r| match span {
+            None => Some((r.id, r.id)),
+            Some((low, high)) => Some((r.id.min(low), r.id.max(high))),
+        });
+        Positions::spanning(rows, span)
+    }
+
+    /// `of`, the lowest and highest id being known.
+    fn spanning(rows: &[Row], span: Option<(i64, i64)>) -> Positions {
+        let Some((low, high)) = span else {
+            return Positions::default();
+        };
+        let width = (high as i128 - low as i128 + 1) as u128;
+        if width > (rows.len() as u128).saturating_mul(4).max(1024) {
+            let map = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id, i as u32))
+                .collect();
+            return Positions::Sparse(map);
+        }
+        let mut slots = vec![u32::MAX; width as usize];
+        for (i, r) in rows.iter().enumerate() {
+            slots[(r.id - low) as usize] = i as u32;
+        }
+        Positions::Dense { base: low, slots }
+    }
+
+    fn get(&self, id: i64) -> Option<usize> {
+        match self {
+            Positions::Dense { base, slots } => {
+                let slot = usize::try_from(id.checked_sub(*base)?).ok()?;
+                slots
+                    .get(slot)
+                    .filter(|&&p| p != u32::MAX)
+                    .map(|&p| p as usize)
+            }
+            Positions::Sparse(map) => map.get(&id).map(|&p| p as usize),
+        }
+    }
+}
+
 /// Every finding, in list order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FindingIndex {
     pub rows: Vec<Row>,
-    /// Finding id -> position in `rows`.
-    positions: FxHashMap<i64, u32>,
+    positions: Positions,
     pub projects: StringTable,
     pub rules: StringTable,
     pub paths: StringTable,
@@ -243,6 +354,9 @@ pub struct FindingIndex {
     pub refs: StringTable,
     pub components: StringTable,
 }
+
+/// The string tables of an index, in the order of `FindingIndex`'s fields.
+pub type Tables = [StringTable; 6];
 
 impl FindingIndex {
     pub fn len(&self) -> usize {
@@ -254,12 +368,93 @@ impl FindingIndex {
     }
 
     pub fn position_of(&self, id: i64) -> Option<usize> {
-        self.positions.get(&id).map(|&p| p as usize)
+        self.positions.get(id)
     }
 
     pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {
         let p = self.position_of(id)?;
         self.rows.get_mut(p)
+    }
+
+    pub fn tables(&self) -> [&StringTable; 6] {
+        [
+            &self.projects,
+            &self.rules,
+            &self.paths,
+            &self.messages,
+            &self.refs,
+            &self.components,
+        ]
+    }
+
+    /// An index of stored rows; `None` unless they are in list order with
+    /// distinct ids and every string id names a string of its table.
+    pub fn from_parts(rows: Vec<Row>, tables: Tables) -> Option<FindingIndex> {
+        let [projects, rules, paths, messages, refs, components] = tables;
+        let lens = [&projects, &rules, &paths, &messages, &refs, &components].map(|t| t.len());
+        // One pass: a million rows are checked in a few milliseconds.
+        let mut span: Option<(i64, i64)> = None;
+        let mut before: Option<&Row> = None;
+        for r in &rows {
+            let ids = [r.project, r.rule, r.path, r.message, r.git_ref, r.component];
+            if ids.iter().zip(lens).any(|(&id, len)| id as usize >= len)
+                || before.is_some_and(|b| !list_order(b, r).is_lt())
+            {
+                return None;
+            }
+            span = Some(span.map_or((r.id, r.id), |(low, high)| {
+                (r.id.min(low), r.id.max(high))
+            }));
+            before = Some(r);
+        }
+        Some(FindingIndex {
+            positions: Positions::spanning(&rows, span),
+            rows,
+            projects,
+            rules,
+            paths,
+            messages,
+            refs,
+            components,
+        })
+    }
+
+    /// This index with `changed` findings in place of those with the same
+    /// ids and the new ones added, in list order.
+    pub fn updated(self, changed: IndexBuilder) -> FindingIndex {
+        if changed.rows.is_empty() {
+            return self;
+        }
+        let positions = self.positions;
+        let mut builder = IndexBuilder {
+            rows: self.rows,
+            projects: Interner::over(self.projects),
+            rules: Interner::over(self.rules),
+            paths: Interner::over(self.paths),
+            messages: Interner::over(self.messages),
+            refs: Interner::over(self.refs),
+            components: Interner::over(self.components),
+        };
+        let mut moved = false;
+        for row in builder.remapped(changed) {
+            match positions.get(row.id) {
+                Some(p) => {
+                    let old = &mut builder.rows[p];
+                    moved |= list_order(old, &row).is_ne();
+                    *old = row;
+                }
+                None => {
+                    builder.rows.push(row);
+                    moved = true;
+                }
+            }
+        }
+        if moved {
+            // Stable: the rows are in order but for the few that moved,
+            // which a merge sort finds in one pass over the runs.
+            builder.rows.sort_by(list_order);
+        }
+        builder.into_index()
     }
 }
 

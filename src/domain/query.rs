@@ -553,19 +553,25 @@ impl FindingIndex {
         }
     }
 
-    /// Counts per view, project and rule, each ignoring its own dimension.
-    pub fn facets(&self, filter: &Filter) -> Facets {
+    /// `select` and the counts per view, project and rule (each ignoring
+    /// its own dimension) in one pass over the rows: the console needs both
+    /// on each keystroke of a filter.
+    pub fn select_with_facets(&self, filter: &Filter) -> (Vec<u32>, Facets) {
         let compiled = Compiled::new(self, filter);
+        let mut found = Vec::new();
         let mut views = [0usize; 8];
         let mut projects = vec![0usize; self.projects.len()];
         let mut rules = vec![0usize; self.rules.len()];
-        for row in &self.rows {
+        for (i, row) in self.rows.iter().enumerate() {
             let p = compiled.parts(row);
             if !p.rest {
                 continue;
             }
-            let in_view = compiled.filter.view.contains(row);
+            let in_view = filter.view.contains(row);
             if p.project && p.rule {
+                if in_view {
+                    found.push(i as u32);
+                }
                 for (n, view) in views.iter_mut().zip(BacklogView::ALL) {
                     *n += usize::from(view.contains(row));
                 }
@@ -577,6 +583,7 @@ impl FindingIndex {
                 rules[row.rule as usize] += 1;
             }
         }
+        self.sort(&mut found, filter.sort);
         let nonzero = |counts: Vec<usize>| -> Vec<(u32, usize)> {
             counts
                 .into_iter()
@@ -592,11 +599,12 @@ impl FindingIndex {
             b.1.cmp(&a.1)
                 .then_with(|| self.rules.get(a.0).cmp(self.rules.get(b.0)))
         });
-        Facets {
+        let facets = Facets {
             views,
             projects,
             rules,
-        }
+        };
+        (found, facets)
     }
 }
 
@@ -702,8 +710,9 @@ mod tests {
     }
 
     fn ids(index: &FindingIndex, filter: &Filter) -> Vec<i64> {
-        index
-            .select(filter)
+        let found = index.select(filter);
+        assert_eq!(index.select_with_facets(filter).0, found, "the console's pass");
+        found
             .into_iter()
             .map(|i| index.rows[i as usize].id)
             .collect()
@@ -798,7 +807,8 @@ mod tests {
             projects: vec!["acme/web".into()],
             ..Filter::default()
         };
-        let facets = index.facets(&f);
+        let (found, facets) = index.select_with_facets(&f);
+        assert_eq!(found, index.select(&f), "the same findings as select");
         assert_eq!(facets.views[0], 2, "pre-production in acme/web");
         assert_eq!(facets.views[2], 0, "production in acme/web");
         // Projects are counted as if no project were chosen.

@@ -1,6 +1,7 @@
 //! Findings: import, the compact index, and full details.
 
 use super::Store;
+use super::index_snapshot;
 use super::identity::Place;
 use crate::domain::{
     Activity, CodeContext, Component, ComponentRisk, Evidence, Finding, FindingIndex, IndexBuilder,
@@ -12,6 +13,7 @@ use anyhow::{Context, Result};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 use time::OffsetDateTime;
 
@@ -122,33 +124,144 @@ impl Store {
 
     /// The compact index of every finding, for the list and the counts.
     ///
-    /// A large backlog is read in two halves by id, on this connection and
-    /// a second one, at once: reading rows is most of the console's start.
-    /// Both halves are read in transactions that see the same findings
-    /// version, so the index is one consistent picture of the store.
+    /// From the snapshot file beside the store when one fits it, with the
+    /// findings changed since read again; otherwise from every finding's
+    /// row, and then the snapshot is written for the next time.
     pub fn load_index(&self) -> Result<FindingIndex> {
+        let names = self.index_names()?;
+        let snapshot = self.snapshot_file();
+        if let Some(file) = &snapshot
+            && let Some((stamp, index)) = index_snapshot::read(file)
+            && let Some(index) = self.index_since(file, &names, stamp, index)?
+        {
+            return Ok(index);
+        }
+        let (index, mark) = self.build_index(&names)?;
+        if let Some(file) = &snapshot
+            && index.len() >= index_snapshot::SNAPSHOT_FROM
+        {
+            self.save_snapshot(file, &index, &names, mark);
+        }
+        Ok(index)
+    }
+
+    /// The snapshot file, for a store kept in a file.
+    fn snapshot_file(&self) -> Option<std::path::PathBuf> {
+        let file = self.conn.path().filter(|p| !p.is_empty())?;
+        Some(index_snapshot::file_of(Path::new(file)))
+    }
+
+    /// Writes the snapshot; a failure only costs the next start its speed.
+    fn save_snapshot(&self, file: &Path, index: &FindingIndex, names: &IndexNames, mark: i64) {
+        let saved = self.change_head().and_then(|(store_id, _)| {
+            let stamp = index_snapshot::Stamp {
+                store_id,
+                mark,
+                names: names.digest,
+            };
+            Ok(index_snapshot::write(file, index, stamp)?)
+        });
+        if let Err(e) = saved {
+            tracing::warn!("cannot write the index snapshot {}: {e:#}", file.display());
+        }
+    }
+
+    /// `index`, a snapshot up to change `stamp.mark`, brought up to date:
+    /// the findings changed since and those a pending decision shows (then
+    /// or now) read again. `None` when it does not fit this store or so
+    /// much changed that reading every row is as quick.
+    fn index_since(
+        &self,
+        file: &Path,
+        names: &IndexNames,
+        stamp: index_snapshot::Stamp,
+        index: FindingIndex,
+    ) -> Result<Option<FindingIndex>> {
+        if stamp.names != names.digest {
+            return Ok(None);
+        }
+        let snapshot = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let (store_id, top) = self.change_head()?;
+        if store_id != stamp.store_id || top < stamp.mark {
+            return Ok(None);
+        }
+        let changed: i64 = self.conn.query_row(
+            "SELECT count(*) FROM findings WHERE change_seq > ?1",
+            [stamp.mark],
+            |r| r.get(0),
+        )?;
+        if changed as usize > index.len() / 4 {
+            return Ok(None);
+        }
+        let mut pending: Vec<i64> = index
+            .rows
+            .iter()
+            .filter(|r| r.pending)
+            .map(|r| r.id)
+            .collect();
+        pending.extend(names.overlay.keys());
+        let mut fresh = IndexBuilder::default();
+        scan_index(
+            &self.conn,
+            names,
+            "change_seq > ?1 OR id IN (SELECT value FROM json_each(?2))",
+            params![stamp.mark, serde_json::to_string(&pending)?],
+            &mut fresh,
+        )?;
+        if let Some(tx) = snapshot {
+            tx.finish()?;
+        }
+        let index = index.updated(fresh);
+        if changed as usize >= index_snapshot::REWRITE_AFTER {
+            self.save_snapshot(file, &index, names, top);
+        }
+        Ok(Some(index))
+    }
+
+    /// What `load_index` looks finding rows up in.
+    fn index_names(&self) -> Result<IndexNames> {
         // Projects and rules are few: read them once and look them up by id
         // instead of joining them to every finding.
+        let mut digest = rustc_hash::FxHasher::default();
         let mut projects: HashMap<i64, (String, String)> = HashMap::new();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, name, primary_branch FROM projects")?;
+            .prepare_cached("SELECT id, name, primary_branch FROM projects ORDER BY id")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            projects.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+            let (id, name, primary): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            (id, &name, &primary).hash(&mut digest);
+            projects.insert(id, (name, primary));
         }
         let mut rules: HashMap<i64, String> = HashMap::new();
-        let mut stmt = self.conn.prepare_cached("SELECT id, name FROM rules")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM rules ORDER BY id")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            rules.insert(r.get(0)?, r.get(1)?);
+            let (id, name): (i64, String) = (r.get(0)?, r.get(1)?);
+            (id, &name).hash(&mut digest);
+            rules.insert(id, name);
         }
-        let names = IndexNames {
+        Ok(IndexNames {
             projects,
             rules,
             overlay: self.pending_overlay()?,
-        };
+            digest: digest.finish(),
+        })
+    }
 
+    /// The index from every finding's row, and the highest change it holds.
+    ///
+    /// A large backlog is read in two halves by id, on this connection and
+    /// a second one, at once: reading rows is most of the time. Both halves
+    /// are read in transactions that see the same findings version, so the
+    /// index is one consistent picture of the store.
+    fn build_index(&self, names: &IndexNames) -> Result<(FindingIndex, i64)> {
         let (low, high): (Option<i64>, Option<i64>) = (
             self.conn
                 .query_row("SELECT min(id) FROM findings", [], |r| r.get(0))?,
@@ -161,23 +274,32 @@ impl Store {
             && high - low >= PARALLEL_INDEX_SPAN
         {
             let split = low + (high - low) / 2;
-            if let Some(index) = self.load_index_halves(Path::new(file), &names, split)? {
-                return Ok(index);
+            if let Some(built) = self.build_index_halves(Path::new(file), names, split)? {
+                return Ok(built);
             }
         }
+        let snapshot = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let mark = top_change(&self.conn)?;
         let mut builder = IndexBuilder::default();
-        scan_index(&self.conn, &names, i64::MIN, i64::MAX, &mut builder)?;
-        Ok(builder.finish())
+        scan_index(&self.conn, names, "1", [], &mut builder)?;
+        if let Some(tx) = snapshot {
+            tx.finish()?;
+        }
+        Ok((builder.finish(), mark))
     }
 
     /// Reads ids below `split` here and the others on a second connection,
     /// at once; `None` when the findings changed between the two reads.
-    fn load_index_halves(
+    fn build_index_halves(
         &self,
         file: &Path,
         names: &IndexNames,
         split: i64,
-    ) -> Result<Option<FindingIndex>> {
+    ) -> Result<Option<(FindingIndex, i64)>> {
         let version = |conn: &rusqlite::Connection| -> Result<i64> {
             Ok(conn.query_row(
                 "SELECT value FROM meta WHERE key = 'findings_version'",
@@ -186,7 +308,7 @@ impl Store {
             )?)
         };
         std::thread::scope(|scope| {
-            let second = scope.spawn(|| -> Result<(i64, IndexBuilder)> {
+            let second = scope.spawn(|| -> Result<(i64, i64, IndexBuilder)> {
                 let conn = rusqlite::Connection::open_with_flags(
                     file,
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -194,27 +316,30 @@ impl Store {
                 )?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 let tx = conn.unchecked_transaction()?;
-                let seen = version(&conn)?;
+                let (seen, mark) = (version(&conn)?, top_change(&conn)?);
                 let mut builder = IndexBuilder::default();
-                scan_index(&conn, names, split, i64::MAX, &mut builder)?;
+                scan_index(&conn, names, "id >= ?1", [split], &mut builder)?;
                 tx.finish()?;
-                Ok((seen, builder))
+                Ok((seen, mark, builder))
             });
             let tx = self.conn.unchecked_transaction()?;
-            let seen = version(&self.conn)?;
+            let (seen, mark) = (version(&self.conn)?, top_change(&self.conn)?);
             let mut builder = IndexBuilder::default();
-            scan_index(&self.conn, names, i64::MIN, split, &mut builder)?;
+            scan_index(&self.conn, names, "id < ?1", [split], &mut builder)?;
             tx.finish()?;
-            let (other_seen, other) = second
+            let (other_seen, other_mark, other) = second
                 .join()
                 .map_err(|_| anyhow::anyhow!("the index reader thread panicked"))??;
             if seen != other_seen {
                 return Ok(None);
             }
             builder.append(other);
-            Ok(Some(builder.finish()))
+            // The earlier of the two pictures: a change after it is read
+            // again from a snapshot of this index.
+            Ok(Some((builder.finish(), mark.min(other_mark))))
         })
     }
+
     /// One finding with its code context and history.
     pub fn load_finding(&self, id: i64) -> Result<Option<Finding>> {
         let mut found = self.load_findings(&[id])?;
@@ -397,22 +522,34 @@ struct IndexNames {
     projects: HashMap<i64, (String, String)>,
     rules: HashMap<i64, String>,
     overlay: super::outbox::Overlay,
+    /// Of the project and rule names: a snapshot built with others is stale.
+    digest: u64,
 }
 
-/// Adds the findings with `from <= id < to` to `builder`.
+/// The highest change number of the findings a connection sees.
+fn top_change(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(change_seq), 0) FROM findings",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Adds the findings `filter` (an SQL condition on `findings`) selects to
+/// `builder`.
 fn scan_index(
     conn: &rusqlite::Connection,
     names: &IndexNames,
-    from: i64,
-    to: i64,
+    filter: &str,
+    values: impl rusqlite::Params,
     builder: &mut IndexBuilder,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, relevant_since, project_id, rule_id, path, message, ref, line, severity,
                 state, triage_state, verdict, component, risk
-         FROM findings WHERE id >= ?1 AND id < ?2",
-    )?;
-    let mut rows = stmt.query(params![from, to])?;
+         FROM findings WHERE {filter}"
+    ))?;
+    let mut rows = stmt.query(values)?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let pending = names.overlay.get(&id);
@@ -800,4 +937,141 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         ],
     )?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{TriageChange, TriageState};
+
+    /// Each row with its strings, as the list shows it.
+    fn shown(index: &FindingIndex) -> Vec<String> {
+        index
+            .rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}:{} {} {} {:?} {:?} {:?} {:?} {} {:?} {:?} {}",
+                    r.id,
+                    index.projects.get(r.project),
+                    index.rules.get(r.rule),
+                    index.paths.get(r.path),
+                    r.line,
+                    index.messages.get(r.message),
+                    index.refs.get(r.git_ref),
+                    r.severity,
+                    r.status,
+                    r.triage_state,
+                    r.verdict,
+                    index.components.get(r.component),
+                    r.risk,
+                    r.lifecycle,
+                    r.pending,
+                )
+            })
+            .collect()
+    }
+
+    fn seeded(dir: &Path, n: usize) -> Store {
+        let mut store = Store::open(dir).unwrap();
+        crate::demo::seed(&mut store, Some(n), OffsetDateTime::UNIX_EPOCH).unwrap();
+        store
+    }
+
+    /// Writes the snapshot of the store as it is now.
+    fn snapshot(store: &Store) -> FindingIndex {
+        let names = store.index_names().unwrap();
+        let (index, mark) = store.build_index(&names).unwrap();
+        let file = store.snapshot_file().unwrap();
+        store.save_snapshot(&file, &index, &names, mark);
+        assert!(file.exists());
+        index
+    }
+
+    fn from_every_row(store: &Store) -> FindingIndex {
+        store
+            .build_index(&store.index_names().unwrap())
+            .unwrap()
+            .0
+    }
+
+    fn reviewing() -> TriageChange {
+        TriageChange {
+            state: Some(TriageState::Reviewing),
+            reason: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_brought_up_to_date_lists_what_the_rows_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = seeded(dir.path(), 300);
+        let before = snapshot(&store);
+        let ids: Vec<i64> = before.rows.iter().map(|r| r.id).take(3).collect();
+        let at = OffsetDateTime::UNIX_EPOCH;
+        crate::demo::seed(&mut store, Some(330), at).unwrap();
+        store
+            .apply_triage(&[ids[0]], &reviewing(), "ana", at, None)
+            .unwrap();
+        store.record(&[(ids[1], reviewing())], "ana").unwrap();
+
+        let file = store.snapshot_file().unwrap();
+        let (stamp, kept) = index_snapshot::read(&file).unwrap();
+        let names = store.index_names().unwrap();
+        let loaded = store
+            .index_since(&file, &names, stamp, kept)
+            .unwrap()
+            .expect("the snapshot is brought up to date, not rebuilt");
+        assert_eq!(shown(&loaded), shown(&from_every_row(&store)));
+        assert_eq!(shown(&store.load_index().unwrap()), shown(&loaded));
+        assert!(loaded.len() > before.len(), "new findings are listed");
+        let row = |id| loaded.rows[loaded.position_of(id).unwrap()];
+        assert_eq!(row(ids[0]).triage_state, TriageState::Reviewing);
+        assert!(row(ids[1]).pending);
+    }
+
+    #[test]
+    fn a_decision_that_left_the_outbox_shows_as_the_store_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(dir.path(), 200);
+        let id = from_every_row(&store).rows[5].id;
+        let outbox = store.record(&[(id, reviewing())], "ana").unwrap();
+        let before = snapshot(&store);
+        assert!(before.rows[before.position_of(id).unwrap()].pending);
+        // Settled without the finding's row changing: no change number moves.
+        store.acknowledge(&outbox).unwrap();
+
+        let loaded = store.load_index().unwrap();
+        assert_eq!(shown(&loaded), shown(&from_every_row(&store)));
+        assert!(!loaded.rows[loaded.position_of(id).unwrap()].pending);
+    }
+
+    #[test]
+    fn a_snapshot_of_another_store_or_a_damaged_one_is_not_used() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = seeded(a.path(), 120);
+        snapshot(&first);
+        let second = seeded(b.path(), 150);
+        let file = second.snapshot_file().unwrap();
+        std::fs::copy(first.snapshot_file().unwrap(), &file).unwrap();
+        let names = second.index_names().unwrap();
+        let (stamp, copied) = index_snapshot::read(&file).unwrap();
+        assert!(
+            second
+                .index_since(&file, &names, stamp, copied)
+                .unwrap()
+                .is_none(),
+            "another store's snapshot is refused"
+        );
+        assert_eq!(
+            shown(&second.load_index().unwrap()),
+            shown(&from_every_row(&second))
+        );
+        std::fs::write(&file, b"SIFTIDX\0").unwrap();
+        assert_eq!(
+            shown(&second.load_index().unwrap()),
+            shown(&from_every_row(&second))
+        );
+    }
 }

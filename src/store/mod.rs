@@ -7,6 +7,7 @@ mod digest;
 mod findings;
 mod fixes;
 mod identity;
+mod index_snapshot;
 mod listing;
 mod memories;
 mod outbox;

@@ -396,9 +396,8 @@ pub(super) fn refilter(model: &mut Model) -> Vec<Effect> {
 
 /// `refilter`, the finding `before` having been selected.
 fn refilter_from(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
-    model.visible = model.index.select(&model.filter);
+    (model.visible, model.facets) = model.index.select_with_facets(&model.filter);
     model.spread = crate::tui::model::Spread::of(&model.index, &model.visible);
-    model.facets = model.index.facets(&model.filter);
     sidebar::rebuild(model);
     let kept = before.and_then(|id| {
         model
