@@ -402,9 +402,7 @@ impl FindingIndex {
             {
                 return None;
             }
-            span = Some(span.map_or((r.id, r.id), |(low, high)| {
-                (r.id.min(low), r.id.max(high))
-            }));
+            span = Some(span.map_or((r.id, r.id), |(low, high)| (r.id.min(low), r.id.max(high))));
             before = Some(r);
         }
         Some(FindingIndex {

@@ -711,7 +711,11 @@ mod tests {
 
     fn ids(index: &FindingIndex, filter: &Filter) -> Vec<i64> {
         let found = index.select(filter);
-        assert_eq!(index.select_with_facets(filter).0, found, "the console's pass");
+        assert_eq!(
+            index.select_with_facets(filter).0,
+            found,
+            "the console's pass"
+        );
         found
             .into_iter()
             .map(|i| index.rows[i as usize].id)

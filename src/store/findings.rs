@@ -1,8 +1,8 @@
 //! Findings: import, the compact index, and full details.
 
 use super::Store;
-use super::index_snapshot;
 use super::identity::Place;
+use super::index_snapshot;
 use crate::domain::{
     Activity, CodeContext, Component, ComponentRisk, Evidence, Finding, FindingIndex, IndexBuilder,
     IndexEntry, Lifecycle, ScanResults, ScanSource, ScanState, Severity, Status, TriageState,
@@ -989,10 +989,7 @@ mod tests {
     }
 
     fn from_every_row(store: &Store) -> FindingIndex {
-        store
-            .build_index(&store.index_names().unwrap())
-            .unwrap()
-            .0
+        store.build_index(&store.index_names().unwrap()).unwrap().0
     }
 
     fn reviewing() -> TriageChange {

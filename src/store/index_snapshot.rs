@@ -353,7 +353,11 @@ mod tests {
                 rule: ["sqli", "xss", "ssrf"][id as usize % 3],
                 path: &format!("src/file{}.py", id % 5),
                 message: "Possible injection — ünïcode",
-                git_ref: if id % 3 == 0 { "refs/pull/4/head" } else { "main" },
+                git_ref: if id % 3 == 0 {
+                    "refs/pull/4/head"
+                } else {
+                    "main"
+                },
                 line: id as u32,
                 severity: Severity::ALL[id as usize % Severity::ALL.len()],
                 status: Status::ALL[id as usize % Status::ALL.len()],
@@ -409,7 +413,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = file_of(&dir.path().join("sift.db"));
         write(&file, &index(10), STAMP).unwrap();
-        let newer = Stamp { mark: 2000, ..STAMP };
+        let newer = Stamp {
+            mark: 2000,
+            ..STAMP
+        };
         write(&file, &index(12), newer).unwrap();
         let (stamp, back) = read(&file).expect("reads");
         assert_eq!((stamp, back.len()), (newer, 12));

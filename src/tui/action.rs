@@ -462,3 +462,20 @@ pub enum Effect {
     /// Said).
     SayWhyItLeft(i64),
 }
+
+impl Effect {
+    /// What the status bar says while this write is on its way to the store
+    /// (off the key path; nothing shows it done before it is durable).
+    pub fn saving(&self) -> Option<String> {
+        match self {
+            Effect::Record { intents, .. } => Some(match intents.len() {
+                0 => "Saving…".into(),
+                1 => "Saving the decision…".into(),
+                n => format!("Saving {n} decisions…"),
+            }),
+            Effect::Undo(_) => Some("Undoing…".into()),
+            Effect::SettleConflicts { .. } => Some("Saving…".into()),
+            _ => None,
+        }
+    }
+}

@@ -62,8 +62,16 @@ async fn event_loop<B: Backend>(
 ) -> Result<usize> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let store = StoreWorker::spawn(session.data_dir.clone(), tx.clone())?;
-    // Decisions are written here, on this thread, before any frame shows them.
-    let mut perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
+    // Decisions are written on the writer's thread, in order; keys wait
+    // while one is on its way, and no frame shows it before it is stored.
+    let (written_tx, mut written_rx) = mpsc::unbounded_channel::<Written>();
+    let writer = StoreWriter::spawn(
+        Perform::new(Store::open(&session.data_dir)?, session.actor.clone()),
+        written_tx,
+    )?;
+    let mut in_flight = 0usize;
+    let mut held: VecDeque<Event> = VecDeque::new();
+    let perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let sync = if session.offline {
         model.sync = SyncState::OfflineByChoice;
@@ -175,21 +183,10 @@ async fn event_loop<B: Backend>(
                     vec![Action::EditorDone(result)]
                 }
                 effect => {
-                    let writes = matches!(
-                        effect,
-                        Effect::Record { .. } | Effect::Undo(_) | Effect::SettleConflicts { .. }
-                    );
-                    let answers = perform.perform(effect);
-                    // Something new is in the outbox: send it now.
-                    if writes
-                        && let Some(sync) = &sync
-                        && answers
-                            .iter()
-                            .any(|a| matches!(a, Action::Recorded(..) | Action::RowsUpdated(..)))
-                    {
-                        sync.wake();
-                    }
-                    answers
+                    let saying = effect.saving();
+                    writer.send(effect);
+                    in_flight += 1;
+                    saying.map(Action::Said).into_iter().collect()
                 }
             };
             for action in answers {
@@ -198,6 +195,17 @@ async fn event_loop<B: Backend>(
         }
         if model.quit {
             break;
+        }
+        // Keys held while the store was busy, one at a time: each sees the
+        // console as the one before it left it.
+        if in_flight == 0
+            && let Some(event) = held.pop_front()
+        {
+            if let Some(action) = action_for(&model, event) {
+                effects.extend(update::update(&mut model, action));
+                dirty = true;
+            }
+            continue;
         }
         if dirty {
             // A detail load usually answers within a millisecond: hold the
@@ -244,11 +252,36 @@ async fn event_loop<B: Backend>(
                 .await;
                 model.now = clock();
                 for event in batch {
+                    // After a key that goes to the store, the next keys wait
+                    // for its answer (a resize does not).
+                    let busy = in_flight > 0 || effects.iter().any(goes_to_writer);
+                    if (busy || !held.is_empty()) && !matches!(event, Event::Resize(..)) {
+                        held.push_back(event);
+                        continue;
+                    }
                     if let Some(action) = action_for(&model, event) {
                         effects.extend(update::update(&mut model, action));
                         dirty = true;
                     }
                 }
+            }
+            Some(written) = written_rx.recv() => {
+                in_flight -= 1;
+                // Something new is in the outbox: send it now.
+                if written.wrote
+                    && let Some(sync) = &sync
+                    && written
+                        .answers
+                        .iter()
+                        .any(|a| matches!(a, Action::Recorded(..) | Action::RowsUpdated(..)))
+                {
+                    sync.wake();
+                }
+                model.now = clock();
+                for action in written.answers {
+                    effects.extend(update::update(&mut model, action));
+                }
+                dirty = true;
             }
             Some(action) = rx.recv() => {
                 model.now = clock();
@@ -268,10 +301,75 @@ async fn event_loop<B: Backend>(
         }
     }
     leave(&mut terminal);
+    // What the reviewer decided is stored before the console ends.
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|_| anyhow::anyhow!("the store's writer stopped"))?;
     if let Some(sync) = sync {
         sync.shutdown().await;
     }
     perform.store().waiting_count()
+}
+
+/// Whether `effect` is carried out on the writer's thread.
+fn goes_to_writer(effect: &Effect) -> bool {
+    !matches!(
+        effect,
+        Effect::LoadDetail(_)
+            | Effect::ReloadIndex
+            | Effect::AskAssistant(_)
+            | Effect::Suspend
+            | Effect::Copy(_)
+            | Effect::OpenUrl(_)
+            | Effect::Export(_)
+            | Effect::OpenFile(_)
+            | Effect::OpenEditor(_)
+    )
+}
+
+/// The answers to one effect the writer carried out.
+struct Written {
+    answers: Vec<Action>,
+    /// It changed the outbox (a decision, an undo, a settled conflict).
+    wrote: bool,
+}
+
+/// Carries out the store's effects on its own thread, in the order given:
+/// decisions and what reads after them.
+struct StoreWriter {
+    requests: std_mpsc::Sender<Effect>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl StoreWriter {
+    fn spawn(mut perform: Perform, replies: mpsc::UnboundedSender<Written>) -> Result<StoreWriter> {
+        let (requests, incoming) = std_mpsc::channel::<Effect>();
+        let thread = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || {
+                for effect in incoming {
+                    let wrote = matches!(
+                        effect,
+                        Effect::Record { .. } | Effect::Undo(_) | Effect::SettleConflicts { .. }
+                    );
+                    let answers = perform.perform(effect);
+                    // The console may be gone: what was asked is done all
+                    // the same.
+                    let _ = replies.send(Written { answers, wrote });
+                }
+            })?;
+        Ok(StoreWriter { requests, thread })
+    }
+
+    fn send(&self, effect: Effect) {
+        let _ = self.requests.send(effect);
+    }
+
+    /// Waits for what was sent to be carried out.
+    fn finish(self) {
+        drop(self.requests);
+        let _ = self.thread.join();
+    }
 }
 
 /// Asks the Assistant in the background, telling the console as answers

@@ -400,6 +400,10 @@ fn decisions_survive_sigkill_and_arrive_once() {
             pending[0].actor.clone(),
         )
     };
+    // Keys typed while a decision was being stored waited for it: each
+    // decided the finding the cursor had moved on to.
+    let findings: std::collections::HashSet<i64> = decided.iter().map(|(id, _)| *id).collect();
+    assert_eq!(findings.len(), 3, "three findings decided: {decided:?}");
 
     // Restarted, the console sends what waits.
     let t2 = Tmux::start("restart", 120, 40, &shell_command(&data, ""));
