@@ -199,6 +199,12 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
+    pub const ALL: [Lifecycle; 3] = [
+        Lifecycle::PreProduction,
+        Lifecycle::Production,
+        Lifecycle::Other,
+    ];
+
     pub fn of(git_ref: &str, primary_branch: &str) -> Lifecycle {
         if is_review_ref(git_ref) {
             Lifecycle::PreProduction

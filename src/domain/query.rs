@@ -374,11 +374,19 @@ fn is_filter_key(key: &str) -> bool {
 }
 
 /// A filter resolved against one index: names become table ids and words
-/// become per-string match tables, so each row costs a few lookups.
+/// become per-string match tables, so each row costs a few lookups (a
+/// million rows are filtered on each keystroke).
 struct Compiled<'a> {
     filter: &'a Filter,
-    projects: Option<Vec<u32>>,
-    rules: Option<Vec<u32>>,
+    /// Indexed by each enum's position in its `ALL`; an option's `None`
+    /// first.
+    severities: [bool; Severity::ALL.len()],
+    statuses: [bool; Status::ALL.len()],
+    verdicts: [bool; Verdict::ALL.len() + 1],
+    risks: [bool; ComponentRisk::ALL.len() + 1],
+    /// By project id: the `project:` values (`None`: any project).
+    projects: Option<Vec<bool>>,
+    rules: Option<Vec<bool>>,
     /// Which component tags the `component:` values name.
     components: Option<Vec<bool>>,
     /// For each word: which rules, paths and messages contain it.
@@ -387,10 +395,19 @@ struct Compiled<'a> {
     scope: Option<[Vec<bool>; 3]>,
 }
 
+/// For each value of `all`, whether `wanted` (empty: any) holds it.
+fn admitted<T: PartialEq + Copy, const N: usize>(all: &[T], wanted: &[T]) -> [bool; N] {
+    let mut table = [true; N];
+    for (slot, value) in table.iter_mut().zip(all) {
+        *slot = wanted.is_empty() || wanted.contains(value);
+    }
+    table
+}
+
 impl<'a> Compiled<'a> {
     fn new(index: &FindingIndex, filter: &'a Filter) -> Self {
-        let ids = |table: &StringTable, names: &[String]| {
-            (!names.is_empty()).then(|| names.iter().filter_map(|n| table.find(n)).collect())
+        let named = |table: &StringTable, admit: &dyn Fn(&str) -> bool| -> Vec<bool> {
+            table.iter().map(|(_, s)| admit(s)).collect()
         };
         let words = filter
             .words
@@ -406,36 +423,41 @@ impl<'a> Compiled<'a> {
         let scope = filter.scope.as_ref().map(|f| {
             let s = &f.scope;
             let paths = s.paths();
-            let admits = |table: &StringTable, keep: &dyn Fn(&str) -> bool| -> Vec<bool> {
-                table.iter().map(|(_, x)| keep(x)).collect()
-            };
             [
-                admits(&index.projects, &|p| s.covers_project(p)),
+                named(&index.projects, &|p| s.covers_project(p)),
                 // The class was turned into its rules: no classes needed.
-                admits(&index.rules, &|r| s.covers_rule_of(r, &[])),
-                admits(&index.paths, &|p| paths.covers(p)),
+                named(&index.rules, &|r| s.covers_rule_of(r, &[])),
+                named(&index.paths, &|p| paths.covers(p)),
             ]
         });
         let components = (!filter.components.is_empty()).then(|| {
             let wanted: Vec<String> = filter.components.iter().map(|c| c.to_lowercase()).collect();
-            index
-                .components
-                .iter()
-                .map(|(_, tag)| {
-                    !tag.is_empty() && wanted.iter().any(|w| contains_ignore_case(tag, w))
-                })
-                .collect()
+            named(&index.components, &|tag| {
+                !tag.is_empty() && wanted.iter().any(|w| contains_ignore_case(tag, w))
+            })
+        });
+        let verdicts = std::array::from_fn(|slot| {
+            let verdict = slot.checked_sub(1).map(|i| Verdict::ALL[i]);
+            filter.verdicts.is_empty() || filter.verdicts.iter().any(|v| v.matches(verdict))
+        });
+        let risks = std::array::from_fn(|slot| {
+            filter.risks.is_empty()
+                || slot
+                    .checked_sub(1)
+                    .is_some_and(|i| filter.risks.contains(&ComponentRisk::ALL[i]))
         });
         Compiled {
             filter,
-            projects: ids(&index.projects, &filter.projects),
+            severities: admitted(Severity::ALL, &filter.severities),
+            statuses: admitted(Status::ALL, &filter.statuses),
+            verdicts,
+            risks,
+            projects: (!filter.projects.is_empty())
+                .then(|| named(&index.projects, &|p| filter.projects.iter().any(|n| n == p))),
             rules: (!filter.rules.is_empty()).then(|| {
-                index
-                    .rules
-                    .iter()
-                    .filter(|(_, full)| filter.rules.iter().any(|r| rule_matches(full, r)))
-                    .map(|(id, _)| id)
-                    .collect()
+                named(&index.rules, &|full| {
+                    filter.rules.iter().any(|r| rule_matches(full, r))
+                })
             }),
             components,
             words,
@@ -444,36 +466,33 @@ impl<'a> Compiled<'a> {
     }
 
     /// Each dimension's verdict on a row, computed once.
+    #[inline]
     fn parts(&self, row: &Row) -> Parts {
-        let f = self.filter;
-        Parts {
-            rest: (f.severities.is_empty() || f.severities.contains(&row.severity))
-                && (f.statuses.is_empty() || f.statuses.contains(&row.status))
-                && (f.verdicts.is_empty() || f.verdicts.iter().any(|v| v.matches(row.verdict)))
-                && (f.risks.is_empty() || row.risk.is_some_and(|r| f.risks.contains(&r)))
-                && self
-                    .components
-                    .as_ref()
-                    .is_none_or(|c| c[row.component as usize])
-                && self.scope.as_ref().is_none_or(|[projects, rules, paths]| {
-                    projects[row.project as usize]
-                        && rules[row.rule as usize]
-                        && paths[row.path as usize]
-                })
-                && f.scope
-                    .as_ref()
-                    .and_then(|s| s.suggested.as_ref())
-                    .is_none_or(|ids| ids.binary_search(&row.id).is_ok())
-                && self.words.iter().all(|[rules, paths, messages]| {
-                    rules[row.rule as usize]
-                        || paths[row.path as usize]
-                        || messages[row.message as usize]
-                }),
-            project: self
-                .projects
+        let at = |table: &[bool], id: u32| table.get(id as usize).copied().unwrap_or(false);
+        let rest = self.severities[row.severity as usize]
+            && self.statuses[row.status as usize]
+            && self.verdicts[row.verdict.map_or(0, |v| v as usize + 1)]
+            && self.risks[row.risk.map_or(0, |r| r as usize + 1)]
+            && self
+                .components
                 .as_ref()
-                .is_none_or(|p| p.contains(&row.project)),
-            rule: self.rules.as_ref().is_none_or(|r| r.contains(&row.rule)),
+                .is_none_or(|c| at(c, row.component))
+            && self.scope.as_ref().is_none_or(|[projects, rules, paths]| {
+                at(projects, row.project) && at(rules, row.rule) && at(paths, row.path)
+            })
+            && self
+                .filter
+                .scope
+                .as_ref()
+                .and_then(|s| s.suggested.as_ref())
+                .is_none_or(|ids| ids.binary_search(&row.id).is_ok())
+            && self.words.iter().all(|[rules, paths, messages]| {
+                at(rules, row.rule) || at(paths, row.path) || at(messages, row.message)
+            });
+        Parts {
+            rest,
+            project: self.projects.as_ref().is_none_or(|p| at(p, row.project)),
+            rule: self.rules.as_ref().is_none_or(|r| at(r, row.rule)),
         }
     }
 
@@ -555,34 +574,47 @@ impl FindingIndex {
 
     /// `select` and the counts per view, project and rule (each ignoring
     /// its own dimension) in one pass over the rows: the console needs both
-    /// on each keystroke of a filter.
+    /// on each keystroke of a filter. A large index is passed over in two
+    /// halves at once.
     pub fn select_with_facets(&self, filter: &Filter) -> (Vec<u32>, Facets) {
         let compiled = Compiled::new(self, filter);
-        let mut found = Vec::new();
-        let mut views = [0usize; 8];
-        let mut projects = vec![0usize; self.projects.len()];
-        let mut rules = vec![0usize; self.rules.len()];
-        for (i, row) in self.rows.iter().enumerate() {
-            let p = compiled.parts(row);
-            if !p.rest {
-                continue;
+        let masks = ViewMasks::new();
+        let half = self.rows.len().div_ceil(2).max(PARALLEL_FROM);
+        let mut tallies = std::thread::scope(|scope| {
+            let (compiled, masks) = (&compiled, &masks);
+            let others: Vec<_> = self
+                .rows
+                .chunks(half)
+                .enumerate()
+                .skip(1)
+                .map(|(k, rows)| scope.spawn(move || self.tally(compiled, masks, rows, k * half)))
+                .collect();
+            let first = self.tally(compiled, masks, &self.rows[..half.min(self.rows.len())], 0);
+            let mut tallies = vec![first];
+            for other in others {
+                tallies.push(
+                    other
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                );
             }
-            let in_view = filter.view.contains(row);
-            if p.project && p.rule {
-                if in_view {
-                    found.push(i as u32);
-                }
-                for (n, view) in views.iter_mut().zip(BacklogView::ALL) {
-                    *n += usize::from(view.contains(row));
-                }
+            tallies
+        })
+        .into_iter();
+        let mut all = tallies.next().unwrap_or_else(|| Tally::new(self));
+        for t in tallies {
+            all.found.extend(t.found);
+            for (a, b) in all.by_views.iter_mut().zip(t.by_views) {
+                *a += b;
             }
-            if in_view && p.rule {
-                projects[row.project as usize] += 1;
+            for (a, b) in all.projects.iter_mut().zip(t.projects) {
+                *a += b;
             }
-            if in_view && p.project {
-                rules[row.rule as usize] += 1;
+            for (a, b) in all.rules.iter_mut().zip(t.rules) {
+                *a += b;
             }
         }
+        let mut found = all.found;
         self.sort(&mut found, filter.sort);
         let nonzero = |counts: Vec<usize>| -> Vec<(u32, usize)> {
             counts
@@ -592,19 +624,134 @@ impl FindingIndex {
                 .map(|(i, n)| (i as u32, n))
                 .collect()
         };
-        let mut projects = nonzero(projects);
+        let mut projects = nonzero(all.projects);
         projects.sort_by(|a, b| self.projects.get(a.0).cmp(self.projects.get(b.0)));
-        let mut rules = nonzero(rules);
+        let mut rules = nonzero(all.rules);
         rules.sort_by(|a, b| {
             b.1.cmp(&a.1)
                 .then_with(|| self.rules.get(a.0).cmp(self.rules.get(b.0)))
         });
+        let mut views = [0usize; 8];
+        for (mask, n) in all.by_views.iter().enumerate() {
+            for (bit, count) in views.iter_mut().enumerate() {
+                if mask >> bit & 1 == 1 {
+                    *count += n;
+                }
+            }
+        }
         let facets = Facets {
             views,
             projects,
             rules,
         };
         (found, facets)
+    }
+
+    /// `select_with_facets` over `rows`, which start at position `first`.
+    fn tally(&self, compiled: &Compiled, masks: &ViewMasks, rows: &[Row], first: usize) -> Tally {
+        let view = 1u8 << compiled.filter.view as u8;
+        let mut t = Tally::new(self);
+        for (i, row) in rows.iter().enumerate() {
+            let p = compiled.parts(row);
+            if !p.rest {
+                continue;
+            }
+            let views = masks.of(row);
+            let in_view = views & view != 0;
+            if p.project && p.rule {
+                if in_view {
+                    t.found.push((first + i) as u32);
+                }
+                t.by_views[views as usize] += 1;
+            }
+            if in_view && p.rule {
+                t.projects[row.project as usize] += 1;
+            }
+            if in_view && p.project {
+                t.rules[row.rule as usize] += 1;
+            }
+        }
+        t
+    }
+}
+
+/// Below this many rows the filter passes over the index on one thread.
+const PARALLEL_FROM: usize = 100_000;
+
+/// What one pass of `select_with_facets` found and counted.
+struct Tally {
+    found: Vec<u32>,
+    /// Rows by the views that hold them (a `ViewMasks` mask): one count
+    /// per row, spread over the views at the end.
+    by_views: [usize; 256],
+    projects: Vec<usize>,
+    rules: Vec<usize>,
+}
+
+impl Tally {
+    fn new(index: &FindingIndex) -> Tally {
+        Tally {
+            found: Vec::new(),
+            by_views: [0; 256],
+            projects: vec![0; index.projects.len()],
+            rules: vec![0; index.rules.len()],
+        }
+    }
+}
+
+/// Which views hold a row (bit i: `BacklogView::ALL[i]`), for every
+/// combination of what the views look at: one lookup per row instead of
+/// eight tests.
+struct ViewMasks([u8; VIEW_KEYS]);
+
+const VIEW_KEYS: usize = Status::ALL.len() * Lifecycle::ALL.len() * 2 * TriageState::ALL.len();
+
+impl ViewMasks {
+    fn new() -> ViewMasks {
+        let mut masks = [0u8; VIEW_KEYS];
+        for &status in Status::ALL {
+            for lifecycle in Lifecycle::ALL {
+                for verdict in [None, Some(Verdict::ALL[0])] {
+                    for &triage_state in TriageState::ALL {
+                        let row = Row {
+                            id: 0,
+                            relevant_since: 0,
+                            project: 0,
+                            rule: 0,
+                            path: 0,
+                            message: 0,
+                            git_ref: 0,
+                            line: 0,
+                            severity: Severity::ALL[0],
+                            status,
+                            triage_state,
+                            verdict,
+                            component: 0,
+                            risk: None,
+                            lifecycle,
+                            pending: false,
+                        };
+                        masks[Self::key(&row)] = BacklogView::ALL
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, v)| v.contains(&row))
+                            .fold(0, |m, (bit, _)| m | 1 << bit);
+                    }
+                }
+            }
+        }
+        ViewMasks(masks)
+    }
+
+    fn key(row: &Row) -> usize {
+        ((row.status as usize * Lifecycle::ALL.len() + row.lifecycle as usize) * 2
+            + usize::from(row.verdict.is_some()))
+            * TriageState::ALL.len()
+            + row.triage_state as usize
+    }
+
+    fn of(&self, row: &Row) -> u8 {
+        self.0[Self::key(row)]
     }
 }
 
@@ -804,6 +951,83 @@ mod tests {
         assert_eq!(SortBy::File.next(), SortBy::Severity);
     }
 
+    /// Counts as `select_with_facets` defines them, one `select` each.
+    fn counted_one_by_one(index: &FindingIndex, filter: &Filter) -> Facets {
+        let views = BacklogView::ALL.map(|view| {
+            let f = Filter {
+                view,
+                ..filter.clone()
+            };
+            index.select(&f).len()
+        });
+        let count_by = |f: &Filter, of: &dyn Fn(&Row) -> u32| {
+            let mut counts = std::collections::BTreeMap::<u32, usize>::new();
+            for p in index.select(f) {
+                *counts.entry(of(&index.rows[p as usize])).or_default() += 1;
+            }
+            counts
+        };
+        let projects = count_by(
+            &Filter {
+                projects: vec![],
+                ..filter.clone()
+            },
+            &|r| r.project,
+        );
+        let rules = count_by(
+            &Filter {
+                rules: vec![],
+                ..filter.clone()
+            },
+            &|r| r.rule,
+        );
+        let mut rules: Vec<(u32, usize)> = rules.into_iter().collect();
+        rules.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| index.rules.get(a.0).cmp(index.rules.get(b.0)))
+        });
+        let mut projects: Vec<(u32, usize)> = projects.into_iter().collect();
+        projects.sort_by(|a, b| index.projects.get(a.0).cmp(index.projects.get(b.0)));
+        Facets {
+            views,
+            projects,
+            rules,
+        }
+    }
+
+    #[test]
+    fn a_large_index_is_filtered_and_counted_in_halves_as_in_one() {
+        let (statuses, refs) = (Status::ALL, ["main", "refs/pull/7/head", "dev"]);
+        let rules = ["sqli", "xss", "ssrf", "path-traversal", "md5"];
+        let mut b = IndexBuilder::default();
+        for id in 0..(PARALLEL_FROM as i64 * 2 + 17) {
+            let k = id as usize;
+            let mut e = entry(
+                id,
+                ["acme/web", "acme/api", "acme/pay"][k % 3],
+                rules[k % 5],
+                refs[k % 7 % 3],
+                statuses[k % 11 % statuses.len()],
+                (!k.is_multiple_of(4)).then_some(Verdict::ALL[k % Verdict::ALL.len()]),
+            );
+            e.triage_state = TriageState::ALL[k % 13 % TriageState::ALL.len()];
+            b.push(e);
+        }
+        let index = b.finish();
+        for line in [
+            "",
+            "sql",
+            "view:all severity:high",
+            "project:acme/web rule:xss",
+        ] {
+            let mut f = Filter::default();
+            f.apply_line(line).unwrap();
+            let (found, facets) = index.select_with_facets(&f);
+            assert_eq!(found, index.select(&f), "{line:?}");
+            assert_eq!(facets, counted_one_by_one(&index, &f), "{line:?}");
+        }
+    }
+
     #[test]
     fn facets_ignore_their_own_dimension() {
         let index = index();
@@ -813,6 +1037,7 @@ mod tests {
         };
         let (found, facets) = index.select_with_facets(&f);
         assert_eq!(found, index.select(&f), "the same findings as select");
+        assert_eq!(facets, counted_one_by_one(&index, &f));
         assert_eq!(facets.views[0], 2, "pre-production in acme/web");
         assert_eq!(facets.views[2], 0, "production in acme/web");
         // Projects are counted as if no project were chosen.

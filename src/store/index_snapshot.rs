@@ -30,11 +30,6 @@ const MAGIC: &[u8; 8] = b"SIFTIDX\0";
 const FORMAT: u32 = 1;
 /// id, relevant_since, seven string ids and numbers, seven enum bytes.
 const ROW_BYTES: usize = 8 + 8 + 7 * 4 + 7;
-const LIFECYCLES: [Lifecycle; 3] = [
-    Lifecycle::PreProduction,
-    Lifecycle::Production,
-    Lifecycle::Other,
-];
 
 /// What a snapshot copies, to tell whether it still fits the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +211,7 @@ fn encode(index: &FindingIndex, stamp: Stamp) -> Vec<u8> {
             code(TriageState::ALL, r.triage_state),
             r.verdict.map_or(0, |v| code(Verdict::ALL, v) + 1),
             r.risk.map_or(0, |v| code(ComponentRisk::ALL, v) + 1),
-            code(&LIFECYCLES, r.lifecycle),
+            code(&Lifecycle::ALL, r.lifecycle),
             r.pending as u8,
         ]);
     }
@@ -287,7 +282,7 @@ fn row(b: &[u8]) -> Option<Row> {
             0 => None,
             c => Some(*ComponentRisk::ALL.get(c as usize - 1)?),
         },
-        lifecycle: *LIFECYCLES.get(enums[5] as usize)?,
+        lifecycle: *Lifecycle::ALL.get(enums[5] as usize)?,
         pending: match enums[6] {
             0 => false,
             1 => true,
@@ -365,7 +360,7 @@ mod tests {
                 verdict: (id % 4 != 0).then(|| Verdict::ALL[id as usize % Verdict::ALL.len()]),
                 component: if id % 2 == 0 { "payments" } else { "" },
                 risk: (id % 2 == 0).then_some(ComponentRisk::ALL[0]),
-                lifecycle: LIFECYCLES[id as usize % 3],
+                lifecycle: Lifecycle::ALL[id as usize % 3],
                 pending: id % 11 == 0,
             });
         }
