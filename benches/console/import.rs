@@ -206,14 +206,14 @@ fn write_scan(path: &Path, n: usize) -> Result<()> {
              \"validation_state\": \"NO_VALIDATOR\", \"engine_kind\": \"OSS\"}}}}"
         )?;
     }
-    write!(
+    writeln!(
         out,
         "], \"errors\": [], \"paths\": {{\"scanned\": [{}]}}, \
          \"time\": {{\"rules\": [], \"rules_parse_time\": 0.41, \"profiling_times\": {{}}, \
          \"parsing_time\": {{}}, \"scanning_time\": {{}}, \"matching_time\": {{}}, \
          \"tainting_time\": {{}}, \"fixpoint_timeouts\": [], \"prefiltering\": {{}}, \
          \"targets\": [], \"total_bytes\": 0, \"max_memory_bytes\": 0}}, \
-         \"engine_requested\": \"OSS\", \"skipped_rules\": [], \"profiling_results\": []}}\n",
+         \"engine_requested\": \"OSS\", \"skipped_rules\": [], \"profiling_results\": []}}",
         (0..files)
             .map(|f| format!("\"bench/app{}/module{}/views.py\"", f / 50, f % 50))
             .collect::<Vec<_>>()
