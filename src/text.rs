@@ -39,7 +39,8 @@ pub fn inert_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
 /// are ASCII, and so are its escapes), so the result is the same JSON.
 pub fn escape_hidden_json(json: &str) -> Cow<'_, str> {
     let hidden = |c: char| c >= '\u{7f}' && needs_marking(c);
-    if !json.chars().any(hidden) {
+    // Nearly all JSON is ASCII below DEL: a byte scan tells at once.
+    if json.bytes().all(|b| b < 0x7f) || !json.chars().any(hidden) {
         return Cow::Borrowed(json);
     }
     use std::fmt::Write as _;

@@ -112,41 +112,64 @@ pub struct Export {
 
 pub fn export(opts: &Options, backlog: &Backlog) -> Result<Export> {
     let file = opts.data.join(format!("findings-{}.json", backlog.n));
-    let out = File::create(&file)?;
-    let t = Instant::now();
-    let child = Command::new(&opts.sift)
-        .arg("--data-dir")
-        .arg(&backlog.dir)
-        .args(["findings", "--view", "all", "--json"])
-        .env("XDG_CONFIG_HOME", opts.home.join("config"))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .spawn()
-        .context("cannot run sift findings")?;
-    let (status, max_rss_kb) = wait_with_rusage(child.id())?;
-    let elapsed = t.elapsed();
-    if status != 0 {
-        bail!("sift findings --view all --json failed (status {status})");
+    let usage = run_with_rusage(
+        Command::new(&opts.sift)
+            .arg("--data-dir")
+            .arg(&backlog.dir)
+            .args(["findings", "--view", "all", "--json"])
+            .env("XDG_CONFIG_HOME", opts.home.join("config"))
+            .stdout(File::create(&file)?),
+    )?;
+    if usage.status != 0 {
+        bail!(
+            "sift findings --view all --json failed (status {})",
+            usage.status
+        );
     }
     Ok(Export {
         bytes: std::fs::metadata(&file)?.len(),
         file,
-        ms: ms(elapsed),
-        max_rss_kb,
+        ms: usage.ms,
+        max_rss_kb: usage.max_rss_kb,
     })
 }
 
-/// Waits for a child; returns its wait status and peak RSS in KiB.
-fn wait_with_rusage(pid: u32) -> Result<(i32, u64)> {
+/// What a program measured from outside took.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// Its wait status.
+    pub status: i32,
+    /// Wall-clock time from spawn to exit.
+    pub ms: f64,
+    /// User and system CPU time.
+    pub cpu_ms: f64,
+    /// Peak resident memory (VmHWM), KiB.
+    pub max_rss_kb: u64,
+}
+
+/// Runs `command` (stdin from /dev/null) to its end and says what it took.
+pub fn run_with_rusage(command: &mut Command) -> Result<Usage> {
+    let t = Instant::now();
+    let child = command
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {:?}", command.get_program()))?;
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; wait4 fills it in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child; the pointers are valid for the call.
-    let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    // SAFETY: the pid is our child's; the pointers are valid for the call.
+    let rc = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let elapsed = t.elapsed();
     if rc < 0 {
         bail!("wait4: {}", std::io::Error::last_os_error());
     }
-    Ok((status, usage.ru_maxrss as u64))
+    let secs = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    Ok(Usage {
+        status,
+        ms: ms(elapsed),
+        cpu_ms: secs(usage.ru_utime) + secs(usage.ru_stime),
+        max_rss_kb: usage.ru_maxrss as u64,
+    })
 }
 
 /// Storing decisions through the library, as the console and `sift triage`

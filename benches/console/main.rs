@@ -29,13 +29,16 @@
 //! findings --view all --json`); `sift serve` on loopback, a full pull of
 //! the backlog by the Semgrep API backend and 10,000 decisions pushed back
 //! (serve.rs); the same 10,000 decisions pushed to the embedded backend in
-//! process; and VisiData opening the export (visidata.rs).
+//! process; VisiData opening the export (visidata.rs); and the import of a
+//! `semgrep scan --json` file of N results beside Python's `json.load` of
+//! it (import.rs).
 //!
 //! It prints a table of medians, the growth from size to size, and the
 //! budget check at 100k. See BENCHMARKS.md.
 
 mod backlog;
 mod console;
+mod import;
 mod pty;
 mod serve;
 mod visidata;
@@ -67,6 +70,11 @@ pub struct Options {
     pub console_only: bool,
     /// Only `sift serve`'s pulls and push: no console, export or VisiData.
     pub serve_only: bool,
+    /// Only the import of `semgrep scan --json` output: no backlog.
+    pub import_only: bool,
+    /// The largest size the import is measured at (Python's `json.load`
+    /// of a million results needs gigabytes).
+    pub import_max: usize,
     /// Skip the full pull from sift serve when its first two pages suggest
     /// it would take longer than this (seconds).
     pub serve_max_s: u64,
@@ -82,6 +90,9 @@ cargo bench --bench console [-- OPTIONS]
   --console-only   only the console on the pty (the budgets): no export,
                    sift serve, pushes or VisiData
   --serve-only     only the pulls from and the push to sift serve
+  --import-only    only the import of a semgrep scan --json file of each
+                   size beside Python's json.load of it (no backlog)
+  --import-max N   measure the import at sizes up to N only (default 100k)
   --no-install     do not pip-install VisiData into target/bench-venv when
                    it is missing
   --vd-max-mb MB   stop VisiData above this resident memory (default 6144)
@@ -140,6 +151,8 @@ impl Options {
             serve_max_s: 600,
             console_only: false,
             serve_only: false,
+            import_only: false,
+            import_max: 100_000,
             sift,
             target,
             data,
@@ -155,6 +168,8 @@ impl Options {
                 "--no-vd" => opts.vd = false,
                 "--console-only" => opts.console_only = true,
                 "--serve-only" => opts.serve_only = true,
+                "--import-only" => opts.import_only = true,
+                "--import-max" => opts.import_max = parse_size(&value()?)?,
                 "--no-install" => opts.install_vd = false,
                 "--vd-max-mb" => opts.vd_max_mb = value()?.parse()?,
                 "--vd-max-s" => opts.vd_max_s = value()?.parse()?,
@@ -166,8 +181,15 @@ impl Options {
                 other => bail!("unknown argument {other}\n\n{USAGE}"),
             }
         }
-        if opts.console_only && opts.serve_only {
-            bail!("--console-only and --serve-only leave nothing to measure together");
+        if [opts.console_only, opts.serve_only, opts.import_only]
+            .iter()
+            .filter(|&&only| only)
+            .count()
+            > 1
+        {
+            bail!(
+                "--console-only, --serve-only and --import-only leave nothing to measure together"
+            );
         }
         if opts.runs == 0 || opts.sizes.is_empty() {
             bail!("nothing to measure\n\n{USAGE}");
@@ -181,7 +203,7 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -219,7 +241,7 @@ fn rest_bytes(r: &Reply) -> f64 {
     (r.bytes - r.first_bytes) as f64
 }
 
-fn label(n: usize) -> String {
+pub fn label(n: usize) -> String {
     match n {
         n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
         n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
@@ -238,6 +260,7 @@ struct Size {
     export: Option<backlog::Export>,
     serve: Option<serve::Serve>,
     vd: Option<visidata::Vd>,
+    import: Option<import::Import>,
 }
 
 /// The medians of the main table.
@@ -311,6 +334,21 @@ fn fmt(v: Option<f64>, decimals: usize) -> String {
 
 fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Size> {
     println!("\n## {} findings", label(n));
+    if opts.import_only {
+        let import = measure_import(opts, n)?;
+        return Ok(Size {
+            n,
+            seed_s: 0.0,
+            seeded_now: false,
+            sessions: Vec::new(),
+            decisions: Vec::new(),
+            push: None,
+            export: None,
+            serve: None,
+            vd: None,
+            import,
+        });
+    }
     let backlog = backlog::ensure(opts, n)?;
     println!(
         "  backlog: {} ({} in {:.1} s{})",
@@ -333,6 +371,7 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
         export: None,
         serve: None,
         vd: None,
+        import: None,
     };
 
     if opts.serve_only {
@@ -531,6 +570,7 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
     );
     size.serve = serve::measure(opts, &backlog, 10_000)?;
     print_serve(opts, size.serve.as_ref());
+    size.import = measure_import(opts, n)?;
 
     if let Some(vd) = vd {
         let v = visidata::measure(opts, vd, &export.file, n)?;
@@ -554,6 +594,19 @@ fn measure(opts: &Options, n: usize, vd: Option<&std::path::Path>) -> Result<Siz
     let _ = std::fs::remove_file(&export.file);
     size.export = Some(export);
     Ok(size)
+}
+
+fn measure_import(opts: &Options, n: usize) -> Result<Option<import::Import>> {
+    if n > opts.import_max {
+        println!(
+            "  import of semgrep scan --json: skipped above --import-max {}",
+            label(opts.import_max)
+        );
+        return Ok(None);
+    }
+    let import = import::measure(opts, n)?;
+    import::print(&import);
+    Ok(Some(import))
 }
 
 fn print_serve(opts: &Options, serve: Option<&serve::Serve>) {
@@ -604,6 +657,10 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 fn report(opts: &Options, sizes: &[Size]) {
     println!("\n# Results\n");
+    if opts.import_only {
+        imports_table(sizes);
+        return;
+    }
     println!(
         "Medians: start over {} runs per size; key, filter and their bytes over every keystroke of those runs; \
          held key over its bursts; RSS over the runs.\n\
@@ -682,7 +739,18 @@ fn report(opts: &Options, sizes: &[Size]) {
     if sizes.iter().any(|s| s.vd.is_some()) {
         visidata_table(sizes);
     }
+    imports_table(sizes);
     budgets(&rows);
+}
+
+fn imports_table(sizes: &[Size]) {
+    let rows: Vec<(usize, import::Import)> = sizes
+        .iter()
+        .filter_map(|s| Some((s.n, s.import?)))
+        .collect();
+    if !rows.is_empty() {
+        import::table(&rows);
+    }
 }
 
 fn without_terminal(sizes: &[Size]) {
@@ -843,7 +911,7 @@ fn main() -> Result<()> {
         opts.runs
     );
     println!("machine: {}", machine());
-    let vd = if opts.vd && !opts.console_only {
+    let vd = if opts.vd && !opts.console_only && !opts.import_only {
         let found = visidata::find(&opts);
         match &found {
             Some(vd) => println!("VisiData: {} ({})", vd.display(), visidata::version(vd)),

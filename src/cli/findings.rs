@@ -214,21 +214,31 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
     if args.json {
         // Streamed in chunks so a large backlog is never held twice.
         out.write_all(b"{\"findings\": [")?;
-        let mut first = true;
         let ids: Vec<i64> = selected
             .iter()
             .map(|&i| index.rows[i as usize].id)
             .collect();
-        for chunk in ids.chunks(500) {
-            for f in store.load_findings(chunk)? {
-                if !first {
-                    out.write_all(b",")?;
+        let mut first = true;
+        store.render_findings(
+            &ids,
+            |found| {
+                let mut text = String::new();
+                for f in &found {
+                    text.push_str(",\n  ");
+                    text.push_str(&output::to_line(&ListedFinding::of(f))?);
                 }
-                first = false;
-                out.write_all(b"\n  ")?;
-                out.write_all(output::to_line(&ListedFinding::of(&f))?.as_bytes())?;
-            }
-        }
+                Ok(text)
+            },
+            |text| {
+                // Each finding came with a comma before it: not the first.
+                let text = match first {
+                    true => text.strip_prefix(',').unwrap_or(&text),
+                    false => &text,
+                };
+                first &= text.is_empty();
+                Ok(out.write_all(text.as_bytes())?)
+            },
+        )?;
         out.write_all(b"\n]}\n")?;
     } else {
         for &pos in &selected {

@@ -8,12 +8,20 @@ use std::io::Write as _;
 
 /// `value` as indented JSON, its non-printing characters escaped.
 pub fn to_pretty(value: &impl Serialize) -> Result<String> {
-    Ok(escape_hidden(&serde_json::to_string_pretty(value)?).into_owned())
+    Ok(escaped(serde_json::to_string_pretty(value)?))
 }
 
 /// `value` as JSON on one line, its non-printing characters escaped.
 pub fn to_line(value: &impl Serialize) -> Result<String> {
-    Ok(escape_hidden(&serde_json::to_string(value)?).into_owned())
+    Ok(escaped(serde_json::to_string(value)?))
+}
+
+/// `json` with its non-printing characters escaped, copied only if any is.
+fn escaped(json: String) -> String {
+    match escape_hidden(&json) {
+        std::borrow::Cow::Borrowed(_) => json,
+        std::borrow::Cow::Owned(text) => text,
+    }
 }
 
 /// Prints `value` as indented JSON on stdout.

@@ -45,10 +45,9 @@ const COLUMNS: [&str; 28] = [
 
 pub fn write(records: &mut Records<'_>, out: &mut (impl Write + ?Sized)) -> Result<()> {
     write_row(out, COLUMNS.iter().map(|c| Cow::Borrowed(*c)))?;
-    while let Some(r) = records.next_record()? {
-        write_row(out, cells(&r).into_iter())?;
-    }
-    Ok(())
+    records.write_each(out, (b"", b""), |r, text| {
+        Ok(write_row(text, cells(r).into_iter())?)
+    })
 }
 
 /// The record's cells, in [`COLUMNS`] order.

@@ -15,12 +15,9 @@ pub fn write(
     out.write_all(b"{\"export\": ")?;
     write_value(out, header)?;
     out.write_all(b",\n\"findings\": [")?;
-    let mut first = true;
-    while let Some(record) = records.next_record()? {
-        out.write_all(if first { b"\n  " } else { b",\n  " })?;
-        first = false;
-        write_value(out, &record)?;
-    }
+    records.write_each(out, (b"\n  ", b",\n  "), |record, text| {
+        write_value(text, record)
+    })?;
     out.write_all(b"\n]}\n")?;
     Ok(())
 }

@@ -102,12 +102,12 @@ pub fn write_selected(
     Ok(records.summary)
 }
 
-/// The exported findings, read from the store a page at a time, and what
-/// has been handed out so far.
+/// The exported findings, read from the store a page at a time (two at
+/// once: [`Store::render_findings`]) and written as they are rendered, and
+/// what has been written so far.
 pub struct Records<'a> {
     store: &'a Store,
-    pages: std::slice::Chunks<'a, i64>,
-    page: std::vec::IntoIter<Finding>,
+    ids: &'a [i64],
     summary: ExportSummary,
 }
 
@@ -115,28 +115,58 @@ impl<'a> Records<'a> {
     pub fn new(store: &'a Store, ids: &'a [i64]) -> Records<'a> {
         Records {
             store,
-            pages: ids.chunks(PAGE),
-            page: Vec::new().into_iter(),
+            ids,
             summary: ExportSummary::default(),
         }
     }
 
-    /// The next finding, `None` after the last.
-    pub fn next_record(&mut self) -> Result<Option<Record>> {
-        loop {
-            if let Some(finding) = self.page.next() {
-                let record = Record::of(&finding);
-                let history = &record.review.history;
-                self.summary.findings += 1;
-                self.summary.history += history.len();
-                self.summary.not_synced += history.iter().filter(|h| !h.synced).count();
-                return Ok(Some(record));
-            }
-            match self.pages.next() {
-                Some(ids) => self.page = self.store.load_findings(ids)?.into_iter(),
-                None => return Ok(None),
-            }
-        }
+    /// Writes every record to `out` as `render` writes it, `first` before
+    /// the first record and `next` before each other one.
+    pub fn write_each(
+        &mut self,
+        out: &mut (impl Write + ?Sized),
+        (first, next): (&[u8], &[u8]),
+        render: impl Fn(&Record, &mut Vec<u8>) -> Result<()> + Sync,
+    ) -> Result<()> {
+        let mut written = false;
+        let summary = &mut self.summary;
+        self.store.render_findings(
+            self.ids,
+            |found| {
+                let mut text = Vec::new();
+                let mut part = ExportSummary::default();
+                for finding in &found {
+                    let record = Record::of(finding);
+                    let history = &record.review.history;
+                    part.findings += 1;
+                    part.history += history.len();
+                    part.not_synced += history.iter().filter(|h| !h.synced).count();
+                    text.extend_from_slice(next);
+                    render(&record, &mut text)?;
+                }
+                Ok((text, part))
+            },
+            |(text, part)| {
+                if part.findings == 0 {
+                    return Ok(());
+                }
+                // The chunk's first record is led like any other: unless
+                // it is the very first, which is led by `first`.
+                let text = match written {
+                    false => {
+                        out.write_all(first)?;
+                        &text[next.len()..]
+                    }
+                    true => &text[..],
+                };
+                out.write_all(text)?;
+                written = true;
+                summary.findings += part.findings;
+                summary.history += part.history;
+                summary.not_synced += part.not_synced;
+                Ok(())
+            },
+        )
     }
 }
 

@@ -102,12 +102,9 @@ pub fn write(
         },
     )?;
     out.write_all(b",\n\"results\": [")?;
-    let mut first = true;
-    while let Some(record) = records.next_record()? {
-        out.write_all(if first { b"\n  " } else { b",\n  " })?;
-        first = false;
-        write_value(out, &SarifResult::of(&record, rules))?;
-    }
+    records.write_each(out, (b"\n  ", b",\n  "), |record, text| {
+        write_value(text, &SarifResult::of(record, rules))
+    })?;
     out.write_all(b"\n]}]}\n")?;
     Ok(())
 }

@@ -117,12 +117,13 @@ pub fn load_str(
             detail: "the file is empty".into(),
         });
     }
-    let doc: Value = serde_json::from_str(text).map_err(|e| json_error(origin, text, &e))?;
-    let format = detect(&doc).map_err(|detail| ImportError::UnknownFormat {
+    // The whole file is checked here, so that no importer starts on a file
+    // cut short; only its top-level keys are kept.
+    let top: Shape = serde_json::from_str(text).map_err(|e| json_error(origin, text, &e))?;
+    let format = detect(&top).map_err(|detail| ImportError::UnknownFormat {
         origin: origin.into(),
         detail,
     })?;
-    drop(doc);
     let mut ctx = Context::new(origin, opts)?;
     match format {
         Format::SemgrepJson => semgrep_json::load(text, &mut ctx).map(|scan| vec![scan]),
@@ -131,42 +132,150 @@ pub fn load_str(
     }
 }
 
-fn detect(doc: &Value) -> Result<Format, String> {
-    let Some(top) = doc.as_object() else {
-        return Err(format!("the top level is {}, not an object", kind_of(doc)));
+fn detect(top: &Shape) -> Result<Format, String> {
+    let Shape::Object(keys) = top else {
+        return Err(format!("the top level is {}, not an object", top.kind()));
     };
-    if top.contains_key("runs") {
+    let kind_of = |key: &str| {
+        keys.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, kind)| kind)
+    };
+    if kind_of("runs").is_some() {
         Ok(Format::Sarif)
-    } else if top.get("findings").is_some_and(Value::is_array) {
+    } else if kind_of("findings").is_some_and(|k| matches!(k, Shape::Array)) {
         Ok(Format::ApiDump)
-    } else if top.contains_key("results") {
+    } else if kind_of("results").is_some() {
         Ok(Format::SemgrepJson)
-    } else if top.contains_key("findings") {
+    } else if kind_of("findings").is_some() {
         Ok(Format::ApiDump) // its typed reading names the wrong type
     } else {
-        let mut keys: Vec<String> = top.keys().take(6).map(|k| short_debug(k, 40)).collect();
-        if top.len() > keys.len() {
-            keys.push("…".into());
+        // The first keys in the file's order, each once, as a map lists them.
+        let mut names: Vec<&str> = Vec::new();
+        for (k, _) in keys {
+            if !names.contains(&k.as_str()) {
+                names.push(k);
+            }
         }
-        Err(if keys.is_empty() {
+        names.sort_unstable();
+        let mut shown: Vec<String> = names.iter().take(6).map(|k| short_debug(k, 40)).collect();
+        if names.len() > shown.len() {
+            shown.push("…".into());
+        }
+        Err(if shown.is_empty() {
             "an empty object".into()
         } else {
             format!(
                 "no \"results\", \"runs\" or \"findings\"; top-level keys: {}",
-                keys.join(", ")
+                shown.join(", ")
             )
         })
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// What a JSON document is, without its content: for an object, its keys
+/// and what each value is. Reading one checks the whole text (syntax and
+/// nesting depth, as parsing it would) and keeps next to nothing.
+#[derive(Debug)]
+enum Shape {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object(Vec<(String, Shape)>),
+}
+
+impl Shape {
+    fn kind(&self) -> &'static str {
+        match self {
+            Shape::Null => "null",
+            Shape::Bool => "a boolean",
+            Shape::Number => "a number",
+            Shape::String => "a string",
+            Shape::Array => "an array",
+            Shape::Object(_) => "an object",
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        d.deserialize_any(ShapeVisitor { top: true })
+    }
+}
+
+/// Reads a value's shape; below the top level, objects keep no keys.
+struct ShapeVisitor {
+    top: bool,
+}
+
+/// A value below the top level, checked and dropped.
+struct Skipped;
+
+impl<'de> serde::Deserialize<'de> for Skipped {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Skipped, D::Error> {
+        // `deserialize_any`, not `IgnoredAny`: serde_json then counts the
+        // nesting depth as it does for any value.
+        d.deserialize_any(ShapeVisitor { top: false })
+            .map(|_| Skipped)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ShapeVisitor {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+        Ok(Shape::Bool)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+        Ok(Shape::Number)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+        Ok(Shape::Number)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+        Ok(Shape::Number)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+        Ok(Shape::String)
+    }
+    fn visit_unit<E>(self) -> Result<Shape, E> {
+        Ok(Shape::Null)
+    }
+    fn visit_none<E>(self) -> Result<Shape, E> {
+        Ok(Shape::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+        while seq.next_element::<Skipped>()?.is_some() {}
+        Ok(Shape::Array)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if self.top {
+                let value = map.next_value_seed(TopValue)?;
+                keys.push((key.into_owned(), value));
+            } else {
+                map.next_value::<Skipped>()?;
+            }
+        }
+        Ok(Shape::Object(keys))
+    }
+}
+
+/// A top-level value: its shape, its own keys not kept.
+struct TopValue;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TopValue {
+    type Value = Shape;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
+        d.deserialize_any(ShapeVisitor { top: false })
     }
 }
 

@@ -1,4 +1,7 @@
 //! `semgrep scan --json` output (ARCHITECTURE §5).
+//!
+//! The results are turned into findings as they are parsed, one at a time:
+//! a scan of 100,000 results is never held as parsed JSON as well.
 
 use super::{
     Context, ImportError, Span, context_from_text, identity_key, lenient_offset, lenient_u32,
@@ -9,15 +12,13 @@ use crate::domain::{
     Severity, TriageState,
 };
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::fmt;
 
+/// The scanner's own errors; null is none.
 #[derive(Deserialize)]
-struct Output {
-    /// Required: an output without it is not a scan result.
-    results: Vec<Match>,
-    #[serde(default, deserialize_with = "null_default")]
-    errors: Vec<CliError>,
-}
+struct Errors(#[serde(deserialize_with = "null_default")] Vec<CliError>);
 
 #[derive(Deserialize)]
 struct Match {
@@ -83,12 +84,122 @@ struct CliError {
 }
 
 pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportError> {
-    let out: Output = ctx.parse(text)?;
-    let mut findings = Vec::with_capacity(out.results.len());
-    let mut identities = Vec::with_capacity(out.results.len());
-    // Identities to derive, for results whose fingerprint is hidden.
-    let mut derived: Vec<(usize, (String, u32, u32))> = Vec::new();
-    for m in out.results {
+    let mut scan = Scan {
+        ctx,
+        findings: Vec::new(),
+        identities: Vec::new(),
+        derived: Vec::new(),
+    };
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let errors = (&mut scan)
+        .deserialize(&mut reader)
+        .and_then(|errors| reader.end().map(|()| errors))
+        .map_err(|e| super::json_error::json_error(&scan.ctx.origin, text, &e))?;
+    let Scan {
+        ctx,
+        mut findings,
+        identities,
+        derived,
+    } = scan;
+    let keys: Vec<_> = derived.iter().map(|(_, k)| k.clone()).collect();
+    for ((i, _), id) in derived.iter().zip(number_keys(&keys)) {
+        findings[*i].match_based_id = id;
+    }
+    Ok(ScanResults {
+        origin: ctx.origin.clone(),
+        source: ScanSource::Scanner,
+        project: ctx.project.clone(),
+        repository_url: None,
+        git_ref: ctx.git_ref.clone(),
+        warnings: ctx.warnings(findings.len()),
+        source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
+        findings,
+        identities,
+        errors: errors.into_iter().map(scan_error).collect(),
+    })
+}
+
+/// The findings read so far.
+struct Scan<'c> {
+    ctx: &'c mut Context,
+    findings: Vec<Finding>,
+    identities: Vec<Identity>,
+    /// Identities to derive once every result is read, for results whose
+    /// fingerprint is hidden: (finding, (key, line, column)).
+    derived: Vec<(usize, (String, u32, u32))>,
+}
+
+/// The top-level object: `results` (required) read into the scan,
+/// `errors` returned, the rest skipped.
+impl<'de> DeserializeSeed<'de> for &mut Scan<'_> {
+    type Value = Vec<CliError>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut Scan<'_> {
+    type Value = Vec<CliError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct Output")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut results, mut errors) = (false, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "results" if results => return Err(de::Error::duplicate_field("results")),
+                "results" => {
+                    map.next_value_seed(Results(&mut *self))?;
+                    results = true;
+                }
+                "errors" if errors.is_some() => {
+                    return Err(de::Error::duplicate_field("errors"));
+                }
+                "errors" => errors = Some(map.next_value::<Errors>()?.0),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !results {
+            return Err(de::Error::missing_field("results"));
+        }
+        Ok(errors.unwrap_or_default())
+    }
+}
+
+/// The `results` array, each result made a finding as soon as it is read.
+struct Results<'s, 'c>(&'s mut Scan<'c>);
+
+impl<'de> DeserializeSeed<'de> for Results<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Results<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(m) = seq.next_element::<Match>()? {
+            self.0.add(m);
+        }
+        Ok(())
+    }
+}
+
+impl Scan<'_> {
+    fn add(&mut self, m: Match) {
+        let ctx = &mut *self.ctx;
         let span = Span {
             line: m.start.line,
             col: m.start.col,
@@ -103,7 +214,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
                 real(m.extra.lines.as_deref()).and_then(|l| context_from_text(l, span.line))
             });
         let fingerprint = real(m.extra.fingerprint.as_deref());
-        identities.push(Identity {
+        self.identities.push(Identity {
             evidence: ctx.evidence(&m.path, &span, m.extra.lines.as_deref()),
             fingerprinted: fingerprint.is_some(),
         });
@@ -112,12 +223,13 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             None => {
                 let matched = ctx.matched_text(&m.path, &span);
                 let key = identity_key(&m.check_id, &m.path, matched.as_deref(), &m.extra.message);
-                derived.push((findings.len(), (key, span.line, span.col)));
+                self.derived
+                    .push((self.findings.len(), (key, span.line, span.col)));
                 String::new()
             }
         };
         let rule = rule_of(&m.check_id, &m.extra);
-        findings.push(Finding {
+        self.findings.push(Finding {
             id: 0,
             project: ctx.project.clone(),
             repository_url: None,
@@ -160,22 +272,6 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             activity: Vec::new(),
         });
     }
-    let keys: Vec<_> = derived.iter().map(|(_, k)| k.clone()).collect();
-    for ((i, _), id) in derived.iter().zip(number_keys(&keys)) {
-        findings[*i].match_based_id = id;
-    }
-    Ok(ScanResults {
-        origin: ctx.origin.clone(),
-        source: ScanSource::Scanner,
-        project: ctx.project.clone(),
-        repository_url: None,
-        git_ref: ctx.git_ref.clone(),
-        warnings: ctx.warnings(findings.len()),
-        source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
-        findings,
-        identities,
-        errors: out.errors.into_iter().map(scan_error).collect(),
-    })
 }
 
 fn rule_of(check_id: &str, extra: &Extra) -> Rule {

@@ -212,16 +212,28 @@ impl Store {
     /// sift's own answers for these findings (those that have one).
     pub fn ai_verdicts(&self, finding_ids: &[i64]) -> Result<HashMap<i64, Answer>> {
         let mut out = HashMap::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT key FROM ai_findings WHERE finding_id = ?1 AND kind = 'verdict'",
-        )?;
-        for &id in finding_ids {
-            let key: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
-            if let Some(answer) = key.map(|k| self.ai_answer(&k)).transpose()?.flatten() {
+        for (id, key) in self.ai_keys(finding_ids, AnswerKind::Verdict)? {
+            if let Some(answer) = self.ai_answer(&key)? {
                 out.insert(id, answer);
             }
         }
         Ok(out)
+    }
+
+    /// The keys of sift's own answers of `kind` for these findings (those
+    /// that have one), in one query.
+    pub(super) fn ai_keys(
+        &self,
+        finding_ids: &[i64],
+        kind: AnswerKind,
+    ) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT finding_id, key FROM ai_findings
+             WHERE kind = ?2 AND finding_id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let ids = serde_json::to_string(finding_ids)?;
+        let rows = stmt.query_map(params![ids, kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Which of these findings sift's own Assistant has answered, with a

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// What one scan's import changed.
@@ -382,79 +383,198 @@ impl Store {
 
     /// Findings by id, in the order given; unknown ids are skipped.
     pub fn load_findings(&self, ids: &[i64]) -> Result<Vec<Finding>> {
+        FindingReader::new(self)?.read(ids)
+    }
+
+    /// The findings `ids` (unknown ones skipped), in that order, a chunk at
+    /// a time: `render` turns each chunk into a `T`, `sink` takes them in
+    /// order. A long list is read and rendered on two connections at once,
+    /// this one and a second on the same file, each taking every other
+    /// chunk: reading and rendering are nearly all of the work. A few
+    /// chunks at most wait for the sink, whatever the length.
+    pub fn render_findings<T: Send>(
+        &self,
+        ids: &[i64],
+        render: impl Fn(Vec<Finding>) -> Result<T> + Sync,
+        mut sink: impl FnMut(T) -> Result<()>,
+    ) -> Result<()> {
+        let chunks: Vec<&[i64]> = ids.chunks(RENDER_CHUNK).collect();
+        let pending = Arc::new(pending_by_finding(self)?);
+        let mine = FindingReader::sharing(self, pending.clone());
+        let second = match chunks.len() {
+            0..=PARALLEL_RENDER_CHUNKS => None,
+            _ => self.second_reader()?,
+        };
+        let Some(second) = second else {
+            let mut reader = mine;
+            for chunk in chunks {
+                sink(render(reader.read(chunk)?)?)?;
+            }
+            return Ok(());
+        };
+        std::thread::scope(|scope| {
+            let (done, ready) = std::sync::mpsc::sync_channel::<Result<T>>(2);
+            let (render, odd) = (&render, &chunks);
+            scope.spawn(move || {
+                let mut reader = FindingReader::sharing(&second, pending);
+                for chunk in odd.iter().skip(1).step_by(2) {
+                    let rendered = reader.read(chunk).and_then(render);
+                    let failed = rendered.is_err();
+                    // The receiver is gone when the sink failed: stop.
+                    if done.send(rendered).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            let mut reader = mine;
+            for (i, chunk) in chunks.iter().enumerate() {
+                let rendered = if i % 2 == 0 {
+                    render(reader.read(chunk)?)?
+                } else {
+                    ready
+                        .recv()
+                        .map_err(|_| anyhow::anyhow!("the second findings reader stopped"))??
+                };
+                sink(rendered)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A second connection on this store's file, for reading beside this
+    /// one with a page cache of its own; none for a store in memory or
+    /// opened immutable.
+    fn second_reader(&self) -> Result<Option<Store>> {
+        let Some(file) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return Ok(None);
+        };
+        let conn = rusqlite::Connection::open_with_flags(
+            file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(super::BUSY_TIMEOUT)?;
+        Ok(Some(Store {
+            conn,
+            path: self.path.clone(),
+        }))
+    }
+}
+
+/// Findings `render_findings` reads at a time.
+const RENDER_CHUNK: usize = 500;
+
+/// Above this many chunks, `render_findings` reads on two connections.
+const PARALLEL_RENDER_CHUNKS: usize = 4;
+
+/// Decisions waiting in the outbox, oldest first, by finding; one a
+/// colleague's crossed waits for the reviewer and is not here.
+type PendingByFinding = HashMap<i64, Vec<super::Pending>>;
+
+fn pending_by_finding(store: &Store) -> Result<PendingByFinding> {
+    let mut pending = PendingByFinding::new();
+    for p in store.pending()? {
+        if p.conflict.is_none() {
+            pending.entry(p.finding_id).or_default().push(p);
+        }
+    }
+    Ok(pending)
+}
+
+/// Reads findings' full details a chunk at a time: what every chunk
+/// shares (the outbox's decisions, the rules) is read once, and each
+/// chunk's rows in a few queries rather than a few for each finding.
+struct FindingReader<'s> {
+    store: &'s Store,
+    pending: Arc<PendingByFinding>,
+    /// Rules as stored, decoded once each.
+    rules: HashMap<i64, StoredRule>,
+}
+
+impl<'s> FindingReader<'s> {
+    fn new(store: &'s Store) -> Result<FindingReader<'s>> {
+        Ok(Self::sharing(store, Arc::new(pending_by_finding(store)?)))
+    }
+
+    fn sharing(store: &'s Store, pending: Arc<PendingByFinding>) -> FindingReader<'s> {
+        FindingReader {
+            store,
+            pending,
+            rules: HashMap::new(),
+        }
+    }
+
+    /// Findings by id, in the order given; unknown ids are skipped.
+    fn read(&mut self, ids: &[i64]) -> Result<Vec<Finding>> {
         // One read transaction for the lot, not one (and its locks) for each
-        // statement: the same picture of every finding, and a page of
-        // `sift serve`'s listing without thousands of lock calls.
-        let snapshot = if self.conn.is_autocommit() && ids.len() > 1 {
-            Some(self.conn.unchecked_transaction()?)
+        // statement: the same picture of every finding.
+        let conn = &self.store.conn;
+        let snapshot = if conn.is_autocommit() && ids.len() > 1 {
+            Some(conn.unchecked_transaction()?)
         } else {
             None
         };
-        let found = self.load_findings_in(ids)?;
+        let found = self.read_in(ids)?;
         if let Some(tx) = snapshot {
             tx.finish()?;
         }
         Ok(found)
     }
 
-    fn load_findings_in(&self, ids: &[i64]) -> Result<Vec<Finding>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT d.doc, f.ref, f.state, f.triage_state, f.triage_reason, f.triage_comment,
-                    f.triaged_at, d.code_start, d.code, r.doc, p.name, p.url
-             FROM findings f
+    fn read_in(&mut self, ids: &[i64]) -> Result<Vec<Finding>> {
+        let store = self.store;
+        let list = serde_json::to_string(ids)?;
+        let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
+        let mut stmt = store.conn.prepare_cached(
+            "SELECT finding_id, at, actor, action, note FROM activity
+             WHERE finding_id IN (SELECT value FROM json_each(?1))
+             ORDER BY finding_id, at, id",
+        )?;
+        let mut rows = stmt.query([&list])?;
+        while let Some(r) = rows.next()? {
+            activity.entry(r.get(0)?).or_default().push(Activity {
+                at: timestamp::parse(r.get_ref(1)?.as_str()?).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                note: r.get(4)?,
+                pending: false,
+            });
+        }
+        let judged = store.ai_verdicts(ids)?;
+        let fixed = store.ai_fixes(ids)?;
+        // Each row names its place in `ids`, whatever order SQLite takes.
+        let mut stmt = store.conn.prepare_cached(
+            "SELECT chosen.key, f.id, d.doc, f.ref, f.state, f.triage_state, f.triage_reason,
+                    f.triage_comment, f.triaged_at, d.code_start, d.code, f.rule_id, p.name, p.url
+             FROM json_each(?1) AS chosen
+             JOIN findings f ON f.id = chosen.value
              JOIN projects p ON p.id = f.project_id
              JOIN rules r ON r.id = f.rule_id
-             JOIN finding_details d ON d.finding_id = f.id
-             WHERE f.id = ?1",
+             JOIN finding_details d ON d.finding_id = f.id",
         )?;
-        let mut activity = self.conn.prepare_cached(
-            "SELECT at, actor, action, note FROM activity WHERE finding_id = ?1 ORDER BY at, id",
-        )?;
-        let pending = self.pending()?;
-        let judged = self.ai_verdicts(ids)?;
-        let fixed = self.ai_fixes(ids)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let Some(row) = stmt
-                .query_row([id], |r| {
-                    Ok(DetailRow {
-                        doc: r.get(0)?,
-                        git_ref: r.get(1)?,
-                        state: r.get(2)?,
-                        triage_state: r.get(3)?,
-                        triage_reason: r.get(4)?,
-                        triage_comment: r.get(5)?,
-                        triaged_at: r.get(6)?,
-                        code_start: r.get(7)?,
-                        code: r.get(8)?,
-                        rule: r.get(9)?,
-                        project: r.get(10)?,
-                        url: r.get(11)?,
-                    })
-                })
-                .optional()?
-            else {
-                continue;
+        let mut rows = stmt.query([&list])?;
+        let mut out: Vec<Option<Finding>> = Vec::new();
+        out.resize_with(ids.len(), || None);
+        while let Some(r) = rows.next()? {
+            let place: usize = r.get(0)?;
+            let id: i64 = r.get(1)?;
+            let row = DetailRow {
+                doc: r.get(2)?,
+                git_ref: r.get(3)?,
+                state: r.get(4)?,
+                triage_state: r.get(5)?,
+                triage_reason: r.get(6)?,
+                triage_comment: r.get(7)?,
+                triaged_at: r.get(8)?,
+                code_start: r.get(9)?,
+                code: r.get(10)?,
+                project: r.get(12)?,
+                url: r.get(13)?,
             };
-            let mut f = row.into_finding(id)?;
-            f.activity = activity
-                .query_map([id], |r| {
-                    Ok(Activity {
-                        at: timestamp::parse(&r.get::<_, String>(0)?)
-                            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                        actor: r.get(1)?,
-                        action: r.get(2)?,
-                        note: r.get(3)?,
-                        pending: false,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            // Decisions not yet acknowledged show as they will be; one a
-            // colleague's crossed waits for the reviewer, not applied.
-            for p in pending
-                .iter()
-                .filter(|p| p.finding_id == id && p.conflict.is_none())
-            {
+            let rule = self.rule(r.get(11)?, id)?;
+            let mut f = row.into_finding(id, rule)?;
+            f.activity = activity.get(&id).cloned().unwrap_or_default();
+            // Decisions not yet acknowledged show as they will be.
+            for p in self.pending.get(&id).into_iter().flatten() {
                 if let Some(state) = p.change.state {
                     f.triage_state = state;
                     f.triage_reason = p.change.reason;
@@ -474,9 +594,30 @@ impl Store {
             if let Some(record) = fixed.get(&id) {
                 super::fixes::with_own_fix(&mut f, record);
             }
-            out.push(f);
+            if let Some(slot) = out.get_mut(place) {
+                *slot = Some(f);
+            }
         }
-        Ok(out)
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// The stored rule `rule_id`, decoded the first time it is asked for;
+    /// `finding` names the finding in the error of a damaged one.
+    fn rule(&mut self, rule_id: i64, finding: i64) -> Result<&StoredRule> {
+        if !self.rules.contains_key(&rule_id) {
+            let doc: String = self
+                .store
+                .conn
+                .prepare_cached("SELECT doc FROM rules WHERE id = ?1")?
+                .query_row([rule_id], |r| r.get(0))
+                .with_context(|| format!("finding {finding} is damaged in the store"))?;
+            let rule: StoredRule = serde_json::from_str(&doc)
+                .with_context(|| format!("finding {finding} is damaged in the store"))?;
+            self.rules.insert(rule_id, rule);
+        }
+        self.rules
+            .get(&rule_id)
+            .context("a rule read a moment ago is gone")
     }
 }
 
@@ -604,17 +745,15 @@ struct DetailRow {
     triaged_at: Option<String>,
     code_start: Option<u32>,
     code: Option<String>,
-    rule: String,
     project: String,
     url: Option<String>,
 }
 
 impl DetailRow {
-    fn into_finding(self, id: i64) -> Result<Finding> {
+    fn into_finding(self, id: i64, rule: &StoredRule) -> Result<Finding> {
         let damaged = || format!("finding {id} is damaged in the store");
         let mut wire: v1::Finding = serde_json::from_str(&self.doc).with_context(damaged)?;
-        let rule: StoredRule = serde_json::from_str(&self.rule).with_context(damaged)?;
-        wire.rule = Some(rule.rule);
+        wire.rule = Some(rule.rule.clone());
         let mut f = wire.into_domain(OffsetDateTime::UNIX_EPOCH);
         f.id = id;
         f.project = self.project;
@@ -635,8 +774,8 @@ impl DetailRow {
             }),
             _ => None,
         };
-        f.rule.references = rule.references;
-        f.rule.technologies = rule.technologies;
+        f.rule.references = rule.references.clone();
+        f.rule.technologies = rule.technologies.clone();
         Ok(f)
     }
 }

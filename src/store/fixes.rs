@@ -129,12 +129,8 @@ impl Store {
     /// sift's own fixes for these findings (those that have one).
     pub fn ai_fixes(&self, finding_ids: &[i64]) -> Result<HashMap<i64, FixRecord>> {
         let mut out = HashMap::new();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT key FROM ai_findings WHERE finding_id = ?1 AND kind = 'fix'")?;
-        for &id in finding_ids {
-            let key: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
-            if let Some(record) = key.map(|k| self.ai_fix_answer(&k)).transpose()?.flatten() {
+        for (id, key) in self.ai_keys(finding_ids, super::AnswerKind::Fix)? {
+            if let Some(record) = self.ai_fix_answer(&key)? {
                 out.insert(id, record);
             }
         }

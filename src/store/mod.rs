@@ -65,7 +65,7 @@ impl Drop for WriteCache<'_> {
 }
 
 /// How long a write waits for another process's write to finish.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Store {
     conn: Connection,

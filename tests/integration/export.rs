@@ -494,3 +494,42 @@ fn sift_reads_its_own_sarif_back_with_the_same_identities() {
     assert_eq!(imported, identities(b.store()));
     assert!(!imported.is_empty());
 }
+
+/// A long list is read on two connections, every other chunk each: the
+/// findings still come in the order asked for, each as `load_findings`
+/// reads it alone, unknown ids skipped and repeated ones repeated.
+#[test]
+fn findings_rendered_on_two_connections_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = sift::store::Store::open(dir.path()).unwrap();
+    sift::demo::seed(&mut store, Some(3_000), time::OffsetDateTime::now_utc()).unwrap();
+    let mut ids: Vec<i64> = store
+        .load_index()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    ids.reverse();
+    ids.insert(1_700, 999_999_999);
+    ids.push(ids[10]);
+    let mut chunks = 0;
+    let mut found = Vec::new();
+    store
+        .render_findings(&ids, Ok, |chunk| {
+            chunks += 1;
+            found.extend(chunk);
+            Ok(())
+        })
+        .unwrap();
+    assert!(chunks > 4, "enough chunks for the second connection");
+    let expected: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|&id| id != 999_999_999)
+        .collect();
+    assert_eq!(found.iter().map(|f| f.id).collect::<Vec<_>>(), expected);
+    for f in found.iter().step_by(97) {
+        assert_eq!(Some(f), store.load_finding(f.id).unwrap().as_ref());
+    }
+}
