@@ -24,6 +24,9 @@ pub enum FaultRoute {
 /// What the next request to a route gets instead of its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerFault {
+    /// The usual answer: queued before a fault, it lets requests through
+    /// until the fault's turn (a pull that fails at its second page).
+    Answer,
     /// This status, with `{"error": ...}`.
     Status(u16),
     /// This status (429 or 503) with a `Retry-After` header as given
@@ -151,7 +154,7 @@ pub(super) async fn inject(State(app): State<Arc<App>>, request: Request, next: 
         .to_string();
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     match faults.next(route) {
-        None => next.run(request).await,
+        None | Some(ServerFault::Answer) => next.run(request).await,
         Some(ServerFault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             ApiError::new(status, format!("injected fault: {code}")).into_response()

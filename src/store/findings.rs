@@ -31,8 +31,17 @@ pub struct ImportSummary {
     pub errors: usize,
 }
 
+/// What a pull hands the store's writer (`Store::import_pulled`).
+#[derive(Debug)]
+pub enum PulledPage {
+    /// One page's findings, grouped by project and ref.
+    Findings(Vec<ScanResults>),
+    /// Every page came: keep them.
+    End,
+}
+
 /// A rule as the `rules` table keeps it.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, Clone, PartialEq)]
 struct StoredRule {
     #[serde(flatten)]
     rule: v1::Rule,
@@ -67,7 +76,7 @@ impl StoredRule {
 
     fn of(f: &Finding) -> StoredRule {
         StoredRule {
-            rule: v1::Finding::from_domain(f).rule.unwrap_or_default(),
+            rule: v1::Rule::from_domain(&f.rule),
             references: f.rule.references.clone(),
             technologies: f.rule.technologies.clone(),
         }
@@ -80,16 +89,67 @@ impl Store {
         let _cache = self.write_cache()?;
         let now = OffsetDateTime::now_utc();
         let tx = self.write_tx()?;
+        let mut rules = RulesWritten::new();
         let mut summaries = Vec::with_capacity(scans.len());
         for scan in scans {
             summaries.push(
-                import_scan(&tx, scan, now)
+                import_scan(&tx, scan, now, &mut rules)
                     .with_context(|| format!("cannot store the findings of {}", scan.origin))?,
             );
         }
         super::bump_findings_version(&tx)?;
         tx.commit()?;
         Ok(summaries)
+    }
+
+    /// Imports a pull's pages as they arrive, in as few transactions as the
+    /// store's other writers allow: one holds the write lock for about a
+    /// second at most (`PULL_LOCK_HOLD`), so a decision made meanwhile
+    /// waits no longer. When the pages stop before `PulledPage::End` (the
+    /// pull failed or was cancelled) the pages of the last transaction are
+    /// rolled back and none is reported kept: the caller keeps its change
+    /// cursor and the next pull asks again (storing a page twice changes
+    /// nothing). The write lock is taken at the first page: a pull that
+    /// brings nothing writes nothing. The number of pages kept; none when
+    /// the pull stopped.
+    pub fn import_pulled(
+        &mut self,
+        pages: impl IntoIterator<Item = PulledPage>,
+    ) -> Result<Option<usize>> {
+        let mut pages = pages.into_iter();
+        let mut scans = match pages.next() {
+            None => return Ok(None),
+            Some(PulledPage::End) => return Ok(Some(0)),
+            Some(PulledPage::Findings(scans)) => scans,
+        };
+        let _cache = self.write_cache()?;
+        let now = OffsetDateTime::now_utc();
+        let mut tx = self.write_tx()?;
+        let mut began = std::time::Instant::now();
+        let mut rules = RulesWritten::new();
+        let mut kept = 0;
+        loop {
+            for scan in &scans {
+                import_scan(&tx, scan, now, &mut rules)
+                    .with_context(|| format!("cannot store the findings of {}", scan.origin))?;
+            }
+            kept += 1;
+            scans = match pages.next() {
+                Some(PulledPage::Findings(next)) => next,
+                Some(PulledPage::End) => break,
+                // Dropping the transaction rolls it back.
+                None => return Ok(None),
+            };
+            if began.elapsed() >= PULL_LOCK_HOLD {
+                super::bump_findings_version(&tx)?;
+                tx.commit()?;
+                tx = self.write_tx()?;
+                began = std::time::Instant::now();
+            }
+        }
+        super::bump_findings_version(&tx)?;
+        tx.commit()?;
+        Ok(Some(kept))
     }
 
     /// Appends to a finding's history.
@@ -654,6 +714,10 @@ fn with_own_judgement(f: &mut Finding, answer: &super::Answer) {
     a.judged_by = Some(answer.judge.clone());
 }
 
+/// How long a pull's import holds the store's write lock before it lets
+/// other writers (a decision in the console) have their turn.
+const PULL_LOCK_HOLD: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Above this span of finding ids, `load_index` reads two halves at once.
 const PARALLEL_INDEX_SPAN: i64 = 20_000;
 
@@ -781,19 +845,14 @@ impl DetailRow {
 }
 
 fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
-    let existing: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM projects WHERE name = ?1",
-            [&scan.project],
-            |r| r.get(0),
-        )
+    let existing: Option<(i64, Option<String>)> = tx
+        .prepare_cached("SELECT id, url FROM projects WHERE name = ?1")?
+        .query_row([&scan.project], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(id) = existing {
-        if scan.repository_url.is_some() {
-            tx.execute(
-                "UPDATE projects SET url = ?2 WHERE id = ?1",
-                params![id, scan.repository_url],
-            )?;
+    if let Some((id, url)) = existing {
+        if scan.repository_url.is_some() && scan.repository_url != url {
+            tx.prepare_cached("UPDATE projects SET url = ?2 WHERE id = ?1")?
+                .execute(params![id, scan.repository_url])?;
         }
         return Ok(id);
     }
@@ -812,12 +871,21 @@ fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
     Ok(tx.last_insert_rowid())
 }
 
-/// The `rules` row for a finding's rule, written once per import.
-fn rule_id(tx: &Transaction, f: &Finding, known: &mut HashMap<String, i64>) -> Result<i64> {
-    if let Some(&id) = known.get(&f.rule.name) {
-        return Ok(id);
+/// The rules an import wrote, by name: the id, and the rule as the scan
+/// gave it (before merging with what was stored), so that a rule many
+/// scans of one import repeat is written once.
+type RulesWritten = HashMap<String, (i64, StoredRule)>;
+
+/// The `rules` row for a finding's rule, written when the import has not
+/// written the same rule yet.
+fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<i64> {
+    let given = StoredRule::of(f);
+    if let Some((id, before)) = written.get(&f.rule.name)
+        && *before == given
+    {
+        return Ok(*id);
     }
-    let mut rule = StoredRule::of(f);
+    let mut rule = given.clone();
     let existing: Option<String> = tx
         .prepare_cached("SELECT doc FROM rules WHERE name = ?1")?
         .query_row([&f.rule.name], |r| r.get(0))
@@ -833,7 +901,7 @@ fn rule_id(tx: &Transaction, f: &Finding, known: &mut HashMap<String, i64>) -> R
         .query_row(params![f.rule.name, serde_json::to_string(&rule)?], |r| {
             r.get(0)
         })?;
-    known.insert(f.rule.name.clone(), id);
+    written.insert(f.rule.name.clone(), (id, given));
     Ok(id)
 }
 
@@ -843,10 +911,115 @@ fn details_doc(f: &Finding, match_based_id: &str) -> Result<String> {
     let mut wire = v1::Finding::from_domain(f);
     wire.rule = None;
     wire.match_based_id = Some(match_based_id.to_string());
+    // The row's columns hold these (and win over the document): without
+    // them, a decision leaves the document as it was, and a pull that
+    // brings the decided finding back finds nothing to rewrite.
+    wire.state = None;
+    wire.status = None;
+    wire.triage_state = None;
+    wire.triage_reason = None;
+    wire.triage_comment = None;
+    wire.triaged_at = None;
     Ok(serde_json::to_string(&wire)?)
 }
 
-fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Result<ImportSummary> {
+/// The columns of a finding a scan sets.
+#[derive(Debug, PartialEq)]
+struct ScanData {
+    rule_id: i64,
+    message: String,
+    severity: String,
+    path: String,
+    line: u32,
+    state: String,
+    verdict: Option<String>,
+    component: Option<String>,
+    risk: Option<String>,
+}
+
+/// The columns of a finding a platform record's triage sets.
+#[derive(Debug, PartialEq)]
+struct Triage {
+    state: String,
+    reason: Option<String>,
+    comment: Option<String>,
+    at: Option<String>,
+    relevant_since: i64,
+}
+
+/// A known finding as stored, to tell what an import changes.
+struct StoredRow {
+    match_based_id: String,
+    scan_data: ScanData,
+    triage: Triage,
+    doc: Option<String>,
+    code_start: Option<u32>,
+    code: Option<String>,
+    evidence: Option<Evidence>,
+}
+
+impl StoredRow {
+    fn read(tx: &Transaction, id: i64) -> Result<StoredRow> {
+        let hash = |v: Option<i64>| v.map(|h| h as u64);
+        Ok(tx
+            .prepare_cached(
+                "SELECT f.match_based_id, f.rule_id, f.message, f.severity, f.path, f.line,
+                    f.state, f.verdict, f.component, f.risk, f.triage_state, f.triage_reason,
+                    f.triage_comment, f.triaged_at, f.relevant_since, d.doc, d.code_start,
+                    d.code, e.line, e.col, e.length, e.snippet, e.lines, e.before, e.after
+                 FROM findings f
+                 LEFT JOIN finding_details d ON d.finding_id = f.id
+                 LEFT JOIN finding_evidence e ON e.finding_id = f.id
+                 WHERE f.id = ?1",
+            )?
+            .query_row([id], |r| {
+                let evidence = match r.get::<_, Option<u32>>(18)? {
+                    None => None,
+                    Some(line) => Some(Evidence {
+                        line,
+                        column: r.get(19)?,
+                        length: r.get(20)?,
+                        snippet: hash(r.get(21)?),
+                        lines: hash(r.get(22)?),
+                        before: hash(r.get(23)?),
+                        after: hash(r.get(24)?),
+                    }),
+                };
+                Ok(StoredRow {
+                    match_based_id: r.get(0)?,
+                    scan_data: ScanData {
+                        rule_id: r.get(1)?,
+                        message: r.get(2)?,
+                        severity: r.get(3)?,
+                        path: r.get(4)?,
+                        line: r.get(5)?,
+                        state: r.get(6)?,
+                        verdict: r.get(7)?,
+                        component: r.get(8)?,
+                        risk: r.get(9)?,
+                    },
+                    triage: Triage {
+                        state: r.get(10)?,
+                        reason: r.get(11)?,
+                        comment: r.get(12)?,
+                        at: r.get(13)?,
+                        relevant_since: r.get(14)?,
+                    },
+                    doc: r.get(15)?,
+                    code_start: r.get(16)?,
+                    code: r.get(17)?,
+                    evidence,
+                })
+            })?)
+    }
+}
+
+fn import_scan(
+    tx: &Transaction,
+    scan: &ScanResults,
+    now: OffsetDateTime,
+    rules: &mut RulesWritten,
+) -> Result<ImportSummary> {
     let project_id = project_id(tx, scan)?;
     if let Some(root) = &scan.source_root {
         super::assistant::set_source_root(tx, project_id, root)?;
@@ -858,7 +1031,6 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         errors: scan.errors.len(),
         ..Default::default()
     };
-    let mut rules = HashMap::new();
     // Scanner output is matched to what is known by its evidence; platform
     // records name their findings by id.
     let places = match scan.source {
@@ -924,7 +1096,7 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
                 (existing, Some(f.match_based_id.clone()))
             }
         };
-        let rule_id = rule_id(tx, f, &mut rules)?;
+        let rule_id = rule_id(tx, f, rules)?;
         let code = f.code.as_ref().map(|c| c.lines.join("\n"));
         let code_start = f.code.as_ref().map(|c| c.start_line);
         let verdict = f.verdict().map(|v| v.as_str());
@@ -944,36 +1116,72 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
             });
         if let Some(id) = existing {
             // A known finding keeps its identity; the rest is the scan's.
-            let mbid: String = tx
-                .prepare_cached("SELECT match_based_id FROM findings WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))?;
+            let stored = StoredRow::read(tx, id)?;
+            let mbid = stored.match_based_id.clone();
             if !seen.insert((git_ref.clone(), mbid.clone())) {
                 continue; // the same match twice in one scan is one finding
             }
-            let doc = details_doc(f, &mbid)?;
-            update_scan_data.execute(params![
-                id,
+            // Only what changed is written: a pull brings back many findings
+            // the cache already holds as they are.
+            let scan_data = ScanData {
                 rule_id,
-                f.message,
-                f.severity.as_str(),
-                f.location.path,
-                f.location.line,
-                f.state.as_str(),
-                verdict,
-                component,
-                risk,
-            ])?;
-            update_details.execute(params![id, doc, code_start, code])?;
-            super::identity::save_evidence(tx, id, &evidence)?;
-            if scan.source == ScanSource::Platform {
-                update_triage.execute(params![
+                message: f.message.clone(),
+                severity: f.severity.as_str().to_string(),
+                path: f.location.path.clone(),
+                line: f.location.line,
+                state: f.state.as_str().to_string(),
+                verdict: verdict
+                    .map(str::to_string)
+                    .or(stored.scan_data.verdict.clone()),
+                component: component
+                    .map(str::to_string)
+                    .or(stored.scan_data.component.clone()),
+                risk: risk.map(str::to_string).or(stored.scan_data.risk.clone()),
+            };
+            if scan_data != stored.scan_data {
+                update_scan_data.execute(params![
                     id,
-                    f.triage_state.as_str(),
-                    f.triage_reason.map(|r| r.as_str()),
-                    f.triage_comment,
-                    f.triaged_at.map(timestamp::format),
-                    f.relevant_since.unix_timestamp()
+                    rule_id,
+                    f.message,
+                    f.severity.as_str(),
+                    f.location.path,
+                    f.location.line,
+                    f.state.as_str(),
+                    verdict,
+                    component,
+                    risk,
                 ])?;
+            }
+            let doc = details_doc(f, &mbid)?;
+            let details_same = stored.doc.as_deref() == Some(doc.as_str())
+                && code_start.is_none_or(|c| stored.code_start == Some(c))
+                && code
+                    .as_ref()
+                    .is_none_or(|c| stored.code.as_ref() == Some(c));
+            if !details_same {
+                update_details.execute(params![id, doc, code_start, code])?;
+            }
+            if stored.evidence != Some(evidence) {
+                super::identity::save_evidence(tx, id, &evidence)?;
+            }
+            if scan.source == ScanSource::Platform {
+                let triage = Triage {
+                    state: f.triage_state.as_str().to_string(),
+                    reason: f.triage_reason.map(|r| r.as_str().to_string()),
+                    comment: f.triage_comment.clone(),
+                    at: f.triaged_at.map(timestamp::format),
+                    relevant_since: f.relevant_since.unix_timestamp(),
+                };
+                if triage != stored.triage {
+                    update_triage.execute(params![
+                        id,
+                        triage.state,
+                        triage.reason,
+                        triage.comment,
+                        triage.at,
+                        triage.relevant_since
+                    ])?;
+                }
             }
             summary.updated += 1;
             continue;
@@ -1063,18 +1271,18 @@ fn import_scan(tx: &Transaction, scan: &ScanResults, now: OffsetDateTime) -> Res
         }
         summary.fixed = gone.len();
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO scans (project_id, ref, origin, imported_at, findings, errors)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            project_id,
-            scan.git_ref,
-            scan.origin,
-            timestamp::format(now),
-            scan.findings.len(),
-            scan.errors.len()
-        ],
-    )?;
+    )?
+    .execute(params![
+        project_id,
+        scan.git_ref,
+        scan.origin,
+        timestamp::format(now),
+        scan.findings.len(),
+        scan.errors.len()
+    ])?;
     Ok(summary)
 }
 
@@ -1209,5 +1417,141 @@ mod tests {
             shown(&second.load_index().unwrap()),
             shown(&from_every_row(&second))
         );
+    }
+}
+
+/// The import of pulled pages.
+#[cfg(test)]
+mod pull_tests {
+    use super::*;
+    use crate::domain::TriageChange;
+    use crate::wire::v1::FindingsPage;
+
+    /// Platform records as a pull brings them, one scan of acme/web main.
+    fn pulled(json: &str) -> Vec<ScanResults> {
+        let page: FindingsPage = serde_json::from_str(json).unwrap();
+        vec![ScanResults {
+            origin: "http://127.0.0.1:8321".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref: "main".into(),
+            findings: page
+                .findings
+                .into_iter()
+                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
+                .collect(),
+            identities: vec![],
+            errors: vec![],
+            warnings: vec![],
+            source_root: None,
+        }]
+    }
+
+    const PAGE: &str = r#"{"findings": [
+      {"id": 1, "ref": "main", "match_based_id": "m_1", "repository": {"name": "acme/web"},
+       "rule": {"name": "r", "message": "m"}, "location": {"file_path": "a.py", "line": 3}},
+      {"id": 2, "ref": "main", "match_based_id": "m_2", "repository": {"name": "acme/web"},
+       "rule": {"name": "r", "message": "m"}, "location": {"file_path": "b.py", "line": 5}}
+    ]}"#;
+
+    /// Rows written to the findings, their details and their evidence from
+    /// now on, counted by temporary triggers on this connection.
+    fn count_writes(store: &Store) {
+        store
+            .conn
+            .execute_batch(
+                "CREATE TEMP TABLE writes (tbl TEXT);
+                 CREATE TEMP TRIGGER w_findings AFTER UPDATE ON main.findings
+                 BEGIN INSERT INTO writes VALUES ('findings'); END;
+                 CREATE TEMP TRIGGER w_details AFTER UPDATE ON main.finding_details
+                 BEGIN INSERT INTO writes VALUES ('details'); END;
+                 CREATE TEMP TRIGGER w_evidence AFTER UPDATE ON main.finding_evidence
+                 BEGIN INSERT INTO writes VALUES ('evidence'); END;",
+            )
+            .unwrap();
+    }
+
+    fn writes(store: &Store, table: &str) -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM writes WHERE tbl = ?1", [table], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_pull_that_brings_what_the_cache_holds_writes_nothing() {
+        let mut store = Store::in_memory().unwrap();
+        store.import(&pulled(PAGE)).unwrap();
+        count_writes(&store);
+        store.import(&pulled(PAGE)).unwrap();
+        for table in ["findings", "details", "evidence"] {
+            assert_eq!(writes(&store, table), 0, "{table}");
+        }
+    }
+
+    #[test]
+    fn a_decision_brought_back_rewrites_its_row_only() {
+        let mut store = Store::in_memory().unwrap();
+        store.import(&pulled(PAGE)).unwrap();
+        let change = TriageChange {
+            state: Some(TriageState::Ignored),
+            reason: None,
+            note: None,
+        };
+        store
+            .apply_triage(&[1], &change, "ana", OffsetDateTime::now_utc(), None)
+            .unwrap();
+        count_writes(&store);
+        // The backend's copy of the decision: its own time.
+        let decided = PAGE.replacen(
+            r#""id": 1, "ref": "main","#,
+            r#""id": 1, "ref": "main", "triage_state": "ignored",
+               "triaged_at": "2026-03-01T10:00:00Z","#,
+            1,
+        );
+        store.import(&pulled(&decided)).unwrap();
+        assert_eq!(writes(&store, "details"), 0);
+        assert_eq!(writes(&store, "evidence"), 0);
+        // The triage columns of finding 1, and its change number.
+        assert!(writes(&store, "findings") >= 1);
+        let f = store.load_finding(1).unwrap().unwrap();
+        assert_eq!(f.triage_state, TriageState::Ignored);
+        assert_eq!(
+            f.triaged_at.map(timestamp::format).as_deref(),
+            Some("2026-03-01T10:00:00.000000Z")
+        );
+        let other = store.load_finding(2).unwrap().unwrap();
+        assert_eq!(other.triage_state, TriageState::Untriaged);
+    }
+
+    #[test]
+    fn pulled_pages_are_kept_only_at_their_end() {
+        let mut store = Store::in_memory().unwrap();
+        let version = store.findings_version().unwrap();
+        // The pull stopped after its first page: nothing of it stays.
+        let kept = store
+            .import_pulled([PulledPage::Findings(pulled(PAGE))])
+            .unwrap();
+        assert_eq!(kept, None);
+        assert_eq!(store.count_findings().unwrap(), 0);
+        assert_eq!(store.findings_version().unwrap(), version);
+        // Nothing came: nothing to keep, no transaction.
+        assert_eq!(store.import_pulled([]).unwrap(), None);
+        assert_eq!(store.import_pulled([PulledPage::End]).unwrap(), Some(0));
+        // Every page and the end: all of them, as one change.
+        let second = PAGE.replace("m_1", "m_3").replace("\"id\": 1", "\"id\": 3");
+        let kept = store
+            .import_pulled([
+                PulledPage::Findings(pulled(PAGE)),
+                PulledPage::Findings(pulled(&second)),
+                PulledPage::End,
+            ])
+            .unwrap();
+        assert_eq!(kept, Some(2));
+        assert_eq!(store.count_findings().unwrap(), 3);
+        assert_eq!(store.findings_version().unwrap(), version + 1);
     }
 }

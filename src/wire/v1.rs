@@ -43,7 +43,7 @@ pub struct Location {
     pub end_column: u32,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
@@ -61,6 +61,21 @@ pub struct Rule {
     pub cwe_names: Vec<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub owasp_names: Vec<String>,
+}
+
+impl Rule {
+    pub fn from_domain(rule: &domain::Rule) -> Rule {
+        Rule {
+            name: rule.name.clone(),
+            message: rule.message.clone(),
+            confidence: rule.confidence.map(|c| c.as_str().to_string()),
+            category: rule.category.clone(),
+            subcategories: rule.subcategories.clone(),
+            vulnerability_classes: rule.vulnerability_classes.clone(),
+            cwe_names: rule.cwe_names.clone(),
+            owasp_names: rule.owasp_names.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -432,16 +447,7 @@ impl Finding {
     }
 
     pub fn from_domain(f: &domain::Finding) -> Finding {
-        let rule = Rule {
-            name: f.rule.name.clone(),
-            message: f.rule.message.clone(),
-            confidence: f.rule.confidence.map(|c| c.as_str().to_string()),
-            category: f.rule.category.clone(),
-            subcategories: f.rule.subcategories.clone(),
-            vulnerability_classes: f.rule.vulnerability_classes.clone(),
-            cwe_names: f.rule.cwe_names.clone(),
-            owasp_names: f.rule.owasp_names.clone(),
-        };
+        let rule = Rule::from_domain(&f.rule);
         let assistant = f.assistant.as_ref().map(|a| Assistant {
             autotriage: a.verdict.map(|v| Autotriage {
                 verdict: Some(v.as_str().to_string()),

@@ -26,6 +26,7 @@ mod identity;
 mod import;
 mod index_load;
 mod memories_http;
+mod pull;
 mod rules;
 mod scopes;
 mod security;

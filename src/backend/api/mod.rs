@@ -22,7 +22,7 @@ pub mod http;
 use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
 use crate::domain::{self, Memory, MemoryChange, ScanResults, ScanSource, TriageChange};
 use crate::service::SharedStore;
-use crate::store::Store;
+use crate::store::{PulledPage, Store};
 use crate::wire::headers::IDEMPOTENCY_KEY;
 use crate::wire::v1::{
     BulkTriageRequest, BulkTriageResponse, Deployment, FindingsPage, FindingsQuery,
@@ -59,6 +59,8 @@ enum Listed {
         page: FindingsPage,
         /// `sift serve`'s cursor past this page (none from Semgrep).
         cursor: Option<String>,
+        /// The page as it came, for telling whether it changed.
+        digest: String,
     },
     CursorUnknown,
 }
@@ -466,6 +468,7 @@ impl Api {
         Ok(Listed::Page {
             page: self.parse(&body, &what)?,
             cursor,
+            digest: page_digest(&body),
         })
     }
 
@@ -695,19 +698,43 @@ fn url_segment(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// The findings of a page as read, for telling whether it changed.
-fn page_digest(findings: &[crate::wire::v1::Finding]) -> String {
-    let mut digest = Sha256::new();
-    for f in findings {
-        if let Ok(bytes) = serde_json::to_vec(f) {
-            digest.update(&bytes);
-        }
-    }
-    digest
-        .finalize()
+/// A page's body as it came, for telling whether it changed (the server
+/// answers the same findings with the same bytes).
+fn page_digest(body: &str) -> String {
+    Sha256::digest(body.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Hands a pull's pages to the cache's writer (`Api::importing`).
+#[derive(Clone)]
+struct PageSender(tokio::sync::mpsc::Sender<PulledPage>);
+
+impl PageSender {
+    /// Waits while the writer is busy with the page before; fails when the
+    /// writer stopped (its own error says why).
+    async fn send(&self, scans: Vec<ScanResults>) -> Result<(), BackendError> {
+        self.0.send(PulledPage::Findings(scans)).await.map_err(|_| {
+            BackendError::outage(
+                Outage::LocalStore,
+                "the local cache stopped storing the pull",
+            )
+        })
+    }
+}
+
+/// What a full pull fetched.
+#[derive(Default)]
+struct FullPull {
+    /// One digest per page.
+    digests: Vec<String>,
+    /// Findings listed.
+    count: usize,
+    /// Whether any page went to the cache.
+    imported: bool,
+    /// `sift serve`'s change cursor as the pull began.
+    cursor: Option<String>,
 }
 
 /// Findings grouped by project and ref, as the store imports them.
@@ -963,40 +990,17 @@ impl Api {
         self.pull_everything().await
     }
 
-    /// Pulls the findings changed since `cursor`, page by page; none when
-    /// the backend does not answer it (it no longer knows the cursor, or it
-    /// is not `sift serve`).
-    async fn pull_changes(&self, mut cursor: String) -> Result<Option<bool>, BackendError> {
-        let origin = self.base.as_str().trim_end_matches('/').to_string();
-        let query = FindingsQuery {
-            page_size: self.page_size,
-            ..FindingsQuery::default()
+    /// Pulls the findings changed since `cursor`, page by page into one
+    /// transaction of the cache; none when the backend does not answer it
+    /// (it no longer knows the cursor, or it is not `sift serve`).
+    async fn pull_changes(&self, cursor: String) -> Result<Option<bool>, BackendError> {
+        let Some((cursor, count)) = self
+            .importing(|pages| self.fetch_changes(cursor, pages))
+            .await?
+        else {
+            return Ok(None);
         };
-        let (mut count, mut changed) = (0usize, false);
-        loop {
-            let (page, next) = match self.findings_page_at(&query, Some(&cursor)).await? {
-                Listed::Page {
-                    page,
-                    cursor: Some(next),
-                } => (page, next),
-                Listed::Page { cursor: None, .. } | Listed::CursorUnknown => return Ok(None),
-            };
-            let n = page.findings.len();
-            count += n;
-            if n > 0 {
-                let scans = group(page.findings, &origin);
-                self.with_cache(move |store| store.import(&scans).map(|_| ()))
-                    .await?;
-                changed = true;
-            }
-            let moved = next != cursor;
-            cursor = next;
-            // A short page is the last; so is one that did not move the
-            // cursor (a server that never ends).
-            if n < query.page_size as usize || !moved || count >= 1_000_000 {
-                break;
-            }
-        }
+        let changed = count > 0;
         if changed {
             tracing::info!("pulled {count} changed findings");
             // The cache no longer holds what the full pull's digests say.
@@ -1006,10 +1010,77 @@ impl Api {
         Ok(Some(changed))
     }
 
-    /// Pulls the findings into the cache page by page, so memory holds one
-    /// page at a time; a page the same as at the last pull (by digest) is
-    /// not imported again. True when anything changed.
+    /// Fetches the pages of changes since `cursor` and hands them to the
+    /// cache's writer: the cursor past them and how many findings came;
+    /// none when the backend does not answer the cursor.
+    async fn fetch_changes(
+        &self,
+        mut cursor: String,
+        pages: PageSender,
+    ) -> Result<Option<(String, usize)>, BackendError> {
+        let origin = self.base.as_str().trim_end_matches('/').to_string();
+        let query = FindingsQuery {
+            page_size: self.page_size,
+            ..FindingsQuery::default()
+        };
+        let mut count = 0usize;
+        loop {
+            let (page, next) = match self.findings_page_at(&query, Some(&cursor)).await? {
+                Listed::Page {
+                    page,
+                    cursor: Some(next),
+                    ..
+                } => (page, next),
+                Listed::Page { cursor: None, .. } | Listed::CursorUnknown => return Ok(None),
+            };
+            let n = page.findings.len();
+            count += n;
+            if n > 0 {
+                pages.send(group(page.findings, &origin)).await?;
+            }
+            let moved = next != cursor;
+            cursor = next;
+            // A short page is the last; so is one that did not move the
+            // cursor (a server that never ends).
+            if n < query.page_size as usize || !moved || count >= 1_000_000 {
+                return Ok(Some((cursor, count)));
+            }
+        }
+    }
+
+    /// Pulls every finding into the cache, page by page into one
+    /// transaction, so memory holds a few pages at a time; a page the same
+    /// as at the last pull (by digest) is not imported again. True when
+    /// anything changed.
     async fn pull_everything(&self) -> Result<bool, BackendError> {
+        let Some(pulled) = self.importing(|pages| self.fetch_everything(pages)).await? else {
+            // Only a backend that stops answering mid-pull gets here.
+            return Err(BackendError::outage(
+                Outage::BadAnswer,
+                "the backend stopped answering the findings listing",
+            ));
+        };
+        let before = self
+            .last_pull
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        let changed = pulled.imported || pulled.digests.len() != before;
+        if changed {
+            tracing::info!("pulled {} findings", pulled.count);
+            let path = self.cache_dir.join(PULL_DIGEST_FILE);
+            if let Err(e) = std::fs::write(&path, pulled.digests.join("\n")) {
+                tracing::warn!("cannot write {}: {e}", path.display());
+            }
+        }
+        *self.last_pull.lock().unwrap_or_else(|e| e.into_inner()) = pulled.digests;
+        self.keep_cursor(pulled.cursor.filter(|_| !self.dedup));
+        Ok(changed)
+    }
+
+    /// Fetches every page and hands those that changed since the last
+    /// pull to the cache's writer.
+    async fn fetch_everything(&self, pages: PageSender) -> Result<Option<FullPull>, BackendError> {
         let before = self
             .last_pull
             .lock()
@@ -1021,50 +1092,83 @@ impl Api {
             page_size: self.page_size,
             ..FindingsQuery::default()
         };
-        let (mut digests, mut count, mut changed) = (Vec::new(), 0usize, false);
-        // `sift serve`'s cursor as the pull began: what changes while it
-        // pages comes at the next pull.
-        let mut first_cursor = None;
+        let mut pulled = FullPull::default();
         loop {
-            let page = match self.findings_page_at(&query, None).await? {
-                Listed::Page { page, cursor } => {
+            let (page, digest) = match self.findings_page_at(&query, None).await? {
+                Listed::Page {
+                    page,
+                    cursor,
+                    digest,
+                } => {
+                    // `sift serve`'s cursor as the pull began: what changes
+                    // while it pages comes at the next pull.
                     if query.page == 0 {
-                        first_cursor = cursor;
+                        pulled.cursor = cursor;
                     }
-                    page
+                    (page, digest)
                 }
-                Listed::CursorUnknown => FindingsPage {
-                    findings: Vec::new(),
-                },
+                Listed::CursorUnknown => (
+                    FindingsPage {
+                        findings: Vec::new(),
+                    },
+                    page_digest(""),
+                ),
             };
             let n = page.findings.len();
-            count += n;
-            let digest = page_digest(&page.findings);
-            if n > 0 && before.get(digests.len()) != Some(&digest) {
-                let scans = group(page.findings, &origin);
-                self.with_cache(move |store| store.import(&scans).map(|_| ()))
-                    .await?;
-                changed = true;
+            pulled.count += n;
+            if n > 0 && before.get(pulled.digests.len()) != Some(&digest) {
+                pages.send(group(page.findings, &origin)).await?;
+                pulled.imported = true;
             }
-            digests.push(digest);
+            pulled.digests.push(digest);
             // A short or empty page is the last; a server that never ends
             // is stopped at a million findings.
-            if n < query.page_size as usize || count >= 1_000_000 {
-                break;
+            if n < query.page_size as usize || pulled.count >= 1_000_000 {
+                return Ok(Some(pulled));
             }
             query.page += 1;
         }
-        changed |= digests.len() != before.len();
-        if changed {
-            tracing::info!("pulled {count} findings");
-            let path = self.cache_dir.join(PULL_DIGEST_FILE);
-            if let Err(e) = std::fs::write(&path, digests.join("\n")) {
-                tracing::warn!("cannot write {}: {e}", path.display());
+    }
+
+    /// Runs `fetch` while the cache's writer imports the pages it sends,
+    /// all in one transaction (`Store::import_pulled`): the next page is
+    /// fetched while the last is stored. The transaction is kept only when
+    /// `fetch` answers something; when it fails, answers none, or the pull
+    /// is cancelled, the cache stays as it was.
+    async fn importing<T, F>(
+        &self,
+        fetch: impl FnOnce(PageSender) -> F,
+    ) -> Result<Option<T>, BackendError>
+    where
+        F: std::future::Future<Output = Result<Option<T>, BackendError>>,
+    {
+        // One page waits while the writer stores another.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let pages = PageSender(tx);
+        let fetched = fetch(pages.clone());
+        let fetching = async move {
+            let fetched = fetched.await;
+            if let Ok(Some(_)) = &fetched {
+                // The writer keeps the pages only when it hears the end.
+                let _ = pages.0.send(PulledPage::End).await;
             }
+            fetched
+        };
+        let writing = self.with_cache(move |store| {
+            store.import_pulled(std::iter::from_fn(move || rx.blocking_recv()))
+        });
+        let (fetched, written) = tokio::join!(fetching, writing);
+        // A failed writer stops the fetching: its error says why.
+        let written = written?;
+        let fetched = fetched?;
+        match (fetched, written) {
+            (Some(answer), Some(_)) => Ok(Some(answer)),
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(BackendError::outage(
+                Outage::LocalStore,
+                "the local cache stopped storing the pull",
+            )),
         }
-        *self.last_pull.lock().unwrap_or_else(|e| e.into_inner()) = digests;
-        self.keep_cursor(first_cursor.filter(|_| !self.dedup));
-        Ok(changed)
     }
 
     /// Remembers the change cursor for the next pull (in this process and

@@ -1,0 +1,174 @@
+//! A pull from `sift serve` into the API backend's cache is one
+//! transaction (issue 16): a pull that fails on a later page, or is
+//! cancelled, leaves the cache and its change cursor as they were, and no
+//! pull touches a decision still waiting in the outbox.
+
+use crate::common;
+
+use common::{TestServer, standard_backlog};
+use sift::backend::Backend;
+use sift::backend::api::Api;
+use sift::domain::{Status, TriageChange, TriageState};
+use sift::server::faults::{FaultRoute, ServerFault};
+use sift::store::Store;
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// A client pulling 100 findings a page (the standard backlog's 250 in 3).
+fn api(server: &TestServer, cache: &Path) -> Api {
+    Api::new(&server.base, None, None, cache)
+        .unwrap()
+        .with_timeout(Duration::from_secs(5))
+        .unwrap()
+        .with_reviewer("ana")
+        .with_page_size(100)
+}
+
+/// The next findings listing answers, the one after it fails.
+fn fail_second_page(server: &TestServer) {
+    server
+        .faults
+        .then(FaultRoute::Findings, ServerFault::Answer)
+        .then(FaultRoute::Findings, ServerFault::Status(500));
+}
+
+fn status(cache: &Path, id: i64) -> Status {
+    Store::open(cache)
+        .unwrap()
+        .load_finding(id)
+        .unwrap()
+        .unwrap()
+        .status()
+}
+
+/// A colleague's decision, made on the server's store.
+fn colleague_decides(served: &Path, ids: &[i64], state: TriageState) {
+    let change = TriageChange {
+        state: Some(state),
+        reason: None,
+        note: None,
+    };
+    Store::open(served)
+        .unwrap()
+        .apply_triage(ids, &change, "ben", OffsetDateTime::now_utc(), None)
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pull_that_fails_on_its_second_page_leaves_the_cache_empty() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let ana = api(&server, cache.path());
+    fail_second_page(&server);
+    assert!(ana.pull().await.is_err());
+    assert_eq!(server.faults.seen(FaultRoute::Findings), 2);
+    assert_eq!(
+        Store::open(cache.path()).unwrap().count_findings().unwrap(),
+        0,
+        "the first page was not kept"
+    );
+    assert!(!ana.pulls_cheaply(), "no cursor from a pull that failed");
+
+    // The next pull brings everything.
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(
+        Store::open(cache.path()).unwrap().count_findings().unwrap(),
+        250
+    );
+    assert!(ana.pulls_cheaply());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_of_changes_that_fails_keeps_the_cache_its_cursor_and_the_outbox() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let ana = api(&server, cache.path());
+    assert!(ana.pull().await.unwrap());
+    let cursor = std::fs::read_to_string(cache.path().join("change-cursor")).unwrap();
+
+    // Ana decides finding 5 and 200, not sent yet; a colleague decides
+    // 1..=150 (two pages of changes, 5 among them).
+    let ignore = TriageChange {
+        state: Some(TriageState::Ignored),
+        reason: Some(sift::domain::TriageReason::FalsePositive),
+        note: None,
+    };
+    Store::open(cache.path())
+        .unwrap()
+        .record(&[(5, ignore.clone()), (200, ignore)], "ana")
+        .unwrap();
+    let decided: Vec<i64> = (1..=150).collect();
+    colleague_decides(served.path(), &decided, TriageState::Fixing);
+
+    fail_second_page(&server);
+    assert!(ana.pull().await.is_err());
+    assert_eq!(
+        status(cache.path(), 1),
+        Status::Open,
+        "the first page was not kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cache.path().join("change-cursor")).unwrap(),
+        cursor,
+        "the cursor did not move"
+    );
+    assert_eq!(
+        Store::open(cache.path()).unwrap().pending_count().unwrap(),
+        2
+    );
+
+    // The next pull brings both pages; Ana's decisions still wait, and
+    // show on their findings.
+    assert!(ana.pull().await.unwrap());
+    for id in [1, 75, 150] {
+        assert_eq!(status(cache.path(), id), Status::Fixing, "finding {id}");
+    }
+    let store = Store::open(cache.path()).unwrap();
+    let pending: Vec<i64> = store
+        .pending()
+        .unwrap()
+        .iter()
+        .map(|p| p.finding_id)
+        .collect();
+    assert_eq!(pending, vec![5, 200]);
+    assert_eq!(status(cache.path(), 5), Status::Ignored);
+    assert_eq!(status(cache.path(), 200), Status::Ignored);
+    assert_ne!(
+        std::fs::read_to_string(cache.path().join("change-cursor")).unwrap(),
+        cursor
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_pull_leaves_the_cache_as_it_was() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let ana = api(&server, cache.path())
+        .with_timeout(Duration::from_secs(60))
+        .unwrap();
+    // The second page never answers; the pull is dropped while it waits,
+    // as the sync drops a pull that outlasts its time limit.
+    server
+        .faults
+        .then(FaultRoute::Findings, ServerFault::Answer)
+        .then(FaultRoute::Findings, ServerFault::Hang);
+    let cancelled = tokio::time::timeout(Duration::from_secs(4), ana.pull()).await;
+    assert!(cancelled.is_err(), "the pull waits on the hanging page");
+    assert_eq!(server.faults.seen(FaultRoute::Findings), 2);
+    // The writer rolls back once it learns the pull is gone; the store
+    // answers then.
+    let count = Store::open(cache.path()).unwrap().count_findings().unwrap();
+    assert_eq!(count, 0);
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(
+        Store::open(cache.path()).unwrap().count_findings().unwrap(),
+        250
+    );
+    server.stop().await;
+}
