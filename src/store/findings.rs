@@ -116,6 +116,15 @@ impl Store {
         &mut self,
         pages: impl IntoIterator<Item = PulledPage>,
     ) -> Result<Option<usize>> {
+        self.import_pulled_holding(pages, PULL_LOCK_HOLD)
+    }
+
+    /// `import_pulled`, committing once a transaction is `hold` old.
+    fn import_pulled_holding(
+        &mut self,
+        pages: impl IntoIterator<Item = PulledPage>,
+        hold: std::time::Duration,
+    ) -> Result<Option<usize>> {
         let mut pages = pages.into_iter();
         let mut scans = match pages.next() {
             None => return Ok(None),
@@ -140,7 +149,7 @@ impl Store {
                 // Dropping the transaction rolls it back.
                 None => return Ok(None),
             };
-            if began.elapsed() >= PULL_LOCK_HOLD {
+            if began.elapsed() >= hold {
                 super::bump_findings_version(&tx)?;
                 tx.commit()?;
                 tx = self.write_tx()?;
@@ -1553,5 +1562,45 @@ mod pull_tests {
         assert_eq!(kept, Some(2));
         assert_eq!(store.count_findings().unwrap(), 3);
         assert_eq!(store.findings_version().unwrap(), version + 1);
+    }
+
+    #[test]
+    fn a_long_pull_lets_other_writers_in_between_its_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let other = Store::open(dir.path()).unwrap();
+        let second = PAGE.replace("m_1", "m_3").replace("\"id\": 1", "\"id\": 3");
+        let mut pages = vec![
+            PulledPage::Findings(pulled(PAGE)),
+            PulledPage::Findings(pulled(&second)),
+        ]
+        .into_iter();
+        // While the third page is on its way, the first is committed: the
+        // write lock was let go between them.
+        let mut seen_meanwhile = None;
+        let fetch = std::iter::from_fn(|| match pages.next() {
+            Some(page) => Some(page),
+            None => {
+                seen_meanwhile = Some(other.count_findings().unwrap());
+                None
+            }
+        });
+        let kept = store
+            .import_pulled_holding(fetch, std::time::Duration::ZERO)
+            .unwrap();
+        assert_eq!(kept, None, "the pull stopped before its end");
+        assert_eq!(seen_meanwhile, Some(2), "the first page was committed");
+        // What was committed stays; the caller keeps its cursor and asks
+        // again, and storing the pages again changes nothing.
+        assert_eq!(store.count_findings().unwrap(), 2);
+        let kept = store
+            .import_pulled([
+                PulledPage::Findings(pulled(PAGE)),
+                PulledPage::Findings(pulled(&second)),
+                PulledPage::End,
+            ])
+            .unwrap();
+        assert_eq!(kept, Some(2));
+        assert_eq!(store.count_findings().unwrap(), 3);
     }
 }
