@@ -18,7 +18,9 @@ pub(crate) use identity::{Span, identity_key, number_keys, real};
 pub(crate) use source::context_from_text;
 pub use source::{code_around, file_in_tree};
 
-use crate::domain::{CodeContext, Evidence, ScanResults, code_hash};
+use crate::domain::{
+    CodeContext, Evidence, Finding, Identity, ScanError, ScanResults, ScanSource, code_hash,
+};
 use json_error::{json_error, line_column, short_debug};
 use serde_json::Value;
 use source::SourceTree;
@@ -374,6 +376,34 @@ impl Context {
             }
         }
         evidence
+    }
+
+    /// A scanner's findings as the store takes them: those whose identity
+    /// was derived (`derived`: a finding's place and its key) numbered
+    /// across the file.
+    pub fn scan_results(
+        &self,
+        mut findings: Vec<Finding>,
+        identities: Vec<Identity>,
+        derived: &[(usize, (String, u32, u32))],
+        errors: Vec<ScanError>,
+    ) -> ScanResults {
+        let keys: Vec<_> = derived.iter().map(|(_, k)| k.clone()).collect();
+        for ((i, _), id) in derived.iter().zip(number_keys(&keys)) {
+            findings[*i].match_based_id = id;
+        }
+        ScanResults {
+            origin: self.origin.clone(),
+            source: ScanSource::Scanner,
+            project: self.project.clone(),
+            repository_url: None,
+            git_ref: self.git_ref.clone(),
+            warnings: self.warnings(findings.len()),
+            source_root: self.tree.as_ref().map(|t| t.root.clone()),
+            findings,
+            identities,
+            errors,
+        }
     }
 
     /// Warnings about the import as a whole, once every result was read.

@@ -4,12 +4,11 @@
 //! tags, and there are no byte offsets.
 
 use super::{
-    Context, ImportError, Span, context_from_text, identity_key, lenient_u32, null_default,
-    number_keys, real,
+    Context, ImportError, Span, context_from_text, identity_key, lenient_u32, null_default, real,
 };
 use crate::domain::{
-    Confidence, Finding, Identity, Location, Rule, ScanError, ScanResults, ScanSource, ScanState,
-    Severity, TriageState,
+    Confidence, Finding, Identity, Location, Rule, ScanError, ScanResults, ScanState, Severity,
+    TriageState,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -344,22 +343,7 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
             errors.extend(notes.map(scan_error));
         }
     }
-    let keys: Vec<_> = derived.iter().map(|(_, k)| k.clone()).collect();
-    for ((i, _), id) in derived.iter().zip(number_keys(&keys)) {
-        findings[*i].match_based_id = id;
-    }
-    Ok(ScanResults {
-        origin: ctx.origin.clone(),
-        source: ScanSource::Scanner,
-        project: ctx.project.clone(),
-        repository_url: None,
-        git_ref: ctx.git_ref.clone(),
-        warnings: ctx.warnings(findings.len()),
-        source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
-        findings,
-        identities,
-        errors,
-    })
+    Ok(ctx.scan_results(findings, identities, &derived, errors))
 }
 
 /// SARIF levels; `none` is informational.

@@ -5,11 +5,11 @@
 
 use super::{
     Context, ImportError, Span, context_from_text, identity_key, lenient_offset, lenient_u32,
-    meta_string, meta_strings, null_default, number_keys, real,
+    meta_string, meta_strings, null_default, real,
 };
 use crate::domain::{
-    Confidence, Finding, Identity, Location, Rule, ScanError, ScanResults, ScanSource, ScanState,
-    Severity, TriageState,
+    Confidence, Finding, Identity, Location, Rule, ScanError, ScanResults, ScanState, Severity,
+    TriageState,
 };
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -97,26 +97,12 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<ScanResults, ImportE
         .map_err(|e| super::json_error::json_error(&scan.ctx.origin, text, &e))?;
     let Scan {
         ctx,
-        mut findings,
+        findings,
         identities,
         derived,
     } = scan;
-    let keys: Vec<_> = derived.iter().map(|(_, k)| k.clone()).collect();
-    for ((i, _), id) in derived.iter().zip(number_keys(&keys)) {
-        findings[*i].match_based_id = id;
-    }
-    Ok(ScanResults {
-        origin: ctx.origin.clone(),
-        source: ScanSource::Scanner,
-        project: ctx.project.clone(),
-        repository_url: None,
-        git_ref: ctx.git_ref.clone(),
-        warnings: ctx.warnings(findings.len()),
-        source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
-        findings,
-        identities,
-        errors: errors.into_iter().map(scan_error).collect(),
-    })
+    let errors = errors.into_iter().map(scan_error).collect();
+    Ok(ctx.scan_results(findings, identities, &derived, errors))
 }
 
 /// The findings read so far.
