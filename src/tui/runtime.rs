@@ -69,6 +69,7 @@ async fn event_loop<B: Backend>(
         Perform::new(Store::open(&session.data_dir)?, session.actor.clone()),
         written_tx,
     )?;
+    watch_for_hangup(writer.busy.clone());
     let mut in_flight = 0usize;
     let mut held: VecDeque<Event> = VecDeque::new();
     let perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
@@ -311,6 +312,46 @@ async fn event_loop<B: Backend>(
     perform.store().waiting_count()
 }
 
+/// Ends the process when its terminal hangs up (an SSH session dropped,
+/// tmux killed). crossterm's reader loops on a hung-up terminal, whose
+/// reads return nothing forever, without ever returning to the loop that
+/// would see the SIGHUP: it spun at full CPU for hours. A thread of its own
+/// waits for the hang-up, lets a write in progress finish, and exits.
+fn watch_for_hangup(busy: Arc<std::sync::Mutex<()>>) {
+    use std::os::unix::io::AsRawFd;
+    let Ok(tty) = std::fs::File::open("/dev/tty") else {
+        return;
+    };
+    let watching = std::thread::Builder::new()
+        .name("hangup".into())
+        .spawn(move || {
+            let mut watched = libc::pollfd {
+                fd: tty.as_raw_fd(),
+                // Hang-ups and errors are reported whatever is asked.
+                events: 0,
+                revents: 0,
+            };
+            loop {
+                // SAFETY: poll(2) on one pollfd we own.
+                let n = unsafe { libc::poll(&mut watched, 1, -1) };
+                if n < 0
+                    && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+                {
+                    return;
+                }
+                if watched.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                    break;
+                }
+            }
+            tracing::warn!("the terminal hung up: sift ends");
+            let _done = busy.lock();
+            std::process::exit(129);
+        });
+    if let Err(e) = watching {
+        tracing::warn!("cannot watch the terminal for a hang-up: {e}");
+    }
+}
+
 /// Whether `effect` is carried out on the writer's thread.
 fn goes_to_writer(effect: &Effect) -> bool {
     !matches!(
@@ -339,11 +380,15 @@ struct Written {
 struct StoreWriter {
     requests: std_mpsc::Sender<Effect>,
     thread: std::thread::JoinHandle<()>,
+    /// Held while an effect is carried out.
+    busy: Arc<std::sync::Mutex<()>>,
 }
 
 impl StoreWriter {
     fn spawn(mut perform: Perform, replies: mpsc::UnboundedSender<Written>) -> Result<StoreWriter> {
         let (requests, incoming) = std_mpsc::channel::<Effect>();
+        let busy = Arc::new(std::sync::Mutex::new(()));
+        let working = busy.clone();
         let thread = std::thread::Builder::new()
             .name("writer".into())
             .spawn(move || {
@@ -352,13 +397,20 @@ impl StoreWriter {
                         effect,
                         Effect::Record { .. } | Effect::Undo(_) | Effect::SettleConflicts { .. }
                     );
-                    let answers = perform.perform(effect);
+                    let answers = {
+                        let _busy = working.lock();
+                        perform.perform(effect)
+                    };
                     // The console may be gone: what was asked is done all
                     // the same.
                     let _ = replies.send(Written { answers, wrote });
                 }
             })?;
-        Ok(StoreWriter { requests, thread })
+        Ok(StoreWriter {
+            requests,
+            thread,
+            busy,
+        })
     }
 
     fn send(&self, effect: Effect) {

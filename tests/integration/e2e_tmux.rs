@@ -725,3 +725,28 @@ fn the_demo_says_on_quit_that_its_decisions_were_discarded() {
         "{after}"
     );
 }
+
+/// A console whose terminal hangs up (tmux killed, an SSH session dropped)
+/// ends, instead of reading the dead terminal forever.
+#[test]
+fn a_console_whose_terminal_hangs_up_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = seeded_demo(dir.path());
+    let t = Tmux::start("hangup", 100, 30, &shell_command(&data, "--offline"));
+    t.wait_for("offline by choice");
+    t.tmux(&["kill-server"]);
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &format!("^{SIFT} --data-dir {}", data.display())])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let start = Instant::now();
+    while running() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "sift still runs after its terminal hung up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
