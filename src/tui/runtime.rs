@@ -393,10 +393,8 @@ impl StoreWriter {
             .name("writer".into())
             .spawn(move || {
                 for effect in incoming {
-                    let wrote = matches!(
-                        effect,
-                        Effect::Record { .. } | Effect::Undo(_) | Effect::SettleConflicts { .. }
-                    );
+                    // What the status bar calls saving is what changes the outbox.
+                    let wrote = effect.saving().is_some();
                     let answers = {
                         let _busy = working.lock();
                         perform.perform(effect)
