@@ -255,10 +255,19 @@ impl IndexBuilder {
     }
 
     /// The index of rows already in list order.
-    fn into_index(mut self) -> FindingIndex {
-        self.rows.shrink_to_fit();
+    fn into_index(self) -> FindingIndex {
+        let positions = Positions::of(&self.rows);
+        self.into_index_at(positions)
+    }
+
+    /// `into_index`, each row's position being known.
+    fn into_index_at(mut self, positions: Positions) -> FindingIndex {
+        // A little room is left: a few more rows then cost no copy.
+        if self.rows.capacity() - self.rows.len() > self.rows.len() / 16 {
+            self.rows.shrink_to_fit();
+        }
         FindingIndex {
-            positions: Positions::of(&self.rows),
+            positions,
             rows: self.rows,
             projects: self.projects.finish(),
             rules: self.rules.finish(),
@@ -266,6 +275,7 @@ impl IndexBuilder {
             messages: self.messages.finish(),
             refs: self.refs.finish(),
             components: self.components.finish(),
+            orders: Orders::default(),
         }
     }
 }
@@ -353,7 +363,24 @@ pub struct FindingIndex {
     pub messages: StringTable,
     pub refs: StringTable,
     pub components: StringTable,
+    /// Rows change in place only by a decision (state, status, pending),
+    /// never in what the list is sorted by: these stay true.
+    pub(crate) orders: Orders,
 }
+
+/// Every position of an index in the order of a sort other than the
+/// default, made when first asked for (`FindingIndex::order`). A cache:
+/// indexes equal but for it are equal.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Orders(pub(crate) [std::sync::OnceLock<Vec<u32>>; 4]);
+
+impl PartialEq for Orders {
+    fn eq(&self, _: &Orders) -> bool {
+        true
+    }
+}
+
+impl Eq for Orders {}
 
 /// The string tables of an index, in the order of `FindingIndex`'s fields.
 pub type Tables = [StringTable; 6];
@@ -414,45 +441,89 @@ impl FindingIndex {
             messages,
             refs,
             components,
+            orders: Orders::default(),
         })
     }
 
     /// This index with `changed` findings in place of those with the same
     /// ids and the new ones added, in list order.
+    ///
+    /// Patched in place: a start brings a million rows up to date with a
+    /// few, and a sort or a copy of the rows (56 MB, zeroed by the kernel
+    /// page by page) was most of what the start had left.
     pub fn updated(self, changed: IndexBuilder) -> FindingIndex {
         if changed.rows.is_empty() {
             return self;
         }
-        let positions = self.positions;
+        let FindingIndex {
+            rows,
+            positions,
+            projects,
+            rules,
+            paths,
+            messages,
+            refs,
+            components,
+            ..
+        } = self;
         let mut builder = IndexBuilder {
-            rows: self.rows,
-            projects: Interner::over(self.projects),
-            rules: Interner::over(self.rules),
-            paths: Interner::over(self.paths),
-            messages: Interner::over(self.messages),
-            refs: Interner::over(self.refs),
-            components: Interner::over(self.components),
+            rows,
+            projects: Interner::over(projects),
+            rules: Interner::over(rules),
+            paths: Interner::over(paths),
+            messages: Interner::over(messages),
+            refs: Interner::over(refs),
+            components: Interner::over(components),
         };
-        let mut moved = false;
+        // Rows that take another place in the list: their old place goes,
+        // and they are merged in at the new one.
+        let mut gone: Vec<usize> = Vec::new();
+        let mut placed: Vec<Row> = Vec::new();
         for row in builder.remapped(changed) {
             match positions.get(row.id) {
+                Some(p) if list_order(&builder.rows[p], &row).is_eq() => builder.rows[p] = row,
                 Some(p) => {
-                    let old = &mut builder.rows[p];
-                    moved |= list_order(old, &row).is_ne();
-                    *old = row;
+                    gone.push(p);
+                    placed.push(row);
                 }
-                None => {
-                    builder.rows.push(row);
-                    moved = true;
-                }
+                None => placed.push(row),
             }
         }
-        if moved {
-            // Stable: the rows are in order but for the few that moved,
-            // which a merge sort finds in one pass over the runs.
-            builder.rows.sort_by(list_order);
+        if placed.is_empty() {
+            return builder.into_index_at(positions);
         }
+        gone.sort_unstable();
+        let mut next_gone = gone.iter().peekable();
+        let mut at = 0;
+        builder.rows.retain(|_| {
+            let keep = next_gone.next_if_eq(&&at).is_none();
+            at += 1;
+            keep
+        });
+        placed.sort_unstable_by(list_order);
+        merge_in(&mut builder.rows, &placed);
         builder.into_index()
+    }
+}
+
+/// Merges `placed` (in list order) into `rows` (in list order), from the
+/// back, in place: only the rows after the first one placed move.
+fn merge_in(rows: &mut Vec<Row>, placed: &[Row]) {
+    let Some(&filler) = placed.first() else {
+        return;
+    };
+    let (mut kept, mut from) = (rows.len(), placed.len());
+    rows.resize(kept + from, filler);
+    let mut to = rows.len();
+    while from > 0 {
+        to -= 1;
+        if kept > 0 && list_order(&rows[kept - 1], &placed[from - 1]).is_gt() {
+            rows[to] = rows[kept - 1];
+            kept -= 1;
+        } else {
+            rows[to] = placed[from - 1];
+            from -= 1;
+        }
     }
 }
 
@@ -497,6 +568,55 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn an_index_updated_in_place_is_the_index_built_again() {
+        let rules = ["sqli", "xss", "ssrf"];
+        let base = |id: i64| {
+            let mut e = entry(id, rules[id as usize % 3], "a.py");
+            e.relevant_since = id % 7;
+            e.severity = Severity::ALL[id as usize % Severity::ALL.len()];
+            e
+        };
+        let mut before = IndexBuilder::default();
+        for id in 1..=300 {
+            before.push(base(id));
+        }
+        let index = before.finish();
+        // A decision (same place), findings seen again later (new places),
+        // a new rule's finding and new findings.
+        let change = |id: i64| {
+            let mut e = base(id);
+            match id % 3 {
+                0 => e.pending = !e.pending,
+                1 => e.relevant_since += 100,
+                _ => e.severity = Severity::ALL[(id as usize + 1) % Severity::ALL.len()],
+            }
+            if id > 300 {
+                e.rule = "path-traversal";
+            }
+            e
+        };
+        let changed_ids: Vec<i64> = (1..=300).step_by(17).chain(301..=310).collect();
+        let mut changed = IndexBuilder::default();
+        for &id in &changed_ids {
+            changed.push(change(id));
+        }
+        let updated = index.updated(changed);
+        let mut again = IndexBuilder::default();
+        for id in 1..=310 {
+            again.push(if changed_ids.contains(&id) {
+                change(id)
+            } else {
+                base(id)
+            });
+        }
+        let again = again.finish();
+        assert_eq!(resolved(&updated), resolved(&again));
+        for r in &updated.rows {
+            assert_eq!(updated.rows[updated.position_of(r.id).unwrap()].id, r.id);
+        }
     }
 
     #[test]

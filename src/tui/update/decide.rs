@@ -4,7 +4,7 @@
 //! runtime reports it is in the outbox.
 
 use super::memory_form;
-use super::{refilter, selection_changed};
+use super::selection_changed;
 use crate::domain::{
     Decided, DecisionContext, Intent, MAX_NOTE_CHARS, MemoryChange, RowUpdate, TriageReason,
     TriageState, Verdict, resolve,
@@ -711,14 +711,17 @@ fn recorded(model: &mut Model, decided: Decided, summary: Summary) -> Vec<Effect
 /// cursor on the next one.
 pub fn apply(model: &mut Model, updates: &[RowUpdate]) -> Vec<Effect> {
     let selected = model.selected_id();
+    let mut changed = Vec::with_capacity(updates.len());
     for u in updates {
-        if let Some(row) = model.index.row_mut(u.id) {
+        if let Some(p) = model.index.position_of(u.id) {
+            let row = &mut model.index.rows[p];
+            changed.push((p as u32, *row));
             row.triage_state = u.triage_state;
             row.status = u.status;
             row.pending = u.pending;
         }
     }
-    let mut effects = refilter(model);
+    let mut effects = super::refilter_changed(model, &changed);
     // The finding on screen changed: show it as it is now.
     if effects.is_empty() && selected.is_some_and(|id| updates.iter().any(|u| u.id == id)) {
         model.detail.requested = None;

@@ -394,17 +394,51 @@ pub(super) fn refilter(model: &mut Model) -> Vec<Effect> {
     refilter_from(model, before)
 }
 
+/// `refilter` after a few rows changed in place (their positions, and each
+/// row as it was): only those are looked at again when that is enough.
+pub(super) fn refilter_changed(
+    model: &mut Model,
+    changed: &[(u32, crate::domain::Row)],
+) -> Vec<Effect> {
+    let before = model.selected_id();
+    let reselected = (changed.len() <= RESELECT_UP_TO)
+        .then(|| {
+            model.index.reselect(
+                &model.filter,
+                changed,
+                &mut model.visible,
+                &mut model.facets,
+            )
+        })
+        .flatten();
+    let Some(moved) = reselected else {
+        return refilter_from(model, before);
+    };
+    // Rows leaving a list of one project and ref leave it so; otherwise
+    // the spread is looked at again (it stops at the first difference).
+    if moved.entered > 0 || (moved.left > 0 && model.spread != Default::default()) {
+        model.spread = crate::tui::model::Spread::of(&model.index, &model.visible);
+    }
+    shown_again(model, before)
+}
+
+/// Beyond this many changed rows a whole pass is as quick.
+const RESELECT_UP_TO: usize = 2_000;
+
 /// `refilter`, the finding `before` having been selected.
 fn refilter_from(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
     (model.visible, model.facets) = model.index.select_with_facets(&model.filter);
     model.spread = crate::tui::model::Spread::of(&model.index, &model.visible);
+    shown_again(model, before)
+}
+
+/// The sidebar and the cursor after the list was filtered again.
+fn shown_again(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
     sidebar::rebuild(model);
-    let kept = before.and_then(|id| {
-        model
-            .visible
-            .iter()
-            .position(|&i| model.index.rows[i as usize].id == id)
-    });
+    // Positions, not rows, are compared: a million rows are not read.
+    let kept = before
+        .and_then(|id| model.index.position_of(id))
+        .and_then(|p| model.visible.iter().position(|&i| i as usize == p));
     // When the selected finding left the view (decided, or filtered out),
     // the cursor stays where it was: on the next one.
     model.list.selected = kept.unwrap_or(model.list.selected);
