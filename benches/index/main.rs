@@ -62,7 +62,7 @@ fn decisions(index: &FindingIndex, runs: usize) -> Result<Took> {
     for k in 0..runs {
         let Some(&p) = found.get(k) else { break };
         let before = index.rows[p as usize];
-        index.rows[p as usize].triage_state = TriageState::Ignored;
+        index.decided(p as usize, TriageState::Ignored, before.status, true);
         let (started, cpu) = (Instant::now(), cpu_time());
         index
             .reselect(&filter, &[(p, before)], &mut found, &mut facets)

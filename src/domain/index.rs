@@ -30,6 +30,95 @@ pub struct Row {
     pub pending: bool,
 }
 
+/// What a filter pass reads of a row, packed in 20 bytes where a row has
+/// 56: at a million findings the pass is bound by the memory it reads,
+/// not by its tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FilterKey {
+    pub project: u32,
+    pub rule: u32,
+    pub path: u32,
+    pub message: u32,
+    /// Severity, status, triage state, verdict, risk and lifecycle, each
+    /// its position in its `ALL` (an option's `None` 0, then 1 and on),
+    /// four bits each.
+    kinds: u32,
+}
+
+impl FilterKey {
+    pub fn of(row: &Row) -> FilterKey {
+        let kinds = [
+            row.severity as u32,
+            row.status as u32,
+            row.triage_state as u32,
+            row.verdict.map_or(0, |v| v as u32 + 1),
+            row.risk.map_or(0, |r| r as u32 + 1),
+            row.lifecycle as u32,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |k, (i, &v)| k | v << (4 * i));
+        FilterKey {
+            project: row.project,
+            rule: row.rule,
+            path: row.path,
+            message: row.message,
+            kinds,
+        }
+    }
+
+    #[inline(always)]
+    fn kind(self, i: u32) -> usize {
+        (self.kinds >> (4 * i) & 0xF) as usize
+    }
+
+    /// As `Row::severity as usize`.
+    #[inline(always)]
+    pub fn severity(self) -> usize {
+        self.kind(0)
+    }
+
+    #[inline(always)]
+    pub fn status(self) -> usize {
+        self.kind(1)
+    }
+
+    #[inline(always)]
+    pub fn triage_state(self) -> usize {
+        self.kind(2)
+    }
+
+    /// 0 for none, else the verdict's position plus one.
+    #[inline(always)]
+    pub fn verdict(self) -> usize {
+        self.kind(3)
+    }
+
+    /// 0 for none, else the risk's position plus one.
+    #[inline(always)]
+    pub fn risk(self) -> usize {
+        self.kind(4)
+    }
+
+    #[inline(always)]
+    pub fn lifecycle(self) -> usize {
+        self.kind(5)
+    }
+}
+
+/// The filter keys of an index's rows, made when a filter first needs them.
+/// A cache: indexes equal but for it are equal.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FilterKeys(std::sync::OnceLock<Vec<FilterKey>>);
+
+impl PartialEq for FilterKeys {
+    fn eq(&self, _: &FilterKeys) -> bool {
+        true
+    }
+}
+
+impl Eq for FilterKeys {}
+
 /// An append-only table of distinct strings, kept in one buffer so a large
 /// backlog costs no allocation per string.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -276,6 +365,7 @@ impl IndexBuilder {
             refs: self.refs.finish(),
             components: self.components.finish(),
             orders: Orders::default(),
+            keys: FilterKeys::default(),
         }
     }
 }
@@ -363,9 +453,10 @@ pub struct FindingIndex {
     pub messages: StringTable,
     pub refs: StringTable,
     pub components: StringTable,
-    /// Rows change in place only by a decision (state, status, pending),
-    /// never in what the list is sorted by: these stay true.
+    /// Rows change in place only by a decision (`decided`), never in what
+    /// the list is sorted by: these stay true.
     pub(crate) orders: Orders,
+    keys: FilterKeys,
 }
 
 /// Every position of an index in the order of a sort other than the
@@ -398,9 +489,29 @@ impl FindingIndex {
         self.positions.get(id)
     }
 
-    pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {
-        let p = self.position_of(id)?;
-        self.rows.get_mut(p)
+    /// A decision on the row at `p` as the store answered it: its state,
+    /// status and whether it waits for the backend. The only change made
+    /// to a row in place (the filter keys follow).
+    pub fn decided(&mut self, p: usize, triage_state: TriageState, status: Status, pending: bool) {
+        let Some(row) = self.rows.get_mut(p) else {
+            return;
+        };
+        row.triage_state = triage_state;
+        row.status = status;
+        row.pending = pending;
+        let key = FilterKey::of(row);
+        if let Some(keys) = self.keys.0.get_mut()
+            && let Some(slot) = keys.get_mut(p)
+        {
+            *slot = key;
+        }
+    }
+
+    /// Each row's filter key, by position.
+    pub fn filter_keys(&self) -> &[FilterKey] {
+        self.keys
+            .0
+            .get_or_init(|| self.rows.iter().map(FilterKey::of).collect())
     }
 
     pub fn tables(&self) -> [&StringTable; 6] {
@@ -442,6 +553,7 @@ impl FindingIndex {
             refs,
             components,
             orders: Orders::default(),
+            keys: FilterKeys::default(),
         })
     }
 
@@ -568,6 +680,60 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_filter_key_holds_what_its_row_holds() {
+        for i in 0..16usize {
+            let mut e = entry(i as i64, "sqli", "a.py");
+            e.severity = Severity::ALL[i % Severity::ALL.len()];
+            e.status = Status::ALL[i % Status::ALL.len()];
+            e.triage_state = TriageState::ALL[i % TriageState::ALL.len()];
+            e.verdict = (i % 3 != 0).then(|| Verdict::ALL[i % Verdict::ALL.len()]);
+            e.risk = (i % 2 == 0).then(|| ComponentRisk::ALL[i % ComponentRisk::ALL.len()]);
+            e.lifecycle = Lifecycle::ALL[i % Lifecycle::ALL.len()];
+            let mut b = IndexBuilder::default();
+            b.push(e);
+            let mut index = b.finish();
+            let (row, key) = (index.rows[0], index.filter_keys()[0]);
+            assert_eq!(
+                [
+                    key.severity(),
+                    key.status(),
+                    key.triage_state(),
+                    key.lifecycle()
+                ],
+                [
+                    row.severity as usize,
+                    row.status as usize,
+                    row.triage_state as usize,
+                    row.lifecycle as usize
+                ]
+            );
+            assert_eq!(key.verdict(), row.verdict.map_or(0, |v| v as usize + 1));
+            assert_eq!(key.risk(), row.risk.map_or(0, |r| r as usize + 1));
+            assert_eq!(
+                (key.project, key.rule, key.path, key.message),
+                (row.project, row.rule, row.path, row.message)
+            );
+            // A decision made in place reaches the key.
+            let state = TriageState::ALL[(i + 1) % TriageState::ALL.len()];
+            index.decided(0, state, Status::ALL[0], true);
+            assert_eq!(index.filter_keys()[0].triage_state(), state as usize);
+        }
+        // Four bits each.
+        assert!(
+            [
+                Severity::ALL.len(),
+                Status::ALL.len(),
+                TriageState::ALL.len(),
+                Verdict::ALL.len() + 1,
+                ComponentRisk::ALL.len() + 1,
+                Lifecycle::ALL.len()
+            ]
+            .iter()
+            .all(|&n| n <= 16)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::enums::{ComponentRisk, Severity, Status, TriageState, Verdict};
 use super::finding::Lifecycle;
-use super::index::{FindingIndex, Row, StringTable};
+use super::index::{FilterKey, FindingIndex, Row, StringTable};
 use super::memory::{RuleClasses, Scope};
 use rustc_hash::FxHashMap;
 
@@ -475,34 +475,37 @@ impl<'a> Compiled<'a> {
     /// on each, taken one way or the other row by row, was mispredicted
     /// more often than not on a real backlog. The branches left depend on
     /// the filter only.
+    ///
+    /// The row's packed key is read; the row itself only for the rare
+    /// filters on what the key leaves out (component, suggested ids).
     #[inline(always)]
-    fn parts(&self, row: &Row) -> Parts {
+    fn parts(&self, key: FilterKey, row: &Row) -> Parts {
         let at = |table: &[bool], id: u32| table.get(id as usize).copied().unwrap_or(false);
-        let mut rest = self.severities[row.severity as usize]
-            & self.statuses[row.status as usize]
-            & self.verdicts[row.verdict.map_or(0, |v| v as usize + 1)]
-            & self.risks[row.risk.map_or(0, |r| r as usize + 1)];
+        let mut rest = self.severities[key.severity()]
+            & self.statuses[key.status()]
+            & self.verdicts[key.verdict()]
+            & self.risks[key.risk()];
         if let Some(components) = &self.components {
             rest &= at(components, row.component);
         }
         if let Some([projects, rules, paths]) = &self.scope {
-            rest &= at(projects, row.project) & at(rules, row.rule) & at(paths, row.path);
+            rest &= at(projects, key.project) & at(rules, key.rule) & at(paths, key.path);
         }
         if let Some(ids) = self.suggested {
             rest = rest && ids.binary_search(&row.id).is_ok();
         }
         for [rules, paths, messages] in &self.words {
-            rest &= at(rules, row.rule) | at(paths, row.path) | at(messages, row.message);
+            rest &= at(rules, key.rule) | at(paths, key.path) | at(messages, key.message);
         }
         Parts {
             rest,
-            project: self.projects.as_ref().is_none_or(|p| at(p, row.project)),
-            rule: self.rules.as_ref().is_none_or(|r| at(r, row.rule)),
+            project: self.projects.as_ref().is_none_or(|p| at(p, key.project)),
+            rule: self.rules.as_ref().is_none_or(|r| at(r, key.rule)),
         }
     }
 
     fn matches(&self, row: &Row) -> bool {
-        let p = self.parts(row);
+        let p = self.parts(FilterKey::of(row), row);
         p.rest && p.project && p.rule && self.filter.view.contains(row)
     }
 }
@@ -625,17 +628,17 @@ impl FindingIndex {
     pub fn select_with_facets(&self, filter: &Filter) -> (Vec<u32>, Facets) {
         let compiled = Compiled::new(self, filter);
         let masks = ViewMasks::new();
-        let half = self.rows.len().div_ceil(2).max(PARALLEL_FROM);
+        let keys = self.filter_keys();
+        let half = keys.len().div_ceil(2).max(PARALLEL_FROM);
         let mut tallies = std::thread::scope(|scope| {
             let (compiled, masks) = (&compiled, &masks);
-            let others: Vec<_> = self
-                .rows
+            let others: Vec<_> = keys
                 .chunks(half)
                 .enumerate()
                 .skip(1)
-                .map(|(k, rows)| scope.spawn(move || self.tally(compiled, masks, rows, k * half)))
+                .map(|(k, keys)| scope.spawn(move || self.tally(compiled, masks, keys, k * half)))
                 .collect();
-            let first = self.tally(compiled, masks, &self.rows[..half.min(self.rows.len())], 0);
+            let first = self.tally(compiled, masks, &keys[..half.min(keys.len())], 0);
             let mut tallies = vec![first];
             for other in others {
                 tallies.push(
@@ -693,20 +696,28 @@ impl FindingIndex {
         (found, facets)
     }
 
-    /// `select_with_facets` over `rows`, which start at position `first`.
-    fn tally(&self, compiled: &Compiled, masks: &ViewMasks, rows: &[Row], first: usize) -> Tally {
+    /// `select_with_facets` over the rows from position `first` on, whose
+    /// keys are `keys`.
+    fn tally(
+        &self,
+        compiled: &Compiled,
+        masks: &ViewMasks,
+        keys: &[FilterKey],
+        first: usize,
+    ) -> Tally {
         let mut t = Tally::new(self);
         // Every row is written and counted, selected or not, by 0 or 1: no
         // branch on what the filter decided (see `Compiled::parts`).
-        let mut found = vec![0u32; rows.len()];
+        let mut found = vec![0u32; keys.len()];
         let mut n = 0;
-        for (i, row) in rows.iter().enumerate() {
-            let c = Counted::of(compiled, masks, row);
+        let rows = &self.rows[first..first + keys.len()];
+        for (i, (&key, row)) in keys.iter().zip(rows).enumerate() {
+            let c = Counted::of(compiled, masks, key, row);
             found[n] = (first + i) as u32;
             n += usize::from(c.found);
             t.by_views[c.views as usize] += 1;
-            t.projects[row.project as usize] += usize::from(c.project);
-            t.rules[row.rule as usize] += usize::from(c.rule);
+            t.projects[key.project as usize] += usize::from(c.project);
+            t.rules[key.rule as usize] += usize::from(c.rule);
         }
         found.truncate(n);
         t.found = found;
@@ -748,8 +759,8 @@ impl FindingIndex {
         for &(p, before) in changed {
             let now = &self.rows[p as usize];
             let (was, is) = (
-                Counted::of(&compiled, &masks, &before),
-                Counted::of(&compiled, &masks, now),
+                Counted::of(&compiled, &masks, FilterKey::of(&before), &before),
+                Counted::of(&compiled, &masks, FilterKey::of(now), now),
             );
             for (counted, row, by) in [(was, &before, -1), (is, now, 1)] {
                 for (bit, count) in facets.views.iter_mut().enumerate() {
@@ -852,9 +863,9 @@ struct Counted {
 
 impl Counted {
     #[inline(always)]
-    fn of(compiled: &Compiled, masks: &ViewMasks, row: &Row) -> Counted {
-        let p = compiled.parts(row);
-        let views = masks.of(row);
+    fn of(compiled: &Compiled, masks: &ViewMasks, key: FilterKey, row: &Row) -> Counted {
+        let p = compiled.parts(key, row);
+        let views = masks.of(key);
         let in_view = views & (1u8 << compiled.filter.view as u8) != 0;
         let counted = p.rest & p.project & p.rule;
         Counted {
@@ -922,7 +933,7 @@ impl ViewMasks {
                             lifecycle,
                             pending: false,
                         };
-                        masks[Self::key(&row)] = BacklogView::ALL
+                        masks[Self::key(FilterKey::of(&row))] = BacklogView::ALL
                             .iter()
                             .enumerate()
                             .filter(|(_, v)| v.contains(&row))
@@ -934,15 +945,17 @@ impl ViewMasks {
         ViewMasks(masks)
     }
 
-    fn key(row: &Row) -> usize {
-        ((row.status as usize * Lifecycle::ALL.len() + row.lifecycle as usize) * 2
-            + usize::from(row.verdict.is_some()))
+    #[inline(always)]
+    fn key(key: FilterKey) -> usize {
+        ((key.status() * Lifecycle::ALL.len() + key.lifecycle()) * 2
+            + usize::from(key.verdict() != 0))
             * TriageState::ALL.len()
-            + row.triage_state as usize
+            + key.triage_state()
     }
 
-    fn of(&self, row: &Row) -> u8 {
-        self.0[Self::key(row)]
+    #[inline(always)]
+    fn of(&self, key: FilterKey) -> u8 {
+        self.0[Self::key(key)]
     }
 }
 
@@ -1257,11 +1270,12 @@ mod tests {
                 for id in ids {
                     let p = index.position_of(id).unwrap() as u32;
                     let before = index.rows[p as usize];
-                    let row = index.row_mut(id).unwrap();
-                    row.triage_state =
-                        TriageState::ALL[(round + id as usize) % TriageState::ALL.len()];
-                    row.status = Status::ALL[(round * 3 + id as usize) % Status::ALL.len()];
-                    row.pending = round % 2 == 0;
+                    index.decided(
+                        p as usize,
+                        TriageState::ALL[(round + id as usize) % TriageState::ALL.len()],
+                        Status::ALL[(round * 3 + id as usize) % Status::ALL.len()],
+                        round % 2 == 0,
+                    );
                     changed.push((p, before));
                 }
                 let before = found.len();
@@ -1279,7 +1293,7 @@ mod tests {
         let (mut found, mut facets) = index.select_with_facets(&f);
         let p = index.position_of(5).unwrap() as u32;
         let before = index.rows[p as usize];
-        index.row_mut(5).unwrap().relevant_since += 1;
+        index.rows[p as usize].relevant_since += 1;
         let whole = (found.clone(), facets.clone());
         assert!(
             index

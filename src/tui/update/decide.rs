@@ -714,11 +714,8 @@ pub fn apply(model: &mut Model, updates: &[RowUpdate]) -> Vec<Effect> {
     let mut changed = Vec::with_capacity(updates.len());
     for u in updates {
         if let Some(p) = model.index.position_of(u.id) {
-            let row = &mut model.index.rows[p];
-            changed.push((p as u32, *row));
-            row.triage_state = u.triage_state;
-            row.status = u.status;
-            row.pending = u.pending;
+            changed.push((p as u32, model.index.rows[p]));
+            model.index.decided(p, u.triage_state, u.status, u.pending);
         }
     }
     let mut effects = super::refilter_changed(model, &changed);
