@@ -106,6 +106,36 @@ impl FilterKey {
     }
 }
 
+/// The keys of `rows`, a large index's in two halves at once: the kernel
+/// zeroes each fresh page as it is first written.
+fn keys_of(rows: &[Row]) -> Vec<FilterKey> {
+    fn fill(slots: &mut [std::mem::MaybeUninit<FilterKey>], rows: &[Row]) {
+        for (slot, row) in slots.iter_mut().zip(rows) {
+            slot.write(FilterKey::of(row));
+        }
+    }
+    let mut keys = Vec::with_capacity(rows.len());
+    let half = if rows.len() >= KEYS_IN_HALVES_FROM {
+        rows.len() / 2
+    } else {
+        rows.len()
+    };
+    let (low, high) = keys.spare_capacity_mut()[..rows.len()].split_at_mut(half);
+    std::thread::scope(|scope| {
+        if !high.is_empty() {
+            scope.spawn(|| fill(high, &rows[half..]));
+        }
+        fill(low, &rows[..half]);
+    });
+    // SAFETY: both halves of the first `rows.len()` slots were written (a
+    // panic in either would have ended this function before).
+    unsafe { keys.set_len(rows.len()) };
+    keys
+}
+
+/// Below this many rows one thread makes the filter keys.
+const KEYS_IN_HALVES_FROM: usize = 100_000;
+
 /// The filter keys of an index's rows, made when a filter first needs them.
 /// A cache: indexes equal but for it are equal.
 #[derive(Debug, Default, Clone)]
@@ -509,9 +539,7 @@ impl FindingIndex {
 
     /// Each row's filter key, by position.
     pub fn filter_keys(&self) -> &[FilterKey] {
-        self.keys
-            .0
-            .get_or_init(|| self.rows.iter().map(FilterKey::of).collect())
+        self.keys.0.get_or_init(|| keys_of(&self.rows))
     }
 
     pub fn tables(&self) -> [&StringTable; 6] {
