@@ -725,8 +725,8 @@ impl FindingIndex {
     }
 
     /// `select_with_facets`'s answer brought up to date after a few rows
-    /// changed in place (`changed`: each one's position and the row as it
-    /// was), without a pass over the index: what a decision needs at a
+    /// changed in place (`changed`: each one's position, once, and the row
+    /// as it was), without a pass over the index: what a decision needs at a
     /// million findings. `None`, and nothing touched, when a change moved
     /// a row in the list's order: then the whole pass is needed.
     pub fn reselect(

@@ -718,6 +718,9 @@ pub fn apply(model: &mut Model, updates: &[RowUpdate]) -> Vec<Effect> {
             model.index.decided(p, u.triage_state, u.status, u.pending);
         }
     }
+    // A row updated twice is one change, from the row as it first was.
+    changed.sort_by_key(|(p, _)| *p);
+    changed.dedup_by_key(|(p, _)| *p);
     let mut effects = super::refilter_changed(model, &changed);
     // The finding on screen changed: show it as it is now.
     if effects.is_empty() && selected.is_some_and(|id| updates.iter().any(|u| u.id == id)) {
