@@ -910,18 +910,18 @@ fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
 /// The rules an import wrote, by name: the id, and the rule as the scan
 /// gave it (before merging with what was stored), so that a rule many
 /// scans of one import repeat is written once.
-type RulesWritten = HashMap<String, (i64, StoredRule)>;
+type RulesWritten = HashMap<String, (i64, crate::domain::Rule)>;
 
 /// The `rules` row for a finding's rule, written when the import has not
 /// written the same rule yet.
 fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<i64> {
-    let given = StoredRule::of(f);
+    // Compared as given, without a copy: most findings repeat a rule.
     if let Some((id, before)) = written.get(&f.rule.name)
-        && *before == given
+        && *before == f.rule
     {
         return Ok(*id);
     }
-    let mut rule = given.clone();
+    let mut rule = StoredRule::of(f);
     let existing: Option<String> = tx
         .prepare_cached("SELECT doc FROM rules WHERE name = ?1")?
         .query_row([&f.rule.name], |r| r.get(0))
@@ -937,7 +937,7 @@ fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<
         .query_row(params![f.rule.name, serde_json::to_string(&rule)?], |r| {
             r.get(0)
         })?;
-    written.insert(f.rule.name.clone(), (id, given));
+    written.insert(f.rule.name.clone(), (id, f.rule.clone()));
     Ok(id)
 }
 
@@ -1698,5 +1698,159 @@ mod pull_tests {
             .unwrap();
         assert_eq!(kept, Some(2));
         assert_eq!(store.count_findings().unwrap(), 3);
+    }
+}
+
+/// A pull's marks and the import of findings named by id.
+#[cfg(test)]
+mod pull_mark_tests {
+    use super::*;
+    use crate::domain::TriageChange;
+    use crate::wire::v1::FindingsPage;
+
+    fn pulled(json: &str) -> Vec<ScanResults> {
+        let page: FindingsPage = serde_json::from_str(json).unwrap();
+        vec![ScanResults {
+            origin: "http://127.0.0.1:8321".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref: "main".into(),
+            findings: page
+                .findings
+                .into_iter()
+                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
+                .collect(),
+            identities: vec![],
+            errors: vec![],
+            warnings: vec![],
+            source_root: None,
+        }]
+    }
+
+    /// A page of findings `ids`, each its own match on main, decided as
+    /// `state`.
+    fn page(ids: &[i64], state: &str) -> String {
+        let findings: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                format!(
+                    r#"{{"id": {id}, "ref": "main", "match_based_id": "m_{id}",
+                    "repository": {{"name": "acme/web"}}, "triage_state": "{state}",
+                    "rule": {{"name": "r", "message": "m"}},
+                    "location": {{"file_path": "f{id}.py", "line": {id}}}}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"findings": [{}]}}"#, findings.join(","))
+    }
+
+    #[test]
+    fn each_commit_hands_back_the_last_mark_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut marks = Vec::new();
+        // Committing at every page: the mark after each page is kept with
+        // it; the pull then stops before its end.
+        let kept = store
+            .import_pulled_holding(
+                [
+                    PulledPage::Findings(pulled(&page(&[1, 2], "untriaged"))),
+                    PulledPage::Mark("s.2".into()),
+                    PulledPage::Findings(pulled(&page(&[3], "untriaged"))),
+                    PulledPage::Mark("s.3".into()),
+                    PulledPage::Findings(pulled(&page(&[4], "untriaged"))),
+                ],
+                |m| marks.push(m.to_string()),
+                std::time::Duration::ZERO,
+            )
+            .unwrap();
+        assert_eq!(kept, None, "the pull stopped");
+        assert_eq!(marks, ["s.2", "s.3"], "the last page was not committed");
+        assert_eq!(store.count_findings().unwrap(), 3);
+
+        // To its end: the last mark comes with the last commit.
+        marks.clear();
+        let kept = store
+            .import_pulled(
+                [
+                    PulledPage::Findings(pulled(&page(&[4], "untriaged"))),
+                    PulledPage::Mark("s.4".into()),
+                    PulledPage::End,
+                ],
+                |m| marks.push(m.to_string()),
+            )
+            .unwrap();
+        assert_eq!(kept, Some(1));
+        assert_eq!(marks, ["s.4"]);
+        assert_eq!(store.count_findings().unwrap(), 4);
+    }
+
+    #[test]
+    fn findings_named_by_id_are_stored_as_the_merge_stores_them() {
+        // The same findings, into an empty store (inserted by id) and into
+        // one that held each of them before (merged): the same rows.
+        let ids: Vec<i64> = (1..=6).collect();
+        let mut fresh = Store::in_memory().unwrap();
+        fresh.import(&pulled(&page(&ids, "reviewing"))).unwrap();
+        let mut merged = Store::in_memory().unwrap();
+        merged.import(&pulled(&page(&ids, "untriaged"))).unwrap();
+        merged.import(&pulled(&page(&ids, "reviewing"))).unwrap();
+        let (a, b) = (
+            fresh.load_findings(&ids).unwrap(),
+            merged.load_findings(&ids).unwrap(),
+        );
+        assert_eq!(a.len(), 6);
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.triage_state, TriageState::Reviewing);
+            assert_eq!(
+                serde_json::to_value(v1::Finding::from_domain(a)).unwrap(),
+                serde_json::to_value(v1::Finding::from_domain(b)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_whose_id_or_match_the_store_holds_is_merged_not_inserted() {
+        let mut store = Store::in_memory().unwrap();
+        store.import(&pulled(&page(&[1, 2], "untriaged"))).unwrap();
+        // A local decision waits in the outbox on finding 2.
+        let change = TriageChange {
+            state: Some(TriageState::Ignored),
+            reason: None,
+            note: None,
+        };
+        store.record(&[(2, change)], "ana").unwrap();
+        // Finding 2 again (decided by a colleague), a new finding 3, and a
+        // finding under id 1 that is another match (its id is taken).
+        let other = page(&[1], "untriaged").replace("m_1", "m_9");
+        let both = format!(
+            r#"{{"findings": [{}, {}]}}"#,
+            page(&[2, 3], "reviewing")
+                .trim_start_matches(r#"{"findings": ["#)
+                .trim_end_matches("]}"),
+            other
+                .trim_start_matches(r#"{"findings": ["#)
+                .trim_end_matches("]}")
+        );
+        let summary = store.import(&pulled(&both)).unwrap();
+        assert_eq!((summary[0].new, summary[0].updated), (2, 1));
+        assert_eq!(store.count_findings().unwrap(), 4);
+        let one = store.load_finding(1).unwrap().unwrap();
+        assert_eq!(one.match_based_id, "m_1", "finding 1 kept its match");
+        let moved = store.load_findings(&[4]).unwrap();
+        assert_eq!(
+            moved[0].match_based_id, "m_9",
+            "the other match took a new id"
+        );
+        // The pending decision still shows over the colleague's.
+        assert_eq!(store.pending_count().unwrap(), 1);
+        let two = store.load_finding(2).unwrap().unwrap();
+        assert_eq!(two.triage_state, TriageState::Ignored);
+        assert_eq!(
+            store.load_finding(3).unwrap().unwrap().triage_state,
+            TriageState::Reviewing
+        );
     }
 }
