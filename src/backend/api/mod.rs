@@ -8,7 +8,9 @@
 //! read. `sift serve` also answers with a change cursor
 //! (`X-Sift-Change-Cursor`), kept in the cache directory: the next pulls
 //! send it back (`since_change`) and get only the findings changed since;
-//! without one, or when the server no longer knows it, the pull is full.
+//! without one, or when the server no longer knows it, the pull is full,
+//! and from `sift serve` by change as well (`since_change=0`), so the cache
+//! appends the findings and keeps the cursor at each commit.
 //! Autotriage feedback cannot be sent with an API token, so agreeing or
 //! disagreeing with Assistant goes as the v1 triage of ARCHITECTURE §3.
 //!
@@ -1023,9 +1025,11 @@ impl Api {
         self.pull_everything().await
     }
 
-    /// Pulls the findings changed since `cursor`, page by page into one
-    /// transaction of the cache; none when the backend does not answer it
-    /// (it no longer knows the cursor, or it is not `sift serve`).
+    /// Pulls the findings changed since `cursor` (every finding from
+    /// `FROM_FIRST_CHANGE`), page by page into the cache, whose writer
+    /// keeps the cursor past what each commit stored; none when the
+    /// backend does not answer it (it no longer knows the cursor, or it is
+    /// not `sift serve`).
     async fn pull_changes(&self, cursor: String) -> Result<Option<bool>, BackendError> {
         let Some((cursor, count)) = self
             .importing(|pages| self.fetch_changes(cursor, pages))
@@ -1164,11 +1168,12 @@ impl Api {
         }
     }
 
-    /// Runs `fetch` while the cache's writer imports the pages it sends,
-    /// all in one transaction (`Store::import_pulled`): the next page is
-    /// fetched while the last is stored. The transaction is kept only when
-    /// `fetch` answers something; when it fails, answers none, or the pull
-    /// is cancelled, the cache stays as it was.
+    /// Runs `fetch` while the cache's writer imports the pages it sends
+    /// (`Store::import_pulled`): the next page is fetched while the last is
+    /// stored. The last transaction is kept only when `fetch` answers
+    /// something; when it fails, answers none, or the pull is cancelled,
+    /// the cache keeps what earlier commits stored, and the change cursor
+    /// their last mark (`PageSender::mark`).
     async fn importing<T, F>(
         &self,
         fetch: impl FnOnce(PageSender) -> F,
