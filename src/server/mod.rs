@@ -534,7 +534,8 @@ async fn list_projects(
 /// The Semgrep listing; on every answer, the change cursor past it
 /// (`X-Sift-Change-Cursor`). With `since_change=CURSOR`, only the findings
 /// changed since, in the order they changed (410 when the cursor is
-/// another store's: the client pulls everything).
+/// another store's: the client pulls everything); `since_change=0`, every
+/// finding in that order.
 async fn list_findings(
     State(app): State<Arc<App>>,
     UrlPath(slug): UrlPath<String>,
@@ -542,15 +543,17 @@ async fn list_findings(
 ) -> Result<(HeaderMap, Json<FindingsPage>), ApiError> {
     app.check_slug(&slug)?;
     let pairs = query_pairs(raw.as_deref());
+    // `None` inside: from the first change, whatever the store.
     let since = match pairs
         .iter()
         .rev()
         .find(|(k, _)| k == crate::wire::SINCE_CHANGE)
     {
         None => None,
-        Some((_, v)) => Some(service::ChangeCursor::parse(v).ok_or_else(|| {
+        Some((_, v)) if v.trim() == crate::wire::FROM_FIRST_CHANGE => Some(None),
+        Some((_, v)) => Some(Some(service::ChangeCursor::parse(v).ok_or_else(|| {
             ApiError::bad_request(format!("since_change is not a change cursor: '{v}'"))
-        })?),
+        })?)),
     };
     let query = FindingsQuery::from_pairs(pairs).map_err(ApiError::bad_request)?;
     if since.is_some()
@@ -562,13 +565,22 @@ async fn list_findings(
     let (findings, cursor) = app
         .with_store(move |store| {
             let (page, cursor) = match since {
-                Some(after) => service::select_changes(store, &query, after)?.ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::GONE,
-                        "the change cursor is not this server's (its store was replaced): \
+                Some(after) => {
+                    let after = match after {
+                        Some(after) => after,
+                        None => service::ChangeCursor {
+                            seq: 0,
+                            ..service::ChangeCursor::head(store)?
+                        },
+                    };
+                    service::select_changes(store, &query, after)?.ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::GONE,
+                            "the change cursor is not this server's (its store was replaced): \
                          pull everything",
-                    )
-                })?,
+                        )
+                    })?
+                }
                 None => {
                     // Before selecting: what changes meanwhile comes next time.
                     let head = service::ChangeCursor::head(store)?;

@@ -36,6 +36,10 @@ pub struct ImportSummary {
 pub enum PulledPage {
     /// One page's findings, grouped by project and ref.
     Findings(Vec<ScanResults>),
+    /// Where the pull stands after the pages before it (the backend's
+    /// change cursor): handed back once those pages are committed, so that
+    /// a pull that stops half-way resumes from what the store kept.
+    Mark(String),
     /// Every page came: keep them.
     End,
 }
@@ -105,31 +109,44 @@ impl Store {
     /// Imports a pull's pages as they arrive, in as few transactions as the
     /// store's other writers allow: one holds the write lock for about a
     /// second at most (`PULL_LOCK_HOLD`), so a decision made meanwhile
-    /// waits no longer. When the pages stop before `PulledPage::End` (the
-    /// pull failed or was cancelled) the pages of the last transaction are
-    /// rolled back and none is reported kept: the caller keeps its change
-    /// cursor and the next pull asks again (storing a page twice changes
+    /// waits no longer. `committed` hears the last `PulledPage::Mark` each
+    /// commit kept. When the pages stop before `PulledPage::End` (the pull
+    /// failed or was cancelled) the pages of the last transaction are
+    /// rolled back and none is reported kept: the caller resumes from the
+    /// last mark committed, or asks again (storing a page twice changes
     /// nothing). The write lock is taken at the first page: a pull that
     /// brings nothing writes nothing. The number of pages kept; none when
     /// the pull stopped.
     pub fn import_pulled(
         &mut self,
         pages: impl IntoIterator<Item = PulledPage>,
+        committed: impl FnMut(&str),
     ) -> Result<Option<usize>> {
-        self.import_pulled_holding(pages, PULL_LOCK_HOLD)
+        self.import_pulled_holding(pages, committed, PULL_LOCK_HOLD)
     }
 
     /// `import_pulled`, committing once a transaction is `hold` old.
     fn import_pulled_holding(
         &mut self,
         pages: impl IntoIterator<Item = PulledPage>,
+        mut committed: impl FnMut(&str),
         hold: std::time::Duration,
     ) -> Result<Option<usize>> {
         let mut pages = pages.into_iter();
-        let mut scans = match pages.next() {
-            None => return Ok(None),
-            Some(PulledPage::End) => return Ok(Some(0)),
-            Some(PulledPage::Findings(scans)) => scans,
+        // The mark of the pages imported since the last commit.
+        let mut mark: Option<String> = None;
+        let mut scans = loop {
+            match pages.next() {
+                None => return Ok(None),
+                Some(PulledPage::End) => {
+                    if let Some(mark) = &mark {
+                        committed(mark);
+                    }
+                    return Ok(Some(0));
+                }
+                Some(PulledPage::Mark(m)) => mark = Some(m),
+                Some(PulledPage::Findings(scans)) => break scans,
+            }
         };
         let _cache = self.write_cache()?;
         let now = OffsetDateTime::now_utc();
@@ -143,22 +160,32 @@ impl Store {
                     .with_context(|| format!("cannot store the findings of {}", scan.origin))?;
             }
             kept += 1;
-            scans = match pages.next() {
-                Some(PulledPage::Findings(next)) => next,
-                Some(PulledPage::End) => break,
-                // Dropping the transaction rolls it back.
-                None => return Ok(None),
+            scans = loop {
+                match pages.next() {
+                    Some(PulledPage::Findings(next)) => break next,
+                    Some(PulledPage::Mark(m)) => mark = Some(m),
+                    Some(PulledPage::End) => {
+                        super::bump_findings_version(&tx)?;
+                        tx.commit()?;
+                        if let Some(mark) = &mark {
+                            committed(mark);
+                        }
+                        return Ok(Some(kept));
+                    }
+                    // Dropping the transaction rolls it back.
+                    None => return Ok(None),
+                }
             };
             if began.elapsed() >= hold {
                 super::bump_findings_version(&tx)?;
                 tx.commit()?;
+                if let Some(mark) = mark.take() {
+                    committed(&mark);
+                }
                 tx = self.write_tx()?;
                 began = std::time::Instant::now();
             }
         }
-        super::bump_findings_version(&tx)?;
-        tx.commit()?;
-        Ok(Some(kept))
     }
 
     /// Appends to a finding's history.
@@ -890,18 +917,18 @@ fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
 /// The rules an import wrote, by name: the id, and the rule as the scan
 /// gave it (before merging with what was stored), so that a rule many
 /// scans of one import repeat is written once.
-type RulesWritten = HashMap<String, (i64, StoredRule)>;
+type RulesWritten = HashMap<String, (i64, crate::domain::Rule)>;
 
 /// The `rules` row for a finding's rule, written when the import has not
 /// written the same rule yet.
 fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<i64> {
-    let given = StoredRule::of(f);
+    // Compared as given, without a copy: most findings repeat a rule.
     if let Some((id, before)) = written.get(&f.rule.name)
-        && *before == given
+        && *before == f.rule
     {
         return Ok(*id);
     }
-    let mut rule = given.clone();
+    let mut rule = StoredRule::of(f);
     let existing: Option<String> = tx
         .prepare_cached("SELECT doc FROM rules WHERE name = ?1")?
         .query_row([&f.rule.name], |r| r.get(0))
@@ -917,7 +944,7 @@ fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<
         .query_row(params![f.rule.name, serde_json::to_string(&rule)?], |r| {
             r.get(0)
         })?;
-    written.insert(f.rule.name.clone(), (id, given));
+    written.insert(f.rule.name.clone(), (id, f.rule.clone()));
     Ok(id)
 }
 
@@ -1089,6 +1116,16 @@ fn import_scan(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
             (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))",
     )?;
+    // The same, for a finding named by its id: nothing when the store holds
+    // the id or the match already.
+    let mut insert_by_id = tx.prepare_cached(
+        "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
+            path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
+            relevant_since, component, risk, change_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))
+         ON CONFLICT DO NOTHING",
+    )?;
     let mut insert_details = tx.prepare_cached(
         "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -1101,10 +1138,14 @@ fn import_scan(
         } else {
             &f.git_ref
         };
+        // A platform record names its finding by id: one the store does not
+        // hold yet (all of a first pull) goes in without being looked up.
+        let by_id = places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
         let (existing, mbid) = match places.as_ref().map(|p| &p[i]) {
             Some(Place::Repeat) => continue,
             Some(Place::Existing(id)) => (Some(*id), None),
             Some(Place::New(mbid)) => (None, Some(mbid.clone())),
+            None if by_id => (None, None),
             None => {
                 let existing: Option<i64> = find
                     .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
@@ -1130,6 +1171,52 @@ fn import_scan(
                 column: f.location.column,
                 ..Evidence::default()
             });
+        let (existing, mbid) = if by_id {
+            let inserted = insert_by_id.execute(params![
+                f.id,
+                project_id,
+                git_ref,
+                f.match_based_id,
+                rule_id,
+                f.message,
+                f.severity.as_str(),
+                f.location.path,
+                f.location.line,
+                f.state.as_str(),
+                f.triage_state.as_str(),
+                f.triage_reason.map(|r| r.as_str()),
+                f.triage_comment,
+                f.triaged_at.map(timestamp::format),
+                verdict,
+                f.relevant_since.unix_timestamp(),
+                component,
+                risk,
+            ])?;
+            if inserted == 1 {
+                let doc = details_doc(f, &f.match_based_id)?;
+                insert_details.execute(params![f.id, doc, code_start, code])?;
+                super::identity::save_evidence(tx, f.id, &evidence)?;
+                for a in &f.activity {
+                    insert_activity.execute(params![
+                        f.id,
+                        timestamp::format(a.at),
+                        a.actor,
+                        a.action,
+                        a.note
+                    ])?;
+                }
+                seen.insert((git_ref.clone(), f.match_based_id.clone()));
+                summary.new += 1;
+                continue;
+            }
+            // Held already, or its id is another finding's: merged below.
+            let existing: Option<i64> = find
+                .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
+                .optional()?;
+            (existing, Some(f.match_based_id.clone()))
+        } else {
+            (existing, mbid)
+        };
         if let Some(id) = existing {
             // A known finding keeps its identity; the rest is the scan's.
             let stored = StoredRow::read(tx, id)?;
@@ -1570,22 +1657,28 @@ mod pull_tests {
         let version = store.findings_version().unwrap();
         // The pull stopped after its first page: nothing of it stays.
         let kept = store
-            .import_pulled([PulledPage::Findings(pulled(PAGE))])
+            .import_pulled([PulledPage::Findings(pulled(PAGE))], |_| {})
             .unwrap();
         assert_eq!(kept, None);
         assert_eq!(store.count_findings().unwrap(), 0);
         assert_eq!(store.findings_version().unwrap(), version);
         // Nothing came: nothing to keep, no transaction.
-        assert_eq!(store.import_pulled([]).unwrap(), None);
-        assert_eq!(store.import_pulled([PulledPage::End]).unwrap(), Some(0));
+        assert_eq!(store.import_pulled([], |_| {}).unwrap(), None);
+        assert_eq!(
+            store.import_pulled([PulledPage::End], |_| {}).unwrap(),
+            Some(0)
+        );
         // Every page and the end: all of them, as one change.
         let second = PAGE.replace("m_1", "m_3").replace("\"id\": 1", "\"id\": 3");
         let kept = store
-            .import_pulled([
-                PulledPage::Findings(pulled(PAGE)),
-                PulledPage::Findings(pulled(&second)),
-                PulledPage::End,
-            ])
+            .import_pulled(
+                [
+                    PulledPage::Findings(pulled(PAGE)),
+                    PulledPage::Findings(pulled(&second)),
+                    PulledPage::End,
+                ],
+                |_| {},
+            )
             .unwrap();
         assert_eq!(kept, Some(2));
         assert_eq!(store.count_findings().unwrap(), 3);
@@ -1614,7 +1707,7 @@ mod pull_tests {
             }
         });
         let kept = store
-            .import_pulled_holding(fetch, std::time::Duration::ZERO)
+            .import_pulled_holding(fetch, |_| {}, std::time::Duration::ZERO)
             .unwrap();
         assert_eq!(kept, None, "the pull stopped before its end");
         assert_eq!(seen_meanwhile, Some(2), "the first page was committed");
@@ -1622,13 +1715,170 @@ mod pull_tests {
         // again, and storing the pages again changes nothing.
         assert_eq!(store.count_findings().unwrap(), 2);
         let kept = store
-            .import_pulled([
-                PulledPage::Findings(pulled(PAGE)),
-                PulledPage::Findings(pulled(&second)),
-                PulledPage::End,
-            ])
+            .import_pulled(
+                [
+                    PulledPage::Findings(pulled(PAGE)),
+                    PulledPage::Findings(pulled(&second)),
+                    PulledPage::End,
+                ],
+                |_| {},
+            )
             .unwrap();
         assert_eq!(kept, Some(2));
         assert_eq!(store.count_findings().unwrap(), 3);
+    }
+}
+
+/// A pull's marks and the import of findings named by id.
+#[cfg(test)]
+mod pull_mark_tests {
+    use super::*;
+    use crate::domain::TriageChange;
+    use crate::wire::v1::FindingsPage;
+
+    fn pulled(json: &str) -> Vec<ScanResults> {
+        let page: FindingsPage = serde_json::from_str(json).unwrap();
+        vec![ScanResults {
+            origin: "http://127.0.0.1:8321".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref: "main".into(),
+            findings: page
+                .findings
+                .into_iter()
+                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
+                .collect(),
+            identities: vec![],
+            errors: vec![],
+            warnings: vec![],
+            source_root: None,
+        }]
+    }
+
+    /// A page of findings `ids`, each its own match on main, decided as
+    /// `state`.
+    fn page(ids: &[i64], state: &str) -> String {
+        let findings: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                format!(
+                    r#"{{"id": {id}, "ref": "main", "match_based_id": "m_{id}",
+                    "repository": {{"name": "acme/web"}}, "triage_state": "{state}",
+                    "rule": {{"name": "r", "message": "m"}},
+                    "location": {{"file_path": "f{id}.py", "line": {id}}}}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"findings": [{}]}}"#, findings.join(","))
+    }
+
+    #[test]
+    fn each_commit_hands_back_the_last_mark_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut marks = Vec::new();
+        // Committing at every page: the mark after each page is kept with
+        // it; the pull then stops before its end.
+        let kept = store
+            .import_pulled_holding(
+                [
+                    PulledPage::Findings(pulled(&page(&[1, 2], "untriaged"))),
+                    PulledPage::Mark("s.2".into()),
+                    PulledPage::Findings(pulled(&page(&[3], "untriaged"))),
+                    PulledPage::Mark("s.3".into()),
+                    PulledPage::Findings(pulled(&page(&[4], "untriaged"))),
+                ],
+                |m| marks.push(m.to_string()),
+                std::time::Duration::ZERO,
+            )
+            .unwrap();
+        assert_eq!(kept, None, "the pull stopped");
+        assert_eq!(marks, ["s.2", "s.3"], "the last page was not committed");
+        assert_eq!(store.count_findings().unwrap(), 3);
+
+        // To its end: the last mark comes with the last commit.
+        marks.clear();
+        let kept = store
+            .import_pulled(
+                [
+                    PulledPage::Findings(pulled(&page(&[4], "untriaged"))),
+                    PulledPage::Mark("s.4".into()),
+                    PulledPage::End,
+                ],
+                |m| marks.push(m.to_string()),
+            )
+            .unwrap();
+        assert_eq!(kept, Some(1));
+        assert_eq!(marks, ["s.4"]);
+        assert_eq!(store.count_findings().unwrap(), 4);
+    }
+
+    #[test]
+    fn findings_named_by_id_are_stored_as_the_merge_stores_them() {
+        // The same findings, into an empty store (inserted by id) and into
+        // one that held each of them before (merged): the same rows.
+        let ids: Vec<i64> = (1..=6).collect();
+        let mut fresh = Store::in_memory().unwrap();
+        fresh.import(&pulled(&page(&ids, "reviewing"))).unwrap();
+        let mut merged = Store::in_memory().unwrap();
+        merged.import(&pulled(&page(&ids, "untriaged"))).unwrap();
+        merged.import(&pulled(&page(&ids, "reviewing"))).unwrap();
+        let (a, b) = (
+            fresh.load_findings(&ids).unwrap(),
+            merged.load_findings(&ids).unwrap(),
+        );
+        assert_eq!(a.len(), 6);
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.triage_state, TriageState::Reviewing);
+            assert_eq!(
+                serde_json::to_value(v1::Finding::from_domain(a)).unwrap(),
+                serde_json::to_value(v1::Finding::from_domain(b)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_whose_id_or_match_the_store_holds_is_merged_not_inserted() {
+        let mut store = Store::in_memory().unwrap();
+        store.import(&pulled(&page(&[1, 2], "untriaged"))).unwrap();
+        // A local decision waits in the outbox on finding 2.
+        let change = TriageChange {
+            state: Some(TriageState::Ignored),
+            reason: None,
+            note: None,
+        };
+        store.record(&[(2, change)], "ana").unwrap();
+        // Finding 2 again (decided by a colleague), a new finding 3, and a
+        // finding under id 1 that is another match (its id is taken).
+        let other = page(&[1], "untriaged").replace("m_1", "m_9");
+        let both = format!(
+            r#"{{"findings": [{}, {}]}}"#,
+            page(&[2, 3], "reviewing")
+                .trim_start_matches(r#"{"findings": ["#)
+                .trim_end_matches("]}"),
+            other
+                .trim_start_matches(r#"{"findings": ["#)
+                .trim_end_matches("]}")
+        );
+        let summary = store.import(&pulled(&both)).unwrap();
+        assert_eq!((summary[0].new, summary[0].updated), (2, 1));
+        assert_eq!(store.count_findings().unwrap(), 4);
+        let one = store.load_finding(1).unwrap().unwrap();
+        assert_eq!(one.match_based_id, "m_1", "finding 1 kept its match");
+        let moved = store.load_findings(&[4]).unwrap();
+        assert_eq!(
+            moved[0].match_based_id, "m_9",
+            "the other match took a new id"
+        );
+        // The pending decision still shows over the colleague's.
+        assert_eq!(store.pending_count().unwrap(), 1);
+        let two = store.load_finding(2).unwrap().unwrap();
+        assert_eq!(two.triage_state, TriageState::Ignored);
+        assert_eq!(
+            store.load_finding(3).unwrap().unwrap().triage_state,
+            TriageState::Reviewing
+        );
     }
 }

@@ -25,3 +25,8 @@ pub mod headers {
 /// The findings listing's parameter for `sift serve`'s change cursor
 /// (Semgrep ignores parameters it does not know).
 pub const SINCE_CHANGE: &str = "since_change";
+
+/// `since_change` for every finding, in the order they changed: a first
+/// pull that way appends the findings to the cache in nearly the order of
+/// their ids, and one that stops half-way resumes from its cursor.
+pub const FROM_FIRST_CHANGE: &str = "0";

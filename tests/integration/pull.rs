@@ -172,3 +172,60 @@ async fn a_cancelled_pull_leaves_the_cache_as_it_was() {
     );
     server.stop().await;
 }
+
+/// Every finding in the cache, as the API would list it.
+fn cached(cache: &Path) -> Vec<serde_json::Value> {
+    let store = Store::open(cache).unwrap();
+    let ids: Vec<i64> = store
+        .load_index()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let mut all: Vec<serde_json::Value> = store
+        .load_findings(&ids)
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::to_value(sift::wire::v1::Finding::from_domain(f)).unwrap())
+        .collect();
+    all.sort_by_key(|f| f["id"].as_i64());
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_pull_by_change_fills_the_cache_as_one_by_pages_does() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    // Some findings changed since they were imported: they come last.
+    colleague_decides(served.path(), &[3, 40, 120], TriageState::Reviewing);
+
+    let by_change = tempfile::tempdir().unwrap();
+    let ana = api(&server, by_change.path());
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(
+        server.faults.seen(FaultRoute::Findings),
+        3,
+        "250 findings by change, 100 a page"
+    );
+    assert!(ana.pulls_cheaply(), "the last page's cursor is kept");
+
+    // A sift serve that does not list by change (it refuses the first
+    // change's cursor) is pulled page by page.
+    let by_page = tempfile::tempdir().unwrap();
+    let ben = api(&server, by_page.path());
+    server
+        .faults
+        .then(FaultRoute::Findings, ServerFault::Status(400));
+    assert!(ben.pull().await.unwrap());
+    assert_eq!(server.faults.seen(FaultRoute::Findings), 3 + 1 + 3);
+
+    let (a, b) = (cached(by_change.path()), cached(by_page.path()));
+    assert_eq!(a.len(), 250);
+    assert_eq!(a, b);
+    assert_eq!(status(by_change.path(), 40), Status::Reviewing);
+
+    // Nothing changed since: the next pull asks once and brings nothing.
+    assert!(!ana.pull().await.unwrap());
+    server.stop().await;
+}

@@ -8,7 +8,9 @@
 //! read. `sift serve` also answers with a change cursor
 //! (`X-Sift-Change-Cursor`), kept in the cache directory: the next pulls
 //! send it back (`since_change`) and get only the findings changed since;
-//! without one, or when the server no longer knows it, the pull is full.
+//! without one, or when the server no longer knows it, the pull is full,
+//! and from `sift serve` by change as well (`since_change=0`), so the cache
+//! appends the findings and keeps the cursor at each commit.
 //! Autotriage feedback cannot be sent with an API token, so agreeing or
 //! disagreeing with Assistant goes as the v1 triage of ARCHITECTURE §3.
 //!
@@ -35,7 +37,7 @@ use reqwest::Url;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -80,8 +82,9 @@ pub struct Api {
     page_size: u32,
     dedup: bool,
     last_pull: Mutex<Vec<String>>,
-    /// `sift serve`'s change cursor after the last pull, if it gave one.
-    change_cursor: Mutex<Option<String>>,
+    /// `sift serve`'s change cursor after the last pull, if it gave one;
+    /// shared with the cache's writer, which moves it as it commits.
+    change_cursor: Arc<Mutex<Option<String>>>,
     /// Named to `sift serve` (which records it when it has no tokens).
     reviewer: Option<String>,
     /// Whether the backend is `sift serve` (it says so on every answer),
@@ -137,7 +140,7 @@ impl Api {
             // team sees, with the ids every console accepts.
             dedup: false,
             last_pull: Mutex::new(last_pull),
-            change_cursor: Mutex::new(change_cursor),
+            change_cursor: Arc::new(Mutex::new(change_cursor)),
             reviewer: None,
             sift_serve: Mutex::new(None),
         })
@@ -344,6 +347,12 @@ impl Api {
     /// ping) when no answer has come yet; a backend that does not answer
     /// is taken for one that does not check.
     async fn checks_preconditions(&self) -> bool {
+        self.is_sift_serve().await
+    }
+
+    /// Whether the backend is `sift serve` (every answer of it says so);
+    /// asks (a ping) when no answer has come yet.
+    async fn is_sift_serve(&self) -> bool {
         let known = *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(known) = known {
             return known;
@@ -448,6 +457,7 @@ impl Api {
             }
         }
         let what = match since {
+            Some(crate::wire::FROM_FIRST_CHANGE) => "listing findings by change".to_string(),
             Some(_) => "listing the findings changed since the last pull".to_string(),
             None => format!("listing findings (page {})", query.page),
         };
@@ -455,6 +465,12 @@ impl Api {
             .fetch(self.request(reqwest::Method::GET, url), &what)
             .await?;
         if since.is_some() && status == reqwest::StatusCode::GONE {
+            return Ok(Listed::CursorUnknown);
+        }
+        // An older `sift serve` does not know the first change's cursor.
+        if since == Some(crate::wire::FROM_FIRST_CHANGE)
+            && status == reqwest::StatusCode::BAD_REQUEST
+        {
             return Ok(Listed::CursorUnknown);
         }
         if !status.is_success() {
@@ -715,7 +731,17 @@ impl PageSender {
     /// Waits while the writer is busy with the page before; fails when the
     /// writer stopped (its own error says why).
     async fn send(&self, scans: Vec<ScanResults>) -> Result<(), BackendError> {
-        self.0.send(PulledPage::Findings(scans)).await.map_err(|_| {
+        self.put(PulledPage::Findings(scans)).await
+    }
+
+    /// The change cursor past the pages sent so far: kept as soon as the
+    /// writer commits them.
+    async fn mark(&self, cursor: &str) -> Result<(), BackendError> {
+        self.put(PulledPage::Mark(cursor.to_string())).await
+    }
+
+    async fn put(&self, page: PulledPage) -> Result<(), BackendError> {
+        self.0.send(page).await.map_err(|_| {
             BackendError::outage(
                 Outage::LocalStore,
                 "the local cache stopped storing the pull",
@@ -987,12 +1013,23 @@ impl Api {
                 }
             }
         }
+        // `sift serve` lists every finding in the order they changed: the
+        // cache appends them, and a pull that stops resumes where it was.
+        if !self.dedup && self.is_sift_serve().await {
+            let from_first = crate::wire::FROM_FIRST_CHANGE.to_string();
+            if let Some(changed) = self.pull_changes(from_first).await? {
+                return Ok(changed);
+            }
+            tracing::info!("the backend does not list findings by change: pulling every page");
+        }
         self.pull_everything().await
     }
 
-    /// Pulls the findings changed since `cursor`, page by page into one
-    /// transaction of the cache; none when the backend does not answer it
-    /// (it no longer knows the cursor, or it is not `sift serve`).
+    /// Pulls the findings changed since `cursor` (every finding from
+    /// `FROM_FIRST_CHANGE`), page by page into the cache, whose writer
+    /// keeps the cursor past what each commit stored; none when the
+    /// backend does not answer it (it no longer knows the cursor, or it is
+    /// not `sift serve`).
     async fn pull_changes(&self, cursor: String) -> Result<Option<bool>, BackendError> {
         let Some((cursor, count)) = self
             .importing(|pages| self.fetch_changes(cursor, pages))
@@ -1037,6 +1074,7 @@ impl Api {
             count += n;
             if n > 0 {
                 pages.send(group(page.findings, &origin)).await?;
+                pages.mark(&next).await?;
             }
             let moved = next != cursor;
             cursor = next;
@@ -1130,11 +1168,12 @@ impl Api {
         }
     }
 
-    /// Runs `fetch` while the cache's writer imports the pages it sends,
-    /// all in one transaction (`Store::import_pulled`): the next page is
-    /// fetched while the last is stored. The transaction is kept only when
-    /// `fetch` answers something; when it fails, answers none, or the pull
-    /// is cancelled, the cache stays as it was.
+    /// Runs `fetch` while the cache's writer imports the pages it sends
+    /// (`Store::import_pulled`): the next page is fetched while the last is
+    /// stored. The last transaction is kept only when `fetch` answers
+    /// something; when it fails, answers none, or the pull is cancelled,
+    /// the cache keeps what earlier commits stored, and the change cursor
+    /// their last mark (`PageSender::mark`).
     async fn importing<T, F>(
         &self,
         fetch: impl FnOnce(PageSender) -> F,
@@ -1154,8 +1193,11 @@ impl Api {
             }
             fetched
         };
+        let (dir, cursor) = (self.cache_dir.clone(), self.change_cursor.clone());
         let writing = self.with_cache(move |store| {
-            store.import_pulled(std::iter::from_fn(move || rx.blocking_recv()))
+            store.import_pulled(std::iter::from_fn(move || rx.blocking_recv()), |mark| {
+                keep_cursor_in(&dir, &cursor, Some(mark.to_string()))
+            })
         });
         let (fetched, written) = tokio::join!(fetching, writing);
         // A failed writer stops the fetching: its error says why.
@@ -1174,18 +1216,7 @@ impl Api {
     /// Remembers the change cursor for the next pull (in this process and
     /// in the cache directory), or forgets it.
     fn keep_cursor(&self, cursor: Option<String>) {
-        let path = self.cache_dir.join(CHANGE_CURSOR_FILE);
-        let written = match &cursor {
-            Some(c) => std::fs::write(&path, c),
-            None => match std::fs::remove_file(&path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                other => other,
-            },
-        };
-        if let Err(e) = written {
-            tracing::warn!("cannot keep the change cursor in {}: {e}", path.display());
-        }
-        *self.change_cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
+        keep_cursor_in(&self.cache_dir, &self.change_cursor, cursor);
     }
 
     /// Forgets the full pull's page digests, so the next full pull imports
@@ -1202,6 +1233,23 @@ impl Api {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
     }
+}
+
+/// Remembers the change cursor for the next pull in `cache_dir` and in
+/// `kept`, or forgets it.
+fn keep_cursor_in(cache_dir: &Path, kept: &Mutex<Option<String>>, cursor: Option<String>) {
+    let path = cache_dir.join(CHANGE_CURSOR_FILE);
+    let written = match &cursor {
+        Some(c) => std::fs::write(&path, c),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    if let Err(e) = written {
+        tracing::warn!("cannot keep the change cursor in {}: {e}", path.display());
+    }
+    *kept.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
 }
 
 /// Opens the cache directory for an API backend, creating it (0700: the
