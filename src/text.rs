@@ -39,22 +39,37 @@ pub fn inert_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
 /// are ASCII, and so are its escapes), so the result is the same JSON.
 pub fn escape_hidden_json(json: &str) -> Cow<'_, str> {
     let hidden = |c: char| c >= '\u{7f}' && needs_marking(c);
-    // Nearly all JSON is ASCII below DEL: a byte scan tells at once.
-    if json.bytes().all(|b| b < 0x7f) || !json.chars().any(hidden) {
-        return Cow::Borrowed(json);
-    }
+    // Nearly all JSON is ASCII below DEL: only the characters that start
+    // at a byte from 0x7f up are looked at, and the text between them is
+    // copied whole, and only once one of them is hidden.
     use std::fmt::Write as _;
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
+    let mut escaped: Option<String> = None;
+    // `json[..copied]` is in `escaped`.
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(skip) = json.as_bytes()[at..].iter().position(|&b| b >= 0x7f) {
+        // Bytes below 0x7f are whole characters: this one starts one.
+        let start = at + skip;
+        let Some(c) = json[start..].chars().next() else {
+            break;
+        };
+        at = start + c.len_utf8();
         if hidden(c) {
+            let out = escaped.get_or_insert_with(|| String::with_capacity(json.len() + 16));
+            out.push_str(&json[copied..start]);
             for unit in c.encode_utf16(&mut [0; 2]) {
                 let _ = write!(out, "\\u{unit:04x}");
             }
-        } else {
-            out.push(c);
+            copied = at;
         }
     }
-    Cow::Owned(out)
+    match escaped {
+        None => Cow::Borrowed(json),
+        Some(mut out) => {
+            out.push_str(&json[copied..]);
+            Cow::Owned(out)
+        }
+    }
 }
 
 fn is_plain(c: char) -> bool {
