@@ -134,7 +134,8 @@ impl FindingsReader {
     ) -> anyhow::Result<()> {
         let file = std::fs::File::open(&self.path)
             .map_err(|e| anyhow::anyhow!("{}: cannot read the file: {e}", self.ctx.origin))?;
-        let reader = std::io::BufReader::with_capacity(READ_BUFFER, Checked::new(file));
+        // The survey checked the file: only its byte order mark is left out.
+        let reader = std::io::BufReader::with_capacity(READ_BUFFER, Checked::bom_only(file));
         semgrep_json::read_findings(reader, &mut self.ctx, keys, take)
     }
 }
@@ -175,7 +176,11 @@ const STREAM_MAX_DEPTH: usize = 100;
 /// A byte order mark at its start is left out, as [`load_str`] leaves it.
 struct Checked<R> {
     inner: R,
+    /// Whether the text is checked (else only the mark is left out).
+    checks: bool,
     started: bool,
+    /// The first bytes, read to look for the mark and not handed on yet.
+    head: Vec<u8>,
     /// The start of a character the last read cut (at most 3 bytes).
     partial: Vec<u8>,
     in_string: bool,
@@ -187,11 +192,20 @@ impl<R: std::io::Read> Checked<R> {
     fn new(inner: R) -> Checked<R> {
         Checked {
             inner,
+            checks: true,
             started: false,
+            head: Vec::new(),
             partial: Vec::new(),
             in_string: false,
             escaped: false,
             depth: 0,
+        }
+    }
+
+    fn bom_only(inner: R) -> Checked<R> {
+        Checked {
+            checks: false,
+            ..Checked::new(inner)
         }
     }
 
@@ -226,13 +240,23 @@ impl<R: std::io::Read> Checked<R> {
             }
             self.partial.extend_from_slice(&rest[e.valid_up_to()..]);
         }
-        for &b in bytes {
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            i += 1;
+            if self.escaped {
+                self.escaped = false;
+                continue;
+            }
             if self.in_string {
-                match b {
-                    _ if self.escaped => self.escaped = false,
-                    b'\\' => self.escaped = true,
-                    b'"' => self.in_string = false,
-                    _ => {}
+                // Most of the text is in strings: to their next quote or
+                // backslash at once.
+                match memchr::memchr2(b'"', b'\\', &bytes[i - 1..]) {
+                    None => return Ok(()),
+                    Some(at) => i += at,
+                }
+                match bytes.get(i - 1) {
+                    Some(b'\\') => self.escaped = true,
+                    _ => self.in_string = false,
                 }
                 continue;
             }
@@ -254,13 +278,30 @@ impl<R: std::io::Read> Checked<R> {
 
 impl<R: std::io::Read> std::io::Read for Checked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut n = self.inner.read(buf)?;
-        if !self.started && n > 0 {
+        if !self.started {
             self.started = true;
-            if buf[..n].starts_with(b"\xEF\xBB\xBF") {
-                buf.copy_within(3..n, 0);
-                n -= 3;
+            let mut head = [0; 3];
+            let mut got = 0;
+            while got < head.len() {
+                match self.inner.read(&mut head[got..])? {
+                    0 => break,
+                    n => got += n,
+                }
             }
+            if head[..got] != *b"\xEF\xBB\xBF" {
+                self.head.extend_from_slice(&head[..got]);
+            }
+        }
+        let n = if self.head.is_empty() {
+            self.inner.read(buf)?
+        } else {
+            let n = self.head.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            n
+        };
+        if !self.checks {
+            return Ok(n);
         }
         if n == 0 && !self.partial.is_empty() {
             return Err(Self::refuse("the file is not UTF-8 text"));
@@ -601,4 +642,52 @@ pub(crate) fn meta_strings(v: Option<&Value>) -> Vec<String> {
 
 pub(crate) fn meta_string(v: Option<&Value>) -> Option<String> {
     meta_strings(v).into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    /// `text` read through `Checked`, `at_a_time` bytes a read.
+    fn read_checked(text: &[u8], at_a_time: usize) -> std::io::Result<Vec<u8>> {
+        let mut checked = Checked::new(text);
+        let mut out = Vec::new();
+        let mut buf = vec![0; at_a_time];
+        loop {
+            let n = checked.read(&mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn a_stream_is_checked_however_its_reads_cut_it() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let fine = format!(
+            r#"{{"a": "é \" ✓ [[[ \\", "b": {}, "c": "🦀{{"}}"#,
+            nested(STREAM_MAX_DEPTH - 1)
+        );
+        let deep = format!(r#"{{"a": "]]]]", "b": {}}}"#, nested(STREAM_MAX_DEPTH));
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), fine.as_bytes()].concat();
+        let cut = &fine.as_bytes()[..fine.find('é').unwrap_or(0) + 1];
+        for at_a_time in [1, 2, 3, 5, 64, 4096] {
+            assert_eq!(
+                read_checked(fine.as_bytes(), at_a_time).unwrap(),
+                fine.as_bytes()
+            );
+            assert_eq!(read_checked(&with_bom, at_a_time).unwrap(), fine.as_bytes());
+            assert!(
+                read_checked(deep.as_bytes(), at_a_time).is_err(),
+                "{at_a_time}"
+            );
+            let not_utf8 = fine.replacen('✓', "\u{1}", 1).replacen('\u{1}', "", 1);
+            let mut bytes = not_utf8.into_bytes();
+            bytes.insert(12, 0xFF);
+            assert!(read_checked(&bytes, at_a_time).is_err(), "{at_a_time}");
+            assert!(read_checked(cut, at_a_time).is_err(), "cut in a character");
+        }
+    }
 }

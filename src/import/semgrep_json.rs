@@ -63,6 +63,83 @@ struct Extra {
     fix: Option<String>,
 }
 
+/// A result as a survey reads it: checked as [`Match`] is, but only what
+/// places it kept (the rule's metadata, free-form and often most of a
+/// result, is skipped: the stream's check limits its depth).
+#[derive(Deserialize)]
+struct Surveyed {
+    check_id: String,
+    path: String,
+    #[serde(default, deserialize_with = "null_default")]
+    start: Position,
+    #[serde(default, deserialize_with = "null_default")]
+    end: Position,
+    #[serde(default, deserialize_with = "null_default")]
+    extra: SurveyedExtra,
+}
+
+/// [`Extra`] as a survey reads it.
+#[derive(Deserialize, Default)]
+struct SurveyedExtra {
+    #[serde(default, deserialize_with = "null_default")]
+    message: String,
+    #[serde(rename = "severity", default)]
+    _severity: Option<Unkept>,
+    #[serde(rename = "metadata", default)]
+    _metadata: IgnoredAny,
+    #[serde(default)]
+    lines: Option<String>,
+    #[serde(default)]
+    fingerprint: Option<String>,
+    #[serde(rename = "is_ignored", default)]
+    _is_ignored: Option<bool>,
+    #[serde(rename = "fix", default)]
+    _fix: Option<Unkept>,
+}
+
+/// A string, checked and not kept.
+struct Unkept;
+
+impl<'de> Deserialize<'de> for Unkept {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Unkept, D::Error> {
+        d.deserialize_str(UnkeptVisitor)
+    }
+}
+
+struct UnkeptVisitor;
+
+impl Visitor<'_> for UnkeptVisitor {
+    type Value = Unkept;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Unkept, E> {
+        Ok(Unkept)
+    }
+}
+
+/// What identifies a result, from a [`Match`] or a [`Surveyed`] one.
+struct Seen<'m> {
+    check_id: &'m str,
+    path: &'m str,
+    message: &'m str,
+    lines: Option<&'m str>,
+    fingerprint: Option<&'m str>,
+}
+
+impl<'m> Seen<'m> {
+    fn of(m: &'m Match) -> Seen<'m> {
+        Seen {
+            check_id: &m.check_id,
+            path: &m.path,
+            message: &m.extra.message,
+            lines: m.extra.lines.as_deref(),
+            fingerprint: m.extra.fingerprint.as_deref(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct CliError {
     #[serde(default)]
@@ -311,6 +388,12 @@ impl<'de> Visitor<'de> for Results<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Mode::Survey(_) = self.0.mode {
+            while let Some(m) = seq.next_element::<Surveyed>()? {
+                self.0.survey(m);
+            }
+            return Ok(());
+        }
         while let Some(m) = seq.next_element::<Match>()? {
             self.0.add(m).map_err(de::Error::custom)?;
         }
@@ -319,6 +402,42 @@ impl<'de> Visitor<'de> for Results<'_, '_> {
 }
 
 impl Scan<'_> {
+    /// Keeps what places one result (a survey).
+    fn survey(&mut self, m: Surveyed) {
+        let i = self.read;
+        self.read += 1;
+        let Mode::Survey(names) = &mut self.mode else {
+            return;
+        };
+        let span = Span {
+            line: m.start.line,
+            col: m.start.col,
+            offset: m.start.offset,
+            end_line: m.end.line.max(m.start.line),
+            end_col: m.end.col,
+            end_offset: m.end.offset,
+        };
+        let result = Seen {
+            check_id: &m.check_id,
+            path: &m.path,
+            message: &m.extra.message,
+            lines: m.extra.lines.as_deref(),
+            fingerprint: m.extra.fingerprint.as_deref(),
+        };
+        let (identity, match_based_id) = identify(self.ctx, &result, &span);
+        let match_based_id = match_based_id.unwrap_or_else(|derived| {
+            self.derived.push((i, derived));
+            String::new()
+        });
+        self.keys.push(ResultKey {
+            rule: names.get(&m.check_id),
+            path: names.get(&m.path),
+            message: names.get(&m.extra.message),
+            identity,
+            match_based_id,
+        });
+    }
+
     /// Takes one result as the mode says; an error stops the parse.
     fn add(&mut self, m: Match) -> Result<(), String> {
         let i = self.read;
@@ -334,7 +453,7 @@ impl Scan<'_> {
         let ctx = &mut *self.ctx;
         match &mut self.mode {
             Mode::Whole => {
-                let (identity, match_based_id) = identify(ctx, &m, &span);
+                let (identity, match_based_id) = identify(ctx, &Seen::of(&m), &span);
                 self.identities.push(identity);
                 let match_based_id = match_based_id.unwrap_or_else(|derived| {
                     self.derived.push((i, derived));
@@ -342,20 +461,8 @@ impl Scan<'_> {
                 });
                 self.findings.push(finding(ctx, m, &span, match_based_id));
             }
-            Mode::Survey(names) => {
-                let (identity, match_based_id) = identify(ctx, &m, &span);
-                let match_based_id = match_based_id.unwrap_or_else(|derived| {
-                    self.derived.push((i, derived));
-                    String::new()
-                });
-                self.keys.push(ResultKey {
-                    rule: names.get(&m.check_id),
-                    path: names.get(&m.path),
-                    message: names.get(&m.extra.message),
-                    identity,
-                    match_based_id,
-                });
-            }
+            // Surveyed results come to `survey`.
+            Mode::Survey(_) => {}
             Mode::Chunks { keys, take, failed } => {
                 let Some(key) = keys.get(i) else {
                     return Err("the file holds more results than when it was first read".into());
@@ -380,19 +487,19 @@ impl Scan<'_> {
 /// it from once the whole file is read, with the result's line and column.
 fn identify(
     ctx: &mut Context,
-    m: &Match,
+    m: &Seen<'_>,
     span: &Span,
 ) -> (Identity, Result<String, (String, u32, u32)>) {
-    let fingerprint = real(m.extra.fingerprint.as_deref());
+    let fingerprint = real(m.fingerprint);
     let identity = Identity {
-        evidence: ctx.evidence(&m.path, span, m.extra.lines.as_deref()),
+        evidence: ctx.evidence(m.path, span, m.lines),
         fingerprinted: fingerprint.is_some(),
     };
     let match_based_id = match fingerprint {
         Some(fp) => Ok(fp.to_string()),
         None => {
-            let matched = ctx.matched_text(&m.path, span);
-            let key = identity_key(&m.check_id, &m.path, matched.as_deref(), &m.extra.message);
+            let matched = ctx.matched_text(m.path, span);
+            let key = identity_key(m.check_id, m.path, matched.as_deref(), m.message);
             Err((key, span.line, span.col))
         }
     };
