@@ -104,8 +104,8 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
         git_ref: args.git_ref,
         repo_root: args.repo_root,
     };
-    // Every file is read (and checked) before anything is stored; a large
-    // semgrep file is read as a stream, twice, rather than held.
+    // Every file is read (and checked) before anything is stored; a semgrep
+    // file is read as a stream, twice, rather than held.
     let mut whole = Vec::new();
     let mut streamed = Vec::new();
     for file in &args.files {
