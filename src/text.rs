@@ -39,22 +39,55 @@ pub fn inert_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
 /// are ASCII, and so are its escapes), so the result is the same JSON.
 pub fn escape_hidden_json(json: &str) -> Cow<'_, str> {
     let hidden = |c: char| c >= '\u{7f}' && needs_marking(c);
-    // Nearly all JSON is ASCII below DEL: a byte scan tells at once.
-    if json.bytes().all(|b| b < 0x7f) || !json.chars().any(hidden) {
-        return Cow::Borrowed(json);
-    }
+    // Nearly all JSON is ASCII below DEL: only the characters that start
+    // at a byte from 0x7f up are looked at, and the text between them is
+    // copied whole, and only once one of them is hidden.
     use std::fmt::Write as _;
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
+    let mut escaped: Option<String> = None;
+    // `json[..copied]` is in `escaped`.
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(start) = first_from_del(json.as_bytes(), at) {
+        // Bytes below 0x7f are whole characters: this one starts one.
+        let Some(c) = json[start..].chars().next() else {
+            break;
+        };
+        at = start + c.len_utf8();
         if hidden(c) {
+            let out = escaped.get_or_insert_with(|| String::with_capacity(json.len() + 16));
+            out.push_str(&json[copied..start]);
             for unit in c.encode_utf16(&mut [0; 2]) {
                 let _ = write!(out, "\\u{unit:04x}");
             }
-        } else {
-            out.push(c);
+            copied = at;
         }
     }
-    Cow::Owned(out)
+    match escaped {
+        None => Cow::Borrowed(json),
+        Some(mut out) => {
+            out.push_str(&json[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// The first byte from `from` on that is 0x7f or above, eight at a time.
+fn first_from_del(bytes: &[u8], from: usize) -> Option<usize> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let rest = bytes.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    let mut at = from;
+    for word in words.by_ref() {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // A byte from 0x80 up sets its high bit; 0x7f sets it once 1 is
+        // added (bytes below 0x80 carry into no other byte).
+        if (w | w.wrapping_add(ONES)) & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b >= 0x7f).map(|i| at + i)
 }
 
 fn is_plain(c: char) -> bool {
@@ -124,5 +157,31 @@ mod tests {
         assert_eq!(inert("\tx"), "    x");
         let lines: Vec<_> = inert_lines("a\r\nb\u{1b}").collect();
         assert_eq!(lines, vec!["a", "b␛"]);
+    }
+
+    /// Every hidden character escaped, wherever it falls among the bytes
+    /// looked at eight at a time; the rest as it was.
+    #[test]
+    fn hidden_characters_in_json_are_escaped_wherever_they_are() {
+        let plain = r#"{"a":"x y","b":[1,2]}"#;
+        assert!(matches!(escape_hidden_json(plain), Cow::Borrowed(_)));
+        let shown = r#"{"m":"é ✓ 🦀 ~"}"#;
+        assert!(matches!(escape_hidden_json(shown), Cow::Borrowed(_)));
+        for hidden in [
+            '\u{7f}', '\u{85}', '\u{9b}', '\u{202e}', '\u{200b}', '\u{feff}',
+        ] {
+            for pad in 0..17 {
+                let before = "a".repeat(pad);
+                let text = format!("{before}{hidden}é{hidden}{before}");
+                let want: String = text
+                    .chars()
+                    .map(|c| match c {
+                        c if c == hidden => format!("\\u{:04x}", c as u32),
+                        c => c.to_string(),
+                    })
+                    .collect();
+                assert_eq!(escape_hidden_json(&text), want, "{pad} {hidden:?}");
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::domain::{
     VerdictFilter,
 };
 use crate::export::{self, HistoryEntry};
+use crate::store::StoredFinding;
 use crate::text::inert;
 use crate::wire::v1;
 use anyhow::{Context as _, Result};
@@ -186,6 +187,23 @@ impl ListedFinding {
             history: export::history(f),
         }
     }
+
+    /// What `output::to_line` writes of `ListedFinding::of` the finding,
+    /// from the store's rows without putting the finding together.
+    pub fn write(finding: &StoredFinding<'_>, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        finding.write_v1_fields(out)?;
+        out.extend_from_slice(b",\"history\":");
+        let history: Vec<HistoryEntry> = finding.history().map(|a| HistoryEntry::of(&a)).collect();
+        serde_json::to_writer(&mut *out, &history)?;
+        out.push(b'}');
+        let written = std::str::from_utf8(&out[start..]).context("a finding is not UTF-8")?;
+        if let std::borrow::Cow::Owned(escaped) = output::escape_hidden(written) {
+            out.truncate(start);
+            out.extend_from_slice(escaped.as_bytes());
+        }
+        Ok(())
+    }
 }
 
 /// `sift findings --json` when it lists nothing because of `error`.
@@ -219,24 +237,20 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
             .map(|&i| index.rows[i as usize].id)
             .collect();
         let mut first = true;
-        store.render_findings(
+        store.render_stored(
             &ids,
-            |found| {
-                let mut text = String::new();
-                for f in &found {
-                    text.push_str(",\n  ");
-                    text.push_str(&output::to_line(&ListedFinding::of(f))?);
-                }
-                Ok(text)
+            |finding, text| {
+                text.extend_from_slice(b",\n  ");
+                ListedFinding::write(finding, text)
             },
             |text| {
                 // Each finding came with a comma before it: not the first.
                 let text = match first {
-                    true => text.strip_prefix(',').unwrap_or(&text),
+                    true => text.strip_prefix(b",").unwrap_or(&text),
                     false => &text,
                 };
                 first &= text.is_empty();
-                Ok(out.write_all(text.as_bytes())?)
+                Ok(out.write_all(text)?)
             },
         )?;
         out.write_all(b"\n]}\n")?;

@@ -2,8 +2,10 @@
 
 use super::{Context, Exit, output};
 use crate::domain::ScanError;
-use crate::import::ImportOptions;
+use crate::domain::ScanResults;
+use crate::import::{ImportOptions, StreamedScan};
 use crate::store::ImportSummary;
+use crate::store::{ScanToStore, Store};
 use crate::text::inert;
 use anyhow::Result;
 use clap::Args;
@@ -102,10 +104,17 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
         git_ref: args.git_ref,
         repo_root: args.repo_root,
     };
-    let mut scans = Vec::new();
+    // Every file is read (and checked) before anything is stored; a semgrep
+    // file is read as a stream, twice, rather than held.
+    let mut whole = Vec::new();
+    let mut streamed = Vec::new();
     for file in &args.files {
+        if let Some(s) = crate::import::survey_file(file, &opts) {
+            streamed.push((whole.len(), s));
+            continue;
+        }
         match crate::import::load_file(file, &opts) {
-            Ok(s) => scans.extend(s),
+            Ok(s) => whole.push(s),
             Err(e) => {
                 let error = e.to_string();
                 eprintln!("sift: {}", inert(&error));
@@ -118,14 +127,26 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
         }
     }
     let mut store = ctx.open_store_in(&dir)?;
-    let summaries = store.import(&scans)?;
+    let summaries = store_in_order(&mut store, &whole, &mut streamed)?;
+    // The scans in the files' order, without the findings of those streamed.
+    let mut scans: Vec<&ScanResults> = Vec::new();
+    let mut streamed_scans = streamed.iter().peekable();
+    for (i, file) in whole.iter().enumerate() {
+        while let Some((_, s)) = streamed_scans.next_if(|(at, _)| *at == i) {
+            scans.push(&s.scan);
+        }
+        scans.extend(file);
+    }
+    scans.extend(streamed_scans.map(|(_, s)| &s.scan));
     let warnings: Vec<String> = scans
         .iter()
+        .copied()
         .flat_map(|s| s.warnings.iter().map(|w| format!("{}: {w}", s.origin)))
         .collect();
     if args.json {
         let scanner_errors = scans
             .iter()
+            .copied()
             .flat_map(|s| {
                 s.errors.iter().map(|e| ScannerError {
                     origin: &s.origin,
@@ -147,7 +168,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
     for w in &warnings {
         eprintln!("sift: warning: {}", inert(w));
     }
-    for (s, scan) in summaries.iter().zip(&scans) {
+    for (s, scan) in summaries.iter().zip(scans.iter().copied()) {
         say!(
             "{}: {} @ {}: {} new, {} updated, {} fixed",
             inert(&s.origin),
@@ -180,6 +201,33 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// Stores the files' scans in one transaction, in the files' order:
+/// `whole` those read whole (each file's), `streamed` those read as a
+/// stream, each with the number of files read whole before it.
+fn store_in_order(
+    store: &mut Store,
+    whole: &[Vec<ScanResults>],
+    streamed: &mut [(usize, StreamedScan)],
+) -> Result<Vec<crate::store::ImportSummary>> {
+    let mut to_store: Vec<ScanToStore> = Vec::new();
+    let mut streamed = streamed.iter_mut().peekable();
+    for i in 0..=whole.len() {
+        while let Some((_, s)) = streamed.next_if(|(before, _)| *before == i) {
+            let StreamedScan { scan, keys, reader } = s;
+            let keys: &[_] = keys;
+            to_store.push(ScanToStore::Streamed {
+                scan,
+                keys,
+                read: Box::new(move |take| reader.read_findings(keys, take)),
+            });
+        }
+        if let Some(file) = whole.get(i) {
+            to_store.extend(file.iter().map(ScanToStore::Whole));
+        }
+    }
+    store.import_scans(&mut to_store)
 }
 
 /// "33 scanner errors: 20 Syntax error, 12 Timeout, 1 Other": the kinds,

@@ -51,3 +51,18 @@ pub struct Identity {
     /// otherwise the id is derived and only names a finding that is new.
     pub fingerprinted: bool,
 }
+
+/// What placing one scanner's result among the known findings needs
+/// (`Candidate`'s parts and its identity), for a scan whose findings are
+/// not all held at once: read again a chunk at a time, in the same order,
+/// to be stored. The rule, path and message are shared by the results that
+/// repeat them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultKey {
+    pub rule: std::sync::Arc<str>,
+    pub path: std::sync::Arc<str>,
+    pub message: std::sync::Arc<str>,
+    pub identity: Identity,
+    /// The scanner's fingerprint, or the derived id numbered across the file.
+    pub match_based_id: String,
+}

@@ -19,7 +19,8 @@ pub(crate) use source::context_from_text;
 pub use source::{code_around, file_in_tree};
 
 use crate::domain::{
-    CodeContext, Evidence, Finding, Identity, ScanError, ScanResults, ScanSource, code_hash,
+    CodeContext, Evidence, Finding, Identity, ResultKey, ScanError, ScanResults, ScanSource,
+    code_hash,
 };
 use json_error::{json_error, line_column, short_debug};
 use serde_json::Value;
@@ -103,6 +104,211 @@ pub fn load_file(path: &Path, opts: &ImportOptions) -> Result<Vec<ScanResults>, 
         }
     };
     load_str(&origin, text, opts)
+}
+
+/// A `semgrep scan --json` file imported without holding it or its
+/// findings: read once through ([`survey_file`]), keeping only what places
+/// each result among the known findings, then again while the store takes
+/// its findings a chunk at a time ([`StreamedScan::read_findings`]).
+pub struct StreamedScan {
+    /// The scan without its findings: its names, errors and warnings.
+    pub scan: ScanResults,
+    /// What places each result, in the file's order.
+    pub keys: Vec<ResultKey>,
+    pub reader: FindingsReader,
+}
+
+/// Reads a surveyed file's findings again.
+pub struct FindingsReader {
+    path: PathBuf,
+    ctx: Context,
+}
+
+impl FindingsReader {
+    /// Hands the findings of the file to `take` a chunk at a time, in the
+    /// order of `keys` (the survey's), each under the identity it gave.
+    pub fn read_findings(
+        &mut self,
+        keys: &[ResultKey],
+        take: &mut dyn FnMut(Vec<Finding>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let file = std::fs::File::open(&self.path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read the file: {e}", self.ctx.origin))?;
+        // The survey checked the file: only its byte order mark is left out.
+        let reader = std::io::BufReader::with_capacity(READ_BUFFER, Checked::bom_only(file));
+        semgrep_json::read_findings(reader, &mut self.ctx, keys, take)
+    }
+}
+
+/// Surveys `path` when it is `semgrep scan --json` output that reads well
+/// as a stream; `None` otherwise (another format, or a file with something
+/// wrong in it): [`load_file`] then reads it whole, and says what is wrong.
+pub fn survey_file(path: &Path, opts: &ImportOptions) -> Option<StreamedScan> {
+    let origin = path.display().to_string();
+    let file = std::fs::File::open(path).ok()?;
+    let mut ctx = Context::new(&origin, opts).ok()?;
+    let reader = std::io::BufReader::with_capacity(READ_BUFFER, Checked::new(file));
+    let (scan, keys, other_format) = semgrep_json::survey(reader, &mut ctx).ok()?;
+    if other_format {
+        return None;
+    }
+    Some(StreamedScan {
+        scan,
+        keys,
+        reader: FindingsReader {
+            path: path.to_path_buf(),
+            ctx,
+        },
+    })
+}
+
+/// How much of a file is read at a time.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Deepest nesting a file read as a stream may have: `serde_json` skips
+/// what a result holds beyond what sift reads without counting how deep it
+/// nests, and the whole file's check refuses more than 128 levels.
+const STREAM_MAX_DEPTH: usize = 100;
+
+/// A file read as a stream, refused (an error of the read) where reading
+/// it whole would refuse it though `serde_json` streaming would not: text
+/// that is not UTF-8 anywhere, or nesting deeper than `STREAM_MAX_DEPTH`.
+/// A byte order mark at its start is left out, as [`load_str`] leaves it.
+struct Checked<R> {
+    inner: R,
+    /// Whether the text is checked (else only the mark is left out).
+    checks: bool,
+    started: bool,
+    /// The first bytes, read to look for the mark and not handed on yet.
+    head: Vec<u8>,
+    /// The start of a character the last read cut (at most 3 bytes).
+    partial: Vec<u8>,
+    in_string: bool,
+    escaped: bool,
+    depth: usize,
+}
+
+impl<R: std::io::Read> Checked<R> {
+    fn new(inner: R) -> Checked<R> {
+        Checked {
+            inner,
+            checks: true,
+            started: false,
+            head: Vec::new(),
+            partial: Vec::new(),
+            in_string: false,
+            escaped: false,
+            depth: 0,
+        }
+    }
+
+    fn bom_only(inner: R) -> Checked<R> {
+        Checked {
+            checks: false,
+            ..Checked::new(inner)
+        }
+    }
+
+    fn refuse(what: &str) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string())
+    }
+
+    /// Checks bytes just read; `bytes` follow `self.partial`.
+    fn check(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut rest = bytes;
+        if !self.partial.is_empty() {
+            // Complete the character the last read cut.
+            let width = match self.partial[0] {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let need = (width - self.partial.len()).min(rest.len());
+            self.partial.extend_from_slice(&rest[..need]);
+            rest = &rest[need..];
+            if self.partial.len() < width {
+                return Ok(());
+            }
+            if std::str::from_utf8(&self.partial).is_err() {
+                return Err(Self::refuse("the file is not UTF-8 text"));
+            }
+            self.partial.clear();
+        }
+        if let Err(e) = std::str::from_utf8(rest) {
+            if e.error_len().is_some() {
+                return Err(Self::refuse("the file is not UTF-8 text"));
+            }
+            self.partial.extend_from_slice(&rest[e.valid_up_to()..]);
+        }
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            i += 1;
+            if self.escaped {
+                self.escaped = false;
+                continue;
+            }
+            if self.in_string {
+                // Most of the text is in strings: to their next quote or
+                // backslash at once.
+                match memchr::memchr2(b'"', b'\\', &bytes[i - 1..]) {
+                    None => return Ok(()),
+                    Some(at) => i += at,
+                }
+                match bytes.get(i - 1) {
+                    Some(b'\\') => self.escaped = true,
+                    _ => self.in_string = false,
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    if self.depth > STREAM_MAX_DEPTH {
+                        return Err(Self::refuse("the JSON is nested too deep"));
+                    }
+                }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.started {
+            self.started = true;
+            let mut head = [0; 3];
+            let mut got = 0;
+            while got < head.len() {
+                match self.inner.read(&mut head[got..])? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            if head[..got] != *b"\xEF\xBB\xBF" {
+                self.head.extend_from_slice(&head[..got]);
+            }
+        }
+        let n = if self.head.is_empty() {
+            self.inner.read(buf)?
+        } else {
+            let n = self.head.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            n
+        };
+        if !self.checks {
+            return Ok(n);
+        }
+        if n == 0 && !self.partial.is_empty() {
+            return Err(Self::refuse("the file is not UTF-8 text"));
+        }
+        self.check(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 /// Like [`load_file`] for text already read; `origin` names it in messages
@@ -214,7 +420,7 @@ struct ShapeVisitor {
 }
 
 /// A value below the top level, checked and dropped.
-struct Skipped;
+pub(super) struct Skipped;
 
 impl<'de> serde::Deserialize<'de> for Skipped {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Skipped, D::Error> {
@@ -436,4 +642,52 @@ pub(crate) fn meta_strings(v: Option<&Value>) -> Vec<String> {
 
 pub(crate) fn meta_string(v: Option<&Value>) -> Option<String> {
     meta_strings(v).into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    /// `text` read through `Checked`, `at_a_time` bytes a read.
+    fn read_checked(text: &[u8], at_a_time: usize) -> std::io::Result<Vec<u8>> {
+        let mut checked = Checked::new(text);
+        let mut out = Vec::new();
+        let mut buf = vec![0; at_a_time];
+        loop {
+            let n = checked.read(&mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn a_stream_is_checked_however_its_reads_cut_it() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let fine = format!(
+            r#"{{"a": "é \" ✓ [[[ \\", "b": {}, "c": "🦀{{"}}"#,
+            nested(STREAM_MAX_DEPTH - 1)
+        );
+        let deep = format!(r#"{{"a": "]]]]", "b": {}}}"#, nested(STREAM_MAX_DEPTH));
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), fine.as_bytes()].concat();
+        let cut = &fine.as_bytes()[..fine.find('é').unwrap_or(0) + 1];
+        for at_a_time in [1, 2, 3, 5, 64, 4096] {
+            assert_eq!(
+                read_checked(fine.as_bytes(), at_a_time).unwrap(),
+                fine.as_bytes()
+            );
+            assert_eq!(read_checked(&with_bom, at_a_time).unwrap(), fine.as_bytes());
+            assert!(
+                read_checked(deep.as_bytes(), at_a_time).is_err(),
+                "{at_a_time}"
+            );
+            let not_utf8 = fine.replacen('✓', "\u{1}", 1).replacen('\u{1}', "", 1);
+            let mut bytes = not_utf8.into_bytes();
+            bytes.insert(12, 0xFF);
+            assert!(read_checked(&bytes, at_a_time).is_err(), "{at_a_time}");
+            assert!(read_checked(cut, at_a_time).is_err(), "cut in a character");
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! Findings: import, the compact index, and full details.
 
 use super::Store;
-use super::identity::Place;
+use super::identity::{Place, Placing};
 use super::index_snapshot;
+use super::listed::StoredFinding;
 use crate::domain::{
-    Activity, CodeContext, Component, ComponentRisk, Evidence, Finding, FindingIndex, IndexBuilder,
-    IndexEntry, Lifecycle, ScanResults, ScanSource, ScanState, Severity, Status, TriageState,
-    Verdict, is_review_ref,
+    Activity, Assistant, Candidate, CodeContext, Component, ComponentRisk, Evidence, Finding,
+    FindingIndex, IndexBuilder, IndexEntry, Lifecycle, ResultKey, ScanResults, ScanSource,
+    ScanState, Severity, Status, TriageState, Verdict, is_review_ref,
 };
 use crate::wire::{timestamp, v1};
 use anyhow::{Context, Result};
@@ -31,6 +32,29 @@ pub struct ImportSummary {
     pub errors: usize,
 }
 
+/// A scan for [`Store::import_scans`].
+pub enum ScanToStore<'a> {
+    /// Held whole.
+    Whole(&'a ScanResults),
+    /// A scanner's scan whose findings are not all held at once: `read`
+    /// hands them over a chunk at a time, in the order of `keys`, which
+    /// hold what placing each needs; `scan` holds the rest (its `findings`
+    /// and `identities` are not read).
+    Streamed {
+        scan: &'a ScanResults,
+        keys: &'a [ResultKey],
+        read: Box<ReadFindings<'a>>,
+    },
+}
+
+impl ScanToStore<'_> {
+    fn scan(&self) -> &ScanResults {
+        match self {
+            ScanToStore::Whole(scan) | ScanToStore::Streamed { scan, .. } => scan,
+        }
+    }
+}
+
 /// What a pull hands the store's writer (`Store::import_pulled`).
 #[derive(Debug)]
 pub enum PulledPage {
@@ -46,9 +70,9 @@ pub enum PulledPage {
 
 /// A rule as the `rules` table keeps it.
 #[derive(Serialize, Deserialize, Default, Clone, PartialEq)]
-struct StoredRule {
+pub(super) struct StoredRule {
     #[serde(flatten)]
-    rule: v1::Rule,
+    pub rule: v1::Rule,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     references: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,15 +114,28 @@ impl StoredRule {
 impl Store {
     /// Stores every scan in one transaction: all of them land, or none.
     pub fn import(&mut self, scans: &[ScanResults]) -> Result<Vec<ImportSummary>> {
+        let mut whole: Vec<ScanToStore> = scans.iter().map(ScanToStore::Whole).collect();
+        self.import_scans(&mut whole)
+    }
+
+    /// [`Store::import`] of scans held whole or read a chunk at a time.
+    pub fn import_scans(&mut self, scans: &mut [ScanToStore<'_>]) -> Result<Vec<ImportSummary>> {
         let _cache = self.write_cache()?;
         let now = OffsetDateTime::now_utc();
         let tx = self.write_tx()?;
         let mut rules = RulesWritten::new();
         let mut summaries = Vec::with_capacity(scans.len());
         for scan in scans {
+            let summary = match scan {
+                ScanToStore::Whole(whole) => import_scan(&tx, whole, now, &mut rules),
+                ScanToStore::Streamed { scan, keys, read } => {
+                    import_streamed_scan(&tx, scan, keys, read, now, &mut rules)
+                }
+            };
             summaries.push(
-                import_scan(&tx, scan, now, &mut rules)
-                    .with_context(|| format!("cannot store the findings of {}", scan.origin))?,
+                summary.with_context(|| {
+                    format!("cannot store the findings of {}", scan.scan().origin)
+                })?,
             );
         }
         super::bump_findings_version(&tx)?;
@@ -478,6 +515,34 @@ impl Store {
         &self,
         ids: &[i64],
         render: impl Fn(Vec<Finding>) -> Result<T> + Sync,
+        sink: impl FnMut(T) -> Result<()>,
+    ) -> Result<()> {
+        self.render_chunks(ids, |reader, chunk| render(reader.read(chunk)?), sink)
+    }
+
+    /// [`Store::render_findings`] for output written straight from what
+    /// the store holds, without putting each `Finding` together: `render`
+    /// writes each finding of a chunk (in the order of `ids`) to the
+    /// chunk's text, which `sink` takes.
+    pub fn render_stored(
+        &self,
+        ids: &[i64],
+        render: impl Fn(&StoredFinding<'_>, &mut Vec<u8>) -> Result<()> + Sync,
+        sink: impl FnMut(Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        self.render_chunks(
+            ids,
+            |reader, chunk| reader.in_snapshot(chunk.len(), |r| r.render(chunk, &render)),
+            sink,
+        )
+    }
+
+    /// Reads `ids` a chunk at a time (`read`), on two connections for a
+    /// long list, and hands each chunk's result to `sink` in order.
+    fn render_chunks<T: Send>(
+        &self,
+        ids: &[i64],
+        read: impl Fn(&mut FindingReader<'_>, &[i64]) -> Result<T> + Sync,
         mut sink: impl FnMut(T) -> Result<()>,
     ) -> Result<()> {
         let chunks: Vec<&[i64]> = ids.chunks(RENDER_CHUNK).collect();
@@ -490,17 +555,17 @@ impl Store {
         let Some(second) = second else {
             let mut reader = mine;
             for chunk in chunks {
-                sink(render(reader.read(chunk)?)?)?;
+                sink(read(&mut reader, chunk)?)?;
             }
             return Ok(());
         };
         std::thread::scope(|scope| {
             let (done, ready) = std::sync::mpsc::sync_channel::<Result<T>>(2);
-            let (render, odd) = (&render, &chunks);
+            let (read, odd) = (&read, &chunks);
             scope.spawn(move || {
                 let mut reader = FindingReader::sharing(&second, pending);
                 for chunk in odd.iter().skip(1).step_by(2) {
-                    let rendered = reader.read(chunk).and_then(render);
+                    let rendered = read(&mut reader, chunk);
                     let failed = rendered.is_err();
                     // The receiver is gone when the sink failed: stop.
                     if done.send(rendered).is_err() || failed {
@@ -511,7 +576,7 @@ impl Store {
             let mut reader = mine;
             for (i, chunk) in chunks.iter().enumerate() {
                 let rendered = if i % 2 == 0 {
-                    render(reader.read(chunk)?)?
+                    read(&mut reader, chunk)?
                 } else {
                     ready
                         .recv()
@@ -608,23 +673,76 @@ impl<'s> FindingReader<'s> {
 
     /// Findings by id, in the order given; unknown ids are skipped.
     fn read(&mut self, ids: &[i64]) -> Result<Vec<Finding>> {
-        // One read transaction for the lot, not one (and its locks) for each
-        // statement: the same picture of every finding.
+        self.in_snapshot(ids.len(), |r| r.read_in(ids))
+    }
+
+    /// `read` in one read transaction for the lot of `n` findings, not one
+    /// (and its locks) for each statement: the same picture of every one.
+    fn in_snapshot<T>(&mut self, n: usize, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let conn = &self.store.conn;
-        let snapshot = if conn.is_autocommit() && ids.len() > 1 {
+        let snapshot = if conn.is_autocommit() && n > 1 {
             Some(conn.unchecked_transaction()?)
         } else {
             None
         };
-        let found = self.read_in(ids)?;
+        let found = read(self)?;
         if let Some(tx) = snapshot {
             tx.finish()?;
         }
         Ok(found)
     }
 
+    /// The text `render` writes for each of `ids` (unknown ones skipped),
+    /// in the order of `ids`.
+    fn render(
+        &mut self,
+        ids: &[i64],
+        render: &impl Fn(&StoredFinding<'_>, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let mut text = Vec::new();
+        // Where each finding's text is, by its place in `ids`.
+        let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(ids.len());
+        self.each_stored(ids, |place, stored| {
+            let start = text.len();
+            render(&StoredFinding(stored), &mut text)?;
+            spans.push((place, start, text.len()));
+            Ok(())
+        })?;
+        if spans.is_sorted_by_key(|s| s.0) {
+            return Ok(text);
+        }
+        spans.sort_by_key(|s| s.0);
+        let mut ordered = Vec::with_capacity(text.len());
+        for (_, start, end) in spans {
+            ordered.extend_from_slice(&text[start..end]);
+        }
+        Ok(ordered)
+    }
+
     fn read_in(&mut self, ids: &[i64]) -> Result<Vec<Finding>> {
-        let store = self.store;
+        let mut out: Vec<Option<Finding>> = Vec::new();
+        out.resize_with(ids.len(), || None);
+        self.each_stored(ids, |place, stored| {
+            if let Some(slot) = out.get_mut(place) {
+                *slot = Some(stored.finding()?);
+            }
+            Ok(())
+        })?;
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Calls `each` with every finding of `ids` as stored and its place in
+    /// `ids`, in whatever order SQLite takes; unknown ids are skipped.
+    pub(super) fn each_stored(
+        &mut self,
+        ids: &[i64],
+        mut each: impl FnMut(usize, &Stored<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let FindingReader {
+            store,
+            pending,
+            rules,
+        } = self;
         let list = serde_json::to_string(ids)?;
         let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
         let mut stmt = store.conn.prepare_cached(
@@ -655,78 +773,136 @@ impl<'s> FindingReader<'s> {
              JOIN finding_details d ON d.finding_id = f.id",
         )?;
         let mut rows = stmt.query([&list])?;
-        let mut out: Vec<Option<Finding>> = Vec::new();
-        out.resize_with(ids.len(), || None);
         while let Some(r) = rows.next()? {
             let place: usize = r.get(0)?;
             let id: i64 = r.get(1)?;
-            let row = DetailRow {
-                doc: r.get(2)?,
-                git_ref: r.get(3)?,
-                state: r.get(4)?,
-                triage_state: r.get(5)?,
-                triage_reason: r.get(6)?,
-                triage_comment: r.get(7)?,
-                triaged_at: r.get(8)?,
+            let stored = Stored {
+                id,
+                doc: r.get_ref(2)?.as_str()?,
+                git_ref: r.get_ref(3)?.as_str()?,
+                state: r.get_ref(4)?.as_str()?,
+                triage_state: r.get_ref(5)?.as_str()?,
+                triage_reason: r.get_ref(6)?.as_str_or_null()?,
+                triage_comment: r.get_ref(7)?.as_str_or_null()?,
+                triaged_at: r.get_ref(8)?.as_str_or_null()?,
                 code_start: r.get(9)?,
-                code: r.get(10)?,
-                project: r.get(12)?,
-                url: r.get(13)?,
+                code: r.get_ref(10)?.as_str_or_null()?,
+                project: r.get_ref(12)?.as_str()?,
+                url: r.get_ref(13)?.as_str_or_null()?,
+                rule: stored_rule(store, rules, r.get(11)?, id)?,
+                activity: activity.get(&id).map_or(&[], Vec::as_slice),
+                pending: pending.get(&id).map_or(&[], Vec::as_slice),
+                judged: judged.get(&id),
+                fixed: fixed.get(&id),
             };
-            let rule = self.rule(r.get(11)?, id)?;
-            let mut f = row.into_finding(id, rule)?;
-            f.activity = activity.get(&id).cloned().unwrap_or_default();
-            // Decisions not yet acknowledged show as they will be.
-            for p in self.pending.get(&id).into_iter().flatten() {
-                if let Some(state) = p.change.state {
-                    f.triage_state = state;
-                    f.triage_reason = p.change.reason;
-                    f.triage_comment = p.change.note.clone().or(f.triage_comment);
-                }
-                f.activity.push(Activity {
-                    at: p.created_at,
-                    actor: p.actor.clone(),
-                    action: p.change.activity(),
-                    note: p.change.note.clone(),
-                    pending: true,
-                });
-            }
-            if let Some(answer) = judged.get(&id) {
-                with_own_judgement(&mut f, answer);
-            }
-            if let Some(record) = fixed.get(&id) {
-                super::fixes::with_own_fix(&mut f, record);
-            }
-            if let Some(slot) = out.get_mut(place) {
-                *slot = Some(f);
-            }
+            each(place, &stored)?;
         }
-        Ok(out.into_iter().flatten().collect())
+        Ok(())
     }
+}
 
-    /// The stored rule `rule_id`, decoded the first time it is asked for;
-    /// `finding` names the finding in the error of a damaged one.
-    fn rule(&mut self, rule_id: i64, finding: i64) -> Result<&StoredRule> {
-        if !self.rules.contains_key(&rule_id) {
-            let doc: String = self
-                .store
+/// The stored rule `rule_id`, decoded the first time it is asked for;
+/// `finding` names the finding in the error of a damaged one.
+fn stored_rule<'r>(
+    store: &Store,
+    rules: &'r mut HashMap<i64, StoredRule>,
+    rule_id: i64,
+    finding: i64,
+) -> Result<&'r StoredRule> {
+    let rule = match rules.entry(rule_id) {
+        std::collections::hash_map::Entry::Occupied(kept) => kept.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            let doc: String = store
                 .conn
                 .prepare_cached("SELECT doc FROM rules WHERE id = ?1")?
                 .query_row([rule_id], |r| r.get(0))
                 .with_context(|| format!("finding {finding} is damaged in the store"))?;
             let rule: StoredRule = serde_json::from_str(&doc)
                 .with_context(|| format!("finding {finding} is damaged in the store"))?;
-            self.rules.insert(rule_id, rule);
+            slot.insert(rule)
         }
-        self.rules
-            .get(&rule_id)
-            .context("a rule read a moment ago is gone")
+    };
+    Ok(rule)
+}
+
+/// One finding as the store holds it, borrowed from its rows: its stored
+/// document, the columns that override it, and what is laid over it (its
+/// history, decisions waiting in the outbox, sift's own Assistant's
+/// answers). [`Stored::finding`] puts it together; `sift findings --json`
+/// writes it out without doing so (`listed`).
+pub(super) struct Stored<'r> {
+    pub id: i64,
+    pub doc: &'r str,
+    pub git_ref: &'r str,
+    pub state: &'r str,
+    pub triage_state: &'r str,
+    pub triage_reason: Option<&'r str>,
+    pub triage_comment: Option<&'r str>,
+    pub triaged_at: Option<&'r str>,
+    pub code_start: Option<u32>,
+    pub code: Option<&'r str>,
+    pub project: &'r str,
+    pub url: Option<&'r str>,
+    pub rule: &'r StoredRule,
+    /// Its history as stored, oldest first.
+    pub activity: &'r [Activity],
+    /// Decisions on it waiting in the outbox, oldest first.
+    pub pending: &'r [super::Pending],
+    pub judged: Option<&'r super::Answer>,
+    pub fixed: Option<&'r super::FixRecord>,
+}
+
+impl Stored<'_> {
+    /// The finding with its code context and history, decisions not yet
+    /// acknowledged shown as they will be.
+    pub fn finding(&self) -> Result<Finding> {
+        let row = DetailRow {
+            doc: self.doc,
+            git_ref: self.git_ref.to_string(),
+            state: self.state,
+            triage_state: self.triage_state,
+            triage_reason: self.triage_reason,
+            triage_comment: self.triage_comment.map(str::to_string),
+            triaged_at: self.triaged_at,
+            code_start: self.code_start,
+            code: self.code,
+            project: self.project.to_string(),
+            url: self.url.map(str::to_string),
+        };
+        let mut f = row.into_finding(self.id, self.rule)?;
+        f.activity = self.activity.to_vec();
+        for p in self.pending {
+            if let Some(state) = p.change.state {
+                f.triage_state = state;
+                f.triage_reason = p.change.reason;
+                f.triage_comment = p.change.note.clone().or(f.triage_comment);
+            }
+            f.activity.push(pending_activity(p));
+        }
+        if let Some(answer) = self.judged {
+            with_own_judgement(&mut f.assistant, answer);
+        }
+        if let Some(record) = self.fixed {
+            super::fixes::with_own_fix(&mut f.assistant, record);
+        }
+        Ok(f)
+    }
+}
+
+/// A decision waiting in the outbox, as the finding's history shows it.
+pub(super) fn pending_activity(p: &super::Pending) -> Activity {
+    Activity {
+        at: p.created_at,
+        actor: p.actor.clone(),
+        action: p.change.activity(),
+        note: p.change.note.clone(),
+        pending: true,
     }
 }
 
 /// sift's own Assistant's answer on a finding Semgrep's did not judge.
-fn with_own_judgement(f: &mut Finding, answer: &super::Answer) {
-    let a = f.assistant.get_or_insert_with(Default::default);
+pub(super) fn with_own_judgement(assistant: &mut Option<Assistant>, answer: &super::Answer) {
+    let a = assistant.get_or_insert_with(Default::default);
     if let super::Judgement::Verdict {
         component: Some(c), ..
     } = &answer.judgement
@@ -842,38 +1018,37 @@ fn scan_index(
 }
 
 /// The stored parts of one finding, before they are put together.
-struct DetailRow {
-    doc: String,
+struct DetailRow<'r> {
+    doc: &'r str,
     git_ref: String,
-    state: String,
-    triage_state: String,
-    triage_reason: Option<String>,
+    state: &'r str,
+    triage_state: &'r str,
+    triage_reason: Option<&'r str>,
     triage_comment: Option<String>,
-    triaged_at: Option<String>,
+    triaged_at: Option<&'r str>,
     code_start: Option<u32>,
-    code: Option<String>,
+    code: Option<&'r str>,
     project: String,
     url: Option<String>,
 }
 
-impl DetailRow {
+impl DetailRow<'_> {
     fn into_finding(self, id: i64, rule: &StoredRule) -> Result<Finding> {
         let damaged = || format!("finding {id} is damaged in the store");
-        let mut wire: v1::Finding = serde_json::from_str(&self.doc).with_context(damaged)?;
+        let mut wire: v1::Finding = serde_json::from_str(self.doc).with_context(damaged)?;
         wire.rule = Some(rule.rule.clone());
         let mut f = wire.into_domain(OffsetDateTime::UNIX_EPOCH);
         f.id = id;
         f.project = self.project;
         f.repository_url = self.url.or(f.repository_url);
         f.git_ref = self.git_ref;
-        f.state = ScanState::parse(&self.state).unwrap_or(f.state);
-        f.triage_state = TriageState::parse(&self.triage_state).unwrap_or(f.triage_state);
+        f.state = ScanState::parse(self.state).unwrap_or(f.state);
+        f.triage_state = TriageState::parse(self.triage_state).unwrap_or(f.triage_state);
         f.triage_reason = self
             .triage_reason
-            .as_deref()
             .and_then(crate::domain::TriageReason::parse);
         f.triage_comment = self.triage_comment;
-        f.triaged_at = self.triaged_at.as_deref().and_then(timestamp::parse);
+        f.triaged_at = self.triaged_at.and_then(timestamp::parse);
         f.code = match (self.code_start, self.code) {
             (Some(start_line), Some(text)) => Some(CodeContext {
                 start_line,
@@ -1063,76 +1238,202 @@ fn import_scan(
     now: OffsetDateTime,
     rules: &mut RulesWritten,
 ) -> Result<ImportSummary> {
-    let project_id = project_id(tx, scan)?;
-    if let Some(root) = &scan.source_root {
-        super::assistant::set_source_root(tx, project_id, root)?;
-    }
-    let mut summary = ImportSummary {
-        origin: scan.origin.clone(),
-        project: scan.project.clone(),
-        git_ref: scan.git_ref.clone(),
-        errors: scan.errors.len(),
-        ..Default::default()
-    };
     // Scanner output is matched to what is known by its evidence; platform
     // records name their findings by id.
-    let places = match scan.source {
-        ScanSource::Scanner if scan.identities.len() == scan.findings.len() => {
-            Some(super::identity::place(tx, project_id, scan)?)
-        }
+    let placing = match scan.source {
+        ScanSource::Scanner if scan.identities.len() == scan.findings.len() => Some(
+            scan.findings
+                .iter()
+                .zip(&scan.identities)
+                .map(|(f, id)| Placing {
+                    candidate: Candidate {
+                        rule: &f.rule.name,
+                        path: &f.location.path,
+                        message: &f.message,
+                        evidence: id.evidence,
+                    },
+                    match_based_id: &f.match_based_id,
+                    fingerprinted: id.fingerprinted,
+                })
+                .collect::<Vec<_>>(),
+        ),
         _ => None,
     };
-    let mut seen = HashSet::with_capacity(scan.findings.len());
-    let mut find = tx.prepare_cached(
-        "SELECT id FROM findings WHERE project_id = ?1 AND ref = ?2 AND match_based_id = ?3",
-    )?;
-    let mut inherited = tx.prepare_cached(
-        "SELECT triage_state, triage_reason, triage_comment, triaged_at FROM findings
-         WHERE project_id = ?1 AND match_based_id = ?2
-           AND triage_state NOT IN ('untriaged', 'provisionally_ignored')
-         ORDER BY triaged_at DESC LIMIT 1",
-    )?;
-    let mut id_taken = tx.prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?;
-    let mut update_scan_data = tx.prepare_cached(
-        "UPDATE findings SET rule_id = ?2, message = ?3, severity = ?4, path = ?5, line = ?6,
-            state = ?7, verdict = COALESCE(?8, verdict), component = COALESCE(?9, component),
-            risk = COALESCE(?10, risk)
-         WHERE id = ?1",
-    )?;
-    let mut update_triage = tx.prepare_cached(
-        "UPDATE findings SET triage_state = ?2, triage_reason = ?3, triage_comment = ?4,
-            triaged_at = ?5, relevant_since = ?6
-         WHERE id = ?1",
-    )?;
-    let mut update_details = tx.prepare_cached(
-        "UPDATE finding_details SET doc = ?2, code_start = COALESCE(?3, code_start),
-            code = COALESCE(?4, code)
-         WHERE finding_id = ?1",
-    )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
-            path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-            relevant_since, component, risk, change_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))",
-    )?;
-    // The same, for a finding named by its id: nothing when the store holds
-    // the id or the match already.
-    let mut insert_by_id = tx.prepare_cached(
-        "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
-            path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-            relevant_since, component, risk, change_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))
-         ON CONFLICT DO NOTHING",
-    )?;
-    let mut insert_details = tx.prepare_cached(
-        "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let mut insert_activity = tx.prepare_cached(
-        "INSERT INTO activity (finding_id, at, actor, action, note) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut writer = ScanWriter::new(tx, scan, placing.as_deref(), scan.findings.len())?;
     for (i, f) in scan.findings.iter().enumerate() {
+        writer.write(i, f, scan.identities.get(i), rules)?;
+    }
+    writer.finish(now)
+}
+
+/// Stores a scanner's scan whose findings come a chunk at a time
+/// (`read` hands them over, in the order of `keys`): `scan` holds the rest,
+/// `keys` what placing each result needs.
+fn import_streamed_scan(
+    tx: &Transaction,
+    scan: &ScanResults,
+    keys: &[ResultKey],
+    read: &mut ReadFindings<'_>,
+    now: OffsetDateTime,
+    rules: &mut RulesWritten,
+) -> Result<ImportSummary> {
+    let placing: Vec<Placing> = keys
+        .iter()
+        .map(|k| Placing {
+            candidate: Candidate {
+                rule: &k.rule,
+                path: &k.path,
+                message: &k.message,
+                evidence: k.identity.evidence,
+            },
+            match_based_id: &k.match_based_id,
+            fingerprinted: k.identity.fingerprinted,
+        })
+        .collect();
+    let mut writer = ScanWriter::new(tx, scan, Some(&placing), keys.len())?;
+    drop(placing);
+    let mut next = 0;
+    read(&mut |chunk: Vec<Finding>| {
+        for f in &chunk {
+            let key = keys
+                .get(next)
+                .context("the file holds more results than when it was first read")?;
+            writer.write(next, f, Some(&key.identity), rules)?;
+            next += 1;
+        }
+        Ok(())
+    })?;
+    if next != keys.len() {
+        anyhow::bail!("the file holds fewer results than when it was first read");
+    }
+    writer.finish(now)
+}
+
+/// Hands a scan's findings over a chunk at a time, in order, to the
+/// function it is given.
+pub type ReadFindings<'a> =
+    dyn FnMut(&mut dyn FnMut(Vec<Finding>) -> Result<()>) -> Result<()> + 'a;
+
+/// Writes one scan's findings, one at a time, and then what it fixed.
+struct ScanWriter<'t> {
+    tx: &'t Transaction<'t>,
+    scan: &'t ScanResults,
+    /// How many findings the scan has.
+    count: usize,
+    project_id: i64,
+    places: Option<Vec<Place>>,
+    summary: ImportSummary,
+    /// (ref, match-based id) of every finding the scan holds.
+    seen: HashSet<(String, String)>,
+    find: rusqlite::CachedStatement<'t>,
+    inherited: rusqlite::CachedStatement<'t>,
+    id_taken: rusqlite::CachedStatement<'t>,
+    update_scan_data: rusqlite::CachedStatement<'t>,
+    update_triage: rusqlite::CachedStatement<'t>,
+    update_details: rusqlite::CachedStatement<'t>,
+    insert: rusqlite::CachedStatement<'t>,
+    /// `insert`, for a finding named by its id: nothing when the store
+    /// holds the id or the match already.
+    insert_by_id: rusqlite::CachedStatement<'t>,
+    insert_details: rusqlite::CachedStatement<'t>,
+    insert_activity: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> ScanWriter<'t> {
+    /// `placing`: for scanner output, what places each of its `count`
+    /// results among the known findings.
+    fn new(
+        tx: &'t Transaction<'t>,
+        scan: &'t ScanResults,
+        placing: Option<&[Placing<'_>]>,
+        count: usize,
+    ) -> Result<ScanWriter<'t>> {
+        let project_id = project_id(tx, scan)?;
+        if let Some(root) = &scan.source_root {
+            super::assistant::set_source_root(tx, project_id, root)?;
+        }
+        let places = match placing {
+            Some(placing) => Some(super::identity::place(
+                tx,
+                project_id,
+                &scan.git_ref,
+                placing,
+            )?),
+            None => None,
+        };
+        Ok(ScanWriter {
+            tx,
+            scan,
+            count,
+            project_id,
+            places,
+            summary: ImportSummary {
+                origin: scan.origin.clone(),
+                project: scan.project.clone(),
+                git_ref: scan.git_ref.clone(),
+                errors: scan.errors.len(),
+                ..Default::default()
+            },
+            seen: HashSet::with_capacity(count),
+            find: tx.prepare_cached(
+                "SELECT id FROM findings WHERE project_id = ?1 AND ref = ?2 AND match_based_id = ?3",
+            )?,
+            inherited: tx.prepare_cached(
+                "SELECT triage_state, triage_reason, triage_comment, triaged_at FROM findings
+                 WHERE project_id = ?1 AND match_based_id = ?2
+                   AND triage_state NOT IN ('untriaged', 'provisionally_ignored')
+                 ORDER BY triaged_at DESC LIMIT 1",
+            )?,
+            id_taken: tx.prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?,
+            update_scan_data: tx.prepare_cached(
+                "UPDATE findings SET rule_id = ?2, message = ?3, severity = ?4, path = ?5, line = ?6,
+                    state = ?7, verdict = COALESCE(?8, verdict), component = COALESCE(?9, component),
+                    risk = COALESCE(?10, risk)
+                 WHERE id = ?1",
+            )?,
+            update_triage: tx.prepare_cached(
+                "UPDATE findings SET triage_state = ?2, triage_reason = ?3, triage_comment = ?4,
+                    triaged_at = ?5, relevant_since = ?6
+                 WHERE id = ?1",
+            )?,
+            update_details: tx.prepare_cached(
+                "UPDATE finding_details SET doc = ?2, code_start = COALESCE(?3, code_start),
+                    code = COALESCE(?4, code)
+                 WHERE finding_id = ?1",
+            )?,
+            insert: tx.prepare_cached(
+                "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
+                    path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
+                    relevant_since, component, risk, change_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                    (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))",
+            )?,
+            insert_by_id: tx.prepare_cached(
+                "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
+                    path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
+                    relevant_since, component, risk, change_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                    (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))
+                 ON CONFLICT DO NOTHING",
+            )?,
+            insert_details: tx.prepare_cached(
+                "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            insert_activity: tx.prepare_cached(
+                "INSERT INTO activity (finding_id, at, actor, action, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+        })
+    }
+
+    /// Stores the scan's `i`th finding, `identity` what identifies it.
+    fn write(
+        &mut self,
+        i: usize,
+        f: &Finding,
+        identity: Option<&crate::domain::Identity>,
+        rules: &mut RulesWritten,
+    ) -> Result<()> {
+        let (tx, scan, project_id) = (self.tx, self.scan, self.project_id);
         let git_ref = if f.git_ref.is_empty() {
             &scan.git_ref
         } else {
@@ -1140,14 +1441,15 @@ fn import_scan(
         };
         // A platform record names its finding by id: one the store does not
         // hold yet (all of a first pull) goes in without being looked up.
-        let by_id = places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
-        let (existing, mbid) = match places.as_ref().map(|p| &p[i]) {
-            Some(Place::Repeat) => continue,
+        let by_id = self.places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
+        let (existing, mbid) = match self.places.as_ref().and_then(|p| p.get(i)) {
+            Some(Place::Repeat) => return Ok(()),
             Some(Place::Existing(id)) => (Some(*id), None),
             Some(Place::New(mbid)) => (None, Some(mbid.clone())),
             None if by_id => (None, None),
             None => {
-                let existing: Option<i64> = find
+                let existing: Option<i64> = self
+                    .find
                     .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
                     .optional()?;
                 (existing, Some(f.match_based_id.clone()))
@@ -1162,17 +1464,13 @@ fn import_scan(
             component.map(|c| c.tag.as_str()),
             component.and_then(|c| c.risk).map(|r| r.as_str()),
         );
-        let evidence = scan
-            .identities
-            .get(i)
-            .map(|id| id.evidence)
-            .unwrap_or(Evidence {
-                line: f.location.line,
-                column: f.location.column,
-                ..Evidence::default()
-            });
+        let evidence = identity.map(|id| id.evidence).unwrap_or(Evidence {
+            line: f.location.line,
+            column: f.location.column,
+            ..Evidence::default()
+        });
         let (existing, mbid) = if by_id {
-            let inserted = insert_by_id.execute(params![
+            let inserted = self.insert_by_id.execute(params![
                 f.id,
                 project_id,
                 git_ref,
@@ -1194,10 +1492,11 @@ fn import_scan(
             ])?;
             if inserted == 1 {
                 let doc = details_doc(f, &f.match_based_id)?;
-                insert_details.execute(params![f.id, doc, code_start, code])?;
+                self.insert_details
+                    .execute(params![f.id, doc, code_start, code])?;
                 super::identity::save_evidence(tx, f.id, &evidence)?;
                 for a in &f.activity {
-                    insert_activity.execute(params![
+                    self.insert_activity.execute(params![
                         f.id,
                         timestamp::format(a.at),
                         a.actor,
@@ -1205,12 +1504,14 @@ fn import_scan(
                         a.note
                     ])?;
                 }
-                seen.insert((git_ref.clone(), f.match_based_id.clone()));
-                summary.new += 1;
-                continue;
+                self.seen
+                    .insert((git_ref.clone(), f.match_based_id.clone()));
+                self.summary.new += 1;
+                return Ok(());
             }
             // Held already, or its id is another finding's: merged below.
-            let existing: Option<i64> = find
+            let existing: Option<i64> = self
+                .find
                 .query_row(params![project_id, git_ref, f.match_based_id], |r| r.get(0))
                 .optional()?;
             (existing, Some(f.match_based_id.clone()))
@@ -1221,8 +1522,8 @@ fn import_scan(
             // A known finding keeps its identity; the rest is the scan's.
             let stored = StoredRow::read(tx, id)?;
             let mbid = stored.match_based_id.clone();
-            if !seen.insert((git_ref.clone(), mbid.clone())) {
-                continue; // the same match twice in one scan is one finding
+            if !self.seen.insert((git_ref.clone(), mbid.clone())) {
+                return Ok(()); // the same match twice in one scan is one finding
             }
             // Only what changed is written: a pull brings back many findings
             // the cache already holds as they are.
@@ -1242,7 +1543,7 @@ fn import_scan(
                 risk: risk.map(str::to_string).or(stored.scan_data.risk.clone()),
             };
             if scan_data != stored.scan_data {
-                update_scan_data.execute(params![
+                self.update_scan_data.execute(params![
                     id,
                     rule_id,
                     f.message,
@@ -1262,7 +1563,8 @@ fn import_scan(
                     .as_ref()
                     .is_none_or(|c| stored.code.as_ref() == Some(c));
             if !details_same {
-                update_details.execute(params![id, doc, code_start, code])?;
+                self.update_details
+                    .execute(params![id, doc, code_start, code])?;
             }
             if stored.evidence != Some(evidence) {
                 super::identity::save_evidence(tx, id, &evidence)?;
@@ -1276,7 +1578,7 @@ fn import_scan(
                     relevant_since: f.relevant_since.unix_timestamp(),
                 };
                 if triage != stored.triage {
-                    update_triage.execute(params![
+                    self.update_triage.execute(params![
                         id,
                         triage.state,
                         triage.reason,
@@ -1286,12 +1588,12 @@ fn import_scan(
                     ])?;
                 }
             }
-            summary.updated += 1;
-            continue;
+            self.summary.updated += 1;
+            return Ok(());
         }
         let mbid = mbid.unwrap_or_else(|| f.match_based_id.clone());
-        if !seen.insert((git_ref.clone(), mbid.clone())) {
-            continue; // the same match twice in one scan is one finding
+        if !self.seen.insert((git_ref.clone(), mbid.clone())) {
+            return Ok(()); // the same match twice in one scan is one finding
         }
         let doc = details_doc(f, &mbid)?;
         let mut triage = (
@@ -1302,7 +1604,8 @@ fn import_scan(
         );
         if scan.source == ScanSource::Scanner {
             // A finding seen on another ref keeps the decision made there.
-            if let Some(t) = inherited
+            if let Some(t) = self
+                .inherited
                 .query_row(params![project_id, mbid], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
@@ -1311,8 +1614,8 @@ fn import_scan(
                 triage = t;
             }
         }
-        let wanted = (f.id > 0 && !id_taken.exists([f.id])?).then_some(f.id);
-        insert.execute(params![
+        let wanted = (f.id > 0 && !self.id_taken.exists([f.id])?).then_some(f.id);
+        self.insert.execute(params![
             wanted,
             project_id,
             git_ref,
@@ -1333,10 +1636,11 @@ fn import_scan(
             risk,
         ])?;
         let id = tx.last_insert_rowid();
-        insert_details.execute(params![id, doc, code_start, code])?;
+        self.insert_details
+            .execute(params![id, doc, code_start, code])?;
         super::identity::save_evidence(tx, id, &evidence)?;
         for a in &f.activity {
-            insert_activity.execute(params![
+            self.insert_activity.execute(params![
                 id,
                 timestamp::format(a.at),
                 a.actor,
@@ -1344,49 +1648,56 @@ fn import_scan(
                 a.note
             ])?;
         }
-        summary.new += 1;
+        self.summary.new += 1;
+        Ok(())
     }
-    if scan.source == ScanSource::Scanner {
-        // What the newer scan no longer reports has been fixed.
-        let gone: Vec<i64> = tx
-            .prepare_cached(
-                "SELECT id, match_based_id FROM findings
-                 WHERE project_id = ?1 AND ref = ?2 AND state != 'fixed'",
-            )?
-            .query_map(params![project_id, scan.git_ref], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .filter(|(_, mbid)| !seen.contains(&(scan.git_ref.clone(), mbid.clone())))
-            .map(|(id, _)| id)
-            .collect();
-        let mut fix = tx.prepare_cached("UPDATE findings SET state = 'fixed' WHERE id = ?1")?;
-        for id in &gone {
-            fix.execute([id])?;
-            insert_activity.execute(params![
-                id,
-                timestamp::format(now),
-                "scan",
-                "fixed: no longer reported",
-                scan.origin
-            ])?;
+
+    /// Marks fixed what a scanner's scan no longer reports, and records the
+    /// scan.
+    fn finish(mut self, now: OffsetDateTime) -> Result<ImportSummary> {
+        let (tx, scan, project_id) = (self.tx, self.scan, self.project_id);
+        if scan.source == ScanSource::Scanner {
+            // What the newer scan no longer reports has been fixed.
+            let gone: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT id, match_based_id FROM findings
+                     WHERE project_id = ?1 AND ref = ?2 AND state != 'fixed'",
+                )?
+                .query_map(params![project_id, scan.git_ref], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|(_, mbid)| !self.seen.contains(&(scan.git_ref.clone(), mbid.clone())))
+                .map(|(id, _)| id)
+                .collect();
+            let mut fix = tx.prepare_cached("UPDATE findings SET state = 'fixed' WHERE id = ?1")?;
+            for id in &gone {
+                fix.execute([id])?;
+                self.insert_activity.execute(params![
+                    id,
+                    timestamp::format(now),
+                    "scan",
+                    "fixed: no longer reported",
+                    scan.origin
+                ])?;
+            }
+            self.summary.fixed = gone.len();
         }
-        summary.fixed = gone.len();
+        tx.prepare_cached(
+            "INSERT INTO scans (project_id, ref, origin, imported_at, findings, errors)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            project_id,
+            scan.git_ref,
+            scan.origin,
+            timestamp::format(now),
+            self.count,
+            scan.errors.len()
+        ])?;
+        Ok(self.summary)
     }
-    tx.prepare_cached(
-        "INSERT INTO scans (project_id, ref, origin, imported_at, findings, errors)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        project_id,
-        scan.git_ref,
-        scan.origin,
-        timestamp::format(now),
-        scan.findings.len(),
-        scan.errors.len()
-    ])?;
-    Ok(summary)
 }
 
 #[cfg(test)]

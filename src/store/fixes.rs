@@ -3,7 +3,7 @@
 //! and for each finding they were written for.
 
 use super::{AnswerKind, Store};
-use crate::domain::{Finding, FixConfidence, FixProvenance, Guidance, Judge};
+use crate::domain::{Assistant, FixConfidence, FixProvenance, Guidance, Judge};
 use crate::wire::timestamp;
 use anyhow::{Context, Result};
 use rusqlite::{OptionalExtension, params};
@@ -140,8 +140,8 @@ impl Store {
 
 /// sift's own guidance and fix on a finding, unless Semgrep's Assistant
 /// wrote some (from an import or a pull): Semgrep's stand.
-pub(super) fn with_own_fix(f: &mut Finding, record: &FixRecord) {
-    let a = f.assistant.get_or_insert_with(Default::default);
+pub(super) fn with_own_fix(assistant: &mut Option<Assistant>, record: &FixRecord) {
+    let a = assistant.get_or_insert_with(Default::default);
     if a.fixed_by.is_none() && (a.autofix_code.is_some() || a.guidance.is_some()) {
         return;
     }

@@ -3,7 +3,7 @@
 //! keeps the decision made there), or a new finding. The matching itself is
 //! `domain::identity`; this reads what it needs from the store.
 
-use crate::domain::{Candidate, Evidence, PathMap, ScanResults, match_results};
+use crate::domain::{Candidate, Evidence, PathMap, match_results};
 use anyhow::Result;
 use rusqlite::{Transaction, params};
 use std::collections::{HashMap, HashSet};
@@ -90,25 +90,29 @@ pub(super) fn save_evidence(tx: &Transaction, finding_id: i64, e: &Evidence) -> 
     Ok(())
 }
 
-/// Decides where each result of a scanner's scan goes, in order:
+/// One scanner's result as placing reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placing<'a> {
+    pub candidate: Candidate<'a>,
+    pub match_based_id: &'a str,
+    /// The scanner wrote its own fingerprint: `match_based_id` is it.
+    pub fingerprinted: bool,
+}
+
+/// Decides where each result of a scanner's scan of `git_ref` goes, in order:
 /// 1. its own fingerprint, when the scanner wrote one and the ref has it;
 /// 2. the evidence, against the ref's findings still there, then against
 ///    those a scan had marked fixed (the code came back);
 /// 3. a finding of another ref: the fingerprint, else the evidence;
 /// 4. else a new finding, under an id no finding of the project has.
-pub(super) fn place(tx: &Transaction, project_id: i64, scan: &ScanResults) -> Result<Vec<Place>> {
+pub(super) fn place(
+    tx: &Transaction,
+    project_id: i64,
+    git_ref: &str,
+    scan: &[Placing<'_>],
+) -> Result<Vec<Place>> {
     let known = load_known(tx, project_id)?;
-    let results: Vec<Candidate> = scan
-        .findings
-        .iter()
-        .zip(&scan.identities)
-        .map(|(f, id)| Candidate {
-            rule: &f.rule.name,
-            path: &f.location.path,
-            message: &f.message,
-            evidence: id.evidence,
-        })
-        .collect();
+    let results: Vec<Candidate> = scan.iter().map(|r| r.candidate).collect();
     let paths = PathMap::new(
         known.iter().map(|k| k.path.as_str()),
         results.iter().map(|r| r.path),
@@ -116,7 +120,7 @@ pub(super) fn place(tx: &Transaction, project_id: i64, scan: &ScanResults) -> Re
     let mut places: Vec<Option<Place>> = vec![None; results.len()];
     // Match-based ids on this ref, taken by a known finding or this scan.
     let mut taken_here: HashSet<&str> = HashSet::new();
-    let here: Vec<&Known> = known.iter().filter(|k| k.git_ref == scan.git_ref).collect();
+    let here: Vec<&Known> = known.iter().filter(|k| k.git_ref == git_ref).collect();
     let mut used: HashSet<i64> = HashSet::new();
 
     // 1. Fingerprints.
@@ -125,13 +129,13 @@ pub(super) fn place(tx: &Transaction, project_id: i64, scan: &ScanResults) -> Re
         .map(|k| (k.match_based_id.as_str(), *k))
         .collect();
     let mut fingerprints_seen = HashSet::new();
-    for (i, (f, id)) in scan.findings.iter().zip(&scan.identities).enumerate() {
-        if !id.fingerprinted {
+    for (i, r) in scan.iter().enumerate() {
+        if !r.fingerprinted {
             continue;
         }
-        if !fingerprints_seen.insert(f.match_based_id.as_str()) {
+        if !fingerprints_seen.insert(r.match_based_id) {
             places[i] = Some(Place::Repeat);
-        } else if let Some(k) = by_mbid.get(f.match_based_id.as_str()) {
+        } else if let Some(k) = by_mbid.get(r.match_based_id) {
             places[i] = Some(Place::Existing(k.id));
             used.insert(k.id);
         }
@@ -155,7 +159,7 @@ pub(super) fn place(tx: &Transaction, project_id: i64, scan: &ScanResults) -> Re
 
     // 3. Other refs: one finding per match-based id the ref does not have.
     let mut elsewhere: HashMap<&str, &Known> = HashMap::new();
-    for k in known.iter().filter(|k| k.git_ref != scan.git_ref) {
+    for k in known.iter().filter(|k| k.git_ref != git_ref) {
         if taken_here.contains(k.match_based_id.as_str()) {
             continue;
         }
@@ -169,14 +173,11 @@ pub(super) fn place(tx: &Transaction, project_id: i64, scan: &ScanResults) -> Re
             })
             .or_insert(k);
     }
-    for (i, (f, id)) in scan.findings.iter().zip(&scan.identities).enumerate() {
-        if places[i].is_none()
-            && id.fingerprinted
-            && elsewhere.contains_key(f.match_based_id.as_str())
-        {
-            elsewhere.remove(f.match_based_id.as_str());
-            taken_here.insert(&f.match_based_id);
-            places[i] = Some(Place::New(f.match_based_id.clone()));
+    for (i, r) in scan.iter().enumerate() {
+        if places[i].is_none() && r.fingerprinted && elsewhere.contains_key(r.match_based_id) {
+            elsewhere.remove(r.match_based_id);
+            taken_here.insert(r.match_based_id);
+            places[i] = Some(Place::New(r.match_based_id.to_string()));
         }
     }
     let mut pool: Vec<&Known> = elsewhere.into_values().collect();
@@ -194,10 +195,10 @@ pub(super) fn place(tx: &Transaction, project_id: i64, scan: &ScanResults) -> Re
     }));
     Ok(places
         .into_iter()
-        .zip(&scan.findings)
-        .map(|(place, f)| {
+        .zip(scan)
+        .map(|(place, r)| {
             place.unwrap_or_else(|| {
-                let mbid = free_id(&f.match_based_id, &taken);
+                let mbid = free_id(r.match_based_id, &taken);
                 taken.insert(mbid.clone());
                 Place::New(mbid)
             })

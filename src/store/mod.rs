@@ -8,6 +8,7 @@ mod findings;
 mod fixes;
 mod identity;
 mod index_snapshot;
+mod listed;
 mod listing;
 mod memories;
 mod outbox;
@@ -16,8 +17,9 @@ mod suggestions;
 mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
-pub use findings::{ImportSummary, PulledPage};
+pub use findings::{ImportSummary, PulledPage, ReadFindings, ScanToStore};
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
+pub use listed::StoredFinding;
 pub use listing::{ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
 pub use suggestions::Suggestion;

@@ -145,6 +145,118 @@ pub struct Assistant {
     pub no_fix: Option<String>,
 }
 
+impl Assistant {
+    /// Into the domain. `now` stands in for missing timestamps.
+    pub fn into_domain(self, now: OffsetDateTime) -> domain::Assistant {
+        let a = self;
+        domain::Assistant {
+            verdict: a
+                .autotriage
+                .as_ref()
+                .and_then(|t| t.verdict.as_deref())
+                .and_then(Verdict::parse),
+            judged_by: a.judged_by.map(|j| domain::Judge {
+                provider: j.provider,
+                model: j.model,
+                prompt_version: j.prompt_version,
+                at: j.at.as_deref().and_then(timestamp::parse).unwrap_or(now),
+                memories: j.memory_ids,
+            }),
+            no_verdict: a.no_verdict.and_then(non_empty),
+            verdict_reason: a.autotriage.map(|t| t.reason).unwrap_or_default(),
+            autofix_code: a.autofix.and_then(|f| non_empty(f.fix_code)),
+            guidance: a
+                .guidance
+                .filter(|g| !(g.summary.is_empty() && g.instructions.is_empty()))
+                .map(|g| domain::Guidance {
+                    summary: g.summary,
+                    instructions: g.instructions,
+                }),
+            component: a
+                .component
+                .filter(|c| !c.tag.is_empty())
+                .map(|c| domain::Component {
+                    tag: c.tag,
+                    risk: c.risk.as_deref().and_then(ComponentRisk::parse),
+                }),
+            rule_explanation: a
+                .rule_explanation
+                .filter(|e| !(e.summary.is_empty() && e.explanation.is_empty()))
+                .map(|e| domain::RuleExplanation {
+                    summary: e.summary,
+                    explanation: e.explanation,
+                }),
+            no_fix: a.no_fix.and_then(non_empty),
+            fixed_by: a.fixed_by.map(|f| domain::FixProvenance {
+                confidence: f
+                    .confidence
+                    .as_deref()
+                    .and_then(domain::FixConfidence::parse),
+                review: f.review,
+                replaces: f.replaces,
+                judge: domain::Judge {
+                    provider: f.judge.provider,
+                    model: f.judge.model,
+                    prompt_version: f.judge.prompt_version,
+                    at: f
+                        .judge
+                        .at
+                        .as_deref()
+                        .and_then(timestamp::parse)
+                        .unwrap_or(now),
+                    memories: f.judge.memory_ids,
+                },
+            }),
+        }
+    }
+
+    pub fn from_domain(a: &domain::Assistant) -> Assistant {
+        Assistant {
+            autotriage: a.verdict.map(|v| Autotriage {
+                verdict: Some(v.as_str().to_string()),
+                reason: a.verdict_reason.clone(),
+            }),
+            autofix: a.autofix_code.as_ref().map(|code| Autofix {
+                fix_code: code.clone(),
+                explanation: String::new(),
+            }),
+            guidance: a.guidance.as_ref().map(|g| Guidance {
+                summary: g.summary.clone(),
+                instructions: g.instructions.clone(),
+            }),
+            component: a.component.as_ref().map(|c| Component {
+                tag: c.tag.clone(),
+                risk: c.risk.map(|r| r.as_str().to_string()),
+            }),
+            rule_explanation: a.rule_explanation.as_ref().map(|e| RuleExplanation {
+                summary: e.summary.clone(),
+                explanation: e.explanation.clone(),
+            }),
+            judged_by: a.judged_by.as_ref().map(|j| JudgedBy {
+                provider: j.provider.clone(),
+                model: j.model.clone(),
+                prompt_version: j.prompt_version,
+                at: Some(timestamp::format(j.at)),
+                memory_ids: j.memories.clone(),
+            }),
+            no_verdict: a.no_verdict.clone(),
+            no_fix: a.no_fix.clone(),
+            fixed_by: a.fixed_by.as_ref().map(|f| FixedBy {
+                confidence: f.confidence.map(|c| c.as_str().to_string()),
+                review: f.review.clone(),
+                replaces: f.replaces.clone(),
+                judge: JudgedBy {
+                    provider: f.judge.provider.clone(),
+                    model: f.judge.model.clone(),
+                    prompt_version: f.judge.prompt_version,
+                    at: Some(timestamp::format(f.judge.at)),
+                    memory_ids: f.judge.memories.clone(),
+                },
+            }),
+        }
+    }
+}
+
 /// sift's own Assistant's fix provenance (`assistant.fixed_by`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FixedBy {
@@ -308,65 +420,7 @@ impl Finding {
             .and_then(timestamp::parse)
             .unwrap_or(now);
         let repository = self.repository.unwrap_or_default();
-        let assistant = self.assistant.map(|a| domain::Assistant {
-            verdict: a
-                .autotriage
-                .as_ref()
-                .and_then(|t| t.verdict.as_deref())
-                .and_then(Verdict::parse),
-            judged_by: a.judged_by.map(|j| domain::Judge {
-                provider: j.provider,
-                model: j.model,
-                prompt_version: j.prompt_version,
-                at: j.at.as_deref().and_then(timestamp::parse).unwrap_or(now),
-                memories: j.memory_ids,
-            }),
-            no_verdict: a.no_verdict.and_then(non_empty),
-            verdict_reason: a.autotriage.map(|t| t.reason).unwrap_or_default(),
-            autofix_code: a.autofix.and_then(|f| non_empty(f.fix_code)),
-            guidance: a
-                .guidance
-                .filter(|g| !(g.summary.is_empty() && g.instructions.is_empty()))
-                .map(|g| domain::Guidance {
-                    summary: g.summary,
-                    instructions: g.instructions,
-                }),
-            component: a
-                .component
-                .filter(|c| !c.tag.is_empty())
-                .map(|c| domain::Component {
-                    tag: c.tag,
-                    risk: c.risk.as_deref().and_then(ComponentRisk::parse),
-                }),
-            rule_explanation: a
-                .rule_explanation
-                .filter(|e| !(e.summary.is_empty() && e.explanation.is_empty()))
-                .map(|e| domain::RuleExplanation {
-                    summary: e.summary,
-                    explanation: e.explanation,
-                }),
-            no_fix: a.no_fix.and_then(non_empty),
-            fixed_by: a.fixed_by.map(|f| domain::FixProvenance {
-                confidence: f
-                    .confidence
-                    .as_deref()
-                    .and_then(domain::FixConfidence::parse),
-                review: f.review,
-                replaces: f.replaces,
-                judge: domain::Judge {
-                    provider: f.judge.provider,
-                    model: f.judge.model,
-                    prompt_version: f.judge.prompt_version,
-                    at: f
-                        .judge
-                        .at
-                        .as_deref()
-                        .and_then(timestamp::parse)
-                        .unwrap_or(now),
-                    memories: f.judge.memory_ids,
-                },
-            }),
-        });
+        let assistant = self.assistant.map(|a| a.into_domain(now));
         domain::Finding {
             id: self.id,
             project: non_empty(repository.name).unwrap_or_else(|| "unknown".into()),
@@ -448,49 +502,7 @@ impl Finding {
 
     pub fn from_domain(f: &domain::Finding) -> Finding {
         let rule = Rule::from_domain(&f.rule);
-        let assistant = f.assistant.as_ref().map(|a| Assistant {
-            autotriage: a.verdict.map(|v| Autotriage {
-                verdict: Some(v.as_str().to_string()),
-                reason: a.verdict_reason.clone(),
-            }),
-            autofix: a.autofix_code.as_ref().map(|code| Autofix {
-                fix_code: code.clone(),
-                explanation: String::new(),
-            }),
-            guidance: a.guidance.as_ref().map(|g| Guidance {
-                summary: g.summary.clone(),
-                instructions: g.instructions.clone(),
-            }),
-            component: a.component.as_ref().map(|c| Component {
-                tag: c.tag.clone(),
-                risk: c.risk.map(|r| r.as_str().to_string()),
-            }),
-            rule_explanation: a.rule_explanation.as_ref().map(|e| RuleExplanation {
-                summary: e.summary.clone(),
-                explanation: e.explanation.clone(),
-            }),
-            judged_by: a.judged_by.as_ref().map(|j| JudgedBy {
-                provider: j.provider.clone(),
-                model: j.model.clone(),
-                prompt_version: j.prompt_version,
-                at: Some(timestamp::format(j.at)),
-                memory_ids: j.memories.clone(),
-            }),
-            no_verdict: a.no_verdict.clone(),
-            no_fix: a.no_fix.clone(),
-            fixed_by: a.fixed_by.as_ref().map(|f| FixedBy {
-                confidence: f.confidence.map(|c| c.as_str().to_string()),
-                review: f.review.clone(),
-                replaces: f.replaces.clone(),
-                judge: JudgedBy {
-                    provider: f.judge.provider.clone(),
-                    model: f.judge.model.clone(),
-                    prompt_version: f.judge.prompt_version,
-                    at: Some(timestamp::format(f.judge.at)),
-                    memory_ids: f.judge.memories.clone(),
-                },
-            }),
-        });
+        let assistant = f.assistant.as_ref().map(Assistant::from_domain);
         Finding {
             id: f.id,
             git_ref: f.git_ref.clone(),

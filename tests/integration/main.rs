@@ -24,6 +24,7 @@ mod e2e_tmux;
 mod export;
 mod identity;
 mod import;
+mod import_streamed;
 mod index_load;
 mod memories_http;
 mod pull;

@@ -1,0 +1,747 @@
+//! A finding written in the Semgrep API v1 shape straight from what the
+//! store holds: its stored document read in place (strings borrowed, not
+//! copied), the row's columns that override it, and what is laid over it.
+//!
+//! The output is byte for byte what `v1::Finding::from_domain` of
+//! [`Stored::finding`] serialises to (tests compare the two): each field is
+//! taken as `v1::Finding::into_domain`, `DetailRow::into_finding` and the
+//! overlays take it, without building the `Finding`. This is what makes
+//! `sift findings --json` of a large backlog cheap: no allocation for most
+//! fields, and no domain round trip. A document this reader does not take
+//! goes the domain way, which says what is wrong with it.
+
+use super::findings::{Stored, pending_activity, with_own_judgement};
+use crate::domain::{Activity, Confidence, ScanState, Severity, Status, TriageReason, TriageState};
+use crate::wire::lenient::{int_or_string, null_default};
+use crate::wire::{timestamp, v1};
+use anyhow::Result;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+use time::OffsetDateTime;
+
+/// One finding as the store holds it, for output written straight from it
+/// ([`super::Store::render_stored`]).
+pub struct StoredFinding<'a>(pub(super) &'a Stored<'a>);
+
+impl StoredFinding<'_> {
+    pub fn id(&self) -> i64 {
+        self.0.id
+    }
+
+    /// The finding put together, as `Store::load_findings` reads it.
+    pub fn finding(&self) -> Result<crate::domain::Finding> {
+        self.0.finding()
+    }
+
+    /// Its history, oldest first, decisions still in the outbox last (as
+    /// `Finding::activity` holds it).
+    pub fn history(&self) -> impl Iterator<Item = Cow<'_, Activity>> {
+        let stored = self.0.activity.iter().map(Cow::Borrowed);
+        let pending = self
+            .0
+            .pending
+            .iter()
+            .map(|p| Cow::Owned(pending_activity(p)));
+        stored.chain(pending)
+    }
+
+    /// Writes `{` and the finding's fields in the v1 shape, as
+    /// `serde_json` writes `v1::Finding::from_domain(&self.finding()?)`,
+    /// without the closing `}`: the caller adds its own fields first.
+    pub fn write_v1_fields(&self, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        let written = match serde_json::from_str::<Doc<'_>>(self.0.doc) {
+            Ok(doc) => write_fields(self.0, doc, out),
+            Err(_) => Ok(false),
+        };
+        if written? {
+            return Ok(());
+        }
+        // The domain way, which names what is damaged.
+        out.truncate(start);
+        let wire = v1::Finding::from_domain(&self.0.finding()?);
+        serde_json::to_writer(&mut *out, &wire)?;
+        out.pop(); // its `}`
+        Ok(())
+    }
+}
+
+/// The fields of `stored` in the v1 shape; false (having written nothing
+/// worth keeping) when a column holds what the domain way reads otherwise.
+fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<bool> {
+    let rule = &stored.rule.rule;
+    // As `v1::Finding::into_domain` reads them, the stored rule in place
+    // of the document's (`DetailRow::into_finding`).
+    let doc_rule_message = doc.rule_message.as_ref().map(Text::as_str);
+    let rule_name = non_empty(&rule.name)
+        .or(doc.rule_name.as_ref().map(Text::as_str))
+        .unwrap_or("unknown-rule");
+    let rule_message = non_empty(&rule.message)
+        .or(doc_rule_message)
+        .unwrap_or_default();
+    let confidence = doc
+        .confidence
+        .as_ref()
+        .and_then(|c| Confidence::parse_loose(c.as_str()))
+        .or_else(|| rule.confidence.as_deref().and_then(Confidence::parse_loose));
+    let category = rule.category.as_deref().or(doc
+        .categories
+        .as_ref()
+        .and_then(|c| c.0.as_ref().map(Text::as_str)));
+    let created_at = doc
+        .created_at
+        .as_ref()
+        .and_then(|t| timestamp::parse(t.as_str()))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let relevant_since = doc
+        .relevant_since
+        .as_ref()
+        .and_then(|t| timestamp::parse(t.as_str()))
+        .unwrap_or(created_at);
+    let location = doc.location.unwrap_or_default();
+    let doc_id_mbid;
+    let match_based_id = match (&doc.match_based_id, &doc.syntactic_id) {
+        (Some(m), _) | (None, Some(m)) => m.as_str(),
+        (None, None) => {
+            doc_id_mbid = format!("id:{}", doc.id);
+            &doc_id_mbid
+        }
+    };
+
+    // The row's columns win over the document; a column the domain way
+    // would not take is left to it.
+    let doc_state = doc
+        .state
+        .as_ref()
+        .and_then(|s| ScanState::parse(s.as_str()))
+        .unwrap_or(ScanState::Unresolved);
+    let state = ScanState::parse(stored.state).unwrap_or(doc_state);
+    let doc_triage = doc
+        .triage_state
+        .as_ref()
+        .and_then(|s| TriageState::parse(s.as_str()))
+        .unwrap_or(TriageState::Untriaged);
+    let mut triage_state = TriageState::parse(stored.triage_state).unwrap_or(doc_triage);
+    let mut triage_reason = stored.triage_reason.and_then(TriageReason::parse);
+    let mut triage_comment = stored.triage_comment.map(Cow::Borrowed);
+    for p in stored.pending {
+        if let Some(s) = p.change.state {
+            triage_state = s;
+            triage_reason = p.change.reason;
+            if let Some(note) = &p.change.note {
+                triage_comment = Some(Cow::Borrowed(note.as_str()));
+            }
+        }
+    }
+    let triaged_at = stored.triaged_at.and_then(timestamp::parse);
+
+    let mut assistant = doc
+        .assistant
+        .map(|a| a.into_domain(OffsetDateTime::UNIX_EPOCH));
+    if let Some(answer) = stored.judged {
+        with_own_judgement(&mut assistant, answer);
+    }
+    if let Some(record) = stored.fixed {
+        super::fixes::with_own_fix(&mut assistant, record);
+    }
+
+    let categories: &[&str] = match &category {
+        Some(c) => std::slice::from_ref(c),
+        None => &[],
+    };
+    let fields = Fields {
+        id: stored.id,
+        git_ref: stored.git_ref,
+        first_seen_scan_id: doc.first_seen_scan_id,
+        syntactic_id: doc.syntactic_id.as_ref().map(Text::as_str),
+        match_based_id: Some(match_based_id),
+        repository: Some(Repository {
+            name: stored.project,
+            url: stored.url.or(doc
+                .repository
+                .as_ref()
+                .and_then(|r| r.url.as_ref())
+                .map(Text::as_str)),
+        }),
+        line_of_code_url: doc.line_of_code_url.as_ref().map(Text::as_str),
+        state: Some(state.as_str()),
+        triage_state: Some(triage_state.as_str()),
+        status: Some(Status::derive(state, triage_state).as_str()),
+        severity: Some(
+            doc.severity
+                .as_ref()
+                .and_then(|s| Severity::parse_loose(s.as_str()))
+                .unwrap_or(Severity::Medium)
+                .as_str(),
+        ),
+        confidence: confidence.map(Confidence::as_str),
+        categories,
+        created_at: Some(timestamp::format(created_at)),
+        relevant_since: Some(timestamp::format(relevant_since)),
+        state_updated_at: doc
+            .state_updated_at
+            .as_ref()
+            .and_then(|t| timestamp::parse(t.as_str()))
+            .map(timestamp::format),
+        triaged_at: triaged_at.map(timestamp::format),
+        triage_comment: triage_comment.as_deref(),
+        triage_reason: triage_reason.map(TriageReason::as_str),
+        rule_name: Some(rule_name),
+        rule_message: Some(doc_rule_message.unwrap_or(rule_message)),
+        location: Some(Location {
+            file_path: location.file_path.as_ref().map_or("", Text::as_str),
+            line: location.line,
+            column: location.column,
+            end_line: location.end_line.max(location.line),
+            end_column: location.end_column,
+        }),
+        sourcing_policy: doc.sourcing_policy.as_ref(),
+        external_ticket: doc.external_ticket.as_ref(),
+        review_comments: [],
+        rule: Some(Rule {
+            name: rule_name,
+            message: rule_message,
+            confidence: confidence.map(Confidence::as_str),
+            category,
+            subcategories: &rule.subcategories,
+            vulnerability_classes: &rule.vulnerability_classes,
+            cwe_names: &rule.cwe_names,
+            owasp_names: &rule.owasp_names,
+        }),
+        assistant: assistant.as_ref().map(v1::Assistant::from_domain),
+        rule_fix: doc.rule_fix.as_ref().map(Text::as_str).and_then(non_empty),
+    };
+    serde_json::to_writer(&mut *out, &fields)?;
+    out.pop(); // its `}`
+    Ok(true)
+}
+
+/// `text`, unless it is blank (as `v1`'s `non_empty`).
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// A finding's stored document, read as `v1::Finding` reads it (the same
+/// fields, types and leniency), its strings borrowed where they hold no
+/// escape.
+#[derive(Deserialize)]
+struct Doc<'a> {
+    #[serde(deserialize_with = "int_or_string")]
+    id: i64,
+    // The row's columns and the stored rule win over the fields read only
+    // to take what `v1` takes (named `_…`).
+    #[serde(rename = "ref", default, borrow)]
+    _git_ref: Option<Text<'a>>,
+    #[serde(default)]
+    first_seen_scan_id: Option<i64>,
+    #[serde(default, borrow)]
+    syntactic_id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    match_based_id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    repository: Option<RepositoryDoc<'a>>,
+    #[serde(default, borrow)]
+    line_of_code_url: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    state: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    triage_state: Option<Text<'a>>,
+    #[serde(rename = "status", default, borrow)]
+    _status: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    severity: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    confidence: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    categories: Option<FirstText<'a>>,
+    #[serde(default, borrow)]
+    created_at: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    relevant_since: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    state_updated_at: Option<Text<'a>>,
+    #[serde(rename = "triaged_at", default, borrow)]
+    _triaged_at: Option<Text<'a>>,
+    #[serde(rename = "triage_comment", default, borrow)]
+    _triage_comment: Option<Text<'a>>,
+    #[serde(rename = "triage_reason", default, borrow)]
+    _triage_reason: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    rule_name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    rule_message: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    location: Option<LocationDoc<'a>>,
+    #[serde(default)]
+    sourcing_policy: Option<v1::PolicyReference>,
+    #[serde(default, alias = "externalTicket")]
+    external_ticket: Option<v1::ExternalTicket>,
+    #[serde(rename = "review_comments", default)]
+    _review_comments: Option<Vec<IgnoredAny>>,
+    #[serde(rename = "rule", default)]
+    _rule: Option<v1::Rule>,
+    #[serde(default)]
+    assistant: Option<v1::Assistant>,
+    #[serde(default, borrow)]
+    rule_fix: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RepositoryDoc<'a> {
+    #[serde(rename = "name", default, borrow)]
+    _name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    url: Option<Text<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct LocationDoc<'a> {
+    #[serde(default, borrow)]
+    file_path: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "null_default")]
+    line: u32,
+    #[serde(default, deserialize_with = "null_default")]
+    column: u32,
+    #[serde(default, deserialize_with = "null_default")]
+    end_line: u32,
+    #[serde(default, deserialize_with = "null_default")]
+    end_column: u32,
+}
+
+/// A string of the document: borrowed from it unless it holds escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+}
+
+/// A list of strings, of which only the first is kept.
+struct FirstText<'a>(Option<Text<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstText<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(FirstTextVisitor)
+    }
+}
+
+struct FirstTextVisitor;
+
+impl<'de> Visitor<'de> for FirstTextVisitor {
+    type Value = FirstText<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstText<'de>, A::Error> {
+        let first = seq.next_element::<Text<'de>>()?;
+        while seq.next_element::<Text<'de>>()?.is_some() {}
+        Ok(FirstText(first))
+    }
+}
+
+/// `v1::Finding` as it serialises, borrowing: the same fields in the same
+/// order, left out when it leaves them out.
+#[derive(Serialize)]
+struct Fields<'a> {
+    id: i64,
+    #[serde(rename = "ref")]
+    git_ref: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_seen_scan_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    syntactic_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    match_based_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<Repository<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line_of_code_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triage_state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<&'a str>,
+    categories: &'a [&'a str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relevant_since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triaged_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triage_comment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triage_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<Location<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sourcing_policy: Option<&'a v1::PolicyReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_ticket: Option<&'a v1::ExternalTicket>,
+    review_comments: [(); 0],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<Rule<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assistant: Option<v1::Assistant>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_fix: Option<&'a str>,
+}
+
+/// `v1::Repository` as it serialises.
+#[derive(Serialize)]
+struct Repository<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+}
+
+/// `v1::Location` as it serialises.
+#[derive(Serialize)]
+struct Location<'a> {
+    file_path: &'a str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+}
+
+/// `v1::Rule` as it serialises.
+#[derive(Serialize)]
+struct Rule<'a> {
+    name: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    subcategories: &'a [String],
+    vulnerability_classes: &'a [String],
+    cwe_names: &'a [String],
+    owasp_names: &'a [String],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        ComponentRisk, FixConfidence, Judge, ScanResults, ScanSource, TriageChange, Verdict,
+    };
+    use crate::store::{Answer, ComponentTag, FixAnswer, FixOutcome, FixRecord, Judgement, Store};
+    use time::macros::datetime;
+
+    /// Platform records with what a backend may send: odd cases, escapes,
+    /// characters a terminal acts on, fields left out or null.
+    const RECORDS: &str = r#"{"findings": [
+      {"id": 9001, "ref": "main", "match_based_id": "m_1", "repository": {"name": "acme/web"},
+       "rule": {"name": "r.one", "message": "m", "confidence": "HIGH"},
+       "rule_message": "quote \" backslash \\ newline \n tab \t \u0001 del \u007f bidi \u202e c1 \u009b crab \ud83e\udd80 é",
+       "location": {"file_path": "a\"b\u2066.py", "line": 9, "end_line": 3, "column": null},
+       "severity": "High", "categories": ["c1", "c2"], "created_at": "not a time",
+       "relevant_since": "2026-01-02T03:04:05+02:00", "state_updated_at": "2026-01-02T03:04:05Z",
+       "triage_state": "reviewing", "state": "muted", "triage_comment": "why \u202e",
+       "triaged_at": "2026-01-03T00:00:00Z", "triage_reason": "false_positive",
+       "sourcing_policy": {"id": "12", "name": "policy"},
+       "externalTicket": {"externalSlug": "JIRA-1", "linkedIssueIds": ["4", 5]},
+       "review_comments": [{"x": 1}], "line_of_code_url": null, "unknown": [1, {"a": 2}],
+       "assistant": {"autotriage": {"verdict": "bogus", "reason": "r"},
+         "guidance": {"summary": "", "instructions": ""}, "autofix": {"fix_code": "  "},
+         "component": {"tag": "", "risk": "high"}, "rule_explanation": {"summary": "s"},
+         "no_verdict": " ", "judged_by": {"provider": "p", "model": "m", "at": "garbage"}},
+       "rule_fix": " "},
+      {"id": "9002", "ref": "", "syntactic_id": "syn-2", "repository": {"name": "acme/web", "url": "https://x.example/web"},
+       "rule": {"name": "r.two", "message": "", "category": "cat"}, "rule_name": "r.two",
+       "severity": "weird", "confidence": null, "categories": null, "location": null,
+       "assistant": {"autotriage": {"verdict": "true_positive", "reason": ""},
+         "autofix": {"fix_code": "fixed()", "explanation": "e"},
+         "guidance": {"summary": "g", "instructions": "i"},
+         "component": {"tag": "payments", "risk": "bogus"}}},
+      {"id": 9003, "ref": "main", "match_based_id": "m_3", "repository": {"name": "acme/web"},
+       "rule": {"name": "r.one"}, "rule_fix": "use_safe()", "assistant": null},
+      {"id": 9004, "ref": "main", "match_based_id": "m_4", "repository": {"name": "acme/web"},
+       "rule": {"name": "r.three", "message": "three"}, "severity": "low",
+       "assistant": {"autotriage": {"verdict": "false_positive", "reason": "semgrep's"}}}
+    ]}"#;
+
+    fn platform(json: &str) -> ScanResults {
+        let page: v1::FindingsPage = serde_json::from_str(json).unwrap();
+        ScanResults {
+            origin: "http://127.0.0.1:8321".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref: "main".into(),
+            findings: page
+                .findings
+                .into_iter()
+                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
+                .collect(),
+            identities: vec![],
+            errors: vec![],
+            warnings: vec![],
+            source_root: None,
+        }
+    }
+
+    fn judge(memories: &[&str]) -> Judge {
+        Judge {
+            provider: "openai".into(),
+            model: "gpt \u{202e}".into(),
+            prompt_version: 3,
+            at: datetime!(2026-03-02 10:00:00 UTC),
+            memories: memories.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    fn verdict(store: &Store, key: &str, judgement: Judgement, ids: &[i64]) {
+        let answer = Answer {
+            judgement,
+            judge: judge(&["mem-1", "mem-2"]),
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        store.record_verdict(key, &answer, ids).unwrap();
+    }
+
+    fn fix(store: &Store, key: &str, outcome: FixOutcome, ids: &[i64]) {
+        let record = FixRecord {
+            outcome,
+            judge: judge(&[]),
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        store.record_fix(key, &record, ids).unwrap();
+    }
+
+    /// A store holding findings of every kind the listing meets.
+    fn varied() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let now = datetime!(2026-03-01 09:00:00 UTC);
+        crate::demo::seed(&mut store, Some(400), now).unwrap();
+        store.import(&[platform(RECORDS)]).unwrap();
+        let demo: Vec<i64> = store
+            .listing_rows()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| *id < 9000)
+            .collect();
+        // sift's own Assistant: verdicts (one on Semgrep's), no verdict, fixes.
+        let judged = Judgement::Verdict {
+            verdict: Verdict::FalsePositive,
+            reason: "a test \"fixture\"\n".into(),
+            component: Some(ComponentTag {
+                tag: "auth".into(),
+                risk: ComponentRisk::High,
+            }),
+        };
+        verdict(&store, "v1", judged, &[demo[0], demo[1], 9003, 9004]);
+        let none = Judgement::NoVerdict {
+            why: "refused".into(),
+        };
+        verdict(&store, "v2", none, &[demo[2], 9001]);
+        let written = FixOutcome::Written(FixAnswer {
+            summary: "s".into(),
+            instructions: "i".into(),
+            fix_code: "safe()".into(),
+            confidence: Some(FixConfidence::High),
+            review: "ok".into(),
+            replaces: "unsafe()".into(),
+        });
+        fix(&store, "f1", written, &[demo[3], demo[0], 9002, 9003]);
+        let guidance = FixOutcome::Written(FixAnswer {
+            summary: "s".into(),
+            instructions: "i".into(),
+            fix_code: String::new(),
+            confidence: None,
+            review: String::new(),
+            replaces: String::new(),
+        });
+        fix(&store, "f2", guidance, &[demo[4]]);
+        let not = FixOutcome::NotWritten { why: "no".into() };
+        fix(&store, "f3", not, &[demo[5], 9001]);
+        // Decided here, and decisions waiting in the outbox, with notes.
+        let ignored = TriageChange {
+            state: Some(TriageState::Ignored),
+            reason: Some(TriageReason::AcceptableRisk),
+            note: Some("fine \u{9b}".into()),
+        };
+        store
+            .apply_triage(&[demo[6], 9002], &ignored, "ana", now, None)
+            .unwrap();
+        let reviewing = TriageChange {
+            state: Some(TriageState::Reviewing),
+            reason: None,
+            note: None,
+        };
+        let note = TriageChange {
+            state: None,
+            reason: None,
+            note: Some("a note".into()),
+        };
+        store
+            .record(
+                &[
+                    (demo[7], ignored.clone()),
+                    (demo[7], reviewing.clone()),
+                    (demo[8], note),
+                    (9001, reviewing),
+                ],
+                "bo",
+            )
+            .unwrap();
+        // Columns the domain way does not take, and rules without a name,
+        // message or category.
+        store
+            .conn
+            .execute(
+                "UPDATE findings SET state = 'bogus', triage_state = 'bogus',
+                    triage_reason = 'bogus', triaged_at = 'bogus' WHERE id = ?1",
+                [demo[9]],
+            )
+            .unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE rules SET doc = '{\"name\": \" \", \"message\": \"\"}'
+                 WHERE id = (SELECT rule_id FROM findings WHERE id = 9002)",
+                [],
+            )
+            .unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE rules SET doc = '{\"name\": \"\"}'
+                 WHERE id = (SELECT rule_id FROM findings WHERE id = 9004)",
+                [],
+            )
+            .unwrap();
+        (dir, store)
+    }
+
+    /// Sets finding `id`'s stored document.
+    fn set_doc(store: &Store, id: i64, doc: &str) {
+        store
+            .conn
+            .execute(
+                "UPDATE finding_details SET doc = ?2 WHERE finding_id = ?1",
+                rusqlite::params![id, doc],
+            )
+            .unwrap();
+    }
+
+    /// Each finding of `ids` written straight from the store and the
+    /// domain way; how many compared.
+    fn compare(store: &Store, ids: &[i64]) -> usize {
+        let mut compared = 0;
+        store
+            .render_stored(
+                ids,
+                |f, out| {
+                    let mut fast = Vec::new();
+                    let written = f.write_v1_fields(&mut fast);
+                    match f.finding() {
+                        Ok(finding) => {
+                            let wire = serde_json::to_string(&v1::Finding::from_domain(&finding))?;
+                            fast.push(b'}');
+                            assert_eq!(String::from_utf8(fast)?, wire, "finding {}", f.id());
+                            let history: Vec<Activity> = f.history().map(Cow::into_owned).collect();
+                            assert_eq!(history, finding.activity, "finding {}", f.id());
+                        }
+                        Err(e) => {
+                            let fast = written.expect_err("a damaged finding is refused");
+                            assert_eq!(fast.to_string(), e.to_string());
+                        }
+                    }
+                    out.push(b'.');
+                    Ok(())
+                },
+                |text| {
+                    compared += text.len();
+                    Ok(())
+                },
+            )
+            .unwrap();
+        compared
+    }
+
+    #[test]
+    fn written_straight_from_the_store_as_the_domain_way_writes_it() {
+        let (_dir, store) = varied();
+        let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
+        assert!(ids.len() > 400, "{}", ids.len());
+        assert_eq!(compare(&store, &ids), ids.len());
+    }
+
+    #[test]
+    fn documents_of_any_shape_are_written_as_the_domain_way_writes_them() {
+        let (_dir, store) = varied();
+        let docs = [
+            r#"{"id": 5}"#,
+            r#"{"id": "6", "repository": {"name": null, "url": "https://y.example"}}"#,
+            r#"{"id": 7, "categories": null, "location": null, "assistant": null, "rule": null}"#,
+            r#"{"id": 8, "match_based_id": "x\u0000y", "ref": null, "review_comments": null}"#,
+            r#"{"id": 9, "rule": {"name": "other", "subcategories": ["a"]}, "confidence": "low"}"#,
+            r#"{"id": 10, "categories": ["only"], "location": {"file_path": null, "line": "3"}}"#,
+            // Refused by both ways alike.
+            r#"{"id": "x"}"#,
+            r#"{"id": 11, "location": {"line": -1}}"#,
+            r#"{"id": 12, "severity": 3}"#,
+            r#"{"id": 13, "categories": [1]}"#,
+            r#"{"id": 14, "id": 15}"#,
+            r#"{"ref": "main"}"#,
+            "not json",
+            r#"{"id": 16} trailing"#,
+        ];
+        let targets: Vec<i64> = [9001, 9002, 9003]
+            .into_iter()
+            .chain(store.listing_rows().unwrap().iter().map(|r| r.id).take(20))
+            .collect();
+        for doc in docs {
+            for &id in &targets {
+                set_doc(&store, id, doc);
+            }
+            assert_eq!(compare(&store, &targets), targets.len(), "{doc}");
+        }
+    }
+}
