@@ -711,13 +711,17 @@ impl FindingIndex {
         let mut found = vec![0u32; keys.len()];
         let mut n = 0;
         let rows = &self.rows[first..first + keys.len()];
+        // Distinct slices, so that a count written does not make the
+        // compiler read the others' places again.
+        let (by_views, projects, rules) = (&mut t.by_views, &mut t.projects[..], &mut t.rules[..]);
+        let slots = &mut found[..];
         for (i, (&key, row)) in keys.iter().zip(rows).enumerate() {
             let c = Counted::of(compiled, masks, key, row);
-            found[n] = (first + i) as u32;
+            slots[n] = (first + i) as u32;
             n += usize::from(c.found);
-            t.by_views[c.views as usize] += 1;
-            t.projects[key.project as usize] += usize::from(c.project);
-            t.rules[key.rule as usize] += usize::from(c.rule);
+            by_views[c.views as usize] += 1;
+            projects[key.project as usize] += usize::from(c.project);
+            rules[key.rule as usize] += usize::from(c.rule);
         }
         found.truncate(n);
         t.found = found;

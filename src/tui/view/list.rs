@@ -288,32 +288,29 @@ fn locations(model: &Model, page: &[&Row], width: usize) -> Vec<String> {
         .iter()
         .map(|r| inert(model.index.paths.get(r.path)))
         .collect();
+    // Split once: every path is compared with every other on each frame.
+    let split: Vec<Vec<&str>> = paths.iter().map(|p| p.split('/').collect()).collect();
     page.iter()
-        .zip(&paths)
-        .map(|(row, path)| {
-            let parts: Vec<&str> = path.split('/').collect();
+        .zip(&split)
+        .enumerate()
+        .map(|(i, (row, parts))| {
             // The fewest last parts no other path on screen ends with.
             let telling = (1..=parts.len())
                 .find(|&k| {
                     let tail = &parts[parts.len() - k..];
-                    paths.iter().all(|other| {
-                        other == path
-                            || !other
-                                .split('/')
-                                .rev()
-                                .take(k)
-                                .eq(tail.iter().rev().copied())
+                    split.iter().zip(&paths).all(|(other, other_path)| {
+                        *other_path == paths[i] || !other.ends_with(tail)
                     })
                 })
                 .unwrap_or(parts.len());
-            fit_path(&parts, telling, row.line, width)
+            fit_path(parts, telling, row.line, width)
         })
         .collect()
 }
 
 /// `parts` joined and followed by `:line`, shortened to `width`: the first
 /// folder and the last `telling` parts, then the telling part and the file
-/// name, then the file name's end.
+/// name, then the file name's end. The first of these that fits.
 fn fit_path(parts: &[&str], telling: usize, line: u32, width: usize) -> String {
     let n = parts.len();
     let at = |s: String| format!("{s}:{line}");
@@ -323,30 +320,38 @@ fn fit_path(parts: &[&str], telling: usize, line: u32, width: usize) -> String {
         return full;
     }
     let file = parts.last().copied().unwrap_or("");
-    let mut tries = Vec::new();
     // As many of the last parts as fit, at least the telling ones.
     for k in (telling.max(1)..n).rev() {
-        tries.push(at(format!("…/{}", parts[n - k..].join("/"))));
+        let shorter = at(format!("…/{}", parts[n - k..].join("/")));
+        if fits(&shorter) {
+            return shorter;
+        }
     }
     if telling > 1 {
-        tries.push(at(format!("…/{}/…/{file}", parts[n - telling])));
+        let around = at(format!("…/{}/…/{file}", parts[n - telling]));
+        if fits(&around) {
+            return around;
+        }
         // The telling folder wins over the whole file name.
         let head = format!("…/{}/", parts[n - telling]);
         let room = width.saturating_sub(unicode_width::UnicodeWidthStr::width(head.as_str()));
         if room >= 8 {
-            tries.push(format!("{head}{}", fit_start(&at(file.to_string()), room)));
+            let cut = format!("{head}{}", fit_start(&at(file.to_string()), room));
+            if fits(&cut) {
+                return cut;
+            }
         }
     }
-    tries.push(at(format!("…/{file}")));
+    let only_file = at(format!("…/{file}"));
+    if fits(&only_file) {
+        return only_file;
+    }
     let last = if n > 1 {
         format!("…/{file}")
     } else {
         file.to_string()
     };
-    tries
-        .into_iter()
-        .find(|t| fits(t))
-        .unwrap_or_else(|| fit_start(&at(last), width))
+    fit_start(&at(last), width)
 }
 
 pub fn severity_label(s: Severity) -> &'static str {
