@@ -527,12 +527,19 @@ fn match_table(table: &StringTable, word: &str) -> Vec<bool> {
 
 /// `needle` must already be lowercase.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    if needle.is_ascii() {
-        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-    } else {
-        haystack.to_lowercase().contains(needle)
+    if !needle.is_ascii() {
+        return haystack.to_lowercase().contains(needle);
     }
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    // Only where the first letter is, in either case, is the rest compared:
+    // every path and message of a million findings is searched per letter.
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), h).any(|at| {
+        h.get(at + 1..at + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// Counts for the left pane.
@@ -1305,6 +1312,33 @@ mod tests {
                 .is_none()
         );
         assert_eq!((found, facets), whole, "nothing touched");
+    }
+
+    #[test]
+    fn words_are_found_in_either_case_as_a_window_by_window_search_finds_them() {
+        let slow = |h: &str, n: &str| {
+            n.is_empty()
+                || h.as_bytes()
+                    .windows(n.len())
+                    .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+        };
+        let hay = [
+            "",
+            "s",
+            "src/SQL/query.py",
+            "Possible SQL injection via sqlAlchemy",
+            "ssssql",
+            "sq",
+            "é/sql/ü.py",
+            "S",
+            "xsqL",
+        ];
+        for h in hay {
+            for n in ["", "s", "sq", "sql", "l", "ql", "x", "sqlx", "ssql"] {
+                assert_eq!(contains_ignore_case(h, n), slow(h, n), "{h:?} {n:?}");
+            }
+        }
+        assert!(contains_ignore_case("Ünïcode PATH", "ünï"));
     }
 
     #[test]
