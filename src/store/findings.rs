@@ -1863,7 +1863,7 @@ mod pull_tests {
     use crate::wire::v1::FindingsPage;
 
     /// Platform records as a pull brings them, one scan of acme/web main.
-    fn pulled(json: &str) -> Vec<ScanResults> {
+    pub(super) fn pulled(json: &str) -> Vec<ScanResults> {
         let page: FindingsPage = serde_json::from_str(json).unwrap();
         vec![ScanResults {
             origin: "http://127.0.0.1:8321".into(),
@@ -2043,32 +2043,10 @@ mod pull_tests {
 /// A pull's marks and the import of findings named by id.
 #[cfg(test)]
 mod pull_mark_tests {
+    use super::pull_tests::pulled;
     use super::*;
     use crate::domain::TriageChange;
-    use crate::wire::v1::FindingsPage;
 
-    fn pulled(json: &str) -> Vec<ScanResults> {
-        let page: FindingsPage = serde_json::from_str(json).unwrap();
-        vec![ScanResults {
-            origin: "http://127.0.0.1:8321".into(),
-            source: ScanSource::Platform,
-            project: "acme/web".into(),
-            repository_url: None,
-            git_ref: "main".into(),
-            findings: page
-                .findings
-                .into_iter()
-                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
-                .collect(),
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
-        }]
-    }
-
-    /// A page of findings `ids`, each its own match on main, decided as
-    /// `state`.
     fn page(ids: &[i64], state: &str) -> String {
         let findings: Vec<String> = ids
             .iter()
