@@ -39,70 +39,121 @@ pub struct FilterKey {
     pub rule: u32,
     pub path: u32,
     pub message: u32,
-    /// Severity, status, triage state, verdict, risk and lifecycle, each
-    /// its position in its `ALL` (an option's `None` 0, then 1 and on),
-    /// four bits each.
-    kinds: u32,
+    /// Its `RowKind`'s code: a filter looks up what it makes of every kind
+    /// of row at once, not of each field.
+    pub kind: u16,
 }
 
 impl FilterKey {
     pub fn of(row: &Row) -> FilterKey {
-        let kinds = [
-            row.severity as u32,
-            row.status as u32,
-            row.triage_state as u32,
-            row.verdict.map_or(0, |v| v as u32 + 1),
-            row.risk.map_or(0, |r| r as u32 + 1),
-            row.lifecycle as u32,
-        ]
-        .iter()
-        .enumerate()
-        .fold(0, |k, (i, &v)| k | v << (4 * i));
         FilterKey {
             project: row.project,
             rule: row.rule,
             path: row.path,
             message: row.message,
-            kinds,
+            kind: RowKind::of(row).code(),
+        }
+    }
+}
+
+/// The fields of a row that views and filters test, other than its
+/// strings: few enough combinations to number them all (`code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowKind {
+    pub severity: Severity,
+    pub status: Status,
+    pub triage_state: TriageState,
+    pub verdict: Option<Verdict>,
+    pub risk: Option<ComponentRisk>,
+    pub lifecycle: Lifecycle,
+}
+
+impl RowKind {
+    /// How many kinds there are: every code is below.
+    pub const COUNT: usize = Severity::ALL.len()
+        * Status::ALL.len()
+        * TriageState::ALL.len()
+        * (Verdict::ALL.len() + 1)
+        * (ComponentRisk::ALL.len() + 1)
+        * Lifecycle::ALL.len();
+
+    pub fn of(row: &Row) -> RowKind {
+        RowKind {
+            severity: row.severity,
+            status: row.status,
+            triage_state: row.triage_state,
+            verdict: row.verdict,
+            risk: row.risk,
+            lifecycle: row.lifecycle,
         }
     }
 
-    #[inline(always)]
-    fn kind(self, i: u32) -> usize {
-        (self.kinds >> (4 * i) & 0xF) as usize
+    /// Each field's position in its `ALL` (an option's `None` first), as
+    /// the digits of one number.
+    pub fn code(self) -> u16 {
+        let digits = [
+            (self.severity as usize, Severity::ALL.len()),
+            (self.status as usize, Status::ALL.len()),
+            (self.triage_state as usize, TriageState::ALL.len()),
+            (
+                self.verdict.map_or(0, |v| v as usize + 1),
+                Verdict::ALL.len() + 1,
+            ),
+            (
+                self.risk.map_or(0, |r| r as usize + 1),
+                ComponentRisk::ALL.len() + 1,
+            ),
+            (self.lifecycle as usize, Lifecycle::ALL.len()),
+        ];
+        digits
+            .iter()
+            .fold(0, |code, &(digit, base)| code * base + digit) as u16
     }
 
-    /// As `Row::severity as usize`.
-    #[inline(always)]
-    pub fn severity(self) -> usize {
-        self.kind(0)
+    /// Every kind, in the order of their codes.
+    pub fn all() -> impl Iterator<Item = RowKind> {
+        let options = |n: usize| 0..=n;
+        Severity::ALL.iter().flat_map(move |&severity| {
+            Status::ALL.iter().flat_map(move |&status| {
+                TriageState::ALL.iter().flat_map(move |&triage_state| {
+                    options(Verdict::ALL.len()).flat_map(move |v| {
+                        options(ComponentRisk::ALL.len()).flat_map(move |r| {
+                            Lifecycle::ALL.into_iter().map(move |lifecycle| RowKind {
+                                severity,
+                                status,
+                                triage_state,
+                                verdict: v.checked_sub(1).map(|i| Verdict::ALL[i]),
+                                risk: r.checked_sub(1).map(|i| ComponentRisk::ALL[i]),
+                                lifecycle,
+                            })
+                        })
+                    })
+                })
+            })
+        })
     }
 
-    #[inline(always)]
-    pub fn status(self) -> usize {
-        self.kind(1)
-    }
-
-    #[inline(always)]
-    pub fn triage_state(self) -> usize {
-        self.kind(2)
-    }
-
-    /// 0 for none, else the verdict's position plus one.
-    #[inline(always)]
-    pub fn verdict(self) -> usize {
-        self.kind(3)
-    }
-
-    /// 0 for none, else the risk's position plus one.
-    #[inline(always)]
-    pub fn risk(self) -> usize {
-        self.kind(4)
-    }
-
-    #[inline(always)]
-    pub fn lifecycle(self) -> usize {
-        self.kind(5)
+    /// A row of this kind (its strings and numbers zero), for what asks a
+    /// row.
+    pub fn row(self) -> Row {
+        Row {
+            id: 0,
+            relevant_since: 0,
+            project: 0,
+            rule: 0,
+            path: 0,
+            message: 0,
+            git_ref: 0,
+            line: 0,
+            severity: self.severity,
+            status: self.status,
+            triage_state: self.triage_state,
+            verdict: self.verdict,
+            component: 0,
+            risk: self.risk,
+            lifecycle: self.lifecycle,
+            pending: false,
+        }
     }
 }
 
@@ -724,22 +775,7 @@ mod tests {
             b.push(e);
             let mut index = b.finish();
             let (row, key) = (index.rows[0], index.filter_keys()[0]);
-            assert_eq!(
-                [
-                    key.severity(),
-                    key.status(),
-                    key.triage_state(),
-                    key.lifecycle()
-                ],
-                [
-                    row.severity as usize,
-                    row.status as usize,
-                    row.triage_state as usize,
-                    row.lifecycle as usize
-                ]
-            );
-            assert_eq!(key.verdict(), row.verdict.map_or(0, |v| v as usize + 1));
-            assert_eq!(key.risk(), row.risk.map_or(0, |r| r as usize + 1));
+            assert_eq!(kind_of(key.kind), RowKind::of(&row));
             assert_eq!(
                 (key.project, key.rule, key.path, key.message),
                 (row.project, row.rule, row.path, row.message)
@@ -747,21 +783,21 @@ mod tests {
             // A decision made in place reaches the key.
             let state = TriageState::ALL[(i + 1) % TriageState::ALL.len()];
             index.decided(0, state, Status::ALL[0], true);
-            assert_eq!(index.filter_keys()[0].triage_state(), state as usize);
+            assert_eq!(kind_of(index.filter_keys()[0].kind).triage_state, state);
         }
-        // Four bits each.
-        assert!(
-            [
-                Severity::ALL.len(),
-                Status::ALL.len(),
-                TriageState::ALL.len(),
-                Verdict::ALL.len() + 1,
-                ComponentRisk::ALL.len() + 1,
-                Lifecycle::ALL.len()
-            ]
-            .iter()
-            .all(|&n| n <= 16)
-        );
+    }
+
+    /// The kind numbered `code`.
+    fn kind_of(code: u16) -> RowKind {
+        RowKind::all().nth(code as usize).expect("a kind's code")
+    }
+
+    #[test]
+    fn every_kind_has_its_own_code_in_order() {
+        let codes: Vec<u16> = RowKind::all().map(RowKind::code).collect();
+        assert_eq!(codes.len(), RowKind::COUNT);
+        assert!(codes.iter().enumerate().all(|(i, &c)| c as usize == i));
+        assert!(RowKind::COUNT <= usize::from(u16::MAX));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::enums::{ComponentRisk, Severity, Status, TriageState, Verdict};
 use super::finding::Lifecycle;
-use super::index::{FilterKey, FindingIndex, Row, StringTable};
+use super::index::{FilterKey, FindingIndex, Row, RowKind, StringTable};
 use super::memory::{RuleClasses, Scope};
 use rustc_hash::FxHashMap;
 
@@ -379,32 +379,26 @@ fn is_filter_key(key: &str) -> bool {
 /// million rows are filtered on each keystroke).
 struct Compiled<'a> {
     filter: &'a Filter,
-    /// Indexed by each enum's position in its `ALL`; an option's `None`
-    /// first.
-    severities: [bool; Severity::ALL.len()],
-    statuses: [bool; Status::ALL.len()],
-    verdicts: [bool; Verdict::ALL.len() + 1],
-    risks: [bool; ComponentRisk::ALL.len() + 1],
+    /// By `RowKind` code: the views that hold such a row (bit i:
+    /// `BacklogView::ALL[i]`), and bit 8 set when its severity, status,
+    /// verdict and risk are all admitted.
+    kinds: Vec<u16>,
     /// By project id: the `project:` values (`None`: any project).
     projects: Option<Vec<bool>>,
     rules: Option<Vec<bool>>,
     /// Which component tags the `component:` values name.
     components: Option<Vec<bool>>,
-    /// For each word: which rules, paths and messages contain it.
-    words: Vec<[Vec<bool>; 3]>,
+    /// By rule, path and message: which of the first 64 words each
+    /// contains (bit i: word i); `all_words` has a bit for each of them.
+    words: [Vec<u64>; 3],
+    all_words: u64,
+    /// For each word after the first 64: which rules, paths and messages
+    /// contain it.
+    more_words: Vec<[Vec<bool>; 3]>,
     /// The memory scope: which projects, rules and paths it admits.
     scope: Option<[Vec<bool>; 3]>,
     /// Only these finding ids (sorted).
     suggested: Option<&'a [i64]>,
-}
-
-/// For each value of `all`, whether `wanted` (empty: any) holds it.
-fn admitted<T: PartialEq + Copy, const N: usize>(all: &[T], wanted: &[T]) -> [bool; N] {
-    let mut table = [true; N];
-    for (slot, value) in table.iter_mut().zip(all) {
-        *slot = wanted.is_empty() || wanted.contains(value);
-    }
-    table
 }
 
 impl<'a> Compiled<'a> {
@@ -412,16 +406,13 @@ impl<'a> Compiled<'a> {
         let named = |table: &StringTable, admit: &dyn Fn(&str) -> bool| -> Vec<bool> {
             table.iter().map(|(_, s)| admit(s)).collect()
         };
-        let words = filter
-            .words
+        let (first, more) = filter.words.split_at(filter.words.len().min(WORD_BITS));
+        let tables = [&index.rules, &index.paths, &index.messages];
+        let words = tables.map(|table| word_masks(table, first));
+        let all_words = (0..first.len()).fold(0u64, |all, i| all | 1 << i);
+        let more_words = more
             .iter()
-            .map(|w| {
-                [
-                    match_table(&index.rules, w),
-                    match_table(&index.paths, w),
-                    match_table(&index.messages, w),
-                ]
-            })
+            .map(|w| tables.map(|table| match_table(table, w)))
             .collect();
         let scope = filter.scope.as_ref().map(|f| {
             let s = &f.scope;
@@ -439,22 +430,20 @@ impl<'a> Compiled<'a> {
                 !tag.is_empty() && wanted.iter().any(|w| contains_ignore_case(tag, w))
             })
         });
-        let verdicts = std::array::from_fn(|slot| {
-            let verdict = slot.checked_sub(1).map(|i| Verdict::ALL[i]);
-            filter.verdicts.is_empty() || filter.verdicts.iter().any(|v| v.matches(verdict))
-        });
-        let risks = std::array::from_fn(|slot| {
-            filter.risks.is_empty()
-                || slot
-                    .checked_sub(1)
-                    .is_some_and(|i| filter.risks.contains(&ComponentRisk::ALL[i]))
-        });
+        let admitted = |kind: &RowKind| {
+            (filter.severities.is_empty() || filter.severities.contains(&kind.severity))
+                && (filter.statuses.is_empty() || filter.statuses.contains(&kind.status))
+                && (filter.verdicts.is_empty()
+                    || filter.verdicts.iter().any(|v| v.matches(kind.verdict)))
+                && (filter.risks.is_empty() || kind.risk.is_some_and(|r| filter.risks.contains(&r)))
+        };
+        let kinds = kinds_and_views()
+            .iter()
+            .map(|(kind, views)| u16::from(*views) | u16::from(admitted(kind)) << ADMITTED_BIT)
+            .collect();
         Compiled {
             filter,
-            severities: admitted(Severity::ALL, &filter.severities),
-            statuses: admitted(Status::ALL, &filter.statuses),
-            verdicts,
-            risks,
+            kinds,
             projects: (!filter.projects.is_empty())
                 .then(|| named(&index.projects, &|p| filter.projects.iter().any(|n| n == p))),
             rules: (!filter.rules.is_empty()).then(|| {
@@ -464,6 +453,8 @@ impl<'a> Compiled<'a> {
             }),
             components,
             words,
+            all_words,
+            more_words,
             scope,
             suggested: filter.scope.as_ref().and_then(|s| s.suggested.as_deref()),
         }
@@ -481,10 +472,8 @@ impl<'a> Compiled<'a> {
     #[inline(always)]
     fn parts(&self, key: FilterKey, row: &Row) -> Parts {
         let at = |table: &[bool], id: u32| table.get(id as usize).copied().unwrap_or(false);
-        let mut rest = self.severities[key.severity()]
-            & self.statuses[key.status()]
-            & self.verdicts[key.verdict()]
-            & self.risks[key.risk()];
+        let kind = self.kinds.get(key.kind as usize).copied().unwrap_or(0);
+        let mut rest = kind >> ADMITTED_BIT != 0;
         if let Some(components) = &self.components {
             rest &= at(components, row.component);
         }
@@ -494,11 +483,18 @@ impl<'a> Compiled<'a> {
         if let Some(ids) = self.suggested {
             rest = rest && ids.binary_search(&row.id).is_ok();
         }
-        for [rules, paths, messages] in &self.words {
+        if self.all_words != 0 {
+            let [rules, paths, messages] = &self.words;
+            let mask = |table: &[u64], id: u32| table.get(id as usize).copied().unwrap_or(0);
+            let found = mask(rules, key.rule) | mask(paths, key.path) | mask(messages, key.message);
+            rest &= found == self.all_words;
+        }
+        for [rules, paths, messages] in &self.more_words {
             rest &= at(rules, key.rule) | at(paths, key.path) | at(messages, key.message);
         }
         Parts {
             rest,
+            views: kind as u8,
             project: self.projects.as_ref().is_none_or(|p| at(p, key.project)),
             rule: self.rules.as_ref().is_none_or(|r| at(r, key.rule)),
         }
@@ -510,11 +506,53 @@ impl<'a> Compiled<'a> {
     }
 }
 
+/// Every `RowKind`, in the order of their codes, with the views that hold
+/// such a row (bit i: `BacklogView::ALL[i]`). Made once: a decision's
+/// refilter compiles its filter too.
+fn kinds_and_views() -> &'static [(RowKind, u8)] {
+    static KINDS: std::sync::OnceLock<Vec<(RowKind, u8)>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        RowKind::all()
+            .map(|kind| {
+                let row = kind.row();
+                let views = BacklogView::ALL
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.contains(&row))
+                    .fold(0u8, |m, (bit, _)| m | 1 << bit);
+                (kind, views)
+            })
+            .collect()
+    })
+}
+
+/// In `Compiled::kinds`, the bit for "admitted" (the views' bits below).
+const ADMITTED_BIT: u16 = 8;
+
+/// Words `Compiled` tests together, one bit each.
+const WORD_BITS: usize = 64;
+
 struct Parts {
-    /// Severity, status, verdict and words.
+    /// Severity, status, verdict, risk and words.
     rest: bool,
+    /// The views that hold the row (bit i: `BacklogView::ALL[i]`).
+    views: u8,
     project: bool,
     rule: bool,
+}
+
+/// For each string of `table`, which of `words` (at most 64) it contains.
+fn word_masks(table: &StringTable, words: &[String]) -> Vec<u64> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let mut masks = vec![0u64; table.len()];
+    for (bit, word) in words.iter().enumerate() {
+        for (mask, found) in masks.iter_mut().zip(match_table(table, word)) {
+            *mask |= u64::from(found) << bit;
+        }
+    }
+    masks
 }
 
 fn match_table(table: &StringTable, word: &str) -> Vec<bool> {
@@ -634,18 +672,17 @@ impl FindingIndex {
     /// halves at once.
     pub fn select_with_facets(&self, filter: &Filter) -> (Vec<u32>, Facets) {
         let compiled = Compiled::new(self, filter);
-        let masks = ViewMasks::new();
         let keys = self.filter_keys();
         let half = keys.len().div_ceil(2).max(PARALLEL_FROM);
         let mut tallies = std::thread::scope(|scope| {
-            let (compiled, masks) = (&compiled, &masks);
+            let compiled = &compiled;
             let others: Vec<_> = keys
                 .chunks(half)
                 .enumerate()
                 .skip(1)
-                .map(|(k, keys)| scope.spawn(move || self.tally(compiled, masks, keys, k * half)))
+                .map(|(k, keys)| scope.spawn(move || self.tally(compiled, keys, k * half)))
                 .collect();
-            let first = self.tally(compiled, masks, &keys[..half.min(keys.len())], 0);
+            let first = self.tally(compiled, &keys[..half.min(keys.len())], 0);
             let mut tallies = vec![first];
             for other in others {
                 tallies.push(
@@ -705,13 +742,7 @@ impl FindingIndex {
 
     /// `select_with_facets` over the rows from position `first` on, whose
     /// keys are `keys`.
-    fn tally(
-        &self,
-        compiled: &Compiled,
-        masks: &ViewMasks,
-        keys: &[FilterKey],
-        first: usize,
-    ) -> Tally {
+    fn tally(&self, compiled: &Compiled, keys: &[FilterKey], first: usize) -> Tally {
         let mut t = Tally::new(self);
         // Every row is written and counted, selected or not, by 0 or 1: no
         // branch on what the filter decided (see `Compiled::parts`).
@@ -723,7 +754,7 @@ impl FindingIndex {
         let (by_views, projects, rules) = (&mut t.by_views, &mut t.projects[..], &mut t.rules[..]);
         let slots = &mut found[..];
         for (i, (&key, row)) in keys.iter().zip(rows).enumerate() {
-            let c = Counted::of(compiled, masks, key, row);
+            let c = Counted::of(compiled, key, row);
             slots[n] = (first + i) as u32;
             n += usize::from(c.found);
             by_views[c.views as usize] += 1;
@@ -764,14 +795,13 @@ impl FindingIndex {
         }
         let mut membership = Reselected::default();
         let compiled = Compiled::new(self, filter);
-        let masks = ViewMasks::new();
         let mut projects: FxHashMap<u32, isize> = FxHashMap::default();
         let mut rules: FxHashMap<u32, isize> = FxHashMap::default();
         for &(p, before) in changed {
             let now = &self.rows[p as usize];
             let (was, is) = (
-                Counted::of(&compiled, &masks, FilterKey::of(&before), &before),
-                Counted::of(&compiled, &masks, FilterKey::of(now), now),
+                Counted::of(&compiled, FilterKey::of(&before), &before),
+                Counted::of(&compiled, FilterKey::of(now), now),
             );
             for (counted, row, by) in [(was, &before, -1), (is, now, 1)] {
                 for (bit, count) in facets.views.iter_mut().enumerate() {
@@ -865,7 +895,7 @@ fn adjust(counts: &mut Vec<(u32, usize)>, deltas: FxHashMap<u32, isize>) {
 struct Counted {
     /// Selected: listed.
     found: bool,
-    /// Counted under these views (a `ViewMasks` mask; 0: none).
+    /// Counted under these views (bit i: `BacklogView::ALL[i]`; 0: none).
     views: u8,
     /// Counted for its project, and for its rule.
     project: bool,
@@ -874,9 +904,9 @@ struct Counted {
 
 impl Counted {
     #[inline(always)]
-    fn of(compiled: &Compiled, masks: &ViewMasks, key: FilterKey, row: &Row) -> Counted {
+    fn of(compiled: &Compiled, key: FilterKey, row: &Row) -> Counted {
         let p = compiled.parts(key, row);
-        let views = masks.of(key);
+        let views = p.views;
         let in_view = views & (1u8 << compiled.filter.view as u8) != 0;
         let counted = p.rest & p.project & p.rule;
         Counted {
@@ -894,7 +924,7 @@ const PARALLEL_FROM: usize = 100_000;
 /// What one pass of `select_with_facets` found and counted.
 struct Tally {
     found: Vec<u32>,
-    /// Rows by the views that hold them (a `ViewMasks` mask): one count
+    /// Rows by the views that hold them (bit i: `BacklogView::ALL[i]`): one count
     /// per row, spread over the views at the end.
     by_views: [usize; 256],
     projects: Vec<usize>,
@@ -909,64 +939,6 @@ impl Tally {
             projects: vec![0; index.projects.len()],
             rules: vec![0; index.rules.len()],
         }
-    }
-}
-
-/// Which views hold a row (bit i: `BacklogView::ALL[i]`), for every
-/// combination of what the views look at: one lookup per row instead of
-/// eight tests.
-struct ViewMasks([u8; VIEW_KEYS]);
-
-const VIEW_KEYS: usize = Status::ALL.len() * Lifecycle::ALL.len() * 2 * TriageState::ALL.len();
-
-impl ViewMasks {
-    fn new() -> ViewMasks {
-        let mut masks = [0u8; VIEW_KEYS];
-        for &status in Status::ALL {
-            for lifecycle in Lifecycle::ALL {
-                for verdict in [None, Some(Verdict::ALL[0])] {
-                    for &triage_state in TriageState::ALL {
-                        let row = Row {
-                            id: 0,
-                            relevant_since: 0,
-                            project: 0,
-                            rule: 0,
-                            path: 0,
-                            message: 0,
-                            git_ref: 0,
-                            line: 0,
-                            severity: Severity::ALL[0],
-                            status,
-                            triage_state,
-                            verdict,
-                            component: 0,
-                            risk: None,
-                            lifecycle,
-                            pending: false,
-                        };
-                        masks[Self::key(FilterKey::of(&row))] = BacklogView::ALL
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, v)| v.contains(&row))
-                            .fold(0, |m, (bit, _)| m | 1 << bit);
-                    }
-                }
-            }
-        }
-        ViewMasks(masks)
-    }
-
-    #[inline(always)]
-    fn key(key: FilterKey) -> usize {
-        ((key.status() * Lifecycle::ALL.len() + key.lifecycle()) * 2
-            + usize::from(key.verdict() != 0))
-            * TriageState::ALL.len()
-            + key.triage_state()
-    }
-
-    #[inline(always)]
-    fn of(&self, key: FilterKey) -> u8 {
-        self.0[Self::key(key)]
     }
 }
 
@@ -1097,6 +1069,23 @@ mod tests {
         assert_eq!(ids(&index, &f), vec![4]);
         f.view = BacklogView::All;
         assert_eq!(ids(&index, &f).len(), 4);
+    }
+
+    #[test]
+    fn every_word_is_looked_for_however_many_there_are() {
+        let index = index();
+        let mut f = Filter {
+            view: BacklogView::All,
+            ..Filter::default()
+        };
+        // One word past those tested together decides.
+        f.words = vec!["sqli".to_string(); WORD_BITS];
+        assert_eq!(ids(&index, &f), vec![4, 3, 1]);
+        f.words.push("xss".to_string());
+        assert_eq!(ids(&index, &f), Vec::<i64>::new());
+        f.words = vec!["xs".to_string(); WORD_BITS];
+        f.words.push("xss".to_string());
+        assert_eq!(ids(&index, &f), vec![2]);
     }
 
     #[test]
