@@ -388,12 +388,12 @@ struct Compiled<'a> {
     rules: Option<Vec<bool>>,
     /// Which component tags the `component:` values name.
     components: Option<Vec<bool>>,
-    /// By rule, path and message: which of the first 64 words each
+    /// By rule, path and message: which of the first few words each
     /// contains (bit i: word i); `all_words` has a bit for each of them.
-    words: [Vec<u64>; 3],
-    all_words: u64,
-    /// For each word after the first 64: which rules, paths and messages
-    /// contain it.
+    words: [Vec<WordMask>; 3],
+    all_words: WordMask,
+    /// For each word after those: which rules, paths and messages contain
+    /// it.
     more_words: Vec<[Vec<bool>; 3]>,
     /// The memory scope: which projects, rules and paths it admits.
     scope: Option<[Vec<bool>; 3]>,
@@ -409,7 +409,7 @@ impl<'a> Compiled<'a> {
         let (first, more) = filter.words.split_at(filter.words.len().min(WORD_BITS));
         let tables = [&index.rules, &index.paths, &index.messages];
         let words = tables.map(|table| word_masks(table, first));
-        let all_words = (0..first.len()).fold(0u64, |all, i| all | 1 << i);
+        let all_words = (0..first.len()).fold(0, |all: WordMask, i| all | 1 << i);
         let more_words = more
             .iter()
             .map(|w| tables.map(|table| match_table(table, w)))
@@ -485,7 +485,7 @@ impl<'a> Compiled<'a> {
         }
         if self.all_words != 0 {
             let [rules, paths, messages] = &self.words;
-            let mask = |table: &[u64], id: u32| table.get(id as usize).copied().unwrap_or(0);
+            let mask = |table: &[WordMask], id: u32| table.get(id as usize).copied().unwrap_or(0);
             let found = mask(rules, key.rule) | mask(paths, key.path) | mask(messages, key.message);
             rest &= found == self.all_words;
         }
@@ -529,8 +529,11 @@ fn kinds_and_views() -> &'static [(RowKind, u8)] {
 /// In `Compiled::kinds`, the bit for "admitted" (the views' bits below).
 const ADMITTED_BIT: u16 = 8;
 
-/// Words `Compiled` tests together, one bit each.
-const WORD_BITS: usize = 64;
+/// Which words a string contains, one bit each. Eight: a mask per path
+/// of a large backlog stays in the processor's nearest cache, and a
+/// filter rarely has more words (those are tested one by one).
+type WordMask = u8;
+const WORD_BITS: usize = WordMask::BITS as usize;
 
 struct Parts {
     /// Severity, status, verdict, risk and words.
@@ -541,15 +544,16 @@ struct Parts {
     rule: bool,
 }
 
-/// For each string of `table`, which of `words` (at most 64) it contains.
-fn word_masks(table: &StringTable, words: &[String]) -> Vec<u64> {
+/// For each string of `table`, which of `words` (at most `WORD_BITS`) it
+/// contains.
+fn word_masks(table: &StringTable, words: &[String]) -> Vec<WordMask> {
     if words.is_empty() {
         return Vec::new();
     }
-    let mut masks = vec![0u64; table.len()];
+    let mut masks = vec![0; table.len()];
     for (bit, word) in words.iter().enumerate() {
         for (mask, found) in masks.iter_mut().zip(match_table(table, word)) {
-            *mask |= u64::from(found) << bit;
+            *mask |= WordMask::from(found) << bit;
         }
     }
     masks
@@ -751,15 +755,24 @@ impl FindingIndex {
         let rows = &self.rows[first..first + keys.len()];
         // Distinct slices, so that a count written does not make the
         // compiler read the others' places again.
-        let (by_views, projects, rules) = (&mut t.by_views, &mut t.projects[..], &mut t.rules[..]);
+        let (projects, rules) = (&mut t.projects[..], &mut t.rules[..]);
+        // Rows in turn count in four copies of the view counts: a row
+        // counted as the row before it would otherwise wait for that
+        // row's count to be written.
+        let mut by_views = [[0usize; 256]; 4];
         let slots = &mut found[..];
         for (i, (&key, row)) in keys.iter().zip(rows).enumerate() {
             let c = Counted::of(compiled, key, row);
             slots[n] = (first + i) as u32;
             n += usize::from(c.found);
-            by_views[c.views as usize] += 1;
+            by_views[i % 4][c.views as usize] += 1;
             projects[key.project as usize] += usize::from(c.project);
             rules[key.rule as usize] += usize::from(c.rule);
+        }
+        for copy in by_views {
+            for (all, n) in t.by_views.iter_mut().zip(copy) {
+                *all += n;
+            }
         }
         found.truncate(n);
         t.found = found;
