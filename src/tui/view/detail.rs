@@ -1,14 +1,13 @@
 //! The selected finding, everything a reviewer needs to decide: the lines
 //! `update` keeps for it (see `detail_lines`), scrolled.
 
-use super::{is_focused, key_hints, pane_block};
+use super::{is_focused, key_hints, pane_block, put_lines};
 use crate::tui::action::Action;
 use crate::tui::keymap::Context;
 use crate::tui::model::{Model, Pane};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let focused = is_focused(model, Pane::Detail);
@@ -45,14 +44,6 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let block = pane_block(Line::from(title), focused, &model.theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let visible: Vec<Line> = model
-        .detail
-        .lines
-        .lines
-        .iter()
-        .skip(model.detail.scroll)
-        .take(inner.height as usize)
-        .cloned()
-        .collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    let visible = model.detail.lines.lines.iter().skip(model.detail.scroll);
+    put_lines(frame.buffer_mut(), inner, visible);
 }

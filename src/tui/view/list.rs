@@ -8,9 +8,13 @@ use crate::text::inert;
 use crate::tui::format::{age, fit, fit_start, pad};
 use crate::tui::model::{Model, Pane, Spread};
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use std::borrow::Cow;
+use unicode_width::UnicodeWidthStr;
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let theme = &model.theme;
@@ -54,7 +58,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         return;
     }
 
-    let page_rows: Vec<&Row> = model
+    let page: Vec<&Row> = model
         .visible
         .iter()
         .skip(model.list.offset)
@@ -62,18 +66,21 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         .map(|&pos| &model.index.rows[pos as usize])
         .collect();
     // The place column as wide as the page's places need, within limits.
-    let place_wanted = page_rows
-        .iter()
-        .map(|r| place_of(model, r, model.spread, usize::MAX).chars().count())
-        .max()
-        .unwrap_or(0);
+    let spans = model.spread.projects || model.spread.refs;
+    let places: Vec<String> = match spans {
+        true => page
+            .iter()
+            .map(|r| place_of(model, r, model.spread, usize::MAX))
+            .collect(),
+        false => Vec::new(),
+    };
+    let place_wanted = places.iter().map(|p| p.width()).max().unwrap_or(0);
     let cols = Columns::for_width(width, model.spread, place_wanted);
     let range = model.targets();
     let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
-    let mut lines = Vec::with_capacity(inner.height as usize);
-    lines.push(Line::from(Span::styled(cols.header(width), theme.dim)));
-    let page = page_rows;
-    let places = locations(model, &page, cols.location);
+    let buf = frame.buffer_mut();
+    buf.set_stringn(inner.x, inner.y, cols.header(width), width, theme.dim);
+    let locations = locations(model, &page, cols.location);
     // Sorted by rule or file, a group's rows after its first show a ditto mark.
     let sort = model.filter.sort;
     // The top row always names its group.
@@ -85,13 +92,12 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
                 _ => false,
             }
     };
-    for (i, (row, place)) in page.iter().zip(places).enumerate() {
+    for (i, (row, location)) in page.iter().zip(locations).enumerate() {
         let n = model.list.offset + i;
-        let place = match (grouped(i, row), sort) {
+        let location = match (grouped(i, row), sort) {
             (true, SortBy::File) => format!("  \":{}", row.line),
-            _ => place,
+            _ => location,
         };
-        let ditto_rule = sort == SortBy::Rule && grouped(i, row);
         let marker = if in_range(row.id) {
             "▌"
         } else if model.marked.contains(&row.id) {
@@ -99,18 +105,36 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         } else {
             " "
         };
-        let mut line = cols.line(model, row, width, marker, &place, ditto_rule);
+        let line = Rect {
+            y: inner.y + 1 + i as u16,
+            height: 1,
+            ..inner
+        };
+        let cells = Cells {
+            marker,
+            place: places.get(i).map_or("", String::as_str),
+            location: &location,
+            ditto_rule: sort == SortBy::Rule && grouped(i, row),
+        };
+        cols.write(buf, line, model, row, &cells);
         if n == model.list.selected {
             let sel = if focused {
                 theme.selected
             } else {
                 theme.selected_unfocused
             };
-            line = line.patch_style(sel);
+            buf.set_style(line, sel);
         }
-        lines.push(line);
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// What a row shows that the page works out: its marker, place, location
+/// and whether its rule is a ditto of the row above.
+struct Cells<'a> {
+    marker: &'a str,
+    place: &'a str,
+    location: &'a str,
+    ditto_rule: bool,
 }
 
 /// Column widths for a list width; narrow lists drop status and age. A
@@ -186,65 +210,97 @@ impl Columns {
         pad(&s, width)
     }
 
-    fn line(
-        &self,
-        model: &Model,
-        row: &Row,
-        width: usize,
-        marker: &str,
-        location: &str,
-        ditto_rule: bool,
-    ) -> Line<'static> {
+    /// One row of the list, each column written straight into the buffer:
+    /// as a paragraph of styled spans, the list was most of a key's frame.
+    fn write(&self, buf: &mut Buffer, line: Rect, model: &Model, row: &Row, cells: &Cells) {
         let t = &model.theme;
-        let mut spans = vec![
-            Span::styled(marker.to_string(), t.key),
-            Span::styled(
-                pad(severity_label(row.severity), Self::SEV),
-                t.severity(row.severity),
-            ),
-            Span::raw(" "),
-            Span::styled(
-                pad(row.verdict.map_or("--", |v| v.short()), Self::VERDICT),
-                t.verdict(row.verdict),
-            ),
-            Span::raw(" "),
-        ];
+        let mut at = Cursor {
+            buf,
+            x: line.x,
+            y: line.y,
+            end: line.right(),
+        };
+        at.column(cells.marker, Self::MARK, t.key);
+        at.column(
+            severity_label(row.severity),
+            Self::SEV,
+            t.severity(row.severity),
+        );
+        at.column(" ", 1, Style::new());
+        let verdict = row.verdict.map_or("--", |v| v.short());
+        at.column(verdict, Self::VERDICT, t.verdict(row.verdict));
+        at.column(" ", 1, Style::new());
         if self.status {
             // A trailing … says the backend has not acknowledged it yet.
-            let status = if row.pending {
-                format!("{}…", status_label(row.status))
-            } else {
-                status_label(row.status).to_string()
+            let label = status_label(row.status);
+            let status = match row.pending {
+                true => Cow::Owned(format!("{label}…")),
+                false => Cow::Borrowed(label),
             };
-            spans.push(Span::styled(
-                pad(&status, Self::STATUS),
-                t.status(row.status),
-            ));
-            spans.push(Span::raw(" "));
+            at.column(&status, Self::STATUS, t.status(row.status));
+            at.column(" ", 1, Style::new());
         }
-        if ditto_rule {
-            spans.push(Span::styled(pad("  \"", self.rule), t.dim));
+        if cells.ditto_rule {
+            at.column("  \"", self.rule, t.dim);
         } else {
-            let rule = inert(short_rule(model.index.rules.get(row.rule))).into_owned();
-            spans.push(Span::styled(pad(&rule, self.rule), t.text));
+            let rule = inert(short_rule(model.index.rules.get(row.rule)));
+            at.column(&rule, self.rule, t.text);
         }
-        spans.push(Span::raw(" "));
+        at.column(" ", 1, Style::new());
         if self.place > 0 {
-            let place = place_of(model, row, self.spread, self.place - 1);
-            spans.push(Span::styled(pad(&place, self.place - 1), t.dim));
-            spans.push(Span::raw(" "));
-        }
-        spans.push(Span::styled(pad(location, self.location), t.text));
-        if self.age {
-            spans.push(Span::raw(" "));
-            spans.push(Span::styled(
-                format!("{:>w$}", age(model.now, row.relevant_since), w = Self::AGE),
+            at.column(
+                &place_within(model, row, self.spread, cells.place, self.place - 1),
+                self.place - 1,
                 t.dim,
-            ));
+            );
+            at.column(" ", 1, Style::new());
         }
-        let used: usize = spans.iter().map(|s| s.width()).sum();
-        spans.push(Span::raw(" ".repeat(width.saturating_sub(used))));
-        Line::from(spans)
+        at.column(cells.location, self.location, t.text);
+        if self.age {
+            at.column(" ", 1, Style::new());
+            let age = format!("{:>w$}", age(model.now, row.relevant_since), w = Self::AGE);
+            at.column(&age, Self::AGE, t.dim);
+        }
+    }
+}
+
+/// Where the next column of a row starts in the buffer.
+struct Cursor<'b> {
+    buf: &'b mut Buffer,
+    x: u16,
+    y: u16,
+    end: u16,
+}
+
+impl Cursor<'_> {
+    /// `text` in a column `width` wide, cut with `…` when longer; the
+    /// cursor moves past the column.
+    fn column(&mut self, text: &str, width: usize, style: Style) {
+        let room = usize::from(self.end.saturating_sub(self.x)).min(width);
+        let text = match text.width() > width {
+            true => Cow::Owned(fit(text, width)),
+            false => Cow::Borrowed(text),
+        };
+        self.buf.set_stringn(self.x, self.y, &text, room, style);
+        self.x = self
+            .x
+            .saturating_add(u16::try_from(width).unwrap_or(u16::MAX))
+            .min(self.end);
+    }
+}
+
+/// The place column's text `width` wide: the page's whole `place` when it
+/// fits, else shortened as `place_of` shortens it.
+fn place_within<'a>(
+    model: &Model,
+    row: &Row,
+    spread: Spread,
+    place: &'a str,
+    width: usize,
+) -> Cow<'a, str> {
+    match place.width() <= width {
+        true => Cow::Borrowed(place),
+        false => Cow::Owned(place_of(model, row, spread, width)),
     }
 }
 

@@ -19,10 +19,24 @@ use super::model::{Model, Overlay, Pane, SyncState};
 use super::theme::Theme;
 use crate::sync::SyncStatus;
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+
+/// `lines` one under another from the top of `area`, each cut at its
+/// width: a paragraph without wrapping, less the per-character work a
+/// paragraph does on every frame (the panes redraw on every key).
+pub fn put_lines<'a, 'l: 'a>(
+    buf: &mut Buffer,
+    area: Rect,
+    lines: impl IntoIterator<Item = &'a Line<'l>>,
+) {
+    for (line, y) in lines.into_iter().zip(area.top()..area.bottom()) {
+        buf.set_line(area.x, y, line, area.width);
+    }
+}
 
 pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();

@@ -1,6 +1,6 @@
 //! The left pane: views with live counts, then projects and rules.
 
-use super::{is_focused, pane_block};
+use super::{is_focused, pane_block, put_lines};
 use crate::domain::BacklogView;
 use crate::text::inert;
 use crate::tui::format::pad;
@@ -8,7 +8,6 @@ use crate::tui::model::{Model, Pane, SidebarEntry};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let theme = &model.theme;
@@ -93,7 +92,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             Line::from(Span::styled(pad(&text, width), style))
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    put_lines(frame.buffer_mut(), inner, &lines);
 }
 
 /// The last part of a dotted rule id, which is what people recognise.
