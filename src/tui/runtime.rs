@@ -227,10 +227,10 @@ async fn event_loop<B: Backend>(
             _ = sleep_until(deadline), if deadline.is_some() && dirty => {}
             _ = sleep_until(minute), if minute.is_some() => {
                 // Redraw only if the text on screen reads differently now.
-                let before = (!dirty).then(|| screen(&model));
+                let before = (!dirty).then(|| screen(&model, view::draw));
                 model.now = clock();
                 effects.extend(update::update(&mut model, Action::Tick));
-                dirty = dirty || before != Some(screen(&model));
+                dirty = dirty || before != Some(screen(&model, view::draw));
             }
             _ = sleep_until(detail_due.map(|(_, at)| at)), if detail_due.is_some() => {
                 if let Some((id, _)) = detail_due.take() {
@@ -291,11 +291,17 @@ async fn event_loop<B: Backend>(
             }
             Some(event) = sync_rx.recv() => {
                 // A pull every few seconds that finds nothing new draws
-                // nothing.
-                let before = (!dirty).then(|| screen(&model));
+                // nothing. Where the sync stands shows on the status line
+                // alone: the whole screen drawn twice off screen for each
+                // report was a third of a busy console's drawing.
+                let part = match event {
+                    SyncEvent::Status(_) => view::draw_status_line,
+                    _ => view::draw,
+                };
+                let before = (!dirty).then(|| screen(&model, part));
                 model.now = clock();
                 effects.extend(update::update(&mut model, Action::Synced(event)));
-                dirty = dirty || before != Some(screen(&model));
+                dirty = dirty || before != Some(screen(&model, part));
             }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
@@ -666,11 +672,11 @@ fn next_minute() -> Instant {
     Instant::now() + (Duration::from_secs(60) - into_minute)
 }
 
-/// The frame the model draws, off screen: to tell whether the clock
-/// changed anything on it.
-fn screen(model: &Model) -> Option<Buffer> {
+/// What `part` of the view draws of the model, off screen: to tell whether
+/// the clock or a sync changed anything on it.
+fn screen(model: &Model, part: fn(&mut ratatui::Frame, &Model)) -> Option<Buffer> {
     let mut terminal = Terminal::new(TestBackend::new(model.width, model.height)).ok()?;
-    terminal.draw(|frame| view::draw(frame, model)).ok()?;
+    terminal.draw(|frame| part(frame, model)).ok()?;
     Some(terminal.backend().buffer().clone())
 }
 

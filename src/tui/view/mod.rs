@@ -94,6 +94,16 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     }
 }
 
+/// The status line alone, where `draw` puts it: all a sync's report of
+/// where it stands changes on screen.
+pub fn draw_status_line(frame: &mut Frame, model: &Model) {
+    let area = frame.area();
+    if !layout::too_small(area.width, area.height) {
+        let panes = layout::panes(area.width, area.height, model.focus, model.zoom);
+        status::draw(frame, model, panes.status);
+    }
+}
+
 /// Whether something on screen reads the clock: the ages in the list and
 /// the detail pane, or when the sync last answered. The runtime then wakes
 /// as the minute turns, and redraws if the text reads differently.
