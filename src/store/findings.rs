@@ -546,6 +546,10 @@ impl Store {
         mut sink: impl FnMut(T) -> Result<()>,
     ) -> Result<()> {
         let chunks: Vec<&[i64]> = ids.chunks(RENDER_CHUNK).collect();
+        let _mapped = match chunks.len() {
+            0..=PARALLEL_RENDER_CHUNKS => None,
+            _ => Some(self.mapped_reads()?),
+        };
         let pending = Arc::new(pending_by_finding(self)?);
         let mine = FindingReader::sharing(self, pending.clone());
         let second = match chunks.len() {
@@ -600,6 +604,8 @@ impl Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
+        // It reads as `render_chunks` reads, through the mapped file.
+        conn.pragma_update(None, "mmap_size", super::READ_MAP_BYTES)?;
         Ok(Some(Store {
             conn,
             path: self.path.clone(),
@@ -656,6 +662,8 @@ struct FindingReader<'s> {
     pending: Arc<PendingByFinding>,
     /// Rules as stored, decoded once each.
     rules: HashMap<i64, StoredRule>,
+    /// Projects' names and addresses, read once each.
+    projects: HashMap<i64, (String, Option<String>)>,
 }
 
 impl<'s> FindingReader<'s> {
@@ -668,6 +676,7 @@ impl<'s> FindingReader<'s> {
             store,
             pending,
             rules: HashMap::new(),
+            projects: HashMap::new(),
         }
     }
 
@@ -742,6 +751,7 @@ impl<'s> FindingReader<'s> {
             store,
             pending,
             rules,
+            projects,
         } = self;
         let list = serde_json::to_string(ids)?;
         let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
@@ -765,17 +775,16 @@ impl<'s> FindingReader<'s> {
         // Each row names its place in `ids`, whatever order SQLite takes.
         let mut stmt = store.conn.prepare_cached(
             "SELECT chosen.key, f.id, d.doc, f.ref, f.state, f.triage_state, f.triage_reason,
-                    f.triage_comment, f.triaged_at, d.code_start, d.code, f.rule_id, p.name, p.url
+                    f.triage_comment, f.triaged_at, d.code_start, d.code, f.rule_id, f.project_id
              FROM json_each(?1) AS chosen
              JOIN findings f ON f.id = chosen.value
-             JOIN projects p ON p.id = f.project_id
-             JOIN rules r ON r.id = f.rule_id
              JOIN finding_details d ON d.finding_id = f.id",
         )?;
         let mut rows = stmt.query([&list])?;
         while let Some(r) = rows.next()? {
             let place: usize = r.get(0)?;
             let id: i64 = r.get(1)?;
+            let (project, url) = stored_project(store, projects, r.get(12)?, id)?;
             let stored = Stored {
                 id,
                 doc: r.get_ref(2)?.as_str()?,
@@ -787,8 +796,8 @@ impl<'s> FindingReader<'s> {
                 triaged_at: r.get_ref(8)?.as_str_or_null()?,
                 code_start: r.get(9)?,
                 code: r.get_ref(10)?.as_str_or_null()?,
-                project: r.get_ref(12)?.as_str()?,
-                url: r.get_ref(13)?.as_str_or_null()?,
+                project,
+                url: url.as_deref(),
                 rule: stored_rule(store, rules, r.get(11)?, id)?,
                 activity: activity.get(&id).map_or(&[], Vec::as_slice),
                 pending: pending.get(&id).map_or(&[], Vec::as_slice),
@@ -823,6 +832,28 @@ fn stored_rule<'r>(
         }
     };
     Ok(rule)
+}
+
+/// The name and address of project `project_id`, read the first time it is
+/// asked for; `finding` names the finding in the error of a missing one.
+fn stored_project<'p>(
+    store: &Store,
+    projects: &'p mut HashMap<i64, (String, Option<String>)>,
+    project_id: i64,
+    finding: i64,
+) -> Result<&'p (String, Option<String>)> {
+    let project = match projects.entry(project_id) {
+        std::collections::hash_map::Entry::Occupied(kept) => kept.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            let project = store
+                .conn
+                .prepare_cached("SELECT name, url FROM projects WHERE id = ?1")?
+                .query_row([project_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .with_context(|| format!("finding {finding} is damaged in the store"))?;
+            slot.insert(project)
+        }
+    };
+    Ok(project)
 }
 
 /// One finding as the store holds it, borrowed from its rows: its stored
