@@ -753,7 +753,10 @@ mod tests {
         // An id the store does not hold is skipped, as before.
         ids.insert(10, 999_999_999);
         assert_eq!(written(&store, &ids), the_domain_way(&store, &ids));
-        assert_eq!(written(&store, &ids[..7]), the_domain_way(&store, &ids[..7]));
+        assert_eq!(
+            written(&store, &ids[..7]),
+            the_domain_way(&store, &ids[..7])
+        );
         assert_eq!(written(&store, &[]), r#"{"findings":[]}"#);
         assert_eq!(written(&store, &[999_999_999]), r#"{"findings":[]}"#);
     }
