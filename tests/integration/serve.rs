@@ -123,6 +123,9 @@ async fn findings_page_deterministically_to_an_empty_page() {
     assert_eq!(&all[..3], &[1010, 1009, 1008]);
     let p = all.iter().position(|i| *i == 239).unwrap();
     assert_eq!(&all[p..p + 3], &[239, 238, 237]);
+    // Written as bytes, still said to be JSON.
+    let answer = raw_client().get(url(0, "")).send().await.unwrap();
+    assert_eq!(answer.headers()["content-type"], "application/json");
     // The same again: paging does not move.
     let (_, again) = get(&url(1, "")).await;
     assert_eq!(ids(&again), all[100..200].to_vec());
