@@ -818,20 +818,13 @@ fn stored_rule<'r>(
     rule_id: i64,
     finding: i64,
 ) -> Result<&'r StoredRule> {
-    let rule = match rules.entry(rule_id) {
-        std::collections::hash_map::Entry::Occupied(kept) => kept.into_mut(),
-        std::collections::hash_map::Entry::Vacant(slot) => {
-            let doc: String = store
-                .conn
-                .prepare_cached("SELECT doc FROM rules WHERE id = ?1")?
-                .query_row([rule_id], |r| r.get(0))
-                .with_context(|| format!("finding {finding} is damaged in the store"))?;
-            let rule: StoredRule = serde_json::from_str(&doc)
-                .with_context(|| format!("finding {finding} is damaged in the store"))?;
-            slot.insert(rule)
-        }
-    };
-    Ok(rule)
+    read_once(rules, rule_id, finding, || {
+        let doc: String = store
+            .conn
+            .prepare_cached("SELECT doc FROM rules WHERE id = ?1")?
+            .query_row([rule_id], |r| r.get(0))?;
+        Ok(serde_json::from_str(&doc)?)
+    })
 }
 
 /// The name and address of project `project_id`, read the first time it is
@@ -842,18 +835,27 @@ fn stored_project<'p>(
     project_id: i64,
     finding: i64,
 ) -> Result<&'p (String, Option<String>)> {
-    let project = match projects.entry(project_id) {
-        std::collections::hash_map::Entry::Occupied(kept) => kept.into_mut(),
-        std::collections::hash_map::Entry::Vacant(slot) => {
-            let project = store
-                .conn
-                .prepare_cached("SELECT name, url FROM projects WHERE id = ?1")?
-                .query_row([project_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .with_context(|| format!("finding {finding} is damaged in the store"))?;
-            slot.insert(project)
-        }
-    };
-    Ok(project)
+    read_once(projects, project_id, finding, || {
+        Ok(store
+            .conn
+            .prepare_cached("SELECT name, url FROM projects WHERE id = ?1")?
+            .query_row([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    })
+}
+
+/// What `kept` holds for `id`, `read` into it the first time; `finding`
+/// names the finding in the error of a damaged one.
+fn read_once<T>(
+    kept: &mut HashMap<i64, T>,
+    id: i64,
+    finding: i64,
+    read: impl FnOnce() -> Result<T>,
+) -> Result<&T> {
+    Ok(match kept.entry(id) {
+        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => slot
+            .insert(read().with_context(|| format!("finding {finding} is damaged in the store"))?),
+    })
 }
 
 /// One finding as the store holds it, borrowed from its rows: its stored
