@@ -56,16 +56,60 @@ impl ScanToStore<'_> {
 }
 
 /// What a pull hands the store's writer (`Store::import_pulled`).
-#[derive(Debug)]
 pub enum PulledPage {
-    /// One page's findings, grouped by project and ref.
-    Findings(Vec<ScanResults>),
+    /// One page's findings, grouped by project and ref (`PulledPage::findings`).
+    Findings(Vec<PulledScan>),
     /// Where the pull stands after the pages before it (the backend's
     /// change cursor): handed back once those pages are committed, so that
     /// a pull that stops half-way resumes from what the store kept.
     Mark(String),
     /// Every page came: keep them.
     End,
+}
+
+impl PulledPage {
+    /// A page of findings, with what storing each takes worked out here,
+    /// on the pulling side: the writer binds it while the next page is
+    /// prepared.
+    pub fn findings(scans: Vec<ScanResults>) -> Result<PulledPage> {
+        let scans = scans
+            .into_iter()
+            .map(|scan| {
+                let details = scan
+                    .findings
+                    .iter()
+                    .map(|f| Details::of(f, &f.match_based_id))
+                    .collect::<Result<_>>()?;
+                Ok(PulledScan { scan, details })
+            })
+            .collect::<Result<_>>()?;
+        Ok(PulledPage::Findings(scans))
+    }
+}
+
+/// A pulled scan, and its findings' details, one for each.
+pub struct PulledScan {
+    scan: ScanResults,
+    details: Vec<Details>,
+}
+
+/// What `finding_details` holds for a finding.
+#[derive(Clone)]
+struct Details {
+    doc: String,
+    code_start: Option<u32>,
+    code: Option<String>,
+}
+
+impl Details {
+    /// Under the identity `match_based_id`.
+    fn of(f: &Finding, match_based_id: &str) -> Result<Details> {
+        Ok(Details {
+            doc: details_doc(f, match_based_id)?,
+            code_start: f.code.as_ref().map(|c| c.start_line),
+            code: f.code.as_ref().map(|c| c.lines.join("\n")),
+        })
+    }
 }
 
 /// A rule as the `rules` table keeps it.
@@ -127,7 +171,7 @@ impl Store {
         let mut summaries = Vec::with_capacity(scans.len());
         for scan in scans {
             let summary = match scan {
-                ScanToStore::Whole(whole) => import_scan(&tx, whole, now, &mut rules),
+                ScanToStore::Whole(whole) => import_scan(&tx, whole, None, now, &mut rules),
                 ScanToStore::Streamed { scan, keys, read } => {
                     import_streamed_scan(&tx, scan, keys, read, now, &mut rules)
                 }
@@ -186,14 +230,18 @@ impl Store {
             }
         };
         let _cache = self.write_cache()?;
+        // Pulled changes land anywhere in the store: each reads its rows.
+        let _mapped = self.mapped_reads()?;
+        let checkpoints = self.background_checkpoints()?;
         let now = OffsetDateTime::now_utc();
         let mut tx = self.write_tx()?;
         let mut began = std::time::Instant::now();
         let mut rules = RulesWritten::new();
         let mut kept = 0;
         loop {
-            for scan in &scans {
-                import_scan(&tx, scan, now, &mut rules)
+            for pulled in &scans {
+                let scan = &pulled.scan;
+                import_scan(&tx, scan, Some(&pulled.details), now, &mut rules)
                     .with_context(|| format!("cannot store the findings of {}", scan.origin))?;
             }
             kept += 1;
@@ -204,6 +252,7 @@ impl Store {
                     Some(PulledPage::End) => {
                         super::bump_findings_version(&tx)?;
                         tx.commit()?;
+                        checkpoints.committed()?;
                         if let Some(mark) = &mark {
                             committed(mark);
                         }
@@ -216,6 +265,7 @@ impl Store {
             if began.elapsed() >= hold {
                 super::bump_findings_version(&tx)?;
                 tx.commit()?;
+                checkpoints.committed()?;
                 if let Some(mark) = mark.take() {
                     committed(&mark);
                 }
@@ -1265,9 +1315,11 @@ impl StoredRow {
     }
 }
 
+/// `details`: the findings' details, when worked out beforehand.
 fn import_scan(
     tx: &Transaction,
     scan: &ScanResults,
+    details: Option<&[Details]>,
     now: OffsetDateTime,
     rules: &mut RulesWritten,
 ) -> Result<ImportSummary> {
@@ -1294,7 +1346,8 @@ fn import_scan(
     };
     let mut writer = ScanWriter::new(tx, scan, placing.as_deref(), scan.findings.len())?;
     for (i, f) in scan.findings.iter().enumerate() {
-        writer.write(i, f, scan.identities.get(i), rules)?;
+        let details = details.and_then(|d| d.get(i));
+        writer.write(i, f, scan.identities.get(i), details, rules)?;
     }
     writer.finish(now)
 }
@@ -1331,7 +1384,7 @@ fn import_streamed_scan(
             let key = keys
                 .get(next)
                 .context("the file holds more results than when it was first read")?;
-            writer.write(next, f, Some(&key.identity), rules)?;
+            writer.write(next, f, Some(&key.identity), None, rules)?;
             next += 1;
         }
         Ok(())
@@ -1341,6 +1394,15 @@ fn import_streamed_scan(
     }
     writer.finish(now)
 }
+
+/// The one statement that inserts findings: each new row takes the next
+/// change number (migration 9), so `sift serve`'s change cursor sees it.
+const INSERT_FINDING: &str = "
+    INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity, path,
+        line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
+        relevant_since, component, risk, change_seq)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+        (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))";
 
 /// Hands a scan's findings over a chunk at a time, in order, to the
 /// function it is given.
@@ -1434,21 +1496,8 @@ impl<'t> ScanWriter<'t> {
                     code = COALESCE(?4, code)
                  WHERE finding_id = ?1",
             )?,
-            insert: tx.prepare_cached(
-                "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
-                    path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-                    relevant_since, component, risk, change_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                    (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))",
-            )?,
-            insert_by_id: tx.prepare_cached(
-                "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity,
-                    path, line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
-                    relevant_since, component, risk, change_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                    (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))
-                 ON CONFLICT DO NOTHING",
-            )?,
+            insert: tx.prepare_cached(INSERT_FINDING)?,
+            insert_by_id: tx.prepare_cached(&format!("{INSERT_FINDING} ON CONFLICT DO NOTHING"))?,
             insert_details: tx.prepare_cached(
                 "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
             )?,
@@ -1458,12 +1507,15 @@ impl<'t> ScanWriter<'t> {
         })
     }
 
-    /// Stores the scan's `i`th finding, `identity` what identifies it.
+    /// Stores the scan's `i`th finding, `identity` what identifies it;
+    /// `prepared` its details under its own match-based id, when worked
+    /// out beforehand.
     fn write(
         &mut self,
         i: usize,
         f: &Finding,
         identity: Option<&crate::domain::Identity>,
+        prepared: Option<&Details>,
         rules: &mut RulesWritten,
     ) -> Result<()> {
         let (tx, scan, project_id) = (self.tx, self.scan, self.project_id);
@@ -1489,8 +1541,13 @@ impl<'t> ScanWriter<'t> {
             }
         };
         let rule_id = rule_id(tx, f, rules)?;
-        let code = f.code.as_ref().map(|c| c.lines.join("\n"));
-        let code_start = f.code.as_ref().map(|c| c.start_line);
+        // The details under the identity the import settled on.
+        let details = |mbid: &str| -> Result<std::borrow::Cow<'_, Details>> {
+            Ok(match prepared {
+                Some(d) if mbid == f.match_based_id => std::borrow::Cow::Borrowed(d),
+                _ => std::borrow::Cow::Owned(Details::of(f, mbid)?),
+            })
+        };
         let verdict = f.verdict().map(|v| v.as_str());
         let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
         let (component, risk) = (
@@ -1524,9 +1581,9 @@ impl<'t> ScanWriter<'t> {
                 risk,
             ])?;
             if inserted == 1 {
-                let doc = details_doc(f, &f.match_based_id)?;
+                let d = details(&f.match_based_id)?;
                 self.insert_details
-                    .execute(params![f.id, doc, code_start, code])?;
+                    .execute(params![f.id, d.doc, d.code_start, d.code])?;
                 super::identity::save_evidence(tx, f.id, &evidence)?;
                 for a in &f.activity {
                     self.insert_activity.execute(params![
@@ -1589,15 +1646,15 @@ impl<'t> ScanWriter<'t> {
                     risk,
                 ])?;
             }
-            let doc = details_doc(f, &mbid)?;
-            let details_same = stored.doc.as_deref() == Some(doc.as_str())
-                && code_start.is_none_or(|c| stored.code_start == Some(c))
-                && code
+            let d = details(&mbid)?;
+            let details_same = stored.doc.as_deref() == Some(d.doc.as_str())
+                && d.code_start.is_none_or(|c| stored.code_start == Some(c))
+                && d.code
                     .as_ref()
                     .is_none_or(|c| stored.code.as_ref() == Some(c));
             if !details_same {
                 self.update_details
-                    .execute(params![id, doc, code_start, code])?;
+                    .execute(params![id, d.doc, d.code_start, d.code])?;
             }
             if stored.evidence != Some(evidence) {
                 super::identity::save_evidence(tx, id, &evidence)?;
@@ -1628,7 +1685,7 @@ impl<'t> ScanWriter<'t> {
         if !self.seen.insert((git_ref.clone(), mbid.clone())) {
             return Ok(()); // the same match twice in one scan is one finding
         }
-        let doc = details_doc(f, &mbid)?;
+        let d = details(&mbid)?;
         let mut triage = (
             f.triage_state.as_str().to_string(),
             f.triage_reason.map(|r| r.as_str().to_string()),
@@ -1670,7 +1727,7 @@ impl<'t> ScanWriter<'t> {
         ])?;
         let id = tx.last_insert_rowid();
         self.insert_details
-            .execute(params![id, doc, code_start, code])?;
+            .execute(params![id, d.doc, d.code_start, d.code])?;
         super::identity::save_evidence(tx, id, &evidence)?;
         for a in &f.activity {
             self.insert_activity.execute(params![
@@ -1896,6 +1953,10 @@ mod pull_tests {
     use crate::wire::v1::FindingsPage;
 
     /// Platform records as a pull brings them, one scan of acme/web main.
+    pub(super) fn pulled_page(json: &str) -> PulledPage {
+        PulledPage::findings(pulled(json)).unwrap()
+    }
+
     pub(super) fn pulled(json: &str) -> Vec<ScanResults> {
         let page: FindingsPage = serde_json::from_str(json).unwrap();
         vec![ScanResults {
@@ -2000,9 +2061,7 @@ mod pull_tests {
         let mut store = Store::in_memory().unwrap();
         let version = store.findings_version().unwrap();
         // The pull stopped after its first page: nothing of it stays.
-        let kept = store
-            .import_pulled([PulledPage::Findings(pulled(PAGE))], |_| {})
-            .unwrap();
+        let kept = store.import_pulled([pulled_page(PAGE)], |_| {}).unwrap();
         assert_eq!(kept, None);
         assert_eq!(store.count_findings().unwrap(), 0);
         assert_eq!(store.findings_version().unwrap(), version);
@@ -2016,11 +2075,7 @@ mod pull_tests {
         let second = PAGE.replace("m_1", "m_3").replace("\"id\": 1", "\"id\": 3");
         let kept = store
             .import_pulled(
-                [
-                    PulledPage::Findings(pulled(PAGE)),
-                    PulledPage::Findings(pulled(&second)),
-                    PulledPage::End,
-                ],
+                [pulled_page(PAGE), pulled_page(&second), PulledPage::End],
                 |_| {},
             )
             .unwrap();
@@ -2035,11 +2090,7 @@ mod pull_tests {
         let mut store = Store::open(dir.path()).unwrap();
         let other = Store::open(dir.path()).unwrap();
         let second = PAGE.replace("m_1", "m_3").replace("\"id\": 1", "\"id\": 3");
-        let mut pages = vec![
-            PulledPage::Findings(pulled(PAGE)),
-            PulledPage::Findings(pulled(&second)),
-        ]
-        .into_iter();
+        let mut pages = vec![pulled_page(PAGE), pulled_page(&second)].into_iter();
         // While the third page is on its way, the first is committed: the
         // write lock was let go between them.
         let mut seen_meanwhile = None;
@@ -2060,11 +2111,7 @@ mod pull_tests {
         assert_eq!(store.count_findings().unwrap(), 2);
         let kept = store
             .import_pulled(
-                [
-                    PulledPage::Findings(pulled(PAGE)),
-                    PulledPage::Findings(pulled(&second)),
-                    PulledPage::End,
-                ],
+                [pulled_page(PAGE), pulled_page(&second), PulledPage::End],
                 |_| {},
             )
             .unwrap();
@@ -2076,7 +2123,7 @@ mod pull_tests {
 /// A pull's marks and the import of findings named by id.
 #[cfg(test)]
 mod pull_mark_tests {
-    use super::pull_tests::pulled;
+    use super::pull_tests::{pulled, pulled_page};
     use super::*;
     use crate::domain::TriageChange;
 
@@ -2105,11 +2152,11 @@ mod pull_mark_tests {
         let kept = store
             .import_pulled_holding(
                 [
-                    PulledPage::Findings(pulled(&page(&[1, 2], "untriaged"))),
+                    pulled_page(&page(&[1, 2], "untriaged")),
                     PulledPage::Mark("s.2".into()),
-                    PulledPage::Findings(pulled(&page(&[3], "untriaged"))),
+                    pulled_page(&page(&[3], "untriaged")),
                     PulledPage::Mark("s.3".into()),
-                    PulledPage::Findings(pulled(&page(&[4], "untriaged"))),
+                    pulled_page(&page(&[4], "untriaged")),
                 ],
                 |m| marks.push(m.to_string()),
                 std::time::Duration::ZERO,
@@ -2124,7 +2171,7 @@ mod pull_mark_tests {
         let kept = store
             .import_pulled(
                 [
-                    PulledPage::Findings(pulled(&page(&[4], "untriaged"))),
+                    pulled_page(&page(&[4], "untriaged")),
                     PulledPage::Mark("s.4".into()),
                     PulledPage::End,
                 ],

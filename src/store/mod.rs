@@ -2,6 +2,7 @@
 //! of a remote backend.
 
 mod assistant;
+mod checkpoints;
 mod decide;
 mod digest;
 mod findings;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_assistant.sql"),
     include_str!("migrations/0007_assistant_more.sql"),
     include_str!("migrations/0008_change_seq.sql"),
+    include_str!("migrations/0009_numbered_by_the_import.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";

@@ -35,7 +35,6 @@ use anyhow::{Context, Result};
 use credentials::Token;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,8 +60,10 @@ enum Listed {
         page: FindingsPage,
         /// `sift serve`'s cursor past this page (none from Semgrep).
         cursor: Option<String>,
-        /// The page as it came, for telling whether it changed.
-        digest: String,
+        /// The page as it came, for telling whether it changed: only for
+        /// a listing of every finding (a listing of changes is never
+        /// compared).
+        digest: Option<String>,
     },
     CursorUnknown,
 }
@@ -313,10 +314,13 @@ impl Api {
         let headers = response.headers().clone();
         *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(headers.contains_key(crate::wire::headers::SIFT_SERVE));
-        let body = response
-            .text()
+        let bytes = response
+            .bytes()
             .await
             .map_err(|e| self.redacted(http::transport_error(&e, what, self.timeout)))?;
+        // Checked in place, not copied: a page of findings is megabytes.
+        let body = String::from_utf8(Vec::from(bytes))
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, body))
     }
 
@@ -484,7 +488,7 @@ impl Api {
         Ok(Listed::Page {
             page: self.parse(&body, &what)?,
             cursor,
-            digest: page_digest(&body),
+            digest: since.is_none().then(|| page_digest(&body)),
         })
     }
 
@@ -731,7 +735,13 @@ impl PageSender {
     /// Waits while the writer is busy with the page before; fails when the
     /// writer stopped (its own error says why).
     async fn send(&self, scans: Vec<ScanResults>) -> Result<(), BackendError> {
-        self.put(PulledPage::Findings(scans)).await
+        let page = PulledPage::findings(scans).map_err(|e| {
+            BackendError::outage(
+                Outage::LocalStore,
+                format!("cannot prepare the pulled findings for the local cache: {e:#}"),
+            )
+        })?;
+        self.put(page).await
     }
 
     /// The change cursor past the pages sent so far: kept as soon as the
@@ -767,12 +777,13 @@ struct FullPull {
 fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResults> {
     let now = OffsetDateTime::now_utc();
     let mut scans: Vec<ScanResults> = Vec::new();
-    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
     for wire in findings {
         let f = wire.into_domain(now);
-        let i = *by_key
-            .entry((f.project.clone(), f.git_ref.clone()))
-            .or_insert_with(|| {
+        // A page holds few projects and refs: looked for, not hashed.
+        let same = |s: &ScanResults| s.project == f.project && s.git_ref == f.git_ref;
+        let i = match scans.iter().rposition(same) {
+            Some(i) => i,
+            None => {
                 scans.push(ScanResults {
                     origin: origin.to_string(),
                     source: ScanSource::Platform,
@@ -786,7 +797,8 @@ fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResul
                     source_root: None,
                 });
                 scans.len() - 1
-            });
+            }
+        };
         scans[i].findings.push(f);
     }
     scans
@@ -1143,7 +1155,7 @@ impl Api {
                     if query.page == 0 {
                         pulled.cursor = cursor;
                     }
-                    (page, digest)
+                    (page, digest.unwrap_or_default())
                 }
                 Listed::CursorUnknown => (
                     FindingsPage {
