@@ -1209,8 +1209,7 @@ fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<
 /// The finding's details as stored: the v1 document without its rule (kept
 /// once, in `rules`), under the identity the import settled on.
 fn details_doc(f: &Finding, match_based_id: &str) -> Result<String> {
-    let mut wire = v1::Finding::from_domain(f);
-    wire.rule = None;
+    let mut wire = v1::Finding::from_domain_without_rule(f);
     wire.match_based_id = Some(match_based_id.to_string());
     // The row's columns hold these (and win over the document): without
     // them, a decision leaves the document as it was, and a pull that
@@ -1221,8 +1220,14 @@ fn details_doc(f: &Finding, match_based_id: &str) -> Result<String> {
     wire.triage_reason = None;
     wire.triage_comment = None;
     wire.triaged_at = None;
-    Ok(serde_json::to_string(&wire)?)
+    // Most documents are one or two kilobytes: written without regrowing.
+    let mut doc = Vec::with_capacity(DETAILS_DOC_CAPACITY);
+    serde_json::to_writer(&mut doc, &wire)?;
+    Ok(String::from_utf8(doc)?)
 }
+
+/// What a finding's details document is given to start with, in bytes.
+const DETAILS_DOC_CAPACITY: usize = 2048;
 
 /// The columns of a finding a scan sets.
 #[derive(Debug, PartialEq)]

@@ -501,7 +501,15 @@ impl Finding {
     }
 
     pub fn from_domain(f: &domain::Finding) -> Finding {
-        let rule = Rule::from_domain(&f.rule);
+        Finding {
+            rule: Some(Rule::from_domain(&f.rule)),
+            ..Finding::from_domain_without_rule(f)
+        }
+    }
+
+    /// `from_domain` without the rule, which the store keeps once for all
+    /// its findings.
+    pub fn from_domain_without_rule(f: &domain::Finding) -> Finding {
         let assistant = f.assistant.as_ref().map(Assistant::from_domain);
         Finding {
             id: f.id,
@@ -551,7 +559,7 @@ impl Finding {
                 url: t.url.clone(),
             }),
             review_comments: Vec::new(),
-            rule: Some(rule),
+            rule: None,
             assistant,
             rule_fix: f.rule_fix.clone(),
         }

@@ -35,6 +35,7 @@ use anyhow::{Context, Result};
 use credentials::Token;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -777,28 +778,34 @@ struct FullPull {
 fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResults> {
     let now = OffsetDateTime::now_utc();
     let mut scans: Vec<ScanResults> = Vec::new();
+    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
     for wire in findings {
-        let f = wire.into_domain(now);
-        // A page holds few projects and refs: looked for, not hashed.
-        let same = |s: &ScanResults| s.project == f.project && s.git_ref == f.git_ref;
-        let i = match scans.iter().rposition(same) {
-            Some(i) => i,
+        let mut f = wire.into_domain(now);
+        // The key is the finding's own project and ref, moved in and back.
+        let key = (
+            std::mem::take(&mut f.project),
+            std::mem::take(&mut f.git_ref),
+        );
+        let i = match by_key.get(&key) {
+            Some(&i) => i,
             None => {
                 scans.push(ScanResults {
                     origin: origin.to_string(),
                     source: ScanSource::Platform,
-                    project: f.project.clone(),
+                    project: key.0.clone(),
                     repository_url: f.repository_url.clone(),
-                    git_ref: f.git_ref.clone(),
+                    git_ref: key.1.clone(),
                     findings: Vec::new(),
                     identities: Vec::new(),
                     errors: Vec::new(),
                     warnings: Vec::new(),
                     source_root: None,
                 });
+                by_key.insert(key.clone(), scans.len() - 1);
                 scans.len() - 1
             }
         };
+        (f.project, f.git_ref) = key;
         scans[i].findings.push(f);
     }
     scans
