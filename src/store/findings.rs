@@ -230,8 +230,6 @@ impl Store {
             }
         };
         let _cache = self.write_cache()?;
-        // Pulled changes land anywhere in the store: each reads its rows.
-        let _mapped = self.mapped_reads()?;
         let checkpoints = self.background_checkpoints()?;
         let now = OffsetDateTime::now_utc();
         let mut tx = self.write_tx()?;

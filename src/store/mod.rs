@@ -94,6 +94,9 @@ impl Drop for MappedReads<'_> {
     }
 }
 
+/// The store's log, once it starts again, is cut back to this size.
+const LOG_KEPT_BYTES: i64 = 64 << 20;
+
 /// `PRAGMA temp_store` for memory.
 const TEMP_STORE_MEMORY: i64 = 2;
 
@@ -239,6 +242,10 @@ impl Store {
             .pragma_update(None, "journal_mode", "WAL")
             .context("cannot switch the store to WAL mode")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A long pull's log grows to a few hundred megabytes between
+        // checkpoints (store/checkpoints.rs): cut back when it starts again.
+        self.conn
+            .pragma_update(None, "journal_size_limit", LOG_KEPT_BYTES)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
