@@ -108,9 +108,10 @@ impl Store {
     /// Every project, by name.
     pub fn project_rows(&self) -> Result<Vec<ProjectRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT p.id, p.name, p.url, p.primary_branch, MIN(s.imported_at), MAX(s.imported_at)
-             FROM projects p LEFT JOIN scans s ON s.project_id = p.id
-             GROUP BY p.id ORDER BY p.name",
+            "SELECT p.id, p.name, p.url, p.primary_branch,
+                (SELECT min(imported_at) FROM scans WHERE project_id = p.id),
+                (SELECT max(imported_at) FROM scans WHERE project_id = p.id)
+             FROM projects p ORDER BY p.name",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(ProjectRow {
@@ -123,5 +124,48 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_lists_its_first_and_latest_import_and_none_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO projects (id, name) VALUES (1, 'acme/web'), (2, 'acme/api');
+                 INSERT INTO scans (project_id, ref, origin, imported_at, findings, errors) VALUES
+                    (1, 'main', 'a', '2026-03-02T00:00:00Z', 1, 0),
+                    (1, 'main', 'b', '2026-01-05T00:00:00Z', 1, 0),
+                    (1, 'dev', 'c', '2026-02-10T00:00:00Z', 1, 0);",
+            )
+            .unwrap();
+        let rows = store.project_rows().unwrap();
+        let seen: Vec<(&str, Option<&str>, Option<&str>)> = rows
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.first_import.as_deref(),
+                    p.latest_import.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("acme/api", None, None),
+                (
+                    "acme/web",
+                    Some("2026-01-05T00:00:00Z"),
+                    Some("2026-03-02T00:00:00Z")
+                ),
+            ]
+        );
     }
 }

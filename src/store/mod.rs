@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_assistant_more.sql"),
     include_str!("migrations/0008_change_seq.sql"),
     include_str!("migrations/0009_numbered_by_the_import.sql"),
+    include_str!("migrations/0010_scans_by_project.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";
