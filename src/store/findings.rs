@@ -1955,11 +1955,12 @@ mod pull_tests {
     use crate::domain::TriageChange;
     use crate::wire::v1::FindingsPage;
 
-    /// Platform records as a pull brings them, one scan of acme/web main.
+    /// `pulled`, as the pulling side hands it to the writer.
     pub(super) fn pulled_page(json: &str) -> PulledPage {
         PulledPage::findings(pulled(json)).unwrap()
     }
 
+    /// Platform records as a pull brings them, one scan of acme/web main.
     pub(super) fn pulled(json: &str) -> Vec<ScanResults> {
         let page: FindingsPage = serde_json::from_str(json).unwrap();
         vec![ScanResults {
