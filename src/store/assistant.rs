@@ -155,28 +155,31 @@ impl Store {
                 "SELECT json_extract(doc, '$.assistant.autotriage.verdict') IS NOT NULL
                  FROM finding_details WHERE finding_id = ?1",
             )?;
-            let mut set_verdict = tx.prepare_cached(
+            let mut set_verdict = tx.prepare_cached(concat!(
                 "UPDATE findings SET verdict = ?2,
                     triage_state = CASE
                         WHEN ?2 = 'false_positive' AND triage_state = 'untriaged'
                              AND state = 'unresolved' THEN 'provisionally_ignored'
                         WHEN (?2 IS NULL OR ?2 != 'false_positive')
                              AND triage_state = 'provisionally_ignored' THEN 'untriaged'
-                        ELSE triage_state END
-                 WHERE id = ?1",
-            )?;
+                        ELSE triage_state END,
+                    change_seq = ",
+                next_change!(),
+                " WHERE id = ?1"
+            ))?;
             let mut history = tx.prepare_cached(
                 "INSERT INTO activity (finding_id, at, actor, action, note)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             // Semgrep's own component tag, from an import, stands.
-            let mut set_component = tx.prepare_cached(
-                "UPDATE findings SET component = ?2, risk = ?3
-                 WHERE id = ?1 AND NOT EXISTS (
+            let mut set_component = tx.prepare_cached(concat!(
+                "UPDATE findings SET component = ?2, risk = ?3, change_seq = ",
+                next_change!(),
+                " WHERE id = ?1 AND NOT EXISTS (
                      SELECT 1 FROM finding_details
                      WHERE finding_id = ?1
-                       AND json_extract(doc, '$.assistant.component.tag') IS NOT NULL)",
-            )?;
+                       AND json_extract(doc, '$.assistant.component.tag') IS NOT NULL)"
+            ))?;
             let component = match &answer.judgement {
                 Judgement::Verdict {
                     component: Some(c), ..
@@ -254,7 +257,9 @@ impl Store {
     /// Up to `n` decisions reviewers made on the same rule in the same
     /// project, newest first, not on `except` (nor its copies).
     /// (By the decided-findings index: grouping by copy would otherwise
-    /// lead SQLite to scan the project's findings for every question.)
+    /// lead SQLite to scan the project's findings for every question. The
+    /// states are spelled as the index's, migration 11, for SQLite to use
+    /// it.)
     pub fn decided_examples(
         &self,
         project: &str,
@@ -268,7 +273,8 @@ impl Store {
              JOIN projects p ON p.id = f.project_id
              JOIN rules r ON r.id = f.rule_id
              WHERE p.name = ?1 AND r.name = ?2
-               AND f.triage_state IN ('ignored', 'fixing', 'reviewing')
+               AND (f.triage_state = 'ignored' OR f.triage_state = 'fixing'
+                    OR f.triage_state = 'reviewing')
                AND f.match_based_id != (SELECT match_based_id FROM findings WHERE id = ?3)
              GROUP BY f.match_based_id
              ORDER BY max(f.triaged_at) DESC, f.id DESC

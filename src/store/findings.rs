@@ -1253,6 +1253,8 @@ struct Triage {
 
 /// A known finding as stored, to tell what an import changes.
 struct StoredRow {
+    project_id: i64,
+    git_ref: String,
     match_based_id: String,
     scan_data: ScanData,
     triage: Triage,
@@ -1263,14 +1265,16 @@ struct StoredRow {
 }
 
 impl StoredRow {
-    fn read(tx: &Transaction, id: i64) -> Result<StoredRow> {
+    /// The finding `id`, when the store holds it.
+    fn read(tx: &Transaction, id: i64) -> Result<Option<StoredRow>> {
         let hash = |v: Option<i64>| v.map(|h| h as u64);
         Ok(tx
             .prepare_cached(
                 "SELECT f.match_based_id, f.rule_id, f.message, f.severity, f.path, f.line,
                     f.state, f.verdict, f.component, f.risk, f.triage_state, f.triage_reason,
                     f.triage_comment, f.triaged_at, f.relevant_since, d.doc, d.code_start,
-                    d.code, e.line, e.col, e.length, e.snippet, e.lines, e.before, e.after
+                    d.code, e.line, e.col, e.length, e.snippet, e.lines, e.before, e.after,
+                    f.project_id, f.ref
                  FROM findings f
                  LEFT JOIN finding_details d ON d.finding_id = f.id
                  LEFT JOIN finding_evidence e ON e.finding_id = f.id
@@ -1290,6 +1294,8 @@ impl StoredRow {
                     }),
                 };
                 Ok(StoredRow {
+                    project_id: r.get(25)?,
+                    git_ref: r.get(26)?,
                     match_based_id: r.get(0)?,
                     scan_data: ScanData {
                         rule_id: r.get(1)?,
@@ -1314,7 +1320,8 @@ impl StoredRow {
                     code: r.get(17)?,
                     evidence,
                 })
-            })?)
+            })
+            .optional()?)
     }
 }
 
@@ -1399,13 +1406,15 @@ fn import_streamed_scan(
 }
 
 /// The one statement that inserts findings: each new row takes the next
-/// change number (migration 9), so `sift serve`'s change cursor sees it.
-const INSERT_FINDING: &str = "
-    INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity, path,
+/// change number, so `sift serve`'s change cursor sees it.
+const INSERT_FINDING: &str = concat!(
+    "INSERT INTO findings (id, project_id, ref, match_based_id, rule_id, message, severity, path,
         line, state, triage_state, triage_reason, triage_comment, triaged_at, verdict,
         relevant_since, component, risk, change_seq)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-        (SELECT coalesce(max(change_seq), 0) + 1 FROM findings))";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ",
+    next_change!(),
+    ")"
+);
 
 /// Hands a scan's findings over a chunk at a time, in order, to the
 /// function it is given.
@@ -1483,17 +1492,20 @@ impl<'t> ScanWriter<'t> {
                  ORDER BY triaged_at DESC LIMIT 1",
             )?,
             id_taken: tx.prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?,
-            update_scan_data: tx.prepare_cached(
+            // Run only when what they set differs from what is stored.
+            update_scan_data: tx.prepare_cached(concat!(
                 "UPDATE findings SET rule_id = ?2, message = ?3, severity = ?4, path = ?5, line = ?6,
                     state = ?7, verdict = COALESCE(?8, verdict), component = COALESCE(?9, component),
-                    risk = COALESCE(?10, risk)
-                 WHERE id = ?1",
-            )?,
-            update_triage: tx.prepare_cached(
+                    risk = COALESCE(?10, risk), change_seq = ",
+                next_change!(),
+                " WHERE id = ?1"
+            ))?,
+            update_triage: tx.prepare_cached(concat!(
                 "UPDATE findings SET triage_state = ?2, triage_reason = ?3, triage_comment = ?4,
-                    triaged_at = ?5, relevant_since = ?6
-                 WHERE id = ?1",
-            )?,
+                    triaged_at = ?5, relevant_since = ?6, change_seq = ",
+                next_change!(),
+                " WHERE id = ?1"
+            ))?,
             update_details: tx.prepare_cached(
                 "UPDATE finding_details SET doc = ?2, code_start = COALESCE(?3, code_start),
                     code = COALESCE(?4, code)
@@ -1522,18 +1534,33 @@ impl<'t> ScanWriter<'t> {
         rules: &mut RulesWritten,
     ) -> Result<()> {
         let (tx, scan, project_id) = (self.tx, self.scan, self.project_id);
-        let git_ref = if f.git_ref.is_empty() {
+        // A platform record names its own ref (a pulled page's group holds
+        // many); a scanner's results take the scan's.
+        let git_ref = if f.git_ref.is_empty() && scan.source == ScanSource::Scanner {
             &scan.git_ref
         } else {
             &f.git_ref
         };
-        // A platform record names its finding by id: one the store does not
-        // hold yet (all of a first pull) goes in without being looked up.
-        let by_id = self.places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
+        // A platform record names its finding by id: one the store holds
+        // under that id (a pull after decisions) is read once and merged;
+        // one it does not hold yet (all of a first pull) goes in without
+        // being looked up by its match.
+        let mut by_id = self.places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
+        let mut held = None;
+        if by_id
+            && let Some(stored) = StoredRow::read(tx, f.id)?
+            && stored.project_id == project_id
+            && stored.git_ref == *git_ref
+            && stored.match_based_id == f.match_based_id
+        {
+            held = Some(stored);
+            by_id = false;
+        }
         let (existing, mbid) = match self.places.as_ref().and_then(|p| p.get(i)) {
             Some(Place::Repeat) => return Ok(()),
             Some(Place::Existing(id)) => (Some(*id), None),
             Some(Place::New(mbid)) => (None, Some(mbid.clone())),
+            None if held.is_some() => (Some(f.id), None),
             None if by_id => (None, None),
             None => {
                 let existing: Option<i64> = self
@@ -1613,7 +1640,10 @@ impl<'t> ScanWriter<'t> {
         };
         if let Some(id) = existing {
             // A known finding keeps its identity; the rest is the scan's.
-            let stored = StoredRow::read(tx, id)?;
+            let stored = match held {
+                Some(stored) => stored,
+                None => StoredRow::read(tx, id)?.context("a finding went missing during import")?,
+            };
             let mbid = stored.match_based_id.clone();
             if !self.seen.insert((git_ref.clone(), mbid.clone())) {
                 return Ok(()); // the same match twice in one scan is one finding
@@ -1764,7 +1794,11 @@ impl<'t> ScanWriter<'t> {
                 .filter(|(_, mbid)| !self.seen.contains(&(scan.git_ref.clone(), mbid.clone())))
                 .map(|(id, _)| id)
                 .collect();
-            let mut fix = tx.prepare_cached("UPDATE findings SET state = 'fixed' WHERE id = ?1")?;
+            let mut fix = tx.prepare_cached(concat!(
+                "UPDATE findings SET state = 'fixed', change_seq = ",
+                next_change!(),
+                " WHERE id = ?1"
+            ))?;
             for id in &gone {
                 fix.execute([id])?;
                 self.insert_activity.execute(params![
@@ -2185,6 +2219,70 @@ mod pull_mark_tests {
         assert_eq!(kept, Some(1));
         assert_eq!(marks, ["s.4"]);
         assert_eq!(store.count_findings().unwrap(), 4);
+    }
+
+    /// Each finding's change number.
+    fn change_numbers(store: &Store) -> Vec<(i64, i64)> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT id, change_seq FROM findings ORDER BY id")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn every_change_to_a_row_takes_a_change_number_of_its_own() {
+        let mut store = Store::in_memory().unwrap();
+        store
+            .import(&pulled(&page(&[1, 2, 3, 4], "untriaged")))
+            .unwrap();
+        let before = change_numbers(&store);
+        let head = before.iter().map(|(_, seq)| *seq).max().unwrap();
+        let mut seqs: Vec<i64> = before.iter().map(|(_, seq)| *seq).collect();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 4, "one number for each new row: {before:?}");
+
+        // A pull that brings two decisions back, a decision made here and
+        // a pull that changes nothing.
+        store.import(&pulled(&page(&[1, 2], "reviewing"))).unwrap();
+        let change = TriageChange {
+            state: Some(TriageState::Fixing),
+            reason: None,
+            note: None,
+        };
+        store
+            .apply_triage(&[4], &change, "ana", OffsetDateTime::now_utc(), None)
+            .unwrap();
+        store.import(&pulled(&page(&[1, 2], "reviewing"))).unwrap();
+        let after = change_numbers(&store);
+        assert_eq!(after[2], before[2], "finding 3 did not change");
+        let mut changed: Vec<i64> = [0, 1, 3].iter().map(|&i| after[i].1).collect();
+        assert!(changed.iter().all(|&seq| seq > head), "{after:?}");
+        changed.sort();
+        changed.dedup();
+        assert_eq!(changed.len(), 3, "one number each: {after:?}");
+    }
+
+    #[test]
+    fn a_pulled_project_keeps_each_findings_ref() {
+        let mut store = Store::in_memory().unwrap();
+        let mut scans = pulled(&page(&[1, 2], "untriaged"));
+        scans[0].findings[1].git_ref = "refs/pull/7/merge".into();
+        store.import(&scans).unwrap();
+        let refs: Vec<String> = store
+            .load_findings(&[1, 2])
+            .unwrap()
+            .into_iter()
+            .map(|f| f.git_ref)
+            .collect();
+        assert_eq!(refs, ["main", "refs/pull/7/merge"]);
+        // Brought back, each is merged on its own ref.
+        let mut again = pulled(&page(&[1, 2], "reviewing"));
+        again[0].findings[1].git_ref = "refs/pull/7/merge".into();
+        let summary = store.import(&again).unwrap();
+        assert_eq!((summary[0].new, summary[0].updated), (0, 2));
+        assert_eq!(store.count_findings().unwrap(), 2);
     }
 
     #[test]

@@ -1,6 +1,17 @@
 //! The local SQLite store: the embedded backend's data, and later the cache
 //! of a remote backend.
 
+/// The next change number, as SQL: every statement that inserts a finding
+/// or changes one of its listed columns sets `change_seq` to it, so that
+/// `sift serve`'s change cursor and the index snapshot see the row again
+/// (migrations 9 and 11). A statement computes it once: each changes one
+/// row.
+macro_rules! next_change {
+    () => {
+        "(SELECT coalesce(max(change_seq), 0) + 1 FROM findings)"
+    };
+}
+
 mod assistant;
 mod checkpoints;
 mod decide;
@@ -45,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_change_seq.sql"),
     include_str!("migrations/0009_numbered_by_the_import.sql"),
     include_str!("migrations/0010_scans_by_project.sql"),
+    include_str!("migrations/0011_cheaper_row_changes.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";

@@ -188,11 +188,13 @@ impl Store {
             .map(|(id, _)| id)
             .collect();
         {
-            let mut set_state = tx.prepare_cached(
+            let mut set_state = tx.prepare_cached(concat!(
                 "UPDATE findings SET triage_state = ?2, triage_reason = ?3,
-                    triage_comment = COALESCE(?4, triage_comment), triaged_at = ?5
-                 WHERE id = ?1",
-            )?;
+                    triage_comment = COALESCE(?4, triage_comment), triaged_at = ?5,
+                    change_seq = ",
+                next_change!(),
+                " WHERE id = ?1"
+            ))?;
             let mut last_activity = tx.prepare_cached(
                 "SELECT actor, action, note FROM activity WHERE finding_id = ?1
                  ORDER BY id DESC LIMIT 1",

@@ -774,38 +774,37 @@ struct FullPull {
     cursor: Option<String>,
 }
 
-/// Findings grouped by project and ref, as the store imports them.
+/// Findings grouped by project, as the store imports them: each keeps its
+/// own ref, and a group takes its first finding's (a new project's primary
+/// branch is worked out from it).
 fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResults> {
     let now = OffsetDateTime::now_utc();
     let mut scans: Vec<ScanResults> = Vec::new();
-    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
+    let mut by_project: HashMap<String, usize> = HashMap::new();
     for wire in findings {
         let mut f = wire.into_domain(now);
-        // The key is the finding's own project and ref, moved in and back.
-        let key = (
-            std::mem::take(&mut f.project),
-            std::mem::take(&mut f.git_ref),
-        );
-        let i = match by_key.get(&key) {
+        // The key is the finding's own project, moved in and back.
+        let project = std::mem::take(&mut f.project);
+        let i = match by_project.get(&project) {
             Some(&i) => i,
             None => {
                 scans.push(ScanResults {
                     origin: origin.to_string(),
                     source: ScanSource::Platform,
-                    project: key.0.clone(),
+                    project: project.clone(),
                     repository_url: f.repository_url.clone(),
-                    git_ref: key.1.clone(),
+                    git_ref: f.git_ref.clone(),
                     findings: Vec::new(),
                     identities: Vec::new(),
                     errors: Vec::new(),
                     warnings: Vec::new(),
                     source_root: None,
                 });
-                by_key.insert(key.clone(), scans.len() - 1);
+                by_project.insert(project.clone(), scans.len() - 1);
                 scans.len() - 1
             }
         };
-        (f.project, f.git_ref) = key;
+        f.project = project;
         scans[i].findings.push(f);
     }
     scans
@@ -1287,6 +1286,44 @@ pub fn prepare_cache_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_grouped_by_project_and_each_finding_keeps_its_ref() {
+        let page: crate::wire::v1::FindingsPage = serde_json::from_str(
+            r#"{"findings": [
+              {"id": 1, "ref": "main", "repository": {"name": "acme/web"}},
+              {"id": 2, "ref": "refs/pull/7/merge", "repository": {"name": "acme/web"}},
+              {"id": 3, "ref": "main", "repository": {"name": "acme/api"}},
+              {"id": 4, "ref": "dev", "repository": {"name": "acme/web"}}
+            ]}"#,
+        )
+        .unwrap();
+        let scans = group(page.findings, "http://127.0.0.1:8321");
+        type Group<'a> = (&'a str, &'a str, Vec<(i64, &'a str, &'a str)>);
+        let groups: Vec<Group> = scans
+            .iter()
+            .map(|s| {
+                let findings = s.findings.iter();
+                let findings = findings.map(|f| (f.id, f.project.as_str(), f.git_ref.as_str()));
+                (s.project.as_str(), s.git_ref.as_str(), findings.collect())
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (
+                    "acme/web",
+                    "main",
+                    vec![
+                        (1, "acme/web", "main"),
+                        (2, "acme/web", "refs/pull/7/merge"),
+                        (4, "acme/web", "dev")
+                    ]
+                ),
+                ("acme/api", "main", vec![(3, "acme/api", "main")]),
+            ]
+        );
+    }
 
     #[test]
     fn semgrep_dev_and_its_tenants_are_semgrep_dev_and_sift_serve_is_not() {
