@@ -2004,6 +2004,18 @@ mod pull_tests {
         PulledPage::findings(pulled(json)).unwrap()
     }
 
+    /// A decision by ana on `ids`, applied as the backend applies it.
+    pub(super) fn decide(store: &mut Store, ids: &[i64], state: TriageState) {
+        let change = TriageChange {
+            state: Some(state),
+            reason: None,
+            note: None,
+        };
+        store
+            .apply_triage(ids, &change, "ana", OffsetDateTime::now_utc(), None)
+            .unwrap();
+    }
+
     /// Platform records as a pull brings them, one scan of acme/web main.
     pub(super) fn pulled(json: &str) -> Vec<ScanResults> {
         let page: FindingsPage = serde_json::from_str(json).unwrap();
@@ -2073,14 +2085,7 @@ mod pull_tests {
     fn a_decision_brought_back_rewrites_its_row_only() {
         let mut store = Store::in_memory().unwrap();
         store.import(&pulled(PAGE)).unwrap();
-        let change = TriageChange {
-            state: Some(TriageState::Ignored),
-            reason: None,
-            note: None,
-        };
-        store
-            .apply_triage(&[1], &change, "ana", OffsetDateTime::now_utc(), None)
-            .unwrap();
+        decide(&mut store, &[1], TriageState::Ignored);
         count_writes(&store);
         // The backend's copy of the decision: its own time.
         let decided = PAGE.replacen(
@@ -2171,7 +2176,7 @@ mod pull_tests {
 /// A pull's marks and the import of findings named by id.
 #[cfg(test)]
 mod pull_mark_tests {
-    use super::pull_tests::{pulled, pulled_page};
+    use super::pull_tests::{decide, pulled, pulled_page};
     use super::*;
     use crate::domain::TriageChange;
 
@@ -2256,14 +2261,7 @@ mod pull_mark_tests {
         // A pull that brings two decisions back, a decision made here and
         // a pull that changes nothing.
         store.import(&pulled(&page(&[1, 2], "reviewing"))).unwrap();
-        let change = TriageChange {
-            state: Some(TriageState::Fixing),
-            reason: None,
-            note: None,
-        };
-        store
-            .apply_triage(&[4], &change, "ana", OffsetDateTime::now_utc(), None)
-            .unwrap();
+        decide(&mut store, &[4], TriageState::Fixing);
         store.import(&pulled(&page(&[1, 2], "reviewing"))).unwrap();
         let after = change_numbers(&store);
         assert_eq!(after[2], before[2], "finding 3 did not change");
