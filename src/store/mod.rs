@@ -273,6 +273,7 @@ impl Store {
                 self.path.display()
             );
         }
+        let began = std::time::Instant::now();
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self
                 .conn
@@ -282,6 +283,94 @@ impl Store {
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
         }
+        // An upgrade may rebuild an index: seconds on a large store, once.
+        if version > 0 && version < MIGRATIONS.len() {
+            tracing::info!(
+                "store {} upgraded from schema {version} to {} in {:.1} s",
+                self.path.display(),
+                MIGRATIONS.len(),
+                began.elapsed().as_secs_f64()
+            );
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::OptionalExtension;
+    use time::OffsetDateTime;
+
+    /// The schema as version 10 left it: the update trigger and the
+    /// decided-findings index that migration 11 replaces.
+    const SCHEMA_10: &str = "
+        DROP INDEX findings_decided;
+        CREATE INDEX findings_decided ON findings (project_id, rule_id)
+            WHERE triage_state IN ('ignored', 'fixing', 'reviewing');
+        CREATE TRIGGER findings_changed AFTER UPDATE OF triage_state ON findings
+        WHEN OLD.triage_state IS NOT NEW.triage_state
+        BEGIN
+            UPDATE findings SET change_seq = (SELECT max(change_seq) FROM findings) + 1
+            WHERE id = NEW.id;
+        END;
+        PRAGMA user_version = 10;";
+
+    #[test]
+    fn an_upgrade_from_schema_10_keeps_the_findings_and_their_examples() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        crate::demo::seed(&mut store, Some(200), OffsetDateTime::UNIX_EPOCH).unwrap();
+        let decided = |store: &Store| -> (i64, String, String) {
+            store
+                .conn
+                .query_row(
+                    "SELECT f.id, p.name, r.name FROM findings f
+                     JOIN projects p ON p.id = f.project_id JOIN rules r ON r.id = f.rule_id
+                     WHERE f.triage_state = 'ignored' ORDER BY f.id LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap()
+        };
+        let (id, project, rule) = decided(&store);
+        // Examples for another finding of the rule: the decided one.
+        let other: i64 = store
+            .conn
+            .query_row(
+                "SELECT f.id FROM findings f JOIN rules r ON r.id = f.rule_id
+                 WHERE r.name = ?1 AND f.id != ?2 LIMIT 1",
+                rusqlite::params![rule, id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let examples = store.decided_examples(&project, &rule, other, 50).unwrap();
+        assert!(examples.iter().any(|e| e.finding_id == id), "{examples:?}");
+        let count = store.count_findings().unwrap();
+        store.conn.execute_batch(SCHEMA_10).unwrap();
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        let schema = |name: &str| -> Option<String> {
+            store
+                .conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .unwrap()
+        };
+        assert_eq!(schema("findings_changed"), None, "the trigger is gone");
+        let index = schema("findings_decided").unwrap();
+        assert!(!index.contains(" IN "), "{index}");
+        assert_eq!(store.count_findings().unwrap(), count);
+        assert_eq!(decided(&store), (id, project.clone(), rule.clone()));
+        let again = store.decided_examples(&project, &rule, other, 50).unwrap();
+        assert_eq!(
+            again.iter().map(|e| e.finding_id).collect::<Vec<_>>(),
+            examples.iter().map(|e| e.finding_id).collect::<Vec<_>>()
+        );
     }
 }
