@@ -57,7 +57,7 @@ impl ScanToStore<'_> {
 
 /// What a pull hands the store's writer (`Store::import_pulled`).
 pub enum PulledPage {
-    /// One page's findings, grouped by project and ref (`PulledPage::findings`).
+    /// One page's findings, grouped by project (`PulledPage::findings`).
     Findings(Vec<PulledScan>),
     /// Where the pull stands after the pages before it (the backend's
     /// change cursor): handed back once those pages are committed, so that
@@ -1555,17 +1555,16 @@ impl<'t> ScanWriter<'t> {
         // under that id (a pull after decisions) is read once and merged;
         // one it does not hold yet (all of a first pull) goes in without
         // being looked up by its match.
-        let mut by_id = self.places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
-        let mut held = None;
-        if by_id
-            && let Some(stored) = StoredRow::read(tx, f.id)?
-            && stored.project_id == project_id
-            && stored.git_ref == *git_ref
-            && stored.match_based_id == f.match_based_id
-        {
-            held = Some(stored);
-            by_id = false;
-        }
+        let named_by_id = self.places.is_none() && scan.source == ScanSource::Platform && f.id > 0;
+        let held = match named_by_id {
+            true => StoredRow::read(tx, f.id)?.filter(|s| {
+                s.project_id == project_id
+                    && s.git_ref == *git_ref
+                    && s.match_based_id == f.match_based_id
+            }),
+            false => None,
+        };
+        let by_id = named_by_id && held.is_none();
         let (existing, mbid) = match self.places.as_ref().and_then(|p| p.get(i)) {
             Some(Place::Repeat) => return Ok(()),
             Some(Place::Existing(id)) => (Some(*id), None),

@@ -302,8 +302,9 @@ mod tests {
     use rusqlite::OptionalExtension;
     use time::OffsetDateTime;
 
-    /// The schema as version 10 left it: the update trigger and the
-    /// decided-findings index that migration 11 replaces.
+    /// A store as version 10 left it: the decided-findings index that
+    /// migration 11 replaces, and an update trigger of the kind it drops
+    /// (on one column here; version 10's watched every listed column).
     const SCHEMA_10: &str = "
         DROP INDEX findings_decided;
         CREATE INDEX findings_decided ON findings (project_id, rule_id)

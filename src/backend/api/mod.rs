@@ -782,16 +782,14 @@ fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResul
     let mut scans: Vec<ScanResults> = Vec::new();
     let mut by_project: HashMap<String, usize> = HashMap::new();
     for wire in findings {
-        let mut f = wire.into_domain(now);
-        // The key is the finding's own project, moved in and back.
-        let project = std::mem::take(&mut f.project);
-        let i = match by_project.get(&project) {
+        let f = wire.into_domain(now);
+        let i = match by_project.get(&f.project) {
             Some(&i) => i,
             None => {
                 scans.push(ScanResults {
                     origin: origin.to_string(),
                     source: ScanSource::Platform,
-                    project: project.clone(),
+                    project: f.project.clone(),
                     repository_url: f.repository_url.clone(),
                     git_ref: f.git_ref.clone(),
                     findings: Vec::new(),
@@ -800,11 +798,10 @@ fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResul
                     warnings: Vec::new(),
                     source_root: None,
                 });
-                by_project.insert(project.clone(), scans.len() - 1);
+                by_project.insert(f.project.clone(), scans.len() - 1);
                 scans.len() - 1
             }
         };
-        f.project = project;
         scans[i].findings.push(f);
     }
     scans
