@@ -274,17 +274,25 @@ impl Store {
             );
         }
         let began = std::time::Instant::now();
+        let mut upgraded = false;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process opening the store at the same time may have
+            // upgraded it while this one waited for the write lock.
+            let now: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now > i {
+                continue;
+            }
             tx.execute_batch(sql)
                 .with_context(|| format!("store migration {} failed", i + 1))?;
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
+            upgraded = true;
         }
         // An upgrade may rebuild an index: seconds on a large store, once.
-        if version > 0 && version < MIGRATIONS.len() {
+        if upgraded && version > 0 {
             tracing::info!(
                 "store {} upgraded from schema {version} to {} in {:.1} s",
                 self.path.display(),
@@ -316,6 +324,30 @@ mod tests {
             WHERE id = NEW.id;
         END;
         PRAGMA user_version = 10;";
+
+    #[test]
+    fn two_processes_opening_an_older_store_at_once_both_open_it() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            store.conn.execute_batch(SCHEMA_10).unwrap();
+            drop(store);
+            let start = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                let opens: Vec<_> = (0..2)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Store::open(dir.path()).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for open in opens {
+                    open.join().unwrap().unwrap();
+                }
+            });
+        }
+    }
 
     #[test]
     fn an_upgrade_from_schema_10_keeps_the_findings_and_their_examples() {
