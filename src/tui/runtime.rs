@@ -71,6 +71,9 @@ async fn event_loop<B: Backend>(
     )?;
     watch_for_hangup(writer.busy.clone());
     let mut in_flight = 0usize;
+    // Writes wait for the frame that says they are on their way: on two
+    // cores the writer would take the frame's core (and the terminal's).
+    let mut to_write: Vec<Effect> = Vec::new();
     let mut held: VecDeque<Event> = VecDeque::new();
     let perform = Perform::new(Store::open(&session.data_dir)?, session.actor.clone());
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<SyncEvent>();
@@ -185,7 +188,7 @@ async fn event_loop<B: Backend>(
                 }
                 effect => {
                     let saying = effect.saving();
-                    writer.send(effect);
+                    to_write.push(effect);
                     in_flight += 1;
                     saying.map(Action::Said).into_iter().collect()
                 }
@@ -195,6 +198,7 @@ async fn event_loop<B: Backend>(
             }
         }
         if model.quit {
+            to_write.drain(..).for_each(|e| writer.send(e));
             break;
         }
         // Keys held while the store was busy, one at a time: each sees the
@@ -215,11 +219,15 @@ async fn event_loop<B: Backend>(
             let hold = awaiting_detail(&model)
                 && *deadline.get_or_insert_with(|| Instant::now() + DETAIL_WAIT) > Instant::now();
             if !hold {
-                draw(&mut terminal, &model)?;
+                let drawn = draw(&mut terminal, &model);
+                // Stored even when the terminal is gone.
+                to_write.drain(..).for_each(|e| writer.send(e));
+                drawn?;
                 dirty = false;
                 deadline = None;
             }
         }
+        to_write.drain(..).for_each(|e| writer.send(e));
         // While something on screen tells the time, wake when the minute
         // turns: no tick otherwise.
         let minute = view::tells_time(&model).then(next_minute);

@@ -424,6 +424,27 @@ fn decisions_survive_sigkill_and_arrive_once() {
     }
 }
 
+#[test]
+fn a_decision_and_q_typed_at_once_are_both_carried_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = seeded_demo(dir.path());
+
+    let t = Tmux::start("at-once", 120, 40, &shell_command(&data, "--offline"));
+    t.wait_for("offline by choice");
+    // One write: the console reads both keys in the same batch, and the
+    // decision goes to the writer only after the frame that says so.
+    t.keys(&["1", "g", "vq"]);
+    t.wait_for("sift exited 0");
+
+    let store = sift::store::Store::open(&data).unwrap();
+    let pending = store.pending().unwrap();
+    assert_eq!(pending.len(), 1, "the decision was stored: {pending:?}");
+    assert_eq!(
+        pending[0].change.state,
+        Some(sift::domain::TriageState::Reviewing)
+    );
+}
+
 /// The (project, rule) of the demo with the most open findings: how many
 /// are open, and how many undecided (open or provisionally ignored).
 fn project_and_rule_with_open_findings(data: &Path) -> (String, String, usize, usize) {
