@@ -42,6 +42,7 @@ pub use triage::Applied;
 
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
@@ -274,6 +275,15 @@ impl Store {
             );
         }
         let began = std::time::Instant::now();
+        if version > 0 && version < MIGRATIONS.len() && std::io::stderr().is_terminal() {
+            // Every command opens the store before it draws anything: a
+            // reviewer would otherwise wait on a silent terminal (17 s at
+            // a million findings) and may stop it.
+            eprintln!(
+                "sift: upgrading the store at {} for this version of sift (once; a large backlog takes a while)",
+                crate::text::inert(&self.path.display().to_string())
+            );
+        }
         let mut upgraded = false;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self
