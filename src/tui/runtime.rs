@@ -141,6 +141,8 @@ async fn event_loop<B: Backend>(
                     continue;
                 }
                 Effect::Suspend => {
+                    // What waits for the writer is not held up by the shell.
+                    writer.send_all(&mut to_write);
                     if suspend(&mut terminal)? {
                         continue;
                     }
@@ -164,6 +166,7 @@ async fn event_loop<B: Backend>(
                     continue;
                 }
                 Effect::OpenFile(id) => {
+                    writer.send_all(&mut to_write);
                     let said = match file_of(perform.store(), id) {
                         Ok((path, line)) => {
                             drop(events);
@@ -180,6 +183,7 @@ async fn event_loop<B: Backend>(
                     said.map(Action::Said).into_iter().collect()
                 }
                 Effect::OpenEditor(text) => {
+                    writer.send_all(&mut to_write);
                     // The event stream must not read keys meant for the editor.
                     drop(events);
                     let result = edit_externally(&mut terminal, text).await;
@@ -198,7 +202,7 @@ async fn event_loop<B: Backend>(
             }
         }
         if model.quit {
-            to_write.drain(..).for_each(|e| writer.send(e));
+            writer.send_all(&mut to_write);
             break;
         }
         // Keys held while the store was busy, one at a time: each sees the
@@ -221,13 +225,13 @@ async fn event_loop<B: Backend>(
             if !hold {
                 let drawn = draw(&mut terminal, &model);
                 // Stored even when the terminal is gone.
-                to_write.drain(..).for_each(|e| writer.send(e));
+                writer.send_all(&mut to_write);
                 drawn?;
                 dirty = false;
                 deadline = None;
             }
         }
-        to_write.drain(..).for_each(|e| writer.send(e));
+        writer.send_all(&mut to_write);
         // While something on screen tells the time, wake when the minute
         // turns: no tick otherwise.
         let minute = view::tells_time(&model).then(next_minute);
@@ -427,6 +431,11 @@ impl StoreWriter {
 
     fn send(&self, effect: Effect) {
         let _ = self.requests.send(effect);
+    }
+
+    /// Sends each of `effects`, in order, leaving it empty.
+    fn send_all(&self, effects: &mut Vec<Effect>) {
+        effects.drain(..).for_each(|e| self.send(e));
     }
 
     /// Waits for what was sent to be carried out.
