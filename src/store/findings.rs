@@ -684,10 +684,10 @@ const OTHER_REFS: &str = "
     ORDER BY other.ref";
 
 /// Findings `render_findings` reads at a time.
-const RENDER_CHUNK: usize = 2000;
+const RENDER_CHUNK: usize = 500;
 
 /// Above this many chunks, `render_findings` reads on two connections.
-const PARALLEL_RENDER_CHUNKS: usize = 1;
+const PARALLEL_RENDER_CHUNKS: usize = 4;
 
 /// Decisions waiting in the outbox, oldest first, by finding; one a
 /// colleague's crossed waits for the reviewer and is not here.
@@ -802,13 +802,7 @@ impl<'s> FindingReader<'s> {
             rules,
             projects,
         } = self;
-        // Read in id order, each row named by its place in `ids`: rows next
-        // to each other share pages, where the order shown jumps about the
-        // file.
-        let mut by_id: Vec<(i64, usize)> = ids.iter().copied().zip(0..).collect();
-        by_id.sort_unstable();
-        let sorted: Vec<i64> = by_id.iter().map(|&(id, _)| id).collect();
-        let list = serde_json::to_string(&sorted)?;
+        let list = serde_json::to_string(ids)?;
         let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
         let mut stmt = store.conn.prepare_cached(
             "SELECT finding_id, at, actor, action, note FROM activity
@@ -825,9 +819,9 @@ impl<'s> FindingReader<'s> {
                 pending: false,
             });
         }
-        let judged = store.ai_verdicts(&sorted)?;
-        let fixed = store.ai_fixes(&sorted)?;
-        // Each row names its place in `sorted`, whatever order SQLite takes.
+        let judged = store.ai_verdicts(ids)?;
+        let fixed = store.ai_fixes(ids)?;
+        // Each row names its place in `ids`, whatever order SQLite takes.
         let mut stmt = store.conn.prepare_cached(
             "SELECT chosen.key, f.id, d.doc, f.ref, f.state, f.triage_state, f.triage_reason,
                     f.triage_comment, f.triaged_at, d.code_start, d.code, f.rule_id, f.project_id
@@ -837,8 +831,7 @@ impl<'s> FindingReader<'s> {
         )?;
         let mut rows = stmt.query([&list])?;
         while let Some(r) = rows.next()? {
-            let key: usize = r.get(0)?;
-            let place = by_id.get(key).map_or(key, |&(_, place)| place);
+            let place: usize = r.get(0)?;
             let id: i64 = r.get(1)?;
             let (project, url) = stored_project(store, projects, r.get(12)?, id)?;
             let stored = Stored {
