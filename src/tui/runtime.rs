@@ -216,6 +216,7 @@ async fn event_loop<B: Backend>(
             }
             continue;
         }
+        let mut drawn = Ok(());
         if dirty {
             // A detail load usually answers within a millisecond: hold the
             // frame briefly so a key costs one frame, not "Loading…" and then
@@ -223,15 +224,14 @@ async fn event_loop<B: Backend>(
             let hold = awaiting_detail(&model)
                 && *deadline.get_or_insert_with(|| Instant::now() + DETAIL_WAIT) > Instant::now();
             if !hold {
-                let drawn = draw(&mut terminal, &model);
-                // Stored even when the terminal is gone.
-                writer.send_all(&mut to_write);
-                drawn?;
+                drawn = draw(&mut terminal, &model);
                 dirty = false;
                 deadline = None;
             }
         }
+        // After the frame, and even when the terminal is gone.
         writer.send_all(&mut to_write);
+        drawn?;
         // While something on screen tells the time, wake when the minute
         // turns: no tick otherwise.
         let minute = view::tells_time(&model).then(next_minute);
