@@ -105,6 +105,7 @@ async fn event_loop<B: Backend>(
     effects.extend(update::init(&mut model));
     let mut events = EventStream::new();
     let mut dirty = true;
+    let mut memo = view::Memo::default();
     let mut deadline: Option<Instant> = None;
     let mut detail_due: Option<(i64, Instant)> = None;
 
@@ -224,7 +225,7 @@ async fn event_loop<B: Backend>(
             let hold = awaiting_detail(&model)
                 && *deadline.get_or_insert_with(|| Instant::now() + DETAIL_WAIT) > Instant::now();
             if !hold {
-                drawn = draw(&mut terminal, &model);
+                drawn = draw(&mut terminal, &model, &mut memo);
                 dirty = false;
                 deadline = None;
             }
@@ -722,10 +723,10 @@ pub fn key_action(model: &Model, key: KeyEvent) -> Option<Action> {
     }
 }
 
-fn draw(terminal: &mut Term, model: &Model) -> Result<()> {
+fn draw(terminal: &mut Term, model: &Model, memo: &mut view::Memo) -> Result<()> {
     // Synchronized output: the terminal shows the frame whole or not at all.
     execute!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|frame| view::draw(frame, model))?;
+    terminal.draw(|frame| view::draw_with(frame, model, memo))?;
     execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
     Ok(())
 }

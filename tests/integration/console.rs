@@ -25,6 +25,8 @@ pub(crate) struct Console {
     pub(crate) model: Model,
     /// Every effect update asked for, in order.
     effects: Vec<Effect>,
+    /// What the frames drawn so far left, as the runtime keeps it.
+    memo: std::cell::RefCell<view::Memo>,
 }
 
 impl Console {
@@ -51,6 +53,7 @@ impl Console {
             perform: Perform::new(store, "tester"),
             model,
             effects: Vec::new(),
+            memo: Default::default(),
         };
         c.send(Action::Resize(width, height));
         let effects = update::init(&mut c.model);
@@ -129,7 +132,16 @@ impl Console {
     pub(crate) fn render(&self) -> String {
         let backend = TestBackend::new(self.model.width, self.model.height);
         let mut terminal = Terminal::new(backend).unwrap();
-        terminal.draw(|f| view::draw(f, &self.model)).unwrap();
+        let memo = &mut self.memo.borrow_mut();
+        terminal
+            .draw(|f| view::draw_with(f, &self.model, memo))
+            .unwrap();
+        let kept = terminal.backend().buffer().clone();
+        // The same cells and styles as a frame drawn from scratch.
+        let mut fresh =
+            Terminal::new(TestBackend::new(self.model.width, self.model.height)).unwrap();
+        fresh.draw(|f| view::draw(f, &self.model)).unwrap();
+        assert_eq!(&kept, fresh.backend().buffer());
         terminal.backend().to_string()
     }
 
@@ -2021,4 +2033,56 @@ fn snapshot_the_list_with_refs_and_groups_at_three_sizes() {
         );
         insta::assert_snapshot!(format!("list_refs_groups_{w}x{h}"), screen);
     }
+}
+
+/// The runtime keeps rows drawn on one frame for the next (`view::Memo`);
+/// `Console::render` checks each frame against one drawn from scratch.
+/// This walks the demo backlog through what changes rows: moves within
+/// and past a page, marks, a visual range, decisions, sorts that group
+/// rows, a filter, views and a narrower terminal.
+#[test]
+fn rows_kept_from_the_last_frame_draw_as_a_fresh_frame_would() {
+    let mut c = on_demo(120, 30);
+    c.keys("8");
+    let steps = [
+        "j",
+        "j",
+        "k",
+        "<cd>",
+        "j",
+        "<cu>",
+        "G",
+        "g",
+        " ",
+        "j",
+        " ",
+        "V",
+        "jj",
+        "<esc>",
+        "a",
+        "j",
+        "r",
+        "s",
+        "j",
+        "s",
+        "jj",
+        "s",
+        "/sql<enter>",
+        "j",
+        "<bs>",
+        "1",
+        "jj",
+        "u",
+    ];
+    let mut screens = std::collections::HashSet::new();
+    for keys in steps {
+        c.keys(keys);
+        screens.insert(c.render());
+    }
+    c.send(Action::Resize(90, 24));
+    for keys in ["j", "jj", "<cd>", "k"] {
+        c.keys(keys);
+        screens.insert(c.render());
+    }
+    assert!(screens.len() > 20, "the keys changed the screen");
 }

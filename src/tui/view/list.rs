@@ -8,15 +8,64 @@ use crate::text::inert;
 use crate::tui::format::{age, fit, fit_start, pad};
 use crate::tui::model::{Model, Pane, Spread};
 use ratatui::Frame;
-use ratatui::buffer::Buffer;
+use ratatui::buffer::{Buffer, Cell};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use unicode_width::UnicodeWidthStr;
 
-pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
+/// What the list drew last. A frame lays out again only the rows that read
+/// differently and copies the others' cells: moving the cursor within a
+/// page draws no row anew (laying rows out was a third of a key's frame).
+#[derive(Default)]
+pub struct ListMemo {
+    /// The page's places and its locations, with what they were worked out
+    /// from (comparing the paths costs less than shortening them again).
+    places: Kept<Vec<String>>,
+    locations: Kept<Vec<String>>,
+    /// The rows on screen by finding id: their columns and cells.
+    rows: HashMap<i64, DrawnRow>,
+}
+
+struct DrawnRow {
+    columns: Vec<(String, usize, Style)>,
+    cells: Vec<Cell>,
+}
+
+impl DrawnRow {
+    fn shows(&self, columns: &[Column<'_>], width: usize) -> bool {
+        self.cells.len() == width
+            && self.columns.len() == columns.len()
+            && self
+                .columns
+                .iter()
+                .zip(columns)
+                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && a.2 == b.2)
+    }
+}
+
+/// A value worked out from a page, kept while the page reads the same
+/// (`key` says what it was worked out from).
+#[derive(Default)]
+struct Kept<V> {
+    key: Option<String>,
+    value: V,
+}
+
+impl<V> Kept<V> {
+    fn get(&mut self, key: String, make: impl FnOnce() -> V) -> &V {
+        if self.key.as_ref() != Some(&key) {
+            self.value = make();
+            self.key = Some(key);
+        }
+        &self.value
+    }
+}
+
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut ListMemo) {
     let theme = &model.theme;
     let focused = is_focused(model, Pane::List);
     let mut title = vec![Span::raw(format!(
@@ -67,20 +116,37 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         .collect();
     // The place column as wide as the page's places need, within limits.
     let spans = model.spread.projects || model.spread.refs;
-    let places: Vec<String> = match spans {
-        true => page
-            .iter()
-            .map(|r| place_of(model, r, model.spread, usize::MAX))
-            .collect(),
-        false => Vec::new(),
-    };
+    let places_key = page_key(&page, |row, key| {
+        if spans {
+            key_part(key, model.index.projects.get(row.project));
+            key_part(key, model.index.refs.get(row.git_ref));
+        }
+    });
+    let places = memo
+        .places
+        .get(format!("{:?} {places_key}", model.spread), || match spans {
+            true => page
+                .iter()
+                .map(|r| place_of(model, r, model.spread, usize::MAX))
+                .collect(),
+            false => Vec::new(),
+        });
     let place_wanted = places.iter().map(|p| p.width()).max().unwrap_or(0);
     let cols = Columns::for_width(width, model.spread, place_wanted);
     let range = model.targets();
     let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
     let buf = frame.buffer_mut();
     buf.set_stringn(inner.x, inner.y, cols.header(width), width, theme.dim);
-    let locations = locations(model, &page, cols.location);
+    let locations_key = page_key(&page, |row, key| {
+        key_part(key, model.index.paths.get(row.path));
+        key_part(key, &row.line.to_string());
+    });
+    let locations = memo
+        .locations
+        .get(format!("{} {locations_key}", cols.location), || {
+            locations(model, &page, cols.location)
+        });
+    let mut drawn = std::mem::take(&mut memo.rows);
     // Sorted by rule or file, a group's rows after its first show a ditto mark.
     let sort = model.filter.sort;
     // The top row always names its group.
@@ -95,8 +161,8 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     for (i, (row, location)) in page.iter().zip(locations).enumerate() {
         let n = model.list.offset + i;
         let location = match (grouped(i, row), sort) {
-            (true, SortBy::File) => format!("  \":{}", row.line),
-            _ => location,
+            (true, SortBy::File) => Cow::Owned(format!("  \":{}", row.line)),
+            _ => Cow::Borrowed(location.as_str()),
         };
         let marker = if in_range(row.id) {
             "▌"
@@ -113,10 +179,29 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
         let cells = Cells {
             marker,
             place: places.get(i).map_or("", String::as_str),
-            location: &location,
+            location,
             ditto_rule: sort == SortBy::Rule && grouped(i, row),
         };
-        cols.write(buf, line, model, row, &cells);
+        let columns = cols.of_row(model, row, &cells);
+        let width = usize::from(line.width);
+        let start = buf.index_of(line.x, line.y);
+        match drawn.remove(&row.id) {
+            Some(kept) if kept.shows(&columns, width) => {
+                buf.content[start..start + width].clone_from_slice(&kept.cells);
+                memo.rows.insert(row.id, kept);
+            }
+            _ => {
+                write_row(buf, line, &columns);
+                let kept = DrawnRow {
+                    columns: columns
+                        .into_iter()
+                        .map(|(text, width, style)| (text.into_owned(), width, style))
+                        .collect(),
+                    cells: buf.content[start..start + width].to_vec(),
+                };
+                memo.rows.insert(row.id, kept);
+            }
+        }
         if n == model.list.selected {
             let sel = if focused {
                 theme.selected
@@ -133,7 +218,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
 struct Cells<'a> {
     marker: &'a str,
     place: &'a str,
-    location: &'a str,
+    location: Cow<'a, str>,
     ditto_rule: bool,
 }
 
@@ -210,26 +295,25 @@ impl Columns {
         pad(&s, width)
     }
 
-    /// One row of the list, each column written straight into the buffer:
-    /// as a paragraph of styled spans, the list was most of a key's frame.
-    fn write(&self, buf: &mut Buffer, line: Rect, model: &Model, row: &Row, cells: &Cells) {
+    /// What one row of the list shows, column by column.
+    fn of_row<'a>(&self, model: &'a Model, row: &Row, cells: &Cells<'a>) -> Vec<Column<'a>> {
         let t = &model.theme;
-        let mut at = Cursor {
-            buf,
-            x: line.x,
-            y: line.y,
-            end: line.right(),
-        };
-        at.column(cells.marker, Self::MARK, t.key);
-        at.column(
-            severity_label(row.severity),
-            Self::SEV,
-            t.severity(row.severity),
-        );
-        at.column(" ", 1, Style::new());
-        let verdict = row.verdict.map_or("--", |v| v.short());
-        at.column(verdict, Self::VERDICT, t.verdict(row.verdict));
-        at.column(" ", 1, Style::new());
+        let gap = || (Cow::Borrowed(" "), 1, Style::new());
+        let mut columns = vec![
+            (Cow::Borrowed(cells.marker), Self::MARK, t.key),
+            (
+                Cow::Borrowed(severity_label(row.severity)),
+                Self::SEV,
+                t.severity(row.severity),
+            ),
+            gap(),
+            (
+                Cow::Borrowed(row.verdict.map_or("--", |v| v.short())),
+                Self::VERDICT,
+                t.verdict(row.verdict),
+            ),
+            gap(),
+        ];
         if self.status {
             // A trailing … says the backend has not acknowledged it yet.
             let label = status_label(row.status);
@@ -237,31 +321,63 @@ impl Columns {
                 true => Cow::Owned(format!("{label}…")),
                 false => Cow::Borrowed(label),
             };
-            at.column(&status, Self::STATUS, t.status(row.status));
-            at.column(" ", 1, Style::new());
+            columns.push((status, Self::STATUS, t.status(row.status)));
+            columns.push(gap());
         }
         if cells.ditto_rule {
-            at.column("  \"", self.rule, t.dim);
+            columns.push((Cow::Borrowed("  \""), self.rule, t.dim));
         } else {
             let rule = inert(short_rule(model.index.rules.get(row.rule)));
-            at.column(&rule, self.rule, t.text);
+            columns.push((rule, self.rule, t.text));
         }
-        at.column(" ", 1, Style::new());
+        columns.push(gap());
         if self.place > 0 {
-            at.column(
-                &place_within(model, row, self.spread, cells.place, self.place - 1),
-                self.place - 1,
-                t.dim,
-            );
-            at.column(" ", 1, Style::new());
+            let place = place_within(model, row, self.spread, cells.place, self.place - 1);
+            columns.push((place, self.place - 1, t.dim));
+            columns.push(gap());
         }
-        at.column(cells.location, self.location, t.text);
+        columns.push((cells.location.clone(), self.location, t.text));
         if self.age {
-            at.column(" ", 1, Style::new());
+            columns.push(gap());
             let age = format!("{:>w$}", age(model.now, row.relevant_since), w = Self::AGE);
-            at.column(&age, Self::AGE, t.dim);
+            columns.push((Cow::Owned(age), Self::AGE, t.dim));
         }
+        columns
     }
+}
+
+/// One column of a row: its text, width and style.
+type Column<'a> = (Cow<'a, str>, usize, Style);
+
+/// A row's columns written straight into the buffer: as a paragraph of
+/// styled spans, the list was most of a key's frame.
+fn write_row(buf: &mut Buffer, line: Rect, columns: &[Column<'_>]) {
+    let mut at = Cursor {
+        buf,
+        x: line.x,
+        y: line.y,
+        end: line.right(),
+    };
+    for (text, width, style) in columns {
+        at.column(text, *width, *style);
+    }
+}
+
+/// A page's rows as `each` writes them into one string (with `key_part`),
+/// for `Kept`'s key.
+fn page_key(page: &[&Row], each: impl Fn(&Row, &mut String)) -> String {
+    let mut key = page.len().to_string();
+    for row in page {
+        each(row, &mut key);
+    }
+    key
+}
+
+/// `text` added to a key with its length first, so that no two lists of
+/// texts make the same key, whatever they hold.
+fn key_part(key: &mut String, text: &str) {
+    use std::fmt::Write;
+    let _ = write!(key, " {}:{text}", text.len());
 }
 
 /// Where the next column of a row starts in the buffer.
@@ -458,6 +574,15 @@ mod tests {
         ];
         assert_eq!(fit_path(&weak, 3, 6, 22), "…/weak_id/…sible.php:6");
         assert_eq!(fit_path(&["app.py"], 1, 7, 5), "…py:7");
+    }
+
+    #[test]
+    fn texts_in_a_key_never_run_together() {
+        let (mut one, mut two) = (String::new(), String::new());
+        key_part(&mut one, "a 1:b");
+        key_part(&mut two, "a");
+        key_part(&mut two, "b");
+        assert_ne!(one, two);
     }
 
     #[test]

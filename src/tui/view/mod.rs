@@ -38,7 +38,20 @@ pub fn put_lines<'a, 'l: 'a>(
     }
 }
 
+/// What the views keep from one frame for the next, to draw it with less
+/// work; the frame is the same without it.
+#[derive(Default)]
+pub struct Memo {
+    list: list::ListMemo,
+}
+
+/// The screen drawn from scratch (off screen, in tests).
 pub fn draw(frame: &mut Frame, model: &Model) {
+    draw_with(frame, model, &mut Memo::default());
+}
+
+/// The screen, with what the frame before it left in `memo`.
+pub fn draw_with(frame: &mut Frame, model: &Model, memo: &mut Memo) {
     let area = frame.area();
     if layout::too_small(area.width, area.height) {
         let w = area.width as usize;
@@ -72,7 +85,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
                 if model.index.is_empty() {
                     empty::draw(frame, model, r);
                 } else {
-                    list::draw(frame, model, r);
+                    list::draw(frame, model, r, &mut memo.list);
                 }
             }
             if let Some(r) = panes.detail {
