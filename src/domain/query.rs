@@ -773,10 +773,6 @@ impl FindingIndex {
         first: usize,
     ) -> Tally {
         let mut t = Tally::new(self);
-        // Every row is written and counted, selected or not, by 0 or 1: no
-        // branch on what the filter decided (see `Compiled::parts`).
-        let mut found = vec![0u32; keys.len()];
-        let mut n = 0;
         let rows = &self.rows[first..first + keys.len()];
         // Distinct slices, so that a count written does not make the
         // compiler read the others' places again.
@@ -785,22 +781,34 @@ impl FindingIndex {
         // counted as the row before it would otherwise wait for that
         // row's count to be written.
         let mut by_views = [[0usize; 256]; 4];
-        let slots = &mut found[..];
-        for (i, (&key, row)) in keys.iter().zip(rows).enumerate() {
-            let c = Counted::of::<RARE>(compiled, key, row);
-            slots[n] = (first + i) as u32;
-            n += usize::from(c.found);
-            by_views[i % 4][c.views as usize] += 1;
-            projects[key.project as usize] += usize::from(c.project);
-            rules[key.rule as usize] += usize::from(c.rule);
+        // A block's positions, then those found: a slot for every row of
+        // the pass would be megabytes of fresh pages on every letter.
+        let mut slots = [0u32; TALLY_BLOCK];
+        for (b, (keys, rows)) in keys
+            .chunks(TALLY_BLOCK)
+            .zip(rows.chunks(TALLY_BLOCK))
+            .enumerate()
+        {
+            let at = first + b * TALLY_BLOCK;
+            let mut n = 0;
+            // Every row is written and counted, selected or not, by 0 or
+            // 1: no branch on what the filter decided (see
+            // `Compiled::parts`).
+            for (i, (&key, row)) in keys.iter().zip(rows).enumerate() {
+                let c = Counted::of::<RARE>(compiled, key, row);
+                slots[n] = (at + i) as u32;
+                n += usize::from(c.found);
+                by_views[i % 4][c.views as usize] += 1;
+                projects[key.project as usize] += usize::from(c.project);
+                rules[key.rule as usize] += usize::from(c.rule);
+            }
+            t.found.extend_from_slice(&slots[..n]);
         }
         for copy in by_views {
             for (all, n) in t.by_views.iter_mut().zip(copy) {
                 *all += n;
             }
         }
-        found.truncate(n);
-        t.found = found;
         t
     }
 
@@ -955,6 +963,9 @@ impl Counted {
         }
     }
 }
+
+/// Rows a pass tests before it keeps those found (`tally_rows`).
+const TALLY_BLOCK: usize = 4096;
 
 /// Below this many rows the filter passes over the index on one thread.
 const PARALLEL_FROM: usize = 100_000;
