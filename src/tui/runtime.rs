@@ -106,6 +106,7 @@ async fn event_loop<B: Backend>(
     let mut events = EventStream::new();
     let mut dirty = true;
     let mut memo = view::Memo::default();
+    let mut shown_once = false;
     let mut deadline: Option<Instant> = None;
     let mut detail_due: Option<(i64, Instant)> = None;
 
@@ -221,11 +222,15 @@ async fn event_loop<B: Backend>(
         if dirty {
             // A detail load usually answers within a millisecond: hold the
             // frame briefly so a key costs one frame, not "Loading…" and then
-            // the finding.
-            let hold = awaiting_detail(&model)
+            // the finding. Not the first frame: the store's reader is still
+            // starting (tens of milliseconds at a million findings), and the
+            // backlog is worth showing at once.
+            let hold = shown_once
+                && awaiting_detail(&model)
                 && *deadline.get_or_insert_with(|| Instant::now() + DETAIL_WAIT) > Instant::now();
             if !hold {
                 drawn = draw(&mut terminal, &model, &mut memo);
+                shown_once = true;
                 dirty = false;
                 deadline = None;
             }
