@@ -1,7 +1,7 @@
 //! The selected finding, everything a reviewer needs to decide: the lines
 //! `update` keeps for it (see `detail_lines`), scrolled.
 
-use super::{is_focused, key_hints, pane_block, put_lines};
+use super::{LinesMemo, is_focused, key_hints, pane_block, put_lines_kept};
 use crate::tui::action::Action;
 use crate::tui::keymap::Context;
 use crate::tui::model::{Model, Pane};
@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut LinesMemo) {
     let focused = is_focused(model, Pane::Detail);
     let title = match (&model.detail.finding, model.detail.requested) {
         // Still the previous finding: the cursor has not rested yet.
@@ -45,5 +45,5 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let visible = model.detail.lines.lines.iter().skip(model.detail.scroll);
-    put_lines(frame.buffer_mut(), inner, visible);
+    put_lines_kept(frame.buffer_mut(), inner, visible, memo);
 }

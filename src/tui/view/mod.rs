@@ -1,4 +1,5 @@
-//! Pure functions of `&Model` that draw the console. No I/O here.
+//! Pure functions of `&Model` that draw the console. No I/O here; the only
+//! state is what one frame keeps to draw the next with less work (`Memo`).
 
 mod colleagues;
 mod confirm;
@@ -19,7 +20,7 @@ use super::model::{Model, Overlay, Pane, SyncState};
 use super::theme::Theme;
 use crate::sync::SyncStatus;
 use ratatui::Frame;
-use ratatui::buffer::Buffer;
+use ratatui::buffer::{Buffer, Cell};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -38,11 +39,63 @@ pub fn put_lines<'a, 'l: 'a>(
     }
 }
 
+/// `put_lines`, copying the cells of each line that reads as it did on
+/// the last frame (`memo`) instead of laying it out again.
+pub fn put_lines_kept<'a, 'l: 'a>(
+    buf: &mut Buffer,
+    area: Rect,
+    lines: impl IntoIterator<Item = &'a Line<'l>>,
+    memo: &mut LinesMemo,
+) {
+    let width = usize::from(area.width);
+    let mut n = 0;
+    for (line, y) in lines.into_iter().zip(area.top()..area.bottom()) {
+        let start = buf.index_of(area.x, y);
+        match memo.0.get(n) {
+            Some((kept, cells)) if cells.len() == width && same_line(kept, line) => {
+                buf.content[start..start + width].clone_from_slice(cells);
+            }
+            _ => {
+                buf.set_line(area.x, y, line, area.width);
+                let drawn = (owned_line(line), buf.content[start..start + width].to_vec());
+                match memo.0.get_mut(n) {
+                    Some(slot) => *slot = drawn,
+                    None => memo.0.push(drawn),
+                }
+            }
+        }
+        n += 1;
+    }
+    memo.0.truncate(n);
+}
+
+/// The lines an area showed on the last frame, top first, with their cells.
+#[derive(Default)]
+pub struct LinesMemo(Vec<(Line<'static>, Vec<Cell>)>);
+
+fn same_line<'x>(a: &Line<'x>, b: &Line<'x>) -> bool {
+    a == b
+}
+
+fn owned_line(line: &Line<'_>) -> Line<'static> {
+    Line {
+        style: line.style,
+        alignment: line.alignment,
+        spans: line
+            .spans
+            .iter()
+            .map(|s| Span::styled(s.content.to_string(), s.style))
+            .collect(),
+    }
+}
+
 /// What the views keep from one frame for the next, to draw it with less
 /// work; the frame is the same without it.
 #[derive(Default)]
 pub struct Memo {
     list: list::ListMemo,
+    sidebar: LinesMemo,
+    detail: LinesMemo,
 }
 
 /// The screen drawn from scratch (off screen, in tests).
@@ -79,7 +132,7 @@ pub fn draw_with(frame: &mut Frame, model: &Model, memo: &mut Memo) {
         }
         None => {
             if let Some(r) = panes.sidebar {
-                sidebar::draw(frame, model, r);
+                sidebar::draw(frame, model, r, &mut memo.sidebar);
             }
             if let Some(r) = panes.list {
                 if model.index.is_empty() {
@@ -89,7 +142,7 @@ pub fn draw_with(frame: &mut Frame, model: &Model, memo: &mut Memo) {
                 }
             }
             if let Some(r) = panes.detail {
-                detail::draw(frame, model, r);
+                detail::draw(frame, model, r, &mut memo.detail);
             }
             0
         }

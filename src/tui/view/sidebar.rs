@@ -1,6 +1,6 @@
 //! The left pane: views with live counts, then projects and rules.
 
-use super::{is_focused, pane_block, put_lines};
+use super::{LinesMemo, is_focused, pane_block, put_lines_kept};
 use crate::domain::BacklogView;
 use crate::text::inert;
 use crate::tui::format::pad;
@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut LinesMemo) {
     let theme = &model.theme;
     let focused = is_focused(model, Pane::Sidebar);
     let block = pane_block(Line::from(" Backlog "), focused, theme);
@@ -92,7 +92,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect) {
             Line::from(Span::styled(pad(&text, width), style))
         })
         .collect();
-    put_lines(frame.buffer_mut(), inner, &lines);
+    put_lines_kept(frame.buffer_mut(), inner, &lines, memo);
 }
 
 /// The last part of a dotted rule id, which is what people recognise.
