@@ -87,6 +87,9 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut ListMemo) {
     let block = pane_block(Line::from(title), focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    if inner.is_empty() {
+        return;
+    }
     let width = inner.width as usize;
 
     if model.visible.is_empty() {

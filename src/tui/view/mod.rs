@@ -48,6 +48,9 @@ pub fn put_lines_kept<'a, 'l: 'a>(
     memo: &mut LinesMemo,
 ) {
     let width = usize::from(area.width);
+    if width == 0 {
+        return;
+    }
     let mut n = 0;
     for (line, y) in lines.into_iter().zip(area.top()..area.bottom()) {
         let start = buf.index_of(area.x, y);
