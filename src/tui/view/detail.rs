@@ -1,7 +1,7 @@
 //! The selected finding, everything a reviewer needs to decide: the lines
 //! `update` keeps for it (see `detail_lines`), scrolled.
 
-use super::{LinesMemo, is_focused, key_hints, pane_block, put_lines_kept};
+use super::{PaneMemo, draw_pane, is_focused, key_hints, put_lines_kept};
 use crate::tui::action::Action;
 use crate::tui::keymap::Context;
 use crate::tui::model::{Model, Pane};
@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut LinesMemo) {
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut PaneMemo) {
     let focused = is_focused(model, Pane::Detail);
     let title = match (&model.detail.finding, model.detail.requested) {
         // Still the previous finding: the cursor has not rested yet.
@@ -41,9 +41,9 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut LinesMemo) 
     } else {
         title
     };
-    let block = pane_block(Line::from(title), focused, &model.theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let buf = frame.buffer_mut();
+    let title = Line::from(title);
+    let inner = draw_pane(buf, area, title, focused, &model.theme, &mut memo.border);
     let visible = model.detail.lines.lines.iter().skip(model.detail.scroll);
-    put_lines_kept(frame.buffer_mut(), inner, visible, memo);
+    put_lines_kept(buf, inner, visible, &mut memo.lines);
 }

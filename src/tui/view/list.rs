@@ -2,7 +2,7 @@
 //! the cost of a frame does not grow with the backlog.
 
 use super::sidebar::short_rule;
-use super::{is_focused, pane_block};
+use super::{BorderMemo, draw_pane, is_focused};
 use crate::domain::{Row, Severity, SortBy, Status};
 use crate::text::inert;
 use crate::tui::format::{age, fit, fit_start, pad};
@@ -28,6 +28,7 @@ pub struct ListMemo {
     locations: Kept<Vec<String>>,
     /// The rows on screen by finding id: their columns and cells.
     rows: HashMap<i64, DrawnRow>,
+    border: BorderMemo,
 }
 
 struct DrawnRow {
@@ -84,9 +85,15 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut ListMemo) {
     if !filter.is_empty() {
         title.push(Span::styled(format!("/{} ", inert(&filter)), theme.key));
     }
-    let block = pane_block(Line::from(title), focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let title = Line::from(title);
+    let inner = draw_pane(
+        frame.buffer_mut(),
+        area,
+        title,
+        focused,
+        theme,
+        &mut memo.border,
+    );
     if inner.is_empty() {
         return;
     }

@@ -92,13 +92,83 @@ fn owned_line(line: &Line<'_>) -> Line<'static> {
     }
 }
 
+/// A pane's border and title as the last frame drew them.
+#[derive(Default)]
+pub struct BorderMemo {
+    drawn: Option<(Rect, Line<'static>, bool)>,
+    cells: Vec<Cell>,
+}
+
+/// A pane's border and title as `pane_block` draws them, copied from the
+/// last frame when the pane's place, title and focus are the same (ratatui
+/// draws a border cell by cell, styling the whole pane first); the area
+/// inside it.
+fn draw_pane(
+    buf: &mut Buffer,
+    area: Rect,
+    title: Line<'_>,
+    focused: bool,
+    theme: &Theme,
+    memo: &mut BorderMemo,
+) -> Rect {
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return pane_block(title, focused, theme).inner(area);
+    }
+    let kept = memo
+        .drawn
+        .as_ref()
+        .is_some_and(|(a, t, f)| *a == area && *f == focused && same_line(t, &title));
+    if kept {
+        for (i, cell) in border_cells(buf, area).zip(&memo.cells) {
+            buf.content[i] = cell.clone();
+        }
+        return pane_block(title, focused, theme).inner(area);
+    }
+    let owned = owned_line(&title);
+    let block = pane_block(title, focused, theme);
+    let inner = block.inner(area);
+    ratatui::widgets::Widget::render(block, area, buf);
+    memo.cells = border_cells(buf, area)
+        .map(|i| buf.content[i].clone())
+        .collect();
+    memo.drawn = Some((area, owned, focused));
+    inner
+}
+
+/// The places in `buf` of the cells on the edge of `area`, row by row.
+fn border_cells(buf: &Buffer, area: Rect) -> impl Iterator<Item = usize> + use<> {
+    let (top, bottom) = (area.top(), area.bottom().saturating_sub(1));
+    let (left, right) = (area.left(), area.right().saturating_sub(1));
+    let row = |y: u16| buf.index_of(left, y);
+    let starts: Vec<(usize, usize, bool)> = (area.top()..area.bottom())
+        .map(|y| (row(y), usize::from(right - left), y == top || y == bottom))
+        .collect();
+    starts.into_iter().flat_map(|(start, last, whole)| {
+        let inside = match whole {
+            true => 1..last,
+            false => 0..0,
+        };
+        std::iter::once(start)
+            .chain(inside.map(move |x| start + x))
+            .chain((last > 0).then_some(start + last))
+    })
+}
+
+/// A pane's border and lines as the last frame drew them.
+#[derive(Default)]
+pub struct PaneMemo {
+    border: BorderMemo,
+    lines: LinesMemo,
+}
+
 /// What the views keep from one frame for the next, to draw it with less
 /// work; the frame is the same without it.
 #[derive(Default)]
 pub struct Memo {
     list: list::ListMemo,
-    sidebar: LinesMemo,
-    detail: LinesMemo,
+    sidebar: PaneMemo,
+    detail: PaneMemo,
 }
 
 /// The screen drawn from scratch (off screen, in tests).

@@ -1,6 +1,6 @@
 //! The left pane: views with live counts, then projects and rules.
 
-use super::{LinesMemo, is_focused, pane_block, put_lines_kept};
+use super::{PaneMemo, draw_pane, is_focused, put_lines_kept};
 use crate::domain::BacklogView;
 use crate::text::inert;
 use crate::tui::format::pad;
@@ -9,12 +9,18 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut LinesMemo) {
+pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut PaneMemo) {
     let theme = &model.theme;
     let focused = is_focused(model, Pane::Sidebar);
-    let block = pane_block(Line::from(" Backlog "), focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let title = Line::from(" Backlog ");
+    let inner = draw_pane(
+        frame.buffer_mut(),
+        area,
+        title,
+        focused,
+        theme,
+        &mut memo.border,
+    );
     let width = inner.width as usize;
     let rows = inner.height as usize;
     let count_of = |entry: &SidebarEntry| -> Option<usize> {
@@ -92,7 +98,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut LinesMemo) 
             Line::from(Span::styled(pad(&text, width), style))
         })
         .collect();
-    put_lines_kept(frame.buffer_mut(), inner, &lines, memo);
+    put_lines_kept(frame.buffer_mut(), inner, &lines, &mut memo.lines);
 }
 
 /// The last part of a dotted rule id, which is what people recognise.
