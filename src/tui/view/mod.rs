@@ -120,7 +120,7 @@ fn draw_pane(
         .as_ref()
         .is_some_and(|(a, t, f)| *a == area && *f == focused && same_line(t, &title));
     if kept {
-        for (i, cell) in border_cells(buf, area).zip(&memo.cells) {
+        for (i, cell) in border_cells(buf, area).into_iter().zip(&memo.cells) {
             buf.content[i] = cell.clone();
         }
         return pane_block(title, focused, theme).inner(area);
@@ -130,29 +130,30 @@ fn draw_pane(
     let inner = block.inner(area);
     ratatui::widgets::Widget::render(block, area, buf);
     memo.cells = border_cells(buf, area)
+        .into_iter()
         .map(|i| buf.content[i].clone())
         .collect();
     memo.drawn = Some((area, owned, focused));
     inner
 }
 
-/// The places in `buf` of the cells on the edge of `area`, row by row.
-fn border_cells(buf: &Buffer, area: Rect) -> impl Iterator<Item = usize> + use<> {
-    let (top, bottom) = (area.top(), area.bottom().saturating_sub(1));
-    let (left, right) = (area.left(), area.right().saturating_sub(1));
-    let row = |y: u16| buf.index_of(left, y);
-    let starts: Vec<(usize, usize, bool)> = (area.top()..area.bottom())
-        .map(|y| (row(y), usize::from(right - left), y == top || y == bottom))
-        .collect();
-    starts.into_iter().flat_map(|(start, last, whole)| {
-        let inside = match whole {
-            true => 1..last,
-            false => 0..0,
-        };
-        std::iter::once(start)
-            .chain(inside.map(move |x| start + x))
-            .chain((last > 0).then_some(start + last))
-    })
+/// The places in `buf` of the cells on the edge of `area` (not empty),
+/// row by row.
+fn border_cells(buf: &Buffer, area: Rect) -> Vec<usize> {
+    let last = usize::from(area.width - 1);
+    let mut cells = Vec::new();
+    for y in area.top()..area.bottom() {
+        let start = buf.index_of(area.left(), y);
+        if y == area.top() || y + 1 == area.bottom() {
+            cells.extend(start..=start + last);
+        } else {
+            cells.push(start);
+            if last > 0 {
+                cells.push(start + last);
+            }
+        }
+    }
+    cells
 }
 
 /// A pane's border and lines as the last frame drew them.
