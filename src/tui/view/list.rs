@@ -85,11 +85,11 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut ListMemo) {
     if !filter.is_empty() {
         title.push(Span::styled(format!("/{} ", inert(&filter)), theme.key));
     }
-    let title = Line::from(title);
+    let buf = frame.buffer_mut();
     let inner = draw_pane(
-        frame.buffer_mut(),
+        buf,
         area,
-        title,
+        Line::from(title),
         focused,
         theme,
         &mut memo.border,
@@ -113,7 +113,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut ListMemo) {
                 theme.dim,
             )),
         ];
-        frame.render_widget(Paragraph::new(lines), inner);
+        ratatui::widgets::Widget::render(Paragraph::new(lines), inner, buf);
         return;
     }
 
@@ -145,7 +145,6 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut ListMemo) {
     let cols = Columns::for_width(width, model.spread, place_wanted);
     let range = model.targets();
     let in_range = |id: i64| model.visual.is_some() && range.contains(&id);
-    let buf = frame.buffer_mut();
     buf.set_stringn(inner.x, inner.y, cols.header(width), width, theme.dim);
     let locations_key = page_key(&page, |row, key| {
         key_part(key, model.index.paths.get(row.path));

@@ -28,19 +28,9 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 
 /// `lines` one under another from the top of `area`, each cut at its
 /// width: a paragraph without wrapping, less the per-character work a
-/// paragraph does on every frame (the panes redraw on every key).
-pub fn put_lines<'a, 'l: 'a>(
-    buf: &mut Buffer,
-    area: Rect,
-    lines: impl IntoIterator<Item = &'a Line<'l>>,
-) {
-    for (line, y) in lines.into_iter().zip(area.top()..area.bottom()) {
-        buf.set_line(area.x, y, line, area.width);
-    }
-}
-
-/// `put_lines`, copying the cells of each line that reads as it did on
-/// the last frame (`memo`) instead of laying it out again.
+/// paragraph does on every frame (the panes redraw on every key). The
+/// cells of a line that reads as it did on the last frame (`memo`) are
+/// copied instead of laid out again.
 pub fn put_lines_kept<'a, 'l: 'a>(
     buf: &mut Buffer,
     area: Rect,
@@ -112,28 +102,29 @@ fn draw_pane(
     memo: &mut BorderMemo,
 ) -> Rect {
     let area = area.intersection(buf.area);
-    if area.is_empty() {
-        return pane_block(title, focused, theme).inner(area);
-    }
     let kept = memo
         .drawn
         .as_ref()
         .is_some_and(|(a, t, f)| *a == area && *f == focused && same_line(t, &title));
-    if kept {
-        for (i, cell) in border_cells(buf, area).into_iter().zip(&memo.cells) {
-            buf.content[i] = cell.clone();
-        }
-        return pane_block(title, focused, theme).inner(area);
-    }
-    let owned = owned_line(&title);
+    let owned = (!kept).then(|| owned_line(&title));
     let block = pane_block(title, focused, theme);
     let inner = block.inner(area);
-    ratatui::widgets::Widget::render(block, area, buf);
-    memo.cells = border_cells(buf, area)
-        .into_iter()
-        .map(|i| buf.content[i].clone())
-        .collect();
-    memo.drawn = Some((area, owned, focused));
+    match owned {
+        _ if area.is_empty() => {}
+        None => {
+            for (i, cell) in border_cells(buf, area).into_iter().zip(&memo.cells) {
+                buf.content[i] = cell.clone();
+            }
+        }
+        Some(owned) => {
+            ratatui::widgets::Widget::render(block, area, buf);
+            memo.cells = border_cells(buf, area)
+                .into_iter()
+                .map(|i| buf.content[i].clone())
+                .collect();
+            memo.drawn = Some((area, owned, focused));
+        }
+    }
     inner
 }
 

@@ -12,15 +12,9 @@ use ratatui::text::{Line, Span};
 pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut PaneMemo) {
     let theme = &model.theme;
     let focused = is_focused(model, Pane::Sidebar);
+    let buf = frame.buffer_mut();
     let title = Line::from(" Backlog ");
-    let inner = draw_pane(
-        frame.buffer_mut(),
-        area,
-        title,
-        focused,
-        theme,
-        &mut memo.border,
-    );
+    let inner = draw_pane(buf, area, title, focused, theme, &mut memo.border);
     let width = inner.width as usize;
     let rows = inner.height as usize;
     let count_of = |entry: &SidebarEntry| -> Option<usize> {
@@ -98,7 +92,7 @@ pub fn draw(frame: &mut Frame, model: &Model, area: Rect, memo: &mut PaneMemo) {
             Line::from(Span::styled(pad(&text, width), style))
         })
         .collect();
-    put_lines_kept(frame.buffer_mut(), inner, &lines, &mut memo.lines);
+    put_lines_kept(buf, inner, &lines, &mut memo.lines);
 }
 
 /// The last part of a dotted rule id, which is what people recognise.
