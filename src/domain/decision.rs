@@ -65,26 +65,34 @@ impl TriageChange {
     /// words); `None` for entries that are not a reviewer's decision, such
     /// as a scan's "fixed: no longer reported". The note is not included.
     pub fn from_activity(action: &str) -> Option<TriageChange> {
-        let note = std::iter::once(TriageChange {
-            state: None,
-            reason: None,
-            note: None,
+        // Every change's words, worked out once: an export reads them back
+        // for each entry of every finding's history.
+        static ALL: std::sync::OnceLock<Vec<(String, TriageChange)>> = std::sync::OnceLock::new();
+        let all = ALL.get_or_init(|| {
+            let note = std::iter::once(TriageChange {
+                state: None,
+                reason: None,
+                note: None,
+            });
+            let states = TriageState::ALL.iter().flat_map(|&state| {
+                let reasons = if state == TriageState::Ignored {
+                    TriageReason::ALL
+                } else {
+                    &[]
+                };
+                std::iter::once(None)
+                    .chain(reasons.iter().copied().map(Some))
+                    .map(move |reason| TriageChange {
+                        state: Some(state),
+                        reason,
+                        note: None,
+                    })
+            });
+            note.chain(states).map(|c| (c.activity(), c)).collect()
         });
-        let states = TriageState::ALL.iter().flat_map(|&state| {
-            let reasons = if state == TriageState::Ignored {
-                TriageReason::ALL
-            } else {
-                &[]
-            };
-            std::iter::once(None)
-                .chain(reasons.iter().copied().map(Some))
-                .map(move |reason| TriageChange {
-                    state: Some(state),
-                    reason,
-                    note: None,
-                })
-        });
-        note.chain(states).find(|c| c.activity() == action)
+        all.iter()
+            .find(|(words, _)| words == action)
+            .map(|(_, change)| change.clone())
     }
 }
 

@@ -713,6 +713,7 @@ struct FindingReader<'s> {
     rules: HashMap<i64, StoredRule>,
     /// Projects' names and addresses, read once each.
     projects: HashMap<i64, (String, Option<String>)>,
+    rule_json: std::cell::RefCell<super::listed::RuleJson>,
 }
 
 impl<'s> FindingReader<'s> {
@@ -726,6 +727,7 @@ impl<'s> FindingReader<'s> {
             pending,
             rules: HashMap::new(),
             projects: HashMap::new(),
+            rule_json: Default::default(),
         }
     }
 
@@ -801,6 +803,7 @@ impl<'s> FindingReader<'s> {
             pending,
             rules,
             projects,
+            rule_json,
         } = self;
         let list = serde_json::to_string(ids)?;
         let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
@@ -834,6 +837,7 @@ impl<'s> FindingReader<'s> {
             let place: usize = r.get(0)?;
             let id: i64 = r.get(1)?;
             let (project, url) = stored_project(store, projects, r.get(12)?, id)?;
+            let rule_id = r.get(11)?;
             let stored = Stored {
                 id,
                 doc: r.get_ref(2)?.as_str()?,
@@ -847,7 +851,9 @@ impl<'s> FindingReader<'s> {
                 code: r.get_ref(10)?.as_str_or_null()?,
                 project,
                 url: url.as_deref(),
-                rule: stored_rule(store, rules, r.get(11)?, id)?,
+                rule: stored_rule(store, rules, rule_id, id)?,
+                rule_id,
+                rule_json,
                 activity: activity.get(&id).map_or(&[], Vec::as_slice),
                 pending: pending.get(&id).map_or(&[], Vec::as_slice),
                 judged: judged.get(&id),
@@ -926,6 +932,9 @@ pub(super) struct Stored<'r> {
     pub project: &'r str,
     pub url: Option<&'r str>,
     pub rule: &'r StoredRule,
+    pub rule_id: i64,
+    /// The rule objects written so far (`listed`).
+    pub rule_json: &'r std::cell::RefCell<super::listed::RuleJson>,
     /// Its history as stored, oldest first.
     pub activity: &'r [Activity],
     /// Decisions on it waiting in the outbox, oldest first.

@@ -86,27 +86,22 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         .as_ref()
         .and_then(|c| Confidence::parse_loose(c.as_str()))
         .or_else(|| rule.confidence.as_deref().and_then(Confidence::parse_loose));
-    let category = rule.category.as_deref().or(doc
-        .categories
-        .as_ref()
-        .and_then(|c| c.0.as_ref().map(Text::as_str)));
-    let created_at = doc
-        .created_at
-        .as_ref()
-        .and_then(|t| timestamp::parse(t.as_str()))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let relevant_since = doc
-        .relevant_since
-        .as_ref()
-        .and_then(|t| timestamp::parse(t.as_str()))
-        .unwrap_or(created_at);
+    let category = match &rule.category {
+        Some(c) => Some(Str::plain(c)),
+        None => doc
+            .categories
+            .as_ref()
+            .and_then(|c| c.0.as_ref().map(Text::json)),
+    };
+    let created_at = doc.created_at.as_ref().and_then(written_stamp);
+    let relevant_since = doc.relevant_since.as_ref().and_then(written_stamp);
     let location = doc.location.unwrap_or_default();
     let doc_id_mbid;
     let match_based_id = match (&doc.match_based_id, &doc.syntactic_id) {
-        (Some(m), _) | (None, Some(m)) => m.as_str(),
+        (Some(m), _) | (None, Some(m)) => m.json(),
         (None, None) => {
             doc_id_mbid = format!("id:{}", doc.id);
-            &doc_id_mbid
+            Str::plain(&doc_id_mbid)
         }
     };
 
@@ -125,13 +120,13 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         .unwrap_or(TriageState::Untriaged);
     let mut triage_state = TriageState::parse(stored.triage_state).unwrap_or(doc_triage);
     let mut triage_reason = stored.triage_reason.and_then(TriageReason::parse);
-    let mut triage_comment = stored.triage_comment.map(Cow::Borrowed);
+    let mut triage_comment = stored.triage_comment;
     for p in stored.pending {
         if let Some(s) = p.change.state {
             triage_state = s;
             triage_reason = p.change.reason;
             if let Some(note) = &p.change.note {
-                triage_comment = Some(Cow::Borrowed(note.as_str()));
+                triage_comment = Some(note.as_str());
             }
         }
     }
@@ -147,75 +142,257 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         super::fixes::with_own_fix(&mut assistant, record);
     }
 
-    let categories: &[&str] = match &category {
-        Some(c) => std::slice::from_ref(c),
-        None => &[],
-    };
-    let fields = Fields {
-        id: stored.id,
-        git_ref: stored.git_ref,
-        first_seen_scan_id: doc.first_seen_scan_id,
-        syntactic_id: doc.syntactic_id.as_ref().map(Text::as_str),
-        match_based_id: Some(match_based_id),
-        repository: Some(Repository {
-            name: stored.project,
-            url: stored.url.or(doc
-                .repository
-                .as_ref()
-                .and_then(|r| r.url.as_ref())
-                .map(Text::as_str)),
-        }),
-        line_of_code_url: doc.line_of_code_url.as_ref().map(Text::as_str),
-        state: Some(state.as_str()),
-        triage_state: Some(triage_state.as_str()),
-        status: Some(Status::derive(state, triage_state).as_str()),
-        severity: Some(
-            doc.severity
-                .as_ref()
-                .and_then(|s| Severity::parse_loose(s.as_str()))
-                .unwrap_or(Severity::Medium)
-                .as_str(),
-        ),
-        confidence: confidence.map(Confidence::as_str),
-        categories,
-        created_at: Some(timestamp::format(created_at)),
-        relevant_since: Some(timestamp::format(relevant_since)),
-        state_updated_at: doc
-            .state_updated_at
+    // Written field by field in `v1::Finding`'s order, as `serde_json`
+    // writes it; what it leaves out is left out.
+    let mut o = Object::open(out);
+    o.int("id", stored.id)?;
+    o.str("ref", Str::plain(stored.git_ref))?;
+    if let Some(id) = doc.first_seen_scan_id {
+        o.int("first_seen_scan_id", id)?;
+    }
+    if let Some(id) = &doc.syntactic_id {
+        o.str("syntactic_id", id.json())?;
+    }
+    o.str("match_based_id", match_based_id)?;
+    let url = match stored.url {
+        Some(url) => Some(Str::plain(url)),
+        None => doc
+            .repository
             .as_ref()
-            .and_then(|t| timestamp::parse(t.as_str()))
-            .map(timestamp::format),
-        triaged_at: triaged_at.map(timestamp::format),
-        triage_comment: triage_comment.as_deref(),
-        triage_reason: triage_reason.map(TriageReason::as_str),
-        rule_name: Some(rule_name),
-        rule_message: Some(doc_rule_message.unwrap_or(rule_message)),
-        location: Some(Location {
-            file_path: location.file_path.as_ref().map_or("", Text::as_str),
-            line: location.line,
-            column: location.column,
-            end_line: location.end_line.max(location.line),
-            end_column: location.end_column,
-        }),
-        sourcing_policy: doc.sourcing_policy.as_ref(),
-        external_ticket: doc.external_ticket.as_ref(),
-        review_comments: [],
-        rule: Some(Rule {
+            .and_then(|r| r.url.as_ref())
+            .map(Text::json),
+    };
+    o.key("repository");
+    let mut repository = Object::open(o.out);
+    repository.str("name", Str::plain(stored.project))?;
+    if let Some(url) = url {
+        repository.str("url", url)?;
+    }
+    repository.close();
+    if let Some(url) = &doc.line_of_code_url {
+        o.str("line_of_code_url", url.json())?;
+    }
+    o.str("state", Str::plain(state.as_str()))?;
+    o.str("triage_state", Str::plain(triage_state.as_str()))?;
+    o.str(
+        "status",
+        Str::plain(Status::derive(state, triage_state).as_str()),
+    )?;
+    let severity = doc
+        .severity
+        .as_ref()
+        .and_then(|s| Severity::parse_loose(s.as_str()))
+        .unwrap_or(Severity::Medium);
+    o.str("severity", Str::plain(severity.as_str()))?;
+    if let Some(c) = confidence {
+        o.str("confidence", Str::plain(c.as_str()))?;
+    }
+    o.key("categories");
+    o.out.push(b'[');
+    if let Some(c) = category {
+        c.write(o.out)?;
+    }
+    o.out.push(b']');
+    let created = created_at.unwrap_or(Cow::Borrowed(EPOCH_STAMP));
+    o.str("created_at", Str::plain(&created))?;
+    let relevant = relevant_since.unwrap_or(created);
+    o.str("relevant_since", Str::plain(&relevant))?;
+    if let Some(at) = doc.state_updated_at.as_ref().and_then(written_stamp) {
+        o.str("state_updated_at", Str::plain(&at))?;
+    }
+    if let Some(at) = triaged_at {
+        o.str("triaged_at", Str::plain(&timestamp::format(at)))?;
+    }
+    if let Some(comment) = triage_comment {
+        o.str("triage_comment", Str::plain(comment))?;
+    }
+    if let Some(reason) = triage_reason {
+        o.str("triage_reason", Str::plain(reason.as_str()))?;
+    }
+    o.str("rule_name", Str::plain(rule_name))?;
+    let message = match &doc.rule_message {
+        Some(m) => m.json(),
+        None => Str::plain(rule_message),
+    };
+    o.str("rule_message", message)?;
+    o.key("location");
+    let mut at = Object::open(o.out);
+    let path = location
+        .file_path
+        .as_ref()
+        .map_or(Str::plain(""), Text::json);
+    at.str("file_path", path)?;
+    at.int("line", location.line)?;
+    at.int("column", location.column)?;
+    at.int("end_line", location.end_line.max(location.line))?;
+    at.int("end_column", location.end_column)?;
+    at.close();
+    if let Some(policy) = &doc.sourcing_policy {
+        o.value("sourcing_policy", policy)?;
+    }
+    if let Some(ticket) = &doc.external_ticket {
+        o.value("external_ticket", ticket)?;
+    }
+    o.key("review_comments");
+    o.out.extend_from_slice(b"[]");
+    o.key("rule");
+    stored.rule_json.borrow_mut().write(
+        o.out,
+        stored.rule_id,
+        Rule {
             name: rule_name,
             message: rule_message,
             confidence: confidence.map(Confidence::as_str),
-            category,
+            category: category.map(|c| c.text),
             subcategories: &rule.subcategories,
             vulnerability_classes: &rule.vulnerability_classes,
             cwe_names: &rule.cwe_names,
             owasp_names: &rule.owasp_names,
-        }),
-        assistant: assistant.as_ref().map(v1::Assistant::from_domain),
-        rule_fix: doc.rule_fix.as_ref().map(Text::as_str).and_then(non_empty),
-    };
-    serde_json::to_writer(&mut *out, &fields)?;
-    out.pop(); // its `}`
+        },
+    )?;
+    if let Some(a) = &assistant {
+        o.value("assistant", &v1::Assistant::from_domain(a))?;
+    }
+    if let Some(fix) = doc
+        .rule_fix
+        .as_ref()
+        .filter(|f| non_empty(f.as_str()).is_some())
+    {
+        o.str("rule_fix", fix.json())?;
+    }
     Ok(true)
+}
+
+/// What `timestamp::format` writes for the Unix epoch, the domain way's
+/// stand-in for a missing creation time.
+const EPOCH_STAMP: &str = "1970-01-01T00:00:00.000000Z";
+
+/// A document's timestamp as the domain way writes it (`timestamp::format`
+/// of what `timestamp::parse` reads); none when it reads none. Most are
+/// written that way already and are taken as they are.
+fn written_stamp<'t>(text: &'t Text<'_>) -> Option<Cow<'t, str>> {
+    let at = timestamp::parse(text.as_str())?;
+    Some(match is_written_form(text.as_str()) {
+        true => Cow::Borrowed(text.as_str()),
+        false => Cow::Owned(timestamp::format(at)),
+    })
+}
+
+/// Whether `text` has the form `timestamp::format` writes,
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, with seconds below 60 (a leap second is
+/// written otherwise).
+fn is_written_form(text: &str) -> bool {
+    const FORM: &[u8; 27] = b"0000-00-00T00:00:00.000000Z";
+    let bytes = text.as_bytes();
+    bytes.len() == FORM.len()
+        && bytes.iter().zip(FORM).all(|(b, f)| match f {
+            b'0' => b.is_ascii_digit(),
+            _ => b == f,
+        })
+        && bytes[17] < b'6'
+}
+
+/// A string to write: as it is when it came from the document without
+/// escapes (a JSON string without escapes needs none), else escaped as
+/// `serde_json` escapes it.
+#[derive(Clone, Copy)]
+struct Str<'a> {
+    text: &'a str,
+    verbatim: bool,
+}
+
+impl<'a> Str<'a> {
+    fn plain(text: &'a str) -> Str<'a> {
+        Str {
+            text,
+            verbatim: false,
+        }
+    }
+
+    fn write(self, out: &mut Vec<u8>) -> Result<()> {
+        if self.verbatim {
+            out.push(b'"');
+            out.extend_from_slice(self.text.as_bytes());
+            out.push(b'"');
+        } else {
+            serde_json::to_writer(&mut *out, self.text)?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON object written a field at a time, without spaces, as
+/// `serde_json` writes a struct.
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'o> Object<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Object<'o> {
+        Object { out, empty: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        self.out.push(if self.empty { b'{' } else { b',' });
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, key: &str, value: Str<'_>) -> Result<()> {
+        self.key(key);
+        value.write(self.out)
+    }
+
+    fn int(&mut self, key: &str, value: impl Into<i64>) -> Result<()> {
+        self.value(key, &value.into())
+    }
+
+    fn value(&mut self, key: &str, value: &impl Serialize) -> Result<()> {
+        self.key(key);
+        Ok(serde_json::to_writer(&mut *self.out, value)?)
+    }
+
+    fn close(self) {
+        self.out
+            .extend_from_slice(if self.empty { b"{}" } else { b"}" });
+    }
+}
+
+/// The `"rule"` object each rule last had written, and what it was written
+/// from besides the stored rule's lists: the findings of a rule write the
+/// same one, nearly always.
+#[derive(Default)]
+pub(super) struct RuleJson(std::collections::HashMap<i64, (RuleFrom, Vec<u8>)>);
+
+/// A rule object's name, message, confidence and category.
+type RuleFrom = (String, String, Option<String>, Option<String>);
+
+impl RuleJson {
+    /// Writes `rule` (of the stored rule `rule_id`), as it was written
+    /// last when it is the same.
+    fn write(&mut self, out: &mut Vec<u8>, rule_id: i64, rule: Rule<'_>) -> Result<()> {
+        let (from, json) = self.0.entry(rule_id).or_default();
+        let same = !json.is_empty()
+            && from.0 == rule.name
+            && from.1 == rule.message
+            && from.2.as_deref() == rule.confidence
+            && from.3.as_deref() == rule.category;
+        if !same {
+            json.clear();
+            serde_json::to_writer(&mut *json, &rule)?;
+            *from = (
+                rule.name.to_string(),
+                rule.message.to_string(),
+                rule.confidence.map(str::to_string),
+                rule.category.map(str::to_string),
+            );
+        }
+        out.extend_from_slice(json);
+        Ok(())
+    }
 }
 
 /// `text`, unless it is blank (as `v1`'s `non_empty`).
@@ -317,6 +494,14 @@ impl Text<'_> {
     fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// To write: as it is when borrowed, for it held no escape.
+    fn json(&self) -> Str<'_> {
+        Str {
+            text: &self.0,
+            verbatim: matches!(self.0, Cow::Borrowed(_)),
+        }
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
@@ -366,83 +551,6 @@ impl<'de> Visitor<'de> for FirstTextVisitor {
         while seq.next_element::<Text<'de>>()?.is_some() {}
         Ok(FirstText(first))
     }
-}
-
-/// `v1::Finding` as it serialises, borrowing: the same fields in the same
-/// order, left out when it leaves them out.
-#[derive(Serialize)]
-struct Fields<'a> {
-    id: i64,
-    #[serde(rename = "ref")]
-    git_ref: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_seen_scan_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    syntactic_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    match_based_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repository: Option<Repository<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line_of_code_url: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    triage_state: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    severity: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    confidence: Option<&'a str>,
-    categories: &'a [&'a str],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    created_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    relevant_since: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state_updated_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    triaged_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    triage_comment: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    triage_reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule_message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<Location<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sourcing_policy: Option<&'a v1::PolicyReference>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    external_ticket: Option<&'a v1::ExternalTicket>,
-    review_comments: [(); 0],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<Rule<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    assistant: Option<v1::Assistant>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule_fix: Option<&'a str>,
-}
-
-/// `v1::Repository` as it serialises.
-#[derive(Serialize)]
-struct Repository<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
-}
-
-/// `v1::Location` as it serialises.
-#[derive(Serialize)]
-struct Location<'a> {
-    file_path: &'a str,
-    line: u32,
-    column: u32,
-    end_line: u32,
-    end_column: u32,
 }
 
 /// `v1::Rule` as it serialises.
@@ -711,6 +819,33 @@ mod tests {
         let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
         assert!(ids.len() > 400, "{}", ids.len());
         assert_eq!(compare(&store, &ids), ids.len());
+    }
+
+    #[test]
+    fn each_finding_of_a_rule_writes_the_rule_its_document_gives() {
+        let (_dir, store) = varied();
+        let rows = store.listing_rows().unwrap();
+        let rule = rows[0].rule.clone();
+        let targets: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.rule == rule)
+            .map(|r| r.id)
+            .take(8)
+            .collect();
+        assert!(targets.len() > 4, "{}", targets.len());
+        // What the rule object takes from the document, finding by
+        // finding, and timestamps in and out of the form sift writes.
+        let docs = [
+            r#"{"id": 1, "confidence": "low", "categories": ["a"], "created_at": "2026-02-30T00:00:00.000000Z"}"#,
+            r#"{"id": 2, "confidence": "high", "categories": ["b"], "relevant_since": "2026-06-30T23:59:60.000000Z"}"#,
+            r#"{"id": 3, "rule_name": "x", "rule_message": "y\n", "created_at": "2026-01-01T00:00:59.999999Z"}"#,
+            r#"{"id": 4, "categories": ["a\u0000"], "state_updated_at": "2026-01-01T00:00:00Z"}"#,
+            r#"{"id": 5, "confidence": "low", "categories": ["a"], "created_at": " 2026-01-01T00:00:00.000000Z"}"#,
+        ];
+        for (id, doc) in targets.iter().zip(docs.iter().cycle()) {
+            set_doc(&store, *id, doc);
+        }
+        assert_eq!(compare(&store, &targets), targets.len());
     }
 
     #[test]
