@@ -11,7 +11,10 @@
 //! goes the domain way, which says what is wrong with it.
 
 use super::findings::{Stored, pending_activity, with_own_judgement};
-use crate::domain::{Activity, Confidence, ScanState, Severity, Status, TriageReason, TriageState};
+use crate::domain::{
+    Activity, ComponentRisk, Confidence, ScanState, Severity, Status, TriageReason, TriageState,
+    Verdict,
+};
 use crate::wire::lenient::{int_or_string, null_default};
 use crate::wire::{timestamp, v1};
 use anyhow::Result;
@@ -132,16 +135,6 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
     }
     let triaged_at = stored.triaged_at.and_then(timestamp::parse);
 
-    let mut assistant = doc
-        .assistant
-        .map(|a| a.into_domain(OffsetDateTime::UNIX_EPOCH));
-    if let Some(answer) = stored.judged {
-        with_own_judgement(&mut assistant, answer);
-    }
-    if let Some(record) = stored.fixed {
-        super::fixes::with_own_fix(&mut assistant, record);
-    }
-
     // Written field by field in `v1::Finding`'s order, as `serde_json`
     // writes it; what it leaves out is left out.
     let mut o = Object::open(out);
@@ -250,9 +243,7 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
             owasp_names: &rule.owasp_names,
         },
     )?;
-    if let Some(a) = &assistant {
-        o.value("assistant", &v1::Assistant::from_domain(a))?;
-    }
+    write_assistant(&mut o, stored, doc.assistant)?;
     if let Some(fix) = doc
         .rule_fix
         .as_ref()
@@ -261,6 +252,129 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         o.str("rule_fix", fix.json())?;
     }
     Ok(true)
+}
+
+/// The finding's `"assistant"`, as `v1::Assistant::from_domain` of the
+/// domain's (the document's, under sift's own Assistant's answers) writes
+/// it. Without answers or sift's provenance, which nearly every finding
+/// lacks, it is written from the document as `into_domain` reads it.
+fn write_assistant(
+    o: &mut Object<'_>,
+    stored: &Stored<'_>,
+    doc: Option<AssistantDoc<'_>>,
+) -> Result<()> {
+    let plain = stored.judged.is_none()
+        && stored.fixed.is_none()
+        && doc
+            .as_ref()
+            .is_none_or(|a| a.judged_by.is_none() && a.fixed_by.is_none());
+    if !plain {
+        let mut assistant = doc.map(|a| a.into_wire().into_domain(OffsetDateTime::UNIX_EPOCH));
+        if let Some(answer) = stored.judged {
+            with_own_judgement(&mut assistant, answer);
+        }
+        if let Some(record) = stored.fixed {
+            super::fixes::with_own_fix(&mut assistant, record);
+        }
+        if let Some(a) = &assistant {
+            o.value("assistant", &v1::Assistant::from_domain(a))?;
+        }
+        return Ok(());
+    }
+    let Some(a) = doc else {
+        return Ok(());
+    };
+    let text = |t: &Option<Text<'_>>| t.as_ref().map(Text::as_str).unwrap_or_default().is_empty();
+    o.key("assistant");
+    let mut w = Object::open(&mut *o.out);
+    let verdict = a
+        .autotriage
+        .as_ref()
+        .and_then(|t| t.verdict.as_ref())
+        .and_then(|v| Verdict::parse(v.as_str()));
+    if let Some(verdict) = verdict {
+        w.key("autotriage");
+        let mut t = Object::open(&mut *w.out);
+        t.str("verdict", Str::plain(verdict.as_str()))?;
+        let reason = a.autotriage.as_ref().and_then(|t| t.reason.as_ref());
+        t.str("reason", reason.map_or(Str::plain(""), Text::json))?;
+        t.close();
+    }
+    if let Some(code) = a
+        .autofix
+        .as_ref()
+        .and_then(|f| f.fix_code.as_ref())
+        .filter(|c| non_empty(c.as_str()).is_some())
+    {
+        w.key("autofix");
+        let mut f = Object::open(&mut *w.out);
+        f.str("fix_code", code.json())?;
+        f.str("explanation", Str::plain(""))?;
+        f.close();
+    }
+    if let Some(g) = a
+        .guidance
+        .as_ref()
+        .filter(|g| !(text(&g.summary) && text(&g.instructions)))
+    {
+        w.key("guidance");
+        let mut g_out = Object::open(&mut *w.out);
+        g_out.str(
+            "summary",
+            g.summary.as_ref().map_or(Str::plain(""), Text::json),
+        )?;
+        g_out.str(
+            "instructions",
+            g.instructions.as_ref().map_or(Str::plain(""), Text::json),
+        )?;
+        g_out.close();
+    }
+    if let Some(c) = a.component.as_ref().filter(|c| !text(&c.tag)) {
+        w.key("component");
+        let mut c_out = Object::open(&mut *w.out);
+        c_out.str("tag", c.tag.as_ref().map_or(Str::plain(""), Text::json))?;
+        let risk = c
+            .risk
+            .as_ref()
+            .and_then(|r| ComponentRisk::parse(r.as_str()));
+        if let Some(risk) = risk {
+            c_out.str("risk", Str::plain(risk.as_str()))?;
+        }
+        c_out.close();
+    }
+    if let Some(e) = a
+        .rule_explanation
+        .as_ref()
+        .filter(|e| !(text(&e.summary) && text(&e.explanation)))
+    {
+        w.key("rule_explanation");
+        let mut e_out = Object::open(&mut *w.out);
+        e_out.str(
+            "summary",
+            e.summary.as_ref().map_or(Str::plain(""), Text::json),
+        )?;
+        e_out.str(
+            "explanation",
+            e.explanation.as_ref().map_or(Str::plain(""), Text::json),
+        )?;
+        e_out.close();
+    }
+    if let Some(why) = a
+        .no_verdict
+        .as_ref()
+        .filter(|w| non_empty(w.as_str()).is_some())
+    {
+        w.str("no_verdict", why.json())?;
+    }
+    if let Some(why) = a
+        .no_fix
+        .as_ref()
+        .filter(|w| non_empty(w.as_str()).is_some())
+    {
+        w.str("no_fix", why.json())?;
+    }
+    w.close();
+    Ok(())
 }
 
 /// What `timestamp::format` writes for the Unix epoch, the domain way's
@@ -459,10 +573,107 @@ struct Doc<'a> {
     _review_comments: Option<Vec<IgnoredAny>>,
     #[serde(rename = "rule", default)]
     _rule: Option<v1::Rule>,
-    #[serde(default)]
-    assistant: Option<v1::Assistant>,
+    #[serde(default, borrow)]
+    assistant: Option<AssistantDoc<'a>>,
     #[serde(default, borrow)]
     rule_fix: Option<Text<'a>>,
+}
+
+/// `v1::Assistant` as the document holds it, its strings borrowed: the same
+/// fields, each taking what `v1`'s takes (a string, null or nothing).
+#[derive(Deserialize)]
+struct AssistantDoc<'a> {
+    #[serde(default, borrow)]
+    autotriage: Option<AutotriageDoc<'a>>,
+    #[serde(default, borrow)]
+    autofix: Option<AutofixDoc<'a>>,
+    #[serde(default, borrow)]
+    guidance: Option<GuidanceDoc<'a>>,
+    #[serde(default, borrow)]
+    component: Option<ComponentDoc<'a>>,
+    #[serde(default, borrow)]
+    rule_explanation: Option<ExplanationDoc<'a>>,
+    #[serde(default)]
+    judged_by: Option<v1::JudgedBy>,
+    #[serde(default, borrow)]
+    no_verdict: Option<Text<'a>>,
+    #[serde(default)]
+    fixed_by: Option<v1::FixedBy>,
+    #[serde(default, borrow)]
+    no_fix: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct AutotriageDoc<'a> {
+    #[serde(default, borrow)]
+    verdict: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reason: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct AutofixDoc<'a> {
+    #[serde(default, borrow)]
+    fix_code: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    explanation: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GuidanceDoc<'a> {
+    #[serde(default, borrow)]
+    summary: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    instructions: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ComponentDoc<'a> {
+    #[serde(default, borrow)]
+    tag: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    risk: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ExplanationDoc<'a> {
+    #[serde(default, borrow)]
+    summary: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    explanation: Option<Text<'a>>,
+}
+
+impl AssistantDoc<'_> {
+    /// As `v1` reads it.
+    fn into_wire(self) -> v1::Assistant {
+        let owned = |t: Option<Text<'_>>| t.map(Text::into_string).unwrap_or_default();
+        v1::Assistant {
+            autotriage: self.autotriage.map(|t| v1::Autotriage {
+                verdict: t.verdict.map(Text::into_string),
+                reason: owned(t.reason),
+            }),
+            autofix: self.autofix.map(|f| v1::Autofix {
+                fix_code: owned(f.fix_code),
+                explanation: owned(f.explanation),
+            }),
+            guidance: self.guidance.map(|g| v1::Guidance {
+                summary: owned(g.summary),
+                instructions: owned(g.instructions),
+            }),
+            component: self.component.map(|c| v1::Component {
+                tag: owned(c.tag),
+                risk: c.risk.map(Text::into_string),
+            }),
+            rule_explanation: self.rule_explanation.map(|e| v1::RuleExplanation {
+                summary: owned(e.summary),
+                explanation: owned(e.explanation),
+            }),
+            judged_by: self.judged_by,
+            no_verdict: self.no_verdict.map(Text::into_string),
+            fixed_by: self.fixed_by,
+            no_fix: self.no_fix.map(Text::into_string),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -493,6 +704,10 @@ struct Text<'a>(Cow<'a, str>);
 impl Text<'_> {
     fn as_str(&self) -> &str {
         &self.0
+    }
+
+    fn into_string(self) -> String {
+        self.0.into_owned()
     }
 
     /// To write: as it is when borrowed, for it held no escape.
@@ -858,12 +1073,20 @@ mod tests {
             r#"{"id": 8, "match_based_id": "x\u0000y", "ref": null, "review_comments": null}"#,
             r#"{"id": 9, "rule": {"name": "other", "subcategories": ["a"]}, "confidence": "low"}"#,
             r#"{"id": 10, "categories": ["only"], "location": {"file_path": null, "line": "3"}}"#,
+            r#"{"id": 17, "assistant": {}}"#,
+            r#"{"id": 18, "assistant": {"autotriage": null, "autofix": {"fix_code": null}, "component": {"tag": "t", "risk": null}, "no_fix": "x \u001b"}}"#,
+            r#"{"id": 19, "assistant": {"autotriage": {"verdict": "true\u005fpositive", "reason": "a\"b"}, "guidance": {"instructions": "i"}}}"#,
+            r#"{"id": 20, "assistant": {"fixed_by": {"confidence": "high", "provider": "p"}, "rule_explanation": {"explanation": "e"}}}"#,
+            r#"{"id": 21, "assistant": {"autofix": {"fix_code": "f", "explanation": "dropped"}, "component": {"tag": "", "risk": "high"}}}"#,
             // Refused by both ways alike.
             r#"{"id": "x"}"#,
             r#"{"id": 11, "location": {"line": -1}}"#,
             r#"{"id": 12, "severity": 3}"#,
             r#"{"id": 13, "categories": [1]}"#,
             r#"{"id": 14, "id": 15}"#,
+            r#"{"id": 22, "assistant": {"guidance": {"summary": 3}}}"#,
+            r#"{"id": 23, "assistant": {"no_verdict": ["x"]}}"#,
+            r#"{"id": 24, "assistant": {"autotriage": {"verdict": "true_positive", "verdict": "x"}}}"#,
             r#"{"ref": "main"}"#,
             "not json",
             r#"{"id": 16} trailing"#,
