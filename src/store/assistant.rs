@@ -223,6 +223,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether sift's own Assistant has answered any finding.
+    pub(super) fn any_ai_answers(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM ai_findings)", [], |r| {
+                r.get(0)
+            })?)
+    }
+
     /// The keys of sift's own answers of `kind` for these findings (those
     /// that have one), in one query.
     pub(super) fn ai_keys(

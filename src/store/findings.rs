@@ -714,6 +714,9 @@ struct FindingReader<'s> {
     /// Projects' names and addresses, read once each.
     projects: HashMap<i64, (String, Option<String>)>,
     rule_json: std::cell::RefCell<super::listed::RuleJson>,
+    /// Whether sift's own Assistant has answered any finding, once asked:
+    /// a store it never ran on is not asked for every chunk.
+    answered: Option<bool>,
 }
 
 impl<'s> FindingReader<'s> {
@@ -728,6 +731,7 @@ impl<'s> FindingReader<'s> {
             rules: HashMap::new(),
             projects: HashMap::new(),
             rule_json: Default::default(),
+            answered: None,
         }
     }
 
@@ -804,6 +808,7 @@ impl<'s> FindingReader<'s> {
             rules,
             projects,
             rule_json,
+            answered,
         } = self;
         let list = serde_json::to_string(ids)?;
         let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
@@ -822,8 +827,14 @@ impl<'s> FindingReader<'s> {
                 pending: false,
             });
         }
-        let judged = store.ai_verdicts(ids)?;
-        let fixed = store.ai_fixes(ids)?;
+        let answered = match *answered {
+            Some(known) => known,
+            None => *answered.insert(store.any_ai_answers()?),
+        };
+        let (judged, fixed) = match answered {
+            true => (store.ai_verdicts(ids)?, store.ai_fixes(ids)?),
+            false => Default::default(),
+        };
         // Each row names its place in `ids`, whatever order SQLite takes.
         let mut stmt = store.conn.prepare_cached(
             "SELECT chosen.key, f.id, d.doc, f.ref, f.state, f.triage_state, f.triage_reason,

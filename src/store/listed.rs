@@ -165,20 +165,20 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
     if let Some(url) = &doc.line_of_code_url {
         o.str("line_of_code_url", url.json())?;
     }
-    o.str("state", Str::plain(state.as_str()))?;
-    o.str("triage_state", Str::plain(triage_state.as_str()))?;
+    o.str("state", Str::safe(state.as_str()))?;
+    o.str("triage_state", Str::safe(triage_state.as_str()))?;
     o.str(
         "status",
-        Str::plain(Status::derive(state, triage_state).as_str()),
+        Str::safe(Status::derive(state, triage_state).as_str()),
     )?;
     let severity = doc
         .severity
         .as_ref()
         .and_then(|s| Severity::parse_loose(s.as_str()))
         .unwrap_or(Severity::Medium);
-    o.str("severity", Str::plain(severity.as_str()))?;
+    o.str("severity", Str::safe(severity.as_str()))?;
     if let Some(c) = confidence {
-        o.str("confidence", Str::plain(c.as_str()))?;
+        o.str("confidence", Str::safe(c.as_str()))?;
     }
     o.key("categories");
     o.out.push(b'[');
@@ -187,20 +187,20 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
     }
     o.out.push(b']');
     let created = created_at.unwrap_or(Cow::Borrowed(EPOCH_STAMP));
-    o.str("created_at", Str::plain(&created))?;
+    o.str("created_at", Str::safe(&created))?;
     let relevant = relevant_since.unwrap_or(created);
-    o.str("relevant_since", Str::plain(&relevant))?;
+    o.str("relevant_since", Str::safe(&relevant))?;
     if let Some(at) = doc.state_updated_at.as_ref().and_then(written_stamp) {
-        o.str("state_updated_at", Str::plain(&at))?;
+        o.str("state_updated_at", Str::safe(&at))?;
     }
     if let Some(at) = triaged_at {
-        o.str("triaged_at", Str::plain(&timestamp::format(at)))?;
+        o.str("triaged_at", Str::safe(&timestamp::format(at)))?;
     }
     if let Some(comment) = triage_comment {
         o.str("triage_comment", Str::plain(comment))?;
     }
     if let Some(reason) = triage_reason {
-        o.str("triage_reason", Str::plain(reason.as_str()))?;
+        o.str("triage_reason", Str::safe(reason.as_str()))?;
     }
     o.str("rule_name", Str::plain(rule_name))?;
     let message = match &doc.rule_message {
@@ -213,7 +213,7 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
     let path = location
         .file_path
         .as_ref()
-        .map_or(Str::plain(""), Text::json);
+        .map_or(Str::safe(""), Text::json);
     at.str("file_path", path)?;
     at.int("line", location.line)?;
     at.int("column", location.column)?;
@@ -295,9 +295,9 @@ fn write_assistant(
     if let Some(verdict) = verdict {
         w.key("autotriage");
         let mut t = Object::open(&mut *w.out);
-        t.str("verdict", Str::plain(verdict.as_str()))?;
+        t.str("verdict", Str::safe(verdict.as_str()))?;
         let reason = a.autotriage.as_ref().and_then(|t| t.reason.as_ref());
-        t.str("reason", reason.map_or(Str::plain(""), Text::json))?;
+        t.str("reason", reason.map_or(Str::safe(""), Text::json))?;
         t.close();
     }
     if let Some(code) = a
@@ -309,7 +309,7 @@ fn write_assistant(
         w.key("autofix");
         let mut f = Object::open(&mut *w.out);
         f.str("fix_code", code.json())?;
-        f.str("explanation", Str::plain(""))?;
+        f.str("explanation", Str::safe(""))?;
         f.close();
     }
     if let Some(g) = a
@@ -321,24 +321,24 @@ fn write_assistant(
         let mut g_out = Object::open(&mut *w.out);
         g_out.str(
             "summary",
-            g.summary.as_ref().map_or(Str::plain(""), Text::json),
+            g.summary.as_ref().map_or(Str::safe(""), Text::json),
         )?;
         g_out.str(
             "instructions",
-            g.instructions.as_ref().map_or(Str::plain(""), Text::json),
+            g.instructions.as_ref().map_or(Str::safe(""), Text::json),
         )?;
         g_out.close();
     }
     if let Some(c) = a.component.as_ref().filter(|c| !text(&c.tag)) {
         w.key("component");
         let mut c_out = Object::open(&mut *w.out);
-        c_out.str("tag", c.tag.as_ref().map_or(Str::plain(""), Text::json))?;
+        c_out.str("tag", c.tag.as_ref().map_or(Str::safe(""), Text::json))?;
         let risk = c
             .risk
             .as_ref()
             .and_then(|r| ComponentRisk::parse(r.as_str()));
         if let Some(risk) = risk {
-            c_out.str("risk", Str::plain(risk.as_str()))?;
+            c_out.str("risk", Str::safe(risk.as_str()))?;
         }
         c_out.close();
     }
@@ -351,11 +351,11 @@ fn write_assistant(
         let mut e_out = Object::open(&mut *w.out);
         e_out.str(
             "summary",
-            e.summary.as_ref().map_or(Str::plain(""), Text::json),
+            e.summary.as_ref().map_or(Str::safe(""), Text::json),
         )?;
         e_out.str(
             "explanation",
-            e.explanation.as_ref().map_or(Str::plain(""), Text::json),
+            e.explanation.as_ref().map_or(Str::safe(""), Text::json),
         )?;
         e_out.close();
     }
@@ -420,6 +420,15 @@ impl<'a> Str<'a> {
         Str {
             text,
             verbatim: false,
+        }
+    }
+
+    /// Text known to need no escape: sift's own words for states,
+    /// severities and the like, and timestamps in sift's form.
+    fn safe(text: &'a str) -> Str<'a> {
+        Str {
+            text,
+            verbatim: true,
         }
     }
 
