@@ -5,10 +5,14 @@
 //! The output is byte for byte what `v1::Finding::from_domain` of
 //! [`Stored::finding`] serialises to (tests compare the two): each field is
 //! taken as `v1::Finding::into_domain`, `DetailRow::into_finding` and the
-//! overlays take it, without building the `Finding`. This is what makes
-//! `sift findings --json` of a large backlog cheap: no allocation for most
-//! fields, and no domain round trip. A document this reader does not take
-//! goes the domain way, which says what is wrong with it.
+//! overlays take it, without building the `Finding`, and written by hand
+//! in `v1::Finding`'s order: a document's string that held no escape is
+//! copied as it is, and the assistant is written from the document unless
+//! sift's own answers lie over it. This is what makes `sift findings
+//! --json` of a large backlog, and `sift serve`'s pages, cheap: no
+//! allocation for most fields, no domain round trip, one escape pass at
+//! most. A document this reader does not take goes the domain way, which
+//! says what is wrong with it.
 
 use super::findings::{Stored, pending_activity, with_own_judgement};
 use crate::domain::{
