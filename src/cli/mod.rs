@@ -164,6 +164,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let json_failure = cli.command.as_ref().and_then(Command::json_failure);
     let result = Context::new(&cli)
         .and_then(|ctx| dispatch(&ctx, cli.command).map_err(|e| errors::explain(e, &ctx)));
+    // The store's log is left checkpointed, not for the next command.
+    crate::store::wait_for_checkpoints();
     // A name the store does not know: said alike by every command.
     if let Err(e) = &result
         && let Some(unknown) = e.downcast_ref::<names::UnknownNames>()

@@ -29,6 +29,7 @@ mod suggestions;
 mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
+pub use checkpoints::wait_for_checkpoints;
 pub use findings::{ImportSummary, PulledPage, ReadFindings, ScanToStore};
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listed::StoredFinding;
