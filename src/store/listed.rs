@@ -58,16 +58,10 @@ impl StoredFinding<'_> {
     /// `serde_json` writes `v1::Finding::from_domain(&self.finding()?)`,
     /// without the closing `}`: the caller adds its own fields first.
     pub fn write_v1_fields(&self, out: &mut Vec<u8>) -> Result<()> {
-        let start = out.len();
-        let written = match serde_json::from_str::<Doc<'_>>(self.0.doc) {
-            Ok(doc) => write_fields(self.0, doc, out),
-            Err(_) => Ok(false),
-        };
-        if written? {
-            return Ok(());
+        if let Ok(doc) = serde_json::from_str::<Doc<'_>>(self.0.doc) {
+            return write_fields(self.0, doc, out);
         }
         // The domain way, which names what is damaged.
-        out.truncate(start);
         let wire = v1::Finding::from_domain(&self.0.finding()?);
         serde_json::to_writer(&mut *out, &wire)?;
         out.pop(); // its `}`
@@ -75,9 +69,8 @@ impl StoredFinding<'_> {
     }
 }
 
-/// The fields of `stored` in the v1 shape; false (having written nothing
-/// worth keeping) when a column holds what the domain way reads otherwise.
-fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<bool> {
+/// The fields of `stored` in the v1 shape, `doc` its document.
+fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<()> {
     let rule = &stored.rule.rule;
     // As `v1::Finding::into_domain` reads them, the stored rule in place
     // of the document's (`DetailRow::into_finding`).
@@ -255,7 +248,7 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
     {
         o.str("rule_fix", fix.json())?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The finding's `"assistant"`, as `v1::Assistant::from_domain` of the
@@ -288,7 +281,8 @@ fn write_assistant(
     let Some(a) = doc else {
         return Ok(());
     };
-    let text = |t: &Option<Text<'_>>| t.as_ref().map(Text::as_str).unwrap_or_default().is_empty();
+    // As `v1` reads a string that is null or missing: empty.
+    let empty = |t: &Option<Text<'_>>| t.as_ref().is_none_or(|t| t.as_str().is_empty());
     o.key("assistant");
     let mut w = Object::open(&mut *o.out);
     let verdict = a
@@ -319,24 +313,18 @@ fn write_assistant(
     if let Some(g) = a
         .guidance
         .as_ref()
-        .filter(|g| !(text(&g.summary) && text(&g.instructions)))
+        .filter(|g| !(empty(&g.summary) && empty(&g.instructions)))
     {
         w.key("guidance");
         let mut g_out = Object::open(&mut *w.out);
-        g_out.str(
-            "summary",
-            g.summary.as_ref().map_or(Str::safe(""), Text::json),
-        )?;
-        g_out.str(
-            "instructions",
-            g.instructions.as_ref().map_or(Str::safe(""), Text::json),
-        )?;
+        g_out.str("summary", or_empty(&g.summary))?;
+        g_out.str("instructions", or_empty(&g.instructions))?;
         g_out.close();
     }
-    if let Some(c) = a.component.as_ref().filter(|c| !text(&c.tag)) {
+    if let Some(c) = a.component.as_ref().filter(|c| !empty(&c.tag)) {
         w.key("component");
         let mut c_out = Object::open(&mut *w.out);
-        c_out.str("tag", c.tag.as_ref().map_or(Str::safe(""), Text::json))?;
+        c_out.str("tag", or_empty(&c.tag))?;
         let risk = c
             .risk
             .as_ref()
@@ -349,18 +337,12 @@ fn write_assistant(
     if let Some(e) = a
         .rule_explanation
         .as_ref()
-        .filter(|e| !(text(&e.summary) && text(&e.explanation)))
+        .filter(|e| !(empty(&e.summary) && empty(&e.explanation)))
     {
         w.key("rule_explanation");
         let mut e_out = Object::open(&mut *w.out);
-        e_out.str(
-            "summary",
-            e.summary.as_ref().map_or(Str::safe(""), Text::json),
-        )?;
-        e_out.str(
-            "explanation",
-            e.explanation.as_ref().map_or(Str::safe(""), Text::json),
-        )?;
+        e_out.str("summary", or_empty(&e.summary))?;
+        e_out.str("explanation", or_empty(&e.explanation))?;
         e_out.close();
     }
     if let Some(why) = a
@@ -446,6 +428,12 @@ impl<'a> Str<'a> {
         }
         Ok(())
     }
+}
+
+/// A string of the document to write, empty when null or missing (as `v1`
+/// reads it).
+fn or_empty<'t>(text: &'t Option<Text<'_>>) -> Str<'t> {
+    text.as_ref().map_or(Str::safe(""), Text::json)
 }
 
 /// A JSON object written a field at a time, without spaces, as
