@@ -93,8 +93,14 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
             .as_ref()
             .and_then(|c| c.0.as_ref().map(Text::json)),
     };
-    let created_at = doc.created_at.as_ref().and_then(written_stamp);
-    let relevant_since = doc.relevant_since.as_ref().and_then(written_stamp);
+    let created_at = doc
+        .created_at
+        .as_ref()
+        .and_then(|t| timestamp::reformat(t.as_str()));
+    let relevant_since = doc
+        .relevant_since
+        .as_ref()
+        .and_then(|t| timestamp::reformat(t.as_str()));
     let location = doc.location.unwrap_or_default();
     let doc_id_mbid;
     let match_based_id = match (&doc.match_based_id, &doc.syntactic_id) {
@@ -183,11 +189,15 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         c.write(o.out)?;
     }
     o.out.push(b']');
-    let created = created_at.unwrap_or(Cow::Borrowed(EPOCH_STAMP));
+    let created = created_at.unwrap_or(Cow::Borrowed(timestamp::EPOCH));
     o.str("created_at", Str::safe(&created))?;
     let relevant = relevant_since.unwrap_or(created);
     o.str("relevant_since", Str::safe(&relevant))?;
-    if let Some(at) = doc.state_updated_at.as_ref().and_then(written_stamp) {
+    if let Some(at) = doc
+        .state_updated_at
+        .as_ref()
+        .and_then(|t| timestamp::reformat(t.as_str()))
+    {
         o.str("state_updated_at", Str::safe(&at))?;
     }
     if let Some(at) = triaged_at {
@@ -361,35 +371,6 @@ fn write_assistant(
     }
     w.close();
     Ok(())
-}
-
-/// What `timestamp::format` writes for the Unix epoch, the domain way's
-/// stand-in for a missing creation time.
-const EPOCH_STAMP: &str = "1970-01-01T00:00:00.000000Z";
-
-/// A document's timestamp as the domain way writes it (`timestamp::format`
-/// of what `timestamp::parse` reads); none when it reads none. Most are
-/// written that way already and are taken as they are.
-fn written_stamp<'t>(text: &'t Text<'_>) -> Option<Cow<'t, str>> {
-    let at = timestamp::parse(text.as_str())?;
-    Some(match is_written_form(text.as_str()) {
-        true => Cow::Borrowed(text.as_str()),
-        false => Cow::Owned(timestamp::format(at)),
-    })
-}
-
-/// Whether `text` has the form `timestamp::format` writes,
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, with seconds below 60 (a leap second is
-/// written otherwise).
-fn is_written_form(text: &str) -> bool {
-    const FORM: &[u8; 27] = b"0000-00-00T00:00:00.000000Z";
-    let bytes = text.as_bytes();
-    bytes.len() == FORM.len()
-        && bytes.iter().zip(FORM).all(|(b, f)| match f {
-            b'0' => b.is_ascii_digit(),
-            _ => b == f,
-        })
-        && bytes[17] < b'6'
 }
 
 /// A string to write: as it is when it came from the document without

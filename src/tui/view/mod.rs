@@ -66,6 +66,8 @@ pub fn put_lines_kept<'a, 'l: 'a>(
 #[derive(Default)]
 pub struct LinesMemo(Vec<(Line<'static>, Vec<Cell>)>);
 
+/// `a == b` for a kept line and this frame's: one lifetime for both, which
+/// `==` does not work out on its own.
 fn same_line<'x>(a: &Line<'x>, b: &Line<'x>) -> bool {
     a == b
 }
