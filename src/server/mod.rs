@@ -554,6 +554,11 @@ async fn list_findings(
             ApiError::bad_request(format!("since_change is not a change cursor: '{v}'"))
         })?)),
     };
+    let triage_apart = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == crate::wire::TRIAGE_APART)
+        .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("true"));
     let query = FindingsQuery::from_pairs(pairs).map_err(ApiError::bad_request)?;
     if since.is_some()
         && let Some(why) = service::changes_refuse(&query)
@@ -563,30 +568,38 @@ async fn list_findings(
     let selection = app.selection.clone();
     let (body, cursor) = app
         .with_store(move |store| {
-            let (page, cursor) = match since {
+            let page = match since {
                 Some(after) => {
                     let after = match after {
                         Some(after) => after,
                         None => service::ChangeCursor {
                             seq: 0,
+                            base: 0,
                             ..service::ChangeCursor::head(store)?
                         },
                     };
-                    service::select_changes(store, &query, after)?.ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::GONE,
-                            "the change cursor is not this server's (its store was replaced): \
-                         pull everything",
-                        )
-                    })?
+                    service::select_changes(store, &query, after, triage_apart)?.ok_or_else(
+                        || {
+                            ApiError::new(
+                                StatusCode::GONE,
+                                "the change cursor is not this server's (its store was \
+                                 replaced): pull everything",
+                            )
+                        },
+                    )?
                 }
                 None => {
                     // Before selecting: what changes meanwhile comes next time.
-                    let head = service::ChangeCursor::head(store)?;
-                    (selected_page(store, &selection, &query)?, head)
+                    let cursor = service::ChangeCursor::head(store)?;
+                    service::ChangePage {
+                        whole: selected_page(store, &selection, &query)?,
+                        triaged: Vec::new(),
+                        cursor,
+                    }
                 }
             };
-            Ok((findings_page(store, &page)?, cursor))
+            let body = findings_page(store, &page.whole, &page.triaged)?;
+            Ok((body, page.cursor))
         })
         .await?;
     let mut headers = HeaderMap::new();
@@ -603,8 +616,9 @@ async fn list_findings(
 /// The findings `ids` as a page's body, `{"findings":[…]}`, byte for byte
 /// what `Json(FindingsPage)` of `Store::load_findings` writes, but written
 /// straight from the stored documents (`StoredFinding::write_v1_fields`):
-/// no domain round trip, which was most of a page's cost.
-fn findings_page(store: &Store, ids: &[i64]) -> Result<Vec<u8>, ApiError> {
+/// no domain round trip, which was most of a page's cost. The findings
+/// `triaged` follow as their triage alone (`"triaged":[…]`), when any.
+fn findings_page(store: &Store, ids: &[i64], triaged: &[i64]) -> Result<Vec<u8>, ApiError> {
     // About 1.5 KB a finding in the v1 shape.
     let mut body = Vec::with_capacity(ids.len() * 1_600 + 16);
     body.extend_from_slice(b"{\"findings\":[");
@@ -628,7 +642,13 @@ fn findings_page(store: &Store, ids: &[i64]) -> Result<Vec<u8>, ApiError> {
             },
         )
         .map_err(ApiError::internal)?;
-    body.extend_from_slice(b"]}");
+    body.push(b']');
+    if !triaged.is_empty() {
+        body.extend_from_slice(b",\"triaged\":");
+        let triaged = store.triaged_findings(triaged)?;
+        serde_json::to_writer(&mut body, &triaged).map_err(|e| ApiError::internal(e.into()))?;
+    }
+    body.push(b'}');
     Ok(body)
 }
 
@@ -705,12 +725,13 @@ mod tests {
         let findings = store.load_findings(ids).unwrap();
         let page = v1::FindingsPage {
             findings: findings.iter().map(v1::Finding::from_domain).collect(),
+            triaged: Vec::new(),
         };
         serde_json::to_string(&page).unwrap()
     }
 
     fn written(store: &Store, ids: &[i64]) -> String {
-        String::from_utf8(findings_page(store, ids).unwrap()).unwrap()
+        String::from_utf8(findings_page(store, ids, &[]).unwrap()).unwrap()
     }
 
     #[test]

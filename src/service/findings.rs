@@ -130,71 +130,115 @@ pub fn page(ids: &[i64], q: &FindingsQuery) -> Vec<i64> {
     ids.iter().skip(start).take(size).copied().collect()
 }
 
-/// Where a client's pull left the findings' changes: the store's id and the
-/// last change number it has seen. Opaque to the client (`STORE.SEQ`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a client's pull left the findings' changes: the store's id, the
+/// last change number it has seen, and the change number at which it last
+/// held every finding (the end of a listing of changes). Opaque to the
+/// client (`STORE.SEQ.BASE`; `STORE.SEQ`, from an older server, has no
+/// base).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChangeCursor {
     pub store: i64,
     pub seq: i64,
+    /// The client held every finding as it was at this change number (0:
+    /// not known), so a finding whose content has not changed since needs
+    /// only its triage sent. Not past `seq`.
+    pub base: i64,
 }
 
 impl ChangeCursor {
     pub fn parse(text: &str) -> Option<ChangeCursor> {
-        let (store, seq) = text.trim().split_once('.')?;
-        Some(ChangeCursor {
-            store: store.parse().ok()?,
-            seq: seq.parse().ok().filter(|s: &i64| *s >= 0)?,
-        })
+        let mut parts = text.trim().splitn(3, '.');
+        let store = parts.next()?.parse().ok()?;
+        let seq = parts.next()?.parse().ok().filter(|s: &i64| *s >= 0)?;
+        let base = match parts.next() {
+            None => 0,
+            Some(base) => base.parse().ok().filter(|b: &i64| (0..=seq).contains(b))?,
+        };
+        Some(ChangeCursor { store, seq, base })
     }
 
-    /// Where the store stands now: a cursor past every change so far.
+    /// Where the store stands now: a cursor past every change so far (with
+    /// no base: what a listing not by change holds is not known).
     pub fn head(store: &Store) -> Result<ChangeCursor> {
         let (store, seq) = store.change_head()?;
-        Ok(ChangeCursor { store, seq })
+        Ok(ChangeCursor {
+            store,
+            seq,
+            base: 0,
+        })
     }
 }
 
 impl fmt::Display for ChangeCursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.store, self.seq)
+        write!(f, "{}.{}.{}", self.store, self.seq, self.base)
     }
+}
+
+/// A page of changes (`select_changes`).
+#[derive(Debug, Default, PartialEq)]
+pub struct ChangePage {
+    /// The findings to send whole, in the order they changed.
+    pub whole: Vec<i64>,
+    /// The findings whose only changes since the client's cursor are to
+    /// their triage, when it asked for them apart.
+    pub triaged: Vec<i64>,
+    /// The cursor past them.
+    pub cursor: ChangeCursor,
 }
 
 /// Up to a page of the findings the query selects that changed after
 /// `after`, in the order they changed, and the cursor past them; none
 /// when the cursor is another store's (the server's data was replaced) or
 /// ahead of this one's changes: the client must pull everything. A page
-/// shorter than the page size is the last. Filters that need the full
-/// finding, and `dedup`, do not apply to changes (the caller refuses them).
+/// shorter than the page size is the last: its cursor's base is its end,
+/// since the client then holds every finding as it is. Filters that need
+/// the full finding, and `dedup`, do not apply to changes (the caller
+/// refuses them). With `triage_apart`, a finding whose content last
+/// changed no later than the cursor's base is in `triaged`: the client
+/// holds that content already.
 pub fn select_changes(
     store: &Store,
     q: &FindingsQuery,
     after: ChangeCursor,
-) -> Result<Option<(Vec<i64>, ChangeCursor)>> {
+    triage_apart: bool,
+) -> Result<Option<ChangePage>> {
     let head = ChangeCursor::head(store)?;
     if after.store != head.store || after.seq > head.seq {
         return Ok(None);
     }
+    // A finding that a filter on its triage selects only now was not sent
+    // before: it goes whole.
+    let triage_apart =
+        triage_apart && q.statuses.is_empty() && q.triage_reasons.is_empty() && q.since.is_none();
     let want = q.page_size.max(1) as usize;
-    let mut ids = Vec::new();
-    let mut cursor = after;
+    let mut page = ChangePage {
+        cursor: after,
+        ..ChangePage::default()
+    };
     if q.issue_type != "sast" {
-        return Ok(Some((ids, head)));
+        page.cursor.seq = head.seq;
+        return Ok(Some(page));
     }
     loop {
-        let rows = store.changed_rows(cursor.seq, want)?;
+        let rows = store.changed_rows(page.cursor.seq, want)?;
         let last_batch = rows.len() < want;
-        for (seq, row) in rows {
-            cursor.seq = seq;
-            if matches(&row, q) {
-                ids.push(row.id);
-                if ids.len() == want {
-                    return Ok(Some((ids, cursor)));
+        for changed in rows {
+            page.cursor.seq = changed.seq;
+            if matches(&changed.row, q) {
+                match triage_apart && after.base > 0 && changed.content_seq <= after.base {
+                    true => page.triaged.push(changed.row.id),
+                    false => page.whole.push(changed.row.id),
+                }
+                if page.whole.len() + page.triaged.len() == want {
+                    return Ok(Some(page));
                 }
             }
         }
         if last_batch {
-            return Ok(Some((ids, cursor)));
+            // Every change is in this page or before it.
+            page.cursor.base = page.cursor.seq;
+            return Ok(Some(page));
         }
     }
 }
@@ -209,5 +253,134 @@ pub fn changes_refuse(q: &FindingsQuery) -> Option<&'static str> {
         Some("since_change pages by its cursor, not by page")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ScanResults, ScanSource, TriageChange, TriageState};
+    use time::OffsetDateTime;
+
+    /// Findings `ids` of acme/web on main as a pull brings them, each with
+    /// `message`.
+    fn platform_scan(ids: &[i64], message: &str) -> Vec<ScanResults> {
+        let findings = ids
+            .iter()
+            .map(|id| {
+                let wire: crate::wire::v1::Finding = serde_json::from_value(serde_json::json!({
+                    "id": id, "ref": "main", "match_based_id": format!("m_{id}"),
+                    "repository": {"name": "acme/web"}, "rule_message": message,
+                    "rule": {"name": "r"}, "location": {"file_path": "a.py", "line": id}
+                }))
+                .unwrap();
+                wire.into_domain(OffsetDateTime::UNIX_EPOCH)
+            })
+            .collect();
+        vec![ScanResults {
+            origin: "http://127.0.0.1:8321".into(),
+            source: ScanSource::Platform,
+            project: "acme/web".into(),
+            repository_url: None,
+            git_ref: "main".into(),
+            findings,
+            identities: vec![],
+            errors: vec![],
+            warnings: vec![],
+            source_root: None,
+        }]
+    }
+
+    fn decide(store: &mut Store, ids: &[i64]) {
+        let change = TriageChange {
+            state: Some(TriageState::Reviewing),
+            reason: None,
+            note: None,
+        };
+        store
+            .apply_triage(ids, &change, "ben", OffsetDateTime::now_utc(), None)
+            .unwrap();
+    }
+
+    /// The next page after `cursor`, two findings a page, triage apart.
+    fn next(store: &Store, cursor: ChangeCursor) -> ChangePage {
+        let q = FindingsQuery {
+            page_size: 2,
+            ..FindingsQuery::default()
+        };
+        select_changes(store, &q, cursor, true).unwrap().unwrap()
+    }
+
+    #[test]
+    fn only_a_finding_the_client_surely_holds_comes_as_its_triage_alone() {
+        let mut store = Store::in_memory().unwrap();
+        store.import(&platform_scan(&[1, 2, 3, 4], "m")).unwrap();
+        let first = ChangeCursor {
+            seq: 0,
+            ..ChangeCursor::head(&store).unwrap()
+        };
+
+        // A first pull by change; finding 3 is decided after its first
+        // page, before the client saw it: it comes whole.
+        let one = next(&store, first);
+        assert_eq!((one.whole, one.triaged), (vec![1, 2], vec![]));
+        assert_eq!((one.cursor.seq, one.cursor.base), (2, 0));
+        decide(&mut store, &[3]);
+        let two = next(&store, one.cursor);
+        assert_eq!((two.whole, two.triaged), (vec![4, 3], vec![]));
+        assert_eq!(two.cursor.base, 0, "a full page may not be the last");
+        let end = next(&store, two.cursor);
+        assert!(end.whole.is_empty() && end.triaged.is_empty());
+        let held = end.cursor;
+        assert_eq!(held.base, held.seq, "the client holds every finding");
+
+        // Decisions on 1 and 2 come apart; 4's content changed after the
+        // client held it, so it comes whole though its last change was a
+        // decision.
+        decide(&mut store, &[1, 2]);
+        store.import(&platform_scan(&[4], "changed")).unwrap();
+        decide(&mut store, &[4]);
+        let three = next(&store, held);
+        assert_eq!((three.whole, three.triaged), (vec![], vec![1, 2]));
+        assert_eq!(three.cursor.base, held.base, "the base goes on");
+        let four = next(&store, three.cursor);
+        assert_eq!((four.whole, four.triaged), (vec![4], vec![]));
+        assert_eq!(four.cursor.base, four.cursor.seq);
+
+        // Without a base, or not asked: whole.
+        let older = ChangeCursor { base: 0, ..held };
+        assert_eq!(next(&store, older).triaged, Vec::<i64>::new());
+        let q = FindingsQuery {
+            page_size: 2,
+            ..FindingsQuery::default()
+        };
+        let whole = select_changes(&store, &q, held, false).unwrap().unwrap();
+        assert_eq!((whole.whole, whole.triaged), (vec![1, 2], vec![]));
+        // Nor when a filter on the triage could select a finding anew.
+        let by_status = FindingsQuery {
+            statuses: vec![crate::domain::Status::Reviewing],
+            ..q
+        };
+        let page = select_changes(&store, &by_status, held, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!((page.whole, page.triaged), (vec![1, 2], vec![]));
+    }
+
+    #[test]
+    fn a_cursor_reads_back_as_written_and_an_older_one_has_no_base() {
+        let c = ChangeCursor {
+            store: 7,
+            seq: 12,
+            base: 9,
+        };
+        assert_eq!(ChangeCursor::parse(&c.to_string()), Some(c));
+        assert_eq!(
+            ChangeCursor::parse("7.12"),
+            Some(ChangeCursor { base: 0, ..c })
+        );
+        for bad in ["7.12.13", "7.12.-1", "7.-3.0", "7", "x.1.0", "7.12.9.1"] {
+            assert_eq!(ChangeCursor::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -7,7 +7,7 @@ mod findings;
 mod memories;
 mod shared;
 
-pub use findings::{ChangeCursor, changes_refuse, page, select_changes, select_ids};
+pub use findings::{ChangeCursor, ChangePage, changes_refuse, page, select_changes, select_ids};
 pub use memories::{create_memory, delete_memory, update_memory};
 pub use shared::SharedStore;
 

@@ -162,9 +162,8 @@ impl Store {
                              AND state = 'unresolved' THEN 'provisionally_ignored'
                         WHEN (?2 IS NULL OR ?2 != 'false_positive')
                              AND triage_state = 'provisionally_ignored' THEN 'untriaged'
-                        ELSE triage_state END,
-                    change_seq = ",
-                next_change!(),
+                        ELSE triage_state END, ",
+                content_changed!(),
                 " WHERE id = ?1"
             ))?;
             let mut history = tx.prepare_cached(
@@ -173,8 +172,8 @@ impl Store {
             )?;
             // Semgrep's own component tag, from an import, stands.
             let mut set_component = tx.prepare_cached(concat!(
-                "UPDATE findings SET component = ?2, risk = ?3, change_seq = ",
-                next_change!(),
+                "UPDATE findings SET component = ?2, risk = ?3, ",
+                content_changed!(),
                 " WHERE id = ?1 AND NOT EXISTS (
                      SELECT 1 FROM finding_details
                      WHERE finding_id = ?1

@@ -7,7 +7,7 @@ use super::listed::StoredFinding;
 use crate::domain::{
     Activity, Assistant, Candidate, CodeContext, Component, ComponentRisk, Evidence, Finding,
     FindingIndex, IndexBuilder, IndexEntry, Lifecycle, ResultKey, ScanResults, ScanSource,
-    ScanState, Severity, Status, TriageState, Verdict, is_review_ref,
+    ScanState, Severity, Status, TriageReason, TriageState, Verdict, is_review_ref,
 };
 use crate::wire::{timestamp, v1};
 use anyhow::{Context, Result};
@@ -59,6 +59,9 @@ impl ScanToStore<'_> {
 pub enum PulledPage {
     /// One page's findings, grouped by project (`PulledPage::findings`).
     Findings(Vec<PulledScan>),
+    /// Findings' triage alone, for findings the store holds
+    /// (`PulledPage::triaged`).
+    Triaged(Vec<PulledTriage>),
     /// Where the pull stands after the pages before it (the backend's
     /// change cursor): handed back once those pages are committed, so that
     /// a pull that stops half-way resumes from what the store kept.
@@ -85,6 +88,107 @@ impl PulledPage {
             .collect::<Result<_>>()?;
         Ok(PulledPage::Findings(scans))
     }
+
+    /// Findings' triage alone (`v1::FindingsPage::triaged`), read as the
+    /// store keeps it.
+    pub fn triaged(records: Vec<v1::TriagedFinding>) -> Result<PulledPage> {
+        let triaged = records
+            .into_iter()
+            .map(PulledTriage::of)
+            .collect::<Result<_>>()?;
+        Ok(PulledPage::Triaged(triaged))
+    }
+}
+
+/// What `Store::import_pulled` kept.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PullKept {
+    /// Pages stored.
+    pub pages: usize,
+    /// Triage records (`PulledPage::Triaged`) for findings the store does
+    /// not hold: what they say is not stored, and those findings must come
+    /// whole.
+    pub unheld: usize,
+}
+
+/// A finding's triage alone, named by its identity, in the forms the
+/// store keeps.
+pub struct PulledTriage {
+    project: String,
+    git_ref: String,
+    match_based_id: String,
+    triage: Triage,
+}
+
+impl PulledTriage {
+    /// Read as `v1::Finding::into_domain` reads the same fields.
+    fn of(t: v1::TriagedFinding) -> Result<PulledTriage> {
+        let relevant_since = timestamp::parse(&t.relevant_since).with_context(|| {
+            format!(
+                "finding {}: relevant_since '{}' is not a time",
+                t.id, t.relevant_since
+            )
+        })?;
+        let state = TriageState::parse(&t.triage_state).unwrap_or(TriageState::Untriaged);
+        Ok(PulledTriage {
+            project: t.repository.name,
+            git_ref: t.git_ref,
+            match_based_id: t.match_based_id,
+            triage: Triage {
+                state: state.as_str().to_string(),
+                reason: t
+                    .triage_reason
+                    .as_deref()
+                    .and_then(TriageReason::parse)
+                    .map(|r| r.as_str().to_string()),
+                comment: t.triage_comment,
+                at: t
+                    .triaged_at
+                    .as_deref()
+                    .and_then(timestamp::parse)
+                    .map(timestamp::format),
+                relevant_since: relevant_since.unix_timestamp(),
+            },
+        })
+    }
+}
+
+/// Stores findings' triage alone, on the findings the store holds, where
+/// it differs from what is stored: how many it does not hold.
+fn import_triaged(tx: &Transaction, triaged: &[PulledTriage]) -> Result<usize> {
+    let mut set = tx.prepare_cached(concat!(
+        "UPDATE findings SET triage_state = ?4, triage_reason = ?5, triage_comment = ?6,
+            triaged_at = ?7, relevant_since = ?8, ",
+        triage_changed!(),
+        " WHERE project_id = (SELECT id FROM projects WHERE name = ?1)
+            AND ref = ?2 AND match_based_id = ?3
+            AND (triage_state IS NOT ?4 OR triage_reason IS NOT ?5
+                 OR triage_comment IS NOT ?6 OR triaged_at IS NOT ?7
+                 OR relevant_since IS NOT ?8)"
+    ))?;
+    let mut held = tx.prepare_cached(
+        "SELECT 1 FROM findings
+         WHERE project_id = (SELECT id FROM projects WHERE name = ?1)
+            AND ref = ?2 AND match_based_id = ?3",
+    )?;
+    let mut unheld = 0;
+    for t in triaged {
+        let identity = params![t.project, t.git_ref, t.match_based_id];
+        let written = set.execute(params![
+            t.project,
+            t.git_ref,
+            t.match_based_id,
+            t.triage.state,
+            t.triage.reason,
+            t.triage.comment,
+            t.triage.at,
+            t.triage.relevant_since
+        ])?;
+        if written == 0 && !held.exists(identity)? {
+            unheld += 1;
+        }
+    }
+    Ok(unheld)
 }
 
 /// A pulled scan, and its findings' details, one for each.
@@ -196,82 +300,95 @@ impl Store {
     /// rolled back and none is reported kept: the caller resumes from the
     /// last mark committed, or asks again (storing a page twice changes
     /// nothing). The write lock is taken at the first page: a pull that
-    /// brings nothing writes nothing. The number of pages kept; none when
-    /// the pull stopped.
+    /// brings nothing writes nothing. What was kept; none when the pull
+    /// stopped.
     pub fn import_pulled(
         &mut self,
         pages: impl IntoIterator<Item = PulledPage>,
         committed: impl FnMut(&str),
-    ) -> Result<Option<usize>> {
+    ) -> Result<Option<PullKept>> {
         self.import_pulled_holding(pages, committed, PULL_LOCK_HOLD)
     }
 
-    /// `import_pulled`, committing once a transaction is `hold` old.
+    /// `import_pulled`, committing once a transaction is `hold` old (when
+    /// the next page or mark comes).
     fn import_pulled_holding(
         &mut self,
         pages: impl IntoIterator<Item = PulledPage>,
         mut committed: impl FnMut(&str),
         hold: std::time::Duration,
-    ) -> Result<Option<usize>> {
-        let mut pages = pages.into_iter();
-        // The mark of the pages imported since the last commit.
-        let mut mark: Option<String> = None;
-        let mut scans = loop {
-            match pages.next() {
-                None => return Ok(None),
-                Some(PulledPage::End) => {
-                    if let Some(mark) = &mark {
-                        committed(mark);
-                    }
-                    return Ok(Some(0));
-                }
-                Some(PulledPage::Mark(m)) => mark = Some(m),
-                Some(PulledPage::Findings(scans)) => break scans,
-            }
-        };
+    ) -> Result<Option<PullKept>> {
+        let mut pages = pages.into_iter().peekable();
+        // Nothing came, or the end alone: nothing to write.
+        match pages.peek() {
+            None => return Ok(None),
+            Some(PulledPage::End) => return Ok(Some(PullKept::default())),
+            Some(_) => {}
+        }
         let _cache = self.write_cache()?;
         let checkpoints = self.background_checkpoints()?;
         let now = OffsetDateTime::now_utc();
-        let mut tx = self.write_tx()?;
-        let mut began = std::time::Instant::now();
         let mut rules = RulesWritten::new();
-        let mut kept = 0;
-        loop {
-            for pulled in &scans {
-                let scan = &pulled.scan;
-                import_scan(&tx, scan, Some(&pulled.details), now, &mut rules)
-                    .with_context(|| format!("cannot store the findings of {}", scan.origin))?;
-            }
-            kept += 1;
-            let next = loop {
-                match pages.next() {
-                    Some(PulledPage::Findings(next)) => break next,
-                    Some(PulledPage::Mark(m)) => mark = Some(m),
-                    Some(PulledPage::End) => {
-                        super::bump_findings_version(&tx)?;
-                        tx.commit()?;
-                        checkpoints.committed()?;
-                        if let Some(mark) = &mark {
-                            committed(mark);
-                        }
-                        return Ok(Some(kept));
-                    }
-                    // Dropping the transaction rolls it back.
-                    None => return Ok(None),
-                }
-            };
-            free_elsewhere(std::mem::replace(&mut scans, next));
-            if began.elapsed() >= hold {
+        let mut kept = PullKept::default();
+        // The open transaction, when one is, and when it began.
+        let mut open: Option<(Transaction, std::time::Instant)> = None;
+        // The mark of the pages imported since the last commit.
+        let mut mark: Option<String> = None;
+        for page in pages {
+            // A transaction old enough is committed when the next page
+            // comes, with the marks of the pages it holds.
+            if matches!(page, PulledPage::Findings(_) | PulledPage::Triaged(_))
+                && let Some((_, began)) = &open
+                && began.elapsed() >= hold
+                && let Some((tx, _)) = open.take()
+            {
                 super::bump_findings_version(&tx)?;
                 tx.commit()?;
                 checkpoints.committed()?;
                 if let Some(mark) = mark.take() {
                     committed(&mark);
                 }
-                tx = self.write_tx()?;
-                began = std::time::Instant::now();
+            }
+            let tx = match (&page, &mut open) {
+                (PulledPage::Mark(_) | PulledPage::End, _) => None,
+                (_, Some((tx, _))) => Some(&*tx),
+                (_, open) => Some(&open.insert((self.write_tx()?, std::time::Instant::now())).0),
+            };
+            match page {
+                PulledPage::Findings(scans) => {
+                    let tx = tx.context("a page of findings is written in a transaction")?;
+                    for pulled in &scans {
+                        let scan = &pulled.scan;
+                        import_scan(tx, scan, Some(&pulled.details), now, &mut rules)
+                            .with_context(|| {
+                                format!("cannot store the findings of {}", scan.origin)
+                            })?;
+                    }
+                    kept.pages += 1;
+                    free_elsewhere(scans);
+                }
+                PulledPage::Triaged(triaged) => {
+                    let tx = tx.context("a page of triage is written in a transaction")?;
+                    kept.unheld += import_triaged(tx, &triaged)?;
+                    kept.pages += 1;
+                }
+                PulledPage::Mark(m) => mark = Some(m),
+                PulledPage::End => {
+                    if let Some((tx, _)) = open.take() {
+                        super::bump_findings_version(&tx)?;
+                        tx.commit()?;
+                        checkpoints.committed()?;
+                    }
+                    if let Some(mark) = &mark {
+                        committed(mark);
+                    }
+                    return Ok(Some(kept));
+                }
             }
         }
+        // The pages stopped before the end: dropping the transaction rolls
+        // it back.
+        Ok(None)
     }
 
     /// Appends to a finding's history.
@@ -1526,14 +1643,14 @@ impl<'t> ScanWriter<'t> {
             update_scan_data: tx.prepare_cached(concat!(
                 "UPDATE findings SET rule_id = ?2, message = ?3, severity = ?4, path = ?5, line = ?6,
                     state = ?7, verdict = COALESCE(?8, verdict), component = COALESCE(?9, component),
-                    risk = COALESCE(?10, risk), change_seq = ",
-                next_change!(),
+                    risk = COALESCE(?10, risk), ",
+                content_changed!(),
                 " WHERE id = ?1"
             ))?,
             update_triage: tx.prepare_cached(concat!(
                 "UPDATE findings SET triage_state = ?2, triage_reason = ?3, triage_comment = ?4,
-                    triaged_at = ?5, relevant_since = ?6, change_seq = ",
-                next_change!(),
+                    triaged_at = ?5, relevant_since = ?6, ",
+                triage_changed!(),
                 " WHERE id = ?1"
             ))?,
             update_details: tx.prepare_cached(
@@ -1824,8 +1941,8 @@ impl<'t> ScanWriter<'t> {
                 .map(|(id, _)| id)
                 .collect();
             let mut fix = tx.prepare_cached(concat!(
-                "UPDATE findings SET state = 'fixed', change_seq = ",
-                next_change!(),
+                "UPDATE findings SET state = 'fixed', ",
+                content_changed!(),
                 " WHERE id = ?1"
             ))?;
             for id in &gone {
@@ -2141,7 +2258,7 @@ mod pull_tests {
         assert_eq!(store.import_pulled([], |_| {}).unwrap(), None);
         assert_eq!(
             store.import_pulled([PulledPage::End], |_| {}).unwrap(),
-            Some(0)
+            Some(PullKept::default())
         );
         // Every page and the end: all of them, as one change.
         let second = PAGE.replace("m_1", "m_3").replace("\"id\": 1", "\"id\": 3");
@@ -2151,7 +2268,7 @@ mod pull_tests {
                 |_| {},
             )
             .unwrap();
-        assert_eq!(kept, Some(2));
+        assert_eq!(kept.map(|k| k.pages), Some(2));
         assert_eq!(store.count_findings().unwrap(), 3);
         assert_eq!(store.findings_version().unwrap(), version + 1);
     }
@@ -2187,7 +2304,7 @@ mod pull_tests {
                 |_| {},
             )
             .unwrap();
-        assert_eq!(kept, Some(2));
+        assert_eq!(kept.map(|k| k.pages), Some(2));
         assert_eq!(store.count_findings().unwrap(), 3);
     }
 }
@@ -2250,7 +2367,7 @@ mod pull_mark_tests {
                 |m| marks.push(m.to_string()),
             )
             .unwrap();
-        assert_eq!(kept, Some(1));
+        assert_eq!(kept.map(|k| k.pages), Some(1));
         assert_eq!(marks, ["s.4"]);
         assert_eq!(store.count_findings().unwrap(), 4);
     }
@@ -2263,6 +2380,70 @@ mod pull_mark_tests {
             .unwrap();
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         rows.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    /// Finding `id`'s change number and where its content last changed.
+    fn content_seq(store: &Store, id: i64) -> (i64, i64) {
+        store
+            .conn
+            .query_row(
+                "SELECT change_seq, content_seq FROM findings WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_decision_keeps_where_the_content_last_changed_and_a_content_change_says_it_is_new() {
+        let mut store = Store::in_memory().unwrap();
+        store.import(&pulled(&page(&[1, 2], "untriaged"))).unwrap();
+        let (added, content) = content_seq(&store, 1);
+        assert_eq!(content, 0, "its last change was to its content");
+
+        decide(&mut store, &[1], TriageState::Reviewing);
+        decide(&mut store, &[1], TriageState::Fixing);
+        let (decided, content) = content_seq(&store, 1);
+        assert!(decided > added);
+        assert_eq!(content, added, "decisions keep where the content changed");
+
+        // An Assistant's answer (by the trigger), new details, or a scan's
+        // change are content.
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO ai_answers (key, kind, answer, provider, model, prompt_version,
+                    memories, input_tokens, output_tokens, at)
+                 VALUES ('k', 'fix', '{}', 'p', 'm', 1, '[]', 1, 1, '2026-01-01T00:00:00Z');
+                 INSERT INTO ai_findings (finding_id, kind, key) VALUES (1, 'fix', 'k');",
+            )
+            .unwrap();
+        let (fixed, content) = content_seq(&store, 1);
+        assert!(fixed > decided);
+        assert_eq!(content, 0);
+        decide(&mut store, &[1], TriageState::Reviewing);
+        assert_eq!(content_seq(&store, 1).1, fixed);
+
+        decide(&mut store, &[2], TriageState::Reviewing);
+        store
+            .conn
+            .execute(
+                "UPDATE finding_details SET code = 'x' WHERE finding_id = 2",
+                [],
+            )
+            .unwrap();
+        assert_eq!(content_seq(&store, 2).1, 0);
+        decide(&mut store, &[2], TriageState::Fixing);
+        let (before, _) = content_seq(&store, 2);
+        // The pull moves it and brings its triage back as it was sent:
+        // its content changed after the decision.
+        let moved = page(&[2], "fixing").replace("f2.py", "moved.py");
+        store.import(&pulled(&moved)).unwrap();
+        let (after, content) = content_seq(&store, 2);
+        assert!(
+            content > before && content < after,
+            "{before} {content} {after}"
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use super::Store;
 use crate::domain::{ScanState, Severity, Status, TriageReason, TriageState, Verdict};
+use crate::wire::{timestamp, v1};
 use anyhow::Result;
+use time::OffsetDateTime;
 
 /// One finding's facts for filtering, ordering and de-duplicating.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,17 @@ pub struct ListingRow {
     pub relevant_since: i64,
 }
 
+/// A finding changed after a change number (`Store::changed_rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedRow {
+    /// Its change number.
+    pub seq: i64,
+    /// The change number of its content's last change: no later than
+    /// `seq`, earlier when only its triage changed since (migration 12).
+    pub content_seq: i64,
+    pub row: ListingRow,
+}
+
 /// A project as `GET …/projects` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectRow {
@@ -38,12 +51,24 @@ pub struct ProjectRow {
 }
 
 /// The facts of `ListingRow`, and the change number (column 13).
-const LISTING_SELECT: &str = "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref,
-        f.match_based_id, r.name, f.severity, f.state, f.triage_state, f.triage_reason,
-        f.verdict, f.relevant_since, f.change_seq
-     FROM findings f
-     JOIN projects p ON p.id = f.project_id
-     JOIN rules r ON r.id = f.rule_id";
+macro_rules! listing_columns {
+    () => {
+        "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref,
+            f.match_based_id, r.name, f.severity, f.state, f.triage_state, f.triage_reason,
+            f.verdict, f.relevant_since, f.change_seq"
+    };
+}
+
+/// Where `listing_columns!` come from.
+macro_rules! listing_tables {
+    () => {
+        " FROM findings f
+         JOIN projects p ON p.id = f.project_id
+         JOIN rules r ON r.id = f.rule_id"
+    };
+}
+
+const LISTING_SELECT: &str = concat!(listing_columns!(), listing_tables!());
 
 fn listing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListingRow> {
     let state = ScanState::parse(r.get_ref(8)?.as_str()?).unwrap_or(ScanState::Unresolved);
@@ -76,16 +101,62 @@ impl Store {
     }
 
     /// At most `limit` findings changed after change number `after`, in
-    /// the order they changed, each with its change number.
-    pub fn changed_rows(&self, after: i64, limit: usize) -> Result<Vec<(i64, ListingRow)>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{LISTING_SELECT} WHERE f.change_seq > ?1 ORDER BY f.change_seq LIMIT ?2"
+    /// the order they changed.
+    pub fn changed_rows(&self, after: i64, limit: usize) -> Result<Vec<ChangedRow>> {
+        // And where its content last changed (column 14, migration 12).
+        let mut stmt = self.conn.prepare_cached(concat!(
+            listing_columns!(),
+            ", CASE f.content_seq WHEN 0 THEN f.change_seq ELSE f.content_seq END",
+            listing_tables!(),
+            " WHERE f.change_seq > ?1 ORDER BY f.change_seq LIMIT ?2"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(rusqlite::params![after, limit], |r| {
-            Ok((r.get(13)?, listing_row(r)?))
+            Ok(ChangedRow {
+                seq: r.get(13)?,
+                content_seq: r.get(14)?,
+                row: listing_row(r)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The triage of the findings `ids` (each found), as
+    /// `v1::TriagedFinding` holds it.
+    pub fn triaged_findings(&self, ids: &[i64]) -> Result<Vec<v1::TriagedFinding>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.name, f.ref, f.match_based_id, f.triage_state, f.triage_reason,
+                f.triage_comment, f.triaged_at, f.relevant_since
+             FROM findings f JOIN projects p ON p.id = f.project_id
+             WHERE f.id = ?1",
+        )?;
+        let mut triaged = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let t = stmt.query_row([id], |r| {
+                let at: Option<String> = r.get(6)?;
+                let since = OffsetDateTime::from_unix_timestamp(r.get(7)?)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                Ok(v1::TriagedFinding {
+                    id,
+                    repository: v1::Repository {
+                        name: r.get(0)?,
+                        url: None,
+                    },
+                    git_ref: r.get(1)?,
+                    match_based_id: r.get(2)?,
+                    triage_state: r.get(3)?,
+                    triage_reason: r.get(4)?,
+                    triage_comment: r.get(5)?,
+                    triaged_at: at
+                        .as_deref()
+                        .and_then(timestamp::reformat)
+                        .map(|at| at.into_owned()),
+                    relevant_since: timestamp::format(since),
+                })
+            })?;
+            triaged.push(t);
+        }
+        Ok(triaged)
     }
 
     /// Where the findings' changes stand: the store's id and its latest

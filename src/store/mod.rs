@@ -12,6 +12,28 @@ macro_rules! next_change {
     };
 }
 
+/// What a statement that changes a finding's content (anything but its
+/// triage) sets beside it: the next change number, and the content changed
+/// with it (migration 12).
+macro_rules! content_changed {
+    () => {
+        concat!("change_seq = ", next_change!(), ", content_seq = 0")
+    };
+}
+
+/// What a statement that changes only a finding's triage sets beside it:
+/// the next change number, and where its content last changed, kept
+/// (migration 12; SQLite reads the row's values before the change).
+macro_rules! triage_changed {
+    () => {
+        concat!(
+            "change_seq = ",
+            next_change!(),
+            ", content_seq = CASE content_seq WHEN 0 THEN change_seq ELSE content_seq END"
+        )
+    };
+}
+
 mod assistant;
 mod checkpoints;
 mod decide;
@@ -30,10 +52,10 @@ mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
 pub use checkpoints::wait_for_checkpoints;
-pub use findings::{ImportSummary, PulledPage, ReadFindings, ScanToStore};
+pub use findings::{ImportSummary, PullKept, PulledPage, ReadFindings, ScanToStore};
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listed::StoredFinding;
-pub use listing::{ListingRow, ProjectRow};
+pub use listing::{ChangedRow, ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
 pub use suggestions::Suggestion;
 // Plain data, kept in the domain; named here too for code that knows them
@@ -59,6 +81,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_numbered_by_the_import.sql"),
     include_str!("migrations/0010_scans_by_project.sql"),
     include_str!("migrations/0011_cheaper_row_changes.sql"),
+    include_str!("migrations/0012_content_seq.sql"),
 ];
 
 pub const DB_FILE: &str = "sift.db";
@@ -323,8 +346,10 @@ mod tests {
 
     /// A store as version 10 left it: the decided-findings index that
     /// migration 11 replaces, and an update trigger of the kind it drops
-    /// (on one column here; version 10's watched every listed column).
+    /// (on one column here; version 10's watched every listed column);
+    /// without the column migration 12 adds.
     const SCHEMA_10: &str = "
+        ALTER TABLE findings DROP COLUMN content_seq;
         DROP INDEX findings_decided;
         CREATE INDEX findings_decided ON findings (project_id, rule_id)
             WHERE triage_state IN ('ignored', 'fixing', 'reviewing');

@@ -190,9 +190,8 @@ impl Store {
         {
             let mut set_state = tx.prepare_cached(concat!(
                 "UPDATE findings SET triage_state = ?2, triage_reason = ?3,
-                    triage_comment = COALESCE(?4, triage_comment), triaged_at = ?5,
-                    change_seq = ",
-                next_change!(),
+                    triage_comment = COALESCE(?4, triage_comment), triaged_at = ?5, ",
+                triage_changed!(),
                 " WHERE id = ?1"
             ))?;
             let mut last_activity = tx.prepare_cached(

@@ -30,3 +30,10 @@ pub const SINCE_CHANGE: &str = "since_change";
 /// pull that way appends the findings to the cache in nearly the order of
 /// their ids, and one that stops half-way resumes from its cursor.
 pub const FROM_FIRST_CHANGE: &str = "0";
+
+/// The findings listing's parameter, with `since_change`, by which a client
+/// asks `sift serve` to send the findings whose only changes since are to
+/// their triage apart, as that triage alone (`v1::FindingsPage::triaged`):
+/// the client holds the rest. A server that does not know it sends whole
+/// findings, which say the same.
+pub const TRIAGE_APART: &str = "triage_apart";

@@ -19,9 +19,30 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FindingsPage {
     pub findings: Vec<Finding>,
+    /// `sift serve`'s answer to `triage_apart` (`wire::TRIAGE_APART`): the
+    /// findings whose only changes since the change cursor are to their
+    /// triage, which the client holds the rest of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triaged: Vec<TriagedFinding>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A finding's triage alone, named by its identity: in the fields and
+/// forms of `Finding`, and all of them required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriagedFinding {
+    pub id: i64,
+    pub repository: Repository,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub match_based_id: String,
+    pub triage_state: String,
+    pub triage_reason: Option<String>,
+    pub triage_comment: Option<String>,
+    pub triaged_at: Option<String>,
+    pub relevant_since: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Repository {
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,

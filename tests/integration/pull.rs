@@ -229,3 +229,123 @@ async fn a_first_pull_by_change_fills_the_cache_as_one_by_pages_does() {
     assert!(!ana.pull().await.unwrap());
     server.stop().await;
 }
+
+/// The findings of a change listing's answer, whole and as their triage
+/// alone, by id.
+async fn changes_since(server: &TestServer, cursor: &str, apart: bool) -> (Vec<i64>, Vec<i64>) {
+    let mut url = format!(
+        "{}/api/v1/deployments/local/findings?page_size=100&since_change={cursor}",
+        server.base
+    );
+    if apart {
+        url.push_str("&triage_apart=true");
+    }
+    let page: serde_json::Value = common::raw_client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids = |key: &str| -> Vec<i64> {
+        let mut ids: Vec<i64> = page[key]
+            .as_array()
+            .map(|a| a.iter().map(|f| f["id"].as_i64().unwrap()).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    (ids("findings"), ids("triaged"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_after_decisions_brings_their_triage_alone_and_stores_what_a_whole_pull_does() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let ana = api(&server, cache.path());
+    assert!(ana.pull().await.unwrap());
+    let cursor = std::fs::read_to_string(cache.path().join("change-cursor")).unwrap();
+
+    // A colleague ignores two findings with a reason and a note, and takes
+    // a third into review (with its twin on a pull request, 1003).
+    let ignore = TriageChange {
+        state: Some(TriageState::Ignored),
+        reason: Some(sift::domain::TriageReason::FalsePositive),
+        note: Some("sanitised by the ORM \u{1b}[31m".into()),
+    };
+    Store::open(served.path())
+        .unwrap()
+        .apply_triage(&[3, 40], &ignore, "ben", OffsetDateTime::now_utc(), None)
+        .unwrap();
+    colleague_decides(served.path(), &[120], TriageState::Reviewing);
+
+    // Asked for them apart, the server sends their triage alone; a client
+    // that does not ask gets them whole.
+    assert_eq!(
+        changes_since(&server, &cursor, true).await,
+        (vec![], vec![3, 40, 120, 1003])
+    );
+    assert_eq!(
+        changes_since(&server, &cursor, false).await,
+        (vec![3, 40, 120, 1003], vec![])
+    );
+    // From the first change, every finding comes whole.
+    let from_first = format!("{}.0", cursor.split('.').next().unwrap());
+    let (whole, triaged) = changes_since(&server, &from_first, true).await;
+    assert_eq!((whole.len(), triaged.len()), (100, 0));
+
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(status(cache.path(), 3), Status::Ignored);
+    assert_eq!(status(cache.path(), 120), Status::Reviewing);
+    // The cache holds what a first pull of the same findings stores.
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(api(&server, fresh.path()).pull().await.unwrap());
+    assert_eq!(cached(cache.path()), cached(fresh.path()));
+    // Nothing changed since: nothing comes.
+    assert!(!ana.pull().await.unwrap());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_for_a_finding_the_cache_lost_brings_every_finding_at_the_next_pull() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let ana = api(&server, cache.path());
+    assert!(ana.pull().await.unwrap());
+    // The cache lost a finding (by hand, say) that a colleague decides.
+    let db = rusqlite::Connection::open(cache.path().join(sift::store::DB_FILE)).unwrap();
+    db.execute_batch(
+        "DELETE FROM finding_details WHERE finding_id = 7;
+         DELETE FROM finding_evidence WHERE finding_id = 7;
+         DELETE FROM activity WHERE finding_id = 7;
+         DELETE FROM findings WHERE id = 7;",
+    )
+    .unwrap();
+    drop(db);
+    colleague_decides(served.path(), &[7, 8], TriageState::Fixing);
+
+    // The decision on the finding it holds is stored; the other cannot be,
+    // so the cursor is let go of.
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(status(cache.path(), 8), Status::Fixing);
+    assert!(
+        Store::open(cache.path())
+            .unwrap()
+            .load_finding(7)
+            .unwrap()
+            .is_none()
+    );
+    assert!(!ana.pulls_cheaply());
+    // The next pull brings every finding, the lost one with its decision.
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(status(cache.path(), 7), Status::Fixing);
+    assert_eq!(
+        Store::open(cache.path()).unwrap().count_findings().unwrap(),
+        250
+    );
+    assert!(ana.pulls_cheaply());
+    server.stop().await;
+}

@@ -24,7 +24,7 @@ pub mod http;
 use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
 use crate::domain::{self, Memory, MemoryChange, ScanResults, ScanSource, TriageChange};
 use crate::service::SharedStore;
-use crate::store::{PulledPage, Store};
+use crate::store::{PullKept, PulledPage, Store};
 use crate::wire::headers::IDEMPOTENCY_KEY;
 use crate::wire::v1::{
     BulkTriageRequest, BulkTriageResponse, Deployment, FindingsPage, FindingsQuery,
@@ -439,6 +439,7 @@ impl Api {
             Listed::Page { page, .. } => Ok(page),
             Listed::CursorUnknown => Ok(FindingsPage {
                 findings: Vec::new(),
+                triaged: Vec::new(),
             }),
         }
     }
@@ -459,6 +460,10 @@ impl Api {
             }
             if let Some(since) = since {
                 pairs.append_pair(crate::wire::SINCE_CHANGE, since);
+                // From the first change, every finding comes whole.
+                if since != crate::wire::FROM_FIRST_CHANGE {
+                    pairs.append_pair(crate::wire::TRIAGE_APART, "true");
+                }
             }
         }
         let what = match since {
@@ -740,6 +745,20 @@ impl PageSender {
             BackendError::outage(
                 Outage::LocalStore,
                 format!("cannot prepare the pulled findings for the local cache: {e:#}"),
+            )
+        })?;
+        self.put(page).await
+    }
+
+    /// Findings' triage alone (`v1::FindingsPage::triaged`).
+    async fn send_triaged(
+        &self,
+        triaged: Vec<crate::wire::v1::TriagedFinding>,
+    ) -> Result<(), BackendError> {
+        let page = PulledPage::triaged(triaged).map_err(|e| {
+            BackendError::outage(
+                Outage::BadAnswer,
+                format!("the backend sent a bad triage: {e:#}"),
             )
         })?;
         self.put(page).await
@@ -1046,12 +1065,24 @@ impl Api {
     /// backend does not answer it (it no longer knows the cursor, or it is
     /// not `sift serve`).
     async fn pull_changes(&self, cursor: String) -> Result<Option<bool>, BackendError> {
-        let Some((cursor, count)) = self
+        let Some(((cursor, count), kept)) = self
             .importing(|pages| self.fetch_changes(cursor, pages))
             .await?
         else {
             return Ok(None);
         };
+        if kept.unheld > 0 {
+            // Only a cache that lost findings gets here: they come whole
+            // at the next pull, from the first change.
+            tracing::warn!(
+                "the backend sent the triage of {} findings the cache does not hold: \
+                 pulling every finding next time",
+                kept.unheld
+            );
+            self.forget_digests();
+            self.keep_cursor(None);
+            return Ok(Some(true));
+        }
         let changed = count > 0;
         if changed {
             tracing::info!("pulled {count} changed findings");
@@ -1085,10 +1116,15 @@ impl Api {
                 } => (page, next),
                 Listed::Page { cursor: None, .. } | Listed::CursorUnknown => return Ok(None),
             };
-            let n = page.findings.len();
+            let n = page.findings.len() + page.triaged.len();
             count += n;
-            if n > 0 {
+            if !page.findings.is_empty() {
                 pages.send(group(page.findings, &origin)).await?;
+            }
+            if !page.triaged.is_empty() {
+                pages.send_triaged(page.triaged).await?;
+            }
+            if n > 0 {
                 pages.mark(&next).await?;
             }
             let moved = next != cursor;
@@ -1106,7 +1142,7 @@ impl Api {
     /// as at the last pull (by digest) is not imported again. True when
     /// anything changed.
     async fn pull_everything(&self) -> Result<bool, BackendError> {
-        let Some(pulled) = self.importing(|pages| self.fetch_everything(pages)).await? else {
+        let Some((pulled, _)) = self.importing(|pages| self.fetch_everything(pages)).await? else {
             // Only a backend that stops answering mid-pull gets here.
             return Err(BackendError::outage(
                 Outage::BadAnswer,
@@ -1163,6 +1199,7 @@ impl Api {
                 Listed::CursorUnknown => (
                     FindingsPage {
                         findings: Vec::new(),
+                        triaged: Vec::new(),
                     },
                     page_digest(""),
                 ),
@@ -1188,11 +1225,12 @@ impl Api {
     /// stored. The last transaction is kept only when `fetch` answers
     /// something; when it fails, answers none, or the pull is cancelled,
     /// the cache keeps what earlier commits stored, and the change cursor
-    /// their last mark (`PageSender::mark`).
+    /// their last mark (`PageSender::mark`). `fetch`'s answer, and what
+    /// the cache kept.
     async fn importing<T, F>(
         &self,
         fetch: impl FnOnce(PageSender) -> F,
-    ) -> Result<Option<T>, BackendError>
+    ) -> Result<Option<(T, PullKept)>, BackendError>
     where
         F: std::future::Future<Output = Result<Option<T>, BackendError>>,
     {
@@ -1219,7 +1257,7 @@ impl Api {
         let written = written?;
         let fetched = fetched?;
         match (fetched, written) {
-            (Some(answer), Some(_)) => Ok(Some(answer)),
+            (Some(answer), Some(kept)) => Ok(Some((answer, kept))),
             (None, _) => Ok(None),
             (Some(_), None) => Err(BackendError::outage(
                 Outage::LocalStore,
