@@ -311,7 +311,7 @@ impl Store {
     }
 
     /// `import_pulled`, committing once a transaction is `hold` old (when
-    /// the next page or mark comes).
+    /// the next page comes).
     fn import_pulled_holding(
         &mut self,
         pages: impl IntoIterator<Item = PulledPage>,
@@ -349,6 +349,7 @@ impl Store {
                     committed(&mark);
                 }
             }
+            // A page goes into the open transaction, or begins one.
             let tx = match (&page, &mut open) {
                 (PulledPage::Mark(_) | PulledPage::End, _) => None,
                 (_, Some((tx, _))) => Some(&*tx),

@@ -7,6 +7,7 @@ use super::Store;
 use crate::domain::{ScanState, Severity, Status, TriageReason, TriageState, Verdict};
 use crate::wire::{timestamp, v1};
 use anyhow::Result;
+use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
 /// One finding's facts for filtering, ordering and de-duplicating.
@@ -121,8 +122,8 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The triage of the findings `ids` (each found), as
-    /// `v1::TriagedFinding` holds it.
+    /// The triage of the findings `ids`, as `v1::TriagedFinding` holds it;
+    /// an id the store does not hold is skipped.
     pub fn triaged_findings(&self, ids: &[i64]) -> Result<Vec<v1::TriagedFinding>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.name, f.ref, f.match_based_id, f.triage_state, f.triage_reason,
@@ -132,7 +133,7 @@ impl Store {
         )?;
         let mut triaged = Vec::with_capacity(ids.len());
         for &id in ids {
-            let t = stmt.query_row([id], |r| {
+            let found = stmt.query_row([id], |r| {
                 let at: Option<String> = r.get(6)?;
                 let since = OffsetDateTime::from_unix_timestamp(r.get(7)?)
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -153,8 +154,10 @@ impl Store {
                         .map(|at| at.into_owned()),
                     relevant_since: timestamp::format(since),
                 })
-            })?;
-            triaged.push(t);
+            });
+            if let Some(t) = found.optional()? {
+                triaged.push(t);
+            }
         }
         Ok(triaged)
     }

@@ -97,7 +97,10 @@ async fn serve_answers_only_what_changed_since_a_cursor() {
     // The same change; and now the client is known to hold every finding
     // as of it (the cursor's base, its third part).
     let (seq, _) = head.rsplit_once('.').unwrap();
-    assert_eq!(same, Some(format!("{seq}.{}", seq.rsplit_once('.').unwrap().1)));
+    assert_eq!(
+        same,
+        Some(format!("{seq}.{}", seq.rsplit_once('.').unwrap().1))
+    );
 
     // Decisions on the server's store come back, in the order they were
     // made, once each.
