@@ -131,6 +131,12 @@ impl Store {
              FROM findings f JOIN projects p ON p.id = f.project_id
              WHERE f.id = ?1",
         )?;
+        // One read transaction for them all: each read alone takes and
+        // lets go of the store's read lock, most of its cost.
+        let snapshot = match self.conn.is_autocommit() && ids.len() > 1 {
+            true => Some(self.conn.unchecked_transaction()?),
+            false => None,
+        };
         let mut triaged = Vec::with_capacity(ids.len());
         for &id in ids {
             let found = stmt.query_row([id], |r| {
@@ -158,6 +164,10 @@ impl Store {
             if let Some(t) = found.optional()? {
                 triaged.push(t);
             }
+        }
+        drop(stmt);
+        if let Some(tx) = snapshot {
+            tx.finish()?;
         }
         Ok(triaged)
     }
