@@ -563,18 +563,13 @@ pub(super) fn assemble(w: &World, items: Vec<(ScanKey, Finding)>) -> Vec<ScanRes
         .map(|(key, findings)| {
             let name = &w.cat.projects[key.0].name;
             let git_ref = ref_name(w, key);
-            ScanResults {
-                origin: format!("demo backlog: {name} {git_ref}"),
-                source: ScanSource::Platform,
-                project: name.clone(),
-                repository_url: Some(w.projects[key.0].url.clone()),
+            ScanResults::platform(
+                format!("demo backlog: {name} {git_ref}"),
+                name.clone(),
+                Some(w.projects[key.0].url.clone()),
                 git_ref,
                 findings,
-                identities: Vec::new(),
-                errors: Vec::new(),
-                warnings: Vec::new(),
-                source_root: None,
-            }
+            )
         })
         .collect()
 }

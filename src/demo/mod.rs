@@ -23,8 +23,7 @@ use world::*;
 use crate::domain::{
     Activity, Assistant, CodeContext, Component, ComponentRisk, Confidence, DecisionContext,
     Finding, Guidance, Intent, Location, Memory, MemoryStage, Rule, RuleExplanation, RuleScope,
-    ScanResults, ScanSource, ScanState, Scope, Severity, Status, TriageReason, TriageState,
-    Verdict, resolve,
+    ScanResults, ScanState, Scope, Severity, Status, TriageReason, TriageState, Verdict, resolve,
 };
 use crate::store::{ImportSummary, Store};
 use serde::Deserialize;

@@ -43,6 +43,31 @@ pub struct ScanResults {
     pub source_root: Option<std::path::PathBuf>,
 }
 
+impl ScanResults {
+    /// Records from a Semgrep backend (a pull's page, an API dump) of one
+    /// project: no scanner identities, errors or source tree.
+    pub fn platform(
+        origin: impl Into<String>,
+        project: impl Into<String>,
+        repository_url: Option<String>,
+        git_ref: impl Into<String>,
+        findings: Vec<Finding>,
+    ) -> ScanResults {
+        ScanResults {
+            origin: origin.into(),
+            source: ScanSource::Platform,
+            project: project.into(),
+            repository_url,
+            git_ref: git_ref.into(),
+            findings,
+            identities: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            source_root: None,
+        }
+    }
+}
+
 /// How a scanner's result is recognised on a rescan (`domain::identity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {

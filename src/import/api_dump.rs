@@ -2,7 +2,7 @@
 //! (ARCHITECTURE §6), e.g. a saved `GET …/findings` page.
 
 use super::{Context, ImportError};
-use crate::domain::{ScanResults, ScanSource};
+use crate::domain::ScanResults;
 use crate::wire::v1::FindingsPage;
 use std::collections::HashMap;
 
@@ -26,16 +26,14 @@ pub(super) fn load(text: &str, ctx: &mut Context) -> Result<Vec<ScanResults>, Im
             .entry((f.project.clone(), f.git_ref.clone()))
             .or_insert_with(|| {
                 scans.push(ScanResults {
-                    origin: ctx.origin.clone(),
-                    source: ScanSource::Platform,
-                    project: f.project.clone(),
-                    repository_url: None,
-                    git_ref: f.git_ref.clone(),
-                    findings: Vec::new(),
-                    identities: Vec::new(),
-                    errors: Vec::new(),
-                    warnings: Vec::new(),
                     source_root: ctx.tree.as_ref().map(|t| t.root.clone()),
+                    ..ScanResults::platform(
+                        ctx.origin.clone(),
+                        f.project.clone(),
+                        None,
+                        f.git_ref.clone(),
+                        Vec::new(),
+                    )
                 });
                 scans.len() - 1
             });

@@ -259,7 +259,7 @@ pub fn changes_refuse(q: &FindingsQuery) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ScanResults, ScanSource, TriageChange, TriageState};
+    use crate::domain::{ScanResults, TriageChange, TriageState};
     use time::OffsetDateTime;
 
     /// Findings `ids` of acme/web on main as a pull brings them, each with
@@ -277,18 +277,13 @@ mod tests {
                 wire.into_domain(OffsetDateTime::UNIX_EPOCH)
             })
             .collect();
-        vec![ScanResults {
-            origin: "http://127.0.0.1:8321".into(),
-            source: ScanSource::Platform,
-            project: "acme/web".into(),
-            repository_url: None,
-            git_ref: "main".into(),
+        vec![ScanResults::platform(
+            "http://127.0.0.1:8321",
+            "acme/web",
+            None,
+            "main",
             findings,
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
-        }]
+        )]
     }
 
     fn decide(store: &mut Store, ids: &[i64]) {

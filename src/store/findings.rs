@@ -2131,7 +2131,7 @@ mod tests {
 
 /// The import of pulled pages.
 #[cfg(test)]
-mod pull_tests {
+pub(super) mod pull_tests {
     use super::*;
     use crate::domain::TriageChange;
     use crate::wire::v1::FindingsPage;
@@ -2154,24 +2154,20 @@ mod pull_tests {
     }
 
     /// Platform records as a pull brings them, one scan of acme/web main.
-    pub(super) fn pulled(json: &str) -> Vec<ScanResults> {
+    pub(in crate::store) fn pulled(json: &str) -> Vec<ScanResults> {
         let page: FindingsPage = serde_json::from_str(json).unwrap();
-        vec![ScanResults {
-            origin: "http://127.0.0.1:8321".into(),
-            source: ScanSource::Platform,
-            project: "acme/web".into(),
-            repository_url: None,
-            git_ref: "main".into(),
-            findings: page
-                .findings
-                .into_iter()
-                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
-                .collect(),
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
-        }]
+        let findings = page
+            .findings
+            .into_iter()
+            .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
+            .collect();
+        vec![ScanResults::platform(
+            "http://127.0.0.1:8321",
+            "acme/web",
+            None,
+            "main",
+            findings,
+        )]
     }
 
     const PAGE: &str = r#"{"findings": [

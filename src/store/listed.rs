@@ -768,9 +768,7 @@ struct Rule<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        ComponentRisk, FixConfidence, Judge, ScanResults, ScanSource, TriageChange, Verdict,
-    };
+    use crate::domain::{ComponentRisk, FixConfidence, Judge, ScanResults, TriageChange, Verdict};
     use crate::store::{Answer, ComponentTag, FixAnswer, FixOutcome, FixRecord, Judgement, Store};
     use time::macros::datetime;
 
@@ -808,23 +806,7 @@ mod tests {
     ]}"#;
 
     fn platform(json: &str) -> ScanResults {
-        let page: v1::FindingsPage = serde_json::from_str(json).unwrap();
-        ScanResults {
-            origin: "http://127.0.0.1:8321".into(),
-            source: ScanSource::Platform,
-            project: "acme/web".into(),
-            repository_url: None,
-            git_ref: "main".into(),
-            findings: page
-                .findings
-                .into_iter()
-                .map(|f| f.into_domain(OffsetDateTime::UNIX_EPOCH))
-                .collect(),
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
-        }
+        crate::store::findings::pull_tests::pulled(json).remove(0)
     }
 
     fn judge(memories: &[&str]) -> Judge {

@@ -246,7 +246,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ScanResults, ScanSource};
+    use crate::domain::ScanResults;
     use crate::domain::{Status, TriageReason};
     use crate::wire::v1::FindingsPage;
 
@@ -268,18 +268,9 @@ mod tests {
             .collect();
         let mut store = Store::in_memory().unwrap();
         store
-            .import(&[ScanResults {
-                origin: "test".into(),
-                source: ScanSource::Platform,
-                project: "acme/web".into(),
-                repository_url: None,
-                git_ref: "main".into(),
-                findings,
-                identities: vec![],
-                errors: vec![],
-                warnings: vec![],
-                source_root: None,
-            }])
+            .import(&[ScanResults::platform(
+                "test", "acme/web", None, "main", findings,
+            )])
             .unwrap();
         store
     }

@@ -55,6 +55,20 @@ fn colleague_decides(served: &Path, ids: &[i64], state: TriageState) {
         .unwrap();
 }
 
+/// The change cursor the cache keeps.
+fn change_cursor(cache: &Path) -> String {
+    std::fs::read_to_string(cache.join("change-cursor")).unwrap()
+}
+
+/// Ignored as a false positive, with `note`.
+fn false_positive(note: Option<&str>) -> TriageChange {
+    TriageChange {
+        state: Some(TriageState::Ignored),
+        reason: Some(sift::domain::TriageReason::FalsePositive),
+        note: note.map(str::to_string),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_pull_that_fails_on_its_second_page_leaves_the_cache_empty() {
     let served = standard_backlog();
@@ -88,15 +102,11 @@ async fn a_pull_of_changes_that_fails_keeps_the_cache_its_cursor_and_the_outbox(
     let cache = tempfile::tempdir().unwrap();
     let ana = api(&server, cache.path());
     assert!(ana.pull().await.unwrap());
-    let cursor = std::fs::read_to_string(cache.path().join("change-cursor")).unwrap();
+    let cursor = change_cursor(cache.path());
 
     // Ana decides finding 5 and 200, not sent yet; a colleague decides
     // 1..=150 (two pages of changes, 5 among them).
-    let ignore = TriageChange {
-        state: Some(TriageState::Ignored),
-        reason: Some(sift::domain::TriageReason::FalsePositive),
-        note: None,
-    };
+    let ignore = false_positive(None);
     Store::open(cache.path())
         .unwrap()
         .record(&[(5, ignore.clone()), (200, ignore)], "ana")
@@ -112,7 +122,7 @@ async fn a_pull_of_changes_that_fails_keeps_the_cache_its_cursor_and_the_outbox(
         "the first page was not kept"
     );
     assert_eq!(
-        std::fs::read_to_string(cache.path().join("change-cursor")).unwrap(),
+        change_cursor(cache.path()),
         cursor,
         "the cursor did not move"
     );
@@ -137,10 +147,7 @@ async fn a_pull_of_changes_that_fails_keeps_the_cache_its_cursor_and_the_outbox(
     assert_eq!(pending, vec![5, 200]);
     assert_eq!(status(cache.path(), 5), Status::Ignored);
     assert_eq!(status(cache.path(), 200), Status::Ignored);
-    assert_ne!(
-        std::fs::read_to_string(cache.path().join("change-cursor")).unwrap(),
-        cursor
-    );
+    assert_ne!(change_cursor(cache.path()), cursor);
     server.stop().await;
 }
 
@@ -266,15 +273,11 @@ async fn a_pull_after_decisions_brings_their_triage_alone_and_stores_what_a_whol
     let cache = tempfile::tempdir().unwrap();
     let ana = api(&server, cache.path());
     assert!(ana.pull().await.unwrap());
-    let cursor = std::fs::read_to_string(cache.path().join("change-cursor")).unwrap();
+    let cursor = change_cursor(cache.path());
 
     // A colleague ignores two findings with a reason and a note, and takes
     // a third into review (with its twin on a pull request, 1003).
-    let ignore = TriageChange {
-        state: Some(TriageState::Ignored),
-        reason: Some(sift::domain::TriageReason::FalsePositive),
-        note: Some("sanitised by the ORM \u{1b}[31m".into()),
-    };
+    let ignore = false_positive(Some("sanitised by the ORM \u{1b}[31m"));
     Store::open(served.path())
         .unwrap()
         .apply_triage(&[3, 40], &ignore, "ben", OffsetDateTime::now_utc(), None)

@@ -3,7 +3,7 @@
 
 use sift::backend::embedded::Embedded;
 use sift::backend::faults::{Fault, Faulty};
-use sift::domain::{ScanResults, ScanSource, Status, TriageChange, TriageReason, TriageState};
+use sift::domain::{ScanResults, Status, TriageChange, TriageReason, TriageState};
 use sift::store::Store;
 use sift::sync::{self, PassReport, SyncConfig, SyncEvent, SyncStatus};
 use sift::wire::v1::FindingsPage;
@@ -39,17 +39,8 @@ fn backlog(n: i64) -> TempDir {
     }
     let scans: Vec<ScanResults> = by_ref
         .into_iter()
-        .map(|(git_ref, findings)| ScanResults {
-            origin: "test".into(),
-            source: ScanSource::Platform,
-            project: "acme/web".into(),
-            repository_url: None,
-            git_ref,
-            findings,
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
+        .map(|(git_ref, findings)| {
+            ScanResults::platform("test", "acme/web", None, git_ref, findings)
         })
         .collect();
     Store::open(dir.path()).unwrap().import(&scans).unwrap();
@@ -599,18 +590,9 @@ fn fix_by_scan(dir: &Path, ids: &[i64]) {
         .collect();
     Store::open(dir)
         .unwrap()
-        .import(&[ScanResults {
-            origin: "rescan".into(),
-            source: ScanSource::Platform,
-            project: "acme/web".into(),
-            repository_url: None,
-            git_ref: "main".into(),
-            findings,
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
-        }])
+        .import(&[ScanResults::platform(
+            "rescan", "acme/web", None, "main", findings,
+        )])
         .unwrap();
 }
 

@@ -22,7 +22,7 @@ pub mod credentials;
 pub mod http;
 
 use super::{Backend, BackendError, Outage, TriageRequest, TriageResponse};
-use crate::domain::{self, Memory, MemoryChange, ScanResults, ScanSource, TriageChange};
+use crate::domain::{self, Memory, MemoryChange, ScanResults, TriageChange};
 use crate::service::SharedStore;
 use crate::store::{PullKept, PulledPage, Store};
 use crate::wire::headers::IDEMPOTENCY_KEY;
@@ -805,18 +805,13 @@ fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResul
         let i = match by_project.get(&f.project) {
             Some(&i) => i,
             None => {
-                scans.push(ScanResults {
-                    origin: origin.to_string(),
-                    source: ScanSource::Platform,
-                    project: f.project.clone(),
-                    repository_url: f.repository_url.clone(),
-                    git_ref: f.git_ref.clone(),
-                    findings: Vec::new(),
-                    identities: Vec::new(),
-                    errors: Vec::new(),
-                    warnings: Vec::new(),
-                    source_root: None,
-                });
+                scans.push(ScanResults::platform(
+                    origin,
+                    f.project.clone(),
+                    f.repository_url.clone(),
+                    f.git_ref.clone(),
+                    Vec::new(),
+                ));
                 by_project.insert(f.project.clone(), scans.len() - 1);
                 scans.len() - 1
             }

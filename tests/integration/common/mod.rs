@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
-use sift::domain::{ScanResults, ScanSource};
+use sift::domain::ScanResults;
 use sift::server::auth::Tokens;
 use sift::server::faults::Faults;
 use sift::server::{ServerConfig, serve};
@@ -37,17 +37,8 @@ pub fn import_into(dir: &Path, findings: Vec<Value>) {
     }
     let scans: Vec<ScanResults> = groups
         .into_iter()
-        .map(|((project, git_ref), findings)| ScanResults {
-            origin: "test".into(),
-            source: ScanSource::Platform,
-            project,
-            repository_url: None,
-            git_ref,
-            findings,
-            identities: vec![],
-            errors: vec![],
-            warnings: vec![],
-            source_root: None,
+        .map(|((project, git_ref), findings)| {
+            ScanResults::platform("test", project, None, git_ref, findings)
         })
         .collect();
     Store::open(dir).unwrap().import(&scans).unwrap();
