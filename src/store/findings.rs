@@ -114,6 +114,8 @@ pub struct PullKept {
 /// A finding's triage alone, named by its identity, in the forms the
 /// store keeps.
 pub struct PulledTriage {
+    /// The backend's id for it.
+    id: i64,
     project: String,
     git_ref: String,
     match_based_id: String,
@@ -131,6 +133,7 @@ impl PulledTriage {
         })?;
         let state = TriageState::parse(&t.triage_state).unwrap_or(TriageState::Untriaged);
         Ok(PulledTriage {
+            id: t.id,
             project: t.repository.name,
             git_ref: t.git_ref,
             match_based_id: t.match_based_id,
@@ -154,27 +157,32 @@ impl PulledTriage {
 }
 
 /// Stores findings' triage alone, on the findings the store holds, where
-/// it differs from what is stored: how many it does not hold.
+/// it differs from what is stored: how many it does not hold. A finding is
+/// looked for under its id first (its row alone), then by its identity
+/// (a cache that took it under another id).
 fn import_triaged(tx: &Transaction, triaged: &[PulledTriage]) -> Result<usize> {
-    let mut set = tx.prepare_cached(concat!(
-        "UPDATE findings SET triage_state = ?4, triage_reason = ?5, triage_comment = ?6,
-            triaged_at = ?7, relevant_since = ?8, ",
-        triage_changed!(),
-        " WHERE project_id = (SELECT id FROM projects WHERE name = ?1)
-            AND ref = ?2 AND match_based_id = ?3
-            AND (triage_state IS NOT ?4 OR triage_reason IS NOT ?5
+    const BY_ID: &str = "id = ?9 AND project_id = (SELECT id FROM projects WHERE name = ?1)
+        AND ref = ?2 AND match_based_id = ?3";
+    const BY_IDENTITY: &str = "project_id = (SELECT id FROM projects WHERE name = ?1)
+        AND ref = ?2 AND match_based_id = ?3";
+    let set = |found: &str| {
+        tx.prepare_cached(&format!(
+            "UPDATE findings SET triage_state = ?4, triage_reason = ?5, triage_comment = ?6,
+                triaged_at = ?7, relevant_since = ?8, {}
+             WHERE {found} AND (triage_state IS NOT ?4 OR triage_reason IS NOT ?5
                  OR triage_comment IS NOT ?6 OR triaged_at IS NOT ?7
-                 OR relevant_since IS NOT ?8)"
-    ))?;
-    let mut held = tx.prepare_cached(
-        "SELECT 1 FROM findings
-         WHERE project_id = (SELECT id FROM projects WHERE name = ?1)
-            AND ref = ?2 AND match_based_id = ?3",
-    )?;
+                 OR relevant_since IS NOT ?8)",
+            triage_changed!()
+        ))
+    };
+    // SQLite numbers a statement's parameters up to the highest it names:
+    // the lookups by id take all nine.
+    let held = |found: &str| tx.prepare_cached(&format!("SELECT 1 FROM findings WHERE {found}"));
+    let (mut set_by_id, mut held_by_id) = (set(BY_ID)?, held(BY_ID)?);
+    let (mut set_by_identity, mut held_by_identity) = (set(BY_IDENTITY)?, held(BY_IDENTITY)?);
     let mut unheld = 0;
     for t in triaged {
-        let identity = params![t.project, t.git_ref, t.match_based_id];
-        let written = set.execute(params![
+        let id_params = params![
             t.project,
             t.git_ref,
             t.match_based_id,
@@ -182,9 +190,15 @@ fn import_triaged(tx: &Transaction, triaged: &[PulledTriage]) -> Result<usize> {
             t.triage.reason,
             t.triage.comment,
             t.triage.at,
-            t.triage.relevant_since
-        ])?;
-        if written == 0 && !held.exists(identity)? {
+            t.triage.relevant_since,
+            t.id
+        ];
+        if set_by_id.execute(id_params)? == 1 || held_by_id.exists(id_params)? {
+            continue;
+        }
+        if set_by_identity.execute(&id_params[..8])? == 0
+            && !held_by_identity.exists(&id_params[..3])?
+        {
             unheld += 1;
         }
     }
@@ -2377,6 +2391,70 @@ mod pull_mark_tests {
             .unwrap();
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         rows.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    /// The triage `sift serve` sends apart for the finding of
+    /// `match_based_id` on acme/web main, which it names `wire_id`.
+    fn triaged(wire_id: i64, match_based_id: &str, state: &str) -> v1::TriagedFinding {
+        v1::TriagedFinding {
+            id: wire_id,
+            repository: v1::Repository {
+                name: "acme/web".into(),
+                url: None,
+            },
+            git_ref: "main".into(),
+            match_based_id: match_based_id.into(),
+            triage_state: state.into(),
+            triage_reason: None,
+            triage_comment: None,
+            triaged_at: Some("2026-03-01T10:00:00Z".into()),
+            relevant_since: "1970-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn triage_alone_lands_on_its_finding_by_id_or_by_identity_and_only_where_it_differs() {
+        let mut store = Store::in_memory().unwrap();
+        store
+            .import(&pulled(&page(&[1, 2, 3], "untriaged")))
+            .unwrap();
+        let before = change_numbers(&store);
+        let records = vec![
+            triaged(1, "m_1", "reviewing"),
+            // Held under another id (a cache that took it so): found by
+            // its identity.
+            triaged(77, "m_2", "fixing"),
+            // As stored: nothing to write.
+            v1::TriagedFinding {
+                triaged_at: None,
+                ..triaged(3, "m_3", "untriaged")
+            },
+            // Not held at all.
+            triaged(4, "m_4", "reviewing"),
+        ];
+        let kept = store
+            .import_pulled(
+                [PulledPage::triaged(records).unwrap(), PulledPage::End],
+                |_| {},
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            kept,
+            PullKept {
+                pages: 1,
+                unheld: 1
+            }
+        );
+        let state = |id| store.load_finding(id).unwrap().unwrap().triage_state;
+        assert_eq!(state(1), TriageState::Reviewing);
+        assert_eq!(state(2), TriageState::Fixing);
+        assert_eq!(
+            change_numbers(&store)[2],
+            before[2],
+            "finding 3 did not change"
+        );
+        assert_eq!(store.count_findings().unwrap(), 3);
     }
 
     /// Finding `id`'s change number and where its content last changed.
