@@ -872,20 +872,10 @@ impl<'s> FindingReader<'s> {
         self.in_snapshot(ids.len(), |r| r.read_in(ids))
     }
 
-    /// `read` in one read transaction for the lot of `n` findings, not one
-    /// (and its locks) for each statement: the same picture of every one.
+    /// `read` of `n` findings in one read transaction (`Store::in_snapshot`).
     fn in_snapshot<T>(&mut self, n: usize, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let conn = &self.store.conn;
-        let snapshot = if conn.is_autocommit() && n > 1 {
-            Some(conn.unchecked_transaction()?)
-        } else {
-            None
-        };
-        let found = read(self)?;
-        if let Some(tx) = snapshot {
-            tx.finish()?;
-        }
-        Ok(found)
+        let store = self.store;
+        store.in_snapshot(n, || read(self))
     }
 
     /// The text `render` writes for each of `ids` (unknown ones skipped),

@@ -51,25 +51,15 @@ pub struct ProjectRow {
     pub latest_import: Option<String>,
 }
 
-/// The facts of `ListingRow`, and the change number (column 13).
-macro_rules! listing_columns {
-    () => {
-        "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref,
-            f.match_based_id, r.name, f.severity, f.state, f.triage_state, f.triage_reason,
-            f.verdict, f.relevant_since, f.change_seq"
-    };
-}
-
-/// Where `listing_columns!` come from.
-macro_rules! listing_tables {
-    () => {
-        " FROM findings f
-         JOIN projects p ON p.id = f.project_id
-         JOIN rules r ON r.id = f.rule_id"
-    };
-}
-
-const LISTING_SELECT: &str = concat!(listing_columns!(), listing_tables!());
+/// The facts of `ListingRow`, the change number (column 13) and that of
+/// the content's last change (column 14, migration 12).
+const LISTING_SELECT: &str = "SELECT f.id, f.project_id, p.name, p.primary_branch, f.ref,
+        f.match_based_id, r.name, f.severity, f.state, f.triage_state, f.triage_reason,
+        f.verdict, f.relevant_since, f.change_seq,
+        CASE f.content_seq WHEN 0 THEN f.change_seq ELSE f.content_seq END
+     FROM findings f
+     JOIN projects p ON p.id = f.project_id
+     JOIN rules r ON r.id = f.rule_id";
 
 fn listing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListingRow> {
     let state = ScanState::parse(r.get_ref(8)?.as_str()?).unwrap_or(ScanState::Unresolved);
@@ -104,12 +94,8 @@ impl Store {
     /// At most `limit` findings changed after change number `after`, in
     /// the order they changed.
     pub fn changed_rows(&self, after: i64, limit: usize) -> Result<Vec<ChangedRow>> {
-        // And where its content last changed (column 14, migration 12).
-        let mut stmt = self.conn.prepare_cached(concat!(
-            listing_columns!(),
-            ", CASE f.content_seq WHEN 0 THEN f.change_seq ELSE f.content_seq END",
-            listing_tables!(),
-            " WHERE f.change_seq > ?1 ORDER BY f.change_seq LIMIT ?2"
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{LISTING_SELECT} WHERE f.change_seq > ?1 ORDER BY f.change_seq LIMIT ?2"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(rusqlite::params![after, limit], |r| {
@@ -131,45 +117,37 @@ impl Store {
              FROM findings f JOIN projects p ON p.id = f.project_id
              WHERE f.id = ?1",
         )?;
-        // One read transaction for them all: each read alone takes and
-        // lets go of the store's read lock, most of its cost.
-        let snapshot = match self.conn.is_autocommit() && ids.len() > 1 {
-            true => Some(self.conn.unchecked_transaction()?),
-            false => None,
-        };
-        let mut triaged = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let found = stmt.query_row([id], |r| {
-                let at: Option<String> = r.get(6)?;
-                let since = OffsetDateTime::from_unix_timestamp(r.get(7)?)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                Ok(v1::TriagedFinding {
-                    id,
-                    repository: v1::Repository {
-                        name: r.get(0)?,
-                        url: None,
-                    },
-                    git_ref: r.get(1)?,
-                    match_based_id: r.get(2)?,
-                    triage_state: r.get(3)?,
-                    triage_reason: r.get(4)?,
-                    triage_comment: r.get(5)?,
-                    triaged_at: at
-                        .as_deref()
-                        .and_then(timestamp::reformat)
-                        .map(|at| at.into_owned()),
-                    relevant_since: timestamp::format(since),
-                })
-            });
-            if let Some(t) = found.optional()? {
-                triaged.push(t);
+        self.in_snapshot(ids.len(), || {
+            let mut triaged = Vec::with_capacity(ids.len());
+            for &id in ids {
+                let found = stmt.query_row([id], |r| {
+                    let at: Option<String> = r.get(6)?;
+                    let since = OffsetDateTime::from_unix_timestamp(r.get(7)?)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                    Ok(v1::TriagedFinding {
+                        id,
+                        repository: v1::Repository {
+                            name: r.get(0)?,
+                            url: None,
+                        },
+                        git_ref: r.get(1)?,
+                        match_based_id: r.get(2)?,
+                        triage_state: r.get(3)?,
+                        triage_reason: r.get(4)?,
+                        triage_comment: r.get(5)?,
+                        triaged_at: at
+                            .as_deref()
+                            .and_then(timestamp::reformat)
+                            .map(|at| at.into_owned()),
+                        relevant_since: timestamp::format(since),
+                    })
+                });
+                if let Some(t) = found.optional()? {
+                    triaged.push(t);
+                }
             }
-        }
-        drop(stmt);
-        if let Some(tx) = snapshot {
-            tx.finish()?;
-        }
-        Ok(triaged)
+            Ok(triaged)
+        })
     }
 
     /// Where the findings' changes stand: the store's id and its latest

@@ -214,6 +214,22 @@ impl Store {
         &self.path
     }
 
+    /// `read` of `n` rows in one read transaction, not one (and its locks)
+    /// for each statement: the same picture of every row, and most of the
+    /// cost of a read by id saved. Inside an open transaction, or for one
+    /// row, it runs as it is.
+    fn in_snapshot<T>(&self, n: usize, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        let snapshot = match self.conn.is_autocommit() && n > 1 {
+            true => Some(self.conn.unchecked_transaction()?),
+            false => None,
+        };
+        let found = read()?;
+        if let Some(tx) = snapshot {
+            tx.finish()?;
+        }
+        Ok(found)
+    }
+
     /// A page cache that holds a large write, until the guard is dropped
     /// (a console's connection keeps the small default otherwise).
     fn write_cache(&self) -> Result<WriteCache<'_>> {
