@@ -48,6 +48,10 @@ use pty::Reply;
 use std::path::PathBuf;
 use std::time::Duration;
 
+// The pulls are timed in this process: with sift's own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub struct Options {
     /// The release sift built next to this benchmark.
     pub sift: PathBuf,

@@ -157,6 +157,12 @@ impl ChangeCursor {
         Some(ChangeCursor { store, seq, base })
     }
 
+    /// Whether the page this cursor came with ended a listing of changes
+    /// (`select_changes` sets its base to its end): no page follows yet.
+    pub fn ends_listing(&self) -> bool {
+        self.base == self.seq
+    }
+
     /// Where the store stands now: a cursor past every change so far (with
     /// no base: what a listing not by change holds is not known).
     pub fn head(store: &Store) -> Result<ChangeCursor> {
@@ -377,5 +383,21 @@ mod tests {
         for bad in ["7.12.13", "7.12.-1", "7.-3.0", "7", "x.1.0", "7.12.9.1"] {
             assert_eq!(ChangeCursor::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_a_cursor_whose_base_is_its_end_ends_a_listing() {
+        let c = ChangeCursor {
+            store: 7,
+            seq: 12,
+            base: 9,
+        };
+        assert!(!c.ends_listing(), "a full page: more may follow");
+        assert!(ChangeCursor { base: 12, ..c }.ends_listing());
+        let older = ChangeCursor::parse("7.12").unwrap();
+        assert!(
+            !older.ends_listing(),
+            "an older server's cursor tells nothing"
+        );
     }
 }

@@ -135,6 +135,9 @@ impl Drop for MappedReads<'_> {
 /// The store's log, once it starts again, is cut back to this size.
 const LOG_KEPT_BYTES: i64 = 64 << 20;
 
+/// A new store's page size.
+const PAGE_BYTES: i64 = 16 * 1024;
+
 /// `PRAGMA temp_store` for memory.
 const TEMP_STORE_MEMORY: i64 = 2;
 
@@ -291,6 +294,11 @@ impl Store {
         // rusqlite's default of 16 kept, each would be parsed again.
         self.conn
             .set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // A new store's pages are 16 KiB, not SQLite's 4: a first pull of
+        // 100,000 findings made 220,000 system calls writing 4 KiB log
+        // frames and checkpointing them, a fifth of its time. A store
+        // that exists keeps its size (a no-op: WAL mode fixes it).
+        self.conn.pragma_update(None, "page_size", PAGE_BYTES)?;
         // WAL lets a console read while an import or `sift serve` writes.
         self.conn
             .pragma_update(None, "journal_mode", "WAL")

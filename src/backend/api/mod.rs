@@ -69,6 +69,34 @@ enum Listed {
     CursorUnknown,
 }
 
+/// `Listed`, the page's body not yet read.
+enum ListedBody {
+    Page {
+        body: String,
+        cursor: Option<String>,
+    },
+    CursorUnknown,
+}
+
+/// What a listing of findings is called in errors and the log.
+fn listing_what(query: &FindingsQuery, since: Option<&str>) -> String {
+    match since {
+        Some(crate::wire::FROM_FIRST_CHANGE) => "listing findings by change".to_string(),
+        Some(_) => "listing the findings changed since the last pull".to_string(),
+        None => format!("listing findings (page {})", query.page),
+    }
+}
+
+/// The backend's JSON answer to `what`, read as `T`.
+fn parse_answer<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> Result<T, BackendError> {
+    serde_json::from_str(body).map_err(|e| {
+        BackendError::outage(
+            Outage::BadAnswer,
+            format!("the backend's answer to {what} is not the JSON the API defines ({e})"),
+        )
+    })
+}
+
 pub struct Api {
     client: reqwest::Client,
     base: Url,
@@ -260,7 +288,7 @@ impl Api {
             tracing::warn!("{what}: {e}");
             return Err(e);
         }
-        Ok((self.parse(&body, what)?, body))
+        Ok((parse_answer(&body, what)?, body))
     }
 
     /// As `send`, for a route a backend may not offer: a 404 (or a 405,
@@ -278,7 +306,7 @@ impl Api {
         if !status.is_success() {
             return Err(self.failed(status, &headers, &body, what).await);
         }
-        self.parse(&body, what).map(Some)
+        parse_answer(&body, what).map(Some)
     }
 
     /// What an answer other than 2xx means, logged, without the token.
@@ -323,19 +351,6 @@ impl Api {
         let body = String::from_utf8(Vec::from(bytes))
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, body))
-    }
-
-    fn parse<T: serde::de::DeserializeOwned>(
-        &self,
-        body: &str,
-        what: &str,
-    ) -> Result<T, BackendError> {
-        serde_json::from_str(body).map_err(|e| {
-            BackendError::outage(
-                Outage::BadAnswer,
-                format!("the backend's answer to {what} is not the JSON the API defines ({e})"),
-            )
-        })
     }
 
     /// A backend may quote the request back, token included: no message
@@ -451,6 +466,22 @@ impl Api {
         query: &FindingsQuery,
         since: Option<&str>,
     ) -> Result<Listed, BackendError> {
+        Ok(match self.findings_body_at(query, since).await? {
+            ListedBody::CursorUnknown => Listed::CursorUnknown,
+            ListedBody::Page { body, cursor } => Listed::Page {
+                page: parse_answer(&body, &listing_what(query, since))?,
+                cursor,
+                digest: since.is_none().then(|| page_digest(&body)),
+            },
+        })
+    }
+
+    /// `findings_page_at`, the page's body as it came.
+    async fn findings_body_at(
+        &self,
+        query: &FindingsQuery,
+        since: Option<&str>,
+    ) -> Result<ListedBody, BackendError> {
         let slug = self.deployment().await?;
         let mut url = self.url(&Self::deployment_path(&slug, "findings"))?;
         {
@@ -466,22 +497,18 @@ impl Api {
                 }
             }
         }
-        let what = match since {
-            Some(crate::wire::FROM_FIRST_CHANGE) => "listing findings by change".to_string(),
-            Some(_) => "listing the findings changed since the last pull".to_string(),
-            None => format!("listing findings (page {})", query.page),
-        };
+        let what = listing_what(query, since);
         let (status, headers, body) = self
             .fetch(self.request(reqwest::Method::GET, url), &what)
             .await?;
         if since.is_some() && status == reqwest::StatusCode::GONE {
-            return Ok(Listed::CursorUnknown);
+            return Ok(ListedBody::CursorUnknown);
         }
         // An older `sift serve` does not know the first change's cursor.
         if since == Some(crate::wire::FROM_FIRST_CHANGE)
             && status == reqwest::StatusCode::BAD_REQUEST
         {
-            return Ok(Listed::CursorUnknown);
+            return Ok(ListedBody::CursorUnknown);
         }
         if !status.is_success() {
             return Err(self.failed(status, &headers, &body, &what).await);
@@ -491,11 +518,7 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()));
-        Ok(Listed::Page {
-            page: self.parse(&body, &what)?,
-            cursor,
-            digest: since.is_none().then(|| page_digest(&body)),
-        })
+        Ok(ListedBody::Page { body, cursor })
     }
 
     /// `POST …/triage` with a body as given.
@@ -741,27 +764,7 @@ impl PageSender {
     /// Waits while the writer is busy with the page before; fails when the
     /// writer stopped (its own error says why).
     async fn send(&self, scans: Vec<ScanResults>) -> Result<(), BackendError> {
-        let page = PulledPage::findings(scans).map_err(|e| {
-            BackendError::outage(
-                Outage::LocalStore,
-                format!("cannot prepare the pulled findings for the local cache: {e:#}"),
-            )
-        })?;
-        self.put(page).await
-    }
-
-    /// Findings' triage alone (`v1::FindingsPage::triaged`).
-    async fn send_triaged(
-        &self,
-        triaged: Vec<crate::wire::v1::TriagedFinding>,
-    ) -> Result<(), BackendError> {
-        let page = PulledPage::triaged(triaged).map_err(|e| {
-            BackendError::outage(
-                Outage::BadAnswer,
-                format!("the backend sent a bad triage: {e:#}"),
-            )
-        })?;
-        self.put(page).await
+        self.put(findings_page(scans)?).await
     }
 
     /// The change cursor past the pages sent so far: kept as soon as the
@@ -778,6 +781,40 @@ impl PageSender {
             )
         })
     }
+}
+
+/// A page of findings as the cache's writer takes it.
+fn findings_page(scans: Vec<ScanResults>) -> Result<PulledPage, BackendError> {
+    PulledPage::findings(scans).map_err(|e| {
+        BackendError::outage(
+            Outage::LocalStore,
+            format!("cannot prepare the pulled findings for the local cache: {e:#}"),
+        )
+    })
+}
+
+/// A page of changes read and worked out for the cache's writer: how many
+/// findings and triage records it holds, and what the writer takes.
+fn prepared_changes(
+    body: &str,
+    origin: &str,
+    what: &str,
+) -> Result<(usize, Vec<PulledPage>), BackendError> {
+    let page: FindingsPage = parse_answer(body, what)?;
+    let n = page.findings.len() + page.triaged.len();
+    let mut prepared = Vec::with_capacity(2);
+    if !page.findings.is_empty() {
+        prepared.push(findings_page(group(page.findings, origin))?);
+    }
+    if !page.triaged.is_empty() {
+        prepared.push(PulledPage::triaged(page.triaged).map_err(|e| {
+            BackendError::outage(
+                Outage::BadAnswer,
+                format!("the backend sent a bad triage: {e:#}"),
+            )
+        })?);
+    }
+    Ok((n, prepared))
 }
 
 /// What a full pull fetched.
@@ -1101,23 +1138,50 @@ impl Api {
             page_size: self.page_size,
             ..FindingsQuery::default()
         };
+        let what = listing_what(&query, Some(&cursor));
         let mut count = 0usize;
+        // The next page, asked for while this one is read.
+        let mut ahead: Option<Result<ListedBody, BackendError>> = None;
         loop {
-            let (page, next) = match self.findings_page_at(&query, Some(&cursor)).await? {
-                Listed::Page {
-                    page,
-                    cursor: Some(next),
-                    ..
-                } => (page, next),
-                Listed::Page { cursor: None, .. } | Listed::CursorUnknown => return Ok(None),
+            let listed = match ahead.take() {
+                Some(listed) => listed?,
+                None => self.findings_body_at(&query, Some(&cursor)).await?,
             };
-            let n = page.findings.len() + page.triaged.len();
+            let (body, next) = match listed {
+                ListedBody::Page {
+                    body,
+                    cursor: Some(next),
+                } => (body, next),
+                ListedBody::Page { cursor: None, .. } | ListedBody::CursorUnknown => {
+                    return Ok(None);
+                }
+            };
+            // `sift serve` renders the next page while this one is read and
+            // worked out here: on two cores, a first pull takes the longer
+            // of the two rather than both. A cursor that ends the listing
+            // has no page after it.
+            let follows = next != cursor
+                && !crate::service::ChangeCursor::parse(&next).is_some_and(|c| c.ends_listing());
+            let (origin, what) = (origin.clone(), what.clone());
+            let (prepared, next_page) = tokio::join!(
+                tokio::task::spawn_blocking(move || prepared_changes(&body, &origin, &what)),
+                async {
+                    match follows {
+                        true => Some(self.findings_body_at(&query, Some(&next)).await),
+                        false => None,
+                    }
+                }
+            );
+            ahead = next_page;
+            let (n, prepared) = prepared.map_err(|e| {
+                BackendError::outage(
+                    Outage::LocalStore,
+                    format!("cannot prepare the pulled findings for the local cache: {e}"),
+                )
+            })??;
             count += n;
-            if !page.findings.is_empty() {
-                pages.send(group(page.findings, &origin)).await?;
-            }
-            if !page.triaged.is_empty() {
-                pages.send_triaged(page.triaged).await?;
+            for page in prepared {
+                pages.put(page).await?;
             }
             if n > 0 {
                 pages.mark(&next).await?;
