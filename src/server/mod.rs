@@ -619,8 +619,7 @@ async fn list_findings(
 /// no domain round trip, which was most of a page's cost. The findings
 /// `triaged` follow as their triage alone (`"triaged":[…]`), when any.
 fn findings_page(store: &Store, ids: &[i64], triaged: &[i64]) -> Result<Vec<u8>, ApiError> {
-    // About 1.5 KB a finding in the v1 shape.
-    let mut body = Vec::with_capacity(ids.len() * 1_600 + 16);
+    let mut body = Vec::with_capacity(ids.len() * crate::store::RENDERED_FINDING_BYTES + 16);
     body.extend_from_slice(b"{\"findings\":[");
     store
         .render_stored(

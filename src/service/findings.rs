@@ -4,7 +4,7 @@
 //! order they changed.
 
 use crate::domain::Finding;
-use crate::store::{ListingRow, Store};
+use crate::store::{Change, ListingRow, Store};
 use crate::wire::v1::FindingsQuery;
 use anyhow::Result;
 use std::fmt;
@@ -40,6 +40,20 @@ fn matches(row: &ListingRow, q: &FindingsQuery) -> bool {
                 .is_some_and(|v| q.autotriage_verdicts.contains(&v)))
         && q.since
             .is_none_or(|since| row.relevant_since as f64 >= since.floor())
+}
+
+/// Whether `matches` may turn a finding away: whether the query sets any
+/// filter it applies.
+fn filters_rows(q: &FindingsQuery) -> bool {
+    q.git_ref.is_some()
+        || !q.repos.is_empty()
+        || !q.repository_ids.is_empty()
+        || !q.statuses.is_empty()
+        || !q.severities.is_empty()
+        || !q.triage_reasons.is_empty()
+        || !q.rules.is_empty()
+        || !q.autotriage_verdicts.is_empty()
+        || q.since.is_some()
 }
 
 /// Filters only the full finding knows.
@@ -226,15 +240,28 @@ pub fn select_changes(
         page.cursor.seq = head.seq;
         return Ok(Some(page));
     }
+    let filtered = filters_rows(q);
     loop {
-        let rows = store.changed_rows(page.cursor.seq, want)?;
-        let last_batch = rows.len() < want;
-        for changed in rows {
-            page.cursor.seq = changed.seq;
-            if matches(&changed.row, q) {
-                match triage_apart && after.base > 0 && changed.content_seq <= after.base {
-                    true => page.triaged.push(changed.row.id),
-                    false => page.whole.push(changed.row.id),
+        // Each change, and whether the query selects its finding.
+        let changes: Vec<(Change, bool)> = match filtered {
+            true => store
+                .changed_rows(page.cursor.seq, want)?
+                .into_iter()
+                .map(|c| (c.change, matches(&c.row, q)))
+                .collect(),
+            false => store
+                .changes(page.cursor.seq, want)?
+                .into_iter()
+                .map(|c| (c, true))
+                .collect(),
+        };
+        let last_batch = changes.len() < want;
+        for (change, selected) in changes {
+            page.cursor.seq = change.seq;
+            if selected {
+                match triage_apart && after.base > 0 && change.content_seq <= after.base {
+                    true => page.triaged.push(change.id),
+                    false => page.whole.push(change.id),
                 }
                 if page.whole.len() + page.triaged.len() == want {
                     return Ok(Some(page));
@@ -399,5 +426,67 @@ mod tests {
             !older.ends_listing(),
             "an older server's cursor tells nothing"
         );
+    }
+    #[test]
+    fn a_query_that_sets_no_row_filter_selects_every_row_and_each_filter_counts() {
+        use crate::domain::{Severity, Status, TriageReason, Verdict};
+        let row = ListingRow {
+            id: 1,
+            project_id: 1,
+            project: "acme/web".into(),
+            primary_branch: "main".into(),
+            git_ref: "main".into(),
+            match_based_id: "m1".into(),
+            rule: "r1".into(),
+            severity: Severity::Low,
+            status: Status::Open,
+            triage_reason: None,
+            verdict: None,
+            relevant_since: 100,
+        };
+        let every = FindingsQuery::default();
+        assert!(!filters_rows(&every) && matches(&row, &every));
+        // Each filter `matches` applies, set to turn the row away.
+        let filters = [
+            FindingsQuery {
+                git_ref: Some("dev".into()),
+                ..every.clone()
+            },
+            FindingsQuery {
+                repos: vec!["acme/api".into()],
+                ..every.clone()
+            },
+            FindingsQuery {
+                repository_ids: vec![2],
+                ..every.clone()
+            },
+            FindingsQuery {
+                statuses: vec![Status::Fixed],
+                ..every.clone()
+            },
+            FindingsQuery {
+                severities: vec![Severity::High],
+                ..every.clone()
+            },
+            FindingsQuery {
+                triage_reasons: vec![TriageReason::FalsePositive],
+                ..every.clone()
+            },
+            FindingsQuery {
+                rules: vec!["r2".into()],
+                ..every.clone()
+            },
+            FindingsQuery {
+                autotriage_verdicts: vec![Verdict::TruePositive],
+                ..every.clone()
+            },
+            FindingsQuery {
+                since: Some(200.0),
+                ..every.clone()
+            },
+        ];
+        for q in &filters {
+            assert!(filters_rows(q) && !matches(&row, q), "{q:?}");
+        }
     }
 }

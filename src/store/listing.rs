@@ -28,14 +28,21 @@ pub struct ListingRow {
     pub relevant_since: i64,
 }
 
-/// A finding changed after a change number (`Store::changed_rows`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangedRow {
+/// A finding changed after a change number (`Store::changes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub id: i64,
     /// Its change number.
     pub seq: i64,
     /// The change number of its content's last change: no later than
     /// `seq`, earlier when only its triage changed since (migration 12).
     pub content_seq: i64,
+}
+
+/// A change with the finding's listing row (`Store::changed_rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedRow {
+    pub change: Change,
     pub row: ListingRow,
 }
 
@@ -60,6 +67,11 @@ const LISTING_SELECT: &str = "SELECT f.id, f.project_id, p.name, p.primary_branc
      FROM findings f
      JOIN projects p ON p.id = f.project_id
      JOIN rules r ON r.id = f.rule_id";
+
+/// `Store::changes`: the columns of `LISTING_SELECT` that number changes.
+const CHANGES_SELECT: &str = "SELECT id, change_seq,
+        CASE content_seq WHEN 0 THEN change_seq ELSE content_seq END
+     FROM findings WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2";
 
 fn listing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListingRow> {
     let state = ScanState::parse(r.get_ref(8)?.as_str()?).unwrap_or(ScanState::Unresolved);
@@ -100,9 +112,28 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(rusqlite::params![after, limit], |r| {
             Ok(ChangedRow {
-                seq: r.get(13)?,
-                content_seq: r.get(14)?,
+                change: Change {
+                    id: r.get(0)?,
+                    seq: r.get(13)?,
+                    content_seq: r.get(14)?,
+                },
                 row: listing_row(r)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// `changed_rows` without the rows: what a listing of changes that
+    /// filters nothing reads (a tenth of the server's time for a page
+    /// went to reading rows it did not look at).
+    pub fn changes(&self, after: i64, limit: usize) -> Result<Vec<Change>> {
+        let mut stmt = self.conn.prepare_cached(CHANGES_SELECT)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(rusqlite::params![after, limit], |r| {
+            Ok(Change {
+                id: r.get(0)?,
+                seq: r.get(1)?,
+                content_seq: r.get(2)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -52,10 +52,12 @@ mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
 pub use checkpoints::wait_for_checkpoints;
-pub use findings::{ImportSummary, PullKept, PulledPage, ReadFindings, ScanToStore};
+pub use findings::{
+    ImportSummary, PullKept, PulledPage, RENDERED_FINDING_BYTES, ReadFindings, ScanToStore,
+};
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listed::StoredFinding;
-pub use listing::{ChangedRow, ListingRow, ProjectRow};
+pub use listing::{Change, ChangedRow, ListingRow, ProjectRow};
 pub use outbox::{Batch, Pending, PendingMemoryChange};
 pub use suggestions::Suggestion;
 // Plain data, kept in the domain; named here too for code that knows them

@@ -1152,9 +1152,13 @@ impl Api {
                     body,
                     cursor: Some(next),
                 } => (body, next),
-                ListedBody::Page { cursor: None, .. } | ListedBody::CursorUnknown => {
+                ListedBody::Page { cursor: None, body } => {
+                    // An answer that is not a listing fails the pull; a
+                    // listing without a cursor is pulled page by page.
+                    parse_answer::<FindingsPage>(&body, &what)?;
                     return Ok(None);
                 }
+                ListedBody::CursorUnknown => return Ok(None),
             };
             // `sift serve` renders the next page while this one is read and
             // worked out here: on two cores, a first pull takes the longer
