@@ -81,7 +81,7 @@ impl PulledPage {
                 let details = scan
                     .findings
                     .iter()
-                    .map(|f| Details::of(f, &f.match_based_id))
+                    .map(Details::of)
                     .collect::<Result<_>>()?;
                 Ok(PulledScan { scan, details })
             })
@@ -220,10 +220,9 @@ struct Details {
 }
 
 impl Details {
-    /// Under the identity `match_based_id`.
-    fn of(f: &Finding, match_based_id: &str) -> Result<Details> {
+    fn of(f: &Finding) -> Result<Details> {
         Ok(Details {
-            doc: details_doc(f, match_based_id)?,
+            doc: details_doc(f)?,
             code_start: f.code.as_ref().map(|c| c.start_line),
             code: f.code.as_ref().map(|c| c.lines.join("\n")),
         })
@@ -965,7 +964,8 @@ impl<'s> FindingReader<'s> {
         // Each row names its place in `ids`, whatever order SQLite takes.
         let mut stmt = store.conn.prepare_cached(
             "SELECT chosen.key, f.id, d.doc, f.ref, f.state, f.triage_state, f.triage_reason,
-                    f.triage_comment, f.triaged_at, d.code_start, d.code, f.rule_id, f.project_id
+                    f.triage_comment, f.triaged_at, d.code_start, d.code, f.rule_id, f.project_id,
+                    f.message, f.match_based_id
              FROM json_each(?1) AS chosen
              JOIN findings f ON f.id = chosen.value
              JOIN finding_details d ON d.finding_id = f.id",
@@ -980,6 +980,8 @@ impl<'s> FindingReader<'s> {
                 id,
                 doc: r.get_ref(2)?.as_str()?,
                 git_ref: r.get_ref(3)?.as_str()?,
+                match_based_id: r.get_ref(14)?.as_str()?,
+                message: r.get_ref(13)?.as_str()?,
                 state: r.get_ref(4)?.as_str()?,
                 triage_state: r.get_ref(5)?.as_str()?,
                 triage_reason: r.get_ref(6)?.as_str_or_null()?,
@@ -1060,6 +1062,8 @@ pub(super) struct Stored<'r> {
     pub id: i64,
     pub doc: &'r str,
     pub git_ref: &'r str,
+    pub match_based_id: &'r str,
+    pub message: &'r str,
     pub state: &'r str,
     pub triage_state: &'r str,
     pub triage_reason: Option<&'r str>,
@@ -1088,6 +1092,8 @@ impl Stored<'_> {
         let row = DetailRow {
             doc: self.doc,
             git_ref: self.git_ref.to_string(),
+            match_based_id: self.match_based_id,
+            message: self.message,
             state: self.state,
             triage_state: self.triage_state,
             triage_reason: self.triage_reason,
@@ -1250,6 +1256,8 @@ fn scan_index(
 struct DetailRow<'r> {
     doc: &'r str,
     git_ref: String,
+    match_based_id: &'r str,
+    message: &'r str,
     state: &'r str,
     triage_state: &'r str,
     triage_reason: Option<&'r str>,
@@ -1271,6 +1279,12 @@ impl DetailRow<'_> {
         f.project = self.project;
         f.repository_url = self.url.or(f.repository_url);
         f.git_ref = self.git_ref;
+        f.match_based_id = self.match_based_id.to_string();
+        f.message = self.message.to_string();
+        // As `into_domain` falls back on a finding's message for its rule's.
+        if f.rule.message.is_empty() {
+            f.rule.message.clone_from(&f.message);
+        }
         f.state = ScanState::parse(self.state).unwrap_or(f.state);
         f.triage_state = TriageState::parse(self.triage_state).unwrap_or(f.triage_state);
         f.triage_reason = self
@@ -1353,13 +1367,17 @@ fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<
 }
 
 /// The finding's details as stored: the v1 document without its rule (kept
-/// once, in `rules`), under the identity the import settled on.
-fn details_doc(f: &Finding, match_based_id: &str) -> Result<String> {
+/// once, in `rules`) and without what its row and its project hold.
+fn details_doc(f: &Finding) -> Result<String> {
     let mut wire = v1::Finding::from_domain_without_rule(f);
-    wire.match_based_id = Some(match_based_id.to_string());
     // The row's columns hold these (and win over the document): without
-    // them, a decision leaves the document as it was, and a pull that
-    // brings the decided finding back finds nothing to rewrite.
+    // the triage, a decision leaves the document as it was, and a pull
+    // that brings the decided finding back finds nothing to rewrite;
+    // without the rest, a third of each document is not written twice.
+    wire.match_based_id = None;
+    wire.repository = None;
+    wire.rule_name = None;
+    wire.rule_message = None;
     wire.state = None;
     wire.status = None;
     wire.triage_state = None;
@@ -1680,8 +1698,7 @@ impl<'t> ScanWriter<'t> {
     }
 
     /// Stores the scan's `i`th finding, `identity` what identifies it;
-    /// `prepared` its details under its own match-based id, when worked
-    /// out beforehand.
+    /// `prepared` its details, when worked out beforehand.
     fn write(
         &mut self,
         i: usize,
@@ -1727,11 +1744,11 @@ impl<'t> ScanWriter<'t> {
             }
         };
         let rule_id = rule_id(tx, f, rules)?;
-        // The details under the identity the import settled on.
-        let details = |mbid: &str| -> Result<std::borrow::Cow<'_, Details>> {
+        // The details, as worked out beforehand or here.
+        let details = || -> Result<std::borrow::Cow<'_, Details>> {
             Ok(match prepared {
-                Some(d) if mbid == f.match_based_id => std::borrow::Cow::Borrowed(d),
-                _ => std::borrow::Cow::Owned(Details::of(f, mbid)?),
+                Some(d) => std::borrow::Cow::Borrowed(d),
+                None => std::borrow::Cow::Owned(Details::of(f)?),
             })
         };
         let verdict = f.verdict().map(|v| v.as_str());
@@ -1767,7 +1784,7 @@ impl<'t> ScanWriter<'t> {
                 risk,
             ])?;
             if inserted == 1 {
-                let d = details(&f.match_based_id)?;
+                let d = details()?;
                 self.insert_details
                     .execute(params![f.id, d.doc, d.code_start, d.code])?;
                 super::identity::save_evidence(tx, f.id, &evidence)?;
@@ -1835,7 +1852,7 @@ impl<'t> ScanWriter<'t> {
                     risk,
                 ])?;
             }
-            let d = details(&mbid)?;
+            let d = details()?;
             let details_same = stored.doc.as_deref() == Some(d.doc.as_str())
                 && d.code_start.is_none_or(|c| stored.code_start == Some(c))
                 && d.code
@@ -1874,7 +1891,7 @@ impl<'t> ScanWriter<'t> {
         if !self.seen.insert((git_ref.clone(), mbid.clone())) {
             return Ok(()); // the same match twice in one scan is one finding
         }
-        let d = details(&mbid)?;
+        let d = details()?;
         let mut triage = (
             f.triage_state.as_str().to_string(),
             f.triage_reason.map(|r| r.as_str().to_string()),

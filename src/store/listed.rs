@@ -73,14 +73,11 @@ impl StoredFinding<'_> {
 fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<()> {
     let rule = &stored.rule.rule;
     // As `v1::Finding::into_domain` reads them, the stored rule in place
-    // of the document's (`DetailRow::into_finding`).
-    let doc_rule_message = doc.rule_message.as_ref().map(Text::as_str);
+    // of the document's, the row's message (`DetailRow::into_finding`).
     let rule_name = non_empty(&rule.name)
         .or(doc.rule_name.as_ref().map(Text::as_str))
         .unwrap_or("unknown-rule");
-    let rule_message = non_empty(&rule.message)
-        .or(doc_rule_message)
-        .unwrap_or_default();
+    let rule_message = non_empty(&rule.message).unwrap_or(stored.message);
     let confidence = doc
         .confidence
         .as_ref()
@@ -102,14 +99,6 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         .as_ref()
         .and_then(|t| timestamp::reformat(t.as_str()));
     let location = doc.location.unwrap_or_default();
-    let doc_id_mbid;
-    let match_based_id = match (&doc.match_based_id, &doc.syntactic_id) {
-        (Some(m), _) | (None, Some(m)) => m.json(),
-        (None, None) => {
-            doc_id_mbid = format!("id:{}", doc.id);
-            Str::plain(&doc_id_mbid)
-        }
-    };
 
     // The row's columns win over the document; a column the domain way
     // would not take is left to it.
@@ -149,7 +138,7 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
     if let Some(id) = &doc.syntactic_id {
         o.str("syntactic_id", id.json())?;
     }
-    o.str("match_based_id", match_based_id)?;
+    o.str("match_based_id", Str::plain(stored.match_based_id))?;
     let url = match stored.url {
         Some(url) => Some(Str::plain(url)),
         None => doc
@@ -210,11 +199,7 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         o.str("triage_reason", Str::safe(reason.as_str()))?;
     }
     o.str("rule_name", Str::plain(rule_name))?;
-    let message = match &doc.rule_message {
-        Some(m) => m.json(),
-        None => Str::plain(rule_message),
-    };
-    o.str("rule_message", message)?;
+    o.str("rule_message", Str::plain(stored.message))?;
     o.key("location");
     let mut at = Object::open(o.out);
     let path = location
@@ -501,8 +486,8 @@ fn non_empty(text: &str) -> Option<&str> {
 /// escape.
 #[derive(Deserialize)]
 struct Doc<'a> {
-    #[serde(deserialize_with = "int_or_string")]
-    id: i64,
+    #[serde(rename = "id", deserialize_with = "int_or_string")]
+    _id: i64,
     // The row's columns and the stored rule win over the fields read only
     // to take what `v1` takes (named `_…`).
     #[serde(rename = "ref", default, borrow)]
@@ -511,8 +496,8 @@ struct Doc<'a> {
     first_seen_scan_id: Option<i64>,
     #[serde(default, borrow)]
     syntactic_id: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    match_based_id: Option<Text<'a>>,
+    #[serde(rename = "match_based_id", default, borrow)]
+    _match_based_id: Option<Text<'a>>,
     #[serde(default, borrow)]
     repository: Option<RepositoryDoc<'a>>,
     #[serde(default, borrow)]
@@ -543,8 +528,8 @@ struct Doc<'a> {
     _triage_reason: Option<Text<'a>>,
     #[serde(default, borrow)]
     rule_name: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    rule_message: Option<Text<'a>>,
+    #[serde(rename = "rule_message", default, borrow)]
+    _rule_message: Option<Text<'a>>,
     #[serde(default, borrow)]
     location: Option<LocationDoc<'a>>,
     #[serde(default)]
