@@ -466,21 +466,24 @@ impl Api {
         query: &FindingsQuery,
         since: Option<&str>,
     ) -> Result<Listed, BackendError> {
-        Ok(match self.findings_body_at(query, since).await? {
+        let what = listing_what(query, since);
+        Ok(match self.findings_body_at(query, since, &what).await? {
             ListedBody::CursorUnknown => Listed::CursorUnknown,
             ListedBody::Page { body, cursor } => Listed::Page {
-                page: parse_answer(&body, &listing_what(query, since))?,
+                page: parse_answer(&body, &what)?,
                 cursor,
                 digest: since.is_none().then(|| page_digest(&body)),
             },
         })
     }
 
-    /// `findings_page_at`, the page's body as it came.
+    /// `findings_page_at`, the page's body as it came; `what` names the
+    /// listing in errors.
     async fn findings_body_at(
         &self,
         query: &FindingsQuery,
         since: Option<&str>,
+        what: &str,
     ) -> Result<ListedBody, BackendError> {
         let slug = self.deployment().await?;
         let mut url = self.url(&Self::deployment_path(&slug, "findings"))?;
@@ -497,9 +500,8 @@ impl Api {
                 }
             }
         }
-        let what = listing_what(query, since);
         let (status, headers, body) = self
-            .fetch(self.request(reqwest::Method::GET, url), &what)
+            .fetch(self.request(reqwest::Method::GET, url), what)
             .await?;
         if since.is_some() && status == reqwest::StatusCode::GONE {
             return Ok(ListedBody::CursorUnknown);
@@ -511,7 +513,7 @@ impl Api {
             return Ok(ListedBody::CursorUnknown);
         }
         if !status.is_success() {
-            return Err(self.failed(status, &headers, &body, &what).await);
+            return Err(self.failed(status, &headers, &body, what).await);
         }
         let cursor = headers
             .get(crate::wire::headers::CHANGE_CURSOR)
@@ -1145,7 +1147,7 @@ impl Api {
         loop {
             let listed = match ahead.take() {
                 Some(listed) => listed?,
-                None => self.findings_body_at(&query, Some(&cursor)).await?,
+                None => self.findings_body_at(&query, Some(&cursor), &what).await?,
             };
             let (body, next) = match listed {
                 ListedBody::Page {
@@ -1166,12 +1168,12 @@ impl Api {
             // has no page after it.
             let follows = next != cursor
                 && !crate::service::ChangeCursor::parse(&next).is_some_and(|c| c.ends_listing());
-            let (origin, what) = (origin.clone(), what.clone());
+            let (origin, named) = (origin.clone(), what.clone());
             let (prepared, next_page) = tokio::join!(
-                tokio::task::spawn_blocking(move || prepared_changes(&body, &origin, &what)),
+                tokio::task::spawn_blocking(move || prepared_changes(&body, &origin, &named)),
                 async {
                     match follows {
-                        true => Some(self.findings_body_at(&query, Some(&next)).await),
+                        true => Some(self.findings_body_at(&query, Some(&next), &what).await),
                         false => None,
                     }
                 }
