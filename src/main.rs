@@ -7,8 +7,8 @@ use sift::text::inert_lines;
 use std::process::ExitCode;
 
 // A pull or an import allocates and frees millions of small strings, many
-// on another thread than made them: glibc's allocator spent a third of a
-// first pull's time on them.
+// on another thread than made them: glibc's allocator spent nearly a third
+// of a first pull's time on them.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1168,9 +1168,9 @@ impl Api {
             // has no page after it.
             let follows = next != cursor
                 && !crate::service::ChangeCursor::parse(&next).is_some_and(|c| c.ends_listing());
-            let (origin, named) = (origin.clone(), what.clone());
+            let (origin, listing) = (origin.clone(), what.clone());
             let (prepared, next_page) = tokio::join!(
-                tokio::task::spawn_blocking(move || prepared_changes(&body, &origin, &named)),
+                tokio::task::spawn_blocking(move || prepared_changes(&body, &origin, &listing)),
                 async {
                     match follows {
                         true => Some(self.findings_body_at(&query, Some(&next), &what).await),
