@@ -298,25 +298,17 @@ mod tests {
     /// Findings `ids` of acme/web on main as a pull brings them, each with
     /// `message`.
     fn platform_scan(ids: &[i64], message: &str) -> Vec<ScanResults> {
-        let findings = ids
+        let findings: Vec<_> = ids
             .iter()
             .map(|id| {
-                let wire: crate::wire::v1::Finding = serde_json::from_value(serde_json::json!({
+                serde_json::json!({
                     "id": id, "ref": "main", "match_based_id": format!("m_{id}"),
                     "repository": {"name": "acme/web"}, "rule_message": message,
                     "rule": {"name": "r"}, "location": {"file_path": "a.py", "line": id}
-                }))
-                .unwrap();
-                wire.into_domain(OffsetDateTime::UNIX_EPOCH)
+                })
             })
             .collect();
-        vec![ScanResults::platform(
-            "http://127.0.0.1:8321",
-            "acme/web",
-            None,
-            "main",
-            findings,
-        )]
+        crate::store::pulled(&serde_json::json!({ "findings": findings }).to_string())
     }
 
     fn decide(store: &mut Store, ids: &[i64]) {

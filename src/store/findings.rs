@@ -2157,7 +2157,7 @@ mod tests {
 
 /// The import of pulled pages.
 #[cfg(test)]
-pub(super) mod pull_tests {
+pub(crate) mod pull_tests {
     use super::*;
     use crate::domain::TriageChange;
     use crate::wire::v1::FindingsPage;
@@ -2180,7 +2180,7 @@ pub(super) mod pull_tests {
     }
 
     /// Platform records as a pull brings them, one scan of acme/web main.
-    pub(in crate::store) fn pulled(json: &str) -> Vec<ScanResults> {
+    pub(crate) fn pulled(json: &str) -> Vec<ScanResults> {
         let page: FindingsPage = serde_json::from_str(json).unwrap();
         let findings = page
             .findings

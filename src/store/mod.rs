@@ -52,6 +52,10 @@ mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
 pub use checkpoints::wait_for_checkpoints;
+/// Platform records as a pull brings them (`{"findings": [...]}`), one
+/// scan of acme/web main: for other modules' tests.
+#[cfg(test)]
+pub(crate) use findings::pull_tests::pulled;
 pub use findings::{
     ImportSummary, PullKept, PulledPage, RENDERED_FINDING_BYTES, ReadFindings, ScanToStore,
 };
