@@ -25,6 +25,29 @@ fn api(server: &TestServer, cache: &Path) -> Api {
         .with_page_size(100)
 }
 
+/// The standard backlog on `sift serve`, and ana's cache after a first
+/// pull of it.
+struct Pulled {
+    served: tempfile::TempDir,
+    server: TestServer,
+    cache: tempfile::TempDir,
+    ana: Api,
+}
+
+async fn served_and_pulled() -> Pulled {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let ana = api(&server, cache.path());
+    assert!(ana.pull().await.unwrap());
+    Pulled {
+        served,
+        server,
+        cache,
+        ana,
+    }
+}
+
 /// The next findings listing answers, the one after it fails.
 fn fail_second_page(server: &TestServer) {
     server
@@ -97,11 +120,12 @@ async fn a_full_pull_that_fails_on_its_second_page_leaves_the_cache_empty() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_of_changes_that_fails_keeps_the_cache_its_cursor_and_the_outbox() {
-    let served = standard_backlog();
-    let server = TestServer::start(served.path()).await;
-    let cache = tempfile::tempdir().unwrap();
-    let ana = api(&server, cache.path());
-    assert!(ana.pull().await.unwrap());
+    let Pulled {
+        served,
+        server,
+        cache,
+        ana,
+    } = served_and_pulled().await;
     let cursor = change_cursor(cache.path());
 
     // Ana decides finding 5 and 200, not sent yet; a colleague decides
@@ -268,11 +292,12 @@ async fn changes_since(server: &TestServer, cursor: &str, apart: bool) -> (Vec<i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_after_decisions_brings_their_triage_alone_and_stores_what_a_whole_pull_does() {
-    let served = standard_backlog();
-    let server = TestServer::start(served.path()).await;
-    let cache = tempfile::tempdir().unwrap();
-    let ana = api(&server, cache.path());
-    assert!(ana.pull().await.unwrap());
+    let Pulled {
+        served,
+        server,
+        cache,
+        ana,
+    } = served_and_pulled().await;
     let cursor = change_cursor(cache.path());
 
     // A colleague ignores two findings with a reason and a note, and takes
@@ -313,11 +338,12 @@ async fn a_pull_after_decisions_brings_their_triage_alone_and_stores_what_a_whol
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triage_for_a_finding_the_cache_lost_brings_every_finding_at_the_next_pull() {
-    let served = standard_backlog();
-    let server = TestServer::start(served.path()).await;
-    let cache = tempfile::tempdir().unwrap();
-    let ana = api(&server, cache.path());
-    assert!(ana.pull().await.unwrap());
+    let Pulled {
+        served,
+        server,
+        cache,
+        ana,
+    } = served_and_pulled().await;
     // The cache lost a finding (by hand, say) that a colleague decides.
     let db = rusqlite::Connection::open(cache.path().join(sift::store::DB_FILE)).unwrap();
     db.execute_batch(
