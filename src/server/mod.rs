@@ -559,6 +559,12 @@ async fn list_findings(
         .rev()
         .find(|(k, _)| k == crate::wire::TRIAGE_APART)
         .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("true"));
+    let as_stored = since.is_some()
+        && pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == crate::wire::AS_STORED)
+            .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("true"));
     let query = FindingsQuery::from_pairs(pairs).map_err(ApiError::bad_request)?;
     if since.is_some()
         && let Some(why) = service::changes_refuse(&query)
@@ -598,7 +604,10 @@ async fn list_findings(
                     }
                 }
             };
-            let body = findings_page(store, &page.whole, &page.triaged)?;
+            let body = match as_stored {
+                true => stored_page(store, &page.whole, &page.triaged)?,
+                false => findings_page(store, &page.whole, &page.triaged)?,
+            };
             Ok((body, page.cursor))
         })
         .await?;
@@ -620,18 +629,74 @@ async fn list_findings(
 /// `triaged` follow as their triage alone (`"triaged":[…]`), when any.
 fn findings_page(store: &Store, ids: &[i64], triaged: &[i64]) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::with_capacity(ids.len() * crate::store::RENDERED_FINDING_BYTES + 16);
-    body.extend_from_slice(b"{\"findings\":[");
+    body.extend_from_slice(b"{\"findings\":");
+    write_v1_findings(store, ids, &mut body)?;
+    write_triaged(store, triaged, &mut body)?;
+    body.push(b'}');
+    Ok(body)
+}
+
+/// `findings_page` for a client that asked for findings as stored
+/// (`wire::AS_STORED`): `{"stored":[…],"rules":{…},"findings":[…]}`, the
+/// findings that sift's own answers or pending decisions lie over in the
+/// v1 shape, which says what they are.
+fn stored_page(store: &Store, ids: &[i64], triaged: &[i64]) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::with_capacity(ids.len() * crate::store::RENDERED_FINDING_BYTES + 16);
+    body.extend_from_slice(b"{\"stored\":");
+    let overlaid = Mutex::new(Vec::new());
+    write_array(store, ids, &mut body, |finding, out| {
+        if finding.is_overlaid() {
+            overlaid
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(finding.id());
+            return Ok(false);
+        }
+        finding.write_stored_row(out)?;
+        Ok(true)
+    })?;
+    body.extend_from_slice(b",\"rules\":");
+    let rules = store.stored_rules(ids).map_err(ApiError::internal)?;
+    serde_json::to_writer(&mut body, &rules).map_err(|e| ApiError::internal(e.into()))?;
+    body.extend_from_slice(b",\"findings\":");
+    let overlaid = overlaid.into_inner().unwrap_or_else(|e| e.into_inner());
+    write_v1_findings(store, &overlaid, &mut body)?;
+    write_triaged(store, triaged, &mut body)?;
+    body.push(b'}');
+    Ok(body)
+}
+
+/// The findings `ids` in the v1 shape, as a JSON array.
+fn write_v1_findings(store: &Store, ids: &[i64], body: &mut Vec<u8>) -> Result<(), ApiError> {
+    write_array(store, ids, body, |finding, out| {
+        finding.write_v1_fields(out)?;
+        out.push(b'}');
+        Ok(true)
+    })
+}
+
+/// The findings `ids` as a JSON array, each as `write` writes it; one it
+/// writes nothing for (it says false) is left out.
+fn write_array(
+    store: &Store,
+    ids: &[i64],
+    body: &mut Vec<u8>,
+    write: impl Fn(&crate::store::StoredFinding<'_>, &mut Vec<u8>) -> anyhow::Result<bool> + Sync,
+) -> Result<(), ApiError> {
+    body.push(b'[');
     store
         .render_stored(
             ids,
             |finding, out| {
+                // Each finding comes with a comma before it.
                 out.push(b',');
-                finding.write_v1_fields(out)?;
-                out.push(b'}');
+                if !write(finding, out)? {
+                    out.pop();
+                }
                 Ok(())
             },
             |text| {
-                // Each finding comes with a comma before it: not the first.
+                // Not before the first.
                 let text = match body.last() {
                     Some(b'[') => text.strip_prefix(b",").unwrap_or(&text),
                     _ => &text,
@@ -642,13 +707,17 @@ fn findings_page(store: &Store, ids: &[i64], triaged: &[i64]) -> Result<Vec<u8>,
         )
         .map_err(ApiError::internal)?;
     body.push(b']');
+    Ok(())
+}
+
+/// The findings `triaged` as their triage alone, `,"triaged":[…]`, when any.
+fn write_triaged(store: &Store, triaged: &[i64], body: &mut Vec<u8>) -> Result<(), ApiError> {
     if !triaged.is_empty() {
         body.extend_from_slice(b",\"triaged\":");
         let triaged = store.triaged_findings(triaged)?;
-        serde_json::to_writer(&mut body, &triaged).map_err(|e| ApiError::internal(e.into()))?;
+        serde_json::to_writer(&mut *body, &triaged).map_err(|e| ApiError::internal(e.into()))?;
     }
-    body.push(b'}');
-    Ok(body)
+    Ok(())
 }
 
 /// One page of the query's selection; the next pages of a pull are sliced
@@ -724,7 +793,7 @@ mod tests {
         let findings = store.load_findings(ids).unwrap();
         let page = v1::FindingsPage {
             findings: findings.iter().map(v1::Finding::from_domain).collect(),
-            triaged: Vec::new(),
+            ..Default::default()
         };
         serde_json::to_string(&page).unwrap()
     }
@@ -779,5 +848,194 @@ mod tests {
         );
         assert_eq!(written(&store, &[]), r#"{"findings":[]}"#);
         assert_eq!(written(&store, &[999_999_999]), r#"{"findings":[]}"#);
+    }
+
+    /// A served store with what lies over some of its findings: decisions
+    /// waiting in its outbox on the fourth and sixth, sift's own verdict on
+    /// the fifth and eighth. Its findings' ids, and those four.
+    fn served(dir: &std::path::Path) -> (Store, Vec<i64>, Vec<i64>) {
+        let mut store = Store::open(dir).unwrap();
+        let now = datetime!(2026-03-01 09:00:00 UTC);
+        crate::demo::seed(&mut store, Some(600), now).unwrap();
+        let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
+        let ignored = TriageChange {
+            state: Some(TriageState::Ignored),
+            reason: Some(TriageReason::AcceptableRisk),
+            note: Some("fine \u{1b}[2J".into()),
+        };
+        store
+            .record(&[(ids[3], ignored.clone()), (ids[5], ignored)], "bo")
+            .unwrap();
+        let answer = Answer {
+            judgement: Judgement::NoVerdict {
+                why: "refused".into(),
+            },
+            judge: crate::domain::Judge {
+                provider: "openai".into(),
+                model: "m".into(),
+                prompt_version: 3,
+                at: now,
+                memories: vec![],
+            },
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        store
+            .record_verdict("v1", &answer, &[ids[4], ids[7]])
+            .unwrap();
+        let mut overlaid = vec![ids[3], ids[4], ids[5], ids[7]];
+        overlaid.sort();
+        (store, ids, overlaid)
+    }
+
+    const ORIGIN: &str = "http://127.0.0.1:7700";
+
+    /// A page's v1 findings as a pull hands them to the cache's writer.
+    fn v1_pages(findings: Vec<v1::Finding>) -> Vec<crate::store::PulledPage> {
+        let now = time::OffsetDateTime::now_utc();
+        findings
+            .into_iter()
+            .map(|wire| {
+                let f = wire.into_domain(now);
+                let scan = crate::domain::ScanResults::platform(
+                    ORIGIN,
+                    f.project.clone(),
+                    f.repository_url.clone(),
+                    f.git_ref.clone(),
+                    vec![f],
+                );
+                crate::store::PulledPage::findings(vec![scan]).unwrap()
+            })
+            .collect()
+    }
+
+    fn page(body: Vec<u8>) -> v1::FindingsPage {
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// What a cache holds, each finding as it reads it, by id.
+    fn held(cache: &Store) -> Vec<crate::domain::Finding> {
+        let ids: Vec<i64> = cache.listing_rows().unwrap().iter().map(|r| r.id).collect();
+        let mut findings = cache.load_findings(&ids).unwrap();
+        findings.sort_by_key(|f| f.id);
+        findings
+    }
+
+    /// The listing's rows of a cache, by id, without the cache's own
+    /// numbers for projects.
+    fn listed(cache: &Store) -> Vec<String> {
+        let mut rows = cache.listing_rows().unwrap();
+        rows.sort_by_key(|r| r.id);
+        rows.into_iter()
+            .map(|r| crate::store::ListingRow { project_id: 0, ..r })
+            .map(|r| format!("{r:?}"))
+            .collect()
+    }
+
+    fn pulled_into(dir: &std::path::Path, pages: Vec<crate::store::PulledPage>) -> Store {
+        let mut cache = Store::open(dir).unwrap();
+        let pages = pages.into_iter().chain([crate::store::PulledPage::End]);
+        assert!(cache.import_pulled(pages, |_| {}).unwrap().is_some());
+        cache
+    }
+
+    #[test]
+    fn findings_pulled_as_stored_are_held_as_findings_pulled_in_the_v1_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, ids, overlaid) = served(&dir.path().join("served"));
+        let as_stored = page(stored_page(&store, &ids, &[]).unwrap());
+        // What lies over a finding comes in the v1 shape, which says it.
+        let mut in_v1: Vec<i64> = as_stored.findings.iter().map(|f| f.id).collect();
+        in_v1.sort();
+        assert_eq!(in_v1, overlaid);
+        assert_eq!(as_stored.stored.len(), ids.len() - overlaid.len());
+        let mut pages = vec![
+            crate::store::PulledPage::stored(as_stored.stored, as_stored.rules, ORIGIN).unwrap(),
+        ];
+        pages.extend(v1_pages(as_stored.findings));
+        let stored_way = pulled_into(&dir.path().join("a"), pages);
+        let v1_way = pulled_into(
+            &dir.path().join("b"),
+            v1_pages(page(findings_page(&store, &ids, &[]).unwrap()).findings),
+        );
+        let (mut a, b) = (held(&stored_way), held(&v1_way));
+        assert_eq!(a.len(), ids.len());
+        let served = store.load_findings(&ids).unwrap();
+        for f in &mut a {
+            // Only the stored way brings the code around the match and the
+            // rule's references, which the v1 shape does not carry.
+            if !overlaid.contains(&f.id) {
+                let theirs = served.iter().find(|s| s.id == f.id).unwrap();
+                assert_eq!(f.code, theirs.code);
+                assert_eq!(f.rule.references, theirs.rule.references);
+            }
+            f.code = None;
+            f.rule.references.clear();
+            f.rule.technologies.clear();
+        }
+        assert!(served.iter().any(|f| f.code.is_some()));
+        assert_eq!(a, b);
+        // The rows the list and the filters read, too.
+        assert_eq!(listed(&stored_way), listed(&v1_way));
+        // Pulled again, every finding is held: merged, nothing changes.
+        let again = page(stored_page(&store, &ids, &[]).unwrap());
+        let before = held(&stored_way);
+        let mut cache = stored_way;
+        let pages = [
+            crate::store::PulledPage::stored(again.stored, again.rules, ORIGIN).unwrap(),
+            crate::store::PulledPage::End,
+        ];
+        assert!(cache.import_pulled(pages, |_| {}).unwrap().is_some());
+        assert_eq!(held(&cache), before);
+    }
+
+    #[test]
+    fn a_stored_finding_is_read_as_the_v1_shape_reads_its_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, ids, _) = served(&dir.path().join("served"));
+        let mut as_stored = page(stored_page(&store, &ids[..3], &[]).unwrap());
+        for row in &mut as_stored.stored {
+            row.triage_state = "\u{1b}[31mhacked".into();
+            row.triage_reason = Some("because".into());
+            row.state = String::new();
+            row.triaged_at = Some("yesterday".into());
+            row.git_ref = " ".into();
+            row.match_based_id = String::new();
+        }
+        let pages = vec![
+            crate::store::PulledPage::stored(as_stored.stored, as_stored.rules, ORIGIN).unwrap(),
+        ];
+        let cache = pulled_into(&dir.path().join("a"), pages);
+        let held = held(&cache);
+        assert_eq!(held.len(), 3, "blank identities are not one finding");
+        for f in &held {
+            assert_eq!(f.triage_state, TriageState::Untriaged);
+            assert_eq!(f.triage_reason, None);
+            assert_eq!(f.state, crate::domain::ScanState::Unresolved);
+            assert_eq!(f.triaged_at, None);
+            assert_eq!(f.git_ref, "main");
+            assert_eq!(f.match_based_id, format!("id:{}", f.id));
+        }
+    }
+
+    #[test]
+    fn a_stored_finding_whose_document_is_not_a_finding_fails_the_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, ids, _) = served(&dir.path().join("served"));
+        let good = page(stored_page(&store, &ids[..2], &[]).unwrap());
+        for doc in [r#"[1, 2]"#, r#"{"location": "here"}"#, r#"{"id": {}}"#] {
+            let mut bad = good.clone();
+            bad.stored[1].doc = serde_json::value::RawValue::from_string(doc.into()).unwrap();
+            let e = crate::store::PulledPage::stored(bad.stored, bad.rules, ORIGIN)
+                .err()
+                .unwrap();
+            assert!(
+                format!("{e:#}").contains(&format!("finding {}", ids[1])),
+                "{e:#}"
+            );
+        }
+        let mut unruled = good.clone();
+        unruled.rules.clear();
+        assert!(crate::store::PulledPage::stored(unruled.stored, unruled.rules, ORIGIN).is_err());
     }
 }

@@ -13,6 +13,7 @@ use crate::wire::{timestamp, v1};
 use anyhow::{Context, Result};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -71,6 +72,84 @@ pub enum PulledPage {
 }
 
 impl PulledPage {
+    /// A page of findings as `sift serve`'s store holds them
+    /// (`v1::StoredRow`), and their rules: each is read as this store
+    /// reads its own and keeps the document it came with, so that it is
+    /// stored as a v1 finding is, without writing its document anew.
+    pub fn stored(
+        rows: Vec<v1::StoredRow>,
+        rules: HashMap<String, Box<RawValue>>,
+        origin: &str,
+    ) -> Result<PulledPage> {
+        let rules = rules
+            .into_iter()
+            .map(|(name, doc)| {
+                let rule: StoredRule = serde_json::from_str(doc.get())
+                    .with_context(|| format!("rule {name} is not a rule"))?;
+                Ok((name, rule))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        let mut findings = Vec::with_capacity(rows.len());
+        for row in rows {
+            let v1::StoredRow {
+                id,
+                project,
+                url,
+                git_ref,
+                match_based_id,
+                rule,
+                message,
+                state,
+                triage_state,
+                triage_reason,
+                triage_comment,
+                triaged_at,
+                code_start,
+                code,
+                doc,
+            } = row;
+            let rule = rules
+                .get(&rule)
+                .with_context(|| format!("finding {id} names rule {rule}, not on its page"))?;
+            // What names the finding, read as `v1::Finding::into_domain`
+            // reads it: one left blank is not taken for another's.
+            let named = |text: String, blank: &dyn Fn() -> String| match text.trim().is_empty() {
+                true => blank(),
+                false => text,
+            };
+            let project = named(project, &|| "unknown".into());
+            let git_ref = named(git_ref, &|| "main".into());
+            let match_based_id = named(match_based_id, &|| format!("id:{id}"));
+            let f = DetailRow {
+                doc: doc.get(),
+                git_ref,
+                match_based_id: &match_based_id,
+                message: &message,
+                state: &state,
+                triage_state: &triage_state,
+                triage_reason: triage_reason.as_deref(),
+                triage_comment,
+                triaged_at: triaged_at.as_deref(),
+                code_start,
+                code: code.as_deref(),
+                project,
+                url,
+            }
+            .into_finding(id, rule)?;
+            let details = Details {
+                doc: Box::<str>::from(doc).into_string(),
+                code_start,
+                code,
+            };
+            findings.push((f, details));
+        }
+        let scans = by_project(findings, origin)
+            .into_iter()
+            .map(|(scan, details)| PulledScan { scan, details })
+            .collect();
+        Ok(PulledPage::Findings(scans))
+    }
+
     /// A page of findings, with what storing each takes worked out here,
     /// on the pulling side: the writer binds it while the next page is
     /// prepared.
@@ -203,6 +282,38 @@ fn import_triaged(tx: &Transaction, triaged: &[PulledTriage]) -> Result<usize> {
         }
     }
     Ok(unheld)
+}
+
+/// Findings grouped by project, as the store imports a pull's: each keeps
+/// its own ref, and a group takes its first finding's (a new project's
+/// primary branch is worked out from it). What goes with each finding
+/// stays beside it.
+pub fn by_project<T>(
+    findings: impl IntoIterator<Item = (Finding, T)>,
+    origin: &str,
+) -> Vec<(ScanResults, Vec<T>)> {
+    let mut scans: Vec<(ScanResults, Vec<T>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (f, with) in findings {
+        let i = match index.get(&f.project) {
+            Some(&i) => i,
+            None => {
+                let scan = ScanResults::platform(
+                    origin,
+                    f.project.clone(),
+                    f.repository_url.clone(),
+                    f.git_ref.clone(),
+                    Vec::new(),
+                );
+                index.insert(f.project.clone(), scans.len());
+                scans.push((scan, Vec::new()));
+                scans.len() - 1
+            }
+        };
+        scans[i].0.findings.push(f);
+        scans[i].1.push(with);
+    }
+    scans
 }
 
 /// A pulled scan, and its findings' details, one for each.
@@ -698,6 +809,23 @@ impl Store {
         sink: impl FnMut(T) -> Result<()>,
     ) -> Result<()> {
         self.render_chunks(ids, |reader, chunk| render(reader.read(chunk)?), sink)
+    }
+
+    /// The stored rules of the findings `ids`, by name, as stored.
+    pub fn stored_rules(&self, ids: &[i64]) -> Result<HashMap<String, Box<RawValue>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, doc FROM rules WHERE id IN (SELECT f.rule_id
+                FROM json_each(?1) AS chosen JOIN findings f ON f.id = chosen.value)",
+        )?;
+        let mut rows = stmt.query([serde_json::to_string(ids)?])?;
+        let mut rules = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(0)?;
+            let doc = RawValue::from_string(r.get(1)?)
+                .with_context(|| format!("rule {name} is damaged in the store"))?;
+            rules.insert(name, doc);
+        }
+        Ok(rules)
     }
 
     /// [`Store::render_findings`] for output written straight from what
@@ -1271,7 +1399,7 @@ struct DetailRow<'r> {
 
 impl DetailRow<'_> {
     fn into_finding(self, id: i64, rule: &StoredRule) -> Result<Finding> {
-        let damaged = || format!("finding {id} is damaged in the store");
+        let damaged = || format!("finding {id}: its stored document is not a finding");
         let mut wire: v1::Finding = serde_json::from_str(self.doc).with_context(damaged)?;
         wire.rule = Some(rule.rule.clone());
         let mut f = wire.into_domain(OffsetDateTime::UNIX_EPOCH);

@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::wire::lenient::{int_or_string, null_default};
 use crate::wire::{timestamp, v1};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -65,6 +65,54 @@ impl StoredFinding<'_> {
         let wire = v1::Finding::from_domain(&self.0.finding()?);
         serde_json::to_writer(&mut *out, &wire)?;
         out.pop(); // its `}`
+        Ok(())
+    }
+}
+
+impl StoredFinding<'_> {
+    /// Whether sift's own Assistant answers or decisions waiting in the
+    /// outbox lie over what the store holds: then only the v1 shape says
+    /// what the finding is.
+    pub fn is_overlaid(&self) -> bool {
+        self.0.judged.is_some() || self.0.fixed.is_some() || !self.0.pending.is_empty()
+    }
+
+    /// Writes the finding as the store holds it (`v1::StoredRow`): the
+    /// row's columns that win over its document, and its document as
+    /// stored, checked only to be JSON.
+    pub fn write_stored_row(&self, out: &mut Vec<u8>) -> Result<()> {
+        let s = self.0;
+        serde_json::from_str::<IgnoredAny>(s.doc)
+            .with_context(|| format!("finding {} is damaged in the store", s.id))?;
+        let mut o = Object::open(out);
+        o.int("id", s.id)?;
+        o.str("project", Str::plain(s.project))?;
+        if let Some(url) = s.url {
+            o.str("url", Str::plain(url))?;
+        }
+        o.str("ref", Str::plain(s.git_ref))?;
+        o.str("match_based_id", Str::plain(s.match_based_id))?;
+        o.str("rule", Str::plain(&s.rule.rule.name))?;
+        o.str("message", Str::plain(s.message))?;
+        o.str("state", Str::plain(s.state))?;
+        o.str("triage_state", Str::plain(s.triage_state))?;
+        let optional = [
+            ("triage_reason", s.triage_reason),
+            ("triage_comment", s.triage_comment),
+            ("triaged_at", s.triaged_at),
+            ("code", s.code),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                o.str(key, Str::plain(value))?;
+            }
+        }
+        if let Some(start) = s.code_start {
+            o.int("code_start", start)?;
+        }
+        o.key("doc");
+        o.out.extend_from_slice(s.doc.as_bytes());
+        o.close();
         Ok(())
     }
 }

@@ -58,6 +58,7 @@ pub use checkpoints::wait_for_checkpoints;
 pub(crate) use findings::pull_tests::pulled;
 pub use findings::{
     ImportSummary, PullKept, PulledPage, RENDERED_FINDING_BYTES, ReadFindings, ScanToStore,
+    by_project,
 };
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listed::StoredFinding;

@@ -37,3 +37,13 @@ pub const FROM_FIRST_CHANGE: &str = "0";
 /// the client holds the rest. A server that does not know it sends whole
 /// findings, which say the same.
 pub const TRIAGE_APART: &str = "triage_apart";
+
+/// The findings listing's parameter, with `since_change`, by which a client
+/// asks `sift serve` to send each finding as its store holds it
+/// (`v1::FindingsPage::stored`): the row and the stored document, which the
+/// client stores as they are instead of reading a v1 finding and writing
+/// it back. A finding with sift's own Assistant answers or decisions
+/// waiting in the server's outbox still comes in the v1 shape, which lays
+/// them over it; so does every finding from a server that does not know
+/// the parameter.
+pub const AS_STORED: &str = "as_stored";

@@ -14,9 +14,11 @@ use crate::domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FindingsPage {
     pub findings: Vec<Finding>,
     /// `sift serve`'s answer to `triage_apart` (`wire::TRIAGE_APART`): the
@@ -24,6 +26,44 @@ pub struct FindingsPage {
     /// triage, which the client holds the rest of.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triaged: Vec<TriagedFinding>,
+    /// `sift serve`'s answer to `as_stored` (`wire::AS_STORED`): findings
+    /// as its store holds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<StoredRow>,
+    /// The stored rules of the findings in `stored`, by name, as the
+    /// server's store holds them.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub rules: HashMap<String, Box<RawValue>>,
+}
+
+/// A finding as `sift serve`'s store holds it: the columns of its row that
+/// win over its document, named by project and rule rather than by the
+/// store's own numbers, its stored document (the v1 finding without what
+/// the row holds) and the code around the match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRow {
+    pub id: i64,
+    pub project: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub match_based_id: String,
+    pub rule: String,
+    pub message: String,
+    pub state: String,
+    pub triage_state: String,
+    #[serde(default)]
+    pub triage_reason: Option<String>,
+    #[serde(default)]
+    pub triage_comment: Option<String>,
+    #[serde(default)]
+    pub triaged_at: Option<String>,
+    #[serde(default)]
+    pub code_start: Option<u32>,
+    #[serde(default)]
+    pub code: Option<String>,
+    pub doc: Box<RawValue>,
 }
 
 /// A finding's triage alone, named by its identity: in the fields and

@@ -300,8 +300,9 @@ async fn sift_serve_through_the_http_client_conforms() {
     let faults = h.server.as_ref().unwrap().faults.clone();
     // The first pull asked for every finding by change: 250 findings,
     // every ref's copy, 100 a page: 3 pages, the first from change 0 and
-    // the next from the cursor of the page before. The later pulls asked
-    // only for the changes since the last cursor.
+    // the next from the cursor of the page before, each as the server's
+    // store holds them. The later pulls asked only for the changes since
+    // the last cursor.
     let requests = faults.requests();
     let lists: Vec<&str> = requests
         .iter()
@@ -309,9 +310,14 @@ async fn sift_serve_through_the_http_client_conforms() {
         .map(|r| r.path_and_query.as_str())
         .collect();
     assert!(lists.len() > 3, "{lists:?}");
-    assert!(lists[0].ends_with("&since_change=0"), "{lists:?}");
     assert!(
-        lists[1..].iter().all(|q| q.contains("since_change=")),
+        lists[0].ends_with("&since_change=0&as_stored=true"),
+        "{lists:?}"
+    );
+    assert!(
+        lists[1..]
+            .iter()
+            .all(|q| q.contains("since_change=") && q.contains("&as_stored=true")),
         "{lists:?}"
     );
     // The requests were in the wire shape the spec defines.
@@ -321,7 +327,7 @@ async fn sift_serve_through_the_http_client_conforms() {
         .unwrap();
     assert_eq!(
         first_list.path_and_query,
-        "/api/v1/deployments/local/findings?issue_type=sast&page=0&page_size=100&since_change=0"
+        "/api/v1/deployments/local/findings?issue_type=sast&page=0&page_size=100&since_change=0&as_stored=true"
     );
     let first_triage = requests
         .iter()

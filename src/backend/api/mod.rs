@@ -35,7 +35,6 @@ use anyhow::{Context, Result};
 use credentials::Token;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -452,10 +451,7 @@ impl Api {
     pub async fn findings_page(&self, query: &FindingsQuery) -> Result<FindingsPage, BackendError> {
         match self.findings_page_at(query, None).await? {
             Listed::Page { page, .. } => Ok(page),
-            Listed::CursorUnknown => Ok(FindingsPage {
-                findings: Vec::new(),
-                triaged: Vec::new(),
-            }),
+            Listed::CursorUnknown => Ok(FindingsPage::default()),
         }
     }
 
@@ -494,6 +490,7 @@ impl Api {
             }
             if let Some(since) = since {
                 pairs.append_pair(crate::wire::SINCE_CHANGE, since);
+                pairs.append_pair(crate::wire::AS_STORED, "true");
                 // From the first change, every finding comes whole.
                 if since != crate::wire::FROM_FIRST_CHANGE {
                     pairs.append_pair(crate::wire::TRIAGE_APART, "true");
@@ -803,8 +800,18 @@ fn prepared_changes(
     what: &str,
 ) -> Result<(usize, Vec<PulledPage>), BackendError> {
     let page: FindingsPage = parse_answer(body, what)?;
-    let n = page.findings.len() + page.triaged.len();
-    let mut prepared = Vec::with_capacity(2);
+    let n = page.findings.len() + page.triaged.len() + page.stored.len();
+    let mut prepared = Vec::with_capacity(3);
+    if !page.stored.is_empty() {
+        prepared.push(
+            PulledPage::stored(page.stored, page.rules, origin).map_err(|e| {
+                BackendError::outage(
+                    Outage::BadAnswer,
+                    format!("the backend sent a bad finding: {e:#}"),
+                )
+            })?,
+        );
+    }
     if !page.findings.is_empty() {
         prepared.push(findings_page(group(page.findings, origin))?);
     }
@@ -832,32 +839,15 @@ struct FullPull {
     cursor: Option<String>,
 }
 
-/// Findings grouped by project, as the store imports them: each keeps its
-/// own ref, and a group takes its first finding's (a new project's primary
-/// branch is worked out from it).
+/// A page's findings grouped by project, as the store imports them
+/// (`store::by_project`).
 fn group(findings: Vec<crate::wire::v1::Finding>, origin: &str) -> Vec<ScanResults> {
     let now = OffsetDateTime::now_utc();
-    let mut scans: Vec<ScanResults> = Vec::new();
-    let mut by_project: HashMap<String, usize> = HashMap::new();
-    for wire in findings {
-        let f = wire.into_domain(now);
-        let i = match by_project.get(&f.project) {
-            Some(&i) => i,
-            None => {
-                scans.push(ScanResults::platform(
-                    origin,
-                    f.project.clone(),
-                    f.repository_url.clone(),
-                    f.git_ref.clone(),
-                    Vec::new(),
-                ));
-                by_project.insert(f.project.clone(), scans.len() - 1);
-                scans.len() - 1
-            }
-        };
-        scans[i].findings.push(f);
-    }
-    scans
+    let findings = findings.into_iter().map(|wire| (wire.into_domain(now), ()));
+    crate::store::by_project(findings, origin)
+        .into_iter()
+        .map(|(scan, _)| scan)
+        .collect()
 }
 
 impl Backend for Api {
@@ -1261,13 +1251,7 @@ impl Api {
                     }
                     (page, digest.unwrap_or_default())
                 }
-                Listed::CursorUnknown => (
-                    FindingsPage {
-                        findings: Vec::new(),
-                        triaged: Vec::new(),
-                    },
-                    page_digest(""),
-                ),
+                Listed::CursorUnknown => (FindingsPage::default(), page_digest("")),
             };
             let n = page.findings.len();
             pulled.count += n;
