@@ -69,13 +69,25 @@ pub enum PulledPage {
     Mark(String),
     /// Every page came: keep them.
     End,
+    /// Findings as the backend's store holds them (`PulledPage::stored`).
+    Stored(StoredPage),
+}
+
+/// A page of findings as `sift serve`'s store holds them.
+pub struct StoredPage {
+    /// Where they came from (the scans they are recorded under).
+    origin: String,
+    /// Each as it came, and as this store reads it.
+    findings: Vec<(v1::StoredRow, Finding)>,
+    /// Their rules, by name.
+    rules: Vec<(String, StoredRule)>,
 }
 
 impl PulledPage {
     /// A page of findings as `sift serve`'s store holds them
-    /// (`v1::StoredRow`), and their rules: each is read as this store
-    /// reads its own and keeps the document it came with, so that it is
-    /// stored as a v1 finding is, without writing its document anew.
+    /// (`v1::StoredRow`), and their rules: each is put together as this
+    /// store reads its own, so that what it stores is what it will read,
+    /// and one it could not read fails the pull here.
     pub fn stored(
         rows: Vec<v1::StoredRow>,
         rules: HashMap<String, Box<RawValue>>,
@@ -90,64 +102,40 @@ impl PulledPage {
             })
             .collect::<Result<HashMap<_, _>>>()?;
         let mut findings = Vec::with_capacity(rows.len());
-        for row in rows {
-            let v1::StoredRow {
-                id,
-                project,
-                url,
-                git_ref,
-                match_based_id,
-                rule,
-                message,
-                state,
-                triage_state,
-                triage_reason,
-                triage_comment,
-                triaged_at,
-                code_start,
-                code,
-                doc,
-            } = row;
-            let rule = rules
-                .get(&rule)
-                .with_context(|| format!("finding {id} names rule {rule}, not on its page"))?;
+        for mut row in rows {
+            if !rules.contains_key(&row.rule) {
+                anyhow::bail!(
+                    "finding {} names rule {}, not on its page",
+                    row.id,
+                    row.rule
+                );
+            }
             // What names the finding, read as `v1::Finding::into_domain`
             // reads it: one left blank is not taken for another's.
-            let named = |text: String, blank: &dyn Fn() -> String| match text.trim().is_empty() {
-                true => blank(),
-                false => text,
+            let blank = |text: &mut String, or: String| {
+                if text.trim().is_empty() {
+                    *text = or;
+                }
             };
-            let project = named(project, &|| "unknown".into());
-            let git_ref = named(git_ref, &|| "main".into());
-            let match_based_id = named(match_based_id, &|| format!("id:{id}"));
-            let f = DetailRow {
-                doc: doc.get(),
-                git_ref,
-                match_based_id: &match_based_id,
-                message: &message,
-                state: &state,
-                triage_state: &triage_state,
-                triage_reason: triage_reason.as_deref(),
-                triage_comment,
-                triaged_at: triaged_at.as_deref(),
-                code_start,
-                code: code.as_deref(),
-                project,
-                url,
-            }
-            .into_finding(id, rule)?;
-            let details = Details {
-                doc: Box::<str>::from(doc).into_string(),
-                code_start,
-                code,
-            };
-            findings.push((f, details));
+            blank(&mut row.project, "unknown".into());
+            blank(&mut row.git_ref, "main".into());
+            blank(&mut row.match_based_id, format!("id:{}", row.id));
+            // Its rule stands apart, on the page: the finding takes only
+            // its name, and no code (its details hold that).
+            let finding = detail_row(&row, false).put_together(
+                row.id,
+                v1::Rule {
+                    name: row.rule.clone(),
+                    ..v1::Rule::default()
+                },
+            )?;
+            findings.push((row, finding));
         }
-        let scans = by_project(findings, origin)
-            .into_iter()
-            .map(|(scan, details)| PulledScan { scan, details })
-            .collect();
-        Ok(PulledPage::Findings(scans))
+        Ok(PulledPage::Stored(StoredPage {
+            origin: origin.to_string(),
+            findings,
+            rules: rules.into_iter().collect(),
+        }))
     }
 
     /// A page of findings, with what storing each takes worked out here,
@@ -282,6 +270,123 @@ fn import_triaged(tx: &Transaction, triaged: &[PulledTriage]) -> Result<usize> {
         }
     }
     Ok(unheld)
+}
+
+/// A stored row as this store's reader takes its own rows; with or
+/// without the code around the match.
+fn detail_row(row: &v1::StoredRow, with_code: bool) -> DetailRow<'_> {
+    DetailRow {
+        doc: row.doc.get(),
+        git_ref: row.git_ref.clone(),
+        match_based_id: &row.match_based_id,
+        message: &row.message,
+        state: &row.state,
+        triage_state: &row.triage_state,
+        triage_reason: row.triage_reason.as_deref(),
+        triage_comment: row.triage_comment.clone(),
+        triaged_at: row.triaged_at.as_deref(),
+        code_start: row.code_start.filter(|_| with_code),
+        code: row.code.as_deref().filter(|_| with_code),
+        project: row.project.clone(),
+        url: row.url.clone(),
+    }
+}
+
+/// Stores a page of findings as `sift serve`'s store holds them: each one
+/// this store does not hold is inserted with the columns it reads in it
+/// and the document and code it came with; one it holds already (under
+/// its id or its identity) is put together with its rule and merged as a
+/// v1 finding is (`import_scan`).
+fn import_stored(
+    tx: &Transaction,
+    page: &StoredPage,
+    now: OffsetDateTime,
+    written: &mut RulesWritten,
+    projects: &mut HashMap<String, i64>,
+) -> Result<()> {
+    let mut rules: HashMap<&str, (i64, &StoredRule)> = HashMap::new();
+    for (name, rule) in &page.rules {
+        rules.insert(name, (store_rule(tx, name, rule.clone())?, rule));
+    }
+    let mut insert = tx.prepare_cached(&format!("{INSERT_FINDING} ON CONFLICT DO NOTHING"))?;
+    let mut insert_details = tx.prepare_cached(
+        "INSERT INTO finding_details (finding_id, doc, code_start, code) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    // (project, ref, match-based id) of each finding on the page: the
+    // same match twice is one finding, as in a scan.
+    let mut seen: HashSet<(i64, &str, &str)> = HashSet::with_capacity(page.findings.len());
+    // Each project's first ref on the page, and how many findings came.
+    let mut scans: Vec<(i64, &str, usize)> = Vec::new();
+    let mut held = Vec::new();
+    for (row, f) in &page.findings {
+        let project_id = match projects.get(&f.project) {
+            Some(id) => *id,
+            None => {
+                let id = project_named(tx, &f.project, f.repository_url.as_deref(), &f.git_ref)?;
+                projects.insert(f.project.clone(), id);
+                id
+            }
+        };
+        if !seen.insert((project_id, &f.git_ref, &f.match_based_id)) {
+            continue;
+        }
+        match scans.iter_mut().find(|(p, _, _)| *p == project_id) {
+            Some((_, _, n)) => *n += 1,
+            None => scans.push((project_id, &f.git_ref, 1)),
+        }
+        let (rule_id, rule) = *rules
+            .get(row.rule.as_str())
+            .context("a stored finding's rule is not on its page")?;
+        let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
+        let inserted = insert.execute(params![
+            f.id,
+            project_id,
+            f.git_ref,
+            f.match_based_id,
+            rule_id,
+            f.message,
+            f.severity.as_str(),
+            f.location.path,
+            f.location.line,
+            f.state.as_str(),
+            f.triage_state.as_str(),
+            f.triage_reason.map(|r| r.as_str()),
+            f.triage_comment,
+            f.triaged_at.map(timestamp::format),
+            f.verdict().map(|v| v.as_str()),
+            f.relevant_since.unix_timestamp(),
+            component.map(|c| c.tag.as_str()),
+            component.and_then(|c| c.risk).map(|r| r.as_str()),
+        ])?;
+        if inserted == 0 {
+            held.push((row, rule));
+            continue;
+        }
+        insert_details.execute(params![f.id, row.doc.get(), row.code_start, row.code])?;
+        let evidence = Evidence {
+            line: f.location.line,
+            column: f.location.column,
+            ..Evidence::default()
+        };
+        super::identity::save_evidence(tx, f.id, &evidence)?;
+    }
+    for (project_id, git_ref, count) in scans {
+        record_scan(tx, project_id, git_ref, &page.origin, now, count, 0)?;
+    }
+    let mut merged = Vec::with_capacity(held.len());
+    for (row, rule) in held {
+        let f = detail_row(row, true).into_finding(row.id, rule)?;
+        let details = Details {
+            doc: row.doc.get().to_string(),
+            code_start: row.code_start,
+            code: row.code.clone(),
+        };
+        merged.push((f, details));
+    }
+    for (scan, details) in by_project(merged, &page.origin) {
+        import_scan(tx, &scan, Some(&details), now, written)?;
+    }
+    Ok(())
 }
 
 /// Findings grouped by project, as the store imports a pull's: each keeps
@@ -453,6 +558,8 @@ impl Store {
         let checkpoints = self.background_checkpoints()?;
         let now = OffsetDateTime::now_utc();
         let mut rules = RulesWritten::new();
+        // Projects by name, as stored pages name them.
+        let mut projects: HashMap<String, i64> = HashMap::new();
         let mut kept = PullKept::default();
         // The open transaction, when one is, and when it began.
         let mut open: Option<(Transaction, std::time::Instant)> = None;
@@ -461,8 +568,10 @@ impl Store {
         for page in pages {
             // A transaction old enough is committed when the next page
             // comes, with the marks of the pages it holds.
-            if matches!(page, PulledPage::Findings(_) | PulledPage::Triaged(_))
-                && let Some((_, began)) = &open
+            if matches!(
+                page,
+                PulledPage::Findings(_) | PulledPage::Triaged(_) | PulledPage::Stored(_)
+            ) && let Some((_, began)) = &open
                 && began.elapsed() >= hold
                 && let Some((tx, _)) = open.take()
             {
@@ -496,6 +605,13 @@ impl Store {
                     let tx = tx.context("a page of triage is written in a transaction")?;
                     kept.unheld += import_triaged(tx, &triaged)?;
                     kept.pages += 1;
+                }
+                PulledPage::Stored(page) => {
+                    let tx = tx.context("a page of findings is written in a transaction")?;
+                    import_stored(tx, &page, now, &mut rules, &mut projects)
+                        .with_context(|| format!("cannot store the findings of {}", page.origin))?;
+                    kept.pages += 1;
+                    free_elsewhere(page.findings);
                 }
                 PulledPage::Mark(m) => mark = Some(m),
                 PulledPage::End => {
@@ -1399,9 +1515,18 @@ struct DetailRow<'r> {
 
 impl DetailRow<'_> {
     fn into_finding(self, id: i64, rule: &StoredRule) -> Result<Finding> {
+        let mut f = self.put_together(id, rule.rule.clone())?;
+        f.rule.references = rule.references.clone();
+        f.rule.technologies = rule.technologies.clone();
+        Ok(f)
+    }
+
+    /// The finding from its document, the row's columns laid over it, and
+    /// `rule` (without its references and technologies).
+    fn put_together(self, id: i64, rule: v1::Rule) -> Result<Finding> {
         let damaged = || format!("finding {id}: its stored document is not a finding");
         let mut wire: v1::Finding = serde_json::from_str(self.doc).with_context(damaged)?;
-        wire.rule = Some(rule.rule.clone());
+        wire.rule = Some(rule);
         let mut f = wire.into_domain(OffsetDateTime::UNIX_EPOCH);
         f.id = id;
         f.project = self.project;
@@ -1427,35 +1552,42 @@ impl DetailRow<'_> {
             }),
             _ => None,
         };
-        f.rule.references = rule.references.clone();
-        f.rule.technologies = rule.technologies.clone();
         Ok(f)
     }
 }
 
 fn project_id(tx: &Transaction, scan: &ScanResults) -> Result<i64> {
+    project_named(
+        tx,
+        &scan.project,
+        scan.repository_url.as_deref(),
+        &scan.git_ref,
+    )
+}
+
+/// The project `name`, its repository at `url` when known; a new one takes
+/// its primary branch from `git_ref`, the ref of its first findings.
+fn project_named(tx: &Transaction, name: &str, url: Option<&str>, git_ref: &str) -> Result<i64> {
     let existing: Option<(i64, Option<String>)> = tx
         .prepare_cached("SELECT id, url FROM projects WHERE name = ?1")?
-        .query_row([&scan.project], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some((id, url)) = existing {
-        if scan.repository_url.is_some() && scan.repository_url != url {
+    if let Some((id, stored)) = existing {
+        if url.is_some() && url != stored.as_deref() {
             tx.prepare_cached("UPDATE projects SET url = ?2 WHERE id = ?1")?
-                .execute(params![id, scan.repository_url])?;
+                .execute(params![id, url])?;
         }
         return Ok(id);
     }
     // The first branch that is not a review ref is taken as the primary one.
-    let primary = if is_review_ref(&scan.git_ref) {
+    let primary = if is_review_ref(git_ref) {
         "main"
     } else {
-        scan.git_ref
-            .strip_prefix("refs/heads/")
-            .unwrap_or(&scan.git_ref)
+        git_ref.strip_prefix("refs/heads/").unwrap_or(git_ref)
     };
     tx.execute(
         "INSERT INTO projects (name, url, primary_branch) VALUES (?1, ?2, ?3)",
-        params![scan.project, scan.repository_url, primary],
+        params![name, url, primary],
     )?;
     Ok(tx.last_insert_rowid())
 }
@@ -1474,24 +1606,27 @@ fn rule_id(tx: &Transaction, f: &Finding, written: &mut RulesWritten) -> Result<
     {
         return Ok(*id);
     }
-    let mut rule = StoredRule::of(f);
+    let id = store_rule(tx, &f.rule.name, StoredRule::of(f))?;
+    written.insert(f.rule.name.clone(), (id, f.rule.clone()));
+    Ok(id)
+}
+
+/// Stores the rule `name` as `rule` says, merged over what is stored
+/// (`StoredRule::merged_over`): its id.
+fn store_rule(tx: &Transaction, name: &str, mut rule: StoredRule) -> Result<i64> {
     let existing: Option<String> = tx
         .prepare_cached("SELECT doc FROM rules WHERE name = ?1")?
-        .query_row([&f.rule.name], |r| r.get(0))
+        .query_row([name], |r| r.get(0))
         .optional()?;
     if let Some(old) = existing.and_then(|d| serde_json::from_str::<StoredRule>(&d).ok()) {
         rule = rule.merged_over(old);
     }
-    let id = tx
+    Ok(tx
         .prepare_cached(
             "INSERT INTO rules (name, doc) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET doc = excluded.doc RETURNING id",
         )?
-        .query_row(params![f.rule.name, serde_json::to_string(&rule)?], |r| {
-            r.get(0)
-        })?;
-    written.insert(f.rule.name.clone(), (id, f.rule.clone()));
-    Ok(id)
+        .query_row(params![name, serde_json::to_string(&rule)?], |r| r.get(0))?)
 }
 
 /// The finding's details as stored: the v1 document without its rule (kept
@@ -1621,7 +1756,7 @@ impl StoredRow {
 
 /// Frees a stored page on a thread of its own: its findings' many strings
 /// took the writer 4 µs a finding to free while the next page waited.
-fn free_elsewhere(spent: Vec<PulledScan>) {
+fn free_elsewhere<T: Send + 'static>(spent: Vec<T>) {
     // When no thread can be started, the page is freed here.
     let _ = std::thread::Builder::new()
         .name("sift-free".into())
@@ -2112,20 +2247,43 @@ impl<'t> ScanWriter<'t> {
             }
             self.summary.fixed = gone.len();
         }
-        tx.prepare_cached(
-            "INSERT INTO scans (project_id, ref, origin, imported_at, findings, errors)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
+        record_scan(
+            tx,
             project_id,
-            scan.git_ref,
-            scan.origin,
-            timestamp::format(now),
+            &scan.git_ref,
+            &scan.origin,
+            now,
             self.count,
-            scan.errors.len()
-        ])?;
+            scan.errors.len(),
+        )?;
         Ok(self.summary)
     }
+}
+
+/// Records a scan of `count` findings (or a pulled page's findings of one
+/// project) and its `errors`.
+fn record_scan(
+    tx: &Transaction,
+    project_id: i64,
+    git_ref: &str,
+    origin: &str,
+    now: OffsetDateTime,
+    count: usize,
+    errors: usize,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO scans (project_id, ref, origin, imported_at, findings, errors)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        project_id,
+        git_ref,
+        origin,
+        timestamp::format(now),
+        count,
+        errors
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]
