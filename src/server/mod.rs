@@ -798,6 +798,34 @@ mod tests {
         serde_json::to_string(&page).unwrap()
     }
 
+    /// What is laid over stored findings: decisions waiting in the outbox
+    /// on `decided` (a note with a terminal escape and a bidi control), and
+    /// sift's own Assistant declining a verdict on `judged`.
+    fn lay_over(store: &mut Store, decided: &[i64], judged: &[i64], now: time::OffsetDateTime) {
+        let ignored = TriageChange {
+            state: Some(TriageState::Ignored),
+            reason: Some(TriageReason::AcceptableRisk),
+            note: Some("fine \u{1b}[2J \u{202e}".into()),
+        };
+        let decisions: Vec<_> = decided.iter().map(|&id| (id, ignored.clone())).collect();
+        store.record(&decisions, "bo").unwrap();
+        let refused = Answer {
+            judgement: Judgement::NoVerdict {
+                why: "refused".into(),
+            },
+            judge: crate::domain::Judge {
+                provider: "openai".into(),
+                model: "m".into(),
+                prompt_version: 3,
+                at: now,
+                memories: vec![],
+            },
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        store.record_verdict("v1", &refused, judged).unwrap();
+    }
+
     fn written(store: &Store, ids: &[i64]) -> String {
         String::from_utf8(findings_page(store, ids, &[]).unwrap()).unwrap()
     }
@@ -812,33 +840,12 @@ mod tests {
         let mut ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
         assert!(ids.len() > 2_500, "{}", ids.len());
         ids.reverse();
-        // What is laid over the stored findings: decisions waiting in the
-        // outbox, sift's own Assistant's verdicts.
-        let ignored = TriageChange {
-            state: Some(TriageState::Ignored),
-            reason: Some(TriageReason::AcceptableRisk),
-            note: Some("fine \u{202e}".into()),
-        };
-        store
-            .record(&[(ids[3], ignored.clone()), (ids[2_000], ignored)], "bo")
-            .unwrap();
-        let answer = Answer {
-            judgement: Judgement::NoVerdict {
-                why: "refused".into(),
-            },
-            judge: crate::domain::Judge {
-                provider: "openai".into(),
-                model: "m".into(),
-                prompt_version: 3,
-                at: now,
-                memories: vec![],
-            },
-            input_tokens: 1,
-            output_tokens: 1,
-        };
-        store
-            .record_verdict("v1", &answer, &[ids[4], ids[1_200]])
-            .unwrap();
+        lay_over(
+            &mut store,
+            &[ids[3], ids[2_000]],
+            &[ids[4], ids[1_200]],
+            now,
+        );
         // An id the store does not hold is skipped, as before.
         ids.insert(10, 999_999_999);
         assert_eq!(written(&store, &ids), the_domain_way(&store, &ids));
@@ -858,31 +865,7 @@ mod tests {
         let now = datetime!(2026-03-01 09:00:00 UTC);
         crate::demo::seed(&mut store, Some(600), now).unwrap();
         let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
-        let ignored = TriageChange {
-            state: Some(TriageState::Ignored),
-            reason: Some(TriageReason::AcceptableRisk),
-            note: Some("fine \u{1b}[2J".into()),
-        };
-        store
-            .record(&[(ids[3], ignored.clone()), (ids[5], ignored)], "bo")
-            .unwrap();
-        let answer = Answer {
-            judgement: Judgement::NoVerdict {
-                why: "refused".into(),
-            },
-            judge: crate::domain::Judge {
-                provider: "openai".into(),
-                model: "m".into(),
-                prompt_version: 3,
-                at: now,
-                memories: vec![],
-            },
-            input_tokens: 1,
-            output_tokens: 1,
-        };
-        store
-            .record_verdict("v1", &answer, &[ids[4], ids[7]])
-            .unwrap();
+        lay_over(&mut store, &[ids[3], ids[5]], &[ids[4], ids[7]], now);
         let mut overlaid = vec![ids[3], ids[4], ids[5], ids[7]];
         overlaid.sort();
         (store, ids, overlaid)

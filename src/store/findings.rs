@@ -337,28 +337,7 @@ fn import_stored(
         let (rule_id, rule) = *rules
             .get(row.rule.as_str())
             .context("a stored finding's rule is not on its page")?;
-        let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
-        let inserted = insert.execute(params![
-            f.id,
-            project_id,
-            f.git_ref,
-            f.match_based_id,
-            rule_id,
-            f.message,
-            f.severity.as_str(),
-            f.location.path,
-            f.location.line,
-            f.state.as_str(),
-            f.triage_state.as_str(),
-            f.triage_reason.map(|r| r.as_str()),
-            f.triage_comment,
-            f.triaged_at.map(timestamp::format),
-            f.verdict().map(|v| v.as_str()),
-            f.relevant_since.unix_timestamp(),
-            component.map(|c| c.tag.as_str()),
-            component.and_then(|c| c.risk).map(|r| r.as_str()),
-        ])?;
-        if inserted == 0 {
+        if insert_under_id(&mut insert, f, project_id, &f.git_ref, rule_id)? == 0 {
             held.push((row, rule));
             continue;
         }
@@ -1854,6 +1833,39 @@ const INSERT_FINDING: &str = concat!(
     ")"
 );
 
+/// Inserts `f` under its own id as `INSERT_FINDING … ON CONFLICT DO
+/// NOTHING` (`insert`) does: the rows inserted, none when the store holds
+/// the id or the match already.
+fn insert_under_id(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    f: &Finding,
+    project_id: i64,
+    git_ref: &str,
+    rule_id: i64,
+) -> Result<usize> {
+    let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
+    Ok(insert.execute(params![
+        f.id,
+        project_id,
+        git_ref,
+        f.match_based_id,
+        rule_id,
+        f.message,
+        f.severity.as_str(),
+        f.location.path,
+        f.location.line,
+        f.state.as_str(),
+        f.triage_state.as_str(),
+        f.triage_reason.map(|r| r.as_str()),
+        f.triage_comment,
+        f.triaged_at.map(timestamp::format),
+        f.verdict().map(|v| v.as_str()),
+        f.relevant_since.unix_timestamp(),
+        component.map(|c| c.tag.as_str()),
+        component.and_then(|c| c.risk).map(|r| r.as_str()),
+    ])?)
+}
+
 /// Hands a scan's findings over a chunk at a time, in order, to the
 /// function it is given.
 pub type ReadFindings<'a> =
@@ -2026,27 +2038,7 @@ impl<'t> ScanWriter<'t> {
             ..Evidence::default()
         });
         let (existing, mbid) = if by_id {
-            let inserted = self.insert_by_id.execute(params![
-                f.id,
-                project_id,
-                git_ref,
-                f.match_based_id,
-                rule_id,
-                f.message,
-                f.severity.as_str(),
-                f.location.path,
-                f.location.line,
-                f.state.as_str(),
-                f.triage_state.as_str(),
-                f.triage_reason.map(|r| r.as_str()),
-                f.triage_comment,
-                f.triaged_at.map(timestamp::format),
-                verdict,
-                f.relevant_since.unix_timestamp(),
-                component,
-                risk,
-            ])?;
-            if inserted == 1 {
+            if insert_under_id(&mut self.insert_by_id, f, project_id, git_ref, rule_id)? == 1 {
                 let d = details()?;
                 self.insert_details
                     .execute(params![f.id, d.doc, d.code_start, d.code])?;
