@@ -876,20 +876,10 @@ mod tests {
     /// A page's v1 findings as a pull hands them to the cache's writer.
     fn v1_pages(findings: Vec<v1::Finding>) -> Vec<crate::store::PulledPage> {
         let now = time::OffsetDateTime::now_utc();
-        findings
-            .into_iter()
-            .map(|wire| {
-                let f = wire.into_domain(now);
-                let scan = crate::domain::ScanResults::platform(
-                    ORIGIN,
-                    f.project.clone(),
-                    f.repository_url.clone(),
-                    f.git_ref.clone(),
-                    vec![f],
-                );
-                crate::store::PulledPage::findings(vec![scan]).unwrap()
-            })
-            .collect()
+        let findings = findings.into_iter().map(|f| (f.into_domain(now), ()));
+        let scans = crate::store::by_project(findings, ORIGIN);
+        let scans = scans.into_iter().map(|(scan, _)| scan).collect();
+        vec![crate::store::PulledPage::findings(scans).unwrap()]
     }
 
     fn page(body: Vec<u8>) -> v1::FindingsPage {
