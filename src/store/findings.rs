@@ -80,7 +80,7 @@ pub struct StoredPage {
     /// Each as it came, and as this store reads it.
     findings: Vec<(v1::StoredRow, Finding)>,
     /// Their rules, by name.
-    rules: Vec<(String, StoredRule)>,
+    rules: HashMap<String, StoredRule>,
 }
 
 impl PulledPage {
@@ -134,7 +134,7 @@ impl PulledPage {
         Ok(PulledPage::Stored(StoredPage {
             origin: origin.to_string(),
             findings,
-            rules: rules.into_iter().collect(),
+            rules,
         }))
     }
 
