@@ -3,7 +3,7 @@
 use super::Store;
 use super::identity::{Place, Placing};
 use super::index_snapshot;
-use super::listed::StoredFinding;
+use super::listed::{DocColumns, StoredFinding};
 use crate::domain::{
     Activity, Assistant, Candidate, CodeContext, Component, ComponentRisk, Evidence, Finding,
     FindingIndex, IndexBuilder, IndexEntry, Lifecycle, ResultKey, ScanResults, ScanSource,
@@ -77,8 +77,8 @@ pub enum PulledPage {
 pub struct StoredPage {
     /// Where they came from (the scans they are recorded under).
     origin: String,
-    /// Each as it came, and as this store reads it.
-    findings: Vec<(v1::StoredRow, Finding)>,
+    /// Each as it came, and what its document gives its row.
+    findings: Vec<(v1::StoredRow, DocColumns)>,
     /// Their rules, by name.
     rules: HashMap<String, StoredRule>,
 }
@@ -120,16 +120,20 @@ impl PulledPage {
             blank(&mut row.project, "unknown".into());
             blank(&mut row.git_ref, "main".into());
             blank(&mut row.match_based_id, format!("id:{}", row.id));
-            // Its rule stands apart, on the page: the finding takes only
-            // its name, and no code (its details hold that).
-            let finding = detail_row(&row, false).put_together(
-                row.id,
-                v1::Rule {
-                    name: row.rule.clone(),
-                    ..v1::Rule::default()
-                },
-            )?;
-            findings.push((row, finding));
+            let columns = match DocColumns::read(row.doc.get()) {
+                Some(columns) => columns,
+                // The domain way, which says what is wrong with it. Its
+                // rule stands apart, on the page: the finding takes only
+                // its name, and no code (its details hold that).
+                None => DocColumns::of(&detail_row(&row, false).put_together(
+                    row.id,
+                    v1::Rule {
+                        name: row.rule.clone(),
+                        ..v1::Rule::default()
+                    },
+                )?),
+            };
+            findings.push((row, columns));
         }
         Ok(PulledPage::Stored(StoredPage {
             origin: origin.to_string(),
@@ -318,33 +322,34 @@ fn import_stored(
     // Each project's first ref on the page, and how many findings came.
     let mut scans: Vec<(i64, &str, usize)> = Vec::new();
     let mut held = Vec::new();
-    for (row, f) in &page.findings {
-        let project_id = match projects.get(&f.project) {
+    for (row, columns) in &page.findings {
+        let f = NewFinding::stored(row, columns);
+        let project_id = match projects.get(&row.project) {
             Some(id) => *id,
             None => {
-                let id = project_named(tx, &f.project, f.repository_url.as_deref(), &f.git_ref)?;
-                projects.insert(f.project.clone(), id);
+                let id = project_named(tx, &row.project, f.url, &row.git_ref)?;
+                projects.insert(row.project.clone(), id);
                 id
             }
         };
-        if !seen.insert((project_id, &f.git_ref, &f.match_based_id)) {
+        if !seen.insert((project_id, &row.git_ref, &row.match_based_id)) {
             continue;
         }
         match scans.iter_mut().find(|(p, _, _)| *p == project_id) {
             Some((_, _, n)) => *n += 1,
-            None => scans.push((project_id, &f.git_ref, 1)),
+            None => scans.push((project_id, &row.git_ref, 1)),
         }
         let (rule_id, rule) = *rules
             .get(row.rule.as_str())
             .context("a stored finding's rule is not on its page")?;
-        if insert_under_id(&mut insert, f, project_id, &f.git_ref, rule_id)? == 0 {
+        if insert_under_id(&mut insert, &f, project_id, &row.git_ref, rule_id)? == 0 {
             held.push((row, rule));
             continue;
         }
         insert_details.execute(params![f.id, row.doc.get(), row.code_start, row.code])?;
         let evidence = Evidence {
-            line: f.location.line,
-            column: f.location.column,
+            line: f.line,
+            column: f.column,
             ..Evidence::default()
         };
         super::identity::save_evidence(tx, f.id, &evidence)?;
@@ -1833,17 +1838,89 @@ const INSERT_FINDING: &str = concat!(
     ")"
 );
 
+/// A finding as a new `findings` row takes it (beside its project, ref
+/// and rule), with its project's repository and where its evidence starts.
+#[derive(Debug, PartialEq)]
+struct NewFinding<'a> {
+    id: i64,
+    url: Option<&'a str>,
+    match_based_id: &'a str,
+    message: &'a str,
+    severity: Severity,
+    path: &'a str,
+    line: u32,
+    column: u32,
+    state: ScanState,
+    triage_state: TriageState,
+    triage_reason: Option<TriageReason>,
+    triage_comment: Option<&'a str>,
+    triaged_at: Option<OffsetDateTime>,
+    verdict: Option<Verdict>,
+    relevant_since: i64,
+    component: Option<&'a str>,
+    risk: Option<ComponentRisk>,
+}
+
+impl NewFinding<'_> {
+    fn of(f: &Finding) -> NewFinding<'_> {
+        let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
+        NewFinding {
+            id: f.id,
+            url: f.repository_url.as_deref(),
+            match_based_id: &f.match_based_id,
+            message: &f.message,
+            severity: f.severity,
+            path: &f.location.path,
+            line: f.location.line,
+            column: f.location.column,
+            state: f.state,
+            triage_state: f.triage_state,
+            triage_reason: f.triage_reason,
+            triage_comment: f.triage_comment.as_deref(),
+            triaged_at: f.triaged_at,
+            verdict: f.verdict(),
+            relevant_since: f.relevant_since.unix_timestamp(),
+            component: component.map(|c| c.tag.as_str()),
+            risk: component.and_then(|c| c.risk),
+        }
+    }
+
+    /// A stored finding, its document read in place (`doc`), as
+    /// `DetailRow::put_together` reads it: the row's columns win where the
+    /// domain way takes them.
+    fn stored<'a>(row: &'a v1::StoredRow, doc: &'a DocColumns) -> NewFinding<'a> {
+        NewFinding {
+            id: row.id,
+            url: row.url.as_deref().or(doc.url.as_deref()),
+            match_based_id: &row.match_based_id,
+            message: &row.message,
+            severity: doc.severity,
+            path: &doc.path,
+            line: doc.line,
+            column: doc.column,
+            state: ScanState::parse(&row.state).unwrap_or(doc.state),
+            triage_state: TriageState::parse(&row.triage_state).unwrap_or(doc.triage_state),
+            triage_reason: row.triage_reason.as_deref().and_then(TriageReason::parse),
+            triage_comment: row.triage_comment.as_deref(),
+            triaged_at: row.triaged_at.as_deref().and_then(timestamp::parse),
+            verdict: doc.verdict,
+            relevant_since: doc.relevant_since,
+            component: doc.component.as_deref(),
+            risk: doc.risk,
+        }
+    }
+}
+
 /// Inserts `f` under its own id as `INSERT_FINDING … ON CONFLICT DO
 /// NOTHING` (`insert`) does: the rows inserted, none when the store holds
 /// the id or the match already.
 fn insert_under_id(
     insert: &mut rusqlite::CachedStatement<'_>,
-    f: &Finding,
+    f: &NewFinding<'_>,
     project_id: i64,
     git_ref: &str,
     rule_id: i64,
 ) -> Result<usize> {
-    let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
     Ok(insert.execute(params![
         f.id,
         project_id,
@@ -1852,17 +1929,17 @@ fn insert_under_id(
         rule_id,
         f.message,
         f.severity.as_str(),
-        f.location.path,
-        f.location.line,
+        f.path,
+        f.line,
         f.state.as_str(),
         f.triage_state.as_str(),
         f.triage_reason.map(|r| r.as_str()),
         f.triage_comment,
         f.triaged_at.map(timestamp::format),
-        f.verdict().map(|v| v.as_str()),
-        f.relevant_since.unix_timestamp(),
-        component.map(|c| c.tag.as_str()),
-        component.and_then(|c| c.risk).map(|r| r.as_str()),
+        f.verdict.map(|v| v.as_str()),
+        f.relevant_since,
+        f.component,
+        f.risk.map(|r| r.as_str()),
     ])?)
 }
 
@@ -2038,7 +2115,14 @@ impl<'t> ScanWriter<'t> {
             ..Evidence::default()
         });
         let (existing, mbid) = if by_id {
-            if insert_under_id(&mut self.insert_by_id, f, project_id, git_ref, rule_id)? == 1 {
+            if insert_under_id(
+                &mut self.insert_by_id,
+                &NewFinding::of(f),
+                project_id,
+                git_ref,
+                rule_id,
+            )? == 1
+            {
                 let d = details()?;
                 self.insert_details
                     .execute(params![f.id, d.doc, d.code_start, d.code])?;
@@ -2430,6 +2514,67 @@ mod tests {
             shown(&second.load_index().unwrap()),
             shown(&from_every_row(&second))
         );
+    }
+
+    #[test]
+    fn a_stored_findings_row_is_read_in_its_document_as_the_domain_way_reads_it() {
+        // Documents with every column the row takes from them, beside
+        // those of every shape.
+        let columns = [
+            r#"{"id": 1, "severity": "HIGH", "location": {"file_path": "a/\u001b.py", "line": 7, "column": 3},
+                "state": "fixed", "triage_state": "ignored", "repository": {"url": "https://x.example"},
+                "created_at": "2026-01-02T03:04:05Z", "relevant_since": "2026-02-03T04:05:06.123456Z",
+                "assistant": {"autotriage": {"verdict": "false_positive"}, "component": {"tag": "db", "risk": "low"}}}"#,
+            r#"{"id": 2, "severity": "bogus", "state": "bogus", "triage_state": "reviewing",
+                "created_at": "2026-01-02T03:04:05Z", "relevant_since": "bogus",
+                "assistant": {"autotriage": {"verdict": "bogus"}, "component": {"tag": "db", "risk": "bogus"}}}"#,
+            r#"{"id": 3, "created_at": "bogus", "location": {"line": null, "column": 4}}"#,
+        ];
+        // The row's own columns: taken, or left to the document.
+        let rows = [
+            r#""url": "https://row.example", "state": "unresolved", "triage_state": "reviewing",
+                "triage_reason": "false_positive", "triage_comment": "\u009b", "triaged_at": "2026-03-01T00:00:00Z""#,
+            r#""state": "bogus", "triage_state": "bogus", "triage_reason": "bogus", "triaged_at": "bogus""#,
+            r#""state": "", "triage_state": "", "triage_reason": null, "triaged_at": null"#,
+        ];
+        let mut read_in_place = 0;
+        for doc in columns
+            .into_iter()
+            .chain(super::super::listed::tests::DOCUMENTS)
+        {
+            let doc_json = serde_json::to_string(doc).unwrap();
+            for columns in rows {
+                let row: v1::StoredRow = serde_json::from_str(&format!(
+                    r#"{{"id": 9, "project": "p", "ref": "main", "match_based_id": "m",
+                        "rule": "r", "message": "msg", {columns},
+                        "doc": {doc}}}"#,
+                    doc = if serde_json::from_str::<&RawValue>(doc).is_ok() {
+                        doc
+                    } else {
+                        &doc_json
+                    },
+                ))
+                .unwrap();
+                let rule = v1::Rule {
+                    name: row.rule.clone(),
+                    ..v1::Rule::default()
+                };
+                let whole = detail_row(&row, false).put_together(row.id, rule);
+                match DocColumns::read(row.doc.get()) {
+                    Some(read) => {
+                        let whole = whole.expect("a document read in place is a finding");
+                        assert_eq!(
+                            NewFinding::stored(&row, &read),
+                            NewFinding::of(&whole),
+                            "{doc} {columns}"
+                        );
+                        read_in_place += 1;
+                    }
+                    None => assert!(whole.is_err(), "{doc} is a finding"),
+                }
+            }
+        }
+        assert_eq!(read_in_place, 3 * (3 + 10));
     }
 }
 

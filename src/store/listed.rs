@@ -117,6 +117,99 @@ impl StoredFinding<'_> {
     }
 }
 
+/// What a finding's document gives its `findings` row, read in place as
+/// `v1::Finding::into_domain` reads it: for a pull that stores documents as
+/// they came (`store::import_stored`) without putting each finding
+/// together. The row's own columns (state, triage) win over the
+/// document's where the domain way takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DocColumns {
+    pub url: Option<String>,
+    pub severity: Severity,
+    pub path: String,
+    pub line: u32,
+    pub column: u32,
+    pub state: ScanState,
+    pub triage_state: TriageState,
+    pub relevant_since: i64,
+    pub verdict: Option<Verdict>,
+    pub component: Option<String>,
+    pub risk: Option<ComponentRisk>,
+}
+
+impl DocColumns {
+    /// `None` when this reader does not take the document: the domain way
+    /// then says what is wrong with it.
+    pub fn read(doc: &str) -> Option<DocColumns> {
+        let doc = serde_json::from_str::<Doc<'_>>(doc).ok()?;
+        let time = |t: &Option<Text<'_>>| t.as_ref().and_then(|t| timestamp::parse(t.as_str()));
+        let relevant_since = time(&doc.relevant_since)
+            .or_else(|| time(&doc.created_at))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let location = doc.location.unwrap_or_default();
+        let assistant = doc.assistant;
+        let verdict = assistant
+            .as_ref()
+            .and_then(|a| a.autotriage.as_ref())
+            .and_then(|t| t.verdict.as_ref())
+            .and_then(|v| Verdict::parse(v.as_str()));
+        let component = assistant.and_then(|a| a.component).and_then(|c| {
+            c.tag
+                .filter(|t| !t.as_str().is_empty())
+                .map(|t| (t, c.risk))
+        });
+        Some(DocColumns {
+            url: doc.repository.and_then(|r| r.url).map(Text::into_string),
+            severity: doc
+                .severity
+                .as_ref()
+                .and_then(|s| Severity::parse_loose(s.as_str()))
+                .unwrap_or(Severity::Medium),
+            path: location
+                .file_path
+                .map(Text::into_string)
+                .unwrap_or_default(),
+            line: location.line,
+            column: location.column,
+            state: doc
+                .state
+                .as_ref()
+                .and_then(|s| ScanState::parse(s.as_str()))
+                .unwrap_or(ScanState::Unresolved),
+            triage_state: doc
+                .triage_state
+                .as_ref()
+                .and_then(|s| TriageState::parse(s.as_str()))
+                .unwrap_or(TriageState::Untriaged),
+            relevant_since: relevant_since.unix_timestamp(),
+            verdict,
+            risk: component
+                .as_ref()
+                .and_then(|(_, risk)| risk.as_ref())
+                .and_then(|r| ComponentRisk::parse(r.as_str())),
+            component: component.map(|(tag, _)| tag.into_string()),
+        })
+    }
+
+    /// As `f`, put together, holds them.
+    pub fn of(f: &crate::domain::Finding) -> DocColumns {
+        let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
+        DocColumns {
+            url: f.repository_url.clone(),
+            severity: f.severity,
+            path: f.location.path.clone(),
+            line: f.location.line,
+            column: f.location.column,
+            state: f.state,
+            triage_state: f.triage_state,
+            relevant_since: f.relevant_since.unix_timestamp(),
+            verdict: f.verdict(),
+            component: component.map(|c| c.tag.clone()),
+            risk: component.and_then(|c| c.risk),
+        }
+    }
+}
+
 /// The fields of `stored` in the v1 shape, `doc` its document.
 fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<()> {
     let rule = &stored.rule.rule;
@@ -799,7 +892,7 @@ struct Rule<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::{ComponentRisk, FixConfidence, Judge, ScanResults, TriageChange, Verdict};
     use crate::store::{Answer, ComponentTag, FixAnswer, FixOutcome, FixRecord, Judgement, Store};
@@ -1060,39 +1153,42 @@ mod tests {
         assert_eq!(compare(&store, &targets), targets.len());
     }
 
+    /// Stored documents of every shape: read by both ways, then refused by
+    /// both alike.
+    pub(in crate::store) const DOCUMENTS: [&str; 22] = [
+        r#"{"id": 5}"#,
+        r#"{"id": "6", "repository": {"name": null, "url": "https://y.example"}}"#,
+        r#"{"id": 7, "categories": null, "location": null, "assistant": null, "rule": null}"#,
+        r#"{"id": 8, "match_based_id": "x\u0000y", "ref": null, "review_comments": null}"#,
+        r#"{"id": 9, "rule": {"name": "other", "subcategories": ["a"]}, "confidence": "low"}"#,
+        r#"{"id": 10, "categories": ["only"], "location": {"file_path": null, "line": "3"}}"#,
+        r#"{"id": 17, "assistant": {}}"#,
+        r#"{"id": 18, "assistant": {"autotriage": null, "autofix": {"fix_code": null}, "component": {"tag": "t", "risk": null}, "no_fix": "x \u001b"}}"#,
+        r#"{"id": 19, "assistant": {"autotriage": {"verdict": "true\u005fpositive", "reason": "a\"b"}, "guidance": {"instructions": "i"}}}"#,
+        r#"{"id": 20, "assistant": {"fixed_by": {"confidence": "high", "provider": "p"}, "rule_explanation": {"explanation": "e"}}}"#,
+        r#"{"id": 21, "assistant": {"autofix": {"fix_code": "f", "explanation": "dropped"}, "component": {"tag": "", "risk": "high"}}}"#,
+        // Refused by both ways alike.
+        r#"{"id": "x"}"#,
+        r#"{"id": 11, "location": {"line": -1}}"#,
+        r#"{"id": 12, "severity": 3}"#,
+        r#"{"id": 13, "categories": [1]}"#,
+        r#"{"id": 14, "id": 15}"#,
+        r#"{"id": 22, "assistant": {"guidance": {"summary": 3}}}"#,
+        r#"{"id": 23, "assistant": {"no_verdict": ["x"]}}"#,
+        r#"{"id": 24, "assistant": {"autotriage": {"verdict": "true_positive", "verdict": "x"}}}"#,
+        r#"{"ref": "main"}"#,
+        "not json",
+        r#"{"id": 16} trailing"#,
+    ];
+
     #[test]
     fn documents_of_any_shape_are_written_as_the_domain_way_writes_them() {
         let (_dir, store) = varied();
-        let docs = [
-            r#"{"id": 5}"#,
-            r#"{"id": "6", "repository": {"name": null, "url": "https://y.example"}}"#,
-            r#"{"id": 7, "categories": null, "location": null, "assistant": null, "rule": null}"#,
-            r#"{"id": 8, "match_based_id": "x\u0000y", "ref": null, "review_comments": null}"#,
-            r#"{"id": 9, "rule": {"name": "other", "subcategories": ["a"]}, "confidence": "low"}"#,
-            r#"{"id": 10, "categories": ["only"], "location": {"file_path": null, "line": "3"}}"#,
-            r#"{"id": 17, "assistant": {}}"#,
-            r#"{"id": 18, "assistant": {"autotriage": null, "autofix": {"fix_code": null}, "component": {"tag": "t", "risk": null}, "no_fix": "x \u001b"}}"#,
-            r#"{"id": 19, "assistant": {"autotriage": {"verdict": "true\u005fpositive", "reason": "a\"b"}, "guidance": {"instructions": "i"}}}"#,
-            r#"{"id": 20, "assistant": {"fixed_by": {"confidence": "high", "provider": "p"}, "rule_explanation": {"explanation": "e"}}}"#,
-            r#"{"id": 21, "assistant": {"autofix": {"fix_code": "f", "explanation": "dropped"}, "component": {"tag": "", "risk": "high"}}}"#,
-            // Refused by both ways alike.
-            r#"{"id": "x"}"#,
-            r#"{"id": 11, "location": {"line": -1}}"#,
-            r#"{"id": 12, "severity": 3}"#,
-            r#"{"id": 13, "categories": [1]}"#,
-            r#"{"id": 14, "id": 15}"#,
-            r#"{"id": 22, "assistant": {"guidance": {"summary": 3}}}"#,
-            r#"{"id": 23, "assistant": {"no_verdict": ["x"]}}"#,
-            r#"{"id": 24, "assistant": {"autotriage": {"verdict": "true_positive", "verdict": "x"}}}"#,
-            r#"{"ref": "main"}"#,
-            "not json",
-            r#"{"id": 16} trailing"#,
-        ];
         let targets: Vec<i64> = [9001, 9002, 9003]
             .into_iter()
             .chain(store.listing_rows().unwrap().iter().map(|r| r.id).take(20))
             .collect();
-        for doc in docs {
+        for doc in DOCUMENTS {
             for &id in &targets {
                 set_doc(&store, id, doc);
             }
