@@ -239,6 +239,7 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
         let mut first = true;
         store.render_stored(
             &ids,
+            true,
             |finding, text| {
                 text.extend_from_slice(b",\n  ");
                 ListedFinding::write(finding, text)

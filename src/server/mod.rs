@@ -685,8 +685,10 @@ fn write_array(
 ) -> Result<(), ApiError> {
     body.push(b'[');
     store
+        // Neither shape sends history.
         .render_stored(
             ids,
+            false,
             |finding, out| {
                 // Each finding comes with a comma before it.
                 out.push(b',');

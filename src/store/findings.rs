@@ -931,16 +931,22 @@ impl Store {
     /// [`Store::render_findings`] for output written straight from what
     /// the store holds, without putting each `Finding` together: `render`
     /// writes each finding of a chunk (in the order of `ids`) to the
-    /// chunk's text, which `sink` takes.
+    /// chunk's text, which `sink` takes. Their history is read only
+    /// `with_history` (else `StoredFinding::history` holds only what waits
+    /// in the outbox).
     pub fn render_stored(
         &self,
         ids: &[i64],
+        with_history: bool,
         render: impl Fn(&StoredFinding<'_>, &mut Vec<u8>) -> Result<()> + Sync,
         sink: impl FnMut(Vec<u8>) -> Result<()>,
     ) -> Result<()> {
         self.render_chunks(
             ids,
-            |reader, chunk| reader.in_snapshot(chunk.len(), |r| r.render(chunk, &render)),
+            |reader, chunk| {
+                reader.with_history = with_history;
+                reader.in_snapshot(chunk.len(), |r| r.render(chunk, &render))
+            },
             sink,
         )
     }
@@ -1080,6 +1086,8 @@ struct FindingReader<'s> {
     /// Whether sift's own Assistant has answered any finding, once asked:
     /// a store it never ran on is not asked for every chunk.
     answered: Option<bool>,
+    /// Whether findings' history is read (it is, unless told otherwise).
+    with_history: bool,
 }
 
 impl<'s> FindingReader<'s> {
@@ -1095,6 +1103,7 @@ impl<'s> FindingReader<'s> {
             projects: HashMap::new(),
             rule_json: Default::default(),
             answered: None,
+            with_history: true,
         }
     }
 
@@ -1163,23 +1172,27 @@ impl<'s> FindingReader<'s> {
             projects,
             rule_json,
             answered,
+            with_history,
         } = self;
         let list = serde_json::to_string(ids)?;
         let mut activity: HashMap<i64, Vec<Activity>> = HashMap::new();
-        let mut stmt = store.conn.prepare_cached(
-            "SELECT finding_id, at, actor, action, note FROM activity
-             WHERE finding_id IN (SELECT value FROM json_each(?1))
-             ORDER BY finding_id, at, id",
-        )?;
-        let mut rows = stmt.query([&list])?;
-        while let Some(r) = rows.next()? {
-            activity.entry(r.get(0)?).or_default().push(Activity {
-                at: timestamp::parse(r.get_ref(1)?.as_str()?).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                note: r.get(4)?,
-                pending: false,
-            });
+        if *with_history {
+            let mut stmt = store.conn.prepare_cached(
+                "SELECT finding_id, at, actor, action, note FROM activity
+                 WHERE finding_id IN (SELECT value FROM json_each(?1))
+                 ORDER BY finding_id, at, id",
+            )?;
+            let mut rows = stmt.query([&list])?;
+            while let Some(r) = rows.next()? {
+                activity.entry(r.get(0)?).or_default().push(Activity {
+                    at: timestamp::parse(r.get_ref(1)?.as_str()?)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    note: r.get(4)?,
+                    pending: false,
+                });
+            }
         }
         let answered = match *answered {
             Some(known) => known,

@@ -1090,6 +1090,7 @@ pub(super) mod tests {
         store
             .render_stored(
                 ids,
+                true,
                 |f, out| {
                     let mut fast = Vec::new();
                     let written = f.write_v1_fields(&mut fast);
@@ -1124,6 +1125,41 @@ pub(super) mod tests {
         let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
         assert!(ids.len() > 400, "{}", ids.len());
         assert_eq!(compare(&store, &ids), ids.len());
+    }
+
+    #[test]
+    fn history_is_read_only_when_asked_for() {
+        let (_dir, store) = varied();
+        let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
+        let histories = |with_history: bool| {
+            let seen = std::sync::Mutex::new(Vec::new());
+            store
+                .render_stored(
+                    &ids,
+                    with_history,
+                    |f, _| {
+                        let pending = f.history().filter(|a| a.pending).count();
+                        let all = f.history().count();
+                        seen.lock().unwrap().push((f.id(), all, pending));
+                        Ok(())
+                    },
+                    |_| Ok(()),
+                )
+                .unwrap();
+            let mut seen: Vec<(i64, usize, usize)> = seen.into_inner().unwrap();
+            seen.sort();
+            seen
+        };
+        let (with, without) = (histories(true), histories(false));
+        assert!(with.iter().any(|(_, all, pending)| all > pending));
+        assert!(without.iter().any(|(_, _, pending)| *pending > 0));
+        for ((id, _, pending), (same_id, all, also_pending)) in with.iter().zip(&without) {
+            assert_eq!((id, pending), (same_id, also_pending));
+            assert_eq!(
+                all, also_pending,
+                "finding {id}: only what waits in the outbox"
+            );
+        }
     }
 
     #[test]

@@ -759,6 +759,10 @@ fn page_digest(body: &str) -> String {
 #[derive(Clone)]
 struct PageSender(tokio::sync::mpsc::Sender<PulledPage>);
 
+/// How many messages (pages, and the marks after them) wait for the
+/// cache's writer: a page of 3,000 findings holds a few megabytes.
+const PAGES_AHEAD: usize = 4;
+
 impl PageSender {
     /// Waits while the writer is busy with the page before; fails when the
     /// writer stopped (its own error says why).
@@ -1283,8 +1287,10 @@ impl Api {
     where
         F: std::future::Future<Output = Result<Option<T>, BackendError>>,
     {
-        // One page waits while the writer stores another.
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        // A few pages (and their marks) wait while the writer stores
+        // another: the backend's pauses (a page read from its disk) are
+        // taken up by them, not by the writer, whose pace is the pull's.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(PAGES_AHEAD);
         let pages = PageSender(tx);
         let fetched = fetch(pages.clone());
         let fetching = async move {
