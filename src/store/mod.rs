@@ -307,9 +307,21 @@ impl Store {
         // that exists keeps its size (a no-op: WAL mode fixes it).
         self.conn.pragma_update(None, "page_size", PAGE_BYTES)?;
         // WAL lets a console read while an import or `sift serve` writes.
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .context("cannot switch the store to WAL mode")?;
+        // Two processes opening a new store at once both switch it, and
+        // SQLite refuses one at once rather than let them wait on each
+        // other: it tries again, as a writer waits for the lock.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                switched => break switched.context("cannot switch the store to WAL mode")?,
+            }
+        }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // A long pull's log grows to a few hundred megabytes between
         // checkpoints (store/checkpoints.rs): cut back when it starts again.
@@ -391,6 +403,27 @@ mod tests {
             WHERE id = NEW.id;
         END;
         PRAGMA user_version = 10;";
+
+    #[test]
+    fn two_processes_opening_a_new_store_at_once_both_open_it() {
+        for _ in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let start = std::sync::Barrier::new(2);
+            std::thread::scope(|scope| {
+                let opening: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            Store::open(dir.path()).map(drop)
+                        })
+                    })
+                    .collect();
+                for opened in opening {
+                    opened.join().unwrap().unwrap();
+                }
+            });
+        }
+    }
 
     #[test]
     fn two_processes_opening_an_older_store_at_once_both_open_it() {
