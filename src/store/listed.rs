@@ -142,6 +142,7 @@ impl DocColumns {
     /// then says what is wrong with it.
     pub fn read(doc: &str) -> Option<DocColumns> {
         let doc = serde_json::from_str::<Doc<'_>>(doc).ok()?;
+        let (severity, state, triage_state) = (doc.severity(), doc.state(), doc.triage_state());
         let time = |t: &Option<Text<'_>>| t.as_ref().and_then(|t| timestamp::parse(t.as_str()));
         let relevant_since = time(&doc.relevant_since)
             .or_else(|| time(&doc.created_at))
@@ -160,27 +161,15 @@ impl DocColumns {
         });
         Some(DocColumns {
             url: doc.repository.and_then(|r| r.url).map(Text::into_string),
-            severity: doc
-                .severity
-                .as_ref()
-                .and_then(|s| Severity::parse_loose(s.as_str()))
-                .unwrap_or(Severity::Medium),
+            severity,
             path: location
                 .file_path
                 .map(Text::into_string)
                 .unwrap_or_default(),
             line: location.line,
             column: location.column,
-            state: doc
-                .state
-                .as_ref()
-                .and_then(|s| ScanState::parse(s.as_str()))
-                .unwrap_or(ScanState::Unresolved),
-            triage_state: doc
-                .triage_state
-                .as_ref()
-                .and_then(|s| TriageState::parse(s.as_str()))
-                .unwrap_or(TriageState::Untriaged),
+            state,
+            triage_state,
             relevant_since: relevant_since.unix_timestamp(),
             verdict,
             risk: component
@@ -239,21 +228,12 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         .relevant_since
         .as_ref()
         .and_then(|t| timestamp::reformat(t.as_str()));
+    let (severity, doc_state, doc_triage) = (doc.severity(), doc.state(), doc.triage_state());
     let location = doc.location.unwrap_or_default();
 
     // The row's columns win over the document; a column the domain way
     // would not take is left to it.
-    let doc_state = doc
-        .state
-        .as_ref()
-        .and_then(|s| ScanState::parse(s.as_str()))
-        .unwrap_or(ScanState::Unresolved);
     let state = ScanState::parse(stored.state).unwrap_or(doc_state);
-    let doc_triage = doc
-        .triage_state
-        .as_ref()
-        .and_then(|s| TriageState::parse(s.as_str()))
-        .unwrap_or(TriageState::Untriaged);
     let mut triage_state = TriageState::parse(stored.triage_state).unwrap_or(doc_triage);
     let mut triage_reason = stored.triage_reason.and_then(TriageReason::parse);
     let mut triage_comment = stored.triage_comment;
@@ -304,11 +284,6 @@ fn write_fields(stored: &Stored<'_>, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<
         "status",
         Str::safe(Status::derive(state, triage_state).as_str()),
     )?;
-    let severity = doc
-        .severity
-        .as_ref()
-        .and_then(|s| Severity::parse_loose(s.as_str()))
-        .unwrap_or(Severity::Medium);
     o.str("severity", Str::safe(severity.as_str()))?;
     if let Some(c) = confidence {
         o.str("confidence", Str::safe(c.as_str()))?;
@@ -685,6 +660,30 @@ struct Doc<'a> {
     assistant: Option<AssistantDoc<'a>>,
     #[serde(default, borrow)]
     rule_fix: Option<Text<'a>>,
+}
+
+impl Doc<'_> {
+    /// As `v1::Finding::into_domain` reads them.
+    fn severity(&self) -> Severity {
+        self.severity
+            .as_ref()
+            .and_then(|s| Severity::parse_loose(s.as_str()))
+            .unwrap_or(Severity::Medium)
+    }
+
+    fn state(&self) -> ScanState {
+        self.state
+            .as_ref()
+            .and_then(|s| ScanState::parse(s.as_str()))
+            .unwrap_or(ScanState::Unresolved)
+    }
+
+    fn triage_state(&self) -> TriageState {
+        self.triage_state
+            .as_ref()
+            .and_then(|s| TriageState::parse(s.as_str()))
+            .unwrap_or(TriageState::Untriaged)
+    }
 }
 
 /// `v1::Assistant` as the document holds it, its strings borrowed: the same
