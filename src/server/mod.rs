@@ -684,8 +684,8 @@ fn write_array(
     write: impl Fn(&crate::store::StoredFinding<'_>, &mut Vec<u8>) -> anyhow::Result<bool> + Sync,
 ) -> Result<(), ApiError> {
     body.push(b'[');
+    // Neither shape sends the findings' history: it is not read.
     store
-        // Neither shape sends history.
         .render_stored(
             ids,
             false,
