@@ -73,21 +73,29 @@ pub enum PulledPage {
     Stored(StoredPage),
 }
 
+/// What a stored finding's document gives its row.
+enum RowFromDoc {
+    /// Read in place (nearly every finding).
+    Columns(DocColumns),
+    /// A document that reader does not take, read the domain way.
+    Whole(Box<Finding>),
+}
+
 /// A page of findings as `sift serve`'s store holds them.
 pub struct StoredPage {
     /// Where they came from (the scans they are recorded under).
     origin: String,
     /// Each as it came, and what its document gives its row.
-    findings: Vec<(v1::StoredRow, DocColumns)>,
+    findings: Vec<(v1::StoredRow, RowFromDoc)>,
     /// Their rules, by name.
     rules: HashMap<String, StoredRule>,
 }
 
 impl PulledPage {
     /// A page of findings as `sift serve`'s store holds them
-    /// (`v1::StoredRow`), and their rules: each is put together as this
-    /// store reads its own, so that what it stores is what it will read,
-    /// and one it could not read fails the pull here.
+    /// (`v1::StoredRow`), and their rules: what each document gives its
+    /// row is read as this store reads its own, so that what it stores is
+    /// what it will read, and one it could not read fails the pull here.
     pub fn stored(
         rows: Vec<v1::StoredRow>,
         rules: HashMap<String, Box<RawValue>>,
@@ -101,6 +109,13 @@ impl PulledPage {
                 Ok((name, rule))
             })
             .collect::<Result<HashMap<_, _>>>()?;
+        // What names a finding, read as `v1::Finding::into_domain` reads
+        // it: one left blank is not taken for another's.
+        let blank = |text: &mut String, or: String| {
+            if text.trim().is_empty() {
+                *text = or;
+            }
+        };
         let mut findings = Vec::with_capacity(rows.len());
         for mut row in rows {
             if !rules.contains_key(&row.rule) {
@@ -110,30 +125,23 @@ impl PulledPage {
                     row.rule
                 );
             }
-            // What names the finding, read as `v1::Finding::into_domain`
-            // reads it: one left blank is not taken for another's.
-            let blank = |text: &mut String, or: String| {
-                if text.trim().is_empty() {
-                    *text = or;
-                }
-            };
             blank(&mut row.project, "unknown".into());
             blank(&mut row.git_ref, "main".into());
             blank(&mut row.match_based_id, format!("id:{}", row.id));
-            let columns = match DocColumns::read(row.doc.get()) {
-                Some(columns) => columns,
+            let from_doc = match DocColumns::read(row.doc.get()) {
+                Some(columns) => RowFromDoc::Columns(columns),
                 // The domain way, which says what is wrong with it. Its
                 // rule stands apart, on the page: the finding takes only
                 // its name, and no code (its details hold that).
-                None => DocColumns::of(&detail_row(&row, false).put_together(
+                None => RowFromDoc::Whole(Box::new(detail_row(&row, false).put_together(
                     row.id,
                     v1::Rule {
                         name: row.rule.clone(),
                         ..v1::Rule::default()
                     },
-                )?),
+                )?)),
             };
-            findings.push((row, columns));
+            findings.push((row, from_doc));
         }
         Ok(PulledPage::Stored(StoredPage {
             origin: origin.to_string(),
@@ -322,8 +330,11 @@ fn import_stored(
     // Each project's first ref on the page, and how many findings came.
     let mut scans: Vec<(i64, &str, usize)> = Vec::new();
     let mut held = Vec::new();
-    for (row, columns) in &page.findings {
-        let f = NewFinding::stored(row, columns);
+    for (row, from_doc) in &page.findings {
+        let f = match from_doc {
+            RowFromDoc::Columns(columns) => NewFinding::stored(row, columns),
+            RowFromDoc::Whole(finding) => NewFinding::of(finding),
+        };
         let project_id = match projects.get(&row.project) {
             Some(id) => *id,
             None => {

@@ -122,7 +122,6 @@ impl StoredFinding<'_> {
 /// they came (`store::import_stored`) without putting each finding
 /// together. The row's own columns (state, triage) win over the
 /// document's where the domain way takes them.
-#[derive(Debug, Clone, PartialEq)]
 pub(super) struct DocColumns {
     pub url: Option<String>,
     pub severity: Severity,
@@ -178,24 +177,6 @@ impl DocColumns {
                 .and_then(|r| ComponentRisk::parse(r.as_str())),
             component: component.map(|(tag, _)| tag.into_string()),
         })
-    }
-
-    /// As `f`, put together, holds them.
-    pub fn of(f: &crate::domain::Finding) -> DocColumns {
-        let component = f.assistant.as_ref().and_then(|a| a.component.as_ref());
-        DocColumns {
-            url: f.repository_url.clone(),
-            severity: f.severity,
-            path: f.location.path.clone(),
-            line: f.location.line,
-            column: f.location.column,
-            state: f.state,
-            triage_state: f.triage_state,
-            relevant_since: f.relevant_since.unix_timestamp(),
-            verdict: f.verdict(),
-            component: component.map(|c| c.tag.clone()),
-            risk: component.and_then(|c| c.risk),
-        }
     }
 }
 
