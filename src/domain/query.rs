@@ -886,6 +886,13 @@ impl FindingIndex {
         Some(membership)
     }
 
+    /// Where the row at position `p` stands in `found`, a list in `sort`'s
+    /// order (as `select` makes it), if it is listed there.
+    pub fn place_in(&self, found: &[u32], p: u32, sort: SortBy) -> Option<usize> {
+        let place = found.partition_point(|&q| self.listed_before(q, p, sort));
+        (found.get(place) == Some(&p)).then_some(place)
+    }
+
     /// Whether the row at position `a` comes before the one at `b` in a
     /// list in `sort`'s order (ties: the index's order).
     fn listed_before(&self, a: u32, b: u32, sort: SortBy) -> bool {

@@ -656,6 +656,31 @@ fn marks_and_visual_ranges_decide_many() {
 }
 
 #[test]
+fn a_range_decided_out_of_the_view_leaves_the_cursor_on_the_next_finding() {
+    let mut c = Console::new(160, 48);
+    // Every finding to review, then the Reviewing view.
+    c.keys("8*v5");
+    let listed = c.listed();
+    assert!(listed.len() >= 5, "{listed:?}");
+    let before = pending(&c).len();
+    c.keys("gVjj");
+    c.keys("f");
+    assert_eq!(pending(&c).len(), before + 3);
+    assert_eq!(c.listed(), listed[3..], "the range left the view");
+    assert_eq!(
+        c.selected(),
+        Some(listed[3]),
+        "the cursor is on the finding after the range, none skipped"
+    );
+    // Drawn upwards, the range leaves the cursor at its top: the same.
+    let listed = c.listed();
+    c.keys("jVk");
+    c.keys("o");
+    assert_eq!(c.listed(), listed[2..]);
+    assert_eq!(c.selected(), Some(listed[2]));
+}
+
+#[test]
 fn undo_before_sending_drops_the_decision() {
     let mut c = Console::new(160, 48);
     c.keys("jja"); // accept 102

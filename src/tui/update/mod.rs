@@ -107,7 +107,13 @@ fn reload(model: &mut Model, index: crate::domain::FindingIndex) -> Vec<Effect> 
     let kept = memories::selected_id(model);
     memories::reloaded(model, kept);
     memory_form::refresh_open(model);
-    let mut effects = refilter_from(model, selected);
+    // The old rows' positions name nothing in the new index: the cursor
+    // follows its finding alone.
+    let cursor = Cursor {
+        id: selected,
+        following: Vec::new(),
+    };
+    let mut effects = refilter_from(model, cursor);
     if first_findings {
         // An import into the empty store, from another terminal.
         effects.extend(sidebar::open_on_findings(model));
@@ -390,9 +396,33 @@ fn selected_url(model: &Model) -> Result<String, &'static str> {
 /// Re-runs the filter, keeping the selected finding when it is still listed,
 /// and asks for the details of whatever is selected afterwards.
 pub(super) fn refilter(model: &mut Model) -> Vec<Effect> {
-    let before = model.selected_id();
+    let before = Cursor::of(model, FOLLOWING_LOOKED_AT);
     refilter_from(model, before)
 }
+
+/// The selected finding before the list is filtered again, and the ones
+/// that followed it: when it leaves the view, the cursor goes to the
+/// first of those still listed, not to whatever now holds its row (rows
+/// above it that left too would skip as many findings).
+struct Cursor {
+    id: Option<i64>,
+    following: Vec<u32>,
+}
+
+impl Cursor {
+    fn of(model: &Model, following: usize) -> Cursor {
+        let from = (model.list.selected + 1).min(model.visible.len());
+        let to = from.saturating_add(following).min(model.visible.len());
+        Cursor {
+            id: model.selected_id(),
+            following: model.visible[from..to].to_vec(),
+        }
+    }
+}
+
+/// The findings after the cursor that a filter typed or a view changed
+/// looks at for the next one still listed.
+const FOLLOWING_LOOKED_AT: usize = 64;
 
 /// `refilter` after a few rows changed in place (their positions, and each
 /// row as it was): only those are looked at again when that is enough.
@@ -400,7 +430,8 @@ pub(super) fn refilter_changed(
     model: &mut Model,
     changed: &[(u32, crate::domain::Row)],
 ) -> Vec<Effect> {
-    let before = model.selected_id();
+    // Every changed row may have followed the cursor and left.
+    let before = Cursor::of(model, changed.len() + 1);
     let reselected = (changed.len() <= RESELECT_UP_TO)
         .then(|| {
             model.index.reselect(
@@ -425,25 +456,33 @@ pub(super) fn refilter_changed(
 /// Beyond this many changed rows a whole pass is as quick.
 const RESELECT_UP_TO: usize = 2_000;
 
-/// `refilter`, the finding `before` having been selected.
-fn refilter_from(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
+/// `refilter`, the cursor having stood at `before`.
+fn refilter_from(model: &mut Model, before: Cursor) -> Vec<Effect> {
     (model.visible, model.facets) = model.index.select_with_facets(&model.filter);
     model.spread = crate::tui::model::Spread::of(&model.index, &model.visible);
     shown_again(model, before)
 }
 
 /// The sidebar and the cursor after the list was filtered again.
-fn shown_again(model: &mut Model, before: Option<i64>) -> Vec<Effect> {
+fn shown_again(model: &mut Model, before: Cursor) -> Vec<Effect> {
     sidebar::rebuild(model);
     // Positions, not rows, are compared: a million rows are not read.
     let kept = before
+        .id
         .and_then(|id| model.index.position_of(id))
         .and_then(|p| model.visible.iter().position(|&i| i as usize == p));
     // When the selected finding left the view (decided, or filtered out),
-    // the cursor stays where it was: on the next one.
-    model.list.selected = kept.unwrap_or(model.list.selected);
+    // the cursor goes to the first one after it still listed; when none
+    // is, it stays where it was.
+    let next = || {
+        before
+            .following
+            .iter()
+            .find_map(|&p| model.index.place_in(&model.visible, p, model.filter.sort))
+    };
+    model.list.selected = kept.or_else(next).unwrap_or(model.list.selected);
     nav::clamp_all(model);
-    selection_changed(model, before)
+    selection_changed(model, before.id)
 }
 
 /// Asks for the details of the selected finding if it is not the one shown.
