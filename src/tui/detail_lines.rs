@@ -213,6 +213,8 @@ impl<'t> Writer<'t> {
 
     /// A label and untrusted value: "Label  value", wrapped under the value.
     fn field(&mut self, label: &str, value: &str) {
+        // Labels are at most ten characters: one space always follows.
+        debug_assert!(label.chars().count() < 11, "{label}");
         let label_w = 11;
         let value_w = self.width.saturating_sub(label_w).max(1);
         for (i, piece) in inert_lines(value)
@@ -328,7 +330,7 @@ fn finding_lines(
                         age(now, j.at.unix_timestamp())
                     ),
                 );
-                w.field("Memories used", &memory_texts(&j.memories, memories));
+                w.field("Memories", &memory_texts(&j.memories, memories));
             }
             if let Some(c) = &a.component {
                 let risk = c

@@ -1590,7 +1590,7 @@ fn the_detail_pane_says_who_judged_and_with_which_memories() {
     assert!(screen.contains("Judged by"), "{screen}");
     assert!(screen.contains("fake-model (openai)"), "{screen}");
     assert!(
-        screen.contains("Staging keys in test fixtures are fake"),
+        screen.contains("Memories   Staging keys in test fixtures are fake"),
         "{screen}"
     );
     assert!(screen.contains("documented placeholder"), "{screen}");
