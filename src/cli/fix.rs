@@ -224,7 +224,9 @@ fn ask(ctx: &Context, args: &FixArgs) -> Result<()> {
         .stopped
         .or(report.failed.first().map(|(_, w)| w.clone()))
     {
-        bail!("no answer from the AI provider: {}", inert(&why));
+        // Not always the provider's doing: a finding without code is
+        // never asked about.
+        bail!("finding {} got no fix: {}", args.id, inert(&why));
     }
     Ok(())
 }
