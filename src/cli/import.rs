@@ -66,6 +66,8 @@ pub struct Imported<'a> {
     pub git_ref: &'a str,
     pub new: usize,
     pub updated: usize,
+    /// Held already as the scan has them: nothing written.
+    pub unchanged: usize,
     pub fixed: usize,
     /// The scanner's own errors in it.
     pub errors: usize,
@@ -79,6 +81,7 @@ impl<'a> From<&'a ImportSummary> for Imported<'a> {
             git_ref: &s.git_ref,
             new: s.new,
             updated: s.updated,
+            unchanged: s.unchanged,
             fixed: s.fixed,
             errors: s.errors,
         }
@@ -170,12 +173,13 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
     }
     for (s, scan) in summaries.iter().zip(scans.iter().copied()) {
         say!(
-            "{}: {} @ {}: {} new, {} updated, {} fixed",
+            "{}: {} @ {}: {} new, {} updated, {} unchanged, {} fixed",
             inert(&s.origin),
             inert(&s.project),
             inert(&s.git_ref),
             s.new,
             s.updated,
+            s.unchanged,
             s.fixed
         );
         if scan.errors.is_empty() {

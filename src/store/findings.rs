@@ -29,8 +29,39 @@ pub struct ImportSummary {
     pub git_ref: String,
     pub new: usize,
     pub updated: usize,
+    /// Findings the scan held as the store holds them already.
+    pub unchanged: usize,
     pub fixed: usize,
     pub errors: usize,
+}
+
+/// The dates a finding's stored document says it was first seen with.
+struct FirstSeen {
+    created_at: OffsetDateTime,
+    relevant_since: OffsetDateTime,
+}
+
+impl FirstSeen {
+    fn read(doc: &str) -> Option<FirstSeen> {
+        #[derive(Deserialize)]
+        struct Dates<'a> {
+            #[serde(borrow)]
+            created_at: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            relevant_since: Option<std::borrow::Cow<'a, str>>,
+        }
+        let dates: Dates = serde_json::from_str(doc).ok()?;
+        let created_at = timestamp::parse(dates.created_at.as_deref()?)?;
+        let relevant_since = dates
+            .relevant_since
+            .as_deref()
+            .and_then(timestamp::parse)
+            .unwrap_or(created_at);
+        Some(FirstSeen {
+            created_at,
+            relevant_since,
+        })
+    }
 }
 
 /// A scan for [`Store::import_scans`].
@@ -2201,6 +2232,7 @@ impl<'t> ScanWriter<'t> {
                     .or(stored.scan_data.component.clone()),
                 risk: risk.map(str::to_string).or(stored.scan_data.risk.clone()),
             };
+            let mut changed = scan_data != stored.scan_data;
             if scan_data != stored.scan_data {
                 self.update_scan_data.execute(params![
                     id,
@@ -2215,7 +2247,23 @@ impl<'t> ScanWriter<'t> {
                     risk,
                 ])?;
             }
-            let d = details()?;
+            // A scanner's result is dated by its import: a finding seen
+            // before keeps the dates it was first seen with, so that a
+            // rescan that changes nothing writes nothing (and gives no
+            // finding a new change number for every client to pull).
+            let first_seen = match scan.source {
+                ScanSource::Scanner => stored.doc.as_deref().and_then(FirstSeen::read),
+                ScanSource::Platform => None,
+            };
+            let d = match first_seen {
+                Some(seen) => {
+                    let mut again = f.clone();
+                    again.created_at = seen.created_at;
+                    again.relevant_since = seen.relevant_since;
+                    std::borrow::Cow::Owned(Details::of(&again)?)
+                }
+                None => details()?,
+            };
             let details_same = stored.doc.as_deref() == Some(d.doc.as_str())
                 && d.code_start.is_none_or(|c| stored.code_start == Some(c))
                 && d.code
@@ -2228,6 +2276,7 @@ impl<'t> ScanWriter<'t> {
             if stored.evidence != Some(evidence) {
                 super::identity::save_evidence(tx, id, &evidence)?;
             }
+            changed |= !details_same || stored.evidence != Some(evidence);
             if scan.source == ScanSource::Platform {
                 let triage = Triage {
                     state: f.triage_state.as_str().to_string(),
@@ -2245,9 +2294,14 @@ impl<'t> ScanWriter<'t> {
                         triage.at,
                         triage.relevant_since
                     ])?;
+                    changed = true;
                 }
             }
-            self.summary.updated += 1;
+            if changed {
+                self.summary.updated += 1;
+            } else {
+                self.summary.unchanged += 1;
+            }
             return Ok(());
         }
         let mbid = mbid.unwrap_or_else(|| f.match_based_id.clone());

@@ -261,7 +261,8 @@ fn identical_matched_text_keeps_each_decision_when_one_goes() {
     let files = [(path, without_show.as_str())];
     let hits: Vec<Hit> = (0..2).map(|n| hit(path, annotation, n)).collect();
     let summary = import(&mut store, &scan(&files, &hits, ""), Some(&root), "main");
-    assert_eq!(counts(&summary), (0, 2, 1));
+    assert_eq!(counts(&summary), (0, 1, 1), "edit moved, show went");
+    assert_eq!(summary.unchanged, 1, "list stayed");
     let after = on_ref(&store, "main");
     let open: Vec<&str> = after
         .iter()

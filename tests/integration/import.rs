@@ -31,6 +31,43 @@ fn one(scans: Vec<ScanResults>) -> ScanResults {
     scans.into_iter().next().unwrap()
 }
 
+#[test]
+fn a_rescan_that_changes_nothing_writes_nothing() {
+    let mut store = Store::in_memory().unwrap();
+    let scan = || one(load_file(&fixture("semgrep_logged_out.json"), &no_opts()).unwrap());
+    let first = store.import(&[scan()]).unwrap().remove(0);
+    assert_eq!((first.new, first.updated, first.unchanged), (4, 0, 0));
+    let head = store.change_head().unwrap();
+    let ids: Vec<i64> = store
+        .load_index()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let seen = |store: &Store| -> Vec<_> {
+        let found = store.load_findings(&ids).unwrap();
+        found
+            .iter()
+            .map(|f| (f.id, f.created_at, f.relevant_since))
+            .collect()
+    };
+    let before = seen(&store);
+    // Later, as the next scan in CI would be: its results are dated anew.
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    let again = store.import(&[scan()]).unwrap().remove(0);
+    assert_eq!(
+        (again.new, again.updated, again.unchanged, again.fixed),
+        (0, 0, 4, 0)
+    );
+    assert_eq!(store.change_head().unwrap(), head, "no finding changed");
+    assert_eq!(
+        seen(&store),
+        before,
+        "each keeps the time it was first seen"
+    );
+}
+
 fn by_rule<'a>(scan: &'a ScanResults, rule_suffix: &str) -> Vec<&'a Finding> {
     scan.findings
         .iter()
@@ -202,7 +239,7 @@ fn many_scanner_errors_are_summarised_by_kind() {
     let out = b.ok(&["import", "scan.json", "--project", "web"]);
     assert_eq!(
         stdout(&out),
-        "scan.json: web @ main: 7 new, 0 updated, 0 fixed\n  \
+        "scan.json: web @ main: 7 new, 0 updated, 0 unchanged, 0 fixed\n  \
          33 scanner errors: 20 Syntax error, 12 Timeout, 1 PartialParsing (--errors lists them)\n"
     );
     let out = b.ok(&["import", "scan.json", "--project", "web", "--errors"]);
@@ -337,8 +374,9 @@ fn logged_out_output_with_a_repo_root_reads_code_and_ids_survive_a_line_shift() 
     let summary = store.import(&[moved]).unwrap();
     assert_eq!(
         (summary[0].new, summary[0].updated, summary[0].fixed),
-        (0, 4, 0)
+        (0, 3, 0)
     );
+    assert_eq!(summary[0].unchanged, 1, "one finding did not move");
     assert_eq!(store.count_findings().unwrap(), 4);
 }
 
