@@ -38,6 +38,8 @@ pub enum ServerFault {
     LoseAnswer,
     /// A 200 whose body is not JSON.
     Garbage,
+    /// A 200 whose body is `{}`: JSON, but not the answer asked for.
+    EmptyObject,
     /// This status, with an error that quotes the request's Authorization
     /// header (a backend careless with secrets).
     EchoAuthorization(u16),
@@ -177,6 +179,12 @@ pub(super) async fn inject(State(app): State<Arc<App>>, request: Request, next: 
             .into_response()
         }
         Some(ServerFault::Garbage) => (StatusCode::OK, "<html>not json</html>").into_response(),
+        Some(ServerFault::EmptyObject) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response(),
         Some(ServerFault::EchoAuthorization(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
             ApiError::new(

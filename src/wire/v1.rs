@@ -942,9 +942,11 @@ impl Conflict {
 /// the findings left alone because a colleague decided them since.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkTriageResponse {
-    #[serde(default, deserialize_with = "opt_int_or_string")]
+    // Both required (the API's spec says so): an answer without them does
+    // not say the decisions were applied, and they stay in the outbox.
+    #[serde(deserialize_with = "opt_int_or_string")]
     pub num_triaged: Option<i64>,
-    #[serde(default, deserialize_with = "ids_int_or_string")]
+    #[serde(deserialize_with = "ids_int_or_string")]
     pub triaged_issues: Vec<i64>,
     /// Not in the Semgrep API (`sift serve` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1627,6 +1629,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.triaged_issues, vec![73537200, 73537201, 73540012]);
+        // An answer that does not say what it triaged is not an answer.
+        for partial in [
+            r#"{}"#,
+            r#"{"num_triaged": 1}"#,
+            r#"{"triaged_issues": [1]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<BulkTriageResponse>(partial).is_err(),
+                "{partial}"
+            );
+        }
         assert_eq!(
             serde_json::to_value(BulkTriageResponse::new(vec![1, 2])).unwrap(),
             serde_json::json!({"num_triaged": 2, "triaged_issues": [1, 2]})

@@ -137,6 +137,23 @@ async fn a_server_error_keeps_the_decision_until_it_is_acknowledged() {
 }
 
 #[tokio::test]
+async fn an_answer_that_does_not_say_what_was_triaged_keeps_the_decision() {
+    let s = setup().await;
+    decide(s.cache.path(), &[2], &ignore("constant input"));
+    s.server
+        .faults
+        .then(FaultRoute::Triage, ServerFault::EmptyObject);
+    let report = pass(&s, &fast()).await;
+    assert_eq!(report.acknowledged, 0);
+    assert!(report.offline.is_some(), "{report:?}");
+    assert_eq!(waiting(&s), 1, "still in the outbox");
+    let report = pass(&s, &fast()).await;
+    assert_eq!((report.acknowledged, report.offline), (1, None));
+    assert_eq!(served(&s, 2), (Status::Ignored, 1));
+    s.server.stop().await;
+}
+
+#[tokio::test]
 async fn a_rate_limit_passes_on_retry_after() {
     let s = setup().await;
     decide(s.cache.path(), &[2], &to_fix());
