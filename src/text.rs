@@ -111,6 +111,12 @@ fn is_invisible(c: char) -> bool {
         | '\u{FEFF}'              // zero-width no-break space
         | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
         | '\u{061C}'              // Arabic letter mark
+        | '\u{00AD}'              // soft hyphen
+        | '\u{034F}'              // combining grapheme joiner
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+        | '\u{180E}'              // Mongolian vowel separator
+        | '\u{E0000}'..='\u{E007F}' // tags: invisible ASCII
     )
 }
 
@@ -150,6 +156,9 @@ mod tests {
     fn bidi_and_zero_width_are_marked() {
         assert_eq!(inert("admin\u{202E}gpj.exe"), "admin<U+202E>gpj.exe");
         assert_eq!(inert("a\u{200B}b"), "a<U+200B>b");
+        assert_eq!(inert("pass\u{00AD}word"), "pass<U+00AD>word");
+        assert_eq!(inert("x\u{3164}y"), "x<U+3164>y");
+        assert_eq!(inert("ok\u{E0041}\u{E0042}"), "ok<U+E0041><U+E0042>");
     }
 
     #[test]

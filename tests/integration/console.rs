@@ -1717,6 +1717,7 @@ fn an_ignore_with_a_note_asks_for_a_drafted_memory_when_an_ai_is_configured() {
 #[test]
 fn e_opens_the_findings_file_in_the_editor() {
     let mut c = Console::new(160, 48);
+    c.keys("j"); // a plain path
     let id = c.selected().unwrap();
     c.keys("E");
     assert!(c.effects.contains(&Effect::OpenFile(id)), "{:?}", c.effects);
@@ -1835,6 +1836,21 @@ fn copies_name_the_rule_the_id_and_the_link() {
     c.keys("U");
     assert_eq!(c.effects.len(), copies);
     assert!(c.render().contains("no link"));
+}
+
+#[test]
+fn text_with_a_control_or_invisible_character_is_not_copied() {
+    let mut c = Console::new(160, 48);
+    assert_eq!(c.selected(), Some(103), "its path holds a bidi override");
+    c.keys("Y");
+    assert!(
+        !c.effects.iter().any(|e| matches!(e, Effect::Copy(_))),
+        "{:?}",
+        c.effects
+    );
+    let screen = c.render();
+    assert!(screen.contains("Not copied"), "{screen}");
+    assert!(screen.contains("U+202E"), "{screen}");
 }
 
 /// What the screen shows of a field when it has the focus.

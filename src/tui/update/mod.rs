@@ -375,6 +375,16 @@ fn copy_of_selected(model: &mut Model, action: &Action) -> Vec<Effect> {
         },
         _ => format!("{}:{}", model.index.paths.get(row.path), row.line),
     };
+    // Pasted into a shell, a control character acts: the text is not
+    // copied (a fix holding one is not offered either).
+    if let Some(c) = text.chars().find(|&c| crate::text::needs_marking(c)) {
+        model.notice = Some(format!(
+            "Not copied: it holds a control or invisible character (U+{:04X}): {}",
+            c as u32,
+            crate::text::inert(&text)
+        ));
+        return Vec::new();
+    }
     model.notice = Some(format!("Copied {}", crate::text::inert(&text)));
     vec![Effect::Copy(text)]
 }
