@@ -144,7 +144,14 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<Exit> {
     let warnings: Vec<String> = scans
         .iter()
         .copied()
-        .flat_map(|s| s.warnings.iter().map(|w| format!("{}: {w}", s.origin)))
+        .flat_map(|s| {
+            let failed = s.failed_warning();
+            s.warnings
+                .iter()
+                .chain(&failed)
+                .map(|w| format!("{}: {w}", s.origin))
+                .collect::<Vec<_>>()
+        })
         .collect();
     if args.json {
         let scanner_errors = scans

@@ -44,6 +44,35 @@ pub struct ScanResults {
 }
 
 impl ScanResults {
+    /// An error of the whole scan (no file named: a fatal error, a rule
+    /// that did not parse): such a scan cannot say what was fixed, so
+    /// nothing it no longer reports is marked fixed.
+    pub fn failed(&self) -> Option<&ScanError> {
+        self.errors
+            .iter()
+            .find(|e| e.path.is_none() && e.level.eq_ignore_ascii_case("error"))
+    }
+
+    /// The files the scanner reported an error in (a timeout, a parse
+    /// error): what it found there before is not taken as fixed.
+    pub fn files_in_error(&self) -> std::collections::HashSet<&str> {
+        self.errors
+            .iter()
+            .filter_map(|e| e.path.as_deref())
+            .collect()
+    }
+
+    /// What a reviewer is told about `failed`.
+    pub fn failed_warning(&self) -> Option<String> {
+        self.failed().map(|e| {
+            format!(
+                "the scan reported an error of the whole scan ({}): nothing it no longer \
+                 reports is marked fixed",
+                e.kind
+            )
+        })
+    }
+
     /// Records from a Semgrep backend (a pull's page, an API dump) of one
     /// project: no scanner identities, errors or source tree.
     pub fn platform(

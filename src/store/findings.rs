@@ -2369,20 +2369,27 @@ impl<'t> ScanWriter<'t> {
     /// scan.
     fn finish(mut self, now: OffsetDateTime) -> Result<ImportSummary> {
         let (tx, scan, project_id) = (self.tx, self.scan, self.project_id);
-        if scan.source == ScanSource::Scanner {
-            // What the newer scan no longer reports has been fixed.
+        if scan.source == ScanSource::Scanner && scan.failed().is_none() {
+            // What the newer scan no longer reports has been fixed, unless
+            // the scanner said it could not read the file.
+            let in_error = scan.files_in_error();
             let gone: Vec<i64> = tx
                 .prepare_cached(
-                    "SELECT id, match_based_id FROM findings
+                    "SELECT id, match_based_id, path FROM findings
                      WHERE project_id = ?1 AND ref = ?2 AND state != 'fixed'",
                 )?
                 .query_map(params![project_id, scan.git_ref], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?
                 .into_iter()
-                .filter(|(_, mbid)| !self.seen.contains(&(scan.git_ref.clone(), mbid.clone())))
-                .map(|(id, _)| id)
+                .filter(|(_, mbid, _)| !self.seen.contains(&(scan.git_ref.clone(), mbid.clone())))
+                .filter(|(_, _, path)| !in_error.contains(path.as_str()))
+                .map(|(id, _, _)| id)
                 .collect();
             let mut fix = tx.prepare_cached(concat!(
                 "UPDATE findings SET state = 'fixed', ",

@@ -219,6 +219,43 @@ fn scanner_errors_are_reported_and_the_import_goes_on() {
 }
 
 /// A real scan reports dozens of errors, each a paragraph: the import
+/// A scan that failed as a whole fixes nothing, and one that could not
+/// read a file does not fix what was found in it.
+#[test]
+fn a_failed_scan_does_not_close_the_backlog() {
+    use crate::binary::{Backlog, stderr, stdout};
+    use serde_json::json;
+    let b = Backlog::empty();
+    let scan = b.dir.path().join("scan.json");
+    let write = |report: Value| std::fs::write(&scan, report.to_string()).unwrap();
+    write(crate::scopes::scan_report(json!([])));
+    b.ok(&["import", "scan.json", "--project", "web"]);
+
+    let fatal = json!([{"code": 2, "level": "error", "type": "Fatal error",
+                        "message": "semgrep crashed"}]);
+    let mut crashed = crate::scopes::scan_report(fatal);
+    crashed["results"] = json!([]);
+    write(crashed);
+    let out = b.ok(&["import", "scan.json", "--project", "web"]);
+    assert!(stdout(&out).contains("0 fixed"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("nothing it no longer reports is marked fixed"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A timeout in app/db.py: its finding is not reported, and not fixed;
+    // src/app.js's is gone from a file that was read: fixed.
+    let timeout = json!([{"code": 3, "level": "warn", "type": "Timeout",
+                          "path": "app/db.py", "message": "timed out"}]);
+    let mut partial = crate::scopes::scan_report(timeout);
+    let results = partial["results"].as_array_mut().unwrap();
+    results.retain(|r| r["path"] != "app/db.py" && r["path"] != "src/app.js");
+    write(partial);
+    let out = b.ok(&["import", "scan.json", "--project", "web"]);
+    assert!(stdout(&out).contains("1 fixed"), "{}", stdout(&out));
+}
+
 /// counts them by kind, `--errors` lists them, `--json` always does.
 #[test]
 fn many_scanner_errors_are_summarised_by_kind() {
