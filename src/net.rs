@@ -109,9 +109,88 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Why an answer's body was not read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The transfer failed or was cut off.
+    Transfer(reqwest::Error),
+    /// It grew past the limit given: a server that sends without end does
+    /// not exhaust this machine's memory.
+    TooLarge(usize),
+}
+
+/// Reads an answer's body, up to `limit` bytes.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if let Some(length) = response.content_length()
+        && length > limit as u64
+    {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transfer)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on loopback that answers one request with `head` and then
+    /// `body_bytes` bytes, and the client's reading of it under `limit`.
+    async fn read_from(
+        head: &'static str,
+        body_bytes: usize,
+        limit: usize,
+    ) -> Result<usize, BodyError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            while sent < body_bytes {
+                if socket.write_all(&chunk).await.is_err() {
+                    break; // the client stopped reading
+                }
+                sent += chunk.len();
+            }
+        });
+        let client = http_client(Duration::from_secs(5), true).unwrap();
+        let response = client.get(&url).send().await.unwrap();
+        let read = read_body(response, limit).await.map(|b| b.len());
+        server.abort();
+        read
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_the_limit_is_not_read_whole() {
+        // Without a length, as a server that sends without end.
+        let endless = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+        let read = read_from(endless, 4 << 20, 1 << 20).await;
+        assert!(matches!(read, Err(BodyError::TooLarge(_))), "{read:?}");
+        // A length over the limit is refused before the body.
+        let long = "HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\n\r\n";
+        let read = read_from(long, 0, 1 << 20).await;
+        assert!(matches!(read, Err(BodyError::TooLarge(_))), "{read:?}");
+        // Under it, read whole.
+        let short = "HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n";
+        assert_eq!(
+            read_from(short, 64 * 1024, 1 << 20).await.unwrap(),
+            64 * 1024
+        );
+    }
 
     #[test]
     fn the_token_never_survives_in_a_message() {

@@ -11,6 +11,8 @@ use crate::net::{http_client, is_loopback, redact};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// The largest answer read from a provider: an answer is a few kilobytes.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
 /// One question: instructions, the evidence, and the shape of the answer.
 #[derive(Debug, Clone)]
 pub struct Ask {
@@ -170,13 +172,19 @@ impl Provider {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response
-            .text()
+        let body = crate::net::read_body(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|_| ProviderError::Unavailable {
-                message: format!("{what}'s answer was cut off"),
+            .map_err(|e| ProviderError::Unavailable {
+                message: match e {
+                    crate::net::BodyError::Transfer(_) => format!("{what}'s answer was cut off"),
+                    crate::net::BodyError::TooLarge(limit) => {
+                        format!("{what}'s answer is over {} MB: not read", limit >> 20)
+                    }
+                },
                 retry_after: None,
             })?;
+        let text = String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, text))
     }
 

@@ -42,6 +42,9 @@ use time::OffsetDateTime;
 
 pub use crate::net::http_client;
 
+/// The largest answer read from a backend: a page of 3,000 findings is a
+/// few megabytes, and one of very long findings some hundreds.
+const MAX_ANSWER_BYTES: usize = 512 << 20;
 /// Every request's time limit, as the sync's.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -342,12 +345,24 @@ impl Api {
         let headers = response.headers().clone();
         *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(headers.contains_key(crate::wire::headers::SIFT_SERVE));
-        let bytes = response
-            .bytes()
+        let bytes = crate::net::read_body(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| self.redacted(http::transport_error(&e, what, self.timeout)))?;
+            .map_err(|e| match e {
+                crate::net::BodyError::Transfer(e) => {
+                    self.redacted(http::transport_error(&e, what, self.timeout))
+                }
+                crate::net::BodyError::TooLarge(limit) => BackendError::Unavailable {
+                    message: format!(
+                        "{what}: the backend's answer is over {} MB, more than any page \
+                         of findings: not read",
+                        limit >> 20
+                    ),
+                    retry_after: None,
+                    outage: crate::backend::Outage::BadAnswer,
+                },
+            })?;
         // Checked in place, not copied: a page of findings is megabytes.
-        let body = String::from_utf8(Vec::from(bytes))
+        let body = String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, body))
     }
