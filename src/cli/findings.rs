@@ -44,7 +44,7 @@ pub struct Selection {
     /// A project (repository) name (repeatable).
     #[arg(long)]
     pub project: Vec<String>,
-    /// Full rule id (repeatable).
+    /// Rule id, or the short name the list shows (repeatable).
     #[arg(long)]
     pub rule: Vec<String>,
     /// low, medium, high, critical.

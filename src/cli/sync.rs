@@ -199,10 +199,12 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
         conflicts::print_lines(&crossed)?;
         if report.waiting > 0 {
             eprintln!(
-                "sift: {} {} not sent yet: {}. They are kept; the next `sift sync`, or the console, will send them.",
+                "sift: {} {} not sent yet: {}. {} kept; the next `sift sync`, or the console, will send {}.",
                 words::decisions_and_memory_changes(decisions_waiting, memory_waiting),
                 words::is_are(report.waiting),
-                inert(offline_reason.unwrap_or("the backend did not acknowledge them"))
+                inert(offline_reason.unwrap_or("the backend did not acknowledge them")),
+                if report.waiting == 1 { "It is" } else { "They are" },
+                words::it_them(report.waiting)
             );
         } else if let (true, Some(reason)) = (fetch_failed, offline_reason) {
             eprintln!(
