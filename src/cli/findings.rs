@@ -85,7 +85,18 @@ impl Selection {
                 .apply_line(line)
                 .map_err(|e| format!("--filter: {e}"))?;
         }
-        filter.view = self.view.unwrap_or(filter.view);
+        match self.view {
+            // Two views named: neither is dropped without a word.
+            Some(given) if filter.view != view && filter.view != given => {
+                return Err(format!(
+                    "--view {} and --filter's view:{} name two views; give one",
+                    given.slug(),
+                    filter.view.slug()
+                ));
+            }
+            Some(given) => filter.view = given,
+            None => {}
+        }
         filter.severities.extend(&self.severity);
         filter.statuses.extend(&self.status);
         filter.verdicts.extend(&self.verdict);

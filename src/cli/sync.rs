@@ -203,7 +203,11 @@ pub fn run(ctx: &Context, args: SyncArgs) -> Result<Exit> {
                 words::decisions_and_memory_changes(decisions_waiting, memory_waiting),
                 words::is_are(report.waiting),
                 inert(offline_reason.unwrap_or("the backend did not acknowledge them")),
-                if report.waiting == 1 { "It is" } else { "They are" },
+                if report.waiting == 1 {
+                    "It is"
+                } else {
+                    "They are"
+                },
                 words::it_them(report.waiting)
             );
         } else if let (true, Some(reason)) = (fetch_failed, offline_reason) {

@@ -390,6 +390,22 @@ fn a_filtered_export_holds_exactly_what_the_console_filter_shows() {
     let ids: Vec<i64> = rows[1..].iter().map(|r| r[0].parse().unwrap()).collect();
     assert_eq!(ids, shown);
 
+    // Two views named: refused, not one dropped.
+    let out = b.run(&[
+        "export",
+        "--format",
+        "json",
+        "--view",
+        "all",
+        "--filter",
+        "view:ignored",
+    ]);
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("name two views"), "{}", stderr(&out));
+    // The same view twice says one thing.
+    let twice = exported_ids(&b, &["--view", "all", "--filter", &in_line]);
+    assert_eq!(twice, shown);
+
     let out = b.run(&["export", "--format", "json", "--filter", "severity:urgent"]);
     assert_eq!(code(&out), 3);
     assert!(
