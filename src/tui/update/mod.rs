@@ -152,10 +152,14 @@ fn synced(model: &mut Model, event: SyncEvent) -> Vec<Effect> {
             finding_ids,
             message,
         } => {
-            let notice = format!(
-                "The backend refused {} decision(s): {message}. They are kept; `sift sync` lists them.",
-                finding_ids.len()
-            );
+            let notice = match finding_ids.len() {
+                1 => format!(
+                    "The backend refused a decision: {message}. It is kept; `sift sync` lists it."
+                ),
+                n => format!(
+                    "The backend refused {n} decisions: {message}. They are kept; `sift sync` lists them."
+                ),
+            };
             vec![Effect::RefreshRows {
                 ids: finding_ids,
                 notice: Some(notice),
