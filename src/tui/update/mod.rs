@@ -444,8 +444,10 @@ pub(super) fn refilter_changed(
     model: &mut Model,
     changed: &[(u32, crate::domain::Row)],
 ) -> Vec<Effect> {
-    // Every changed row may have followed the cursor and left.
-    let before = Cursor::of(model, changed.len() + 1);
+    // Every changed row may have followed the cursor and left (beyond
+    // what a reselection takes, the cursor keeps its row, as a million
+    // lookups would cost a decision's frame).
+    let before = Cursor::of(model, (changed.len() + 1).min(RESELECT_UP_TO + 1));
     let reselected = (changed.len() <= RESELECT_UP_TO)
         .then(|| {
             model.index.reselect(
