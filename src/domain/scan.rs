@@ -44,13 +44,16 @@ pub struct ScanResults {
 }
 
 impl ScanResults {
-    /// An error of the whole scan (no file named: a fatal error, a rule
-    /// that did not parse): such a scan cannot say what was fixed, so
-    /// nothing it no longer reports is marked fixed.
+    /// An error of the whole scan (a fatal error, naming no file) or of a
+    /// rule (one that did not parse: its file is the rule's): such a scan
+    /// cannot say what was fixed, so nothing it no longer reports is
+    /// marked fixed.
     pub fn failed(&self) -> Option<&ScanError> {
-        self.errors
-            .iter()
-            .find(|e| e.path.is_none() && e.level.eq_ignore_ascii_case("error"))
+        self.errors.iter().find(|e| {
+            let kind = e.kind.to_ascii_lowercase();
+            let of_a_rule = kind.contains("rule") || kind.contains("pattern");
+            e.level.eq_ignore_ascii_case("error") && (e.path.is_none() || of_a_rule)
+        })
     }
 
     /// The files the scanner reported an error in (a timeout, a parse
@@ -66,8 +69,8 @@ impl ScanResults {
     pub fn failed_warning(&self) -> Option<String> {
         self.failed().map(|e| {
             format!(
-                "the scan reported an error of the whole scan ({}): nothing it no longer \
-                 reports is marked fixed",
+                "the scan reported an error of the whole scan or of a rule ({}): nothing \
+                 it no longer reports is marked fixed",
                 e.kind
             )
         })

@@ -244,6 +244,16 @@ fn a_failed_scan_does_not_close_the_backlog() {
         stderr(&out)
     );
 
+    // A rule that did not parse (Semgrep names the rule's file) is as bad.
+    let bad_rule = json!([{"code": 7, "level": "error", "type": "Rule parse error",
+                           "message": "invalid pattern",
+                           "spans": [{"file": "rules.yaml"}]}]);
+    let mut no_rule = crate::scopes::scan_report(bad_rule);
+    no_rule["results"] = json!([]);
+    write(no_rule);
+    let out = b.ok(&["import", "scan.json", "--project", "web"]);
+    assert!(stdout(&out).contains("0 fixed"), "{}", stdout(&out));
+
     // A timeout in app/db.py: its finding is not reported, and not fixed;
     // src/app.js's is gone from a file that was read: fixed.
     let timeout = json!([{"code": 3, "level": "warn", "type": "Timeout",
