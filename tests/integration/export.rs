@@ -519,13 +519,7 @@ fn findings_rendered_on_two_connections_keep_their_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = sift::store::Store::open(dir.path()).unwrap();
     sift::demo::seed(&mut store, Some(3_000), time::OffsetDateTime::now_utc()).unwrap();
-    let mut ids: Vec<i64> = store
-        .load_index()
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let mut ids = crate::common::stored_ids(&store);
     ids.reverse();
     ids.insert(1_700, 999_999_999);
     ids.push(ids[10]);

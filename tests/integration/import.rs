@@ -38,13 +38,7 @@ fn a_rescan_that_changes_nothing_writes_nothing() {
     let first = store.import(&[scan()]).unwrap().remove(0);
     assert_eq!((first.new, first.updated, first.unchanged), (4, 0, 0));
     let head = store.change_head().unwrap();
-    let ids: Vec<i64> = store
-        .load_index()
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = crate::common::stored_ids(&store);
     let seen = |store: &Store| -> Vec<_> {
         let found = store.load_findings(&ids).unwrap();
         found

@@ -41,13 +41,7 @@ fn import_whole(store: &mut Store, file: &Path, opts: &ImportOptions) -> Counts 
 
 /// What a store holds of each finding, times (the import's) left out.
 fn held(store: &Store) -> Vec<String> {
-    let ids: Vec<i64> = store
-        .load_index()
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = crate::common::stored_ids(store);
     let mut out: Vec<String> = store
         .load_findings(&ids)
         .unwrap()

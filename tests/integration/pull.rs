@@ -207,13 +207,7 @@ async fn a_cancelled_pull_leaves_the_cache_as_it_was() {
 /// Every finding in the cache, as the API would list it.
 fn cached(cache: &Path) -> Vec<serde_json::Value> {
     let store = Store::open(cache).unwrap();
-    let ids: Vec<i64> = store
-        .load_index()
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = crate::common::stored_ids(&store);
     let mut all: Vec<serde_json::Value> = store
         .load_findings(&ids)
         .unwrap()

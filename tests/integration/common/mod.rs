@@ -182,3 +182,14 @@ pub fn sorted_ids(list: &Value) -> Vec<i64> {
     ids.sort();
     ids
 }
+
+/// The id of every finding the store holds, in its index's order.
+pub fn stored_ids(store: &Store) -> Vec<i64> {
+    store
+        .load_index()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.id)
+        .collect()
+}
