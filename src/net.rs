@@ -139,6 +139,15 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// `read_body` as text, checked in place rather than copied (a page of
+/// findings is megabytes); bytes that are not UTF-8 are replaced, so a
+/// message from a careless server can still be shown.
+pub async fn read_text(response: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    let body = read_body(response, limit).await?;
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

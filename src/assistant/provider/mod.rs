@@ -172,7 +172,7 @@ impl Provider {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = crate::net::read_body(response, MAX_ANSWER_BYTES)
+        let text = crate::net::read_text(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| ProviderError::Unavailable {
                 message: match e {
@@ -183,8 +183,6 @@ impl Provider {
                 },
                 retry_after: None,
             })?;
-        let text = String::from_utf8(body)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, text))
     }
 

@@ -345,7 +345,7 @@ impl Api {
         let headers = response.headers().clone();
         *self.sift_serve.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(headers.contains_key(crate::wire::headers::SIFT_SERVE));
-        let bytes = crate::net::read_body(response, MAX_ANSWER_BYTES)
+        let body = crate::net::read_text(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| match e {
                 crate::net::BodyError::Transfer(e) => {
@@ -361,9 +361,6 @@ impl Api {
                     outage: crate::backend::Outage::BadAnswer,
                 },
             })?;
-        // Checked in place, not copied: a page of findings is megabytes.
-        let body = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, body))
     }
 
