@@ -19,6 +19,8 @@ pub enum FaultRoute {
     Triage,
     /// `GET …/findings`
     Findings,
+    /// `GET …/findings/copy`
+    Copy,
 }
 
 /// What the next request to a route gets instead of its answer.
@@ -132,6 +134,8 @@ pub(super) async fn inject(State(app): State<Arc<App>>, request: Request, next: 
         FaultRoute::Triage
     } else if path.ends_with("/findings") {
         FaultRoute::Findings
+    } else if path.ends_with("/findings/copy") {
+        FaultRoute::Copy
     } else {
         return next.run(request).await;
     };

@@ -8,6 +8,8 @@
 //! - `GET /api/v1/deployments/{slug}/findings`: filters, pages from 0,
 //!   `page_size` 100–3,000, ordered by `relevant_since` then `id`,
 //!   descending; `[]` past the end
+//! - `GET /api/v1/deployments/{slug}/findings/copy`: every finding as a
+//!   copy of the store's tables, for a sift's first pull (see `copy`)
 //! - `POST /api/v1/deployments/{slug}/triage`: v1 bulk triage, validated
 //!   as the spec says
 //! - the v2 memory routes under `/api/ai/deployments/{id}/memories`
@@ -20,6 +22,7 @@
 //! `X-Sift-Reviewer` header names them, else the server's reviewer does.
 
 pub mod auth;
+mod copy;
 #[cfg(feature = "faults")]
 pub mod faults;
 mod guard;
@@ -228,6 +231,10 @@ fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Rou
             get(get_project),
         )
         .route("/api/v1/deployments/{slug}/findings", get(list_findings))
+        .route(
+            "/api/v1/deployments/{slug}/findings/copy",
+            get(copy::findings_copy),
+        )
         .route("/api/v1/deployments/{slug}/triage", post(bulk_triage))
         .merge(memories::routes());
     #[cfg(feature = "faults")]
@@ -962,6 +969,46 @@ mod tests {
         ];
         assert!(cache.import_pulled(pages, |_| {}).unwrap().is_some());
         assert_eq!(held(&cache), before);
+    }
+
+    #[test]
+    fn findings_pulled_as_a_copy_are_held_as_findings_pulled_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, ids, overlaid) = served(&dir.path().join("served"));
+        let file = dir.path().join("copy.db");
+        assert_eq!(
+            store.write_copy(&file).unwrap(),
+            store.change_head().unwrap()
+        );
+        let mut copied = Store::open(&dir.path().join("a")).unwrap();
+        let kept = copied.import_copy(&file, ORIGIN).unwrap().unwrap();
+        assert_eq!(
+            kept,
+            crate::store::CopyKept {
+                copied: ids.len() - overlaid.len(),
+                overlaid: overlaid.len(),
+            }
+        );
+        let as_stored = page(stored_page(&store, &ids, &[]).unwrap());
+        let mut pages = vec![
+            crate::store::PulledPage::stored(as_stored.stored, as_stored.rules, ORIGIN).unwrap(),
+        ];
+        pages.extend(v1_pages(as_stored.findings));
+        let stored_way = pulled_into(&dir.path().join("b"), pages);
+        assert_eq!(held(&copied), held(&stored_way));
+        // The rows the list and the filters read, too.
+        assert_eq!(listed(&copied), listed(&stored_way));
+        // Only into a cache that holds no finding.
+        assert_eq!(copied.import_copy(&file, ORIGIN).unwrap(), None);
+        // Pulled again as pages, every finding is held: nothing changes.
+        let before = held(&copied);
+        let again = page(stored_page(&store, &ids, &[]).unwrap());
+        let mut pages =
+            vec![crate::store::PulledPage::stored(again.stored, again.rules, ORIGIN).unwrap()];
+        pages.extend(v1_pages(again.findings));
+        pages.push(crate::store::PulledPage::End);
+        assert!(copied.import_pulled(pages, |_| {}).unwrap().is_some());
+        assert_eq!(held(&copied), before);
     }
 
     #[test]

@@ -449,13 +449,13 @@ pub fn by_project<T>(
 
 /// A pulled scan, and its findings' details, one for each.
 pub struct PulledScan {
-    scan: ScanResults,
-    details: Vec<Details>,
+    pub(super) scan: ScanResults,
+    pub(super) details: Vec<Details>,
 }
 
 /// What `finding_details` holds for a finding.
 #[derive(Clone)]
-struct Details {
+pub(super) struct Details {
     doc: String,
     code_start: Option<u32>,
     code: Option<String>,
@@ -1803,7 +1803,7 @@ fn free_elsewhere<T: Send + 'static>(spent: Vec<T>) {
 }
 
 /// `details`: the findings' details, when worked out beforehand.
-fn import_scan(
+pub(super) fn import_scan(
     tx: &Transaction,
     scan: &ScanResults,
     details: Option<&[Details]>,
@@ -1896,24 +1896,24 @@ const INSERT_FINDING: &str = concat!(
 /// A finding as a new `findings` row takes it (beside its project, ref
 /// and rule), with its project's repository and where its evidence starts.
 #[derive(Debug, PartialEq)]
-struct NewFinding<'a> {
-    id: i64,
-    url: Option<&'a str>,
-    match_based_id: &'a str,
-    message: &'a str,
-    severity: Severity,
-    path: &'a str,
-    line: u32,
-    column: u32,
-    state: ScanState,
-    triage_state: TriageState,
-    triage_reason: Option<TriageReason>,
-    triage_comment: Option<&'a str>,
-    triaged_at: Option<OffsetDateTime>,
-    verdict: Option<Verdict>,
-    relevant_since: i64,
-    component: Option<&'a str>,
-    risk: Option<ComponentRisk>,
+pub(super) struct NewFinding<'a> {
+    pub id: i64,
+    pub url: Option<&'a str>,
+    pub match_based_id: &'a str,
+    pub message: &'a str,
+    pub severity: Severity,
+    pub path: &'a str,
+    pub line: u32,
+    pub column: u32,
+    pub state: ScanState,
+    pub triage_state: TriageState,
+    pub triage_reason: Option<TriageReason>,
+    pub triage_comment: Option<&'a str>,
+    pub triaged_at: Option<OffsetDateTime>,
+    pub verdict: Option<Verdict>,
+    pub relevant_since: i64,
+    pub component: Option<&'a str>,
+    pub risk: Option<ComponentRisk>,
 }
 
 impl NewFinding<'_> {
@@ -1943,7 +1943,7 @@ impl NewFinding<'_> {
     /// A stored finding, its document read in place (`doc`), as
     /// `DetailRow::put_together` reads it: the row's columns win where the
     /// domain way takes them.
-    fn stored<'a>(row: &'a v1::StoredRow, doc: &'a DocColumns) -> NewFinding<'a> {
+    pub(super) fn stored<'a>(row: &'a v1::StoredRow, doc: &'a DocColumns) -> NewFinding<'a> {
         NewFinding {
             id: row.id,
             url: row.url.as_deref().or(doc.url.as_deref()),

@@ -36,6 +36,7 @@ macro_rules! triage_changed {
 
 mod assistant;
 mod checkpoints;
+mod copy;
 mod decide;
 mod digest;
 mod findings;
@@ -52,6 +53,7 @@ mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
 pub use checkpoints::wait_for_checkpoints;
+pub use copy::CopyKept;
 /// Platform records as a pull brings them (`{"findings": [...]}`), one
 /// scan of acme/web main: for other modules' tests.
 #[cfg(test)]

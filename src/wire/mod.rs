@@ -47,3 +47,7 @@ pub const TRIAGE_APART: &str = "triage_apart";
 /// them over it; so does every finding from a server that does not know
 /// the parameter.
 pub const AS_STORED: &str = "as_stored";
+
+/// The type of `sift serve`'s copy of its findings (an SQLite file), which
+/// a client's first pull asks for (`GET …/findings/copy`).
+pub const COPY_TYPE: &str = "application/vnd.sqlite3";

@@ -51,9 +51,12 @@ async fn discovers_the_deployment_and_pulls_into_the_cache() {
 
     assert!(api.pull().await.unwrap(), "the first pull brings findings");
     assert_eq!(
-        server.faults.seen(FaultRoute::Findings),
-        3,
-        "pages of 100 until a short one"
+        (
+            server.faults.seen(FaultRoute::Copy),
+            server.faults.seen(FaultRoute::Findings)
+        ),
+        (1, 0),
+        "into an empty cache, a copy of the server's findings instead of pages"
     );
     let cached = Store::open(cache.path()).unwrap();
     assert_eq!(
@@ -229,7 +232,9 @@ async fn server_errors_rate_limits_hangs_and_garbage_are_worth_a_retry() {
         &send().await.unwrap_err(),
         "did not answer the triage within 1s",
     );
-    f.then(FaultRoute::Findings, ServerFault::Garbage);
+    // A server that offers no copy of its findings is pulled by pages.
+    f.then(FaultRoute::Copy, ServerFault::Status(404))
+        .then(FaultRoute::Findings, ServerFault::Garbage);
     assert_unavailable(
         &api.pull().await.unwrap_err(),
         "not the JSON the API defines",

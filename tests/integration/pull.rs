@@ -48,10 +48,12 @@ async fn served_and_pulled() -> Pulled {
     }
 }
 
-/// The next findings listing answers, the one after it fails.
+/// The first pull takes pages, as from a server that offers no copy of its
+/// findings: the next listing answers, the one after it fails.
 fn fail_second_page(server: &TestServer) {
     server
         .faults
+        .then(FaultRoute::Copy, ServerFault::Status(404))
         .then(FaultRoute::Findings, ServerFault::Answer)
         .then(FaultRoute::Findings, ServerFault::Status(500));
 }
@@ -187,6 +189,7 @@ async fn a_cancelled_pull_leaves_the_cache_as_it_was() {
     // as the sync drops a pull that outlasts its time limit.
     server
         .faults
+        .then(FaultRoute::Copy, ServerFault::Status(404))
         .then(FaultRoute::Findings, ServerFault::Answer)
         .then(FaultRoute::Findings, ServerFault::Hang);
     let cancelled = tokio::time::timeout(Duration::from_secs(4), ana.pull()).await;
@@ -227,6 +230,9 @@ async fn a_first_pull_by_change_fills_the_cache_as_one_by_pages_does() {
 
     let by_change = tempfile::tempdir().unwrap();
     let ana = api(&server, by_change.path());
+    server
+        .faults
+        .then(FaultRoute::Copy, ServerFault::Status(404));
     assert!(ana.pull().await.unwrap());
     assert_eq!(
         server.faults.seen(FaultRoute::Findings),
@@ -241,6 +247,7 @@ async fn a_first_pull_by_change_fills_the_cache_as_one_by_pages_does() {
     let ben = api(&server, by_page.path());
     server
         .faults
+        .then(FaultRoute::Copy, ServerFault::Status(404))
         .then(FaultRoute::Findings, ServerFault::Status(400));
     assert!(ben.pull().await.unwrap());
     assert_eq!(server.faults.seen(FaultRoute::Findings), 3 + 1 + 3);
@@ -252,6 +259,97 @@ async fn a_first_pull_by_change_fills_the_cache_as_one_by_pages_does() {
 
     // Nothing changed since: the next pull asks once and brings nothing.
     assert!(!ana.pull().await.unwrap());
+    server.stop().await;
+}
+
+/// Copies of the server's findings left in a directory.
+fn copies_left(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("findings-copy"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_pull_takes_a_copy_of_the_servers_findings_that_holds_what_pages_would() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    colleague_decides(served.path(), &[3, 40, 120], TriageState::Reviewing);
+
+    let copied = tempfile::tempdir().unwrap();
+    let ana = api(&server, copied.path());
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(
+        (
+            server.faults.seen(FaultRoute::Copy),
+            server.faults.seen(FaultRoute::Findings)
+        ),
+        (1, 0),
+        "a copy, no page"
+    );
+    assert!(ana.pulls_cheaply(), "the copy's cursor is kept");
+    // As pages would have filled the cache.
+    let paged = tempfile::tempdir().unwrap();
+    let ben = api(&server, paged.path());
+    server
+        .faults
+        .then(FaultRoute::Copy, ServerFault::Status(404));
+    assert!(ben.pull().await.unwrap());
+    assert_eq!(cached(copied.path()), cached(paged.path()));
+    assert_eq!(status(copied.path(), 40), Status::Reviewing);
+    assert!(copies_left(copied.path()).is_empty());
+    assert!(copies_left(served.path()).is_empty());
+
+    // Nothing changed since the copy: one listing of changes, nothing new.
+    let listed = server.faults.seen(FaultRoute::Findings);
+    assert!(!ana.pull().await.unwrap());
+    assert_eq!(server.faults.seen(FaultRoute::Findings), listed + 1);
+    // A colleague's decision after the copy comes by its cursor.
+    colleague_decides(served.path(), &[7], TriageState::Reviewing);
+    assert!(ana.pull().await.unwrap());
+    assert_eq!(status(copied.path(), 7), Status::Reviewing);
+    assert_eq!(server.faults.seen(FaultRoute::Copy), 2, "ben's only");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_fails_or_is_not_one_gives_way_to_pages() {
+    let served = standard_backlog();
+    let server = TestServer::start(served.path()).await;
+    let faults = [
+        ServerFault::Status(500),
+        ServerFault::Garbage,
+        ServerFault::EmptyObject,
+        ServerFault::Hang,
+    ];
+    for fault in faults {
+        let cache = tempfile::tempdir().unwrap();
+        let ana = api(&server, cache.path())
+            .with_timeout(Duration::from_secs(1))
+            .unwrap();
+        server.faults.then(FaultRoute::Copy, fault.clone());
+        let listed = server.faults.seen(FaultRoute::Findings);
+        assert!(ana.pull().await.unwrap(), "{fault:?}");
+        assert_eq!(
+            server.faults.seen(FaultRoute::Findings),
+            listed + 3,
+            "{fault:?}: 250 findings, 100 a page"
+        );
+        assert_eq!(
+            Store::open(cache.path()).unwrap().count_findings().unwrap(),
+            250
+        );
+        assert!(ana.pulls_cheaply(), "{fault:?}");
+        assert!(copies_left(cache.path()).is_empty(), "{fault:?}");
+    }
+    // A cache that holds findings but lost its cursor is not sent a copy.
+    let cache = tempfile::tempdir().unwrap();
+    assert!(api(&server, cache.path()).pull().await.unwrap());
+    std::fs::remove_file(cache.path().join("change-cursor")).unwrap();
+    let copies = server.faults.seen(FaultRoute::Copy);
+    api(&server, cache.path()).pull().await.unwrap();
+    assert_eq!(server.faults.seen(FaultRoute::Copy), copies);
     server.stop().await;
 }
 

@@ -47,6 +47,12 @@ pub use crate::net::http_client;
 const MAX_ANSWER_BYTES: usize = 512 << 20;
 /// Every request's time limit, as the sync's.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The largest copy of `sift serve`'s findings taken (`Api::pull_copy`):
+/// about 2 KB a finding, so a few million findings.
+const MAX_COPY_BYTES: u64 = 8 << 30;
+/// A copy's time limit as a whole: it comes as long as its bytes keep
+/// coming, each chunk within the request's time limit.
+const COPY_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// The file in the cache directory that remembers what the last pull
 /// brought, so an unchanged backlog is not stored (or reloaded) again.
@@ -524,12 +530,10 @@ impl Api {
         if !status.is_success() {
             return Err(self.failed(status, &headers, &body, what).await);
         }
-        let cursor = headers
-            .get(crate::wire::headers::CHANGE_CURSOR)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()));
-        Ok(ListedBody::Page { body, cursor })
+        Ok(ListedBody::Page {
+            body,
+            cursor: change_cursor(&headers),
+        })
     }
 
     /// `POST …/triage` with a body as given.
@@ -748,6 +752,15 @@ impl Api {
                 BackendError::outage(Outage::LocalStore, format!("the local cache failed: {e:#}"))
             })
     }
+}
+
+/// `sift serve`'s change cursor on an answer, when it is a sensible one.
+fn change_cursor(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(crate::wire::headers::CHANGE_CURSOR)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()))
 }
 
 /// What a 404 from a memory route means.
@@ -1090,6 +1103,9 @@ impl Api {
         // `sift serve` lists every finding in the order they changed: the
         // cache appends them, and a pull that stops resumes where it was.
         if !self.dedup && self.is_sift_serve().await {
+            if let Some(changed) = self.pull_copy().await? {
+                return Ok(changed);
+            }
             let from_first = crate::wire::FROM_FIRST_CHANGE.to_string();
             if let Some(changed) = self.pull_changes(from_first).await? {
                 return Ok(changed);
@@ -1097,6 +1113,116 @@ impl Api {
             tracing::info!("the backend does not list findings by change: pulling every page");
         }
         self.pull_everything().await
+    }
+
+    /// A first pull into a cache that holds no finding, as a copy of `sift
+    /// serve`'s findings (`Store::import_copy`): a tenth of the work of
+    /// storing them page by page. None when the cache holds findings, the
+    /// server offers no copy, or the copy failed to come or was refused:
+    /// the pull then takes pages, and the log says why.
+    async fn pull_copy(&self) -> Result<Option<bool>, BackendError> {
+        if self.with_cache(|store| store.count_findings()).await? > 0 {
+            return Ok(None);
+        }
+        let what = "the copy of the backend's findings";
+        let slug = self.deployment().await?;
+        let url = self.url(&Self::deployment_path(&slug, "findings/copy"))?;
+        let request = self
+            .request(reqwest::Method::GET, url)
+            .header(reqwest::header::ACCEPT, crate::wire::COPY_TYPE)
+            .timeout(COPY_TIMEOUT);
+        let transport =
+            |e: reqwest::Error| self.redacted(http::transport_error(&e, what, self.timeout));
+        // Its answer begins within the request's time limit.
+        let mut response = match tokio::time::timeout(self.timeout, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                tracing::warn!("{what}: {}: pulling pages", transport(e));
+                return Ok(None);
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "{what} did not come within {:?}: pulling pages",
+                    self.timeout
+                );
+                return Ok(None);
+            }
+        };
+        let (status, headers) = (response.status(), response.headers().clone());
+        if matches!(status.as_u16(), 401 | 403) {
+            let body = crate::net::read_text(response, MAX_ANSWER_BYTES)
+                .await
+                .unwrap_or_default();
+            return Err(self.failed(status, &headers, &body, what).await);
+        }
+        let is_copy = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == crate::wire::COPY_TYPE);
+        let (true, true, Some(cursor)) = (status.is_success(), is_copy, change_cursor(&headers))
+        else {
+            tracing::info!("the backend offers no copy of its findings ({status}): pulling pages");
+            return Ok(None);
+        };
+        let file = tempfile::Builder::new()
+            .prefix(".findings-copy-")
+            .tempfile_in(&self.cache_dir)
+            .map_err(|e| {
+                BackendError::outage(
+                    Outage::LocalStore,
+                    format!("cannot keep {what} in {}: {e}", self.cache_dir.display()),
+                )
+            })?;
+        let mut written = 0u64;
+        loop {
+            let chunk = match tokio::time::timeout(self.timeout, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    tracing::warn!("{what} stopped coming ({}): pulling pages", transport(e));
+                    return Ok(None);
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "{what} stopped coming for {:?}: pulling pages",
+                        self.timeout
+                    );
+                    return Ok(None);
+                }
+            };
+            written += chunk.len() as u64;
+            if written > MAX_COPY_BYTES {
+                tracing::warn!("{what} is over {} GB: pulling pages", MAX_COPY_BYTES >> 30);
+                return Ok(None);
+            }
+            if let Err(e) = std::io::Write::write_all(&mut file.as_file(), &chunk) {
+                tracing::warn!("cannot keep {what} ({e}): pulling pages");
+                return Ok(None);
+            }
+        }
+        let path = file.path().to_path_buf();
+        let origin = self.base.as_str().trim_end_matches('/').to_string();
+        let imported = self
+            .with_cache(move |store| Ok(store.import_copy(&path, &origin)))
+            .await?;
+        drop(file);
+        match imported {
+            Ok(Some(kept)) => {
+                tracing::info!(
+                    "pulled {} findings as a copy, {} more in the v1 shape",
+                    kept.copied,
+                    kept.overlaid
+                );
+                self.forget_digests();
+                self.keep_cursor(Some(cursor));
+                Ok(Some(kept.copied + kept.overlaid > 0))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::warn!("{what} was refused: {e:#}; pulling pages");
+                Ok(None)
+            }
+        }
     }
 
     /// Pulls the findings changed since `cursor` (every finding from
