@@ -538,9 +538,11 @@ fn check_row(r: &rusqlite::Row<'_>) -> Result<()> {
         triaged_at: maybe(13)?,
         code_start: r.get(21)?,
         code: maybe(22)?,
-        doc: serde_json::value::RawValue::from_string(text(20)?)
-            .context("its document is not JSON")?,
+        // Read below, once, as the store reads a document in place (which
+        // takes only JSON): `NewFinding::stored` does not read it here.
+        doc: serde_json::value::RawValue::from_string("null".into())?,
     };
+    let doc = text(20)?;
     // A page's blank names are filled in as they are read: the copy's
     // must not be blank.
     ensure!(
@@ -555,7 +557,7 @@ fn check_row(r: &rusqlite::Row<'_>) -> Result<()> {
                 .is_some_and(|s| s.as_str() == row.triage_state),
         "its state is not one sift knows"
     );
-    let columns = DocColumns::read(row.doc.get()).context("its document is not a finding's")?;
+    let columns = DocColumns::read(&doc).context("its document is not a finding's")?;
     let f = NewFinding::stored(&row, &columns);
     let same = text(6)? == f.severity.as_str()
         && text(7)? == f.path
@@ -703,7 +705,7 @@ mod tests {
         let first = "(SELECT min(id) FROM findings)";
         let schema = "its schema is not this sift's";
         let row = "is not as a page would store it";
-        let tampered: [(&str, String); 12] = [
+        let tampered: [(&str, String); 13] = [
             (schema, "CREATE VIEW seen AS SELECT 1".into()),
             (
                 schema,
@@ -728,6 +730,12 @@ mod tests {
             (
                 row,
                 format!("UPDATE finding_details SET doc = '[1]' WHERE finding_id = {first}"),
+            ),
+            (
+                row,
+                format!(
+                    "UPDATE finding_details SET doc = '{{\"id\": 1' WHERE finding_id = {first}"
+                ),
             ),
             (
                 "is not a project as sift stores one",
