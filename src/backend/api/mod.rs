@@ -1116,8 +1116,8 @@ impl Api {
     }
 
     /// A first pull into a cache that holds no finding, as a copy of `sift
-    /// serve`'s findings (`Store::import_copy`): a tenth of the work of
-    /// storing them page by page. None when the cache holds findings, the
+    /// serve`'s findings (`Store::import_copy`): about three quarters of
+    /// the time pages take (BENCHMARKS, sixteenth pass). None when the cache holds findings, the
     /// server offers no copy, or the copy failed to come or was refused:
     /// the pull then takes pages, and the log says why.
     async fn pull_copy(&self) -> Result<Option<bool>, BackendError> {
@@ -1131,20 +1131,12 @@ impl Api {
             .request(reqwest::Method::GET, url)
             .header(reqwest::header::ACCEPT, crate::wire::COPY_TYPE)
             .timeout(COPY_TIMEOUT);
-        let transport =
-            |e: reqwest::Error| self.redacted(http::transport_error(&e, what, self.timeout));
-        // Its answer begins within the request's time limit.
-        let mut response = match tokio::time::timeout(self.timeout, request.send()).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
-                tracing::warn!("{what}: {}: pulling pages", transport(e));
-                return Ok(None);
-            }
-            Err(_) => {
-                tracing::warn!(
-                    "{what} did not come within {:?}: pulling pages",
-                    self.timeout
-                );
+        // Its answer begins within the request's time limit, and each
+        // chunk of it comes within that limit of the last.
+        let mut response = match self.in_time(request.send(), what).await {
+            Ok(response) => response,
+            Err(why) => {
+                tracing::warn!("{what}: {why}: pulling pages");
                 return Ok(None);
             }
         };
@@ -1175,18 +1167,11 @@ impl Api {
             })?;
         let mut written = 0u64;
         loop {
-            let chunk = match tokio::time::timeout(self.timeout, response.chunk()).await {
-                Ok(Ok(Some(chunk))) => chunk,
-                Ok(Ok(None)) => break,
-                Ok(Err(e)) => {
-                    tracing::warn!("{what} stopped coming ({}): pulling pages", transport(e));
-                    return Ok(None);
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        "{what} stopped coming for {:?}: pulling pages",
-                        self.timeout
-                    );
+            let chunk = match self.in_time(response.chunk(), what).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(why) => {
+                    tracing::warn!("{what} stopped coming: {why}: pulling pages");
                     return Ok(None);
                 }
             };
@@ -1209,7 +1194,7 @@ impl Api {
         match imported {
             Ok(Some(kept)) => {
                 tracing::info!(
-                    "pulled {} findings as a copy, {} more in the v1 shape",
+                    "pulled {} findings as a copy, {} more in the Semgrep shape",
                     kept.copied,
                     kept.overlaid
                 );
@@ -1222,6 +1207,22 @@ impl Api {
                 tracing::warn!("{what} was refused: {e:#}; pulling pages");
                 Ok(None)
             }
+        }
+    }
+
+    /// `step` of a request, within the request's time limit; what went
+    /// wrong, in words for the log, when it failed or did not come.
+    async fn in_time<T>(
+        &self,
+        step: impl std::future::Future<Output = reqwest::Result<T>>,
+        what: &str,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(self.timeout, step).await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) => Err(self
+                .redacted(http::transport_error(&e, what, self.timeout))
+                .to_string()),
+            Err(_) => Err(format!("nothing came within {:?}", self.timeout)),
         }
     }
 
