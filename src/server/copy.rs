@@ -25,7 +25,7 @@ pub(super) async fn findings_copy(
         .with_store(|store| {
             let dir = store.path().parent().unwrap_or(std::path::Path::new("."));
             let copy = tempfile::Builder::new()
-                .prefix(".findings-copy-")
+                .prefix(crate::store::COPY_FILE_PREFIX)
                 .tempfile_in(dir)
                 .map_err(|e| ApiError::internal(e.into()))?;
             let (store_id, seq) = store.write_copy(copy.path()).map_err(ApiError::internal)?;

@@ -211,6 +211,8 @@ pub fn router(config: ServerConfig) -> Result<Router> {
 }
 
 fn router_at(config: ServerConfig, local_addr: Option<SocketAddr>) -> Result<Router> {
+    // Copies a killed server left half-written (`copy`).
+    crate::store::remove_stale_copies(&config.data_dir, std::time::Duration::ZERO);
     let app = Arc::new(App {
         store: SharedStore::open(&config.data_dir)?,
         tokens: config.tokens,

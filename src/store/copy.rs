@@ -40,6 +40,32 @@ const OVERLAID_TABLE: &str = "CREATE TABLE overlaid (finding TEXT NOT NULL)";
 /// The name a copy is attached under.
 const COPY: &str = "copy";
 
+/// How the files of copies begin, on either side: hidden, and told apart
+/// from the store's own.
+pub const COPY_FILE_PREFIX: &str = ".findings-copy-";
+
+/// Removes the files of copies in `dir` older than `age`: those a process
+/// killed while it wrote or read one left behind. What cannot be removed
+/// is left, for the next time.
+pub fn remove_stale_copies(dir: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(COPY_FILE_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|old| old >= age));
+        if stale && let Err(e) = std::fs::remove_file(entry.path()) {
+            tracing::warn!("cannot remove {}: {e}", entry.path().display());
+        }
+    }
+}
+
 /// Overlaid findings read at a time.
 const OVERLAID_CHUNK: i64 = 500;
 
@@ -695,6 +721,29 @@ mod tests {
             .db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE)
             .unwrap();
         assert!(keys && attached == 0 && !defensive);
+    }
+
+    #[test]
+    fn copies_left_behind_are_removed_once_old_enough_and_nothing_else_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, age_s: u64| {
+            let file = std::fs::File::create(dir.path().join(name)).unwrap();
+            let when = std::time::SystemTime::now() - std::time::Duration::from_secs(age_s);
+            file.set_modified(when).unwrap();
+        };
+        at(".findings-copy-old", 7_200);
+        at(".findings-copy-new", 0);
+        at("sift.db", 7_200);
+        remove_stale_copies(dir.path(), std::time::Duration::from_secs(3_600));
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".findings-copy-new", "sift.db"]);
+        remove_stale_copies(dir.path(), std::time::Duration::ZERO);
+        assert!(!dir.path().join(".findings-copy-new").exists());
+        assert!(dir.path().join("sift.db").exists());
     }
 
     #[test]

@@ -53,7 +53,7 @@ mod triage;
 
 pub use assistant::{Answer, AnswerKind, ComponentTag, Example, Judgement};
 pub use checkpoints::wait_for_checkpoints;
-pub use copy::CopyKept;
+pub use copy::{COPY_FILE_PREFIX, CopyKept, remove_stale_copies};
 /// Platform records as a pull brings them (`{"findings": [...]}`), one
 /// scan of acme/web main: for other modules' tests.
 #[cfg(test)]

@@ -1156,8 +1156,10 @@ impl Api {
             tracing::info!("the backend offers no copy of its findings ({status}): pulling pages");
             return Ok(None);
         };
+        // One a killed process left; one in flight is minutes old at most.
+        crate::store::remove_stale_copies(&self.cache_dir, Duration::from_secs(60 * 60));
         let file = tempfile::Builder::new()
-            .prefix(".findings-copy-")
+            .prefix(crate::store::COPY_FILE_PREFIX)
             .tempfile_in(&self.cache_dir)
             .map_err(|e| {
                 BackendError::outage(
