@@ -438,13 +438,21 @@ fn check_header(file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The longest text or blob a copy's value may be: a finding's document
+/// is a few kilobytes.
+const MAX_VALUE_BYTES: i32 = 16 << 20;
+
 /// A read-only connection to an untrusted file, as SQLite advises for one:
 /// defensive, nothing in its schema trusted, every cell's size checked, no
-/// memory mapping.
+/// memory mapping, no value longer than `MAX_VALUE_BYTES` read.
 fn open_untrusted(file: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         file,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+        MAX_VALUE_BYTES,
     )?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.pragma_update(None, "trusted_schema", false)?;
@@ -754,7 +762,7 @@ mod tests {
         let first = "(SELECT min(id) FROM findings)";
         let schema = "its schema is not this sift's";
         let row = "is not as a page would store it";
-        let tampered: [(&str, String); 13] = [
+        let tampered: [(&str, String); 14] = [
             (schema, "CREATE VIEW seen AS SELECT 1".into()),
             (
                 schema,
@@ -802,6 +810,13 @@ mod tests {
             (
                 "it is not in rollback mode",
                 "PRAGMA journal_mode = WAL".into(),
+            ),
+            (
+                "too big",
+                format!(
+                    "UPDATE finding_details SET code = printf('%.*c', 17000000, 'x')
+                     WHERE finding_id = {first}"
+                ),
             ),
         ];
         for (why, sql) in tampered {
