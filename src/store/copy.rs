@@ -37,6 +37,11 @@ const TABLES: [&str; 5] = [
 /// shape says what they are (as on a page).
 const OVERLAID_TABLE: &str = "CREATE TABLE overlaid (finding TEXT NOT NULL)";
 
+/// Every table of a copy: the store's, and the overlaid findings'.
+const COPY_TABLES: [&str; 6] = [
+    TABLES[0], TABLES[1], TABLES[2], TABLES[3], TABLES[4], "overlaid",
+];
+
 /// The name a copy is attached under.
 const COPY: &str = "copy";
 
@@ -237,9 +242,8 @@ impl Store {
         let checkpoints = self.background_checkpoints()?;
         let attached = Attached::new(&self.conn, file, true)?;
         // The file checked is the file attached.
-        let tables: Vec<&str> = TABLES.iter().copied().chain(["overlaid"]).collect();
         ensure!(
-            schema_objects(&self.conn, COPY, &tables)? == expected,
+            schema_objects(&self.conn, COPY, &COPY_TABLES)? == expected,
             "the copy changed while it was read"
         );
         let tx = self.write_tx()?;
@@ -372,9 +376,8 @@ struct Held {
 fn check_copy(file: &Path, expected: &[SchemaObject]) -> Result<CheckedCopy> {
     check_header(file)?;
     let conn = open_untrusted(file)?;
-    let tables: Vec<&str> = TABLES.iter().copied().chain(["overlaid"]).collect();
     let all: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-    let objects = schema_objects(&conn, "main", &tables)?;
+    let objects = schema_objects(&conn, "main", &COPY_TABLES)?;
     ensure!(
         objects == expected && all as usize == expected.len(),
         "its schema is not this sift's (a server of another version?)"

@@ -50,6 +50,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The largest copy of `sift serve`'s findings taken (`Api::pull_copy`):
 /// about 2 KB a finding, so a few million findings.
 const MAX_COPY_BYTES: u64 = 8 << 30;
+/// What a copy of `sift serve`'s findings is called in the log.
+const COPY_WHAT: &str = "the copy of the backend's findings";
 /// A copy's time limit as a whole: it comes as long as its bytes keep
 /// coming, each chunk within the request's time limit.
 const COPY_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -1124,7 +1126,40 @@ impl Api {
         if self.with_cache(|store| store.count_findings()).await? > 0 {
             return Ok(None);
         }
-        let what = "the copy of the backend's findings";
+        let Some((file, cursor)) = self.fetch_copy().await? else {
+            return Ok(None);
+        };
+        let what = COPY_WHAT;
+        let path = file.path().to_path_buf();
+        let origin = self.base.as_str().trim_end_matches('/').to_string();
+        let imported = self
+            .with_cache(move |store| Ok(store.import_copy(&path, &origin)))
+            .await?;
+        drop(file);
+        match imported {
+            Ok(Some(kept)) => {
+                tracing::info!(
+                    "pulled {} findings as a copy, {} more in the Semgrep shape",
+                    kept.copied,
+                    kept.overlaid
+                );
+                self.forget_digests();
+                self.keep_cursor(Some(cursor));
+                Ok(Some(kept.copied + kept.overlaid > 0))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::warn!("{what} was refused: {e:#}; pulling pages");
+                Ok(None)
+            }
+        }
+    }
+
+    /// `GET …/findings/copy` into a file in the cache directory, and the
+    /// change cursor past it; none when it did not come whole (the log says
+    /// why).
+    async fn fetch_copy(&self) -> Result<Option<(tempfile::NamedTempFile, String)>, BackendError> {
+        let what = COPY_WHAT;
         let slug = self.deployment().await?;
         let url = self.url(&Self::deployment_path(&slug, "findings/copy"))?;
         let request = self
@@ -1187,29 +1222,7 @@ impl Api {
                 return Ok(None);
             }
         }
-        let path = file.path().to_path_buf();
-        let origin = self.base.as_str().trim_end_matches('/').to_string();
-        let imported = self
-            .with_cache(move |store| Ok(store.import_copy(&path, &origin)))
-            .await?;
-        drop(file);
-        match imported {
-            Ok(Some(kept)) => {
-                tracing::info!(
-                    "pulled {} findings as a copy, {} more in the Semgrep shape",
-                    kept.copied,
-                    kept.overlaid
-                );
-                self.forget_digests();
-                self.keep_cursor(Some(cursor));
-                Ok(Some(kept.copied + kept.overlaid > 0))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => {
-                tracing::warn!("{what} was refused: {e:#}; pulling pages");
-                Ok(None)
-            }
-        }
+        Ok(Some((file, cursor)))
     }
 
     /// `step` of a request, within the request's time limit; what went
