@@ -15,7 +15,7 @@ use crate::wire::v1;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use serde::Serialize;
-use std::io::Write;
+use std::io::{IoSlice, Write};
 
 #[derive(Args)]
 pub struct FindingsArgs {
@@ -239,34 +239,29 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
     let index = store.load_index()?;
     let selected = args.selection.select(&index, BacklogView::PreProduction)?;
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     if args.json {
-        // Streamed in chunks so a large backlog is never held twice.
+        // Streamed so a large backlog is never held twice, each chunk of
+        // findings in one system call from where it was written.
+        let mut out = stdout.lock();
         out.write_all(b"{\"findings\": [")?;
         let ids: Vec<i64> = selected
             .iter()
             .map(|&i| index.rows[i as usize].id)
             .collect();
-        let mut first = true;
-        store.render_stored(
-            &ids,
-            true,
-            |finding, text| {
-                text.extend_from_slice(b",\n  ");
-                ListedFinding::write(finding, text)
-            },
-            |text| {
-                // Each finding came with a comma before it: not the first.
-                let text = match first {
-                    true => text.strip_prefix(b",").unwrap_or(&text),
-                    false => &text,
-                };
-                first &= text.is_empty();
-                Ok(out.write_all(text)?)
-            },
-        )?;
+        let mut separator: &[u8] = b"\n  ";
+        store.render_stored(&ids, true, ListedFinding::write, |chunk| {
+            let mut slices = Vec::new();
+            for finding in chunk.findings() {
+                slices.push(IoSlice::new(separator));
+                slices.push(IoSlice::new(finding));
+                separator = b",\n  ";
+            }
+            Ok(output::write_all_vectored(&mut out, &mut slices)?)
+        })?;
         out.write_all(b"\n]}\n")?;
+        out.flush().context("cannot write the findings")?;
     } else {
+        let mut out = std::io::BufWriter::new(stdout.lock());
         for &pos in &selected {
             let r = &index.rows[pos as usize];
             writeln!(
@@ -282,8 +277,8 @@ pub fn run(ctx: &Context, args: FindingsArgs) -> Result<Exit> {
                 r.line
             )?;
         }
+        out.flush().context("cannot write the findings")?;
     }
-    out.flush().context("cannot write the findings")?;
     if selected.is_empty() && !args.json {
         args.selection.say_none_matched(&index);
     }

@@ -33,6 +33,25 @@ pub fn print(value: &impl Serialize) -> Result<()> {
 
 pub use crate::text::escape_hidden_json as escape_hidden;
 
+/// Writes all of `slices` to `out`, in as few system calls as it takes
+/// (`Write::write_all_vectored` is not stable yet).
+pub fn write_all_vectored(
+    out: &mut impl std::io::Write,
+    mut slices: &mut [std::io::IoSlice<'_>],
+) -> std::io::Result<()> {
+    use std::io::{ErrorKind, IoSlice};
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// What `--json` prints on stdout when a command fails (its message also
 /// goes to stderr): `{"error": "…"}`, or, for the commands that list or
 /// import, the usual shape holding nothing.

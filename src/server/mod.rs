@@ -659,10 +659,9 @@ fn stored_page(store: &Store, ids: &[i64], triaged: &[i64]) -> Result<Vec<u8>, A
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(finding.id());
-            return Ok(false);
+            return Ok(());
         }
-        finding.write_stored_row(out)?;
-        Ok(true)
+        finding.write_stored_row(out)
     })?;
     body.extend_from_slice(b",\"rules\":");
     let rules = store.stored_rules(ids).map_err(ApiError::internal)?;
@@ -680,42 +679,30 @@ fn write_v1_findings(store: &Store, ids: &[i64], body: &mut Vec<u8>) -> Result<(
     write_array(store, ids, body, |finding, out| {
         finding.write_v1_fields(out)?;
         out.push(b'}');
-        Ok(true)
+        Ok(())
     })
 }
 
 /// The findings `ids` as a JSON array, each as `write` writes it; one it
-/// writes nothing for (it says false) is left out.
+/// writes nothing for is left out.
 fn write_array(
     store: &Store,
     ids: &[i64],
     body: &mut Vec<u8>,
-    write: impl Fn(&crate::store::StoredFinding<'_>, &mut Vec<u8>) -> anyhow::Result<bool> + Sync,
+    write: impl Fn(&crate::store::StoredFinding<'_>, &mut Vec<u8>) -> anyhow::Result<()> + Sync,
 ) -> Result<(), ApiError> {
     body.push(b'[');
     // Neither shape sends the findings' history: it is not read.
     store
-        .render_stored(
-            ids,
-            false,
-            |finding, out| {
-                // Each finding comes with a comma before it.
-                out.push(b',');
-                if !write(finding, out)? {
-                    out.pop();
+        .render_stored(ids, false, write, |chunk| {
+            for finding in chunk.findings().filter(|f| !f.is_empty()) {
+                if body.last() != Some(&b'[') {
+                    body.push(b',');
                 }
-                Ok(())
-            },
-            |text| {
-                // Not before the first.
-                let text = match body.last() {
-                    Some(b'[') => text.strip_prefix(b",").unwrap_or(&text),
-                    _ => &text,
-                };
-                body.extend_from_slice(text);
-                Ok(())
-            },
-        )
+                body.extend_from_slice(finding);
+            }
+            Ok(())
+        })
         .map_err(ApiError::internal)?;
     body.push(b']');
     Ok(())

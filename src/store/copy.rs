@@ -197,12 +197,11 @@ impl Store {
                 false,
                 |finding, out| {
                     finding.write_v1_fields(out)?;
-                    // JSON as written holds no raw line break.
-                    out.extend_from_slice(b"}\n");
+                    out.push(b'}');
                     Ok(())
                 },
-                |text| {
-                    for finding in text.split(|b| *b == b'\n').filter(|f| !f.is_empty()) {
+                |chunk| {
+                    for finding in chunk.findings() {
                         insert.execute([std::str::from_utf8(finding)?])?;
                     }
                     Ok(())

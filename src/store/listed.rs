@@ -482,7 +482,7 @@ impl<'a> Str<'a> {
     }
 
     fn write(self, out: &mut Vec<u8>) -> Result<()> {
-        if self.verbatim {
+        if self.verbatim || !needs_escape(self.text.as_bytes()) {
             out.push(b'"');
             out.extend_from_slice(self.text.as_bytes());
             out.push(b'"');
@@ -491,6 +491,33 @@ impl<'a> Str<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `serde_json` escapes anything in `text`: a control character
+/// (below 0x20), a quote or a backslash; nothing else. Eight bytes at a
+/// time: most text needs no escape, and serde_json looks at each byte.
+fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `v` is zero: the high bit of that byte of the result is
+    // set (a false one only ever follows a true one).
+    let any_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    // A byte below 0x20: subtracting 0x20 borrows into its high bit.
+    let any_control = |w: u64| w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+    let mut words = text.chunks_exact(8);
+    for word in words.by_ref() {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if any_control(w)
+            || any_zero(w ^ (ONES * u64::from(b'"')))
+            || any_zero(w ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A string of the document to write, empty when null or missing (as `v1`
@@ -1090,13 +1117,36 @@ pub(super) mod tests {
                     out.push(b'.');
                     Ok(())
                 },
-                |text| {
-                    compared += text.len();
+                |chunk| {
+                    compared += chunk.findings().map(<[u8]>::len).sum::<usize>();
                     Ok(())
                 },
             )
             .unwrap();
         compared
+    }
+
+    #[test]
+    fn a_string_is_escaped_exactly_when_serde_json_would() {
+        // Every ASCII character and a few others, at every place of a word
+        // of eight and around it.
+        let others = ['é', '\u{7f}', '\u{85}', '\u{202e}', '😀'];
+        for c in (0..0x80u8).map(char::from).chain(others) {
+            for len in [1, 7, 8, 9, 16, 17] {
+                for at in 0..len {
+                    let mut text: Vec<char> = vec!['a'; len];
+                    text[at] = c;
+                    let text: String = text.into_iter().collect();
+                    let escaped = serde_json::to_string(&text).unwrap() != format!("\"{text}\"");
+                    assert_eq!(
+                        needs_escape(text.as_bytes()),
+                        escaped,
+                        "{c:?} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert!(!needs_escape(b""));
     }
 
     #[test]

@@ -59,8 +59,8 @@ pub use copy::{COPY_FILE_PREFIX, CopyKept, remove_stale_copies};
 #[cfg(test)]
 pub(crate) use findings::pull_tests::pulled;
 pub use findings::{
-    ImportSummary, PullKept, PulledPage, RENDERED_FINDING_BYTES, ReadFindings, ScanToStore,
-    by_project,
+    ImportSummary, PullKept, PulledPage, RENDERED_FINDING_BYTES, ReadFindings, RenderedChunk,
+    ScanToStore, by_project,
 };
 pub use fixes::{FixAnswer, FixOutcome, FixRecord};
 pub use listed::StoredFinding;

@@ -511,7 +511,7 @@ fn sift_reads_its_own_sarif_back_with_the_same_identities() {
     assert!(!imported.is_empty());
 }
 
-/// A long list is read on two connections, every other chunk each: the
+/// A long list is read on two connections, each taking the next chunk: the
 /// findings still come in the order asked for, each as `load_findings`
 /// reads it alone, unknown ids skipped and repeated ones repeated.
 #[test]
