@@ -1157,6 +1157,66 @@ pub(super) mod tests {
         assert_eq!(compare(&store, &ids), ids.len());
     }
 
+    /// A long list's history is read in one pass: each finding's is still
+    /// its own, as it reads alone, oldest first, and entries of the same
+    /// time stay in the order they were recorded.
+    #[test]
+    fn a_long_lists_history_read_at_once_is_each_findings_own() {
+        let (_dir, store) = varied();
+        let ids: Vec<i64> = store.listing_rows().unwrap().iter().map(|r| r.id).collect();
+        let first = ids[0];
+        for (at, action) in [
+            ("2026-01-03T00:00:00Z", "late"),
+            ("2026-01-01T00:00:00Z", "early"),
+            ("2026-01-02T00:00:00Z", "same time, first"),
+            ("2026-01-02T00:00:00.000Z", "same time, second"),
+        ] {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO activity (finding_id, at, actor, action) VALUES (?1, ?2, 'r', ?3)",
+                    rusqlite::params![first, at, action],
+                )
+                .unwrap();
+        }
+        // Long enough for several chunks, with a short history beside it.
+        let long: Vec<i64> = ids.iter().cycle().take(5_000).copied().collect();
+        let entries: usize = store
+            .conn
+            .query_row("SELECT count(*) FROM activity", [], |r| r.get(0))
+            .unwrap();
+        assert!(entries > 100 && entries < long.len(), "{entries}");
+        let seen = std::sync::Mutex::new(Vec::new());
+        store
+            .render_stored(
+                &long,
+                true,
+                |f, _| {
+                    let history: Vec<Activity> = f.history().map(Cow::into_owned).collect();
+                    seen.lock().unwrap().push((f.id(), history));
+                    Ok(())
+                },
+                |_| Ok(()),
+            )
+            .unwrap();
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), long.len());
+        for (id, history) in &seen {
+            let alone = store.load_finding(*id).unwrap().unwrap();
+            assert_eq!(history, &alone.activity, "finding {id}");
+        }
+        let (_, history) = seen.iter().find(|(id, _)| *id == first).unwrap();
+        let added: Vec<&str> = history
+            .iter()
+            .map(|a| a.action.as_str())
+            .filter(|a| a.contains("time") || *a == "late" || *a == "early")
+            .collect();
+        assert_eq!(
+            added,
+            ["early", "same time, first", "same time, second", "late"]
+        );
+    }
+
     #[test]
     fn history_is_read_only_when_asked_for() {
         let (_dir, store) = varied();
