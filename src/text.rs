@@ -71,6 +71,12 @@ pub fn escape_hidden_json(json: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether every byte of `bytes` is below 0x7f: ASCII that
+/// [`escape_hidden_json`] leaves as it is.
+pub fn below_del(bytes: &[u8]) -> bool {
+    first_from_del(bytes, 0).is_none()
+}
+
 /// The first byte from `from` on that is 0x7f or above, eight at a time.
 fn first_from_del(bytes: &[u8], from: usize) -> Option<usize> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -174,6 +180,7 @@ mod tests {
     fn hidden_characters_in_json_are_escaped_wherever_they_are() {
         let plain = r#"{"a":"x y","b":[1,2]}"#;
         assert!(matches!(escape_hidden_json(plain), Cow::Borrowed(_)));
+        assert!(below_del(plain.as_bytes()) && below_del(b""));
         let shown = r#"{"m":"é ✓ 🦀 ~"}"#;
         assert!(matches!(escape_hidden_json(shown), Cow::Borrowed(_)));
         for hidden in [
@@ -190,6 +197,7 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(escape_hidden_json(&text), want, "{pad} {hidden:?}");
+                assert!(!below_del(text.as_bytes()), "{pad} {hidden:?}");
             }
         }
     }

@@ -208,6 +208,9 @@ impl ListedFinding {
         let history: Vec<HistoryEntry> = finding.history().map(|a| HistoryEntry::of(&a)).collect();
         serde_json::to_writer(&mut *out, &history)?;
         out.push(b'}');
+        if crate::text::below_del(&out[start..]) {
+            return Ok(());
+        }
         let written = std::str::from_utf8(&out[start..]).context("a finding is not UTF-8")?;
         if let std::borrow::Cow::Owned(escaped) = output::escape_hidden(written) {
             out.truncate(start);
