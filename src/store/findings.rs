@@ -1042,6 +1042,7 @@ impl Store {
             self,
             "SELECT finding_id, at, actor, action, note FROM activity ORDER BY id",
             "",
+            entries,
         )?;
         Ok(History::Read(Arc::new(all)))
     }
@@ -1254,7 +1255,7 @@ enum History {
 struct HistoryByFinding {
     entries: Vec<Activity>,
     /// Where each finding's entries are in `entries`.
-    of: HashMap<i64, std::ops::Range<usize>>,
+    of: rustc_hash::FxHashMap<i64, std::ops::Range<usize>>,
 }
 
 impl HistoryByFinding {
@@ -1360,6 +1361,7 @@ impl<'s> FindingReader<'s> {
                      WHERE finding_id IN (SELECT value FROM json_each(?1))
                      ORDER BY finding_id, id",
                     &list,
+                    ids.len(),
                 )?;
                 &chunk_history
             }
@@ -1422,16 +1424,22 @@ impl<'s> FindingReader<'s> {
 
 /// The history `query` reads (with `list` for its parameter, if any): rows
 /// `finding_id, at, actor, action, note`, each finding's in the order they
-/// were recorded. Each finding's entries are put in time order here (those
-/// of the same time as recorded): sorted by SQLite, a whole store's history
-/// went through a temporary file.
-fn read_history(store: &Store, query: &str, list: &str) -> Result<HistoryByFinding> {
+/// were recorded, about `expected` of them. Each finding's entries are put
+/// in time order here (those of the same time as recorded): sorted by
+/// SQLite, a whole store's history went through a temporary file. Room is
+/// taken once: on this machine, fresh memory costs more than filling it.
+fn read_history(
+    store: &Store,
+    query: &str,
+    list: &str,
+    expected: usize,
+) -> Result<HistoryByFinding> {
     let mut stmt = store.conn.prepare_cached(query)?;
     let mut rows = match stmt.parameter_count() {
         0 => stmt.query([])?,
         _ => stmt.query([list])?,
     };
-    let mut read: Vec<(i64, Activity)> = Vec::new();
+    let mut read: Vec<(i64, usize, Activity)> = Vec::with_capacity(expected);
     while let Some(r) = rows.next()? {
         let activity = Activity {
             at: timestamp::parse(r.get_ref(1)?.as_str()?).unwrap_or(OffsetDateTime::UNIX_EPOCH),
@@ -1440,15 +1448,15 @@ fn read_history(store: &Store, query: &str, list: &str) -> Result<HistoryByFindi
             note: r.get(4)?,
             pending: false,
         };
-        read.push((r.get(0)?, activity));
+        read.push((r.get(0)?, read.len(), activity));
     }
-    // Stable: entries of one finding at the same time stay as recorded.
-    read.sort_by_key(|(finding, a)| (*finding, a.at));
+    // Entries of one finding at the same time stay as recorded.
+    read.sort_unstable_by_key(|(finding, recorded, a)| (*finding, a.at, *recorded));
     let mut history = HistoryByFinding {
         entries: Vec::with_capacity(read.len()),
-        of: HashMap::new(),
+        of: rustc_hash::FxHashMap::with_capacity_and_hasher(read.len(), Default::default()),
     };
-    for (finding, activity) in read {
+    for (finding, _, activity) in read {
         let at = history.entries.len();
         history.of.entry(finding).or_insert(at..at).end = at + 1;
         history.entries.push(activity);
