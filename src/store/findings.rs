@@ -1100,11 +1100,15 @@ impl Store {
             let mut waiting: HashMap<usize, T> = HashMap::new();
             for written in 0..chunks.len() {
                 let rendered = loop {
-                    for (i, rendered) in ready.try_iter() {
-                        waiting.insert(i, rendered?);
-                    }
                     if let Some(rendered) = waiting.remove(&written) {
                         break rendered;
+                    }
+                    // One chunk at a time from the second reader, and only
+                    // while the one due is missing: it waits once a few
+                    // are in the channel, however slow the sink.
+                    if let Ok((i, rendered)) = ready.try_recv() {
+                        waiting.insert(i, rendered?);
+                        continue;
                     }
                     // The second reader has the chunk due: read another
                     // meanwhile, unless far enough ahead already.
