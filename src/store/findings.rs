@@ -954,6 +954,7 @@ impl Store {
         self.render_chunks(
             ids,
             RENDER_CHUNK,
+            History::ByChunk,
             |reader, chunk| render(reader.read(chunk)?),
             sink,
         )
@@ -1008,8 +1009,8 @@ impl Store {
         self.render_chunks(
             ids,
             chunk_len,
+            history,
             |reader, chunk| {
-                reader.history = history.clone();
                 let text = take_spare();
                 reader.in_snapshot(chunk.len(), |r| r.render(chunk, text, &render))
             },
@@ -1041,18 +1042,20 @@ impl Store {
         let all = read_history(
             self,
             "SELECT finding_id, at, actor, action, note FROM activity ORDER BY id",
-            "",
+            [],
             entries,
         )?;
         Ok(History::Read(Arc::new(all)))
     }
 
-    /// Reads `ids` a chunk at a time (`read`), on two connections for a
-    /// long list, and hands each chunk's result to `sink` in order.
+    /// Reads `ids` a chunk at a time (`read`), their history as `history`
+    /// says, on two connections for a long list, and hands each chunk's
+    /// result to `sink` in order.
     fn render_chunks<T: Send>(
         &self,
         ids: &[i64],
         chunk_len: usize,
+        history: History,
         read: impl Fn(&mut FindingReader<'_>, &[i64]) -> Result<T> + Sync,
         mut sink: impl FnMut(T) -> Result<()>,
     ) -> Result<()> {
@@ -1062,7 +1065,7 @@ impl Store {
             _ => Some(self.mapped_reads()?),
         };
         let pending = Arc::new(pending_by_finding(self)?);
-        let mine = FindingReader::sharing(self, pending.clone());
+        let mine = FindingReader::sharing(self, pending.clone(), history.clone());
         let second = match chunks.len() {
             0..=PARALLEL_RENDER_CHUNKS => None,
             _ => self.second_reader()?,
@@ -1086,7 +1089,7 @@ impl Store {
             let (done, ready) = std::sync::mpsc::sync_channel::<(usize, Result<T>)>(READ_AHEAD);
             let (read, take) = (&read, &take);
             scope.spawn(move || {
-                let mut reader = FindingReader::sharing(&second, pending);
+                let mut reader = FindingReader::sharing(&second, pending, history);
                 while let Some((i, chunk)) = take() {
                     let rendered = read(&mut reader, chunk);
                     let failed = rendered.is_err();
@@ -1247,7 +1250,7 @@ struct FindingReader<'s> {
 enum History {
     /// Not at all: only what waits in the outbox.
     None,
-    /// For each chunk, that chunk's (the default).
+    /// For each chunk, that chunk's.
     ByChunk,
     /// Read once for all, before the first chunk.
     Read(Arc<HistoryByFinding>),
@@ -1273,10 +1276,15 @@ impl HistoryByFinding {
 
 impl<'s> FindingReader<'s> {
     fn new(store: &'s Store) -> Result<FindingReader<'s>> {
-        Ok(Self::sharing(store, Arc::new(pending_by_finding(store)?)))
+        let pending = Arc::new(pending_by_finding(store)?);
+        Ok(Self::sharing(store, pending, History::ByChunk))
     }
 
-    fn sharing(store: &'s Store, pending: Arc<PendingByFinding>) -> FindingReader<'s> {
+    fn sharing(
+        store: &'s Store,
+        pending: Arc<PendingByFinding>,
+        history: History,
+    ) -> FindingReader<'s> {
         FindingReader {
             store,
             pending,
@@ -1284,7 +1292,7 @@ impl<'s> FindingReader<'s> {
             projects: HashMap::new(),
             rule_json: Default::default(),
             answered: None,
-            history: History::ByChunk,
+            history,
         }
     }
 
@@ -1364,7 +1372,7 @@ impl<'s> FindingReader<'s> {
                     "SELECT finding_id, at, actor, action, note FROM activity
                      WHERE finding_id IN (SELECT value FROM json_each(?1))
                      ORDER BY finding_id, id",
-                    &list,
+                    [&list],
                     ids.len(),
                 )?;
                 &chunk_history
@@ -1426,7 +1434,7 @@ impl<'s> FindingReader<'s> {
     }
 }
 
-/// The history `query` reads (with `list` for its parameter, if any): rows
+/// The history `query` reads (with `params`): rows
 /// `finding_id, at, actor, action, note`, each finding's in the order they
 /// were recorded, about `expected` of them. Each finding's entries are put
 /// in time order here (those of the same time as recorded): sorted by
@@ -1435,14 +1443,11 @@ impl<'s> FindingReader<'s> {
 fn read_history(
     store: &Store,
     query: &str,
-    list: &str,
+    params: impl rusqlite::Params,
     expected: usize,
 ) -> Result<HistoryByFinding> {
     let mut stmt = store.conn.prepare_cached(query)?;
-    let mut rows = match stmt.parameter_count() {
-        0 => stmt.query([])?,
-        _ => stmt.query([list])?,
-    };
+    let mut rows = stmt.query(params)?;
     let mut read: Vec<(i64, usize, Activity)> = Vec::with_capacity(expected);
     while let Some(r) = rows.next()? {
         let activity = Activity {

@@ -455,9 +455,9 @@ fn write_assistant(
     Ok(())
 }
 
-/// A string to write: as it is when it came from the document without
-/// escapes (a JSON string without escapes needs none), else escaped as
-/// `serde_json` escapes it.
+/// A string to write: as it is when known to need no escape (sift's own
+/// words, or a string of the document that held no escape) or found to
+/// need none, else escaped as `serde_json` escapes it.
 #[derive(Clone, Copy)]
 struct Str<'a> {
     text: &'a str,

@@ -1119,9 +1119,10 @@ impl Api {
 
     /// A first pull into a cache that holds no finding, as a copy of `sift
     /// serve`'s findings (`Store::import_copy`): about three quarters of
-    /// the time pages take (BENCHMARKS, sixteenth pass). None when the cache holds findings, the
-    /// server offers no copy, or the copy failed to come or was refused:
-    /// the pull then takes pages, and the log says why.
+    /// the time pages take (BENCHMARKS, sixteenth pass). None when the
+    /// cache holds findings, the server offers no copy, or the copy failed
+    /// to come or was refused: the pull then takes pages, and the log says
+    /// why.
     async fn pull_copy(&self) -> Result<Option<bool>, BackendError> {
         if self.with_cache(|store| store.count_findings()).await? > 0 {
             return Ok(None);
@@ -1129,7 +1130,6 @@ impl Api {
         let Some((file, cursor)) = self.fetch_copy().await? else {
             return Ok(None);
         };
-        let what = COPY_WHAT;
         let path = file.path().to_path_buf();
         let origin = self.base.as_str().trim_end_matches('/').to_string();
         let imported = self
@@ -1149,7 +1149,7 @@ impl Api {
             }
             Ok(None) => Ok(None),
             Err(e) => {
-                tracing::warn!("{what} was refused: {e:#}; pulling pages");
+                tracing::warn!("{COPY_WHAT} was refused: {e:#}; pulling pages");
                 Ok(None)
             }
         }
